@@ -1,0 +1,10 @@
+//! Contacts in and out as CSV (csv-format.md): import with all-or-nothing checking, export
+//! ordered by identity with all columns or the channel's contact-list columns.
+
+mod cells;
+mod export;
+mod import;
+
+pub use cells::{format_cell, parse_bool};
+pub use export::{ColumnChoice, export, list_columns};
+pub use import::{ImportError, ImportOptions, ImportSummary, RowError, import};

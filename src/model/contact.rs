@@ -1,0 +1,330 @@
+//! A contact as a plain value: the unit of import, export and the row-by-row semantics
+//! (subscribed, message eligibility, fb_sendable) that the bitmap executor must agree with.
+
+use chrono::FixedOffset;
+
+use super::fields::{AVATAR_CHANNELS, FB_FREQUENCY_CHANNELS};
+use super::time::{Seconds, add_months};
+use super::{Channel, FbFrequency, Flag, OptOutKind, OptOuts, TextField, TimeField};
+
+/// The length limit of a tag name, in characters.
+pub const MAX_TAG_CHARS: usize = 100;
+
+/// One contact: identity (channel, account, external_id) plus every field of the data model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Contact {
+    pub channel: Channel,
+    pub account: String,
+    pub external_id: String,
+    pub name: String,
+    pub avatar_url: String,
+    /// Sorted, without duplicates.
+    pub tags: Vec<String>,
+    /// Indexed by [`Flag::index`].
+    pub flags: [bool; 5],
+    pub opt_outs: OptOuts,
+    /// Indexed by [`TimeField::index`].
+    pub times: [Option<Seconds>; 7],
+    /// Indexed by [`TextField::index`]; phones are normalized.
+    pub texts: [Option<String>; 5],
+    pub fb_frequency: Option<FbFrequency>,
+}
+
+/// Why a contact's fields do not fit together.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field (CSV column name) at fault.
+    pub field: &'static str,
+    /// What was expected.
+    pub message: String,
+}
+
+impl Contact {
+    /// A contact with the given identity and every other field at its default.
+    pub fn new(channel: Channel, account: &str, external_id: &str) -> Contact {
+        Contact {
+            channel,
+            account: account.to_string(),
+            external_id: external_id.to_string(),
+            name: String::new(),
+            avatar_url: String::new(),
+            tags: Vec::new(),
+            flags: [false; 5],
+            opt_outs: OptOuts::NONE,
+            times: [None; 7],
+            texts: Default::default(),
+            fb_frequency: None,
+        }
+    }
+
+    /// The value of a flag.
+    pub fn flag(&self, flag: Flag) -> bool {
+        self.flags[flag.index()]
+    }
+
+    /// The value of a time field.
+    pub fn time(&self, field: TimeField) -> Option<Seconds> {
+        self.times[field.index()]
+    }
+
+    /// The value of a text field.
+    pub fn text(&self, field: TextField) -> Option<&str> {
+        self.texts[field.index()].as_deref()
+    }
+
+    /// Subscribed ⇔ not blocked and `broadcast` not opted out. Also "active contact".
+    pub fn is_subscribed(&self) -> bool {
+        !self.flag(Flag::Blocked) && !self.opt_outs.contains(OptOutKind::Broadcast)
+    }
+
+    /// Whether a message of `kind` may reach this contact (data-model.md, message kinds).
+    pub fn may_receive(&self, kind: MessageKind) -> bool {
+        if self.flag(Flag::Blocked) {
+            return false;
+        }
+        match kind.opt_out() {
+            None => true,
+            Some(opt_out) => {
+                let quota_ok = opt_out == OptOutKind::Cart || !self.flag(Flag::OverQuota);
+                !self.opt_outs.contains(opt_out) && quota_ok
+            }
+        }
+    }
+
+    /// Whether a recurring notification may be sent at `now` (calendar months on `tz`).
+    pub fn is_fb_sendable(&self, now: Seconds, tz: FixedOffset) -> bool {
+        if self.channel != Channel::Facebook || !self.flag(Flag::FbOptin) {
+            return false;
+        }
+        if self.time(TimeField::FbExpiresAt).is_some_and(|e| e <= now) {
+            return false;
+        }
+        let Some(last) = self.time(TimeField::FbLastSentAt) else {
+            return true;
+        };
+        match self.fb_frequency {
+            Some(FbFrequency::Daily) => now >= last + 86_400,
+            Some(FbFrequency::Weekly) => now >= last + 7 * 86_400,
+            Some(FbFrequency::Monthly) => add_months(last, 1, tz).is_some_and(|next| now >= next),
+            None => false,
+        }
+    }
+
+    /// Checks everything: [`Contact::validate_fields`], and that an opt-in has a frequency.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        self.validate_fields()?;
+        if self.flag(Flag::FbOptin) && self.fb_frequency.is_none() {
+            return Err(FieldError {
+                field: "fb_frequency",
+                message: "required when fb_optin is true: daily, weekly or monthly".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks that fields of other channels hold their defaults, that times fit the store,
+    /// and that tag names are well formed.
+    pub fn validate_fields(&self) -> Result<(), FieldError> {
+        let channel = self.channel;
+        let allowed = |channels: Option<&[Channel]>| channels.is_none_or(|c| c.contains(&channel));
+        let foreign = |field: &'static str| FieldError {
+            field,
+            message: format!("{field} does not apply to {channel} contacts (leave it empty)"),
+        };
+        if !self.avatar_url.is_empty() && !AVATAR_CHANNELS.contains(&channel) {
+            return Err(foreign("avatar_url"));
+        }
+        if let Some(flag) = Flag::ALL
+            .iter()
+            .find(|f| self.flag(**f) && !allowed(f.channels()))
+        {
+            return Err(foreign(flag.name()));
+        }
+        if let Some(time) = TimeField::ALL
+            .iter()
+            .find(|t| self.time(**t).is_some() && !allowed(t.channels()))
+        {
+            return Err(foreign(time.name()));
+        }
+        if let Some(text) = TextField::ALL
+            .iter()
+            .find(|t| self.text(**t).is_some() && !t.channels().contains(&channel))
+        {
+            return Err(foreign(text.name()));
+        }
+        if self.fb_frequency.is_some() && !FB_FREQUENCY_CHANNELS.contains(&channel) {
+            return Err(foreign("fb_frequency"));
+        }
+        let range = super::time::MIN_STORED..=super::time::MAX_STORED;
+        if let Some(field) = TimeField::ALL
+            .iter()
+            .find(|t| self.time(**t).is_some_and(|v| !range.contains(&v)))
+        {
+            return Err(FieldError {
+                field: field.name(),
+                message: "times must lie between 1970-01-01 and 2106-02-07".into(),
+            });
+        }
+        for tag in &self.tags {
+            check_tag_name(tag).map_err(|message| FieldError {
+                field: "tags",
+                message,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks a (trimmed) tag name: non-empty, no `|`, at most 100 characters.
+pub fn check_tag_name(tag: &str) -> Result<(), String> {
+    if tag.is_empty() {
+        return Err("a tag name cannot be empty".into());
+    }
+    if tag.contains('|') {
+        return Err(format!("tag '{tag}' contains '|', which separates tags"));
+    }
+    if tag.chars().count() > MAX_TAG_CHARS {
+        return Err(format!(
+            "tag '{tag}' is longer than {MAX_TAG_CHARS} characters"
+        ));
+    }
+    if tag.trim() != tag {
+        return Err(format!("tag '{tag}' has surrounding white space"));
+    }
+    Ok(())
+}
+
+/// Kinds of message a brand sends; they decide who may receive it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    Broadcast,
+    SiteMarketing,
+    Cart,
+    Welcome,
+    Bot,
+}
+
+impl MessageKind {
+    /// The opt-out kind that stops this message, if any.
+    pub fn opt_out(self) -> Option<OptOutKind> {
+        match self {
+            MessageKind::Broadcast => Some(OptOutKind::Broadcast),
+            MessageKind::SiteMarketing => Some(OptOutKind::SiteMarketing),
+            MessageKind::Cart => Some(OptOutKind::Cart),
+            MessageKind::Welcome | MessageKind::Bot => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::time::{parse_offset, parse_rfc3339};
+
+    fn t(text: &str) -> Seconds {
+        parse_rfc3339(text).expect("test time")
+    }
+
+    fn fb_contact(freq: FbFrequency, last: Option<&str>, expires: Option<&str>) -> Contact {
+        let mut c = Contact::new(Channel::Facebook, "page", "1");
+        c.flags[Flag::FbOptin.index()] = true;
+        c.fb_frequency = Some(freq);
+        c.times[TimeField::FbLastSentAt.index()] = last.map(t);
+        c.times[TimeField::FbExpiresAt.index()] = expires.map(t);
+        c
+    }
+
+    #[test]
+    fn subscribed_is_not_blocked_and_not_opted_out_of_broadcast() {
+        let mut c = Contact::new(Channel::Line, "a", "U1");
+        assert!(c.is_subscribed());
+        c.opt_outs.insert(OptOutKind::Cart);
+        assert!(c.is_subscribed());
+        c.opt_outs.insert(OptOutKind::Broadcast);
+        assert!(!c.is_subscribed());
+        let mut blocked = Contact::new(Channel::Line, "a", "U2");
+        blocked.flags[Flag::Blocked.index()] = true;
+        assert!(!blocked.is_subscribed());
+    }
+
+    #[test]
+    fn message_kinds_respect_opt_outs_quota_and_blocking() {
+        let mut c = Contact::new(Channel::Line, "a", "U1");
+        c.flags[Flag::OverQuota.index()] = true;
+        assert!(!c.may_receive(MessageKind::Broadcast));
+        assert!(!c.may_receive(MessageKind::SiteMarketing));
+        assert!(c.may_receive(MessageKind::Cart));
+        c.opt_outs = OptOuts::ALL;
+        assert!(!c.may_receive(MessageKind::Cart));
+        assert!(c.may_receive(MessageKind::Welcome));
+        c.flags[Flag::Blocked.index()] = true;
+        assert!(!c.may_receive(MessageKind::Bot));
+    }
+
+    #[test]
+    fn fb_sendable_follows_frequency_and_expiry() {
+        let tz = parse_offset("Z").expect("utc");
+        let now = t("2024-03-31T12:00:00Z");
+        let daily = fb_contact(FbFrequency::Daily, Some("2024-03-30T12:00:00Z"), None);
+        assert!(daily.is_fb_sendable(now, tz));
+        let daily_late = fb_contact(FbFrequency::Daily, Some("2024-03-30T12:00:01Z"), None);
+        assert!(!daily_late.is_fb_sendable(now, tz));
+        let weekly = fb_contact(FbFrequency::Weekly, Some("2024-03-25T12:00:00Z"), None);
+        assert!(!weekly.is_fb_sendable(now, tz));
+        // 2024-02-29 + 1 month = 2024-03-29; 2024-03-01 + 1 month = 2024-04-01.
+        let monthly = fb_contact(FbFrequency::Monthly, Some("2024-02-29T12:00:00Z"), None);
+        assert!(monthly.is_fb_sendable(now, tz));
+        let monthly_late = fb_contact(FbFrequency::Monthly, Some("2024-03-01T00:00:00Z"), None);
+        assert!(!monthly_late.is_fb_sendable(now, tz));
+        let expired = fb_contact(FbFrequency::Daily, None, Some("2024-03-31T12:00:00Z"));
+        assert!(!expired.is_fb_sendable(now, tz));
+        let valid = fb_contact(FbFrequency::Daily, None, Some("2024-03-31T12:00:01Z"));
+        assert!(valid.is_fb_sendable(now, tz));
+    }
+
+    #[test]
+    fn validation_rejects_fields_of_other_channels() {
+        let mut c = Contact::new(Channel::Line, "a", "U1");
+        c.flags[Flag::FbOptin.index()] = true;
+        c.fb_frequency = Some(FbFrequency::Daily);
+        assert_eq!(c.validate().map_err(|e| e.field), Err("fb_optin"));
+        let mut web = Contact::new(Channel::Web, "site", "m1");
+        web.texts[TextField::Store.index()] = Some("x".into());
+        assert_eq!(web.validate().map_err(|e| e.field), Err("store"));
+        web.texts[TextField::Store.index()] = None;
+        web.texts[TextField::Email.index()] = Some("a@b.c".into());
+        assert_eq!(web.validate(), Ok(()));
+        let mut fb = Contact::new(Channel::Facebook, "p", "1");
+        fb.flags[Flag::FbOptin.index()] = true;
+        assert_eq!(fb.validate().map_err(|e| e.field), Err("fb_frequency"));
+    }
+
+    #[test]
+    fn tag_names_are_checked() {
+        assert!(check_tag_name("雙11 會員").is_ok());
+        assert!(check_tag_name("").is_err());
+        assert!(check_tag_name("a|b").is_err());
+        assert!(check_tag_name(&"x".repeat(101)).is_err());
+        assert!(check_tag_name(&"會".repeat(100)).is_ok());
+    }
+}
+
+impl Contact {
+    /// Copies the fields in `fields` from `other` (identity fields are never copied).
+    pub fn overlay(&mut self, other: &Contact, fields: super::FieldSet) {
+        use super::FieldKind;
+        for field in fields.iter() {
+            match field.kind() {
+                FieldKind::Identity => {}
+                FieldKind::Name => self.name.clone_from(&other.name),
+                FieldKind::AvatarUrl => self.avatar_url.clone_from(&other.avatar_url),
+                FieldKind::Tags => self.tags.clone_from(&other.tags),
+                FieldKind::OptOuts => self.opt_outs = other.opt_outs,
+                FieldKind::FbFrequency => self.fb_frequency = other.fb_frequency,
+                FieldKind::Flag(f) => self.flags[f.index()] = other.flags[f.index()],
+                FieldKind::Time(t) => self.times[t.index()] = other.times[t.index()],
+                FieldKind::Text(t) => self.texts[t.index()].clone_from(&other.texts[t.index()]),
+            }
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The data model of data-model.md as plain Rust values: channels, contacts, message kinds,
+//! opt-outs and the derived states. Pure: no I/O, no indexes.
+
+mod channel;
+mod contact;
+mod fields;
+mod phone;
+pub mod time;
+
+pub use channel::Channel;
+pub use contact::{Contact, FieldError, MAX_TAG_CHARS, MessageKind, check_tag_name};
+pub use fields::{
+    AVATAR_CHANNELS, FB_FREQUENCY_CHANNELS, FbFrequency, Field, FieldKind, FieldSet, Flag,
+    OptOutKind, OptOuts, TextField, TimeField,
+};
+pub use phone::{international_phone, normalize_phone};
+pub use time::Seconds;

@@ -1,0 +1,143 @@
+//! Instants (whole seconds since the Unix epoch, UTC), the engine's fixed time zone, and
+//! calendar arithmetic (months and years, clamped to the month's last day).
+
+use chrono::{DateTime, Datelike, FixedOffset, Months, NaiveDateTime, SecondsFormat, TimeZone};
+
+/// An instant: whole seconds since 1970-01-01T00:00:00Z.
+pub type Seconds = i64;
+
+/// The earliest instant the store can hold (1970-01-01T00:00:00Z).
+pub const MIN_STORED: Seconds = 0;
+/// The latest instant the store can hold (2106-02-07T06:28:14Z): columns keep `u32` seconds.
+pub const MAX_STORED: Seconds = u32::MAX as Seconds - 1;
+
+/// Parses an RFC 3339 time (`2024-05-01T10:00:00+08:00`), dropping any fraction of a second.
+pub fn parse_rfc3339(text: &str) -> Option<Seconds> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .ok()
+        .map(|t| t.timestamp())
+}
+
+/// Formats an instant as RFC 3339 in UTC (`2024-05-01T02:00:00Z`).
+pub fn format_rfc3339(t: Seconds) -> String {
+    match DateTime::from_timestamp(t, 0) {
+        Some(dt) => dt.to_rfc3339_opts(SecondsFormat::Secs, true),
+        None => t.to_string(),
+    }
+}
+
+/// Parses a fixed UTC offset: `Z`, `+08:00`, `-05:00`, `+0800`.
+pub fn parse_offset(text: &str) -> Option<FixedOffset> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("z") || text.eq_ignore_ascii_case("utc") {
+        return FixedOffset::east_opt(0);
+    }
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let hours: i32 = digits[..2].parse().ok()?;
+    let minutes: i32 = digits[2..].parse().ok()?;
+    if hours > 23 || minutes > 59 {
+        return None;
+    }
+    FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
+}
+
+/// Interprets a wall-clock time in `tz` as an instant.
+pub fn local_to_instant(local: NaiveDateTime, tz: FixedOffset) -> Seconds {
+    local.and_utc().timestamp() - i64::from(tz.local_minus_utc())
+}
+
+/// The wall-clock time of an instant in `tz`.
+pub fn instant_to_local(t: Seconds, tz: FixedOffset) -> Option<NaiveDateTime> {
+    Some(tz.timestamp_opt(t, 0).single()?.naive_local())
+}
+
+/// Moves an instant by `months` calendar months (negative: back) on `tz`'s calendar and
+/// clock, clamping a day that does not exist to the month's last day
+/// (2024-03-31 minus one month is 2024-02-29).
+pub fn add_months(t: Seconds, months: i64, tz: FixedOffset) -> Option<Seconds> {
+    let local = instant_to_local(t, tz)?;
+    let step = Months::new(u32::try_from(months.unsigned_abs()).ok()?);
+    let moved = if months >= 0 {
+        local.checked_add_months(step)?
+    } else {
+        local.checked_sub_months(step)?
+    };
+    Some(local_to_instant(moved, tz))
+}
+
+/// The start of the local day containing `t` in `tz`.
+pub fn start_of_day(t: Seconds, tz: FixedOffset) -> Option<Seconds> {
+    let local = instant_to_local(t, tz)?;
+    let midnight = local.date().and_hms_opt(0, 0, 0)?;
+    Some(local_to_instant(midnight, tz))
+}
+
+/// The local year and month of `t` in `tz` (used by the generator and reports).
+pub fn year_month(t: Seconds, tz: FixedOffset) -> Option<(i32, u32)> {
+    let local = instant_to_local(t, tz)?;
+    Some((local.year(), local.month()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(text: &str) -> Seconds {
+        parse_rfc3339(text).expect("valid test time")
+    }
+
+    #[test]
+    fn rfc3339_drops_fractions_and_normalizes_to_utc() {
+        assert_eq!(
+            utc("2024-05-01T10:00:00.999+08:00"),
+            utc("2024-05-01T02:00:00Z")
+        );
+        assert_eq!(
+            format_rfc3339(utc("2024-05-01T10:00:00+08:00")),
+            "2024-05-01T02:00:00Z"
+        );
+        assert_eq!(parse_rfc3339("2024-05-01"), None);
+    }
+
+    #[test]
+    fn offsets_parse() {
+        assert_eq!(parse_offset("Z").map(|o| o.local_minus_utc()), Some(0));
+        assert_eq!(
+            parse_offset("+08:00").map(|o| o.local_minus_utc()),
+            Some(8 * 3600)
+        );
+        assert_eq!(
+            parse_offset("-0530").map(|o| o.local_minus_utc()),
+            Some(-(5 * 3600 + 30 * 60))
+        );
+        assert_eq!(parse_offset("8"), None);
+        assert_eq!(parse_offset("+25:00"), None);
+    }
+
+    #[test]
+    fn calendar_months_clamp_to_month_end() {
+        let tz = parse_offset("Z").expect("utc");
+        let t = utc("2024-03-31T10:00:00Z");
+        assert_eq!(add_months(t, -1, tz), Some(utc("2024-02-29T10:00:00Z")));
+        assert_eq!(add_months(t, -12, tz), Some(utc("2023-03-31T10:00:00Z")));
+        let jan31 = utc("2023-01-31T00:00:00Z");
+        assert_eq!(add_months(jan31, 1, tz), Some(utc("2023-02-28T00:00:00Z")));
+    }
+
+    #[test]
+    fn calendar_steps_follow_the_engine_zone() {
+        let tz = parse_offset("+08:00").expect("tz");
+        // 2024-03-31T20:00Z is already April 1st in +08:00, so one month back is March 1st local.
+        let t = utc("2024-03-31T20:00:00Z");
+        assert_eq!(add_months(t, -1, tz), Some(utc("2024-02-29T20:00:00Z")));
+        assert_eq!(start_of_day(t, tz), Some(utc("2024-03-31T16:00:00Z")));
+    }
+}

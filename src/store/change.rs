@@ -1,0 +1,426 @@
+//! Every change to a [`Store`] is a [`Change`] applied by [`Store::apply`]: the one place
+//! where contacts are created, edited and erased, and so the one place a log hooks in.
+//! A change is checked whole before any of it is written: it applies fully or not at all.
+
+use std::fmt;
+
+use hashbrown::HashSet;
+use roaring::RoaringBitmap;
+
+use super::{Store, account_key, fold};
+use crate::model::{
+    Channel, Contact, FbFrequency, FieldError, FieldSet, Flag, OptOutKind, OptOuts, Seconds,
+    TextField, TimeField, check_tag_name,
+};
+
+/// A change to the store.
+#[derive(Clone, Debug)]
+pub enum Change {
+    /// Creates contacts, or updates the `fields` of those whose identity exists.
+    Upsert {
+        contacts: Vec<Contact>,
+        fields: FieldSet,
+    },
+    /// Adds a tag to the live contacts among `rows` (creating the tag if needed).
+    AddTag { tag: String, rows: RoaringBitmap },
+    /// Removes a tag from the contacts among `rows`.
+    RemoveTag { tag: String, rows: RoaringBitmap },
+    /// Creates a tag that no contact carries yet (no-op if it exists).
+    CreateTag { tag: String },
+    /// Deletes tags, removing them from every contact.
+    DeleteTags { tags: Vec<String> },
+    /// Adds opt-out kinds to the contacts among `rows`.
+    Unsubscribe { rows: RoaringBitmap, kinds: OptOuts },
+    /// Clears every opt-out of the contacts among `rows` (blocking stays).
+    Resubscribe { rows: RoaringBitmap },
+    /// Erases the contacts among `rows`.
+    Delete { rows: RoaringBitmap },
+}
+
+/// What a change did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Contacts created.
+    pub created: u64,
+    /// Existing contacts changed (for tag and opt-out edits: those whose state changed).
+    pub changed: u64,
+    /// Identities of erased contacts, `(channel, account, external_id)`.
+    pub erased: Vec<(Channel, String, String)>,
+}
+
+/// Why a change was refused; the store is unchanged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChangeError {
+    /// A contact's fields do not fit together (after merging with the stored contact).
+    Invalid {
+        index: usize,
+        identity: String,
+        error: FieldError,
+    },
+    /// The same identity twice in one upsert.
+    Duplicate { first: usize, second: usize },
+    /// A malformed tag name.
+    BadTag(String),
+}
+
+impl fmt::Display for ChangeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChangeError::Invalid {
+                identity, error, ..
+            } => write!(f, "contact {identity}: {}: {}", error.field, error.message),
+            ChangeError::Duplicate { first, second } => write!(
+                f,
+                "contacts {first} and {second} of the same change have the same identity"
+            ),
+            ChangeError::BadTag(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for ChangeError {}
+
+fn identity_text(c: &Contact) -> String {
+    format!("{}/{}/{}", c.channel, c.account, c.external_id)
+}
+
+fn set_bit(bitmap: &mut RoaringBitmap, row: u32, on: bool) {
+    if on {
+        bitmap.insert(row);
+    } else {
+        bitmap.remove(row);
+    }
+}
+
+impl Store {
+    /// Applies a change at time `now` (the creation time of new tags). All or nothing.
+    pub fn apply(&mut self, change: &Change, now: Seconds) -> Result<Applied, ChangeError> {
+        match change {
+            Change::Upsert { contacts, fields } => self.upsert(contacts, *fields, now),
+            Change::AddTag { tag, rows } => self.add_tag(tag, rows, now),
+            Change::RemoveTag { tag, rows } => Ok(self.remove_tag(tag, rows)),
+            Change::CreateTag { tag } => {
+                check_tag_name(tag).map_err(ChangeError::BadTag)?;
+                self.tags.intern(tag, now);
+                Ok(Applied::default())
+            }
+            Change::DeleteTags { tags } => Ok(self.delete_tags(tags)),
+            Change::Unsubscribe { rows, kinds } => Ok(self.set_opt_outs(rows, *kinds, true)),
+            Change::Resubscribe { rows } => Ok(self.set_opt_outs(rows, OptOuts::ALL, false)),
+            Change::Delete { rows } => Ok(self.delete(rows)),
+        }
+    }
+
+    /// Merges each contact with its stored version (per `fields`) and checks the result,
+    /// without changing anything. Returns every contact that would be invalid.
+    pub fn check_upsert(&self, contacts: &[Contact], fields: FieldSet) -> Vec<(usize, FieldError)> {
+        let (_, merged) = self.merge(contacts, fields);
+        merged
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, m)| m.err().map(|e| (i, e)))
+            .collect()
+    }
+
+    /// The row (if stored) and the merged, checked contact of each incoming contact.
+    #[allow(clippy::type_complexity)]
+    fn merge(
+        &self,
+        contacts: &[Contact],
+        fields: FieldSet,
+    ) -> (Vec<Option<u32>>, Vec<Result<Contact, FieldError>>) {
+        let rows: Vec<Option<u32>> = contacts
+            .iter()
+            .map(|c| self.find(c.channel, &c.account, &c.external_id))
+            .collect();
+        let existing: RoaringBitmap = rows.iter().flatten().copied().collect();
+        let old: hashbrown::HashMap<u32, Contact> =
+            existing.iter().zip(self.contacts(&existing)).collect();
+        let merged = contacts
+            .iter()
+            .zip(&rows)
+            .map(|(contact, row)| {
+                let next = match row.and_then(|r| old.get(&r)) {
+                    Some(stored) => {
+                        let mut next = stored.clone();
+                        next.overlay(contact, fields);
+                        next
+                    }
+                    None => contact.clone(),
+                };
+                next.validate().map(|()| next)
+            })
+            .collect();
+        (rows, merged)
+    }
+
+    fn upsert(
+        &mut self,
+        contacts: &[Contact],
+        fields: FieldSet,
+        now: Seconds,
+    ) -> Result<Applied, ChangeError> {
+        check_unique(contacts)?;
+        let (rows, merged) = self.merge(contacts, fields);
+        let merged = merged
+            .into_iter()
+            .enumerate()
+            .map(|(index, m)| {
+                m.map_err(|error| ChangeError::Invalid {
+                    index,
+                    identity: identity_text(&contacts[index]),
+                    error,
+                })
+            })
+            .collect::<Result<Vec<Contact>, ChangeError>>()?;
+        let mut applied = Applied::default();
+        self.reserve_rows(rows.iter().filter(|r| r.is_none()).count());
+        for (next, row) in merged.iter().zip(rows) {
+            match row {
+                Some(row) => {
+                    let before = self.contact(row);
+                    if before.as_ref() != Some(next) {
+                        applied.changed += 1;
+                        self.write_fields(row, before.as_ref(), next, now);
+                    }
+                }
+                None => {
+                    let row = self.create_row(next);
+                    self.write_fields(row, None, next, now);
+                    applied.created += 1;
+                }
+            }
+        }
+        Ok(applied)
+    }
+
+    fn reserve_rows(&mut self, additional: usize) {
+        self.row_account.reserve(additional);
+        self.external_ids.reserve(additional, 24);
+        self.names.reserve(additional, 12);
+        self.identity
+            .reserve(additional, &self.row_account, &self.external_ids);
+    }
+
+    /// Allocates a row for a new identity and indexes the identity.
+    fn create_row(&mut self, contact: &Contact) -> u32 {
+        let row = self.row_count();
+        let key = account_key(contact.channel, &contact.account);
+        let account = self.accounts.intern(&key, 0);
+        self.row_account.push(account);
+        self.external_ids.set(row, &contact.external_id);
+        self.identity
+            .insert(row, &self.row_account, &self.external_ids);
+        self.accounts.rows_mut(account).insert(row);
+        self.channels[contact.channel.index()].insert(row);
+        self.live.insert(row);
+        if self.tag_counts.len() <= row as usize {
+            self.tag_counts.resize(row as usize + 1, 0);
+        }
+        row
+    }
+
+    /// Writes every non-identity field of `row`, updating only the indexes that change.
+    fn write_fields(&mut self, row: u32, old: Option<&Contact>, new: &Contact, now: Seconds) {
+        let old_name = old.map(|o| o.name.as_str());
+        if old_name != Some(new.name.as_str()) {
+            if let Some(name) = old_name {
+                self.name_index.remove(&fold(name), row);
+            }
+            self.names.set(row, &new.name);
+            self.name_index.insert(&fold(&new.name), row);
+        }
+        self.avatars.set(row, &new.avatar_url);
+        self.write_tags(row, old.map_or(&[][..], |o| &o.tags), &new.tags, now);
+        for flag in Flag::ALL {
+            set_bit(&mut self.flags[flag.index()], row, new.flag(*flag));
+        }
+        for kind in OptOutKind::ALL {
+            set_bit(
+                &mut self.opt_outs[kind.index()],
+                row,
+                new.opt_outs.contains(*kind),
+            );
+        }
+        for frequency in FbFrequency::ALL {
+            let on = new.fb_frequency == Some(*frequency);
+            set_bit(&mut self.frequencies[frequency.index()], row, on);
+        }
+        for field in TimeField::ALL {
+            let value = new.time(*field);
+            self.times[field.index()].set(row, value);
+            set_bit(&mut self.time_present[field.index()], row, value.is_some());
+        }
+        for field in TextField::ALL {
+            self.texts[field.index()].set(row, new.text(*field));
+        }
+    }
+
+    fn write_tags(&mut self, row: u32, old: &[String], new: &[String], now: Seconds) {
+        for tag in old.iter().filter(|t| !new.contains(t)) {
+            if let Some(code) = self.tags.code(tag) {
+                self.tags.rows_mut(code).remove(row);
+            }
+        }
+        for tag in new.iter().filter(|t| !old.contains(t)) {
+            let code = self.tags.intern(tag, now);
+            self.tags.rows_mut(code).insert(row);
+        }
+        let count = u16::try_from(new.len()).unwrap_or(u16::MAX);
+        self.tag_counts[row as usize] = count;
+        set_bit(&mut self.tagged, row, count > 0);
+    }
+
+    fn add_tag(
+        &mut self,
+        tag: &str,
+        rows: &RoaringBitmap,
+        now: Seconds,
+    ) -> Result<Applied, ChangeError> {
+        check_tag_name(tag).map_err(ChangeError::BadTag)?;
+        let code = self.tags.intern(tag, now);
+        let added = (rows & &self.live) - &self.tags.entry(code).rows;
+        for row in &added {
+            let count = &mut self.tag_counts[row as usize];
+            *count = count.saturating_add(1);
+        }
+        self.tagged |= &added;
+        *self.tags.rows_mut(code) |= &added;
+        Ok(Applied {
+            changed: added.len(),
+            ..Applied::default()
+        })
+    }
+
+    fn remove_tag(&mut self, tag: &str, rows: &RoaringBitmap) -> Applied {
+        let Some(code) = self.tags.code(tag) else {
+            return Applied::default();
+        };
+        let removed = &self.tags.entry(code).rows & rows;
+        *self.tags.rows_mut(code) -= &removed;
+        self.untag_rows(&removed);
+        Applied {
+            changed: removed.len(),
+            ..Applied::default()
+        }
+    }
+
+    /// Decrements the tag counts of `rows` after one of their tags went away.
+    fn untag_rows(&mut self, rows: &RoaringBitmap) {
+        for row in rows {
+            let count = &mut self.tag_counts[row as usize];
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.tagged.remove(row);
+            }
+        }
+    }
+
+    fn delete_tags(&mut self, tags: &[String]) -> Applied {
+        let doomed: HashSet<&str> = tags.iter().map(String::as_str).collect();
+        let mut touched = RoaringBitmap::new();
+        for entry in self.tags.entries() {
+            if doomed.contains(&*entry.name) {
+                touched |= &entry.rows;
+            }
+        }
+        let entries: Vec<RoaringBitmap> = self
+            .tags
+            .entries()
+            .iter()
+            .filter(|e| doomed.contains(&*e.name))
+            .map(|e| e.rows.clone())
+            .collect();
+        for rows in &entries {
+            self.untag_rows(rows);
+        }
+        self.tags.remove_where(|e| doomed.contains(&*e.name));
+        Applied {
+            changed: touched.len(),
+            ..Applied::default()
+        }
+    }
+
+    fn set_opt_outs(&mut self, rows: &RoaringBitmap, kinds: OptOuts, on: bool) -> Applied {
+        let rows = rows & &self.live;
+        let mut changed = RoaringBitmap::new();
+        for kind in kinds.iter() {
+            let bitmap = &mut self.opt_outs[kind.index()];
+            if on {
+                changed |= &rows - &*bitmap;
+                *bitmap |= &rows;
+            } else {
+                changed |= &rows & &*bitmap;
+                *bitmap -= &rows;
+            }
+        }
+        Applied {
+            changed: changed.len(),
+            ..Applied::default()
+        }
+    }
+
+    fn delete(&mut self, rows: &RoaringBitmap) -> Applied {
+        let rows = rows & &self.live;
+        let contacts = self.contacts(&rows);
+        let mut erased = Vec::with_capacity(contacts.len());
+        for (row, contact) in rows.iter().zip(contacts) {
+            let blank = Contact::new(contact.channel, &contact.account, &contact.external_id);
+            self.write_fields(row, Some(&contact), &blank, 0);
+            self.name_index.remove("", row);
+            self.names.set(row, "");
+            self.identity
+                .remove(row, &self.row_account, &self.external_ids);
+            self.external_ids.set(row, "");
+            let account = self.row_account[row as usize];
+            self.accounts.rows_mut(account).remove(row);
+            self.channels[contact.channel.index()].remove(row);
+            self.live.remove(row);
+            erased.push((contact.channel, contact.account, contact.external_id));
+        }
+        Applied {
+            changed: erased.len() as u64,
+            created: 0,
+            erased,
+        }
+    }
+
+    /// A copy holding only live rows, renumbered densely in row order; tags and their
+    /// creation times (even of tags nobody carries) are kept. Deleted contacts leave nothing.
+    pub fn compacted(&self) -> Store {
+        let mut out = Store::new();
+        for entry in self.tags.entries() {
+            out.tags.intern(&entry.name, entry.created_at);
+        }
+        for entry in self.accounts.entries() {
+            if !entry.rows.is_empty() {
+                out.accounts.intern(&entry.name, entry.created_at);
+            }
+        }
+        let rows: Vec<u32> = self.live.iter().collect();
+        for chunk in rows.chunks(1 << 16) {
+            let batch: RoaringBitmap = chunk.iter().copied().collect();
+            let contacts = self.contacts(&batch);
+            out.reserve_rows(contacts.len());
+            for contact in &contacts {
+                let row = out.create_row(contact);
+                out.write_fields(row, None, contact, 0);
+            }
+        }
+        out
+    }
+}
+
+fn check_unique(contacts: &[Contact]) -> Result<(), ChangeError> {
+    let mut seen = hashbrown::HashMap::with_capacity(contacts.len());
+    for (index, c) in contacts.iter().enumerate() {
+        let key = (c.channel, c.account.as_str(), c.external_id.as_str());
+        if let Some(first) = seen.insert(key, index) {
+            return Err(ChangeError::Duplicate {
+                first,
+                second: index,
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! `IdentityMap`: (account code, external id) → row, storing only row ids in the table
+//! (the external ids themselves live in the store's string column).
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+use std::hash::BuildHasher;
+
+use super::strings::StrColumn;
+
+/// A hash table of row ids keyed by identity; the caller passes the columns to compare with.
+#[derive(Clone, Debug, Default)]
+pub struct IdentityMap {
+    hasher: DefaultHashBuilder,
+    table: HashTable<u32>,
+}
+
+impl IdentityMap {
+    fn hash(&self, account: u32, external_id: &str) -> u64 {
+        self.hasher.hash_one((account, external_id))
+    }
+
+    /// The row of an identity.
+    pub fn find(
+        &self,
+        account: u32,
+        external_id: &str,
+        accounts: &[u32],
+        ids: &StrColumn,
+    ) -> Option<u32> {
+        let hash = self.hash(account, external_id);
+        self.table
+            .find(hash, |&row| {
+                accounts[row as usize] == account && ids.get(row) == external_id
+            })
+            .copied()
+    }
+
+    /// Adds `row`, whose identity is already written in the columns.
+    pub fn insert(&mut self, row: u32, accounts: &[u32], ids: &StrColumn) {
+        let hash = self.hash(accounts[row as usize], ids.get(row));
+        let hasher = &self.hasher;
+        self.table.insert_unique(hash, row, |&r| {
+            hasher.hash_one((accounts[r as usize], ids.get(r)))
+        });
+    }
+
+    /// Removes `row`.
+    pub fn remove(&mut self, row: u32, accounts: &[u32], ids: &StrColumn) {
+        let hash = self.hash(accounts[row as usize], ids.get(row));
+        if let Ok(entry) = self.table.find_entry(hash, |&r| r == row) {
+            entry.remove();
+        }
+    }
+
+    /// Reserves room for `additional` rows.
+    pub fn reserve(&mut self, additional: usize, accounts: &[u32], ids: &StrColumn) {
+        let hasher = &self.hasher;
+        self.table.reserve(additional, |&r| {
+            hasher.hash_one((accounts[r as usize], ids.get(r)))
+        });
+    }
+
+    /// Bytes of memory held.
+    pub fn heap_bytes(&self) -> usize {
+        self.table.capacity() * 5
+    }
+}

@@ -1,0 +1,371 @@
+//! The contact store: one row per contact (`u32` ids), columns for what rows hold, and a
+//! roaring bitmap per channel, account, tag, flag, opt-out kind, frequency and "field
+//! present". Reads live here; every change goes through [`Store::apply`] in `change.rs`.
+
+mod change;
+mod identity;
+mod postings;
+mod registry;
+pub mod snapshot;
+mod strings;
+mod text;
+mod time_column;
+
+pub use change::{Applied, Change, ChangeError};
+pub use registry::Entry;
+pub use text::fold;
+
+use roaring::RoaringBitmap;
+
+use crate::model::{
+    Channel, Contact, FbFrequency, Flag, OptOutKind, OptOuts, Seconds, TextField, TimeField,
+};
+use identity::IdentityMap;
+use postings::EqIndex;
+use registry::Registry;
+use strings::StrColumn;
+use text::{MatchRule, TextColumn};
+use time_column::TimeColumn;
+
+/// The in-memory columnar store of contacts.
+#[derive(Clone, Debug)]
+pub struct Store {
+    /// Accounts, keyed `channel|id` (an account id never contains `|`).
+    accounts: Registry,
+    row_account: Vec<u32>,
+    external_ids: StrColumn,
+    names: StrColumn,
+    name_index: EqIndex,
+    avatars: StrColumn,
+    tags: Registry,
+    tag_counts: Vec<u16>,
+    tagged: RoaringBitmap,
+    live: RoaringBitmap,
+    channels: [RoaringBitmap; 5],
+    flags: [RoaringBitmap; 5],
+    opt_outs: [RoaringBitmap; 3],
+    frequencies: [RoaringBitmap; 3],
+    times: [TimeColumn; 7],
+    time_present: [RoaringBitmap; 7],
+    texts: [TextColumn; 5],
+    identity: IdentityMap,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        let rule = |field: TextField| match field {
+            TextField::Email => MatchRule::Folded,
+            _ => MatchRule::Exact,
+        };
+        Store {
+            accounts: Registry::default(),
+            row_account: Vec::new(),
+            external_ids: StrColumn::default(),
+            names: StrColumn::default(),
+            name_index: EqIndex::default(),
+            avatars: StrColumn::default(),
+            tags: Registry::default(),
+            tag_counts: Vec::new(),
+            tagged: RoaringBitmap::new(),
+            live: RoaringBitmap::new(),
+            channels: Default::default(),
+            flags: Default::default(),
+            opt_outs: Default::default(),
+            frequencies: Default::default(),
+            times: Default::default(),
+            time_present: Default::default(),
+            texts: std::array::from_fn(|i| TextColumn::new(rule(TextField::ALL[i]))),
+            identity: IdentityMap::default(),
+        }
+    }
+}
+
+/// An account as the store knows it.
+#[derive(Clone, Copy, Debug)]
+pub struct AccountRef<'a> {
+    pub channel: Channel,
+    pub id: &'a str,
+    pub rows: &'a RoaringBitmap,
+}
+
+fn account_key(channel: Channel, id: &str) -> String {
+    format!("{}|{id}", channel.name())
+}
+
+fn split_account_key(key: &str) -> (Channel, &str) {
+    let (channel, id) = key.split_once('|').unwrap_or(("web", key));
+    (Channel::parse(channel).unwrap_or(Channel::Web), id)
+}
+
+impl Store {
+    /// An empty store.
+    pub fn new() -> Store {
+        Store::default()
+    }
+
+    /// Number of live contacts.
+    pub fn len(&self) -> u64 {
+        self.live.len()
+    }
+
+    /// Whether there are no live contacts.
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
+
+    /// Number of row ids handed out (live or deleted).
+    pub fn row_count(&self) -> u32 {
+        self.row_account.len() as u32
+    }
+
+    /// The rows of live contacts.
+    pub fn live(&self) -> &RoaringBitmap {
+        &self.live
+    }
+
+    /// The row of an identity, if it is live.
+    pub fn find(&self, channel: Channel, account: &str, external_id: &str) -> Option<u32> {
+        let code = self.accounts.code(&account_key(channel, account))?;
+        self.identity
+            .find(code, external_id, &self.row_account, &self.external_ids)
+    }
+
+    /// The contacts of a channel.
+    pub fn channel(&self, channel: Channel) -> &RoaringBitmap {
+        &self.channels[channel.index()]
+    }
+
+    /// Every account (any channel), in creation order.
+    pub fn accounts(&self) -> impl Iterator<Item = AccountRef<'_>> {
+        self.accounts.entries().iter().map(|e| {
+            let (channel, id) = split_account_key(&e.name);
+            AccountRef {
+                channel,
+                id,
+                rows: &e.rows,
+            }
+        })
+    }
+
+    /// The contacts of accounts named `id` (on any channel).
+    pub fn account(&self, id: &str) -> RoaringBitmap {
+        let mut rows = RoaringBitmap::new();
+        for channel in Channel::ALL {
+            if let Some(bitmap) = self.accounts.rows(&account_key(channel, id)) {
+                rows |= bitmap;
+            }
+        }
+        rows
+    }
+
+    /// The contacts carrying `tag` (`None`: no such tag exists).
+    pub fn tag(&self, tag: &str) -> Option<&RoaringBitmap> {
+        self.tags.rows(tag)
+    }
+
+    /// Every tag with its rows and creation time.
+    pub fn tags(&self) -> &[Entry] {
+        self.tags.entries()
+    }
+
+    /// The contacts carrying at least one tag.
+    pub fn tagged(&self) -> &RoaringBitmap {
+        &self.tagged
+    }
+
+    /// The contacts whose `flag` is true.
+    pub fn flag(&self, flag: Flag) -> &RoaringBitmap {
+        &self.flags[flag.index()]
+    }
+
+    /// The contacts that opted out of `kind`.
+    pub fn opt_out(&self, kind: OptOutKind) -> &RoaringBitmap {
+        &self.opt_outs[kind.index()]
+    }
+
+    /// The contacts with recurring-notification frequency `frequency`.
+    pub fn frequency(&self, frequency: FbFrequency) -> &RoaringBitmap {
+        &self.frequencies[frequency.index()]
+    }
+
+    /// The contacts whose time `field` is set.
+    pub fn time_present(&self, field: TimeField) -> &RoaringBitmap {
+        &self.time_present[field.index()]
+    }
+
+    /// The contacts whose time `field` lies in `[lo, hi)`.
+    pub fn time_range(&self, field: TimeField, lo: Seconds, hi: Seconds) -> RoaringBitmap {
+        self.times[field.index()].range(lo, hi)
+    }
+
+    /// The rows of `candidates` whose time `field` lies in `[lo, hi)`.
+    pub fn time_filter(
+        &self,
+        field: TimeField,
+        candidates: &RoaringBitmap,
+        lo: Seconds,
+        hi: Seconds,
+    ) -> RoaringBitmap {
+        self.times[field.index()].filter(candidates, lo, hi)
+    }
+
+    /// The contacts whose text `field` is set.
+    pub fn text_present(&self, field: TextField) -> &RoaringBitmap {
+        self.texts[field.index()].present()
+    }
+
+    /// The contacts whose text `field` equals `value` (emails ignoring case).
+    pub fn text_eq(&self, field: TextField, value: &str) -> RoaringBitmap {
+        self.texts[field.index()].matching(value)
+    }
+
+    /// The contacts whose trimmed, lower-cased name equals `value`'s.
+    pub fn name_eq(&self, value: &str) -> RoaringBitmap {
+        let key = fold(value);
+        let mut rows = self.name_index.candidates(&key);
+        rows.retain(|row| fold(self.names.get(row)) == key);
+        rows
+    }
+
+    /// The external id of a row.
+    pub fn external_id(&self, row: u32) -> &str {
+        self.external_ids.get(row)
+    }
+
+    /// The channel of a row.
+    pub fn channel_of(&self, row: u32) -> Channel {
+        let code = self.row_account.get(row as usize).copied().unwrap_or(0);
+        split_account_key(&self.accounts.entry(code).name).0
+    }
+
+    /// The contact of a live row.
+    pub fn contact(&self, row: u32) -> Option<Contact> {
+        self.contacts(&RoaringBitmap::from_iter([row])).pop()
+    }
+
+    /// The contacts of the live rows among `rows`, in row order. Tags are gathered per tag
+    /// (one intersection each), not per row.
+    pub fn contacts(&self, rows: &RoaringBitmap) -> Vec<Contact> {
+        let rows = rows & &self.live;
+        let mut out: Vec<Contact> = rows
+            .iter()
+            .map(|row| self.contact_without_tags(row))
+            .collect();
+        let position = RowPositions::new(&rows);
+        for entry in self.tags.entries() {
+            if entry.rows.is_disjoint(&rows) {
+                continue;
+            }
+            for row in &entry.rows & &rows {
+                out[position.of(row)].tags.push(entry.name.to_string());
+            }
+        }
+        for contact in &mut out {
+            contact.tags.sort();
+        }
+        out
+    }
+
+    fn contact_without_tags(&self, row: u32) -> Contact {
+        let code = self.row_account[row as usize];
+        let (channel, account) = split_account_key(&self.accounts.entry(code).name);
+        let mut c = Contact::new(channel, account, self.external_ids.get(row));
+        c.name = self.names.get(row).to_string();
+        c.avatar_url = self.avatars.get(row).to_string();
+        for flag in Flag::ALL {
+            c.flags[flag.index()] = self.flags[flag.index()].contains(row);
+        }
+        c.opt_outs = OptOutKind::ALL
+            .iter()
+            .copied()
+            .filter(|k| self.opt_outs[k.index()].contains(row))
+            .collect::<OptOuts>();
+        c.fb_frequency = FbFrequency::ALL
+            .iter()
+            .copied()
+            .find(|f| self.frequencies[f.index()].contains(row));
+        for field in TimeField::ALL {
+            c.times[field.index()] = self.times[field.index()].get(row);
+        }
+        for field in TextField::ALL {
+            c.texts[field.index()] = self.texts[field.index()].get(row).map(str::to_string);
+        }
+        c
+    }
+
+    /// Approximate bytes of memory held, by part, largest first.
+    pub fn memory_breakdown(&self) -> Vec<(String, usize)> {
+        let bitmaps =
+            |maps: &[RoaringBitmap]| maps.iter().map(|b| b.serialized_size()).sum::<usize>();
+        let mut parts: Vec<(String, usize)> = vec![
+            ("external ids".into(), self.external_ids.heap_bytes()),
+            ("names".into(), self.names.heap_bytes()),
+            ("name index".into(), self.name_index.heap_bytes()),
+            ("avatar urls".into(), self.avatars.heap_bytes()),
+            ("identity map".into(), self.identity.heap_bytes()),
+            ("row → account".into(), self.row_account.capacity() * 4),
+            ("tag bitmaps".into(), self.tags.heap_bytes()),
+            ("tag counts".into(), self.tag_counts.capacity() * 2),
+            ("account bitmaps".into(), self.accounts.heap_bytes()),
+            (
+                "flag/channel/opt-out/frequency bitmaps".into(),
+                bitmaps(&self.flags)
+                    + bitmaps(&self.channels)
+                    + bitmaps(&self.opt_outs)
+                    + bitmaps(&self.frequencies)
+                    + self.live.serialized_size()
+                    + self.tagged.serialized_size(),
+            ),
+        ];
+        for field in TimeField::ALL {
+            let i = field.index();
+            let bytes = self.times[i].heap_bytes() + self.time_present[i].serialized_size();
+            parts.push((format!("time {}", field.name()), bytes));
+        }
+        for field in TextField::ALL {
+            let bytes = self.texts[field.index()].heap_bytes();
+            parts.push((format!("text {}", field.name()), bytes));
+        }
+        parts.sort_by(|a, b| b.1.cmp(&a.1));
+        parts
+    }
+}
+
+/// Maps the rows of a sorted set to their positions in it.
+enum RowPositions {
+    Dense { base: u32, positions: Vec<u32> },
+    Sparse(hashbrown::HashMap<u32, u32>),
+}
+
+impl RowPositions {
+    fn new(rows: &RoaringBitmap) -> RowPositions {
+        let (Some(min), Some(max)) = (rows.min(), rows.max()) else {
+            return RowPositions::Sparse(Default::default());
+        };
+        let span = (max - min) as usize + 1;
+        if span <= (rows.len() as usize * 8).max(1 << 16) {
+            let mut positions = vec![0; span];
+            for (i, row) in rows.iter().enumerate() {
+                positions[(row - min) as usize] = i as u32;
+            }
+            RowPositions::Dense {
+                base: min,
+                positions,
+            }
+        } else {
+            RowPositions::Sparse(
+                rows.iter()
+                    .enumerate()
+                    .map(|(i, r)| (r, i as u32))
+                    .collect(),
+            )
+        }
+    }
+
+    fn of(&self, row: u32) -> usize {
+        match self {
+            RowPositions::Dense { base, positions } => positions[(row - base) as usize] as usize,
+            RowPositions::Sparse(map) => map.get(&row).copied().unwrap_or(0) as usize,
+        }
+    }
+}

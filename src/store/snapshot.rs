@@ -1,0 +1,418 @@
+//! Snapshot files: the whole store in one versioned, checksummed file, written atomically
+//! (temporary file, fsync, rename) and read back with every length and checksum checked,
+//! so that a truncated, corrupted or foreign file is refused, never misread.
+//!
+//! Layout: `REACHSNP` magic, format version (u32 LE), body, trailer (body length u64 LE,
+//! CRC-32 of the body u32 LE, `REACHEND`). The body holds accounts and tags (name,
+//! creation time, portable roaring bitmap), then per-row columns of the live rows
+//! (rows are renumbered densely before saving). Indexes derived from columns (identity,
+//! equality, presence) are rebuilt on load.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+use roaring::RoaringBitmap;
+
+use super::registry::{Entry, Registry};
+use super::strings::StrColumn;
+use super::time_column::TimeColumn;
+use super::{Store, split_account_key};
+use crate::model::{TextField, TimeField};
+
+const MAGIC: &[u8; 8] = b"REACHSNP";
+const END: &[u8; 8] = b"REACHEND";
+/// The snapshot format this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Why a snapshot could not be read or written.
+#[derive(Debug)]
+pub enum SnapshotError {
+    Io(io::Error),
+    /// Not a reach snapshot at all.
+    Foreign,
+    /// Written by another format version.
+    Version(u32),
+    /// Cut short or altered after writing.
+    Corrupt(String),
+}
+
+impl std::fmt::Display for SnapshotError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SnapshotError::Io(e) => write!(f, "{e}"),
+            SnapshotError::Foreign => f.write_str("not a reach data file (wrong magic bytes)"),
+            SnapshotError::Version(v) => write!(
+                f,
+                "data file format version {v} is not supported by this reach (it reads version {FORMAT_VERSION}); use the reach that wrote it to export a CSV, then import that"
+            ),
+            SnapshotError::Corrupt(why) => write!(f, "data file is damaged: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for SnapshotError {}
+
+impl From<io::Error> for SnapshotError {
+    fn from(e: io::Error) -> Self {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            SnapshotError::Corrupt("it ends too early (truncated)".into())
+        } else {
+            SnapshotError::Io(e)
+        }
+    }
+}
+
+/// Writes `store` to `path` atomically. A store with deleted rows is compacted first.
+pub fn write(store: &Store, path: &Path) -> Result<(), SnapshotError> {
+    let compacted;
+    let store = if u64::from(store.row_count()) == store.len() {
+        store
+    } else {
+        compacted = store.compacted();
+        &compacted
+    };
+    let tmp = path.with_extension("tmp");
+    {
+        let mut file = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+        file.write_all(MAGIC)?;
+        file.write_all(&FORMAT_VERSION.to_le_bytes())?;
+        let mut body = Encoder {
+            out: &mut file,
+            crc: crc32fast::Hasher::new(),
+            len: 0,
+        };
+        body.store(store)?;
+        let (crc, len) = (body.crc.finalize(), body.len);
+        file.write_all(&len.to_le_bytes())?;
+        file.write_all(&crc.to_le_bytes())?;
+        file.write_all(END)?;
+        let file = file.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent().and_then(|d| File::open(d).ok()) {
+        dir.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Reads a store from `path`, checking magic, version, lengths and checksum.
+pub fn read(path: &Path) -> Result<Store, SnapshotError> {
+    let mut file = BufReader::with_capacity(1 << 20, File::open(path)?);
+    let mut magic = [0u8; 8];
+    file.read_exact(&mut magic)
+        .map_err(|_| SnapshotError::Foreign)?;
+    if &magic != MAGIC {
+        return Err(SnapshotError::Foreign);
+    }
+    let mut version = [0u8; 4];
+    file.read_exact(&mut version)?;
+    let version = u32::from_le_bytes(version);
+    if version != FORMAT_VERSION {
+        return Err(SnapshotError::Version(version));
+    }
+    let mut body = Decoder {
+        input: &mut file,
+        crc: crc32fast::Hasher::new(),
+        len: 0,
+    };
+    let store = body.store()?;
+    let (crc, len) = (body.crc.finalize(), body.len);
+    let mut trailer = [0u8; 20];
+    file.read_exact(&mut trailer)?;
+    let stored_len = u64::from_le_bytes(trailer[..8].try_into().unwrap_or_default());
+    let stored_crc = u32::from_le_bytes(trailer[8..12].try_into().unwrap_or_default());
+    if stored_len != len || stored_crc != crc || &trailer[12..] != END {
+        return Err(SnapshotError::Corrupt("checksum mismatch".into()));
+    }
+    if file.read(&mut [0u8; 1])? != 0 {
+        return Err(SnapshotError::Corrupt(
+            "unexpected bytes after the end".into(),
+        ));
+    }
+    Ok(store)
+}
+
+struct Encoder<'a, W: Write> {
+    out: &'a mut W,
+    crc: crc32fast::Hasher,
+    len: u64,
+}
+
+impl<W: Write> Write for Encoder<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.crc.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl<W: Write> Encoder<'_, W> {
+    fn u32(&mut self, v: u32) -> io::Result<()> {
+        self.write_all(&v.to_le_bytes())
+    }
+
+    fn bytes(&mut self, v: &[u8]) -> io::Result<()> {
+        self.u32(v.len() as u32)?;
+        self.write_all(v)
+    }
+
+    fn u32s(&mut self, values: &[u32]) -> io::Result<()> {
+        self.u32(values.len() as u32)?;
+        for chunk in values.chunks(1 << 14) {
+            let bytes: Vec<u8> = chunk.iter().flat_map(|v| v.to_le_bytes()).collect();
+            self.write_all(&bytes)?;
+        }
+        Ok(())
+    }
+
+    fn bitmap(&mut self, bitmap: &RoaringBitmap) -> io::Result<()> {
+        self.u32(bitmap.serialized_size() as u32)?;
+        bitmap.serialize_into(&mut *self)
+    }
+
+    fn registry(&mut self, registry: &Registry) -> io::Result<()> {
+        self.u32(registry.entries().len() as u32)?;
+        for entry in registry.entries() {
+            self.bytes(entry.name.as_bytes())?;
+            self.write_all(&entry.created_at.to_le_bytes())?;
+            self.bitmap(&entry.rows)?;
+        }
+        Ok(())
+    }
+
+    fn strings(&mut self, column: &StrColumn, rows: u32) -> io::Result<()> {
+        for row in 0..rows {
+            self.bytes(column.get(row).as_bytes())?;
+        }
+        Ok(())
+    }
+
+    fn store(&mut self, store: &Store) -> io::Result<()> {
+        let rows = store.row_count();
+        self.registry(&store.accounts)?;
+        self.registry(&store.tags)?;
+        self.u32s(&store.row_account)?;
+        self.strings(&store.external_ids, rows)?;
+        self.strings(&store.names, rows)?;
+        self.strings(&store.avatars, rows)?;
+        for bitmap in store
+            .flags
+            .iter()
+            .chain(&store.opt_outs)
+            .chain(&store.frequencies)
+        {
+            self.bitmap(bitmap)?;
+        }
+        for column in &store.times {
+            self.u32s(column.raw())?;
+        }
+        for column in &store.texts {
+            let mut values: Vec<(u32, &str)> = column.iter().collect();
+            values.sort_unstable();
+            self.u32(values.len() as u32)?;
+            for (row, value) in values {
+                self.u32(row)?;
+                self.bytes(value.as_bytes())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct Decoder<'a, R: Read> {
+    input: &'a mut R,
+    crc: crc32fast::Hasher,
+    len: u64,
+}
+
+impl<R: Read> Read for Decoder<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.input.read(buf)?;
+        self.crc.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+}
+
+fn corrupt(why: &str) -> SnapshotError {
+    SnapshotError::Corrupt(why.into())
+}
+
+impl<R: Read> Decoder<'_, R> {
+    fn u32(&mut self) -> io::Result<u32> {
+        let mut b = [0u8; 4];
+        self.read_exact(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn i64(&mut self) -> io::Result<i64> {
+        let mut b = [0u8; 8];
+        self.read_exact(&mut b)?;
+        Ok(i64::from_le_bytes(b))
+    }
+
+    /// Reads `len` bytes, growing the buffer only as data arrives (a corrupted length
+    /// cannot make it allocate more than the file holds).
+    fn exact(&mut self, len: u64) -> io::Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        self.by_ref().take(len).read_to_end(&mut buf)?;
+        if buf.len() as u64 != len {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(buf)
+    }
+
+    fn string(&mut self) -> Result<String, SnapshotError> {
+        let len = self.u32()?;
+        String::from_utf8(self.exact(u64::from(len))?).map_err(|_| corrupt("invalid UTF-8 text"))
+    }
+
+    fn u32s(&mut self, expected: Option<u32>) -> Result<Vec<u32>, SnapshotError> {
+        let n = self.u32()?;
+        if expected.is_some_and(|e| e != n) {
+            return Err(corrupt("column lengths disagree"));
+        }
+        let bytes = self.exact(u64::from(n) * 4)?;
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+
+    fn bitmap(&mut self, rows: Option<u32>) -> Result<RoaringBitmap, SnapshotError> {
+        let len = self.u32()?;
+        let bytes = self.exact(u64::from(len))?;
+        let bitmap = RoaringBitmap::deserialize_from(&bytes[..])
+            .map_err(|e| SnapshotError::Corrupt(format!("bad bitmap: {e}")))?;
+        if let (Some(rows), Some(max)) = (rows, bitmap.max())
+            && max >= rows
+        {
+            return Err(corrupt("a bitmap names a row that does not exist"));
+        }
+        Ok(bitmap)
+    }
+
+    fn registry(&mut self) -> Result<Registry, SnapshotError> {
+        let n = self.u32()?;
+        let mut entries = Vec::new();
+        for _ in 0..n {
+            let name = self.string()?.into_boxed_str();
+            let created_at = self.i64()?;
+            let rows = self.bitmap(None)?;
+            entries.push(Entry {
+                name,
+                created_at,
+                rows,
+            });
+        }
+        Ok(Registry::from_entries(entries))
+    }
+
+    fn strings(&mut self, rows: u32) -> Result<StrColumn, SnapshotError> {
+        let mut column = StrColumn::default();
+        for row in 0..rows {
+            column.set(row, &self.string()?);
+        }
+        Ok(column)
+    }
+
+    fn store(&mut self) -> Result<Store, SnapshotError> {
+        let mut store = Store::new();
+        let accounts = self.registry()?;
+        let tags = self.registry()?;
+        let row_account = self.u32s(None)?;
+        let rows = row_account.len() as u32;
+        if row_account
+            .iter()
+            .any(|&a| a as usize >= accounts.entries().len())
+        {
+            return Err(corrupt("a row names an account that does not exist"));
+        }
+        store.external_ids = self.strings(rows)?;
+        store.names = self.strings(rows)?;
+        store.avatars = self.strings(rows)?;
+        for bitmap in store
+            .flags
+            .iter_mut()
+            .chain(&mut store.opt_outs)
+            .chain(&mut store.frequencies)
+        {
+            *bitmap = self.bitmap(Some(rows))?;
+        }
+        for column in &mut store.times {
+            *column = TimeColumn::from_raw(self.u32s(Some(rows))?);
+        }
+        for field in TextField::ALL {
+            let n = self.u32()?;
+            for _ in 0..n {
+                let row = self.u32()?;
+                let value = self.string()?;
+                if row >= rows {
+                    return Err(corrupt("a text value names a row that does not exist"));
+                }
+                store.texts[field.index()].set(row, Some(&value));
+            }
+        }
+        store.accounts = accounts;
+        store.tags = tags;
+        store.row_account = row_account;
+        store.rebuild_derived(rows)?;
+        Ok(store)
+    }
+}
+
+impl Store {
+    /// Rebuilds what the snapshot does not hold: live rows, channels, tag counts, presence
+    /// bitmaps, the name index and the identity map.
+    fn rebuild_derived(&mut self, rows: u32) -> Result<(), SnapshotError> {
+        self.live = (0..rows).collect();
+        for entry in self.accounts.entries() {
+            let (channel, _) = split_account_key(&entry.name);
+            self.channels[channel.index()] |= &entry.rows;
+        }
+        self.tag_counts = vec![0; rows as usize];
+        for entry in self.tags.entries() {
+            if entry.rows.max().is_some_and(|m| m >= rows) {
+                return Err(corrupt("a tag names a row that does not exist"));
+            }
+            for row in &entry.rows {
+                let count = &mut self.tag_counts[row as usize];
+                *count = count.saturating_add(1);
+            }
+            self.tagged |= &entry.rows;
+        }
+        for field in TimeField::ALL {
+            let column = &self.times[field.index()];
+            self.time_present[field.index()] =
+                (0..rows).filter(|&r| column.get(r).is_some()).collect();
+        }
+        self.identity
+            .reserve(rows as usize, &self.row_account, &self.external_ids);
+        for row in 0..rows {
+            self.name_index
+                .insert(&super::fold(self.names.get(row)), row);
+            if self
+                .identity
+                .find(
+                    self.row_account[row as usize],
+                    self.external_ids.get(row),
+                    &self.row_account,
+                    &self.external_ids,
+                )
+                .is_some()
+            {
+                return Err(corrupt("two rows have the same identity"));
+            }
+            self.identity
+                .insert(row, &self.row_account, &self.external_ids);
+        }
+        Ok(())
+    }
+}

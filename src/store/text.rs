@@ -1,0 +1,122 @@
+//! `TextColumn`: a sparse optional-string column (email, phone, member id, store,
+//! salesperson) with its equality index and its "present" bitmap.
+
+use hashbrown::HashMap;
+use roaring::RoaringBitmap;
+
+use super::postings::EqIndex;
+
+/// How a text field's values are compared by segments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatchRule {
+    /// Byte-for-byte.
+    Exact,
+    /// After Unicode lower-casing (and trimming) both sides.
+    Folded,
+}
+
+impl MatchRule {
+    /// The key a value is indexed and looked up under.
+    pub fn key(self, value: &str) -> String {
+        match self {
+            MatchRule::Exact => value.to_string(),
+            MatchRule::Folded => fold(value),
+        }
+    }
+}
+
+/// Trims surrounding white space and lower-cases (Unicode), as `name:` and `email:` compare.
+pub fn fold(value: &str) -> String {
+    value.trim().to_lowercase()
+}
+
+/// Sparse row → value, indexed for equality.
+#[derive(Clone, Debug)]
+pub struct TextColumn {
+    rule: MatchRule,
+    values: HashMap<u32, Box<str>>,
+    index: EqIndex,
+    present: RoaringBitmap,
+}
+
+impl TextColumn {
+    /// An empty column comparing by `rule`.
+    pub fn new(rule: MatchRule) -> TextColumn {
+        TextColumn {
+            rule,
+            values: HashMap::new(),
+            index: EqIndex::default(),
+            present: RoaringBitmap::new(),
+        }
+    }
+
+    /// The value of `row`.
+    pub fn get(&self, row: u32) -> Option<&str> {
+        self.values.get(&row).map(|v| &**v)
+    }
+
+    /// Sets or clears the value of `row`.
+    pub fn set(&mut self, row: u32, value: Option<&str>) {
+        if self.get(row) == value {
+            return;
+        }
+        if let Some(old) = self.values.remove(&row) {
+            self.index.remove(&self.rule.key(&old), row);
+            self.present.remove(row);
+        }
+        if let Some(value) = value {
+            self.index.insert(&self.rule.key(value), row);
+            self.values.insert(row, value.into());
+            self.present.insert(row);
+        }
+    }
+
+    /// Rows whose value matches `value` under the column's rule.
+    pub fn matching(&self, value: &str) -> RoaringBitmap {
+        let key = self.rule.key(value);
+        let mut rows = self.index.candidates(&key);
+        rows.retain(|row| self.get(row).is_some_and(|v| self.rule.key(v) == key));
+        rows
+    }
+
+    /// Rows that have a value.
+    pub fn present(&self) -> &RoaringBitmap {
+        &self.present
+    }
+
+    /// Every (row, value), in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &str)> {
+        self.values.iter().map(|(row, v)| (*row, &**v))
+    }
+
+    /// Approximate bytes of memory held.
+    pub fn heap_bytes(&self) -> usize {
+        let entries = self.values.capacity() * (std::mem::size_of::<(u32, Box<str>)>() + 1);
+        let strings: usize = self.values.values().map(|v| v.len().max(16)).sum();
+        entries + strings + self.index.heap_bytes() + self.present.serialized_size()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folded_match_and_present() {
+        let mut col = TextColumn::new(MatchRule::Folded);
+        col.set(3, Some("Ann@Example.com"));
+        col.set(4, Some("ann@example.com "));
+        assert_eq!(col.matching("ANN@example.COM").len(), 2);
+        col.set(3, None);
+        assert_eq!(col.matching("ann@example.com").len(), 1);
+        assert_eq!(col.present().len(), 1);
+    }
+
+    #[test]
+    fn exact_match_is_case_sensitive() {
+        let mut col = TextColumn::new(MatchRule::Exact);
+        col.set(1, Some("E042"));
+        assert_eq!(col.matching("E042").len(), 1);
+        assert!(col.matching("e042").is_empty());
+    }
+}
