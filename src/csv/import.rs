@@ -200,7 +200,7 @@ impl<'a> Importer<'a> {
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let header =
             map_header(&refs, options.ignore_unknown_columns).map_err(ImportError::Header)?;
-        let mut rejects = rejects.map(|w| csv::Writer::from_writer(w));
+        let mut rejects = rejects.map(csv::Writer::from_writer);
         if let Some(writer) = rejects.as_mut() {
             let mut row = names.clone();
             row.push("error".into());

@@ -6,5 +6,5 @@ mod export;
 mod import;
 
 pub use cells::{format_cell, parse_bool};
-pub use export::{ColumnChoice, export, list_columns};
+pub use export::{ColumnChoice, export, list_columns, sorted_rows};
 pub use import::{ImportError, ImportOptions, ImportSummary, RowError, import};

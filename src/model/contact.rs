@@ -216,6 +216,26 @@ impl MessageKind {
     }
 }
 
+impl Contact {
+    /// Copies the fields in `fields` from `other` (identity fields are never copied).
+    pub fn overlay(&mut self, other: &Contact, fields: super::FieldSet) {
+        use super::FieldKind;
+        for field in fields.iter() {
+            match field.kind() {
+                FieldKind::Identity => {}
+                FieldKind::Name => self.name.clone_from(&other.name),
+                FieldKind::AvatarUrl => self.avatar_url.clone_from(&other.avatar_url),
+                FieldKind::Tags => self.tags.clone_from(&other.tags),
+                FieldKind::OptOuts => self.opt_outs = other.opt_outs,
+                FieldKind::FbFrequency => self.fb_frequency = other.fb_frequency,
+                FieldKind::Flag(f) => self.flags[f.index()] = other.flags[f.index()],
+                FieldKind::Time(t) => self.times[t.index()] = other.times[t.index()],
+                FieldKind::Text(t) => self.texts[t.index()].clone_from(&other.texts[t.index()]),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,25 +326,5 @@ mod tests {
         assert!(check_tag_name("a|b").is_err());
         assert!(check_tag_name(&"x".repeat(101)).is_err());
         assert!(check_tag_name(&"會".repeat(100)).is_ok());
-    }
-}
-
-impl Contact {
-    /// Copies the fields in `fields` from `other` (identity fields are never copied).
-    pub fn overlay(&mut self, other: &Contact, fields: super::FieldSet) {
-        use super::FieldKind;
-        for field in fields.iter() {
-            match field.kind() {
-                FieldKind::Identity => {}
-                FieldKind::Name => self.name.clone_from(&other.name),
-                FieldKind::AvatarUrl => self.avatar_url.clone_from(&other.avatar_url),
-                FieldKind::Tags => self.tags.clone_from(&other.tags),
-                FieldKind::OptOuts => self.opt_outs = other.opt_outs,
-                FieldKind::FbFrequency => self.fb_frequency = other.fb_frequency,
-                FieldKind::Flag(f) => self.flags[f.index()] = other.flags[f.index()],
-                FieldKind::Time(t) => self.times[t.index()] = other.times[t.index()],
-                FieldKind::Text(t) => self.texts[t.index()].clone_from(&other.texts[t.index()]),
-            }
-        }
     }
 }

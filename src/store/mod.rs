@@ -198,6 +198,11 @@ impl Store {
         self.times[field.index()].range(lo, hi)
     }
 
+    /// An estimate of how many contacts have time `field` in `[lo, hi)`.
+    pub fn time_estimate(&self, field: TimeField, lo: Seconds, hi: Seconds) -> u64 {
+        self.times[field.index()].estimate(lo, hi).min(self.len())
+    }
+
     /// The rows of `candidates` whose time `field` lies in `[lo, hi)`.
     pub fn time_filter(
         &self,
@@ -326,7 +331,7 @@ impl Store {
             let bytes = self.texts[field.index()].heap_bytes();
             parts.push((format!("text {}", field.name()), bytes));
         }
-        parts.sort_by(|a, b| b.1.cmp(&a.1));
+        parts.sort_by_key(|p| std::cmp::Reverse(p.1));
         parts
     }
 }

@@ -99,6 +99,19 @@ impl TimeColumn {
         out
     }
 
+    /// Estimates how many rows have `lo <= t < hi` from an evenly spaced sample.
+    pub fn estimate(&self, lo: Seconds, hi: Seconds) -> u64 {
+        let range = StoredRange::new(lo, hi);
+        let stride = (self.values.len() / 4096).max(1);
+        let hits = self
+            .values
+            .iter()
+            .step_by(stride)
+            .filter(|&&v| range.contains(v))
+            .count();
+        (hits * stride) as u64
+    }
+
     /// The raw values (for snapshots).
     pub fn raw(&self) -> &[u32] {
         &self.values

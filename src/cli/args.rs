@@ -1,0 +1,244 @@
+//! The command line's grammar (clap): global options and every command, with examples.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// reach: pick an audience with a segment, in milliseconds.
+#[derive(Parser, Debug)]
+#[command(
+    name = "reach",
+    version,
+    about,
+    after_help = "Examples:\n  reach demo\n  reach --data ./d import contacts.csv\n  reach --data ./d count 'channel:line tag:vip -tag:churned checkout:-30d..'\n\nWithout a command, reach opens the REPL."
+)]
+pub struct Cli {
+    /// The data directory [default: $REACH_DATA, else ./reach-data]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Fix the query's now (RFC 3339), for reproducible results
+    #[arg(long, global = true, value_name = "TIME")]
+    pub now: Option<String>,
+    /// Time zone for dates without an offset: +08:00, Z
+    #[arg(long, global = true, value_name = "OFFSET")]
+    pub tz: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// A command, as typed on the command line or at the REPL prompt.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Open the REPL on the data directory
+    #[command(after_help = "Example:\n  reach --data ./d repl")]
+    Repl,
+    /// Create a demo audience (200,000 contacts) if needed and open the REPL on it
+    #[command(after_help = "Example:\n  reach demo\n  reach demo --contacts 1000000")]
+    Demo {
+        /// Contacts to generate
+        #[arg(long, default_value_t = 200_000)]
+        contacts: u64,
+    },
+    /// Import contacts from CSV (`-` reads stdin); all or nothing unless --reject
+    #[command(
+        after_help = "Examples:\n  reach import contacts.csv\n  reach import - < contacts.csv\n  reach import contacts.csv --reject bad-rows.csv"
+    )]
+    Import {
+        file: PathBuf,
+        /// Load the good rows and write the bad ones here, with an `error` column
+        #[arg(long, value_name = "FILE")]
+        reject: Option<PathBuf>,
+        /// Skip columns the format does not know instead of refusing the file
+        #[arg(long)]
+        ignore_unknown_columns: bool,
+    },
+    /// Count the contacts of a segment
+    #[command(
+        after_help = "Examples:\n  reach count 'channel:line tag:vip'\n  reach count --batch segments.txt --repeat 5 --json"
+    )]
+    Count(CountArgs),
+    /// List the contacts of a segment with their channel's columns
+    #[command(
+        after_help = "Examples:\n  reach list 'tag:vip' --limit 20\n  reach list 'channel:web has:email' --format csv"
+    )]
+    List {
+        segment: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Show a segment's plan with estimated and actual cardinalities
+    #[command(after_help = "Example:\n  reach explain 'tag:vip checkout:-30d.. -is:blocked'")]
+    Explain { segment: String },
+    /// Export a segment's contacts as CSV
+    #[command(
+        after_help = "Examples:\n  reach export 'channel:line' -o line.csv\n  reach export '' --all-columns > everything.csv"
+    )]
+    Export {
+        segment: String,
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Every column instead of the contact-list columns
+        #[arg(long)]
+        all_columns: bool,
+    },
+    /// Write a deterministic synthetic audience as CSV
+    #[command(after_help = "Example:\n  reach gen --contacts 1000000 --seed 1 -o audience.csv")]
+    Gen {
+        #[arg(long)]
+        contacts: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Totals, subscribed, unsubscribed and active contacts per channel and account
+    #[command(after_help = "Example:\n  reach stats")]
+    Stats {
+        /// Also show memory use by column and index
+        #[arg(long)]
+        memory: bool,
+    },
+    /// Show LINE message quotas (used/total), or set one
+    #[command(
+        after_help = "Examples:\n  reach quota\n  reach quota line-tw --plan 500 --purchased 1000 --used 120"
+    )]
+    Quota {
+        account: Option<String>,
+        #[arg(long)]
+        plan: Option<u64>,
+        #[arg(long)]
+        purchased: Option<u64>,
+        #[arg(long)]
+        used: Option<u64>,
+    },
+    /// List, search, create and delete tags
+    #[command(
+        after_help = "Examples:\n  reach tags --search 會員 --sort count --desc\n  reach tags --create spring-sale\n  reach tags --delete old1 --delete old2 --confirm DELETE"
+    )]
+    Tags(TagsArgs),
+    /// Add or remove a tag on every contact of a segment
+    #[command(
+        after_help = "Examples:\n  reach tag add vip 'checkout:-30d.. has:email'\n  reach tag remove vip 'tag:churned'"
+    )]
+    Tag {
+        #[arg(value_enum)]
+        action: TagAction,
+        tag: String,
+        segment: String,
+        /// Do not ask before changing many contacts
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Opt contacts out of message kinds (all three when none is named)
+    #[command(
+        after_help = "Example:\n  reach unsubscribe 'email:a@b.com' --kind broadcast --kind cart"
+    )]
+    Unsubscribe {
+        segment: String,
+        #[arg(long = "kind", value_name = "KIND")]
+        kinds: Vec<String>,
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Clear the opt-outs of a segment's contacts (blocking stays)
+    #[command(after_help = "Example:\n  reach resubscribe 'member_id:M00000042'")]
+    Resubscribe {
+        segment: String,
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Permanently erase a segment's contacts (asks for the word DELETE)
+    #[command(
+        after_help = "Examples:\n  reach delete 'tag:test-data'\n  reach delete 'tag:test-data' --confirm DELETE"
+    )]
+    Delete {
+        segment: String,
+        /// The confirmation word, for scripts: DELETE
+        #[arg(long, value_name = "WORD")]
+        confirm: Option<String>,
+    },
+    /// Add a WhatsApp contact by hand (the phone becomes its external id)
+    #[command(
+        name = "add-whatsapp",
+        after_help = "Example:\n  reach add-whatsapp 'Alice Chen' '+886 912-345-678' --account +886223456789"
+    )]
+    AddWhatsapp {
+        name: String,
+        phone: String,
+        /// The WhatsApp business number (account) [default: the only one there is]
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Save a segment under a name, to use as @name
+    #[command(
+        after_help = "Example:\n  reach save vip_buyers 'tag:vip checkout:-90d..'\n  reach count '@vip_buyers -tag:churned'"
+    )]
+    Save { name: String, segment: String },
+    /// List saved segments
+    #[command(after_help = "Example:\n  reach segments")]
+    Segments,
+}
+
+#[derive(Args, Debug)]
+pub struct CountArgs {
+    /// The segment (omit with --batch)
+    pub segment: Option<String>,
+    /// Count every segment of FILE (one a line; blank and # lines skipped)
+    #[arg(long, value_name = "FILE")]
+    pub batch: Option<PathBuf>,
+    /// With --batch: count each segment N times and report the median time
+    #[arg(long, default_value_t = 1)]
+    pub repeat: u32,
+    /// One JSON object per segment: {"segment", "count", "micros"}
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TagsArgs {
+    /// Only tags whose name contains this text
+    #[arg(long)]
+    pub search: Option<String>,
+    #[arg(long, value_enum, default_value_t = TagSort::Count)]
+    pub sort: TagSort,
+    /// Ascending instead of descending
+    #[arg(long)]
+    pub asc: bool,
+    #[arg(long, default_value_t = 1)]
+    pub page: usize,
+    #[arg(long, default_value_t = 50)]
+    pub page_size: usize,
+    /// Create a tag no contact carries yet
+    #[arg(long, value_name = "TAG")]
+    pub create: Vec<String>,
+    /// Delete tags from every contact
+    #[arg(long, value_name = "TAG")]
+    pub delete: Vec<String>,
+    /// The confirmation word for --delete, for scripts: DELETE
+    #[arg(long, value_name = "WORD")]
+    pub confirm: Option<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagSort {
+    Count,
+    Created,
+    Name,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagAction {
+    Add,
+    Remove,
+}

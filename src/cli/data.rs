@@ -1,0 +1,213 @@
+//! Data commands: import, gen, stats, demo.
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::Path;
+use std::time::Instant;
+
+use chrono::FixedOffset;
+
+use super::Context;
+use super::output::{progress, table, terminal_width};
+use crate::csv::{ImportOptions, import as import_csv};
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::model::{Channel, Seconds};
+use crate::synth;
+
+pub fn import(
+    ctx: &mut Context,
+    file: &Path,
+    reject: Option<&Path>,
+    ignore_unknown: bool,
+) -> Result<(), Error> {
+    let started = Instant::now();
+    let (input, size): (Box<dyn Read>, u64) = if file == Path::new("-") {
+        (Box::new(io::stdin().lock()), 0)
+    } else {
+        let f = fs::File::open(file)
+            .map_err(|e| Error::Io(format!("cannot open {}: {e}", file.display())))?;
+        let size = f.metadata().map_or(0, |m| m.len());
+        (Box::new(f), size)
+    };
+    let mut rejects = match reject {
+        Some(path) => Some(
+            fs::File::create(path)
+                .map_err(|e| Error::Io(format!("cannot create {}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
+    let options = ImportOptions {
+        ignore_unknown_columns: ignore_unknown,
+        ..ImportOptions::default()
+    };
+    let bar = progress(size, "importing");
+    let now = ctx.now();
+    let mut store = ctx.engine.take_store();
+    let outcome = import_csv(
+        &mut store,
+        input,
+        &options,
+        rejects.as_mut().map(|f| f as &mut dyn io::Write),
+        now,
+        &|bytes| bar.set_position(bytes),
+    );
+    bar.finish_and_clear();
+    match outcome {
+        Ok(summary) => {
+            ctx.engine.replace_store(store)?;
+            println!("{summary} in {:.1} s", started.elapsed().as_secs_f64());
+            Ok(())
+        }
+        Err(e) => {
+            // The import left `store` as it was; put it back unchanged.
+            ctx.engine.replace_store_unsaved(store);
+            Err(Error::Import(e))
+        }
+    }
+}
+
+pub fn generate(
+    contacts: u64,
+    seed: u64,
+    output: Option<&Path>,
+    now: Option<Seconds>,
+) -> Result<(), Error> {
+    let anchor = now.unwrap_or(synth::DEFAULT_ANCHOR);
+    let bar = progress(contacts, "generating");
+    let report = |n| bar.set_position(n);
+    let result = match output {
+        Some(path) => {
+            let file = fs::File::create(path)
+                .map_err(|e| Error::Io(format!("cannot create {}: {e}", path.display())))?;
+            synth::write_csv(contacts, seed, anchor, file, &report)
+        }
+        None => synth::write_csv(contacts, seed, anchor, io::stdout().lock(), &report),
+    };
+    bar.finish_and_clear();
+    result.map_err(|e| Error::Io(format!("gen failed: {e}")))
+}
+
+pub fn stats(ctx: &Context, memory: bool) -> Result<(), Error> {
+    let store = ctx.engine.store();
+    let subscribed = ctx.engine.compile("is:subscribed", ctx.now())?;
+    let subscribed = ctx.engine.rows(&subscribed);
+    let header: Vec<String> = [
+        "channel",
+        "account",
+        "total",
+        "subscribed",
+        "unsubscribed",
+        "active",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut rows = Vec::new();
+    let line = |channel: &str, account: &str, set: &roaring::RoaringBitmap| {
+        let total = set.len();
+        let sub = set.intersection_len(&subscribed);
+        vec![
+            channel.to_string(),
+            account.to_string(),
+            total.to_string(),
+            sub.to_string(),
+            (total - sub).to_string(),
+            sub.to_string(),
+        ]
+    };
+    for channel in Channel::ALL {
+        let members = store.channel(channel);
+        if members.is_empty() {
+            continue;
+        }
+        rows.push(line(channel.name(), "(all)", members));
+        let mut accounts: Vec<_> = store
+            .accounts()
+            .filter(|a| a.channel == channel && !a.rows.is_empty())
+            .collect();
+        accounts.sort_by_key(|a| a.id);
+        for account in accounts {
+            rows.push(line("", account.id, account.rows));
+        }
+    }
+    rows.push(line("all", "", store.live()));
+    print!("{}", table(&header, &rows, terminal_width()));
+    if memory {
+        println!();
+        let parts = store.memory_breakdown();
+        let total: usize = parts.iter().map(|p| p.1).sum();
+        let per = |b: usize| b as f64 / store.len().max(1) as f64;
+        let mut rows: Vec<Vec<String>> = parts
+            .iter()
+            .map(|(name, b)| {
+                vec![
+                    name.clone(),
+                    format!("{:.1}", *b as f64 / 1e6),
+                    format!("{:.1}", per(*b)),
+                ]
+            })
+            .collect();
+        rows.push(vec![
+            "total".into(),
+            format!("{:.1}", total as f64 / 1e6),
+            format!("{:.1}", per(total)),
+        ]);
+        print!(
+            "{}",
+            table(
+                &["part".into(), "MB".into(), "bytes/contact".into()],
+                &rows,
+                terminal_width()
+            )
+        );
+    }
+    Ok(())
+}
+
+/// Generates the demo audience into `dir` if it holds no contacts, then opens the REPL.
+pub fn demo(
+    dir: &Path,
+    contacts: u64,
+    now: Option<Seconds>,
+    tz: Option<FixedOffset>,
+) -> Result<(), Error> {
+    let mut engine = Engine::open(dir)?;
+    if let Some(tz) = tz {
+        engine.set_time_zone(tz);
+    }
+    let mut ctx = Context {
+        engine,
+        fixed_now: now,
+        interactive: true,
+    };
+    if ctx.engine.store().is_empty() {
+        eprintln!(
+            "creating a demo audience of {contacts} contacts in {} …",
+            dir.display()
+        );
+        let anchor = ctx.now();
+        let bar = progress(contacts, "generating");
+        let mut csv = Vec::new();
+        synth::write_csv(contacts, 1, anchor, &mut csv, &|n| bar.set_position(n))
+            .map_err(|e| Error::Io(e.to_string()))?;
+        bar.finish_and_clear();
+        let mut store = ctx.engine.take_store();
+        import_csv(
+            &mut store,
+            &csv[..],
+            &ImportOptions::default(),
+            None,
+            anchor,
+            &|_| {},
+        )
+        .map_err(Error::Import)?;
+        ctx.engine.replace_store(store)?;
+        for (name, text) in [
+            ("recent_buyers", "checkout:-30d.. is:subscribed"),
+            ("vip_buyers", "(tag:vip or tag:gold) @recent_buyers"),
+        ] {
+            ctx.engine.save_segment(name, text, anchor)?;
+        }
+    }
+    crate::repl::run(&mut ctx)
+}

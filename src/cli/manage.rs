@@ -1,0 +1,370 @@
+//! Contact-management commands: quota, tags, tag add/remove, unsubscribe, resubscribe,
+//! delete, add-whatsapp, save, segments. Every change of many contacts says how many first.
+
+use roaring::RoaringBitmap;
+
+use super::Context;
+use super::args::{TagAction, TagSort, TagsArgs};
+use super::output::{ask, table, terminal_width};
+use super::query::compile;
+use crate::engine::Quota;
+use crate::error::Error;
+use crate::model::time::format_rfc3339;
+use crate::model::{
+    Channel, Contact, FieldSet, OptOutKind, OptOuts, Seconds, TextField, international_phone,
+};
+use crate::store::Change;
+
+/// The confirmation word for deletions.
+pub const CONFIRM_WORD: &str = "DELETE";
+
+/// The rows of a segment.
+fn rows_of(ctx: &Context, segment: &str) -> Result<RoaringBitmap, Error> {
+    let compiled = compile(ctx, segment)?;
+    Ok(ctx.engine.rows(&compiled))
+}
+
+/// Says how many contacts a change touches; asks to go on when a person is there.
+fn confirm_many(ctx: &Context, what: &str, n: u64, yes: bool) -> bool {
+    eprintln!("{what} {n} contact(s).");
+    if n <= 1 || yes {
+        return true;
+    }
+    let asked = if ctx.interactive || std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        ask("Go on? [y/N] ")
+    } else {
+        None
+    };
+    match asked {
+        None => true,
+        Some(answer) => {
+            let go = matches!(answer.to_lowercase().as_str(), "y" | "yes");
+            if !go {
+                eprintln!("cancelled; nothing changed");
+            }
+            go
+        }
+    }
+}
+
+pub fn quota(
+    ctx: &mut Context,
+    account: Option<String>,
+    plan: Option<u64>,
+    purchased: Option<u64>,
+    used: Option<u64>,
+) -> Result<(), Error> {
+    if let Some(account) =
+        account.filter(|_| plan.is_some() || purchased.is_some() || used.is_some())
+    {
+        let known = ctx
+            .engine
+            .store()
+            .accounts()
+            .any(|a| a.channel == Channel::Line && a.id == account);
+        if !known {
+            eprintln!("note: no LINE contacts on account '{account}' yet");
+        }
+        let old = ctx
+            .engine
+            .quotas()
+            .get(&account)
+            .copied()
+            .unwrap_or_default();
+        let quota = Quota {
+            plan: plan.unwrap_or(old.plan),
+            purchased: purchased.unwrap_or(old.purchased),
+            used: used.unwrap_or(old.used),
+        };
+        ctx.engine.set_quota(&account, quota)?;
+    }
+    let mut accounts: Vec<String> = ctx
+        .engine
+        .store()
+        .accounts()
+        .filter(|a| a.channel == Channel::Line)
+        .map(|a| a.id.to_string())
+        .collect();
+    accounts.extend(ctx.engine.quotas().keys().cloned());
+    accounts.sort();
+    accounts.dedup();
+    let rows: Vec<Vec<String>> = accounts
+        .iter()
+        .map(|a| {
+            let q = ctx.engine.quotas().get(a).copied().unwrap_or_default();
+            vec![
+                a.clone(),
+                format!("{}/{}", q.used, q.total()),
+                q.plan.to_string(),
+                q.purchased.to_string(),
+                q.remaining().to_string(),
+            ]
+        })
+        .collect();
+    let header = ["LINE account", "used/total", "plan", "purchased", "left"]
+        .map(String::from)
+        .to_vec();
+    print!("{}", table(&header, &rows, terminal_width()));
+    Ok(())
+}
+
+pub fn tags(ctx: &mut Context, args: TagsArgs) -> Result<(), Error> {
+    let now = ctx.now();
+    for tag in &args.create {
+        ctx.engine.apply(
+            &Change::CreateTag {
+                tag: tag.trim().to_string(),
+            },
+            now,
+        )?;
+        eprintln!("created tag {:?}", tag.trim());
+    }
+    if !args.delete.is_empty() {
+        let carriers: u64 = args
+            .delete
+            .iter()
+            .filter_map(|t| ctx.engine.store().tag(t))
+            .map(|r| r.len())
+            .sum();
+        eprintln!(
+            "Deleting {} tag(s) removes them from {carriers} contact tag(s).",
+            args.delete.len()
+        );
+        if !confirmed(args.confirm.as_deref())? {
+            return Err(Error::Usage(
+                "wrong confirmation word: no tag was deleted".into(),
+            ));
+        }
+        ctx.engine.apply(
+            &Change::DeleteTags {
+                tags: args.delete.clone(),
+            },
+            now,
+        )?;
+    }
+    let mut entries: Vec<_> = ctx
+        .engine
+        .store()
+        .tags()
+        .iter()
+        .filter(|e| {
+            args.search
+                .as_ref()
+                .is_none_or(|s| e.name.to_lowercase().contains(&s.to_lowercase()))
+        })
+        .collect();
+    match args.sort {
+        TagSort::Count => entries.sort_by(|a, b| {
+            a.rows
+                .len()
+                .cmp(&b.rows.len())
+                .then_with(|| b.name.cmp(&a.name))
+        }),
+        TagSort::Created => entries.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then_with(|| a.name.cmp(&b.name))
+        }),
+        TagSort::Name => entries.sort_by(|a, b| a.name.cmp(&b.name)),
+    }
+    if !args.asc {
+        entries.reverse();
+    }
+    let size = args.page_size.max(1);
+    let pages = entries.len().div_ceil(size).max(1);
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .skip((args.page.max(1) - 1) * size)
+        .take(size)
+        .map(|e| {
+            vec![
+                e.name.to_string(),
+                e.rows.len().to_string(),
+                format_rfc3339(e.created_at),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &["tag".into(), "contacts".into(), "created".into()],
+            &rows,
+            terminal_width()
+        )
+    );
+    eprintln!(
+        "page {} of {pages} ({} tags)",
+        args.page.max(1),
+        entries.len()
+    );
+    Ok(())
+}
+
+pub fn tag(
+    ctx: &mut Context,
+    action: TagAction,
+    tag: &str,
+    segment: &str,
+    yes: bool,
+) -> Result<(), Error> {
+    let rows = rows_of(ctx, segment)?;
+    let tag = tag.trim().to_string();
+    let (change, verb) = match action {
+        TagAction::Add => (
+            Change::AddTag {
+                tag,
+                rows: rows.clone(),
+            },
+            "Tagging",
+        ),
+        TagAction::Remove => (
+            Change::RemoveTag {
+                tag,
+                rows: rows.clone(),
+            },
+            "Untagging",
+        ),
+    };
+    if !confirm_many(ctx, verb, rows.len(), yes) {
+        return Ok(());
+    }
+    let applied = ctx.engine.apply(&change, ctx.now())?;
+    println!("{} contact(s) changed", applied.changed);
+    Ok(())
+}
+
+pub fn unsubscribe(
+    ctx: &mut Context,
+    segment: &str,
+    kinds: &[String],
+    yes: bool,
+) -> Result<(), Error> {
+    let kinds: OptOuts = if kinds.is_empty() {
+        OptOuts::ALL
+    } else {
+        kinds
+            .iter()
+            .map(|k| {
+                OptOutKind::parse(k).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "unknown kind '{k}': use broadcast, site_marketing or cart"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let rows = rows_of(ctx, segment)?;
+    if !confirm_many(ctx, "Unsubscribing", rows.len(), yes) {
+        return Ok(());
+    }
+    let applied = ctx
+        .engine
+        .apply(&Change::Unsubscribe { rows, kinds }, ctx.now())?;
+    println!("{} contact(s) changed", applied.changed);
+    Ok(())
+}
+
+pub fn resubscribe(ctx: &mut Context, segment: &str, yes: bool) -> Result<(), Error> {
+    let rows = rows_of(ctx, segment)?;
+    if !confirm_many(ctx, "Resubscribing", rows.len(), yes) {
+        return Ok(());
+    }
+    let applied = ctx.engine.apply(&Change::Resubscribe { rows }, ctx.now())?;
+    println!("{} contact(s) changed", applied.changed);
+    Ok(())
+}
+
+/// Whether the confirmation word was given (as an option, or typed when asked).
+fn confirmed(word: Option<&str>) -> Result<bool, Error> {
+    let word = match word {
+        Some(w) => w.to_string(),
+        None => ask(&format!("Type {CONFIRM_WORD} to confirm: ")).ok_or_else(|| {
+            Error::Usage(format!(
+                "refusing to delete without confirmation: pass --confirm {CONFIRM_WORD}"
+            ))
+        })?,
+    };
+    Ok(word == CONFIRM_WORD)
+}
+
+pub fn delete(ctx: &mut Context, segment: &str, confirm: Option<&str>) -> Result<(), Error> {
+    let rows = rows_of(ctx, segment)?;
+    eprintln!("This permanently erases {} contact(s).", rows.len());
+    if !confirmed(confirm)? {
+        eprintln!(
+            "cancelled: the confirmation word is {CONFIRM_WORD} (upper case); nothing was deleted"
+        );
+        return Err(Error::Usage(
+            "wrong confirmation word: nothing was deleted".into(),
+        ));
+    }
+    let applied = ctx.engine.apply(&Change::Delete { rows }, ctx.now())?;
+    println!("deleted {} contact(s)", applied.erased.len());
+    Ok(())
+}
+
+pub fn add_whatsapp(
+    ctx: &mut Context,
+    name: &str,
+    phone: &str,
+    account: Option<&str>,
+) -> Result<(), Error> {
+    let phone = international_phone(phone)
+        .ok_or_else(|| Error::Usage(format!("'{phone}' is not an international number: write + and 8 to 15 digits, e.g. +886912345678")))?;
+    let accounts: Vec<String> = ctx
+        .engine
+        .store()
+        .accounts()
+        .filter(|a| a.channel == Channel::Whatsapp)
+        .map(|a| a.id.to_string())
+        .collect();
+    let account = match (account, accounts.as_slice()) {
+        (Some(a), _) => a.to_string(),
+        (None, [only]) => only.clone(),
+        (None, _) => {
+            return Err(Error::Usage(format!(
+                "name the WhatsApp business number with --account (known: {})",
+                accounts.join(", ")
+            )));
+        }
+    };
+    let mut contact = Contact::new(Channel::Whatsapp, &account, &phone);
+    contact.name = name.trim().to_string();
+    contact.texts[TextField::Phone.index()] = Some(phone.clone());
+    let fields = FieldSet::from_iter([crate::model::Field::Name, crate::model::Field::Phone]);
+    let applied = ctx.engine.apply(
+        &Change::Upsert {
+            contacts: vec![contact],
+            fields,
+        },
+        ctx.now(),
+    )?;
+    let verb = if applied.created == 1 {
+        "added"
+    } else {
+        "updated"
+    };
+    println!("{verb} WhatsApp contact {phone} on {account}");
+    Ok(())
+}
+
+pub fn save(ctx: &mut Context, name: &str, segment: &str) -> Result<(), Error> {
+    let now: Seconds = ctx.now();
+    ctx.engine.save_segment(name, segment, now)?;
+    println!("saved @{name}");
+    Ok(())
+}
+
+pub fn segments(ctx: &Context) -> Result<(), Error> {
+    let rows: Vec<Vec<String>> = ctx
+        .engine
+        .saved_segments()
+        .iter()
+        .map(|(n, t)| vec![format!("@{n}"), t.clone()])
+        .collect();
+    print!(
+        "{}",
+        table(&["name".into(), "segment".into()], &rows, terminal_width())
+    );
+    Ok(())
+}

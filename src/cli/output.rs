@@ -1,0 +1,121 @@
+//! Output helpers: tables that fit the terminal, progress bars on a terminal only, and
+//! questions asked on the terminal.
+
+use std::io::{IsTerminal, Write};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// The terminal's width in columns (100 when not a terminal).
+pub fn terminal_width() -> usize {
+    terminal_size::terminal_size()
+        .map(|(w, _)| w.0 as usize)
+        .unwrap_or(100)
+        .max(40)
+}
+
+/// Renders rows as a table no wider than `width`: wide columns are shortened with `…`.
+pub fn table(header: &[String], rows: &[Vec<String>], width: usize) -> String {
+    let columns = header.len();
+    let cell_width = |s: &str| s.chars().map(char_width).sum::<usize>();
+    let mut widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .map(|r| cell_width(&r[c]))
+                .chain([cell_width(&header[c])])
+                .max()
+                .unwrap_or(1)
+                .min(40)
+        })
+        .collect();
+    while widths.iter().sum::<usize>() + 2 * columns > width {
+        let Some((i, w)) = widths.iter().copied().enumerate().max_by_key(|(_, w)| *w) else {
+            break;
+        };
+        if w <= 6 {
+            break;
+        }
+        widths[i] = w - 1;
+    }
+    let mut out = String::new();
+    for row in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| fit(cell, *w))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn char_width(c: char) -> usize {
+    if matches!(c as u32, 0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFF00..=0xFF60 | 0x1F300..=0x1FAFF)
+    {
+        2
+    } else {
+        1
+    }
+}
+
+/// Pads or shortens `text` to exactly `width` columns.
+fn fit(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut used = 0;
+    let total: usize = text.chars().map(char_width).sum();
+    for c in text.chars() {
+        let w = char_width(c);
+        if total > width && used + w + 1 > width {
+            out.push('…');
+            used += 1;
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push_str(&" ".repeat(width.saturating_sub(used)));
+    out
+}
+
+/// A progress bar on stderr when it is a terminal, hidden otherwise.
+pub fn progress(len: u64, what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    let style =
+        ProgressStyle::with_template("{msg} [{bar:30}] {human_pos}/{human_len} ({per_sec}, {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// Asks a question on the terminal; `None` when stdin is not a terminal.
+pub fn ask(question: &str) -> Option<String> {
+    if !std::io::stdin().is_terminal() {
+        return None;
+    }
+    eprint!("{question}");
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).ok()?;
+    Some(answer.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_fit_the_width() {
+        let header = vec!["name".to_string(), "tags".to_string()];
+        let rows = vec![vec!["陳怡君".to_string(), "x".repeat(80)]];
+        let text = table(&header, &rows, 40);
+        for line in text.lines() {
+            assert!(line.chars().map(char_width).sum::<usize>() <= 40, "{line}");
+        }
+        assert!(text.contains('…'));
+    }
+}

@@ -1,0 +1,191 @@
+//! Query commands: count (one or a batch), list, explain, export.
+
+use std::fs;
+use std::io::{self, BufRead, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use super::Context;
+use super::args::{CountArgs, Format};
+use super::output::{progress, table, terminal_width};
+use crate::csv::{ColumnChoice, format_cell, list_columns};
+use crate::engine::Segment;
+use crate::error::Error;
+use crate::model::Field;
+
+/// Compiles a segment at the context's now, printing its warnings to stderr.
+pub fn compile(ctx: &Context, text: &str) -> Result<Segment, Error> {
+    let segment = ctx.engine.compile(text, ctx.now())?;
+    for warning in &segment.warnings {
+        eprintln!("note: {warning}");
+    }
+    Ok(segment)
+}
+
+pub fn count(ctx: &Context, args: CountArgs) -> Result<(), Error> {
+    match (&args.segment, &args.batch) {
+        (Some(text), None) => {
+            let segment = compile(ctx, text)?;
+            let n = ctx.engine.count(&segment);
+            if args.json {
+                println!("{}", serde_json::json!({"segment": text, "count": n}));
+            } else {
+                println!("{n}");
+            }
+            Ok(())
+        }
+        (None, Some(file)) => batch(ctx, file, args.repeat.max(1), args.json),
+        _ => Err(Error::Usage(
+            "count takes a SEGMENT or --batch FILE (not both)".into(),
+        )),
+    }
+}
+
+/// Counts each segment line of `file` `repeat` times; reports the median time.
+fn batch(ctx: &Context, file: &Path, repeat: u32, json: bool) -> Result<(), Error> {
+    let input = fs::File::open(file)
+        .map_err(|e| Error::Io(format!("cannot open {}: {e}", file.display())))?;
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    for line in io::BufReader::new(input).lines() {
+        let line = line.map_err(|e| Error::Io(format!("cannot read {}: {e}", file.display())))?;
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let mut times = Vec::with_capacity(repeat as usize);
+        let mut count = 0;
+        for _ in 0..repeat {
+            let started = Instant::now();
+            let segment = ctx.engine.compile(&line, ctx.now())?;
+            count = ctx.engine.count(&segment);
+            times.push(started.elapsed().as_secs_f64() * 1e6);
+        }
+        times.sort_by(f64::total_cmp);
+        let micros = times[times.len() / 2].round() as u64;
+        let written = if json {
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({"segment": line, "count": count, "micros": micros})
+            )
+        } else {
+            writeln!(out, "{count}\t{micros}µs\t{line}")
+        };
+        written.map_err(|e| Error::Io(e.to_string()))?;
+    }
+    Ok(())
+}
+
+pub fn list(
+    ctx: &Context,
+    text: &str,
+    limit: usize,
+    offset: usize,
+    format: Format,
+) -> Result<(), Error> {
+    let segment = compile(ctx, text)?;
+    let store = ctx.engine.store();
+    let rows = ctx.engine.rows(&segment);
+    let order = crate::csv::sorted_rows(store, &rows);
+    let page: roaring::RoaringBitmap = order.iter().skip(offset).take(limit).copied().collect();
+    let mut contacts = store.contacts(&page);
+    contacts.sort_by(|a, b| {
+        (a.channel.name(), &a.account, &a.external_id).cmp(&(
+            b.channel.name(),
+            &b.account,
+            &b.external_id,
+        ))
+    });
+    let show_store = contacts.iter().any(|c| {
+        c.text(crate::model::TextField::Store).is_some()
+            || c.text(crate::model::TextField::Salesperson).is_some()
+    });
+    let mut fields = vec![Field::Channel, Field::Account, Field::ExternalId];
+    for channel in crate::model::Channel::ALL {
+        if contacts.iter().any(|c| c.channel == channel) {
+            fields.extend(list_columns(channel, show_store));
+        }
+    }
+    let fields: Vec<Field> = Field::ALL
+        .iter()
+        .copied()
+        .filter(|f| fields.contains(f))
+        .collect();
+    let header: Vec<String> = fields.iter().map(|f| f.name().to_string()).collect();
+    let rows: Vec<Vec<String>> = contacts
+        .iter()
+        .map(|c| fields.iter().map(|f| format_cell(c, *f)).collect())
+        .collect();
+    match format {
+        Format::Table => {
+            print!("{}", table(&header, &rows, terminal_width()));
+            eprintln!(
+                "{} of {} contacts (from {})",
+                rows.len(),
+                order.len(),
+                offset + usize::from(!rows.is_empty())
+            );
+        }
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(io::stdout());
+            for row in std::iter::once(&header).chain(&rows) {
+                w.write_record(row).map_err(|e| Error::Io(e.to_string()))?;
+            }
+            w.flush().map_err(|e| Error::Io(e.to_string()))?;
+        }
+        Format::Json => {
+            for row in &rows {
+                let object: serde_json::Map<String, serde_json::Value> = header
+                    .iter()
+                    .cloned()
+                    .zip(row.iter().map(|v| serde_json::Value::String(v.clone())))
+                    .collect();
+                println!("{}", serde_json::Value::Object(object));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn explain(ctx: &Context, text: &str) -> Result<(), Error> {
+    let segment = ctx.engine.compile(text, ctx.now())?;
+    print!("{}", ctx.engine.explain(&segment));
+    Ok(())
+}
+
+pub fn export(
+    ctx: &Context,
+    text: &str,
+    output: Option<&Path>,
+    all_columns: bool,
+) -> Result<(), Error> {
+    let segment = compile(ctx, text)?;
+    let rows = ctx.engine.rows(&segment);
+    let choice = if all_columns {
+        ColumnChoice::All
+    } else {
+        ColumnChoice::ContactList
+    };
+    let bar = progress(rows.len(), "exporting");
+    let report = |n| bar.set_position(n);
+    let written = match output {
+        Some(path) => {
+            let file = fs::File::create(path)
+                .map_err(|e| Error::Io(format!("cannot create {}: {e}", path.display())))?;
+            crate::csv::export(ctx.engine.store(), &rows, choice, file, &report)
+        }
+        None => crate::csv::export(
+            ctx.engine.store(),
+            &rows,
+            choice,
+            io::stdout().lock(),
+            &report,
+        ),
+    }
+    .map_err(|e| Error::Io(format!("export failed: {e}")))?;
+    bar.finish_and_clear();
+    if output.is_some() {
+        eprintln!("exported {written} contacts");
+    }
+    Ok(())
+}

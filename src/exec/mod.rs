@@ -1,0 +1,132 @@
+//! Execution: [`Plan`] → roaring bitmap of live rows, over the store's indexes.
+//!
+//! AND evaluates its cheapest (smallest estimated) positive child first, intersects the
+//! others in ascending size and stops as soon as the result is empty; negated children
+//! become differences (never a complement of every contact). Once the running result is
+//! small, a time range is checked row by row on it instead of scanning the whole column.
+//! Time-range scans are the parallel part (see `store::time_column`).
+
+use std::borrow::Cow;
+
+use roaring::RoaringBitmap;
+
+use crate::plan::{Leaf, Plan};
+use crate::store::Store;
+
+/// A running AND result smaller than live/`FILTER_RATIO` checks time ranges row by row.
+const FILTER_RATIO: u64 = 16;
+
+/// The live rows matching `plan`.
+pub fn execute(plan: &Plan, store: &Store) -> RoaringBitmap {
+    eval(plan, store).into_owned()
+}
+
+/// How many live rows match `plan`.
+pub fn count(plan: &Plan, store: &Store) -> u64 {
+    match plan {
+        Plan::And(children) if children.len() == 2 => {
+            let (a, b) = (&children[0], &children[1]);
+            match (a, b) {
+                (Plan::Not(_), _) | (_, Plan::Not(_)) => eval(plan, store).len(),
+                _ => eval(a, store).intersection_len(&eval(b, store)),
+            }
+        }
+        _ => eval(plan, store).len(),
+    }
+}
+
+fn eval<'s>(plan: &Plan, store: &'s Store) -> Cow<'s, RoaringBitmap> {
+    match plan {
+        Plan::All => Cow::Borrowed(store.live()),
+        Plan::Nothing => Cow::Owned(RoaringBitmap::new()),
+        Plan::Leaf(leaf) => lookup(leaf, store),
+        Plan::Not(inner) => Cow::Owned(store.live() - &*eval(inner, store)),
+        Plan::Or(children) => {
+            let mut out = RoaringBitmap::new();
+            for child in children {
+                out |= &*eval(child, store);
+            }
+            Cow::Owned(out)
+        }
+        Plan::And(children) => Cow::Owned(and(children, store)),
+    }
+}
+
+fn and(children: &[Plan], store: &Store) -> RoaringBitmap {
+    let (mut negative, mut positive): (Vec<&Plan>, Vec<&Plan>) =
+        children.iter().partition(|c| matches!(c, Plan::Not(_)));
+    positive.sort_by_cached_key(|p| estimate(p, store));
+    negative.sort_by_cached_key(|p| std::cmp::Reverse(estimate(p, store)));
+    let mut acc = match positive.first() {
+        Some(first) => eval(first, store).into_owned(),
+        None => store.live().clone(),
+    };
+    let small = |acc: &RoaringBitmap| acc.len() * FILTER_RATIO < store.len();
+    for child in positive.iter().skip(1) {
+        if acc.is_empty() {
+            return acc;
+        }
+        acc = match child {
+            Plan::Leaf(Leaf::TimeRange { field, lo, hi }) if small(&acc) => {
+                store.time_filter(*field, &acc, *lo, *hi)
+            }
+            other => acc & &*eval(other, store),
+        };
+    }
+    for child in negative {
+        if acc.is_empty() {
+            break;
+        }
+        let Plan::Not(inner) = child else { continue };
+        match &**inner {
+            Plan::Leaf(Leaf::TimeRange { field, lo, hi }) if small(&acc) => {
+                acc -= store.time_filter(*field, &acc, *lo, *hi);
+            }
+            other => acc -= &*eval(other, store),
+        }
+    }
+    acc
+}
+
+/// The rows of one index lookup.
+fn lookup<'s>(leaf: &Leaf, store: &'s Store) -> Cow<'s, RoaringBitmap> {
+    let empty = || Cow::Owned(RoaringBitmap::new());
+    match leaf {
+        Leaf::Channel(c) => Cow::Borrowed(store.channel(*c)),
+        Leaf::Account(id) => Cow::Owned(store.account(id)),
+        Leaf::Tag(tag) => store.tag(tag).map_or_else(empty, Cow::Borrowed),
+        Leaf::Flag(flag) => Cow::Borrowed(store.flag(*flag)),
+        Leaf::OptOut(kind) => Cow::Borrowed(store.opt_out(*kind)),
+        Leaf::Frequency(f) => Cow::Borrowed(store.frequency(*f)),
+        Leaf::Tagged => Cow::Borrowed(store.tagged()),
+        Leaf::TimePresent(field) => Cow::Borrowed(store.time_present(*field)),
+        Leaf::TextPresent(field) => Cow::Borrowed(store.text_present(*field)),
+        Leaf::TimeRange { field, lo, hi } => Cow::Owned(store.time_range(*field, *lo, *hi)),
+        Leaf::Name(name) => Cow::Owned(store.name_eq(name)),
+        Leaf::Text(field, value) => Cow::Owned(store.text_eq(*field, value)),
+    }
+}
+
+/// A cheap estimate of how many rows `plan` matches (exact for stored bitmaps).
+pub fn estimate(plan: &Plan, store: &Store) -> u64 {
+    let live = store.len();
+    match plan {
+        Plan::All => live,
+        Plan::Nothing => 0,
+        Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => store.time_estimate(*field, *lo, *hi),
+        Plan::Leaf(Leaf::Account(id)) => store.account(id).len(),
+        Plan::Leaf(leaf @ (Leaf::Name(_) | Leaf::Text(..))) => lookup(leaf, store).len(),
+        Plan::Leaf(leaf) => lookup(leaf, store).len(),
+        Plan::Not(inner) => live.saturating_sub(estimate(inner, store)),
+        Plan::And(children) => children
+            .iter()
+            .map(|c| estimate(c, store))
+            .min()
+            .unwrap_or(live),
+        Plan::Or(children) => children
+            .iter()
+            .map(|c| estimate(c, store))
+            .sum::<u64>()
+            .min(live),
+    }
+}

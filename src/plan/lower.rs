@@ -1,0 +1,369 @@
+//! Lowering: resolve each predicate of the syntax tree to index lookups. Unknown fields
+//! and values are errors with a suggestion; saved segments are expanded in place.
+
+use std::collections::BTreeMap;
+
+use crate::model::time::add_months;
+use crate::model::{
+    Channel, FbFrequency, Flag, OptOutKind, Seconds, TextField, TimeField, normalize_phone,
+};
+use crate::suggest::closest;
+use crate::syntax::{Diagnostic, Expr, MAX_DEPTH, Predicate, Span, Value};
+
+use super::time_filter::{Clock, TimeFilter, resolve};
+use super::{Leaf, Plan};
+
+/// Saved segments by name, as text.
+pub type SavedSegments = BTreeMap<String, String>;
+
+/// The result of lowering: the plan and any warnings (empty ranges, unknown tags…).
+#[derive(Clone, Debug)]
+pub struct Lowering {
+    pub plan: Plan,
+    pub warnings: Vec<String>,
+}
+
+const FIELDS: &[&str] = &[
+    "channel",
+    "account",
+    "name",
+    "tag",
+    "checkout",
+    "last_checkout",
+    "interaction",
+    "customer_interaction",
+    "team_interaction",
+    "marketing",
+    "team_marketing",
+    "joined",
+    "subscribed_at",
+    "email",
+    "phone",
+    "member_id",
+    "store",
+    "salesperson",
+    "optout",
+    "is",
+    "has",
+];
+const STATES: &[&str] = &[
+    "subscribed",
+    "unsubscribed",
+    "blocked",
+    "bound",
+    "over_quota",
+    "fb_optin",
+    "fb_sendable",
+    "app91_bound",
+];
+const PRESENCE: &[&str] = &[
+    "email",
+    "phone",
+    "member_id",
+    "store",
+    "salesperson",
+    "tag",
+    "checkout",
+    "interaction",
+    "team_interaction",
+    "marketing",
+];
+
+struct Lowerer<'a> {
+    clock: Clock,
+    saved: &'a SavedSegments,
+    /// Saved segments being expanded (for cycle detection).
+    stack: Vec<String>,
+    warnings: Vec<String>,
+}
+
+/// Lowers a parsed segment (`None`: the empty segment) at `clock`.
+pub fn lower(
+    expr: Option<&Expr>,
+    input: &str,
+    clock: Clock,
+    saved: &SavedSegments,
+) -> Result<Lowering, Diagnostic> {
+    let mut lowerer = Lowerer {
+        clock,
+        saved,
+        stack: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let plan = match expr {
+        Some(expr) => lowerer.expr(expr, input)?,
+        None => Plan::All,
+    };
+    Ok(Lowering {
+        plan,
+        warnings: lowerer.warnings,
+    })
+}
+
+fn unknown(kind: &str, word: &str, span: Span, input: &str, known: &[&str]) -> Diagnostic {
+    let suggestion = closest(word, known);
+    let message = match suggestion {
+        Some(s) => format!("{kind} '{word}': did you mean '{s}'?"),
+        None => format!("{kind} '{word}'"),
+    };
+    Diagnostic::new(message, span, input)
+        .with_help(Some(format!("expected one of: {}", known.join(", "))))
+}
+
+fn time_field(field: &str) -> Option<TimeField> {
+    Some(match field {
+        "checkout" | "last_checkout" => TimeField::LastCheckoutAt,
+        "interaction" | "customer_interaction" => TimeField::CustomerInteractionAt,
+        "team_interaction" => TimeField::TeamInteractionAt,
+        "marketing" | "team_marketing" => TimeField::TeamMarketingAt,
+        "joined" | "subscribed_at" => TimeField::SubscribedAt,
+        _ => return None,
+    })
+}
+
+impl Lowerer<'_> {
+    fn expr(&mut self, expr: &Expr, input: &str) -> Result<Plan, Diagnostic> {
+        Ok(match expr {
+            Expr::Or(terms, _) => Plan::Or(
+                terms
+                    .iter()
+                    .map(|t| self.expr(t, input))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Expr::And(terms, _) => Plan::And(
+                terms
+                    .iter()
+                    .map(|t| self.expr(t, input))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Expr::Not(inner, _) => self.expr(inner, input)?.negated(),
+            Expr::Saved(name, span) => self.saved(name, *span, input)?,
+            Expr::Predicate(p) => self.predicate(p, input)?,
+        })
+    }
+
+    fn saved(&mut self, name: &str, span: Span, input: &str) -> Result<Plan, Diagnostic> {
+        let Some(text) = self.saved.get(name) else {
+            let names: Vec<&str> = self.saved.keys().map(String::as_str).collect();
+            return Err(unknown("unknown saved segment", name, span, input, &names));
+        };
+        if self.stack.iter().any(|n| n == name) {
+            let chain = format!("{} -> {name}", self.stack.join(" -> "));
+            return Err(Diagnostic::new(
+                format!("saved segment @{name} refers to itself ({chain})"),
+                span,
+                input,
+            ));
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(Diagnostic::new(
+                "saved segments nest too deeply",
+                span,
+                input,
+            ));
+        }
+        let inner = crate::syntax::parse(text).map_err(|e| {
+            Diagnostic::new(
+                format!("saved segment @{name} no longer parses: {}", e.message),
+                span,
+                input,
+            )
+        })?;
+        self.stack.push(name.to_string());
+        let plan = match inner {
+            Some(expr) => self.expr(&expr, text).map_err(|e| {
+                Diagnostic::new(
+                    format!("in saved segment @{name}: {}", e.message),
+                    span,
+                    input,
+                )
+                .with_help(e.help)
+            }),
+            None => Ok(Plan::All),
+        };
+        self.stack.pop();
+        plan
+    }
+
+    fn predicate(&mut self, p: &Predicate, input: &str) -> Result<Plan, Diagnostic> {
+        let field = p.field.to_ascii_lowercase();
+        if !FIELDS.contains(&field.as_str()) {
+            return Err(unknown(
+                "unknown field",
+                &p.field,
+                p.field_span,
+                input,
+                FIELDS,
+            ));
+        }
+        let mut terms = Vec::with_capacity(p.values.len());
+        for value in &p.values {
+            terms.push(self.value(&field, value, input)?);
+        }
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            Plan::Or(terms)
+        })
+    }
+
+    fn value(&mut self, field: &str, value: &Value, input: &str) -> Result<Plan, Diagnostic> {
+        let text = value.text.as_str();
+        let leaf = |leaf: Leaf| Ok(Plan::Leaf(leaf));
+        if let Some(time) = time_field(field) {
+            return self.time(time, value, input);
+        }
+        match field {
+            "channel" => match Channel::parse(text) {
+                Some(c) => leaf(Leaf::Channel(c)),
+                None => {
+                    let names: Vec<&str> = Channel::ALL
+                        .iter()
+                        .flat_map(|c| c.spellings())
+                        .copied()
+                        .collect();
+                    Err(unknown("unknown channel", text, value.span, input, &names))
+                }
+            },
+            "account" => leaf(Leaf::Account(text.to_string())),
+            "name" => leaf(Leaf::Name(text.to_string())),
+            "tag" => leaf(Leaf::Tag(text.to_string())),
+            "email" => leaf(Leaf::Text(TextField::Email, text.to_string())),
+            "phone" => leaf(Leaf::Text(TextField::Phone, normalize_phone(text))),
+            "member_id" => leaf(Leaf::Text(TextField::MemberId, text.to_string())),
+            "store" => leaf(Leaf::Text(TextField::Store, text.to_string())),
+            "salesperson" => leaf(Leaf::Text(TextField::Salesperson, text.to_string())),
+            "optout" => match OptOutKind::parse(text) {
+                Some(k) => leaf(Leaf::OptOut(k)),
+                None => {
+                    let kinds: Vec<&str> = OptOutKind::ALL.iter().map(|k| k.name()).collect();
+                    Err(
+                        unknown("unknown opt-out kind", text, value.span, input, &kinds)
+                            .map_for("optout"),
+                    )
+                }
+            },
+            "is" => self.state(text, value.span, input),
+            _ => self.presence(text, value.span, input),
+        }
+    }
+
+    fn time(&mut self, field: TimeField, value: &Value, input: &str) -> Result<Plan, Diagnostic> {
+        match resolve(&value.text, self.clock) {
+            Ok(TimeFilter::Never) => Ok(Plan::Leaf(Leaf::TimePresent(field)).negated()),
+            Ok(TimeFilter::Range { lo, hi }) => {
+                if lo >= hi {
+                    self.warnings.push(format!(
+                        "'{}' is an empty range (its start is not before its end): it matches nothing",
+                        value.text
+                    ));
+                    return Ok(Plan::Nothing);
+                }
+                Ok(Plan::Leaf(Leaf::TimeRange { field, lo, hi }))
+            }
+            Err(why) => Err(Diagnostic::new(format!("bad time filter: {why}"), value.span, input)
+                .with_help(Some("examples: -30d.. (last 30 days), <-90d, 2024-01-01..2024-06-30, >=2024-03, today, never".into()))),
+        }
+    }
+
+    fn state(&mut self, text: &str, span: Span, input: &str) -> Result<Plan, Diagnostic> {
+        let unsubscribed = || {
+            Plan::Or(vec![
+                Plan::Leaf(Leaf::Flag(Flag::Blocked)),
+                Plan::Leaf(Leaf::OptOut(OptOutKind::Broadcast)),
+            ])
+        };
+        let lower = text.to_ascii_lowercase();
+        Ok(match lower.as_str() {
+            "subscribed" => unsubscribed().negated(),
+            "unsubscribed" => unsubscribed(),
+            "fb_sendable" => fb_sendable(self.clock),
+            other => match Flag::parse(other) {
+                Some(flag) => Plan::Leaf(Leaf::Flag(flag)),
+                None => {
+                    return Err(unknown("unknown state", text, span, input, STATES).map_for("is"));
+                }
+            },
+        })
+    }
+
+    fn presence(&mut self, text: &str, span: Span, input: &str) -> Result<Plan, Diagnostic> {
+        let lower = text.to_ascii_lowercase();
+        if let Some(time) = time_field(&lower) {
+            return Ok(Plan::Leaf(Leaf::TimePresent(time)));
+        }
+        Ok(Plan::Leaf(match lower.as_str() {
+            "tag" => Leaf::Tagged,
+            other => match TextField::parse(other) {
+                Some(field) => Leaf::TextPresent(field),
+                None => {
+                    return Err(
+                        unknown("unknown field", text, span, input, PRESENCE).map_for("has")
+                    );
+                }
+            },
+        }))
+    }
+}
+
+trait ForField {
+    fn map_for(self, field: &str) -> Self;
+}
+
+impl ForField for Diagnostic {
+    /// Names the field in the message: "unknown state 'x' for 'is'".
+    fn map_for(mut self, field: &str) -> Self {
+        match self.message.find(':') {
+            Some(i) => self.message.insert_str(i, &format!(" for '{field}'")),
+            None => self.message.push_str(&format!(" for '{field}'")),
+        }
+        self
+    }
+}
+
+/// `is:fb_sendable` at the clock's now (data-model.md), as set algebra over indexes:
+/// facebook ∧ fb_optin ∧ ¬(expires ≤ now) ∧ (no last send ∨ the period has passed).
+fn fb_sendable(clock: Clock) -> Plan {
+    let now = clock.now;
+    let sent_by = |frequency: FbFrequency, latest: Seconds| {
+        Plan::And(vec![
+            Plan::Leaf(Leaf::Frequency(frequency)),
+            Plan::Leaf(Leaf::TimeRange {
+                field: TimeField::FbLastSentAt,
+                lo: Seconds::MIN,
+                hi: latest.saturating_add(1),
+            }),
+        ])
+    };
+    Plan::And(vec![
+        Plan::Leaf(Leaf::Channel(Channel::Facebook)),
+        Plan::Leaf(Leaf::Flag(Flag::FbOptin)),
+        Plan::Leaf(Leaf::TimeRange {
+            field: TimeField::FbExpiresAt,
+            lo: Seconds::MIN,
+            hi: now.saturating_add(1),
+        })
+        .negated(),
+        Plan::Or(vec![
+            Plan::Leaf(Leaf::TimePresent(TimeField::FbLastSentAt)).negated(),
+            sent_by(FbFrequency::Daily, now - 86_400),
+            sent_by(FbFrequency::Weekly, now - 7 * 86_400),
+            sent_by(FbFrequency::Monthly, latest_monthly_send(clock)),
+        ]),
+    ])
+}
+
+/// The latest last-send time t with t + 1 calendar month ≤ now. Adding a month is
+/// monotonic, so a binary search over seconds finds it exactly.
+fn latest_monthly_send(clock: Clock) -> Seconds {
+    let fits = |t: Seconds| add_months(t, 1, clock.tz).is_some_and(|next| next <= clock.now);
+    let (mut lo, mut hi) = (clock.now - 32 * 86_400, clock.now);
+    if !fits(lo) {
+        return Seconds::MIN;
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if fits(mid) { lo = mid } else { hi = mid }
+    }
+    lo
+}

@@ -1,0 +1,85 @@
+//! Planning: [`Expr`](crate::syntax::Expr) → [`Plan`], a tree over the store's indexes.
+//! `lower` resolves fields, aliases, values and times (no I/O, a fixed `now`); `rules/`
+//! simplify and order the tree; `explain` shows it.
+
+mod explain;
+mod lower;
+pub mod rules;
+mod time_filter;
+
+pub use explain::{ExplainNode, explain_text};
+pub use lower::{Lowering, SavedSegments, lower};
+pub use time_filter::{Clock, TimeFilter, resolve as resolve_time_filter};
+
+use std::fmt;
+
+use crate::model::{Channel, FbFrequency, Flag, OptOutKind, Seconds, TextField, TimeField};
+
+/// A set of contacts that one index lookup answers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Leaf {
+    Channel(Channel),
+    Account(String),
+    Tag(String),
+    Flag(Flag),
+    OptOut(OptOutKind),
+    Frequency(FbFrequency),
+    /// Carries at least one tag.
+    Tagged,
+    TimePresent(TimeField),
+    TextPresent(TextField),
+    /// `lo <= t < hi` on a time field (a missing time never matches).
+    TimeRange {
+        field: TimeField,
+        lo: Seconds,
+        hi: Seconds,
+    },
+    /// Trimmed, lower-cased full name equality.
+    Name(String),
+    /// Text equality (emails ignoring case; phones normalized).
+    Text(TextField, String),
+}
+
+/// A logical plan: set algebra over leaves. `All` is every live contact.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Plan {
+    All,
+    Nothing,
+    Leaf(Leaf),
+    Not(Box<Plan>),
+    And(Vec<Plan>),
+    Or(Vec<Plan>),
+}
+
+impl Plan {
+    /// `NOT self`.
+    pub fn negated(self) -> Plan {
+        Plan::Not(Box::new(self))
+    }
+}
+
+impl fmt::Display for Leaf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let time = |t: Seconds| match t {
+            Seconds::MIN => "-∞".to_string(),
+            Seconds::MAX => "+∞".to_string(),
+            t => crate::model::time::format_rfc3339(t),
+        };
+        match self {
+            Leaf::Channel(c) => write!(f, "channel = {c}"),
+            Leaf::Account(a) => write!(f, "account = {a}"),
+            Leaf::Tag(t) => write!(f, "tag = {t:?}"),
+            Leaf::Flag(flag) => write!(f, "{flag}"),
+            Leaf::OptOut(k) => write!(f, "opted out of {k}"),
+            Leaf::Frequency(fr) => write!(f, "fb_frequency = {fr}"),
+            Leaf::Tagged => write!(f, "has a tag"),
+            Leaf::TimePresent(t) => write!(f, "has {t}"),
+            Leaf::TextPresent(t) => write!(f, "has {t}"),
+            Leaf::TimeRange { field, lo, hi } => {
+                write!(f, "{field} in [{}, {})", time(*lo), time(*hi))
+            }
+            Leaf::Name(n) => write!(f, "name ≈ {n:?}"),
+            Leaf::Text(field, v) => write!(f, "{field} = {v:?}"),
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Optimizer rules, one per file. Each rewrites one node whose children are already
+//! rewritten; [`optimize`] walks the tree bottom-up and repeats until nothing changes.
+//! Ordering AND children by cardinality needs the store, so the executor does it.
+
+mod constants;
+mod contradictions;
+mod dedupe;
+mod double_negation;
+mod flatten;
+
+use super::Plan;
+
+/// A local rewrite of one plan node.
+pub trait Rule {
+    /// The rule's name, as EXPLAIN VERBOSE shows it.
+    fn name(&self) -> &'static str;
+    /// Rewrites `plan` (whose children are already rewritten).
+    fn rewrite(&self, plan: Plan) -> Plan;
+}
+
+/// Every rule, in the order they are tried.
+pub fn all() -> Vec<Box<dyn Rule>> {
+    vec![
+        Box::new(flatten::Flatten),
+        Box::new(double_negation::DoubleNegation),
+        Box::new(constants::Constants),
+        Box::new(dedupe::Dedupe),
+        Box::new(contradictions::Contradictions),
+    ]
+}
+
+/// Applies every rule until the plan stops changing.
+pub fn optimize(plan: Plan) -> Plan {
+    let rules = all();
+    let mut plan = plan;
+    loop {
+        let next = rewrite_tree(plan.clone(), &rules);
+        if next == plan {
+            return next;
+        }
+        plan = next;
+    }
+}
+
+/// Rewrites bottom-up without recursion on the Rust stack beyond the plan's depth, which
+/// the parser bounds.
+fn rewrite_tree(plan: Plan, rules: &[Box<dyn Rule>]) -> Plan {
+    let plan = match plan {
+        Plan::Not(inner) => Plan::Not(Box::new(rewrite_tree(*inner, rules))),
+        Plan::And(children) => Plan::And(
+            children
+                .into_iter()
+                .map(|c| rewrite_tree(c, rules))
+                .collect(),
+        ),
+        Plan::Or(children) => Plan::Or(
+            children
+                .into_iter()
+                .map(|c| rewrite_tree(c, rules))
+                .collect(),
+        ),
+        leaf => leaf,
+    };
+    rules.iter().fold(plan, |plan, rule| rule.rewrite(plan))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Flag;
+    use crate::plan::Leaf;
+
+    fn flag(f: Flag) -> Plan {
+        Plan::Leaf(Leaf::Flag(f))
+    }
+
+    #[test]
+    fn simplifies_to_a_fixed_point() {
+        let a = flag(Flag::Blocked);
+        let b = flag(Flag::Bound);
+        let plan = Plan::And(vec![
+            Plan::And(vec![a.clone(), b.clone().negated().negated()]),
+            Plan::All,
+            a.clone(),
+        ]);
+        assert_eq!(optimize(plan), Plan::And(vec![a.clone(), b.clone()]));
+        assert_eq!(
+            optimize(Plan::And(vec![a.clone(), a.clone().negated()])),
+            Plan::Nothing
+        );
+        assert_eq!(
+            optimize(Plan::Or(vec![a.clone(), a.clone().negated()])),
+            Plan::All
+        );
+        assert_eq!(optimize(Plan::Or(vec![Plan::Nothing, b.clone()])), b);
+        assert_eq!(
+            optimize(Plan::And(vec![Plan::Nothing, b.clone()])),
+            Plan::Nothing
+        );
+        assert_eq!(optimize(Plan::All.negated()), Plan::Nothing);
+    }
+}
