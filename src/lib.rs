@@ -1,4 +1,49 @@
 //! reach: an embedded audience-segmentation engine.
+//!
+//! Contacts (one per channel account and platform user) live in a columnar store with a
+//! roaring bitmap per channel, account, tag, flag and opt-out; a segment such as
+//! `channel:line tag:vip -tag:churned checkout:-30d.. is:subscribed` is turned into a
+//! bitmap of matching contacts in a pipeline whose stages are the modules:
+//!
+//! | stage | module | turns | into |
+//! |---|---|---|---|
+//! | parse | [`syntax`] | segment text | an [`syntax::Expr`] with byte spans |
+//! | plan | [`plan`] | `Expr`, a clock, a time zone | an optimized [`plan::Plan`] of index lookups |
+//! | execute | [`exec`] | `Plan` and a [`store::Store`] | a `RoaringBitmap` of rows |
+//!
+//! Around them: [`model`] (what a contact is; pure), [`store`] (columns, indexes,
+//! snapshots; every change goes through [`store::Store::apply`]), [`csv`] (import and
+//! export), [`synth`] (synthetic audiences), [`engine`] (a store with its data
+//! directory, saved segments and quotas: the API most users want), [`cli`] and [`repl`].
+//!
+//! # Example
+//!
+//! ```
+//! use reach::{Engine, model::FieldSet, store::Change, synth};
+//!
+//! let mut engine = Engine::in_memory();
+//! let contacts = synth::contacts(1_000, 1, synth::DEFAULT_ANCHOR);
+//! engine.apply(&Change::Upsert { contacts, fields: FieldSet::all() }, 0)?;
+//!
+//! // Compile once (parse, plan, optimize at a fixed now), run many times.
+//! let segment = engine.compile("channel:line,whatsapp -is:blocked checkout:-30d..", synth::DEFAULT_ANCHOR)?;
+//! let count = engine.count(&segment);
+//! assert_eq!(count, engine.rows(&segment).len());
+//! println!("{}", engine.explain(&segment));
+//!
+//! // A malformed segment is an error that points at the text.
+//! let err = engine.compile("tg:vip", 0).unwrap_err();
+//! assert!(err.to_string().contains("did you mean 'tag'?"));
+//! # Ok::<(), reach::Error>(())
+//! ```
+//!
+//! # Input safety
+//!
+//! Segments, CSV files and data files are untrusted input: every failure is an
+//! [`Error`] (with the place and what was expected), never a panic; a segment nests at
+//! most 256 levels and is at most 64 KiB; a refused import or change leaves the store as
+//! it was; a damaged or foreign data file is refused, never misread.
+
 pub mod cli;
 pub mod csv;
 pub mod engine;

@@ -145,10 +145,14 @@ pub fn import<'a>(
     now: Seconds,
     progress: &dyn Fn(u64),
 ) -> Result<ImportSummary, ImportError> {
+    let quotes = std::cell::Cell::new(0u64);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
-        .from_reader(input);
+        .from_reader(QuoteCounter {
+            inner: input,
+            quotes: &quotes,
+        });
     let mut importer = Importer::new(&mut reader, options, rejects, now)?;
     let mut batch = Vec::with_capacity(BATCH);
     loop {
@@ -169,7 +173,35 @@ pub fn import<'a>(
             break;
         }
     }
+    if quotes.get() % 2 == 1 {
+        let line = reader.position().line();
+        return Err(ImportError::Rows {
+            errors: vec![RowError {
+                line,
+                column: String::new(),
+                value: String::new(),
+                expected: "a closing '\"': the file ends inside a quoted field (or a cell holds a stray '\"')".into(),
+            }],
+            total: 1,
+        });
+    }
     importer.finish(store)
+}
+
+/// Counts the `"` bytes that pass, so an unclosed quote at the end of the file (which the
+/// CSV reader accepts silently) is caught: a well-formed file has an even number.
+struct QuoteCounter<'a, R> {
+    inner: R,
+    quotes: &'a std::cell::Cell<u64>,
+}
+
+impl<R: Read> Read for QuoteCounter<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let found = memchr::memchr_iter(b'"', &buf[..n]).count() as u64;
+        self.quotes.set(self.quotes.get() + found);
+        Ok(n)
+    }
 }
 
 fn read_error(e: csv::Error) -> ImportError {

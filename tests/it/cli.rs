@@ -1,0 +1,253 @@
+//! The real `reach` binary, driven with arguments: stdout, stderr and exit codes for
+//! success and for every kind of bad input.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn reach(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_reach"))
+        .arg("--data")
+        .arg(data)
+        .args(["--now", "2025-06-01T04:00:00Z", "--tz", "+08:00"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A data directory holding 2,000 generated contacts.
+fn loaded() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tmp");
+    let csv = dir.path().join("a.csv");
+    let generated = reach(
+        dir.path(),
+        &[
+            "gen",
+            "--contacts",
+            "2000",
+            "--seed",
+            "3",
+            "-o",
+            csv.to_str().expect("utf-8"),
+        ],
+    );
+    assert!(generated.status.success(), "{}", stderr(&generated));
+    let import = reach(
+        &dir.path().join("d"),
+        &["import", csv.to_str().expect("utf-8")],
+    );
+    assert!(import.status.success(), "{}", stderr(&import));
+    assert!(
+        stdout(&import).starts_with("imported 2000 rows: 2000 created"),
+        "{}",
+        stdout(&import)
+    );
+    dir
+}
+
+#[test]
+fn import_then_count_across_processes() {
+    let dir = loaded();
+    let data = dir.path().join("d");
+    let all = reach(&data, &["count", ""]);
+    assert_eq!(stdout(&all), "2000\n");
+    let line = reach(&data, &["count", "channel:line"]);
+    let n: u64 = stdout(&line).trim().parse().expect("a number alone");
+    assert!(n > 0 && n < 2000);
+}
+
+#[test]
+fn malformed_segments_exit_2_with_the_underline() {
+    let dir = loaded();
+    let out = reach(&dir.path().join("d"), &["count", "tg:vip"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("did you mean 'tag'?\n  tg:vip\n  ^^"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).is_empty());
+    let bad_flag = reach(&dir.path().join("d"), &["count", "--frobnicate"]);
+    assert_eq!(bad_flag.status.code(), Some(2));
+    let bad_now = Command::new(env!("CARGO_BIN_EXE_reach"))
+        .args(["--now", "yesterday", "count", ""])
+        .output()
+        .expect("runs");
+    assert_eq!(bad_now.status.code(), Some(2));
+}
+
+#[test]
+fn batch_counts_print_one_json_object_per_segment() {
+    let dir = loaded();
+    let file = dir.path().join("segments.txt");
+    std::fs::write(&file, "# comment\nchannel:line\n\ntag:vip -tag:churned\n").expect("write");
+    let out = reach(
+        &dir.path().join("d"),
+        &[
+            "count",
+            "--batch",
+            file.to_str().expect("utf-8"),
+            "--repeat",
+            "3",
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["segment"], "channel:line");
+    assert!(lines[1]["count"].is_u64() && lines[1]["micros"].is_u64());
+}
+
+#[test]
+fn delete_needs_the_exact_word() {
+    let dir = loaded();
+    let data = dir.path().join("d");
+    let before = stdout(&reach(&data, &["count", "tag:vip"]));
+    let refused = reach(&data, &["delete", "tag:vip"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("--confirm DELETE"),
+        "{}",
+        stderr(&refused)
+    );
+    let wrong = reach(&data, &["delete", "tag:vip", "--confirm", "delete"]);
+    assert_ne!(wrong.status.code(), Some(0));
+    assert_eq!(stdout(&reach(&data, &["count", "tag:vip"])), before);
+    let done = reach(&data, &["delete", "tag:vip", "--confirm", "DELETE"]);
+    assert!(done.status.success(), "{}", stderr(&done));
+    assert_eq!(stdout(&reach(&data, &["count", "tag:vip"])), "0\n");
+    let bytes = std::fs::read(data.join("contacts.snap")).expect("snapshot");
+    assert!(
+        !bytes.windows(4).any(|w| w == b"vip\0"),
+        "tag name left only if others carry it"
+    );
+}
+
+#[test]
+fn bad_import_exits_1_and_keeps_the_data() {
+    let dir = loaded();
+    let data = dir.path().join("d");
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "channel,account,external_id,blocked\nline,x,U1,maybe\n",
+    )
+    .expect("write");
+    let out = reach(&data, &["import", bad.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("line 2, column blocked"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stdout(&reach(&data, &["count", ""])), "2000\n");
+}
+
+#[test]
+fn damaged_data_directory_is_a_clear_error() {
+    let dir = loaded();
+    let data = dir.path().join("d");
+    let snap = data.join("contacts.snap");
+    let bytes = std::fs::read(&snap).expect("read");
+    std::fs::write(&snap, &bytes[..bytes.len() / 3]).expect("truncate");
+    let out = reach(&data, &["count", ""]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("damaged"), "{}", stderr(&out));
+}
+
+#[test]
+fn management_commands_work_end_to_end() {
+    let dir = loaded();
+    let data = dir.path().join("d");
+    let ok = |args: &[&str]| {
+        let out = reach(&data, args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    assert!(ok(&["stats"]).contains("subscribed"));
+    assert!(ok(&["stats", "--memory"]).contains("bytes/contact"));
+    ok(&["tag", "add", "spring", "channel:web"]);
+    assert_eq!(ok(&["count", "tag:spring"]), ok(&["count", "channel:web"]));
+    ok(&["unsubscribe", "tag:spring", "--kind", "cart"]);
+    assert_eq!(
+        ok(&["count", "optout:cart tag:spring"]),
+        ok(&["count", "tag:spring"])
+    );
+    ok(&["resubscribe", "tag:spring"]);
+    assert_eq!(ok(&["count", "optout:cart tag:spring"]), "0\n");
+    ok(&["save", "springers", "tag:spring"]);
+    assert!(ok(&["segments"]).contains("@springers"));
+    assert_eq!(ok(&["count", "@springers"]), ok(&["count", "tag:spring"]));
+    let cycle = reach(&data, &["save", "springers", "@springers"]);
+    assert_eq!(cycle.status.code(), Some(2));
+    ok(&["tags", "--create", "autumn"]);
+    assert!(ok(&["tags", "--search", "autumn"]).contains("autumn"));
+    ok(&["quota", "line-tw", "--plan", "500", "--used", "12"]);
+    assert!(ok(&["quota"]).contains("12/500"));
+    assert!(
+        ok(&[
+            "add-whatsapp",
+            "Alice",
+            "+886 912-000-999",
+            "--account",
+            "+886223456789"
+        ])
+        .contains("+886912000999")
+    );
+    assert_eq!(ok(&["count", "phone:+886912000999"]), "1\n");
+    assert_eq!(
+        reach(&data, &["add-whatsapp", "Bob", "0912"]).status.code(),
+        Some(2)
+    );
+    let export = ok(&["export", "tag:spring"]);
+    assert!(export.starts_with("channel,account,external_id,"));
+    assert!(ok(&["list", "tag:spring", "--limit", "3"]).lines().count() >= 2);
+    assert!(ok(&["list", "channel:web", "--format", "json", "--limit", "2"]).contains("\"email\""));
+    assert!(ok(&["explain", "tag:vip checkout:-30d.."]).contains("actual"));
+}
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    for command in [
+        "count",
+        "list",
+        "explain",
+        "export",
+        "import",
+        "gen",
+        "stats",
+        "quota",
+        "tags",
+        "tag",
+        "unsubscribe",
+        "resubscribe",
+        "delete",
+        "add-whatsapp",
+        "save",
+        "segments",
+        "demo",
+        "repl",
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_reach"))
+            .args([command, "--help"])
+            .output()
+            .expect("runs");
+        assert!(out.status.success());
+        assert!(
+            stdout(&out).contains("Example"),
+            "{command} --help has no example"
+        );
+    }
+}

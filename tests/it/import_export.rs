@@ -1,0 +1,230 @@
+//! CSV import and export: every kind of bad input is refused with its place and changes
+//! nothing; reject files; upserts with absent columns; export → import gives the same state.
+
+use reach::csv::{ColumnChoice, ImportError, ImportOptions, export, import};
+use reach::store::Store;
+use reach::synth;
+
+const HEADER: &str =
+    "channel,account,external_id,name,tags,blocked,subscribed_at,fb_optin,fb_frequency,phone";
+
+fn load(store: &mut Store, csv: &str) -> Result<reach::csv::ImportSummary, ImportError> {
+    import(
+        store,
+        csv.as_bytes(),
+        &ImportOptions::default(),
+        None,
+        0,
+        &|_| {},
+    )
+}
+
+fn sample() -> Store {
+    let mut store = Store::new();
+    let csv = format!(
+        "{HEADER}\nline,tw,U1,Ann,vip|gold,false,2024-05-01T10:00:00+08:00,,,\nfb,page,1,Bob,,no,,yes,weekly,\n"
+    );
+    load(&mut store, &csv).expect("good file");
+    store
+}
+
+fn snapshot_of(store: &Store) -> Vec<reach::model::Contact> {
+    store.contacts(store.live())
+}
+
+fn refused(csv: &str, expect: &str) {
+    let mut store = sample();
+    let before = snapshot_of(&store);
+    let err = load(&mut store, csv).expect_err("refused").to_string();
+    assert!(err.contains(expect), "{err}\n(expected {expect:?})");
+    assert_eq!(snapshot_of(&store), before, "the store must be unchanged");
+}
+
+#[test]
+fn bad_files_are_refused_whole_and_change_nothing() {
+    let ok = "line,tw,U9,New,,,,,,";
+    refused(
+        &format!("{HEADER}\n{ok}\nline,tw,U2,X,,maybe,,,,\n"),
+        "line 3, column blocked, value \"maybe\"",
+    );
+    refused(
+        &format!("{HEADER}\n{ok}\nline,tw,U2,X,,,yesterday,,,\n"),
+        "column subscribed_at",
+    );
+    refused(
+        &format!("{HEADER}\n{ok}\ntelegram,tw,U2,X,,,,,,\n"),
+        "column channel",
+    );
+    refused(
+        &format!("{HEADER}\n{ok}\nline,tw,U2,X,,,,true,daily,\n"),
+        "fb_optin does not apply to line",
+    );
+    refused(
+        &format!("{HEADER}\n{ok}\nweb,site,U2,X,,,,,,\"+1 (555\n"),
+        "ends inside a quoted field",
+    );
+    refused(
+        &format!("{HEADER}\n{ok}\nweb,site,U2,\"X,,,,,,\n"),
+        "ends inside a quoted field",
+    );
+    refused(&format!("{HEADER}\n{ok}\nline,tw,U7,X\n"), "found 4");
+    refused(
+        &format!("{HEADER}\n{ok}\n{ok}\n"),
+        "line 2 has the same channel, account and external_id",
+    );
+    refused("", "the file is empty");
+    refused(
+        "chanel,account,external_id\nline,a,b\n",
+        "did you mean 'channel'",
+    );
+    refused("channel,account\nline,a\n", "required column 'external_id'");
+    refused(&format!("{HEADER}\n{}\n", "x".repeat(10)), "line 2");
+    refused(
+        &format!("{HEADER}\nfb,page,2,X,,,,true,,\n"),
+        "fb_frequency",
+    );
+    let mut bytes = format!("{HEADER}\nline,tw,U3,").into_bytes();
+    bytes.extend([0xff, 0xfe]);
+    bytes.extend(b",,,,,,\n");
+    let mut store = sample();
+    let err = import(
+        &mut store,
+        &bytes[..],
+        &ImportOptions::default(),
+        None,
+        0,
+        &|_| {},
+    )
+    .expect_err("bad utf-8");
+    assert!(err.to_string().contains("valid UTF-8"), "{err}");
+}
+
+#[test]
+fn every_bad_row_is_counted_and_the_list_is_capped() {
+    let rows: String = (0..30)
+        .map(|i| format!("line,tw,U{i},X,,bad,,,,\n"))
+        .collect();
+    let mut store = Store::new();
+    match load(&mut store, &format!("{HEADER}\n{rows}")) {
+        Err(ImportError::Rows { errors, total }) => {
+            assert_eq!(total, 30);
+            assert_eq!(errors.len(), 20);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(store.is_empty());
+}
+
+#[test]
+fn reject_mode_loads_good_rows_and_writes_bad_ones() {
+    let mut store = sample();
+    let mut rejects = Vec::new();
+    let csv = format!("{HEADER}\nline,tw,U5,Good,,,,,,\nline,tw,U6,Bad,,maybe,,,,\n");
+    let summary = import(
+        &mut store,
+        csv.as_bytes(),
+        &ImportOptions::default(),
+        Some(&mut rejects),
+        0,
+        &|_| {},
+    )
+    .expect("partial");
+    assert_eq!((summary.created, summary.rejected), (1, 1));
+    let text = String::from_utf8(rejects).expect("utf-8");
+    assert!(text.starts_with(&format!("{HEADER},error\n")));
+    assert!(text.contains("line,tw,U6,Bad,,maybe,,,,"));
+    assert!(text.contains("expected true/false"));
+}
+
+#[test]
+fn absent_columns_keep_stored_values_and_upsert_never_duplicates() {
+    let mut store = sample();
+    let summary = load(
+        &mut store,
+        "channel,account,external_id,blocked\nLINE,tw,U1,yes\n",
+    )
+    .expect("update");
+    assert_eq!((summary.created, summary.updated), (0, 1));
+    assert_eq!(store.len(), 2);
+    let row = store
+        .find(reach::model::Channel::Line, "tw", "U1")
+        .expect("found");
+    let ann = store.contact(row).expect("live");
+    assert_eq!(ann.name, "Ann");
+    assert_eq!(ann.tags, ["gold", "vip"]);
+    assert!(!ann.is_subscribed());
+    let merged = load(
+        &mut store,
+        "channel,account,external_id,fb_frequency\nfacebook,page,1,\n",
+    );
+    assert!(
+        merged
+            .expect_err("opt-in needs a frequency")
+            .to_string()
+            .contains("after merging")
+    );
+}
+
+#[test]
+fn export_then_import_gives_the_same_state() {
+    let contacts = synth::contacts(3_000, 5, synth::DEFAULT_ANCHOR);
+    let mut csv = Vec::new();
+    synth::write_csv(3_000, 5, synth::DEFAULT_ANCHOR, &mut csv, &|_| {}).expect("gen");
+    let mut store = Store::new();
+    import(
+        &mut store,
+        &csv[..],
+        &ImportOptions::default(),
+        None,
+        0,
+        &|_| {},
+    )
+    .expect("import");
+    assert_eq!(store.len(), contacts.len() as u64);
+    for choice in [ColumnChoice::All, ColumnChoice::ContactList] {
+        let mut out = Vec::new();
+        export(&store, store.live(), choice, &mut out, &|_| {}).expect("export");
+        let mut again = if choice == ColumnChoice::All {
+            Store::new()
+        } else {
+            store.clone()
+        };
+        import(
+            &mut again,
+            &out[..],
+            &ImportOptions::default(),
+            None,
+            0,
+            &|_| {},
+        )
+        .expect("re-import");
+        let mut a = snapshot_of(&store);
+        let mut b = snapshot_of(&again);
+        a.sort_by(|x, y| x.external_id.cmp(&y.external_id));
+        b.sort_by(|x, y| x.external_id.cmp(&y.external_id));
+        assert_eq!(a, b, "{choice:?}");
+    }
+}
+
+#[test]
+fn export_is_ordered_by_identity() {
+    let store = sample();
+    let mut out = Vec::new();
+    export(
+        &store,
+        store.live(),
+        ColumnChoice::ContactList,
+        &mut out,
+        &|_| {},
+    )
+    .expect("export");
+    let text = String::from_utf8(out).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[1].starts_with("facebook,page,1,"), "{text}");
+    assert!(lines[2].starts_with("line,tw,U1,"), "{text}");
+    assert!(
+        lines[0].contains("fb_optin") && lines[0].contains("avatar_url"),
+        "{}",
+        lines[0]
+    );
+}
