@@ -48,7 +48,7 @@ pub fn import(
         &mut store,
         input,
         &options,
-        rejects.as_mut().map(|f| f as &mut dyn io::Write),
+        rejects.as_mut().map(|f| f as &mut (dyn io::Write + Send)),
         now,
         &|bytes| bar.set_position(bytes),
     );

@@ -20,6 +20,9 @@ use crate::store::{Change, Store};
 /// Rows parsed per parallel batch.
 const BATCH: usize = 1 << 15;
 
+type Batch = Vec<(u64, csv::ByteRecord)>;
+type Parsed = Vec<Result<Contact, Vec<CellError>>>;
+
 /// How to import.
 #[derive(Clone, Debug)]
 pub struct ImportOptions {
@@ -129,7 +132,7 @@ struct Importer<'a> {
     errors: Vec<RowError>,
     total_errors: u64,
     options: &'a ImportOptions,
-    rejects: Option<csv::Writer<&'a mut dyn Write>>,
+    rejects: Option<csv::Writer<&'a mut (dyn Write + Send)>>,
     rows: u64,
     now: Seconds,
 }
@@ -141,7 +144,7 @@ pub fn import<'a>(
     store: &mut Store,
     input: impl Read,
     options: &'a ImportOptions,
-    rejects: Option<&'a mut dyn Write>,
+    rejects: Option<&'a mut (dyn Write + Send)>,
     now: Seconds,
     progress: &dyn Fn(u64),
 ) -> Result<ImportSummary, ImportError> {
@@ -154,24 +157,41 @@ pub fn import<'a>(
             quotes: &quotes,
         });
     let mut importer = Importer::new(&mut reader, options, rejects, now)?;
-    let mut batch = Vec::with_capacity(BATCH);
+    let parser = RowParser {
+        header: importer.parser.header.clone(),
+        fields: importer.parser.fields,
+    };
+    // While one batch is staged (sequential), the next is parsed (parallel).
+    let mut pending: Option<(Batch, Parsed)> = None;
     loop {
-        let mut record = csv::ByteRecord::new();
-        let more = match reader.read_byte_record(&mut record) {
-            Ok(more) => more,
-            Err(e) => return Err(read_error(e)),
-        };
-        if more {
-            let line = record.position().map_or(0, |p| p.line());
-            batch.push((line, record));
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut more = true;
+        while batch.len() < BATCH {
+            let mut record = csv::ByteRecord::new();
+            more = reader.read_byte_record(&mut record).map_err(read_error)?;
+            if !more {
+                break;
+            }
+            batch.push((record.position().map_or(0, |p| p.line()), record));
         }
-        if batch.len() == BATCH || (!more && !batch.is_empty()) {
-            importer.load_batch(std::mem::take(&mut batch))?;
-            progress(reader.position().byte());
+        let (parsed, staged) = rayon::join(
+            || parser.parse_all(&batch),
+            || match pending.take() {
+                Some((b, p)) => importer.load_batch(b, p),
+                None => Ok(()),
+            },
+        );
+        staged?;
+        progress(reader.position().byte());
+        if !batch.is_empty() {
+            pending = Some((batch, parsed));
         }
         if !more {
             break;
         }
+    }
+    if let Some((b, p)) = pending.take() {
+        importer.load_batch(b, p)?;
     }
     if quotes.get() % 2 == 1 {
         let line = reader.position().line();
@@ -215,7 +235,7 @@ impl<'a> Importer<'a> {
     fn new<R: Read>(
         reader: &mut csv::Reader<R>,
         options: &'a ImportOptions,
-        rejects: Option<&'a mut dyn Write>,
+        rejects: Option<&'a mut (dyn Write + Send)>,
         now: Seconds,
     ) -> Result<Importer<'a>, ImportError> {
         let raw = reader.byte_headers().map_err(read_error)?.clone();
@@ -265,6 +285,13 @@ struct RowParser {
 }
 
 impl RowParser {
+    fn parse_all(&self, batch: &Batch) -> Parsed {
+        batch
+            .par_iter()
+            .map(|(_, record)| self.parse(record))
+            .collect()
+    }
+
     fn parse(&self, record: &csv::ByteRecord) -> Result<Contact, Vec<CellError>> {
         if record.len() != self.header.len() {
             return Err(vec![CellError {
@@ -309,52 +336,30 @@ impl RowParser {
 }
 
 impl Importer<'_> {
-    fn load_batch(&mut self, batch: Vec<(u64, csv::ByteRecord)>) -> Result<(), ImportError> {
-        let parsed: Vec<Result<Contact, Vec<CellError>>> = {
-            let parser = &self.parser;
-            batch
-                .par_iter()
-                .map(|(_, record)| parser.parse(record))
-                .collect()
-        };
+    fn load_batch(&mut self, batch: Batch, parsed: Parsed) -> Result<(), ImportError> {
+        let duplicates = self.duplicates(&batch, &parsed);
         let mut good = Vec::with_capacity(batch.len());
         let mut good_lines = Vec::with_capacity(batch.len());
-        let mut in_batch: HashMap<(Channel, &str, &str), u64> = HashMap::new();
-        for ((line, record), result) in batch.iter().zip(&parsed) {
+        for (((line, record), result), first) in batch.iter().zip(parsed).zip(duplicates) {
             self.rows += 1;
-            let contact = match result {
-                Ok(c) => c,
-                Err(errors) => {
-                    self.reject(*line, record_cells(record), errors)?;
-                    continue;
+            match (result, first) {
+                (Err(errors), _) => self.reject(*line, record_cells(record), errors.as_slice())?,
+                (Ok(contact), Some(first)) => {
+                    let error = CellError {
+                        column: "external_id",
+                        value: contact.external_id,
+                        expected: format!(
+                            "a unique identity, but line {first} has the same channel, account and external_id"
+                        ),
+                    };
+                    self.reject(*line, record_cells(record), &[error])?;
                 }
-            };
-            let key = (
-                contact.channel,
-                contact.account.as_str(),
-                contact.external_id.as_str(),
-            );
-            let first = in_batch.get(&key).copied().or_else(|| {
-                self.staging
-                    .find(contact.channel, &contact.account, &contact.external_id)
-                    .map(|row| self.lines[row as usize])
-            });
-            if let Some(first) = first {
-                let error = CellError {
-                    column: "external_id",
-                    value: contact.external_id.clone(),
-                    expected: format!(
-                        "a unique identity, but line {first} has the same channel, account and external_id"
-                    ),
-                };
-                self.reject(*line, record_cells(record), &[error])?;
-                continue;
+                (Ok(contact), None) => {
+                    good.push(contact);
+                    good_lines.push(*line);
+                }
             }
-            in_batch.insert(key, *line);
-            good.push(contact.clone());
-            good_lines.push(*line);
         }
-        drop(in_batch);
         let change = Change::Upsert {
             contacts: good,
             fields: FieldSet::all(),
@@ -364,6 +369,37 @@ impl Importer<'_> {
             .map_err(|e| ImportError::Header(format!("internal error while staging: {e}")))?;
         self.lines.extend(good_lines);
         Ok(())
+    }
+
+    /// For each parsed row, the line of an earlier row with the same identity (in this
+    /// batch or already staged).
+    fn duplicates(
+        &self,
+        batch: &[(u64, csv::ByteRecord)],
+        parsed: &[Result<Contact, Vec<CellError>>],
+    ) -> Vec<Option<u64>> {
+        let mut seen: HashMap<(Channel, &str, &str), u64> = HashMap::with_capacity(parsed.len());
+        batch
+            .iter()
+            .zip(parsed)
+            .map(|((line, _), result)| {
+                let contact = result.as_ref().ok()?;
+                let key = (
+                    contact.channel,
+                    contact.account.as_str(),
+                    contact.external_id.as_str(),
+                );
+                let earlier = seen.get(&key).copied().or_else(|| {
+                    self.staging
+                        .find(contact.channel, &contact.account, &contact.external_id)
+                        .map(|row| self.lines[row as usize])
+                });
+                if earlier.is_none() {
+                    seen.insert(key, *line);
+                }
+                earlier
+            })
+            .collect()
     }
 
     fn reject(

@@ -84,10 +84,11 @@ fn identity_text(c: &Contact) -> String {
     format!("{}/{}/{}", c.channel, c.account, c.external_id)
 }
 
-fn set_bit(bitmap: &mut RoaringBitmap, row: u32, on: bool) {
+/// Sets or clears one row's bit; a fresh row has no bits to clear.
+fn set_bit(fresh: bool, bitmap: &mut RoaringBitmap, row: u32, on: bool) {
     if on {
         bitmap.insert(row);
-    } else {
+    } else if !fresh {
         bitmap.remove(row);
     }
 }
@@ -122,33 +123,34 @@ impl Store {
             .collect()
     }
 
-    /// The row (if stored) and the merged, checked contact of each incoming contact.
+    /// For each incoming contact: its row if stored, and the checked result of merging it
+    /// into the stored contact (`Ok(None)`: a new contact, valid as it is).
     #[allow(clippy::type_complexity)]
     fn merge(
         &self,
         contacts: &[Contact],
         fields: FieldSet,
-    ) -> (Vec<Option<u32>>, Vec<Result<Contact, FieldError>>) {
+    ) -> (
+        Vec<Option<u32>>,
+        Vec<Result<Option<(Contact, Contact)>, FieldError>>,
+    ) {
         let rows: Vec<Option<u32>> = contacts
             .iter()
             .map(|c| self.find(c.channel, &c.account, &c.external_id))
             .collect();
         let existing: RoaringBitmap = rows.iter().flatten().copied().collect();
-        let old: hashbrown::HashMap<u32, Contact> =
+        let mut old: hashbrown::HashMap<u32, Contact> =
             existing.iter().zip(self.contacts(&existing)).collect();
         let merged = contacts
             .iter()
             .zip(&rows)
-            .map(|(contact, row)| {
-                let next = match row.and_then(|r| old.get(&r)) {
-                    Some(stored) => {
-                        let mut next = stored.clone();
-                        next.overlay(contact, fields);
-                        next
-                    }
-                    None => contact.clone(),
-                };
-                next.validate().map(|()| next)
+            .map(|(contact, row)| match row.and_then(|r| old.remove(&r)) {
+                Some(stored) => {
+                    let mut next = stored.clone();
+                    next.overlay(contact, fields);
+                    next.validate().map(|()| Some((stored, next)))
+                }
+                None => contact.validate().map(|()| None),
             })
             .collect();
         (rows, merged)
@@ -172,21 +174,20 @@ impl Store {
                     error,
                 })
             })
-            .collect::<Result<Vec<Contact>, ChangeError>>()?;
+            .collect::<Result<Vec<_>, ChangeError>>()?;
         let mut applied = Applied::default();
         self.reserve_rows(rows.iter().filter(|r| r.is_none()).count());
-        for (next, row) in merged.iter().zip(rows) {
-            match row {
-                Some(row) => {
-                    let before = self.contact(row);
-                    if before.as_ref() != Some(next) {
+        for ((contact, merge), row) in contacts.iter().zip(merged).zip(rows) {
+            match (merge, row) {
+                (Some((before, next)), Some(row)) => {
+                    if before != next {
                         applied.changed += 1;
-                        self.write_fields(row, before.as_ref(), next, now);
+                        self.write_fields(row, Some(&before), &next, now);
                     }
                 }
-                None => {
-                    let row = self.create_row(next);
-                    self.write_fields(row, None, next, now);
+                _ => {
+                    let row = self.create_row(contact);
+                    self.write_fields(row, None, contact, now);
                     applied.created += 1;
                 }
             }
@@ -222,6 +223,7 @@ impl Store {
 
     /// Writes every non-identity field of `row`, updating only the indexes that change.
     fn write_fields(&mut self, row: u32, old: Option<&Contact>, new: &Contact, now: Seconds) {
+        let fresh = old.is_none();
         let old_name = old.map(|o| o.name.as_str());
         if old_name != Some(new.name.as_str()) {
             if let Some(name) = old_name {
@@ -233,10 +235,11 @@ impl Store {
         self.avatars.set(row, &new.avatar_url);
         self.write_tags(row, old.map_or(&[][..], |o| &o.tags), &new.tags, now);
         for flag in Flag::ALL {
-            set_bit(&mut self.flags[flag.index()], row, new.flag(*flag));
+            set_bit(fresh, &mut self.flags[flag.index()], row, new.flag(*flag));
         }
         for kind in OptOutKind::ALL {
             set_bit(
+                fresh,
                 &mut self.opt_outs[kind.index()],
                 row,
                 new.opt_outs.contains(*kind),
@@ -244,12 +247,17 @@ impl Store {
         }
         for frequency in FbFrequency::ALL {
             let on = new.fb_frequency == Some(*frequency);
-            set_bit(&mut self.frequencies[frequency.index()], row, on);
+            set_bit(fresh, &mut self.frequencies[frequency.index()], row, on);
         }
         for field in TimeField::ALL {
             let value = new.time(*field);
             self.times[field.index()].set(row, value);
-            set_bit(&mut self.time_present[field.index()], row, value.is_some());
+            set_bit(
+                fresh,
+                &mut self.time_present[field.index()],
+                row,
+                value.is_some(),
+            );
         }
         for field in TextField::ALL {
             self.texts[field.index()].set(row, new.text(*field));
@@ -268,7 +276,7 @@ impl Store {
         }
         let count = u16::try_from(new.len()).unwrap_or(u16::MAX);
         self.tag_counts[row as usize] = count;
-        set_bit(&mut self.tagged, row, count > 0);
+        set_bit(old.is_empty(), &mut self.tagged, row, count > 0);
     }
 
     fn add_tag(

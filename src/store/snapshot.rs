@@ -187,11 +187,19 @@ impl<W: Write> Encoder<'_, W> {
         Ok(())
     }
 
+    /// Writes each row's string (length-prefixed), a megabyte at a time.
     fn strings(&mut self, column: &StrColumn, rows: u32) -> io::Result<()> {
+        let mut buffer = Vec::with_capacity(1 << 20);
         for row in 0..rows {
-            self.bytes(column.get(row).as_bytes())?;
+            let text = column.get(row).as_bytes();
+            buffer.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            buffer.extend_from_slice(text);
+            if buffer.len() >= 1 << 20 {
+                self.write_all(&buffer)?;
+                buffer.clear();
+            }
         }
-        Ok(())
+        self.write_all(&buffer)
     }
 
     fn store(&mut self, store: &Store) -> io::Result<()> {

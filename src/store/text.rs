@@ -1,6 +1,8 @@
 //! `TextColumn`: a sparse optional-string column (email, phone, member id, store,
 //! salesperson) with its equality index and its "present" bitmap.
 
+use std::borrow::Cow;
+
 use hashbrown::HashMap;
 use roaring::RoaringBitmap;
 
@@ -17,17 +19,27 @@ pub enum MatchRule {
 
 impl MatchRule {
     /// The key a value is indexed and looked up under.
-    pub fn key(self, value: &str) -> String {
+    pub fn key(self, value: &str) -> Cow<'_, str> {
         match self {
-            MatchRule::Exact => value.to_string(),
+            MatchRule::Exact => Cow::Borrowed(value),
             MatchRule::Folded => fold(value),
         }
     }
 }
 
 /// Trims surrounding white space and lower-cases (Unicode), as `name:` and `email:` compare.
-pub fn fold(value: &str) -> String {
-    value.trim().to_lowercase()
+/// Borrows when the value is already folded.
+pub fn fold(value: &str) -> Cow<'_, str> {
+    let trimmed = value.trim();
+    let changes = |c: char| {
+        let mut lower = c.to_lowercase();
+        !(lower.next() == Some(c) && lower.next().is_none())
+    };
+    if trimmed.chars().any(changes) {
+        Cow::Owned(trimmed.to_lowercase())
+    } else {
+        Cow::Borrowed(trimmed)
+    }
 }
 
 /// Sparse row → value, indexed for equality.
