@@ -23,7 +23,8 @@ pub struct Lowering {
     pub warnings: Vec<String>,
 }
 
-const FIELDS: &[&str] = &[
+/// Every field name a predicate may use (aliases included).
+pub const FIELDS: &[&str] = &[
     "channel",
     "account",
     "name",
@@ -46,7 +47,8 @@ const FIELDS: &[&str] = &[
     "is",
     "has",
 ];
-const STATES: &[&str] = &[
+/// Every value of `is:`.
+pub const STATES: &[&str] = &[
     "subscribed",
     "unsubscribed",
     "blocked",
@@ -56,7 +58,8 @@ const STATES: &[&str] = &[
     "fb_sendable",
     "app91_bound",
 ];
-const PRESENCE: &[&str] = &[
+/// Every value of `has:`.
+pub const PRESENCE: &[&str] = &[
     "email",
     "phone",
     "member_id",

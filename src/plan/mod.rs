@@ -8,7 +8,7 @@ pub mod rules;
 mod time_filter;
 
 pub use explain::{ExplainNode, explain_text};
-pub use lower::{Lowering, SavedSegments, lower};
+pub use lower::{FIELDS, Lowering, PRESENCE, STATES, SavedSegments, lower};
 pub use time_filter::{Clock, TimeFilter, resolve as resolve_time_filter};
 
 use std::fmt;

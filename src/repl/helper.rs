@@ -8,6 +8,8 @@ use rustyline::validate::Validator;
 use rustyline::{Context as LineContext, Helper};
 
 use crate::cli::Context;
+use crate::model::{Channel, OptOutKind};
+use crate::plan::{FIELDS, PRESENCE, STATES};
 
 /// Command names the REPL knows (a line starting with one runs it).
 pub const COMMANDS: &[&str] = &[
@@ -30,50 +32,6 @@ pub const COMMANDS: &[&str] = &[
     "help",
     "quit",
 ];
-const FIELDS: &[&str] = &[
-    "channel:",
-    "account:",
-    "name:",
-    "tag:",
-    "checkout:",
-    "interaction:",
-    "team_interaction:",
-    "marketing:",
-    "joined:",
-    "email:",
-    "phone:",
-    "member_id:",
-    "store:",
-    "salesperson:",
-    "optout:",
-    "is:",
-    "has:",
-];
-const STATES: &[&str] = &[
-    "subscribed",
-    "unsubscribed",
-    "blocked",
-    "bound",
-    "over_quota",
-    "fb_optin",
-    "fb_sendable",
-    "app91_bound",
-];
-const PRESENCE: &[&str] = &[
-    "email",
-    "phone",
-    "member_id",
-    "store",
-    "salesperson",
-    "tag",
-    "checkout",
-    "interaction",
-    "team_interaction",
-    "marketing",
-];
-const KINDS: &[&str] = &["broadcast", "site_marketing", "cart"];
-const CHANNELS: &[&str] = &["facebook", "line", "whatsapp", "instagram", "web"];
-
 /// What completion offers, refreshed after each command.
 pub struct ReachHelper {
     tags: Vec<String>,
@@ -123,7 +81,7 @@ impl ReachHelper {
             let mut out: Vec<String> = FIELDS
                 .iter()
                 .filter(starts)
-                .map(|s| s.to_string())
+                .map(|s| format!("{s}:"))
                 .collect();
             if first_word {
                 out.extend(COMMANDS.iter().filter(starts).map(|s| s.to_string()));
@@ -133,8 +91,11 @@ impl ReachHelper {
         let values: Vec<String> = match field.to_lowercase().as_str() {
             "is" => STATES.iter().map(|s| s.to_string()).collect(),
             "has" => PRESENCE.iter().map(|s| s.to_string()).collect(),
-            "optout" => KINDS.iter().map(|s| s.to_string()).collect(),
-            "channel" => CHANNELS.iter().map(|s| s.to_string()).collect(),
+            "optout" => OptOutKind::ALL
+                .iter()
+                .map(|k| k.name().to_string())
+                .collect(),
+            "channel" => Channel::ALL.iter().map(|c| c.name().to_string()).collect(),
             "account" => self.accounts.clone(),
             "tag" => self.tags.clone(),
             _ => Vec::new(),
@@ -213,7 +174,7 @@ mod tests {
     #[test]
     fn completes_fields_values_tags_and_saved() {
         let h = helper();
-        assert_eq!(h.candidates("ta", false), ["tag:"]);
+        assert_eq!(h.candidates("tag", false), ["tag:"]);
         assert!(h.candidates("co", true).contains(&"count".to_string()));
         assert_eq!(h.candidates("is:sub", false), ["is:subscribed"]);
         assert_eq!(h.candidates("tag:雙", false), ["tag:\"雙11 會員\""]);

@@ -230,7 +230,9 @@ impl Store {
                 self.name_index.remove(&fold(name), row);
             }
             self.names.set(row, &new.name);
-            self.name_index.insert(&fold(&new.name), row);
+            let names = &self.names;
+            self.name_index
+                .insert(&fold(&new.name), row, |r| fold(names.get(r)));
         }
         self.avatars.set(row, &new.avatar_url);
         self.write_tags(row, old.map_or(&[][..], |o| &o.tags), &new.tags, now);

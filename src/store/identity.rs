@@ -51,6 +51,29 @@ impl IdentityMap {
         }
     }
 
+    /// Adds rows `0..rows` of freshly loaded columns, hashing in parallel. Returns false if
+    /// two rows share an identity.
+    pub fn insert_all(&mut self, rows: u32, accounts: &[u32], ids: &StrColumn) -> bool {
+        use rayon::prelude::*;
+        let hasher = &self.hasher;
+        let hashes: Vec<u64> = (0..rows)
+            .into_par_iter()
+            .map(|r| hasher.hash_one((accounts[r as usize], ids.get(r))))
+            .collect();
+        self.table.reserve(rows as usize, |&r| hashes[r as usize]);
+        for (row, &hash) in hashes.iter().enumerate() {
+            let row = row as u32;
+            let same = |&r: &u32| {
+                accounts[r as usize] == accounts[row as usize] && ids.get(r) == ids.get(row)
+            };
+            if self.table.find(hash, same).is_some() {
+                return false;
+            }
+            self.table.insert_unique(hash, row, |&r| hashes[r as usize]);
+        }
+        true
+    }
+
     /// Reserves room for `additional` rows.
     pub fn reserve(&mut self, additional: usize, accounts: &[u32], ids: &StrColumn) {
         let hasher = &self.hasher;

@@ -226,10 +226,7 @@ impl Store {
 
     /// The contacts whose trimmed, lower-cased name equals `value`'s.
     pub fn name_eq(&self, value: &str) -> RoaringBitmap {
-        let key = fold(value);
-        let mut rows = self.name_index.candidates(&key);
-        rows.retain(|row| fold(self.names.get(row)) == key);
-        rows
+        postings::matching(&self.name_index, &fold(value), |r| fold(self.names.get(r)))
     }
 
     /// The external id of a row.

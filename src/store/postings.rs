@@ -3,16 +3,28 @@
 
 use hashbrown::{DefaultHashBuilder, HashMap};
 use roaring::RoaringBitmap;
+use std::borrow::Cow;
 use std::hash::BuildHasher;
 
-/// The rows of one key: most keys (emails, phones) belong to one row.
+/// The rows of one hash.
 #[derive(Clone, Debug)]
 enum Postings {
+    /// One row: its stored value must be checked against the key.
     One(u32),
-    Many(RoaringBitmap),
+    /// Several rows that all hold `key`: no check needed.
+    Many { key: Box<str>, rows: RoaringBitmap },
+    /// Rows holding different keys with the same hash: each must be checked.
+    Collided(RoaringBitmap),
 }
 
-/// Hash of key → rows. The caller verifies candidates against the stored values.
+/// Rows that may hold a key, and whether they are known to hold it.
+pub struct Candidates {
+    pub rows: RoaringBitmap,
+    pub verified: bool,
+}
+
+/// Hash of key → rows. Most keys (emails, phones) belong to one row; a key shared by many
+/// rows (a store, a common name) remembers itself, so looking it up costs no per-row check.
 #[derive(Clone, Debug, Default)]
 pub struct EqIndex {
     hasher: DefaultHashBuilder,
@@ -24,20 +36,35 @@ impl EqIndex {
         self.hasher.hash_one(key)
     }
 
-    /// Records that `row` holds `key`.
-    pub fn insert(&mut self, key: &str, row: u32) {
+    /// Records that `row` holds `key`; `key_of` gives the key another row holds.
+    pub fn insert<'k>(&mut self, key: &str, row: u32, key_of: impl Fn(u32) -> Cow<'k, str>) {
         let hash = self.hash(key);
-        match self.map.get_mut(&hash) {
-            None => {
-                self.map.insert(hash, Postings::One(row));
+        let Some(entry) = self.map.get_mut(&hash) else {
+            self.map.insert(hash, Postings::One(row));
+            return;
+        };
+        match entry {
+            Postings::One(other) if *other == row => {}
+            Postings::One(other) => {
+                let rows = RoaringBitmap::from_iter([*other, row]);
+                *entry = if key_of(*other) == key {
+                    Postings::Many {
+                        key: key.into(),
+                        rows,
+                    }
+                } else {
+                    Postings::Collided(rows)
+                };
             }
-            Some(Postings::One(other)) if *other == row => {}
-            Some(entry @ Postings::One(_)) => {
-                if let Postings::One(other) = *entry {
-                    *entry = Postings::Many(RoaringBitmap::from_iter([other, row]));
-                }
+            Postings::Many { key: held, rows } if **held == *key => {
+                rows.insert(row);
             }
-            Some(Postings::Many(rows)) => {
+            Postings::Many { rows, .. } => {
+                let mut rows = std::mem::take(rows);
+                rows.insert(row);
+                *entry = Postings::Collided(rows);
+            }
+            Postings::Collided(rows) => {
                 rows.insert(row);
             }
         }
@@ -48,7 +75,7 @@ impl EqIndex {
         let hash = self.hash(key);
         let empty = match self.map.get_mut(&hash) {
             Some(Postings::One(other)) => *other == row,
-            Some(Postings::Many(rows)) => {
+            Some(Postings::Many { rows, .. } | Postings::Collided(rows)) => {
                 rows.remove(row);
                 rows.is_empty()
             }
@@ -59,13 +86,16 @@ impl EqIndex {
         }
     }
 
-    /// The rows that may hold `key` (a superset when two keys share a hash).
-    pub fn candidates(&self, key: &str) -> RoaringBitmap {
-        match self.map.get(&self.hash(key)) {
-            None => RoaringBitmap::new(),
-            Some(Postings::One(row)) => RoaringBitmap::from_iter([*row]),
-            Some(Postings::Many(rows)) => rows.clone(),
-        }
+    /// The rows that may hold `key`.
+    pub fn candidates(&self, key: &str) -> Candidates {
+        let (rows, verified) = match self.map.get(&self.hash(key)) {
+            None => (RoaringBitmap::new(), true),
+            Some(Postings::One(row)) => (RoaringBitmap::from_iter([*row]), false),
+            Some(Postings::Many { key: held, rows }) if **held == *key => (rows.clone(), true),
+            Some(Postings::Many { .. }) => (RoaringBitmap::new(), true),
+            Some(Postings::Collided(rows)) => (rows.clone(), false),
+        };
+        Candidates { rows, verified }
     }
 
     /// Approximate bytes of memory held.
@@ -76,11 +106,25 @@ impl EqIndex {
             .values()
             .map(|p| match p {
                 Postings::One(_) => 0,
-                Postings::Many(rows) => rows.serialized_size(),
+                Postings::Many { key, rows } => key.len() + rows.serialized_size(),
+                Postings::Collided(rows) => rows.serialized_size(),
             })
             .sum();
         buckets + bitmaps
     }
+}
+
+/// The rows of `key`: candidates, checked against `key_of` unless already verified.
+pub fn matching<'k>(
+    index: &EqIndex,
+    key: &str,
+    key_of: impl Fn(u32) -> Cow<'k, str>,
+) -> RoaringBitmap {
+    let Candidates { mut rows, verified } = index.candidates(key);
+    if !verified {
+        rows.retain(|row| key_of(row) == key);
+    }
+    rows
 }
 
 #[cfg(test)]
@@ -89,17 +133,20 @@ mod tests {
 
     #[test]
     fn insert_remove_and_lookup() {
+        let keys = |r: u32| Cow::Borrowed(if r == 2 { "b" } else { "a" });
         let mut index = EqIndex::default();
-        index.insert("a", 1);
-        index.insert("a", 1);
-        index.insert("a", 5);
-        index.insert("b", 2);
-        assert_eq!(index.candidates("a").iter().collect::<Vec<_>>(), [1, 5]);
+        index.insert("a", 1, keys);
+        index.insert("a", 1, keys);
+        index.insert("a", 5, keys);
+        index.insert("b", 2, keys);
+        let rows = |index: &EqIndex, key| matching(index, key, keys).iter().collect::<Vec<_>>();
+        assert_eq!(rows(&index, "a"), [1, 5]);
+        assert!(index.candidates("a").verified);
         index.remove("a", 1);
-        assert_eq!(index.candidates("a").iter().collect::<Vec<_>>(), [5]);
+        assert_eq!(rows(&index, "a"), [5]);
         index.remove("a", 5);
-        assert!(index.candidates("a").is_empty());
-        assert_eq!(index.candidates("b").len(), 1);
-        assert!(index.candidates("zzz").is_empty());
+        assert!(rows(&index, "a").is_empty());
+        assert_eq!(rows(&index, "b"), [2]);
+        assert!(rows(&index, "zzz").is_empty());
     }
 }

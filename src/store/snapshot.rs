@@ -12,13 +12,14 @@ use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
+use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
 use super::registry::{Entry, Registry};
 use super::strings::StrColumn;
 use super::time_column::TimeColumn;
 use super::{Store, split_account_key};
-use crate::model::{TextField, TimeField};
+use crate::model::{Seconds, TextField, TimeField};
 
 const MAGIC: &[u8; 8] = b"REACHSNP";
 const END: &[u8; 8] = b"REACHEND";
@@ -187,19 +188,12 @@ impl<W: Write> Encoder<'_, W> {
         Ok(())
     }
 
-    /// Writes each row's string (length-prefixed), a megabyte at a time.
+    /// Writes each row's length, then all the strings' bytes (u64 length first).
     fn strings(&mut self, column: &StrColumn, rows: u32) -> io::Result<()> {
-        let mut buffer = Vec::with_capacity(1 << 20);
-        for row in 0..rows {
-            let text = column.get(row).as_bytes();
-            buffer.extend_from_slice(&(text.len() as u32).to_le_bytes());
-            buffer.extend_from_slice(text);
-            if buffer.len() >= 1 << 20 {
-                self.write_all(&buffer)?;
-                buffer.clear();
-            }
-        }
-        self.write_all(&buffer)
+        let (arena, lens) = column.to_parts(rows);
+        self.u32s(&lens)?;
+        self.write_all(&(arena.len() as u64).to_le_bytes())?;
+        self.write_all(&arena)
     }
 
     fn store(&mut self, store: &Store) -> io::Result<()> {
@@ -324,11 +318,10 @@ impl<R: Read> Decoder<'_, R> {
     }
 
     fn strings(&mut self, rows: u32) -> Result<StrColumn, SnapshotError> {
-        let mut column = StrColumn::default();
-        for row in 0..rows {
-            column.set(row, &self.string()?);
-        }
-        Ok(column)
+        let lens = self.u32s(Some(rows))?;
+        let len = self.i64()? as u64;
+        let arena = self.exact(len)?;
+        StrColumn::from_parts(arena, &lens).ok_or_else(|| corrupt("a text column does not add up"))
     }
 
     fn store(&mut self) -> Result<Store, SnapshotError> {
@@ -397,29 +390,23 @@ impl Store {
             self.tagged |= &entry.rows;
         }
         for field in TimeField::ALL {
-            let column = &self.times[field.index()];
             self.time_present[field.index()] =
-                (0..rows).filter(|&r| column.get(r).is_some()).collect();
+                self.times[field.index()].range(Seconds::MIN, Seconds::MAX);
         }
-        self.identity
-            .reserve(rows as usize, &self.row_account, &self.external_ids);
-        for row in 0..rows {
+        let folded: Vec<std::borrow::Cow<'_, str>> = (0..rows)
+            .into_par_iter()
+            .map(|r| super::fold(self.names.get(r)))
+            .collect();
+        for (row, name) in folded.iter().enumerate() {
             self.name_index
-                .insert(&super::fold(self.names.get(row)), row);
-            if self
-                .identity
-                .find(
-                    self.row_account[row as usize],
-                    self.external_ids.get(row),
-                    &self.row_account,
-                    &self.external_ids,
-                )
-                .is_some()
-            {
-                return Err(corrupt("two rows have the same identity"));
-            }
-            self.identity
-                .insert(row, &self.row_account, &self.external_ids);
+                .insert(name, row as u32, |r| folded[r as usize].clone());
+        }
+        drop(folded);
+        if !self
+            .identity
+            .insert_all(rows, &self.row_account, &self.external_ids)
+        {
+            return Err(corrupt("two rows have the same identity"));
         }
         Ok(())
     }

@@ -46,6 +46,41 @@ impl StrColumn {
         self.spans[row] = Span { start, len };
     }
 
+    /// Builds a column from concatenated strings and each row's length (from a snapshot).
+    /// `None` when the lengths do not add up to the bytes or a string is not UTF-8.
+    pub fn from_parts(arena: Vec<u8>, lens: &[u32]) -> Option<StrColumn> {
+        let mut spans = Vec::with_capacity(lens.len());
+        let mut start = 0u64;
+        for &len in lens {
+            spans.push(Span {
+                start: u32::try_from(start).ok()?,
+                len,
+            });
+            start += u64::from(len);
+        }
+        if start != arena.len() as u64 {
+            return None;
+        }
+        let column = StrColumn { arena, spans };
+        let valid = column.spans.iter().all(|s| {
+            let start = s.start as usize;
+            std::str::from_utf8(&column.arena[start..start + s.len as usize]).is_ok()
+        });
+        valid.then_some(column)
+    }
+
+    /// Each row's string, concatenated, and each row's length (for a snapshot).
+    pub fn to_parts(&self, rows: u32) -> (Vec<u8>, Vec<u32>) {
+        let mut arena = Vec::new();
+        let mut lens = Vec::with_capacity(rows as usize);
+        for row in 0..rows {
+            let text = self.get(row);
+            arena.extend_from_slice(text.as_bytes());
+            lens.push(text.len() as u32);
+        }
+        (arena, lens)
+    }
+
     /// Bytes of memory held (arena and spans).
     pub fn heap_bytes(&self) -> usize {
         self.arena.capacity() + self.spans.capacity() * std::mem::size_of::<Span>()

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use hashbrown::HashMap;
 use roaring::RoaringBitmap;
 
-use super::postings::EqIndex;
+use super::postings::{EqIndex, matching};
 
 /// How a text field's values are compared by segments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,7 +77,10 @@ impl TextColumn {
             self.present.remove(row);
         }
         if let Some(value) = value {
-            self.index.insert(&self.rule.key(value), row);
+            let (rule, values) = (self.rule, &self.values);
+            self.index.insert(&rule.key(value), row, |r| {
+                values.get(&r).map_or(Cow::Borrowed(""), |v| rule.key(v))
+            });
             self.values.insert(row, value.into());
             self.present.insert(row);
         }
@@ -86,9 +89,10 @@ impl TextColumn {
     /// Rows whose value matches `value` under the column's rule.
     pub fn matching(&self, value: &str) -> RoaringBitmap {
         let key = self.rule.key(value);
-        let mut rows = self.index.candidates(&key);
-        rows.retain(|row| self.get(row).is_some_and(|v| self.rule.key(v) == key));
-        rows
+        matching(&self.index, &key, |r| {
+            self.get(r)
+                .map_or(Cow::Borrowed("\u{0}"), |v| self.rule.key(v))
+        })
     }
 
     /// Rows that have a value.

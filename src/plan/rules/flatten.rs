@@ -12,29 +12,35 @@ impl Rule for Flatten {
 
     fn rewrite(&self, plan: Plan) -> Plan {
         match plan {
-            Plan::And(children) => {
-                let mut out = Vec::with_capacity(children.len());
-                for child in children {
-                    match child {
-                        Plan::And(grand) => out.extend(grand),
-                        other => out.push(other),
-                    }
-                }
-                single(out, Plan::And)
-            }
-            Plan::Or(children) => {
-                let mut out = Vec::with_capacity(children.len());
-                for child in children {
-                    match child {
-                        Plan::Or(grand) => out.extend(grand),
-                        other => out.push(other),
-                    }
-                }
-                single(out, Plan::Or)
-            }
+            Plan::And(children) => single(
+                splice(children, |c| match c {
+                    Plan::And(grand) => Ok(grand),
+                    other => Err(other),
+                }),
+                Plan::And,
+            ),
+            Plan::Or(children) => single(
+                splice(children, |c| match c {
+                    Plan::Or(grand) => Ok(grand),
+                    other => Err(other),
+                }),
+                Plan::Or,
+            ),
             other => other,
         }
     }
+}
+
+/// Replaces each child that `same_kind` unwraps by its own children.
+fn splice(children: Vec<Plan>, same_kind: fn(Plan) -> Result<Vec<Plan>, Plan>) -> Vec<Plan> {
+    let mut out = Vec::with_capacity(children.len());
+    for child in children {
+        match same_kind(child) {
+            Ok(grand) => out.extend(grand),
+            Err(other) => out.push(other),
+        }
+    }
+    out
 }
 
 fn single(mut children: Vec<Plan>, group: fn(Vec<Plan>) -> Plan) -> Plan {
