@@ -40,7 +40,12 @@ fn eval<'s>(plan: &Plan, store: &'s Store) -> Cow<'s, RoaringBitmap> {
         Plan::All => Cow::Borrowed(store.live()),
         Plan::Nothing => Cow::Owned(RoaringBitmap::new()),
         Plan::Leaf(leaf) => lookup(leaf, store),
-        Plan::Not(inner) => Cow::Owned(store.live() - &*eval(inner, store)),
+        Plan::Not(inner) => match &**inner {
+            Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => {
+                Cow::Owned(store.time_outside(*field, *lo, *hi))
+            }
+            other => Cow::Owned(store.live() - &*eval(other, store)),
+        },
         Plan::Or(children) => {
             let mut out = RoaringBitmap::new();
             for child in children {
@@ -53,39 +58,52 @@ fn eval<'s>(plan: &Plan, store: &'s Store) -> Cow<'s, RoaringBitmap> {
 }
 
 fn and(children: &[Plan], store: &Store) -> RoaringBitmap {
-    let (mut negative, mut positive): (Vec<&Plan>, Vec<&Plan>) =
-        children.iter().partition(|c| matches!(c, Plan::Not(_)));
-    positive.sort_by_cached_key(|p| estimate(p, store));
-    negative.sort_by_cached_key(|p| std::cmp::Reverse(estimate(p, store)));
-    let mut acc = match positive.first() {
-        Some(first) => eval(first, store).into_owned(),
-        None => store.live().clone(),
+    let mut order: Vec<&Plan> = children.iter().collect();
+    order.sort_by_cached_key(|p| (matches!(p, Plan::Not(_)), estimate(p, store)));
+    let mut acc = match order.first() {
+        Some(first) if !matches!(first, Plan::Not(_)) => eval(first, store).into_owned(),
+        _ => return within(store.live(), children, store),
     };
-    let small = |acc: &RoaringBitmap| acc.len() * FILTER_RATIO < store.len();
-    for child in positive.iter().skip(1) {
-        if acc.is_empty() {
-            return acc;
-        }
-        acc = match child {
-            Plan::Leaf(Leaf::TimeRange { field, lo, hi }) if small(&acc) => {
-                store.time_filter(*field, &acc, *lo, *hi)
-            }
-            other => acc & &*eval(other, store),
-        };
-    }
-    for child in negative {
+    for child in order.iter().skip(1) {
         if acc.is_empty() {
             break;
         }
-        let Plan::Not(inner) = child else { continue };
-        match &**inner {
-            Plan::Leaf(Leaf::TimeRange { field, lo, hi }) if small(&acc) => {
-                acc -= store.time_filter(*field, &acc, *lo, *hi);
-            }
-            other => acc -= &*eval(other, store),
-        }
+        acc = restrict(child, &acc, store);
     }
     acc
+}
+
+fn within(context: &RoaringBitmap, children: &[Plan], store: &Store) -> RoaringBitmap {
+    let mut acc = context.clone();
+    for child in children {
+        if acc.is_empty() {
+            break;
+        }
+        acc = restrict(child, &acc, store);
+    }
+    acc
+}
+
+/// `plan ∩ context`, evaluated knowing the context: once it is small, time ranges are
+/// checked row by row on it, and OR, AND and NOT pass it down to their children.
+fn restrict(plan: &Plan, context: &RoaringBitmap, store: &Store) -> RoaringBitmap {
+    let small = context.len() * FILTER_RATIO < store.len();
+    match plan {
+        Plan::Leaf(Leaf::TimeRange { field, lo, hi }) if small => {
+            store.time_filter(*field, context, *lo, *hi)
+        }
+        Plan::Or(children) if small => {
+            let mut out = RoaringBitmap::new();
+            for child in children {
+                out |= restrict(child, context, store);
+            }
+            out
+        }
+        Plan::And(children) if small => within(context, children, store),
+        Plan::Not(inner) if small => context - restrict(inner, context, store),
+        Plan::Not(inner) => context - &*eval(inner, store),
+        other => context & &*eval(other, store),
+    }
 }
 
 /// The rows of one index lookup.

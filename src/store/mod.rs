@@ -198,6 +198,11 @@ impl Store {
         self.times[field.index()].range(lo, hi)
     }
 
+    /// The live contacts whose time `field` is missing or outside `[lo, hi)`.
+    pub fn time_outside(&self, field: TimeField, lo: Seconds, hi: Seconds) -> RoaringBitmap {
+        self.times[field.index()].outside(lo, hi) & &self.live
+    }
+
     /// An estimate of how many contacts have time `field` in `[lo, hi)`.
     pub fn time_estimate(&self, field: TimeField, lo: Seconds, hi: Seconds) -> u64 {
         self.times[field.index()].estimate(lo, hi).min(self.len())

@@ -74,11 +74,21 @@ impl TimeColumn {
         if range.width == 0 {
             return RoaringBitmap::new();
         }
+        self.scan(range, false)
+    }
+
+    /// Every row whose time is missing or outside `[lo, hi)` (the complement of
+    /// [`TimeColumn::range`] over the column's rows, deleted rows included).
+    pub fn outside(&self, lo: Seconds, hi: Seconds) -> RoaringBitmap {
+        self.scan(StoredRange::new(lo, hi), true)
+    }
+
+    fn scan(&self, range: StoredRange, invert: bool) -> RoaringBitmap {
         let parts: Vec<RoaringBitmap> = self
             .values
             .par_chunks(CHUNK)
             .enumerate()
-            .map(|(i, chunk)| chunk_matches(i * CHUNK, chunk, range))
+            .map(|(i, chunk)| chunk_matches(i * CHUNK, chunk, range, invert))
             .collect();
         let mut out = RoaringBitmap::new();
         for part in parts {
@@ -128,15 +138,16 @@ impl TimeColumn {
     }
 }
 
-/// The matching rows of one chunk, as a bitmap built from a packed bitset.
-fn chunk_matches(base: usize, chunk: &[u32], range: StoredRange) -> RoaringBitmap {
-    let mut bytes = vec![0u8; chunk.len().div_ceil(8)];
-    for (byte, rows) in bytes.iter_mut().zip(chunk.chunks(8)) {
-        let mut bits = 0u8;
+/// The matching rows of one chunk (or, with `invert`, the others), as a bitmap built
+/// from a packed bitset, 64 rows to a word.
+fn chunk_matches(base: usize, chunk: &[u32], range: StoredRange, invert: bool) -> RoaringBitmap {
+    let mut bytes = Vec::with_capacity(chunk.len().div_ceil(8) + 8);
+    for rows in chunk.chunks(64) {
+        let mut bits = 0u64;
         for (bit, &v) in rows.iter().enumerate() {
-            bits |= u8::from(range.contains(v)) << bit;
+            bits |= u64::from(range.contains(v) != invert) << bit;
         }
-        *byte = bits;
+        bytes.extend_from_slice(&bits.to_le_bytes()[..rows.len().div_ceil(8)]);
     }
     RoaringBitmap::from_lsb0_bytes(base as u32, &bytes)
 }
@@ -164,6 +175,11 @@ mod tests {
         );
         assert!(col.range(30, 30).is_empty());
         assert!(col.range(40, 10).is_empty());
+        assert_eq!(col.outside(10, 30).iter().collect::<Vec<_>>(), [2, 3, 4]);
+        assert_eq!(
+            col.outside(i64::MIN, i64::MAX).iter().collect::<Vec<_>>(),
+            [2]
+        );
         let candidates = RoaringBitmap::from_iter([1, 2, 3]);
         assert_eq!(
             col.filter(&candidates, 20, 31).iter().collect::<Vec<_>>(),

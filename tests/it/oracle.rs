@@ -377,7 +377,11 @@ fn population(seed: u64, size: usize) -> (Store, Vec<Contact>) {
 }
 
 fn check(seed: u64, segment: &str, tz: &str) -> Result<(), TestCaseError> {
-    let (store, contacts) = population(seed, 300);
+    check_sized(seed, segment, tz, 300)
+}
+
+fn check_sized(seed: u64, segment: &str, tz: &str, size: usize) -> Result<(), TestCaseError> {
+    let (store, contacts) = population(seed, size);
     let mut engine = Engine::in_memory();
     engine.replace_store(store).expect("in memory");
     let tz = parse_offset(tz).expect("tz");
@@ -412,6 +416,16 @@ proptest! {
     #[test]
     fn executor_equals_row_by_row_oracle(seed in any::<u64>(), segment in segment(), tz in prop::sample::select(vec!["Z", "+08:00", "-05:00"])) {
         check(seed, &segment, tz)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Larger populations, so that AND results get small enough for row-wise filtering.
+    #[test]
+    fn executor_equals_oracle_on_larger_populations(seed in any::<u64>(), segment in segment()) {
+        check_sized(seed, &segment, "+08:00", 3_000)?;
     }
 }
 
