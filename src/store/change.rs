@@ -199,8 +199,8 @@ impl Store {
         self.row_account.reserve(additional);
         self.external_ids.reserve(additional, 24);
         self.names.reserve(additional, 12);
-        self.identity
-            .reserve(additional, &self.row_account, &self.external_ids);
+        let (identity, accounts, ids) = self.identity_parts();
+        identity.reserve(additional, accounts, ids);
     }
 
     /// Allocates a row for a new identity and indexes the identity.
@@ -210,14 +210,12 @@ impl Store {
         let account = self.accounts.intern(&key, 0);
         self.row_account.push(account);
         self.external_ids.set(row, &contact.external_id);
-        self.identity
-            .insert(row, &self.row_account, &self.external_ids);
+        let (identity, accounts, ids) = self.identity_parts();
+        identity.insert(row, accounts, ids);
         self.accounts.rows_mut(account).insert(row);
         self.channels[contact.channel.index()].insert(row);
         self.live.insert(row);
-        if self.tag_counts.len() <= row as usize {
-            self.tag_counts.resize(row as usize + 1, 0);
-        }
+        self.tag_counts();
         row
     }
 
@@ -227,12 +225,11 @@ impl Store {
         let old_name = old.map(|o| o.name.as_str());
         if old_name != Some(new.name.as_str()) {
             if let Some(name) = old_name {
-                self.name_index.remove(&fold(name), row);
+                self.name_parts().0.remove(&fold(name), row);
             }
             self.names.set(row, &new.name);
-            let names = &self.names;
-            self.name_index
-                .insert(&fold(&new.name), row, |r| fold(names.get(r)));
+            let (index, names) = self.name_parts();
+            index.insert(&fold(&new.name), row, |r| fold(names.get(r)));
         }
         self.avatars.set(row, &new.avatar_url);
         self.write_tags(row, old.map_or(&[][..], |o| &o.tags), &new.tags, now);
@@ -277,7 +274,7 @@ impl Store {
             self.tags.rows_mut(code).insert(row);
         }
         let count = u16::try_from(new.len()).unwrap_or(u16::MAX);
-        self.tag_counts[row as usize] = count;
+        self.tag_counts()[row as usize] = count;
         set_bit(old.is_empty(), &mut self.tagged, row, count > 0);
     }
 
@@ -291,7 +288,7 @@ impl Store {
         let code = self.tags.intern(tag, now);
         let added = (rows & &self.live) - &self.tags.entry(code).rows;
         for row in &added {
-            let count = &mut self.tag_counts[row as usize];
+            let count = &mut self.tag_counts()[row as usize];
             *count = count.saturating_add(1);
         }
         self.tagged |= &added;
@@ -318,7 +315,7 @@ impl Store {
     /// Decrements the tag counts of `rows` after one of their tags went away.
     fn untag_rows(&mut self, rows: &RoaringBitmap) {
         for row in rows {
-            let count = &mut self.tag_counts[row as usize];
+            let count = &mut self.tag_counts()[row as usize];
             *count = count.saturating_sub(1);
             if *count == 0 {
                 self.tagged.remove(row);
@@ -377,10 +374,10 @@ impl Store {
         for (row, contact) in rows.iter().zip(contacts) {
             let blank = Contact::new(contact.channel, &contact.account, &contact.external_id);
             self.write_fields(row, Some(&contact), &blank, 0);
-            self.name_index.remove("", row);
+            self.name_parts().0.remove("", row);
             self.names.set(row, "");
-            self.identity
-                .remove(row, &self.row_account, &self.external_ids);
+            let (identity, accounts, ids) = self.identity_parts();
+            identity.remove(row, accounts, ids);
             self.external_ids.set(row, "");
             let account = self.row_account[row as usize];
             self.accounts.rows_mut(account).remove(row);

@@ -51,9 +51,16 @@ impl IdentityMap {
         }
     }
 
+    /// A map of rows `0..rows`, hashing in parallel.
+    pub fn build(rows: u32, accounts: &[u32], ids: &StrColumn) -> IdentityMap {
+        let mut map = IdentityMap::default();
+        map.insert_all(rows, accounts, ids);
+        map
+    }
+
     /// Adds rows `0..rows` of freshly loaded columns, hashing in parallel. Returns false if
-    /// two rows share an identity.
-    pub fn insert_all(&mut self, rows: u32, accounts: &[u32], ids: &StrColumn) -> bool {
+    /// two rows share an identity (the later ones are then left out).
+    fn insert_all(&mut self, rows: u32, accounts: &[u32], ids: &StrColumn) -> bool {
         use rayon::prelude::*;
         let hasher = &self.hasher;
         let hashes: Vec<u64> = (0..rows)
@@ -61,17 +68,19 @@ impl IdentityMap {
             .map(|r| hasher.hash_one((accounts[r as usize], ids.get(r))))
             .collect();
         self.table.reserve(rows as usize, |&r| hashes[r as usize]);
+        let mut unique = true;
         for (row, &hash) in hashes.iter().enumerate() {
             let row = row as u32;
             let same = |&r: &u32| {
                 accounts[r as usize] == accounts[row as usize] && ids.get(r) == ids.get(row)
             };
             if self.table.find(hash, same).is_some() {
-                return false;
+                unique = false;
+                continue;
             }
             self.table.insert_unique(hash, row, |&r| hashes[r as usize]);
         }
-        true
+        unique
     }
 
     /// Reserves room for `additional` rows.

@@ -15,6 +15,8 @@ pub use change::{Applied, Change, ChangeError};
 pub use registry::Entry;
 pub use text::fold;
 
+use std::sync::OnceLock;
+
 use roaring::RoaringBitmap;
 
 use crate::model::{
@@ -35,10 +37,12 @@ pub struct Store {
     row_account: Vec<u32>,
     external_ids: StrColumn,
     names: StrColumn,
-    name_index: EqIndex,
+    /// Built on first use: opening a store does not pay for it.
+    name_index: OnceLock<EqIndex>,
     avatars: StrColumn,
     tags: Registry,
-    tag_counts: Vec<u16>,
+    /// Tags per row; counted from the tag bitmaps on the first change after opening.
+    tag_counts: Option<Vec<u16>>,
     tagged: RoaringBitmap,
     live: RoaringBitmap,
     channels: [RoaringBitmap; 5],
@@ -48,7 +52,8 @@ pub struct Store {
     times: [TimeColumn; 7],
     time_present: [RoaringBitmap; 7],
     texts: [TextColumn; 5],
-    identity: IdentityMap,
+    /// Built on first use: opening a store does not pay for it.
+    identity: OnceLock<IdentityMap>,
 }
 
 impl Default for Store {
@@ -62,10 +67,10 @@ impl Default for Store {
             row_account: Vec::new(),
             external_ids: StrColumn::default(),
             names: StrColumn::default(),
-            name_index: EqIndex::default(),
+            name_index: OnceLock::new(),
             avatars: StrColumn::default(),
             tags: Registry::default(),
-            tag_counts: Vec::new(),
+            tag_counts: Some(Vec::new()),
             tagged: RoaringBitmap::new(),
             live: RoaringBitmap::new(),
             channels: Default::default(),
@@ -75,7 +80,7 @@ impl Default for Store {
             times: Default::default(),
             time_present: Default::default(),
             texts: std::array::from_fn(|i| TextColumn::new(rule(TextField::ALL[i]))),
-            identity: IdentityMap::default(),
+            identity: OnceLock::new(),
         }
     }
 }
@@ -126,7 +131,7 @@ impl Store {
     /// The row of an identity, if it is live.
     pub fn find(&self, channel: Channel, account: &str, external_id: &str) -> Option<u32> {
         let code = self.accounts.code(&account_key(channel, account))?;
-        self.identity
+        self.identity()
             .find(code, external_id, &self.row_account, &self.external_ids)
     }
 
@@ -231,7 +236,50 @@ impl Store {
 
     /// The contacts whose trimmed, lower-cased name equals `value`'s.
     pub fn name_eq(&self, value: &str) -> RoaringBitmap {
-        postings::matching(&self.name_index, &fold(value), |r| fold(self.names.get(r)))
+        postings::matching(self.name_index(), &fold(value), |r| fold(self.names.get(r)))
+    }
+
+    fn identity(&self) -> &IdentityMap {
+        self.identity.get_or_init(|| {
+            IdentityMap::build(self.row_count(), &self.row_account, &self.external_ids)
+        })
+    }
+
+    fn name_index(&self) -> &EqIndex {
+        self.name_index
+            .get_or_init(|| EqIndex::build(self.row_count(), |r| fold(self.names.get(r))))
+    }
+
+    /// The identity map and the columns it reads, for changing it.
+    fn identity_parts(&mut self) -> (&mut IdentityMap, &[u32], &StrColumn) {
+        self.identity();
+        let map = lazy_mut(&mut self.identity);
+        (map, &self.row_account, &self.external_ids)
+    }
+
+    /// The name index and the names it reads, for changing it.
+    fn name_parts(&mut self) -> (&mut EqIndex, &StrColumn) {
+        self.name_index();
+        (lazy_mut(&mut self.name_index), &self.names)
+    }
+
+    /// Tags per row, for changing them (counted from the tag bitmaps if needed).
+    fn tag_counts(&mut self) -> &mut Vec<u16> {
+        let rows = self.row_count() as usize;
+        let tags = &self.tags;
+        let counts = self.tag_counts.get_or_insert_with(|| {
+            let mut counts = vec![0u16; rows];
+            for entry in tags.entries() {
+                for row in &entry.rows {
+                    counts[row as usize] = counts[row as usize].saturating_add(1);
+                }
+            }
+            counts
+        });
+        if counts.len() < rows {
+            counts.resize(rows, 0);
+        }
+        counts
     }
 
     /// The external id of a row.
@@ -307,12 +355,21 @@ impl Store {
         let mut parts: Vec<(String, usize)> = vec![
             ("external ids".into(), self.external_ids.heap_bytes()),
             ("names".into(), self.names.heap_bytes()),
-            ("name index".into(), self.name_index.heap_bytes()),
+            (
+                "name index".into(),
+                self.name_index.get().map_or(0, EqIndex::heap_bytes),
+            ),
             ("avatar urls".into(), self.avatars.heap_bytes()),
-            ("identity map".into(), self.identity.heap_bytes()),
+            (
+                "identity map".into(),
+                self.identity.get().map_or(0, IdentityMap::heap_bytes),
+            ),
             ("row → account".into(), self.row_account.capacity() * 4),
             ("tag bitmaps".into(), self.tags.heap_bytes()),
-            ("tag counts".into(), self.tag_counts.capacity() * 2),
+            (
+                "tag counts".into(),
+                self.tag_counts.as_ref().map_or(0, |c| c.capacity() * 2),
+            ),
             ("account bitmaps".into(), self.accounts.heap_bytes()),
             (
                 "flag/channel/opt-out/frequency bitmaps".into(),
@@ -335,6 +392,14 @@ impl Store {
         }
         parts.sort_by_key(|p| std::cmp::Reverse(p.1));
         parts
+    }
+}
+
+/// The value of a cell already initialized by the caller.
+fn lazy_mut<T>(cell: &mut OnceLock<T>) -> &mut T {
+    match cell.get_mut() {
+        Some(value) => value,
+        None => unreachable!("the caller initializes the cell first"),
     }
 }
 

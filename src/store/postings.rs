@@ -36,6 +36,17 @@ impl EqIndex {
         self.hasher.hash_one(key)
     }
 
+    /// An index of rows `0..rows`, folding keys in parallel.
+    pub fn build<'k>(rows: u32, key_of: impl Fn(u32) -> Cow<'k, str> + Sync) -> EqIndex {
+        use rayon::prelude::*;
+        let keys: Vec<Cow<'k, str>> = (0..rows).into_par_iter().map(&key_of).collect();
+        let mut index = EqIndex::default();
+        for (row, key) in keys.iter().enumerate() {
+            index.insert(key, row as u32, |r| keys[r as usize].clone());
+        }
+        index
+    }
+
     /// Records that `row` holds `key`; `key_of` gives the key another row holds.
     pub fn insert<'k>(&mut self, key: &str, row: u32, key_of: impl Fn(u32) -> Cow<'k, str>) {
         let hash = self.hash(key);

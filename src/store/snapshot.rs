@@ -12,7 +12,6 @@ use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
 use super::registry::{Entry, Registry};
@@ -113,10 +112,12 @@ pub fn read(path: &Path) -> Result<Store, SnapshotError> {
     if version != FORMAT_VERSION {
         return Err(SnapshotError::Version(version));
     }
+    let size = std::fs::metadata(path)?.len();
     let mut body = Decoder {
         input: &mut file,
         crc: crc32fast::Hasher::new(),
         len: 0,
+        available: size.saturating_sub(12 + 20),
     };
     let store = body.store()?;
     let (crc, len) = (body.crc.finalize(), body.len);
@@ -232,6 +233,8 @@ struct Decoder<'a, R: Read> {
     input: &'a mut R,
     crc: crc32fast::Hasher,
     len: u64,
+    /// Body bytes the file holds: no length read from it may ask for more.
+    available: u64,
 }
 
 impl<R: Read> Read for Decoder<'_, R> {
@@ -260,14 +263,19 @@ impl<R: Read> Decoder<'_, R> {
         Ok(i64::from_le_bytes(b))
     }
 
-    /// Reads `len` bytes, growing the buffer only as data arrives (a corrupted length
-    /// cannot make it allocate more than the file holds).
-    fn exact(&mut self, len: u64) -> io::Result<Vec<u8>> {
-        let mut buf = Vec::new();
-        self.by_ref().take(len).read_to_end(&mut buf)?;
-        if buf.len() as u64 != len {
+    /// Refuses a length longer than what is left of the file (a corrupted length must
+    /// not make the reader allocate more than the file holds).
+    fn fits(&self, len: u64) -> io::Result<usize> {
+        if len > self.available.saturating_sub(self.len) {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
+        usize::try_from(len).map_err(|_| io::ErrorKind::UnexpectedEof.into())
+    }
+
+    /// Reads exactly `len` bytes into a buffer allocated once.
+    fn exact(&mut self, len: u64) -> io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; self.fits(len)?];
+        self.read_exact(&mut buf)?;
         Ok(buf)
     }
 
@@ -281,11 +289,12 @@ impl<R: Read> Decoder<'_, R> {
         if expected.is_some_and(|e| e != n) {
             return Err(corrupt("column lengths disagree"));
         }
-        let bytes = self.exact(u64::from(n) * 4)?;
-        Ok(bytes
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
+        let mut values = vec![0u32; self.fits(u64::from(n) * 4)? / 4];
+        self.read_exact(bytemuck::cast_slice_mut(&mut values))?;
+        for v in &mut values {
+            *v = u32::from_le(*v);
+        }
+        Ok(values)
     }
 
     fn bitmap(&mut self, rows: Option<u32>) -> Result<RoaringBitmap, SnapshotError> {
@@ -352,14 +361,17 @@ impl<R: Read> Decoder<'_, R> {
         }
         for field in TextField::ALL {
             let n = self.u32()?;
+            let mut values = Vec::new();
             for _ in 0..n {
                 let row = self.u32()?;
                 let value = self.string()?;
                 if row >= rows {
                     return Err(corrupt("a text value names a row that does not exist"));
                 }
-                store.texts[field.index()].set(row, Some(&value));
+                values.push((row, value.into_boxed_str()));
             }
+            let column = &mut store.texts[field.index()];
+            *column = super::text::TextColumn::from_values(column.rule(), values);
         }
         store.accounts = accounts;
         store.tags = tags;
@@ -370,43 +382,24 @@ impl<R: Read> Decoder<'_, R> {
 }
 
 impl Store {
-    /// Rebuilds what the snapshot does not hold: live rows, channels, tag counts, presence
-    /// bitmaps, the name index and the identity map.
+    /// Rebuilds what the snapshot does not hold: live rows, channels, tag counts and
+    /// presence bitmaps. The identity map and equality indexes are built on first use.
     fn rebuild_derived(&mut self, rows: u32) -> Result<(), SnapshotError> {
         self.live = (0..rows).collect();
         for entry in self.accounts.entries() {
             let (channel, _) = split_account_key(&entry.name);
             self.channels[channel.index()] |= &entry.rows;
         }
-        self.tag_counts = vec![0; rows as usize];
+        self.tag_counts = None;
         for entry in self.tags.entries() {
             if entry.rows.max().is_some_and(|m| m >= rows) {
                 return Err(corrupt("a tag names a row that does not exist"));
             }
-            for row in &entry.rows {
-                let count = &mut self.tag_counts[row as usize];
-                *count = count.saturating_add(1);
-            }
-            self.tagged |= &entry.rows;
         }
+        self.tagged = roaring::MultiOps::union(self.tags.entries().iter().map(|e| &e.rows));
         for field in TimeField::ALL {
             self.time_present[field.index()] =
                 self.times[field.index()].range(Seconds::MIN, Seconds::MAX);
-        }
-        let folded: Vec<std::borrow::Cow<'_, str>> = (0..rows)
-            .into_par_iter()
-            .map(|r| super::fold(self.names.get(r)))
-            .collect();
-        for (row, name) in folded.iter().enumerate() {
-            self.name_index
-                .insert(name, row as u32, |r| folded[r as usize].clone());
-        }
-        drop(folded);
-        if !self
-            .identity
-            .insert_all(rows, &self.row_account, &self.external_ids)
-        {
-            return Err(corrupt("two rows have the same identity"));
         }
         Ok(())
     }

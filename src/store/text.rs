@@ -2,6 +2,7 @@
 //! salesperson) with its equality index and its "present" bitmap.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use hashbrown::HashMap;
 use roaring::RoaringBitmap;
@@ -47,7 +48,8 @@ pub fn fold(value: &str) -> Cow<'_, str> {
 pub struct TextColumn {
     rule: MatchRule,
     values: HashMap<u32, Box<str>>,
-    index: EqIndex,
+    /// Built on first use: opening a store does not pay for it.
+    index: OnceLock<EqIndex>,
     present: RoaringBitmap,
 }
 
@@ -57,7 +59,7 @@ impl TextColumn {
         TextColumn {
             rule,
             values: HashMap::new(),
-            index: EqIndex::default(),
+            index: OnceLock::new(),
             present: RoaringBitmap::new(),
         }
     }
@@ -72,13 +74,18 @@ impl TextColumn {
         if self.get(row) == value {
             return;
         }
+        self.index();
+        let index = match self.index.get_mut() {
+            Some(index) => index,
+            None => unreachable!("initialized above"),
+        };
         if let Some(old) = self.values.remove(&row) {
-            self.index.remove(&self.rule.key(&old), row);
+            index.remove(&self.rule.key(&old), row);
             self.present.remove(row);
         }
         if let Some(value) = value {
             let (rule, values) = (self.rule, &self.values);
-            self.index.insert(&rule.key(value), row, |r| {
+            index.insert(&rule.key(value), row, |r| {
                 values.get(&r).map_or(Cow::Borrowed(""), |v| rule.key(v))
             });
             self.values.insert(row, value.into());
@@ -89,10 +96,40 @@ impl TextColumn {
     /// Rows whose value matches `value` under the column's rule.
     pub fn matching(&self, value: &str) -> RoaringBitmap {
         let key = self.rule.key(value);
-        matching(&self.index, &key, |r| {
+        matching(self.index(), &key, |r| {
             self.get(r)
                 .map_or(Cow::Borrowed("\u{0}"), |v| self.rule.key(v))
         })
+    }
+
+    fn index(&self) -> &EqIndex {
+        self.index.get_or_init(|| {
+            let mut index = EqIndex::default();
+            for (&row, value) in &self.values {
+                index.insert(&self.rule.key(value), row, |r| {
+                    self.values
+                        .get(&r)
+                        .map_or(Cow::Borrowed(""), |v| self.rule.key(v))
+                });
+            }
+            index
+        })
+    }
+
+    /// A column holding `values` (from a snapshot); the index is built on first use.
+    pub fn from_values(rule: MatchRule, values: Vec<(u32, Box<str>)>) -> TextColumn {
+        let present = values.iter().map(|(row, _)| *row).collect();
+        TextColumn {
+            rule,
+            values: values.into_iter().collect(),
+            index: OnceLock::new(),
+            present,
+        }
+    }
+
+    /// How the column compares values.
+    pub fn rule(&self) -> MatchRule {
+        self.rule
     }
 
     /// Rows that have a value.
@@ -109,7 +146,10 @@ impl TextColumn {
     pub fn heap_bytes(&self) -> usize {
         let entries = self.values.capacity() * (std::mem::size_of::<(u32, Box<str>)>() + 1);
         let strings: usize = self.values.values().map(|v| v.len().max(16)).sum();
-        entries + strings + self.index.heap_bytes() + self.present.serialized_size()
+        entries
+            + strings
+            + self.index.get().map_or(0, EqIndex::heap_bytes)
+            + self.present.serialized_size()
     }
 }
 

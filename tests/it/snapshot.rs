@@ -105,3 +105,60 @@ fn damaged_files_are_refused() {
         assert!(err.contains(expect), "{err} (expected {expect})");
     }
 }
+
+#[test]
+fn changes_after_opening_keep_lazy_indexes_exact() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("s.snap");
+    write(&store(), &path).expect("write");
+    let mut loaded = read(&path).expect("read");
+    let contacts = loaded.contacts(loaded.live());
+    let single: Vec<u32> = contacts
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.tags.len() == 1)
+        .map(|(i, _)| i as u32)
+        .take(50)
+        .collect();
+    assert!(!single.is_empty());
+    let first = &contacts[single[0] as usize];
+    let tag = first.tags[0].clone();
+    let rows: roaring::RoaringBitmap = single
+        .iter()
+        .copied()
+        .filter(|r| contacts[*r as usize].tags == [tag.clone()])
+        .collect();
+    loaded
+        .apply(
+            &Change::RemoveTag {
+                tag: tag.clone(),
+                rows: rows.clone(),
+            },
+            0,
+        )
+        .expect("untag");
+    assert!(
+        loaded.tagged().is_disjoint(&rows),
+        "rows left without tags leave has:tag"
+    );
+    let email = contacts
+        .iter()
+        .find_map(|c| c.texts[0].clone())
+        .expect("some email");
+    assert_eq!(
+        loaded
+            .text_eq(reach::model::TextField::Email, &email.to_uppercase())
+            .len(),
+        1
+    );
+    assert!(
+        loaded
+            .find(first.channel, &first.account, &first.external_id)
+            .is_some()
+    );
+    assert!(
+        loaded
+            .name_eq(&first.name.to_uppercase())
+            .contains(single[0])
+    );
+}
