@@ -76,7 +76,70 @@ fn command_words(line: &str) -> Option<Vec<String>> {
     if !is_command || first.contains(':') {
         return None;
     }
-    Some(shell_words(line))
+    Some(segment_args(shell_words(line)))
+}
+
+/// Options that take a value (everything else starting with `--` is a switch).
+const VALUE_OPTIONS: &[&str] = &[
+    "--limit",
+    "--offset",
+    "--format",
+    "-o",
+    "--output",
+    "--kind",
+    "--confirm",
+    "--batch",
+    "--repeat",
+    "--account",
+    "--search",
+    "--sort",
+    "--page",
+    "--page-size",
+    "--create",
+    "--delete",
+    "--plan",
+    "--purchased",
+    "--used",
+    "--reject",
+];
+
+/// Leading positional arguments before the segment, for commands that end in one.
+fn positionals_before_segment(command: &str) -> Option<usize> {
+    match command {
+        "count" | "list" | "explain" | "export" | "unsubscribe" | "resubscribe" | "delete" => {
+            Some(0)
+        }
+        "save" => Some(1),
+        "tag" => Some(2),
+        _ => None,
+    }
+}
+
+/// Joins the words of a segment typed without quotes (`count tag:a channel:line`) into
+/// one argument, keeping options and their values apart.
+fn segment_args(words: Vec<String>) -> Vec<String> {
+    let Some(fixed) = words.first().and_then(|c| positionals_before_segment(c)) else {
+        return words;
+    };
+    let mut out = vec![words[0].clone()];
+    let mut segment = Vec::new();
+    let mut iter = words.into_iter().skip(1);
+    while let Some(word) = iter.next() {
+        if VALUE_OPTIONS.contains(&word.as_str()) {
+            out.push(word);
+            out.extend(iter.next());
+        } else if word.starts_with("--") || word == "-y" {
+            out.push(word);
+        } else if out.len() <= fixed && segment.is_empty() {
+            out.push(word);
+        } else {
+            segment.push(word);
+        }
+    }
+    if !segment.is_empty() {
+        out.push(segment.join(" "));
+    }
+    out
 }
 
 fn run_command(ctx: &mut Context, mut words: Vec<String>) -> Result<(), Error> {
@@ -113,17 +176,36 @@ fn show_segment(ctx: &mut Context, line: &str) -> Result<(), Error> {
     )
 }
 
-/// Splits a line into words, honouring '…' and "…" quoting.
+/// Splits a line into words. '…' groups and is removed; "…" groups and is kept, since
+/// double quotes belong to the segment language (`tag:"雙11 會員"`).
 pub fn shell_words(line: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut quote: Option<char> = None;
     let mut in_word = false;
+    let mut escaped = false;
     for c in line.chars() {
+        if escaped {
+            word.push(c);
+            escaped = false;
+            continue;
+        }
         match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
+            (Some('"'), '\\') => {
+                word.push(c);
+                escaped = true;
+            }
+            (Some(q), c) if c == q => {
+                if q == '"' {
+                    word.push(c);
+                }
+                quote = None;
+            }
             (Some(_), c) => word.push(c),
             (None, '\'' | '"') => {
+                if c == '"' {
+                    word.push(c);
+                }
                 quote = Some(c);
                 in_word = true;
             }
@@ -143,4 +225,43 @@ pub fn shell_words(line: &str) -> Vec<String> {
         words.push(word);
     }
     words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<String> {
+        command_words(line).unwrap_or_default()
+    }
+
+    #[test]
+    fn unquoted_segments_become_one_argument() {
+        assert_eq!(
+            args("count tag:a channel:line"),
+            ["count", "tag:a channel:line"]
+        );
+        assert_eq!(
+            args("count tag:\"雙11 會員\" -is:blocked"),
+            ["count", "tag:\"雙11 會員\" -is:blocked"]
+        );
+        assert_eq!(
+            args("list 'tag:a or tag:b' --limit 5"),
+            ["list", "--limit", "5", "tag:a or tag:b"]
+        );
+        assert_eq!(
+            args("tag add vip checkout:-30d.. has:email -y"),
+            ["tag", "add", "vip", "-y", "checkout:-30d.. has:email"]
+        );
+        assert_eq!(
+            args("save buyers checkout:-30d.."),
+            ["save", "buyers", "checkout:-30d.."]
+        );
+        assert_eq!(
+            args("unsubscribe tag:x --kind cart"),
+            ["unsubscribe", "--kind", "cart", "tag:x"]
+        );
+        assert_eq!(args("stats --memory"), ["stats", "--memory"]);
+        assert!(command_words("tag:vip").is_none());
+    }
 }

@@ -5,5 +5,6 @@ mod grammar;
 mod import_export;
 mod oracle;
 mod parser;
+mod repl;
 mod snapshot;
 mod store;
