@@ -128,9 +128,10 @@ fn segment_args(words: Vec<String>) -> Vec<String> {
         if VALUE_OPTIONS.contains(&word.as_str()) {
             out.push(word);
             out.extend(iter.next());
-        } else if word.starts_with("--") || word == "-y" {
-            out.push(word);
-        } else if out.len() <= fixed && segment.is_empty() {
+        } else if word.starts_with("--")
+            || word == "-y"
+            || (out.len() <= fixed && segment.is_empty())
+        {
             out.push(word);
         } else {
             segment.push(word);
