@@ -5,8 +5,12 @@ use std::io::{IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// The terminal's width in columns (100 when not a terminal).
+/// The terminal's width in columns; unlimited when stdout is not a terminal (a pipe or a
+/// file gets whole cells).
 pub fn terminal_width() -> usize {
+    if !std::io::stdout().is_terminal() {
+        return usize::MAX / 4;
+    }
     terminal_size::terminal_size()
         .map(|(w, _)| w.0 as usize)
         .unwrap_or(100)
