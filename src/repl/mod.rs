@@ -3,6 +3,8 @@
 
 mod helper;
 
+pub use helper::COMMANDS;
+
 use rustyline::error::ReadlineError;
 use rustyline::{Config, Editor};
 
