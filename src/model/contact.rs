@@ -7,6 +7,9 @@ use super::fields::{AVATAR_CHANNELS, FB_FREQUENCY_CHANNELS};
 use super::time::{Seconds, add_months};
 use super::{Channel, FbFrequency, Flag, OptOutKind, OptOuts, TextField, TimeField};
 
+/// The longest identity, name or avatar URL accepted, in bytes (1 MiB).
+pub const MAX_TEXT_BYTES: usize = 1 << 20;
+
 /// The length limit of a tag name, in characters.
 pub const MAX_TAG_CHARS: usize = 100;
 
@@ -154,6 +157,20 @@ impl Contact {
         }
         if self.fb_frequency.is_some() && !FB_FREQUENCY_CHANNELS.contains(&channel) {
             return Err(foreign("fb_frequency"));
+        }
+        let long = [
+            ("account", &self.account),
+            ("external_id", &self.external_id),
+            ("name", &self.name),
+            ("avatar_url", &self.avatar_url),
+        ]
+        .into_iter()
+        .find(|(_, text)| text.len() > MAX_TEXT_BYTES);
+        if let Some((field, _)) = long {
+            return Err(FieldError {
+                field,
+                message: format!("at most {MAX_TEXT_BYTES} bytes"),
+            });
         }
         let range = super::time::MIN_STORED..=super::time::MAX_STORED;
         if let Some(field) = TimeField::ALL
@@ -317,6 +334,13 @@ mod tests {
         let mut fb = Contact::new(Channel::Facebook, "p", "1");
         fb.flags[Flag::FbOptin.index()] = true;
         assert_eq!(fb.validate().map_err(|e| e.field), Err("fb_frequency"));
+    }
+
+    #[test]
+    fn oversized_text_is_refused() {
+        let mut c = Contact::new(Channel::Line, "a", "U1");
+        c.name = "x".repeat(MAX_TEXT_BYTES + 1);
+        assert_eq!(c.validate().map_err(|e| e.field), Err("name"));
     }
 
     #[test]

@@ -8,7 +8,9 @@ mod phone;
 pub mod time;
 
 pub use channel::Channel;
-pub use contact::{Contact, FieldError, MAX_TAG_CHARS, MessageKind, check_tag_name};
+pub use contact::{
+    Contact, FieldError, MAX_TAG_CHARS, MAX_TEXT_BYTES, MessageKind, check_tag_name,
+};
 pub use fields::{
     AVATAR_CHANNELS, FB_FREQUENCY_CHANNELS, FbFrequency, Field, FieldKind, FieldSet, Flag,
     OptOutKind, OptOuts, TextField, TimeField,

@@ -1,10 +1,33 @@
 //! `StrColumn`: one string per row, kept in a single byte arena (no allocation per row).
 
-/// Where a row's string lives in the arena.
+/// The longest string a column holds, in bytes (longer ones are refused by
+/// `Contact::validate`, and cut at a character boundary here as a last resort).
+pub const MAX_STRING_BYTES: usize = (1 << 24) - 1;
+
+/// Where a row's string lives in the arena: a 40-bit start (the top 8 bits ride in the
+/// length word) and a 24-bit length, in 8 bytes.
 #[derive(Clone, Copy, Debug, Default)]
 struct Span {
-    start: u32,
-    len: u32,
+    start_low: u32,
+    /// Bits 0..24: length; bits 24..32: start bits 32..40.
+    len_and_start_high: u32,
+}
+
+impl Span {
+    fn new(start: usize, len: usize) -> Span {
+        Span {
+            start_low: start as u32,
+            len_and_start_high: (len as u32 & 0x00FF_FFFF) | (((start >> 32) as u32) << 24),
+        }
+    }
+
+    fn start(self) -> usize {
+        self.start_low as usize | (((self.len_and_start_high >> 24) as usize) << 32)
+    }
+
+    fn len(self) -> usize {
+        (self.len_and_start_high & 0x00FF_FFFF) as usize
+    }
 }
 
 /// A dense string column: an append-only arena plus a span per row. Overwritten values
@@ -21,8 +44,7 @@ impl StrColumn {
         let Some(span) = self.spans.get(row as usize) else {
             return "";
         };
-        let start = span.start as usize;
-        let bytes = &self.arena[start..start + span.len as usize];
+        let bytes = &self.arena[span.start()..span.start() + span.len()];
         // Only whole `&str`s are ever copied into the arena.
         std::str::from_utf8(bytes).unwrap_or_default()
     }
@@ -36,36 +58,36 @@ impl StrColumn {
         if self.get(row as u32) == value {
             return;
         }
-        let start = u32::try_from(self.arena.len()).unwrap_or(u32::MAX);
-        let len = u32::try_from(value.len()).unwrap_or(0);
-        assert!(
-            (start as u64 + len as u64) < u32::MAX as u64,
-            "string column over 4 GiB"
-        );
-        self.arena.extend_from_slice(value.as_bytes());
-        self.spans[row] = Span { start, len };
+        let mut end = value.len().min(MAX_STRING_BYTES);
+        while !value.is_char_boundary(end) {
+            end -= 1;
+        }
+        let start = self.arena.len();
+        self.arena.extend_from_slice(&value.as_bytes()[..end]);
+        self.spans[row] = Span::new(start, end);
     }
 
     /// Builds a column from concatenated strings and each row's length (from a snapshot).
     /// `None` when the lengths do not add up to the bytes or a string is not UTF-8.
     pub fn from_parts(arena: Vec<u8>, lens: &[u32]) -> Option<StrColumn> {
         let mut spans = Vec::with_capacity(lens.len());
-        let mut start = 0u64;
+        let mut start = 0usize;
         for &len in lens {
-            spans.push(Span {
-                start: u32::try_from(start).ok()?,
-                len,
-            });
-            start += u64::from(len);
+            let len = len as usize;
+            if len > MAX_STRING_BYTES || start >= 1 << 40 {
+                return None;
+            }
+            spans.push(Span::new(start, len));
+            start += len;
         }
-        if start != arena.len() as u64 {
+        if start != arena.len() {
             return None;
         }
         let column = StrColumn { arena, spans };
-        let valid = column.spans.iter().all(|s| {
-            let start = s.start as usize;
-            std::str::from_utf8(&column.arena[start..start + s.len as usize]).is_ok()
-        });
+        let valid = column
+            .spans
+            .iter()
+            .all(|s| std::str::from_utf8(&column.arena[s.start()..s.start() + s.len()]).is_ok());
         valid.then_some(column)
     }
 
@@ -106,5 +128,19 @@ mod tests {
         col.set(2, "x");
         assert_eq!(col.get(2), "x");
         assert_eq!(col.get(9), "");
+        let long = "長".repeat(MAX_STRING_BYTES / 3 + 5);
+        col.set(4, &long);
+        assert!(col.get(4).len() <= MAX_STRING_BYTES && long.starts_with(col.get(4)));
+    }
+}
+
+#[cfg(test)]
+mod span_tests {
+    use super::*;
+
+    #[test]
+    fn spans_address_past_4_gib() {
+        let span = Span::new((5usize << 32) + 7, 1234);
+        assert_eq!((span.start(), span.len()), ((5usize << 32) + 7, 1234));
     }
 }
