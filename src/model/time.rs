@@ -1,7 +1,7 @@
 //! Instants (whole seconds since the Unix epoch, UTC), the engine's fixed time zone, and
 //! calendar arithmetic (months and years, clamped to the month's last day).
 
-use chrono::{DateTime, Datelike, FixedOffset, Months, NaiveDateTime, SecondsFormat, TimeZone};
+use chrono::{DateTime, FixedOffset, Months, NaiveDateTime, SecondsFormat, TimeZone};
 
 /// An instant: whole seconds since 1970-01-01T00:00:00Z.
 pub type Seconds = i64;
@@ -78,12 +78,6 @@ pub fn start_of_day(t: Seconds, tz: FixedOffset) -> Option<Seconds> {
     let local = instant_to_local(t, tz)?;
     let midnight = local.date().and_hms_opt(0, 0, 0)?;
     Some(local_to_instant(midnight, tz))
-}
-
-/// The local year and month of `t` in `tz` (used by the generator and reports).
-pub fn year_month(t: Seconds, tz: FixedOffset) -> Option<(i32, u32)> {
-    let local = instant_to_local(t, tz)?;
-    Some((local.year(), local.month()))
 }
 
 #[cfg(test)]

@@ -8,5 +8,5 @@ mod print;
 
 pub use ast::{Expr, Predicate, Span, Value};
 pub use error::Diagnostic;
-pub use parse::{MAX_DEPTH, MAX_SEGMENT_BYTES, parse, starts_term};
+pub use parse::{MAX_DEPTH, MAX_SEGMENT_BYTES, parse};
 pub use print::print;

@@ -5,7 +5,7 @@
 use nom::branch::alt;
 use nom::bytes::complete::{tag, tag_no_case, take_while, take_while1};
 use nom::character::complete::satisfy;
-use nom::combinator::{peek, recognize};
+use nom::combinator::recognize;
 use nom::sequence::pair;
 use nom::{IResult, Parser};
 
@@ -388,11 +388,4 @@ impl<'a> SegmentParser<'a> {
             self.input,
         ))
     }
-}
-
-/// Whether `text` starts a term (used by the REPL to decide completion context).
-pub fn starts_term(text: &str) -> bool {
-    peek(alt((tag("("), tag("@"), field_name)))
-        .parse(text)
-        .is_ok()
 }
