@@ -19,7 +19,10 @@ fn main() -> ExitCode {
     match reach::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!(
+                "{}",
+                reach::cli::output::paint_error(&format!("error: {e}"))
+            );
             ExitCode::from(e.exit_code())
         }
     }

@@ -81,6 +81,26 @@ fn fit(text: &str, width: usize) -> String {
     out
 }
 
+/// An error for stderr: on a terminal, the `error:` label and the underline in red.
+pub fn paint_error(text: &str) -> String {
+    if !std::io::stderr().is_terminal() {
+        return text.to_string();
+    }
+    text.lines()
+        .map(|line| {
+            let is_underline = !line.trim().is_empty() && line.trim().chars().all(|c| c == '^');
+            if let Some(rest) = line.strip_prefix("error:") {
+                format!("\x1b[1;31merror:\x1b[0m{rest}")
+            } else if is_underline {
+                format!("\x1b[31m{line}\x1b[0m")
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// A progress bar on stderr when it is a terminal, hidden otherwise.
 pub fn progress(len: u64, what: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {

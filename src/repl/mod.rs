@@ -9,6 +9,7 @@ use rustyline::error::ReadlineError;
 use rustyline::{Config, Editor};
 
 use crate::cli::args::Format;
+use crate::cli::output::paint_error;
 use crate::cli::{Command, Context, execute};
 use crate::error::Error;
 use helper::ReachHelper;
@@ -26,14 +27,18 @@ pub fn run(ctx: &mut Context) -> Result<(), Error> {
     if let Some(path) = &history {
         let _ = editor.load_history(path);
     }
+    let mut session = Session {
+        timing: true,
+        last: None,
+    };
     eprintln!(
-        "reach — {} contacts. Type a segment (e.g. tag:vip checkout:-30d..) or `help`. Ctrl-D quits.",
+        "reach — {} contacts. Type a segment (e.g. tag:vip checkout:-30d..), `more` for the next rows, `help`, `\\timing`. Ctrl-D quits.",
         ctx.engine.store().len()
     );
     loop {
         match editor.readline("reach> ") {
             Ok(line) => {
-                if !handle(ctx, line.trim()) {
+                if !handle(ctx, &mut session, line.trim()) {
                     break;
                 }
                 if let Some(helper) = editor.helper_mut() {
@@ -51,23 +56,42 @@ pub fn run(ctx: &mut Context) -> Result<(), Error> {
     Ok(())
 }
 
+/// What the REPL remembers between lines.
+struct Session {
+    /// Show how long each line took (`\timing` toggles it).
+    timing: bool,
+    /// The last bare segment and how many of its rows were shown (for `more`).
+    last: Option<(String, usize)>,
+}
+
+/// Rows a bare segment (and each `more`) shows.
+const PAGE: usize = 10;
+
 /// Runs one line; false means leave.
-fn handle(ctx: &mut Context, line: &str) -> bool {
+fn handle(ctx: &mut Context, session: &mut Session, line: &str) -> bool {
     if line.is_empty() {
         return true;
     }
     if matches!(line, "quit" | "exit" | "\\q") {
         return false;
     }
+    if line == "\\timing" {
+        session.timing = !session.timing;
+        eprintln!("timing is {}", if session.timing { "on" } else { "off" });
+        return true;
+    }
     let started = std::time::Instant::now();
-    let result = match command_words(line) {
-        Some(words) => run_command(ctx, words),
-        None => show_segment(ctx, line),
+    let result = match (line, command_words(line)) {
+        ("more", _) => more(ctx, session),
+        (_, Some(words)) => run_command(ctx, words),
+        (_, None) => show_segment(ctx, session, line),
     };
     if let Err(e) = result {
-        eprintln!("error: {e}");
+        eprintln!("{}", paint_error(&format!("error: {e}")));
     }
-    eprintln!("({:.1} ms)", started.elapsed().as_secs_f64() * 1e3);
+    if session.timing {
+        eprintln!("({:.1} ms)", started.elapsed().as_secs_f64() * 1e3);
+    }
     true
 }
 
@@ -165,18 +189,32 @@ fn run_command(ctx: &mut Context, mut words: Vec<String>) -> Result<(), Error> {
 }
 
 /// A bare segment: its count and the first rows.
-fn show_segment(ctx: &mut Context, line: &str) -> Result<(), Error> {
+fn show_segment(ctx: &mut Context, session: &mut Session, line: &str) -> Result<(), Error> {
     let segment = crate::cli::query_compile(ctx, line)?;
     println!("{} contacts", ctx.engine.count(&segment));
-    execute(
-        ctx,
-        Command::List {
-            segment: line.to_string(),
-            limit: 10,
-            offset: 0,
-            format: Format::Table,
-        },
-    )
+    session.last = Some((line.to_string(), PAGE));
+    list_page(ctx, line, 0)
+}
+
+/// The next rows of the last bare segment.
+fn more(ctx: &mut Context, session: &mut Session) -> Result<(), Error> {
+    let Some((segment, shown)) = session.last.take() else {
+        return Err(Error::Usage(
+            "`more` shows the next rows of the last segment typed; type a segment first".into(),
+        ));
+    };
+    session.last = Some((segment.clone(), shown + PAGE));
+    list_page(ctx, &segment, shown)
+}
+
+fn list_page(ctx: &mut Context, segment: &str, offset: usize) -> Result<(), Error> {
+    let list = Command::List {
+        segment: segment.to_string(),
+        limit: PAGE,
+        offset,
+        format: Format::Table,
+    };
+    execute(ctx, list)
 }
 
 /// Splits a line into words. '…' groups and is removed; "…" groups and is kept, since

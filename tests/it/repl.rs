@@ -56,9 +56,18 @@ fn a_session_at_the_prompt() -> Result<(), rexpect::error::Error> {
 
     p.send_line("channel:web")?;
     p.exp_regex(r"\d+ contacts")?;
+    p.exp_string("10 of ")?;
+    p.exp_string("(from 1)")?;
+    p.send_line("more")?;
+    p.exp_string("(from 11)")?;
+    p.send_line("\\timing")?;
+    p.exp_string("timing is off")?;
+    p.send_line("\\timing")?;
+    p.exp_string("timing is on")?;
     p.exp_string("reach> ")?;
 
     p.send_line("tg:vip")?;
+    p.exp_string("error:")?;
     p.exp_string("did you mean 'tag'?")?;
     p.exp_string("^^")?;
     p.exp_string("reach> ")?;
