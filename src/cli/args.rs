@@ -185,7 +185,7 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct CountArgs {
-    /// The segment (omit with --batch)
+    /// The segment (omitted: every contact; not with --batch)
     pub segment: Option<String>,
     /// Count every segment of FILE (one a line; blank and # lines skipped)
     #[arg(long, value_name = "FILE")]

@@ -24,7 +24,8 @@ pub fn compile(ctx: &Context, text: &str) -> Result<Segment, Error> {
 
 pub fn count(ctx: &Context, args: CountArgs) -> Result<(), Error> {
     match (&args.segment, &args.batch) {
-        (Some(text), None) => {
+        (text, None) => {
+            let text = text.as_deref().unwrap_or("");
             let segment = compile(ctx, text)?;
             let n = ctx.engine.count(&segment);
             if args.json {

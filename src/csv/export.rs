@@ -148,6 +148,9 @@ pub fn export(
         }
         written += contacts.len() as u64;
         progress(written);
+        if crate::cancel::requested() {
+            return Err(crate::cancel::error());
+        }
     }
     out.flush()?;
     Ok(written)

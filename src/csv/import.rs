@@ -94,6 +94,8 @@ pub enum ImportError {
     Header(String),
     /// The file could not be read.
     Io(std::io::Error),
+    /// Stopped by Ctrl-C (see `crate::cancel`).
+    Cancelled,
     /// Some rows are bad: the first ones, and how many there are in all.
     Rows { errors: Vec<RowError>, total: u64 },
 }
@@ -103,6 +105,9 @@ impl fmt::Display for ImportError {
         match self {
             ImportError::Header(why) => write!(f, "bad CSV header: {why}"),
             ImportError::Io(e) => write!(f, "cannot read the CSV: {e}"),
+            ImportError::Cancelled => {
+                f.write_str("import cancelled (Ctrl-C); nothing was imported")
+            }
             ImportError::Rows { errors, total } => {
                 write!(f, "{total} bad row(s); nothing was imported")?;
                 for e in errors {
@@ -183,6 +188,9 @@ pub fn import<'a>(
         );
         staged?;
         progress(reader.position().byte());
+        if crate::cancel::requested() {
+            return Err(ImportError::Cancelled);
+        }
         if !batch.is_empty() {
             pending = Some((batch, parsed));
         }

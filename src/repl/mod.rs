@@ -19,6 +19,9 @@ const HISTORY_FILE: &str = "history.txt";
 /// Runs the REPL until Ctrl-D or `quit`.
 pub fn run(ctx: &mut Context) -> Result<(), Error> {
     ctx.interactive = true;
+    // Ctrl-C at the prompt is a key (rustyline cancels the line); during a command it is
+    // a signal, which now stops long work instead of the whole REPL.
+    let _ = ctrlc::set_handler(crate::cancel::request);
     let config = Config::builder().auto_add_history(true).build();
     let mut editor: Editor<ReachHelper, _> =
         Editor::with_config(config).map_err(|e| Error::Io(e.to_string()))?;
@@ -81,6 +84,7 @@ fn handle(ctx: &mut Context, session: &mut Session, line: &str) -> bool {
         return true;
     }
     let started = std::time::Instant::now();
+    crate::cancel::reset();
     let result = match (line, command_words(line)) {
         ("more", _) => more(ctx, session),
         (_, Some(words)) => run_command(ctx, words),

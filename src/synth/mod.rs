@@ -53,6 +53,10 @@ pub fn write_csv(
             out.write_all(&text)?;
         }
         progress(((group[group.len() - 1] + 1) * BLOCK).min(count));
+        if crate::cancel::requested() {
+            out.flush()?;
+            return Err(crate::cancel::error());
+        }
     }
     out.flush()
 }

@@ -100,6 +100,15 @@ fn a_session_at_the_prompt() -> Result<(), rexpect::error::Error> {
     p.send_line("count channel:web")?;
     p.exp_string("\r\n0\r\n")?;
 
+    let big = dir.path().join("big.csv");
+    p.send_line(&format!("gen --contacts 200000000 -o {}", big.display()))?;
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    p.send_control('c')?;
+    p.exp_string("cancelled (Ctrl-C)")?;
+    p.exp_string("reach> ")?;
+    p.send_line("count")?;
+    p.exp_regex(r"\r\n\d+\r\n")?;
+
     p.send_line("help count")?;
     p.exp_string("Example")?;
     p.send_control('d')?;
