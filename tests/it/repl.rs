@@ -77,6 +77,17 @@ fn a_session_at_the_prompt() -> Result<(), rexpect::error::Error> {
     p.exp_regex(r"\r\n\d+\r\n")?;
     p.exp_string("reach> ")?;
 
+    p.send_line("tag add nope channel:web")?;
+    p.exp_string("Go on? [y/N]")?;
+    p.send_line("n")?;
+    p.exp_string("cancelled; nothing changed")?;
+    p.send_line("count tag:nope")?;
+    p.exp_string("\r\n0\r\n")?;
+    p.send_line("tag add yes channel:web")?;
+    p.exp_string("Go on? [y/N]")?;
+    p.send_line("y")?;
+    p.exp_string("contact(s) changed")?;
+
     p.send_line("unsubscribe channel:instagram --yes")?;
     p.exp_string("contact(s) changed")?;
     p.send_line("count optout:broadcast channel:instagram -is:blocked")?;
