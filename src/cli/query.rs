@@ -90,13 +90,7 @@ pub fn list(
     let order = crate::csv::sorted_rows(store, &rows);
     let page: roaring::RoaringBitmap = order.iter().skip(offset).take(limit).copied().collect();
     let mut contacts = store.contacts(&page);
-    contacts.sort_by(|a, b| {
-        (a.channel.name(), &a.account, &a.external_id).cmp(&(
-            b.channel.name(),
-            &b.account,
-            &b.external_id,
-        ))
-    });
+    contacts.sort_by(|a, b| a.identity_order().cmp(&b.identity_order()));
     let show_store = contacts.iter().any(|c| {
         c.text(crate::model::TextField::Store).is_some()
             || c.text(crate::model::TextField::Salesperson).is_some()

@@ -135,10 +135,7 @@ pub fn export(
     for chunk in order.chunks(1 << 16) {
         let batch: RoaringBitmap = chunk.iter().copied().collect();
         let mut contacts = store.contacts(&batch);
-        let position = |c: &crate::model::Contact| {
-            (c.channel.name(), c.account.clone(), c.external_id.clone())
-        };
-        contacts.par_sort_unstable_by_key(position);
+        contacts.par_sort_unstable_by(|a, b| a.identity_order().cmp(&b.identity_order()));
         let lines: Vec<Vec<u8>> = contacts
             .par_iter()
             .map(|c| csv_line(fields.iter().map(|f| format_cell(c, *f))))

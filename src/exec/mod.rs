@@ -132,8 +132,6 @@ pub fn estimate(plan: &Plan, store: &Store) -> u64 {
         Plan::All => live,
         Plan::Nothing => 0,
         Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => store.time_estimate(*field, *lo, *hi),
-        Plan::Leaf(Leaf::Account(id)) => store.account(id).len(),
-        Plan::Leaf(leaf @ (Leaf::Name(_) | Leaf::Text(..))) => lookup(leaf, store).len(),
         Plan::Leaf(leaf) => lookup(leaf, store).len(),
         Plan::Not(inner) => live.saturating_sub(estimate(inner, store)),
         Plan::And(children) => children

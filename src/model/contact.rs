@@ -60,6 +60,11 @@ impl Contact {
         }
     }
 
+    /// The export and list order: (channel name, account, external id), borrowed.
+    pub fn identity_order(&self) -> (&'static str, &str, &str) {
+        (self.channel.name(), &self.account, &self.external_id)
+    }
+
     /// The value of a flag.
     pub fn flag(&self, flag: Flag) -> bool {
         self.flags[flag.index()]
