@@ -22,8 +22,8 @@ pub fn import(
     ignore_unknown: bool,
 ) -> Result<(), Error> {
     let started = Instant::now();
-    let (input, size): (Box<dyn Read>, u64) = if file == Path::new("-") {
-        (Box::new(io::stdin().lock()), 0)
+    let (input, size): (Box<dyn Read + Send>, u64) = if file == Path::new("-") {
+        (Box::new(io::stdin()), 0)
     } else {
         let f = fs::File::open(file)
             .map_err(|e| Error::Io(format!("cannot open {}: {e}", file.display())))?;

@@ -1,27 +1,43 @@
-//! CSV import: streaming, parallel cell parsing, all-or-nothing (or reject-file) semantics.
+//! CSV import: streaming, parallel parsing, all-or-nothing (or reject-file) semantics.
 //!
-//! Rows are parsed in parallel batches and loaded into a *staging* store, never into the
-//! target: the raw text is dropped batch by batch, and the staging store holds the file
-//! in columnar form. Only when every row is good (or the caller asked for a reject file)
-//! is the staging store merged into the target, after checking the merged contacts, so a
-//! bad file changes nothing. Importing into an empty store adopts the staging store as is.
+//! The file is cut into blocks of whole records (`blocks.rs`); blocks are parsed on every
+//! core into column-wise [`RowBatch`]es while the previous ones are appended, in file order,
+//! to a *staging* store, never to the target: the raw text is dropped block by block, and
+//! the staging store holds the file in columnar form. Only when every row is good (or the
+//! caller asked for a reject file) is the staging store merged into the target, after
+//! checking the merged contacts, so a bad file changes nothing. Importing into an empty
+//! store adopts the staging store as is.
 
 use std::fmt;
 use std::io::{Read, Write};
 
-use hashbrown::HashMap;
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
+use super::blocks::{BLOCK_BYTES, Block, Blocks, CutError};
 use super::cells::{CellError, format_cell, map_header, parse_record};
-use crate::model::{Channel, Contact, Field, FieldSet, Seconds};
-use crate::store::{Change, Store};
+use crate::model::{Contact, Field, FieldSet, Seconds};
+use crate::store::{Change, ChangeError, RowBatch, Store};
 
-/// Rows parsed per parallel batch.
+/// Contacts merged into a non-empty store per change.
 const BATCH: usize = 1 << 15;
+/// Blocks parsed in parallel per round.
+const ROUND: usize = 8;
 
-type Batch = Vec<(u64, csv::ByteRecord)>;
-type Parsed = Vec<Result<Contact, Vec<CellError>>>;
+/// One parsed block: its good rows, their lines, and its bad rows.
+struct Parsed {
+    batch: RowBatch,
+    lines: Vec<u32>,
+    bad: Vec<BadRow>,
+    rows: u64,
+}
+
+/// A row that will not load, with its cells as read.
+struct BadRow {
+    line: u32,
+    cells: Vec<String>,
+    errors: Vec<CellError>,
+}
 
 /// How to import.
 #[derive(Clone, Debug)]
@@ -132,8 +148,8 @@ struct Importer<'a> {
     parser: RowParser,
     header_names: Vec<String>,
     staging: Store,
-    /// Line of each staging row.
-    lines: Vec<u64>,
+    /// Line of each staging row (lines past 4,294,967,295 read as that).
+    lines: Vec<u32>,
     errors: Vec<RowError>,
     total_errors: u64,
     options: &'a ImportOptions,
@@ -147,88 +163,82 @@ struct Importer<'a> {
 /// row refuses the whole file. `progress` is told the bytes read so far.
 pub fn import<'a>(
     store: &mut Store,
-    input: impl Read,
+    input: impl Read + Send,
     options: &'a ImportOptions,
     rejects: Option<&'a mut (dyn Write + Send)>,
     now: Seconds,
     progress: &dyn Fn(u64),
 ) -> Result<ImportSummary, ImportError> {
-    let quotes = std::cell::Cell::new(0u64);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(QuoteCounter {
-            inner: input,
-            quotes: &quotes,
-        });
-    let mut importer = Importer::new(&mut reader, options, rejects, now)?;
-    let parser = RowParser {
-        header: importer.parser.header.clone(),
-        fields: importer.parser.fields,
-    };
-    // While one batch is staged (sequential), the next is parsed (parallel).
-    let mut pending: Option<(Batch, Parsed)> = None;
-    loop {
-        let mut batch = Vec::with_capacity(BATCH);
-        let mut more = true;
-        while batch.len() < BATCH {
-            let mut record = csv::ByteRecord::new();
-            more = reader.read_byte_record(&mut record).map_err(read_error)?;
-            if !more {
-                break;
-            }
-            batch.push((record.position().map_or(0, |p| p.line()), record));
-        }
-        let (parsed, staged) = rayon::join(
-            || parser.parse_all(&batch),
-            || match pending.take() {
-                Some((b, p)) => importer.load_batch(b, p),
-                None => Ok(()),
+    let mut blocks = Blocks::new(input, BLOCK_BYTES);
+    let (mut importer, rest) = Importer::new(&mut blocks, options, rejects, now)?;
+    let parser = &importer.parser.clone();
+    // Three stages overlap: reading the next round of blocks, parsing this round on every
+    // core, and appending the previous round in file order.
+    let mut current = vec![rest];
+    let mut pending: Vec<Parsed> = Vec::new();
+    let mut more = true;
+    while more || !current.is_empty() || !pending.is_empty() {
+        let loading = std::mem::take(&mut pending);
+        let ((next, parsed), loaded) = rayon::join(
+            || {
+                rayon::join(
+                    || {
+                        if more {
+                            read_round(&mut blocks)
+                        } else {
+                            Ok(Vec::new())
+                        }
+                    },
+                    || parser.parse_blocks(std::mem::take(&mut current)),
+                )
             },
+            || importer.load_all(loading),
         );
-        staged?;
-        progress(reader.position().byte());
+        loaded?;
+        let next = next?;
+        more = !next.is_empty();
+        current = next;
+        pending = parsed;
+        progress(blocks.position());
         if crate::cancel::requested() {
             return Err(ImportError::Cancelled);
         }
-        if !batch.is_empty() {
-            pending = Some((batch, parsed));
-        }
-        if !more {
-            break;
-        }
-    }
-    if let Some((b, p)) = pending.take() {
-        importer.load_batch(b, p)?;
-    }
-    if quotes.get() % 2 == 1 {
-        let line = reader.position().line();
-        return Err(ImportError::Rows {
-            errors: vec![RowError {
-                line,
-                column: String::new(),
-                value: String::new(),
-                expected: "a closing '\"': the file ends inside a quoted field (or a cell holds a stray '\"')".into(),
-            }],
-            total: 1,
-        });
     }
     importer.finish(store)
 }
 
-/// Counts the `"` bytes that pass, so an unclosed quote at the end of the file (which the
-/// CSV reader accepts silently) is caught: a well-formed file has an even number.
-struct QuoteCounter<'a, R> {
-    inner: R,
-    quotes: &'a std::cell::Cell<u64>,
+/// The next blocks to parse together (none at the end of the file).
+fn read_round(blocks: &mut Blocks<impl Read>) -> Result<Vec<Block>, ImportError> {
+    let mut round = Vec::with_capacity(ROUND);
+    while round.len() < ROUND {
+        match blocks.next_block().map_err(cut_error)? {
+            Some(block) => round.push(block),
+            None => break,
+        }
+    }
+    Ok(round)
 }
 
-impl<R: Read> Read for QuoteCounter<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let found = memchr::memchr_iter(b'"', &buf[..n]).count() as u64;
-        self.quotes.set(self.quotes.get() + found);
-        Ok(n)
+fn cut_error(e: CutError) -> ImportError {
+    let (line, expected) = match e {
+        CutError::Io(e) => return ImportError::Io(e),
+        CutError::Unclosed { line } => (
+            line,
+            "a closing '\"': a quoted field starting on this line or soon after runs on for more than 256 MB",
+        ),
+        CutError::UnclosedAtEnd { line } => (
+            line,
+            "a closing '\"': the file ends inside a quoted field opened on this line or after it (or a cell holds a stray '\"')",
+        ),
+    };
+    ImportError::Rows {
+        errors: vec![RowError {
+            line,
+            column: String::new(),
+            value: String::new(),
+            expected: expected.into(),
+        }],
+        total: 1,
     }
 }
 
@@ -240,13 +250,21 @@ fn read_error(e: csv::Error) -> ImportError {
 }
 
 impl<'a> Importer<'a> {
+    /// Reads the header; returns the importer and the block of records after it.
     fn new<R: Read>(
-        reader: &mut csv::Reader<R>,
+        blocks: &mut Blocks<R>,
         options: &'a ImportOptions,
         rejects: Option<&'a mut (dyn Write + Send)>,
         now: Seconds,
-    ) -> Result<Importer<'a>, ImportError> {
-        let raw = reader.byte_headers().map_err(read_error)?.clone();
+    ) -> Result<(Importer<'a>, Block), ImportError> {
+        let first = blocks.next_block().map_err(cut_error)?.unwrap_or_default();
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(&first.bytes[..]);
+        let mut raw = csv::ByteRecord::new();
+        reader.read_byte_record(&mut raw).map_err(read_error)?;
+        let header_end = reader.position().byte() as usize;
         if raw.is_empty() || (raw.len() == 1 && raw[0].is_empty()) {
             return Err(ImportError::Header(
                 "the file is empty; a CSV needs a header row naming its columns (channel,account,external_id,…)".into(),
@@ -268,7 +286,12 @@ impl<'a> Importer<'a> {
                 .write_record(&row)
                 .map_err(|e| ImportError::Io(e.into()))?;
         }
-        Ok(Importer {
+        let header_bytes = first.bytes.get(..header_end).unwrap_or_default();
+        let rest = Block {
+            first_line: first.first_line + memchr::memchr_iter(b'\n', header_bytes).count() as u64,
+            bytes: first.bytes.get(header_end..).unwrap_or_default().to_vec(),
+        };
+        let importer = Importer {
             parser: RowParser {
                 fields: header.iter().flatten().copied().collect(),
                 header,
@@ -282,22 +305,54 @@ impl<'a> Importer<'a> {
             rejects,
             rows: 0,
             now,
-        })
+        };
+        Ok((importer, rest))
     }
 }
 
 /// Turns records into checked contacts; shared by the parallel parsing threads.
+#[derive(Clone)]
 struct RowParser {
     header: Vec<Option<Field>>,
     fields: FieldSet,
 }
 
 impl RowParser {
-    fn parse_all(&self, batch: &Batch) -> Parsed {
-        batch
-            .par_iter()
-            .map(|(_, record)| self.parse(record))
-            .collect()
+    fn parse_blocks(&self, blocks: Vec<Block>) -> Vec<Parsed> {
+        blocks.par_iter().map(|b| self.parse_block(b)).collect()
+    }
+
+    /// Parses every record of a block into a batch (good rows) and a list of bad rows.
+    fn parse_block(&self, block: &Block) -> Parsed {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(&block.bytes[..]);
+        let mut parsed = Parsed {
+            batch: RowBatch::new(),
+            lines: Vec::new(),
+            bad: Vec::new(),
+            rows: 0,
+        };
+        let mut record = csv::ByteRecord::new();
+        // Reading from memory fails only on bytes the parse below reports anyway.
+        while reader.read_byte_record(&mut record).unwrap_or(false) {
+            parsed.rows += 1;
+            let line = block.first_line + record.position().map_or(1, |p| p.line()) - 1;
+            let line = u32::try_from(line).unwrap_or(u32::MAX);
+            match self.parse(&record) {
+                Ok(contact) => {
+                    parsed.batch.push(&contact);
+                    parsed.lines.push(line);
+                }
+                Err(errors) => parsed.bad.push(BadRow {
+                    line,
+                    cells: record_cells(&record),
+                    errors,
+                }),
+            }
+        }
+        parsed
     }
 
     fn parse(&self, record: &csv::ByteRecord) -> Result<Contact, Vec<CellError>> {
@@ -344,69 +399,84 @@ impl RowParser {
 }
 
 impl Importer<'_> {
-    fn load_batch(&mut self, batch: Batch, parsed: Parsed) -> Result<(), ImportError> {
-        let duplicates = self.duplicates(&batch, &parsed);
-        let mut good = Vec::with_capacity(batch.len());
-        let mut good_lines = Vec::with_capacity(batch.len());
-        for (((line, record), result), first) in batch.iter().zip(parsed).zip(duplicates) {
-            self.rows += 1;
-            match (result, first) {
-                (Err(errors), _) => self.reject(*line, record_cells(record), errors.as_slice())?,
-                (Ok(contact), Some(first)) => {
-                    let error = CellError {
-                        column: "external_id",
-                        value: contact.external_id,
-                        expected: format!(
-                            "a unique identity, but line {first} has the same channel, account and external_id"
-                        ),
-                    };
-                    self.reject(*line, record_cells(record), &[error])?;
-                }
-                (Ok(contact), None) => {
-                    good.push(contact);
-                    good_lines.push(*line);
-                }
-            }
-        }
-        let change = Change::Upsert {
-            contacts: good,
-            fields: FieldSet::all(),
+    fn load_all(&mut self, parsed: Vec<Parsed>) -> Result<(), ImportError> {
+        parsed.into_iter().try_for_each(|p| self.load(p))
+    }
+
+    /// Appends a parsed block to the staging store; its bad rows and the rows repeating
+    /// an identity seen before are rejected, in line order.
+    fn load(&mut self, parsed: Parsed) -> Result<(), ImportError> {
+        let Parsed {
+            mut batch,
+            mut lines,
+            mut bad,
+            rows,
+        } = parsed;
+        self.rows += rows;
+        let base = self.staging.row_count();
+        let mut change = Change::Append {
+            batch: Box::new(std::mem::take(&mut batch)),
         };
-        self.staging
-            .apply(&change, self.now)
-            .map_err(|e| ImportError::Header(format!("internal error while staging: {e}")))?;
-        self.lines.extend(good_lines);
+        if let Err(ChangeError::Repeated(pairs)) = self.staging.apply(&change, self.now) {
+            let Change::Append { batch } = &change else {
+                unreachable!("built above")
+            };
+            for &(row, earlier) in &pairs {
+                bad.push(self.repeated_row(batch, &lines, base, row, earlier));
+            }
+            let repeated = |r: u32| pairs.binary_search_by_key(&r, |p| p.0).is_ok();
+            let kept = batch.without(repeated);
+            lines = (0..lines.len() as u32)
+                .filter(|&r| !repeated(r))
+                .map(|r| lines[r as usize])
+                .collect();
+            change = Change::Append {
+                batch: Box::new(kept),
+            };
+            self.staging
+                .apply(&change, self.now)
+                .map_err(|e| ImportError::Header(format!("internal error while staging: {e}")))?;
+        }
+        self.lines.extend(lines);
+        bad.sort_by_key(|b| b.line);
+        for row in bad {
+            self.reject(u64::from(row.line), row.cells, &row.errors)?;
+        }
         Ok(())
     }
 
-    /// For each parsed row, the line of an earlier row with the same identity (in this
-    /// batch or already staged).
-    fn duplicates(
+    /// The rejection of batch row `row`, which repeats the identity of row `earlier`
+    /// (staged, or in the same batch when `earlier >= base`).
+    fn repeated_row(
         &self,
-        batch: &[(u64, csv::ByteRecord)],
-        parsed: &[Result<Contact, Vec<CellError>>],
-    ) -> Vec<Option<u64>> {
-        let mut seen: HashMap<(Channel, &str, &str), u64> = HashMap::with_capacity(parsed.len());
-        batch
-            .iter()
-            .zip(parsed)
-            .map(|((line, _), result)| {
-                let contact = result.as_ref().ok()?;
-                let key = (
-                    contact.channel,
-                    contact.account.as_str(),
-                    contact.external_id.as_str(),
-                );
-                let earlier = seen.get(&key).copied().or_else(|| {
-                    self.staging
-                        .find(contact.channel, &contact.account, &contact.external_id)
-                        .map(|row| self.lines[row as usize])
-                });
-                if earlier.is_none() {
-                    seen.insert(key, *line);
-                }
-                earlier
-            })
+        batch: &RowBatch,
+        lines: &[u32],
+        base: u32,
+        row: u32,
+        earlier: u32,
+    ) -> BadRow {
+        let first = match earlier.checked_sub(base) {
+            Some(local) => lines[local as usize],
+            None => self.lines[earlier as usize],
+        };
+        let contact = batch.contact(row);
+        BadRow {
+            line: lines[row as usize],
+            cells: self.cells_of(&contact),
+            errors: vec![CellError {
+                column: "external_id",
+                value: contact.external_id.clone(),
+                expected: format!(
+                    "a unique identity, but line {first} has the same channel, account and external_id"
+                ),
+            }],
+        }
+    }
+
+    /// A contact's cells in the file's column order.
+    fn cells_of(&self, contact: &Contact) -> Vec<String> {
+        (self.parser.header.iter())
+            .map(|f| f.map(|f| format_cell(contact, f)).unwrap_or_default())
             .collect()
     }
 
@@ -477,21 +547,13 @@ impl Importer<'_> {
             for (index, error) in store.check_upsert(&contacts, self.parser.fields) {
                 let row = chunk[index];
                 refused.insert(row);
-                let cells = self
-                    .parser
-                    .header
-                    .iter()
-                    .map(|f| {
-                        f.map(|f| format_cell(&contacts[index], f))
-                            .unwrap_or_default()
-                    })
-                    .collect();
+                let cells = self.cells_of(&contacts[index]);
                 let error = CellError {
                     column: error.field,
                     value: String::new(),
                     expected: format!("{} (after merging with the stored contact)", error.message),
                 };
-                self.reject(self.lines[row as usize], cells, &[error])?;
+                self.reject(u64::from(self.lines[row as usize]), cells, &[error])?;
             }
         }
         if self.rejects.is_none() && !refused.is_empty() {

@@ -1,6 +1,7 @@
 //! Contacts in and out as CSV (csv-format.md): import with all-or-nothing checking, export
 //! ordered by identity with all columns or the channel's contact-list columns.
 
+mod blocks;
 mod cells;
 mod export;
 mod import;

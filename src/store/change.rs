@@ -7,6 +7,8 @@ use std::fmt;
 use hashbrown::HashSet;
 use roaring::RoaringBitmap;
 
+use super::batch::RowBatch;
+use super::time_column::NONE;
 use super::{Store, account_key, fold};
 use crate::model::{
     Channel, Contact, FbFrequency, FieldError, FieldSet, Flag, OptOutKind, OptOuts, Seconds,
@@ -35,6 +37,9 @@ pub enum Change {
     Resubscribe { rows: RoaringBitmap },
     /// Erases the contacts among `rows`.
     Delete { rows: RoaringBitmap },
+    /// Creates the contacts of a batch, all new: refused with [`ChangeError::Repeated`] if
+    /// any identity is already stored or repeats within the batch. The fast way to load.
+    Append { batch: Box<RowBatch> },
 }
 
 /// What a change did.
@@ -61,6 +66,9 @@ pub enum ChangeError {
     Duplicate { first: usize, second: usize },
     /// A malformed tag name.
     BadTag(String),
+    /// Contacts of an append whose identity is already stored or appears earlier in the
+    /// batch: (row in the batch, the row it repeats, numbered as if the batch were appended).
+    Repeated(Vec<(u32, u32)>),
 }
 
 impl fmt::Display for ChangeError {
@@ -74,6 +82,11 @@ impl fmt::Display for ChangeError {
                 "contacts {first} and {second} of the same change have the same identity"
             ),
             ChangeError::BadTag(message) => f.write_str(message),
+            ChangeError::Repeated(pairs) => write!(
+                f,
+                "{} appended contacts repeat an identity that is already stored",
+                pairs.len()
+            ),
         }
     }
 }
@@ -82,6 +95,14 @@ impl std::error::Error for ChangeError {}
 
 fn identity_text(c: &Contact) -> String {
     format!("{}/{}/{}", c.channel, c.account, c.external_id)
+}
+
+/// Adds `base + r` for each of `rows` (ascending, all past the bitmap's last row).
+fn push_rows(bitmap: &mut RoaringBitmap, base: u32, rows: &[u32]) {
+    let shifted = rows.iter().map(|&r| base + r);
+    if bitmap.append(shifted.clone()).is_err() {
+        bitmap.extend(shifted);
+    }
 }
 
 /// Sets or clears one row's bit; a fresh row has no bits to clear.
@@ -109,6 +130,7 @@ impl Store {
             Change::Unsubscribe { rows, kinds } => Ok(self.set_opt_outs(rows, *kinds, true)),
             Change::Resubscribe { rows } => Ok(self.set_opt_outs(rows, OptOuts::ALL, false)),
             Change::Delete { rows } => Ok(self.delete(rows)),
+            Change::Append { batch } => self.append(batch, now),
         }
     }
 
@@ -193,6 +215,95 @@ impl Store {
             }
         }
         Ok(applied)
+    }
+
+    fn append(&mut self, batch: &RowBatch, now: Seconds) -> Result<Applied, ChangeError> {
+        let base = self.row_count();
+        self.append_identities(batch)?;
+        let codes: Vec<u32> = (batch.accounts.names.iter())
+            .map(|key| self.accounts.intern(key, 0))
+            .collect();
+        for (code, rows) in codes.iter().zip(&batch.accounts.rows) {
+            push_rows(self.accounts.rows_mut(*code), base, rows);
+            let channel = super::split_account_key(&self.accounts.entry(*code).name).0;
+            push_rows(&mut self.channels[channel.index()], base, rows);
+        }
+        self.live.insert_range(base..base + batch.len() as u32);
+        self.names.append(&batch.names);
+        self.name_index = std::sync::OnceLock::new();
+        self.avatars.append(&batch.avatars);
+        self.append_tags(batch, base, now);
+        let bitmaps = (self.flags.iter_mut().zip(&batch.flags))
+            .chain(self.opt_outs.iter_mut().zip(&batch.opt_outs))
+            .chain(self.frequencies.iter_mut().zip(&batch.frequencies));
+        for (bitmap, rows) in bitmaps {
+            push_rows(bitmap, base, rows);
+        }
+        for (i, values) in batch.times.iter().enumerate() {
+            self.times[i].append(values);
+            let present = (0..values.len() as u32).filter(|&r| values[r as usize] != NONE);
+            let present: Vec<u32> = present.collect();
+            push_rows(&mut self.time_present[i], base, &present);
+        }
+        for (i, values) in batch.texts.iter().enumerate() {
+            self.texts[i].append(values, base, &batch.text_present[i]);
+        }
+        Ok(Applied {
+            created: batch.len() as u64,
+            ..Applied::default()
+        })
+    }
+
+    /// Adds the rows and identities of a batch to the identity map, or, if any identity is
+    /// already there, changes nothing and says which.
+    fn append_identities(&mut self, batch: &RowBatch) -> Result<(), ChangeError> {
+        self.identity();
+        let base = self.row_count();
+        let mark = self.external_ids.mark();
+        let provisional = self.accounts.entries().len() as u32;
+        let codes: Vec<u32> = (batch.accounts.names.iter().enumerate())
+            .map(|(i, key)| self.accounts.code(key).unwrap_or(provisional + i as u32))
+            .collect();
+        self.row_account
+            .extend(batch.row_account.iter().map(|&c| codes[c as usize]));
+        self.external_ids.append(&batch.external_ids);
+        let (identity, accounts, ids) = self.identity_parts();
+        identity.reserve(batch.len(), accounts, ids);
+        let mut repeated = Vec::new();
+        for row in base..base + batch.len() as u32 {
+            if let Err(held) = identity.insert_new(row, accounts, ids) {
+                repeated.push((row - base, held));
+            }
+        }
+        if repeated.is_empty() {
+            return Ok(());
+        }
+        for row in base..base + batch.len() as u32 {
+            if repeated
+                .binary_search_by_key(&(row - base), |p| p.0)
+                .is_err()
+            {
+                identity.remove(row, accounts, ids);
+            }
+        }
+        self.row_account.truncate(base as usize);
+        self.external_ids.truncate(mark);
+        Err(ChangeError::Repeated(repeated))
+    }
+
+    fn append_tags(&mut self, batch: &RowBatch, base: u32, now: Seconds) {
+        for (name, rows) in batch.tags.names.iter().zip(&batch.tags.rows) {
+            let code = self.tags.intern(name, now);
+            push_rows(self.tags.rows_mut(code), base, rows);
+        }
+        let tagged: Vec<u32> = (0..batch.len() as u32)
+            .filter(|&r| batch.tag_counts[r as usize] > 0)
+            .collect();
+        push_rows(&mut self.tagged, base, &tagged);
+        if let Some(counts) = self.tag_counts.as_mut() {
+            counts.resize(base as usize, 0);
+            counts.extend_from_slice(&batch.tag_counts);
+        }
     }
 
     fn reserve_rows(&mut self, additional: usize) {

@@ -43,6 +43,25 @@ impl IdentityMap {
         });
     }
 
+    /// Adds `row` unless another row has its identity; then returns that row.
+    pub fn insert_new(&mut self, row: u32, accounts: &[u32], ids: &StrColumn) -> Result<(), u32> {
+        let (account, id) = (accounts[row as usize], ids.get(row));
+        let hash = self.hash(account, id);
+        let hasher = &self.hasher;
+        let entry = self.table.entry(
+            hash,
+            |&r| accounts[r as usize] == account && ids.get(r) == id,
+            |&r| hasher.hash_one((accounts[r as usize], ids.get(r))),
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(held) => Err(*held.get()),
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                slot.insert(row);
+                Ok(())
+            }
+        }
+    }
+
     /// Removes `row`.
     pub fn remove(&mut self, row: u32, accounts: &[u32], ids: &StrColumn) {
         let hash = self.hash(accounts[row as usize], ids.get(row));

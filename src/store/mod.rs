@@ -2,6 +2,7 @@
 //! roaring bitmap per channel, account, tag, flag, opt-out kind, frequency and "field
 //! present". Reads live here; every change goes through [`Store::apply`] in `change.rs`.
 
+mod batch;
 mod change;
 mod identity;
 mod postings;
@@ -11,6 +12,7 @@ mod strings;
 mod text;
 mod time_column;
 
+pub use batch::RowBatch;
 pub use change::{Applied, Change, ChangeError};
 pub use registry::Entry;
 pub use text::fold;

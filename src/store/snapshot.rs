@@ -9,21 +9,22 @@
 //! equality, presence) are rebuilt on load.
 
 use std::fs::{self, File};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
 use roaring::RoaringBitmap;
 
 use super::registry::{Entry, Registry};
 use super::strings::StrColumn;
+use super::text::{MatchRule, TextColumn};
 use super::time_column::TimeColumn;
 use super::{Store, split_account_key};
-use crate::model::{Seconds, TextField, TimeField};
+use crate::model::{Seconds, TimeField};
 
 const MAGIC: &[u8; 8] = b"REACHSNP";
 const END: &[u8; 8] = b"REACHEND";
 /// The snapshot format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Why a snapshot could not be read or written.
 #[derive(Debug)]
@@ -74,20 +75,21 @@ pub fn write(store: &Store, path: &Path) -> Result<(), SnapshotError> {
     };
     let tmp = path.with_extension("tmp");
     {
-        let mut file = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+        let mut file = File::create(&tmp)?;
         file.write_all(MAGIC)?;
         file.write_all(&FORMAT_VERSION.to_le_bytes())?;
         let mut body = Encoder {
             out: &mut file,
+            buffer: Vec::with_capacity(BUFFER),
             crc: crc32fast::Hasher::new(),
             len: 0,
         };
         body.store(store)?;
+        body.drain()?;
         let (crc, len) = (body.crc.finalize(), body.len);
         file.write_all(&len.to_le_bytes())?;
         file.write_all(&crc.to_le_bytes())?;
         file.write_all(END)?;
-        let file = file.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
     }
     fs::rename(&tmp, path)?;
@@ -136,26 +138,47 @@ pub fn read(path: &Path) -> Result<Store, SnapshotError> {
     Ok(store)
 }
 
+/// Bytes the encoder gathers before checksumming and writing them.
+const BUFFER: usize = 1 << 20;
+
+/// Writes the body through a buffer, checksumming what it writes.
 struct Encoder<'a, W: Write> {
     out: &'a mut W,
+    buffer: Vec<u8>,
     crc: crc32fast::Hasher,
     len: u64,
 }
 
 impl<W: Write> Write for Encoder<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.out.write(buf)?;
-        self.crc.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
+        if self.buffer.len() + buf.len() > BUFFER {
+            self.drain()?;
+        }
+        if buf.len() >= BUFFER {
+            self.crc.update(buf);
+            self.out.write_all(buf)?;
+        } else {
+            self.buffer.extend_from_slice(buf);
+        }
+        self.len += buf.len() as u64;
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        self.drain()?;
         self.out.flush()
     }
 }
 
 impl<W: Write> Encoder<'_, W> {
+    /// Checksums and writes what the buffer holds.
+    fn drain(&mut self) -> io::Result<()> {
+        self.crc.update(&self.buffer);
+        self.out.write_all(&self.buffer)?;
+        self.buffer.clear();
+        Ok(())
+    }
+
     fn u32(&mut self, v: u32) -> io::Result<()> {
         self.write_all(&v.to_le_bytes())
     }
@@ -166,12 +189,21 @@ impl<W: Write> Encoder<'_, W> {
     }
 
     fn u32s(&mut self, values: &[u32]) -> io::Result<()> {
-        self.u32(values.len() as u32)?;
-        for chunk in values.chunks(1 << 14) {
-            let bytes: Vec<u8> = chunk.iter().flat_map(|v| v.to_le_bytes()).collect();
-            self.write_all(&bytes)?;
+        self.u32_iter(values.len() as u32, values.iter().copied())
+    }
+
+    /// Writes a count, then `count` values.
+    fn u32_iter(&mut self, count: u32, values: impl Iterator<Item = u32>) -> io::Result<()> {
+        self.u32(count)?;
+        let mut chunk = Vec::with_capacity(1 << 14);
+        for value in values {
+            chunk.push(value.to_le());
+            if chunk.len() == chunk.capacity() {
+                self.write_all(bytemuck::cast_slice(&chunk))?;
+                chunk.clear();
+            }
         }
-        Ok(())
+        self.write_all(bytemuck::cast_slice(&chunk))
     }
 
     fn bitmap(&mut self, bitmap: &RoaringBitmap) -> io::Result<()> {
@@ -191,10 +223,28 @@ impl<W: Write> Encoder<'_, W> {
 
     /// Writes each row's length, then all the strings' bytes (u64 length first).
     fn strings(&mut self, column: &StrColumn, rows: u32) -> io::Result<()> {
-        let (arena, lens) = column.to_parts(rows);
-        self.u32s(&lens)?;
-        self.write_all(&(arena.len() as u64).to_le_bytes())?;
-        self.write_all(&arena)
+        self.u32_iter(rows, column.lens(rows))?;
+        self.arena(column, rows)
+    }
+
+    /// Writes the bytes of rows `0..rows`, u64 length first.
+    fn arena(&mut self, column: &StrColumn, rows: u32) -> io::Result<()> {
+        let total: u64 = column.lens(rows).map(u64::from).sum();
+        self.write_all(&total.to_le_bytes())?;
+        for bytes in column.concatenated(rows) {
+            self.write_all(bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Writes which rows have a value, their lengths, then the bytes.
+    fn texts(&mut self, column: &TextColumn, rows: u32) -> io::Result<()> {
+        let present = column.present();
+        self.bitmap(present)?;
+        let strings = column.strings();
+        let lens = present.iter().map(|r| strings.get(r).len() as u32);
+        self.u32_iter(present.len() as u32, lens)?;
+        self.arena(strings, rows)
     }
 
     fn store(&mut self, store: &Store) -> io::Result<()> {
@@ -217,13 +267,7 @@ impl<W: Write> Encoder<'_, W> {
             self.u32s(column.raw())?;
         }
         for column in &store.texts {
-            let mut values: Vec<(u32, &str)> = column.iter().collect();
-            values.sort_unstable();
-            self.u32(values.len() as u32)?;
-            for (row, value) in values {
-                self.u32(row)?;
-                self.bytes(value.as_bytes())?;
-            }
+            self.texts(column, rows)?;
         }
         Ok(())
     }
@@ -328,9 +372,28 @@ impl<R: Read> Decoder<'_, R> {
 
     fn strings(&mut self, rows: u32) -> Result<StrColumn, SnapshotError> {
         let lens = self.u32s(Some(rows))?;
+        self.strings_with(&lens)
+    }
+
+    /// Reads the bytes of strings whose lengths are `lens`.
+    fn strings_with(&mut self, lens: &[u32]) -> Result<StrColumn, SnapshotError> {
         let len = self.i64()? as u64;
         let arena = self.exact(len)?;
-        StrColumn::from_parts(arena, &lens).ok_or_else(|| corrupt("a text column does not add up"))
+        StrColumn::from_parts(arena, lens).ok_or_else(|| corrupt("a text column does not add up"))
+    }
+
+    fn texts(&mut self, rule: MatchRule, rows: u32) -> Result<TextColumn, SnapshotError> {
+        let present = self.bitmap(Some(rows))?;
+        let lens = self.u32s(Some(present.len() as u32))?;
+        let mut dense = vec![0u32; rows as usize];
+        for (row, len) in present.iter().zip(lens) {
+            if len == 0 {
+                return Err(corrupt("an empty text value"));
+            }
+            dense[row as usize] = len;
+        }
+        let values = self.strings_with(&dense)?;
+        Ok(TextColumn::from_strings(rule, values, present))
     }
 
     fn store(&mut self) -> Result<Store, SnapshotError> {
@@ -359,19 +422,8 @@ impl<R: Read> Decoder<'_, R> {
         for column in &mut store.times {
             *column = TimeColumn::from_raw(self.u32s(Some(rows))?);
         }
-        for field in TextField::ALL {
-            let n = self.u32()?;
-            let mut values = Vec::new();
-            for _ in 0..n {
-                let row = self.u32()?;
-                let value = self.string()?;
-                if row >= rows {
-                    return Err(corrupt("a text value names a row that does not exist"));
-                }
-                values.push((row, value.into_boxed_str()));
-            }
-            let column = &mut store.texts[field.index()];
-            *column = super::text::TextColumn::from_values(column.rule(), values);
+        for column in &mut store.texts {
+            *column = self.texts(column.rule(), rows)?;
         }
         store.accounts = accounts;
         store.tags = tags;

@@ -31,10 +31,11 @@ impl Span {
 }
 
 /// A dense string column: an append-only arena plus a span per row. Overwritten values
-/// leave garbage in the arena until the next snapshot compacts it.
+/// leave garbage in the arena until the next snapshot compacts it. The arena is a `String`,
+/// so reading a row costs two boundary checks, not a UTF-8 validation.
 #[derive(Clone, Debug, Default)]
 pub struct StrColumn {
-    arena: Vec<u8>,
+    arena: String,
     spans: Vec<Span>,
 }
 
@@ -44,9 +45,15 @@ impl StrColumn {
         let Some(span) = self.spans.get(row as usize) else {
             return "";
         };
-        let bytes = &self.arena[span.start()..span.start() + span.len()];
-        // Only whole `&str`s are ever copied into the arena.
-        std::str::from_utf8(bytes).unwrap_or_default()
+        // Spans are only ever made at character boundaries of the arena.
+        self.arena
+            .get(span.start()..span.start() + span.len())
+            .unwrap_or_default()
+    }
+
+    /// Number of rows (strings past the end read as empty).
+    pub fn rows(&self) -> u32 {
+        self.spans.len() as u32
     }
 
     /// Sets the string of `row`, growing the column with empty strings as needed.
@@ -58,49 +65,79 @@ impl StrColumn {
         if self.get(row as u32) == value {
             return;
         }
-        let mut end = value.len().min(MAX_STRING_BYTES);
-        while !value.is_char_boundary(end) {
-            end -= 1;
-        }
-        let start = self.arena.len();
-        self.arena.extend_from_slice(&value.as_bytes()[..end]);
-        self.spans[row] = Span::new(start, end);
+        let value = truncate(value);
+        self.spans[row] = Span::new(self.arena.len(), value.len());
+        self.arena.push_str(value);
+    }
+
+    /// Appends a string as the next row.
+    pub fn push(&mut self, value: &str) {
+        let value = truncate(value);
+        self.spans.push(Span::new(self.arena.len(), value.len()));
+        self.arena.push_str(value);
+    }
+
+    /// Appends every row of `other` after this column's rows.
+    pub fn append(&mut self, other: &StrColumn) {
+        let base = self.arena.len();
+        self.arena.push_str(&other.arena);
+        let rebased = other
+            .spans
+            .iter()
+            .map(|s| Span::new(base + s.start(), s.len()));
+        self.spans.extend(rebased);
+    }
+
+    /// Where the column ends now, to [`StrColumn::truncate`] back to.
+    pub fn mark(&self) -> (usize, usize) {
+        (self.spans.len(), self.arena.len())
+    }
+
+    /// Forgets every row and byte added since `mark`.
+    pub fn truncate(&mut self, (rows, bytes): (usize, usize)) {
+        self.spans.truncate(rows);
+        self.arena.truncate(bytes);
     }
 
     /// Builds a column from concatenated strings and each row's length (from a snapshot).
     /// `None` when the lengths do not add up to the bytes or a string is not UTF-8.
     pub fn from_parts(arena: Vec<u8>, lens: &[u32]) -> Option<StrColumn> {
+        let arena = String::from_utf8(arena).ok()?;
         let mut spans = Vec::with_capacity(lens.len());
         let mut start = 0usize;
         for &len in lens {
             let len = len as usize;
-            if len > MAX_STRING_BYTES || start >= 1 << 40 {
+            if len > MAX_STRING_BYTES || !arena.is_char_boundary(start) {
                 return None;
             }
             spans.push(Span::new(start, len));
             start += len;
         }
-        if start != arena.len() {
-            return None;
-        }
-        let column = StrColumn { arena, spans };
-        let valid = column
-            .spans
-            .iter()
-            .all(|s| std::str::from_utf8(&column.arena[s.start()..s.start() + s.len()]).is_ok());
-        valid.then_some(column)
+        (start == arena.len()).then_some(StrColumn { arena, spans })
     }
 
-    /// Each row's string, concatenated, and each row's length (for a snapshot).
-    pub fn to_parts(&self, rows: u32) -> (Vec<u8>, Vec<u32>) {
-        let mut arena = Vec::new();
-        let mut lens = Vec::with_capacity(rows as usize);
-        for row in 0..rows {
-            let text = self.get(row);
-            arena.extend_from_slice(text.as_bytes());
-            lens.push(text.len() as u32);
+    /// The bytes of rows `0..rows`, concatenated, as slices to write out in order: the
+    /// arena itself when it holds exactly those strings in row order (as after a load or a
+    /// bulk import), else one slice per row.
+    pub fn concatenated(&self, rows: u32) -> Box<dyn Iterator<Item = &[u8]> + '_> {
+        let mut next = 0usize;
+        let packed = rows == self.rows()
+            && self.spans.iter().all(|s| {
+                let in_order = s.len() == 0 || s.start() == next;
+                next += s.len();
+                in_order
+            })
+            && next == self.arena.len();
+        if packed {
+            Box::new(std::iter::once(self.arena.as_bytes()))
+        } else {
+            Box::new((0..rows).map(|r| self.get(r).as_bytes()))
         }
-        (arena, lens)
+    }
+
+    /// Each row's length in bytes, for rows `0..rows`.
+    pub fn lens(&self, rows: u32) -> impl Iterator<Item = u32> + '_ {
+        (0..rows).map(|r| self.get(r).len() as u32)
     }
 
     /// Bytes of memory held (arena and spans).
@@ -113,6 +150,15 @@ impl StrColumn {
         self.spans.reserve(rows);
         self.arena.reserve(rows * avg_len);
     }
+}
+
+/// `value` cut to at most [`MAX_STRING_BYTES`], at a character boundary.
+fn truncate(value: &str) -> &str {
+    let mut end = value.len().min(MAX_STRING_BYTES);
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    &value[..end]
 }
 
 #[cfg(test)]

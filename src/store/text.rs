@@ -1,13 +1,13 @@
-//! `TextColumn`: a sparse optional-string column (email, phone, member id, store,
+//! `TextColumn`: an optional-string column (email, phone, member id, store,
 //! salesperson) with its equality index and its "present" bitmap.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use hashbrown::HashMap;
 use roaring::RoaringBitmap;
 
 use super::postings::{EqIndex, matching};
+use super::strings::StrColumn;
 
 /// How a text field's values are compared by segments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,11 +43,13 @@ pub fn fold(value: &str) -> Cow<'_, str> {
     }
 }
 
-/// Sparse row → value, indexed for equality.
+/// Optional row → value, indexed for equality. Values live in a dense [`StrColumn`] (an
+/// empty string is "no value"), so a row costs one 8-byte span whether or not it has one,
+/// and reading, writing and saving need no allocation per value.
 #[derive(Clone, Debug)]
 pub struct TextColumn {
     rule: MatchRule,
-    values: HashMap<u32, Box<str>>,
+    values: StrColumn,
     /// Built on first use: opening a store does not pay for it.
     index: OnceLock<EqIndex>,
     present: RoaringBitmap,
@@ -58,7 +60,7 @@ impl TextColumn {
     pub fn new(rule: MatchRule) -> TextColumn {
         TextColumn {
             rule,
-            values: HashMap::new(),
+            values: StrColumn::default(),
             index: OnceLock::new(),
             present: RoaringBitmap::new(),
         }
@@ -66,11 +68,12 @@ impl TextColumn {
 
     /// The value of `row`.
     pub fn get(&self, row: u32) -> Option<&str> {
-        self.values.get(&row).map(|v| &**v)
+        Some(self.values.get(row)).filter(|v| !v.is_empty())
     }
 
-    /// Sets or clears the value of `row`.
+    /// Sets or clears the value of `row` (an empty value clears it).
     pub fn set(&mut self, row: u32, value: Option<&str>) {
+        let value = value.filter(|v| !v.is_empty());
         if self.get(row) == value {
             return;
         }
@@ -79,16 +82,15 @@ impl TextColumn {
             Some(index) => index,
             None => unreachable!("initialized above"),
         };
-        if let Some(old) = self.values.remove(&row) {
-            index.remove(&self.rule.key(&old), row);
+        let old = Some(self.values.get(row)).filter(|v| !v.is_empty());
+        if let Some(old) = old {
+            index.remove(&self.rule.key(old), row);
             self.present.remove(row);
         }
+        self.values.set(row, value.unwrap_or_default());
         if let Some(value) = value {
             let (rule, values) = (self.rule, &self.values);
-            index.insert(&rule.key(value), row, |r| {
-                values.get(&r).map_or(Cow::Borrowed(""), |v| rule.key(v))
-            });
-            self.values.insert(row, value.into());
+            index.insert(&rule.key(value), row, |r| rule.key(values.get(r)));
             self.present.insert(row);
         }
     }
@@ -105,25 +107,35 @@ impl TextColumn {
     fn index(&self) -> &EqIndex {
         self.index.get_or_init(|| {
             let mut index = EqIndex::default();
-            for (&row, value) in &self.values {
+            for (row, value) in self.iter() {
                 index.insert(&self.rule.key(value), row, |r| {
-                    self.values
-                        .get(&r)
-                        .map_or(Cow::Borrowed(""), |v| self.rule.key(v))
+                    self.rule.key(self.values.get(r))
                 });
             }
             index
         })
     }
 
-    /// A column holding `values` (from a snapshot); the index is built on first use.
-    pub fn from_values(rule: MatchRule, values: Vec<(u32, Box<str>)>) -> TextColumn {
-        let present = values.iter().map(|(row, _)| *row).collect();
+    /// A column holding `values`, which are non-empty exactly on the rows of `present`
+    /// (from a snapshot or a bulk load); the index is built on first use.
+    pub fn from_strings(rule: MatchRule, values: StrColumn, present: RoaringBitmap) -> TextColumn {
         TextColumn {
             rule,
-            values: values.into_iter().collect(),
+            values,
             index: OnceLock::new(),
             present,
+        }
+    }
+
+    /// Appends the values of new rows `base..` (non-empty on the batch rows `present`).
+    pub fn append(&mut self, values: &StrColumn, base: u32, present: &[u32]) {
+        self.values.append(values);
+        if !present.is_empty() {
+            self.index = OnceLock::new();
+        }
+        let shifted = present.iter().map(|&r| base + r);
+        if self.present.append(shifted.clone()).is_err() {
+            self.present.extend(shifted);
         }
     }
 
@@ -137,17 +149,19 @@ impl TextColumn {
         &self.present
     }
 
-    /// Every (row, value), in no particular order.
+    /// The values, one per row, empty for none.
+    pub fn strings(&self) -> &StrColumn {
+        &self.values
+    }
+
+    /// Every (row, value), in row order.
     pub fn iter(&self) -> impl Iterator<Item = (u32, &str)> {
-        self.values.iter().map(|(row, v)| (*row, &**v))
+        self.present.iter().map(|row| (row, self.values.get(row)))
     }
 
     /// Approximate bytes of memory held.
     pub fn heap_bytes(&self) -> usize {
-        let entries = self.values.capacity() * (std::mem::size_of::<(u32, Box<str>)>() + 1);
-        let strings: usize = self.values.values().map(|v| v.len().max(16)).sum();
-        entries
-            + strings
+        self.values.heap_bytes()
             + self.index.get().map_or(0, EqIndex::heap_bytes)
             + self.present.serialized_size()
     }

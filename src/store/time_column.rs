@@ -14,7 +14,7 @@ use crate::model::Seconds;
 use crate::model::time::{MAX_STORED, MIN_STORED};
 
 /// The stored value meaning "no time".
-const NONE: u32 = u32::MAX;
+pub(super) const NONE: u32 = u32::MAX;
 /// Rows per roaring container.
 const CHUNK: usize = 1 << 16;
 
@@ -50,10 +50,7 @@ impl StoredRange {
 impl TimeColumn {
     /// The time of `row`.
     pub fn get(&self, row: u32) -> Option<Seconds> {
-        match self.values.get(row as usize) {
-            Some(&v) if v != NONE => Some(Seconds::from(v)),
-            _ => None,
-        }
+        from_stored(self.values.get(row as usize).copied().unwrap_or(NONE))
     }
 
     /// Sets the time of `row`. Times outside 1970..2106 must be refused before this.
@@ -62,10 +59,12 @@ impl TimeColumn {
         if self.values.len() <= row {
             self.values.resize(row + 1, NONE);
         }
-        self.values[row] = match value {
-            Some(t) => t.clamp(MIN_STORED, MAX_STORED) as u32,
-            None => NONE,
-        };
+        self.values[row] = stored(value);
+    }
+
+    /// Appends the stored values of new rows.
+    pub fn append(&mut self, values: &[u32]) {
+        self.values.extend_from_slice(values);
     }
 
     /// Every row whose time t has `lo <= t < hi`.
@@ -136,6 +135,20 @@ impl TimeColumn {
     pub fn heap_bytes(&self) -> usize {
         self.values.capacity() * 4
     }
+}
+
+/// How a time is stored: seconds as `u32`, [`NONE`] for none. Times outside 1970..2106
+/// must be refused before this.
+pub(super) fn stored(value: Option<Seconds>) -> u32 {
+    match value {
+        Some(t) => t.clamp(MIN_STORED, MAX_STORED) as u32,
+        None => NONE,
+    }
+}
+
+/// The time a stored value means.
+pub(super) fn from_stored(value: u32) -> Option<Seconds> {
+    (value != NONE).then_some(Seconds::from(value))
 }
 
 /// The matching rows of one chunk (or, with `invert`, the others), as a bitmap built

@@ -1,0 +1,181 @@
+//! `RowBatch`: new contacts laid out column by column, so that a store can take thousands
+//! of them in one [`Change::Append`](super::Change::Append) (a few array copies and bitmap
+//! appends) instead of one row at a time. Import fills batches on many threads at once.
+
+use hashbrown::HashMap;
+
+use super::account_key;
+use super::strings::StrColumn;
+use crate::model::{Contact, FbFrequency, Flag, OptOutKind, TextField, TimeField};
+
+/// Rows of a batch, numbered from 0, for one bitmap of the store.
+pub type LocalRows = Vec<u32>;
+
+/// Names local to a batch (accounts or tags), numbered in order of first use, with the
+/// batch rows of each.
+#[derive(Clone, Debug, Default)]
+pub struct LocalNames {
+    pub codes: HashMap<Box<str>, u32>,
+    pub names: Vec<Box<str>>,
+    pub rows: Vec<LocalRows>,
+}
+
+impl LocalNames {
+    /// Records that batch row `row` carries `name`; returns the name's local code.
+    fn add(&mut self, name: &str, row: u32) -> u32 {
+        let code = match self.codes.get(name) {
+            Some(&code) => code,
+            None => {
+                let code = self.names.len() as u32;
+                self.codes.insert(name.into(), code);
+                self.names.push(name.into());
+                self.rows.push(Vec::new());
+                code
+            }
+        };
+        self.rows[code as usize].push(row);
+        code
+    }
+}
+
+/// New contacts, column by column. Rows are numbered from 0 in the order pushed.
+#[derive(Clone, Debug, Default)]
+pub struct RowBatch {
+    /// Accounts, keyed `channel|id` as the store keys them.
+    pub(super) accounts: LocalNames,
+    pub(super) row_account: Vec<u32>,
+    pub(super) external_ids: StrColumn,
+    pub(super) names: StrColumn,
+    pub(super) avatars: StrColumn,
+    pub(super) tags: LocalNames,
+    pub(super) tag_counts: Vec<u16>,
+    pub(super) flags: [LocalRows; 5],
+    pub(super) opt_outs: [LocalRows; 3],
+    pub(super) frequencies: [LocalRows; 3],
+    /// Seconds per row, [`super::time_column::NONE`] for none.
+    pub(super) times: [Vec<u32>; 7],
+    pub(super) texts: [StrColumn; 5],
+    pub(super) text_present: [LocalRows; 5],
+}
+
+impl RowBatch {
+    /// An empty batch.
+    pub fn new() -> RowBatch {
+        RowBatch::default()
+    }
+
+    /// Number of contacts.
+    pub fn len(&self) -> usize {
+        self.row_account.len()
+    }
+
+    /// Whether the batch holds no contact.
+    pub fn is_empty(&self) -> bool {
+        self.row_account.is_empty()
+    }
+
+    /// Adds a contact as the next row. The caller has checked it (`Contact::validate`).
+    pub fn push(&mut self, contact: &Contact) {
+        let row = self.len() as u32;
+        let key = account_key(contact.channel, &contact.account);
+        let account = self.accounts.add(&key, row);
+        self.row_account.push(account);
+        self.external_ids.push(&contact.external_id);
+        self.names.push(&contact.name);
+        self.avatars.push(&contact.avatar_url);
+        for tag in &contact.tags {
+            self.tags.add(tag, row);
+        }
+        self.tag_counts
+            .push(u16::try_from(contact.tags.len()).unwrap_or(u16::MAX));
+        for flag in Flag::ALL {
+            if contact.flag(*flag) {
+                self.flags[flag.index()].push(row);
+            }
+        }
+        for kind in contact.opt_outs.iter() {
+            self.opt_outs[kind.index()].push(row);
+        }
+        if let Some(frequency) = contact.fb_frequency {
+            self.frequencies[frequency.index()].push(row);
+        }
+        for field in TimeField::ALL {
+            let stored = super::time_column::stored(contact.time(*field));
+            self.times[field.index()].push(stored);
+        }
+        for field in TextField::ALL {
+            let value = contact.text(*field).unwrap_or_default();
+            self.texts[field.index()].push(value);
+            if !value.is_empty() {
+                self.text_present[field.index()].push(row);
+            }
+        }
+    }
+
+    /// The batch without the rows for which `drop` is true (renumbered densely).
+    pub fn without(&self, drop: impl Fn(u32) -> bool) -> RowBatch {
+        let mut out = RowBatch::new();
+        for row in (0..self.len() as u32).filter(|&r| !drop(r)) {
+            out.push(&self.contact(row));
+        }
+        out
+    }
+
+    /// The contact of batch row `row` (for the rare paths that rebuild a batch).
+    pub fn contact(&self, row: u32) -> Contact {
+        let has = |rows: &LocalRows| rows.binary_search(&row).is_ok();
+        let account = &self.accounts.names[self.row_account[row as usize] as usize];
+        let (channel, account) = super::split_account_key(account);
+        let mut c = Contact::new(channel, account, self.external_ids.get(row));
+        c.name = self.names.get(row).to_string();
+        c.avatar_url = self.avatars.get(row).to_string();
+        c.tags = (self.tags.names.iter().zip(&self.tags.rows))
+            .filter(|(_, rows)| has(rows))
+            .map(|(name, _)| name.to_string())
+            .collect();
+        c.tags.sort();
+        for flag in Flag::ALL {
+            c.flags[flag.index()] = has(&self.flags[flag.index()]);
+        }
+        c.opt_outs = OptOutKind::ALL
+            .iter()
+            .copied()
+            .filter(|k| has(&self.opt_outs[k.index()]))
+            .collect();
+        c.fb_frequency = FbFrequency::ALL
+            .iter()
+            .copied()
+            .find(|f| has(&self.frequencies[f.index()]));
+        for field in TimeField::ALL {
+            let stored = self.times[field.index()][row as usize];
+            c.times[field.index()] = super::time_column::from_stored(stored);
+        }
+        for field in TextField::ALL {
+            let value = self.texts[field.index()].get(row);
+            c.texts[field.index()] = (!value.is_empty()).then(|| value.to_string());
+        }
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth;
+
+    #[test]
+    fn push_then_read_back_gives_the_same_contacts() {
+        let contacts = synth::contacts(300, 3, synth::DEFAULT_ANCHOR);
+        let mut batch = RowBatch::new();
+        for c in &contacts {
+            batch.push(c);
+        }
+        assert_eq!(batch.len(), 300);
+        for (row, c) in contacts.iter().enumerate() {
+            assert_eq!(&batch.contact(row as u32), c);
+        }
+        let odd = batch.without(|r| r % 2 == 1);
+        assert_eq!(odd.len(), 150);
+        assert_eq!(&odd.contact(1), &contacts[2]);
+    }
+}
