@@ -39,6 +39,7 @@ pub fn import(
     };
     let options = ImportOptions {
         ignore_unknown_columns: ignore_unknown,
+        size_hint: (size > 0).then_some(size),
         ..ImportOptions::default()
     };
     let bar = progress(size, "importing");

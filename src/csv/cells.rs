@@ -83,25 +83,33 @@ pub fn map_header(names: &[&str], ignore_unknown: bool) -> Result<Vec<Option<Fie
     Ok(out)
 }
 
-/// Parses one record (cells in header order) into a contact. Every bad cell is reported.
-pub fn parse_record<'a>(
+/// Parses one record (cells in header order) into `contact`, reusing its memory (it is
+/// cleared first). Every bad cell is reported.
+pub fn parse_into<'a>(
+    contact: &mut Contact,
     header: &[Option<Field>],
     cells: impl Iterator<Item = &'a str>,
-) -> Result<Contact, Vec<CellError>> {
-    let mut contact = Contact::new(Channel::Web, "", "");
+) -> Result<(), Vec<CellError>> {
+    contact.clear();
     let mut errors = Vec::new();
     for (field, cell) in header.iter().zip(cells) {
         if let Some(field) = field
-            && let Err(e) = set_cell(&mut contact, *field, cell)
+            && let Err(e) = set_cell(contact, *field, cell)
         {
             errors.push(e);
         }
     }
     if errors.is_empty() {
-        Ok(contact)
+        Ok(())
     } else {
         Err(errors)
     }
+}
+
+/// Sets `target` to `value`, reusing its memory.
+fn assign(target: &mut String, value: &str) {
+    target.clear();
+    target.push_str(value);
 }
 
 fn parse_time(field: Field, text: &str) -> Result<Option<Seconds>, CellError> {
@@ -120,24 +128,21 @@ fn parse_time(field: Field, text: &str) -> Result<Option<Seconds>, CellError> {
 fn set_cell(c: &mut Contact, field: Field, text: &str) -> Result<(), CellError> {
     match field.kind() {
         FieldKind::Identity => set_identity(c, field, text)?,
-        FieldKind::Name => c.name = text.to_string(),
-        FieldKind::AvatarUrl => c.avatar_url = text.trim().to_string(),
+        FieldKind::Name => assign(&mut c.name, text),
+        FieldKind::AvatarUrl => assign(&mut c.avatar_url, text.trim()),
         FieldKind::Tags => {
-            let mut tags: Vec<String> = text
-                .split('|')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_string)
-                .collect();
-            tags.sort();
-            tags.dedup();
-            if let Some(long) = tags
+            let tags = text.split('|').map(str::trim).filter(|t| !t.is_empty());
+            c.tags.clear();
+            c.tags.extend(tags.map(str::to_string));
+            c.tags.sort_unstable();
+            c.tags.dedup();
+            if let Some(long) = c
+                .tags
                 .iter()
                 .find(|t| crate::model::check_tag_name(t).is_err())
             {
                 return Err(bad(field, long, "tag names of at most 100 characters"));
             }
-            c.tags = tags;
         }
         FieldKind::OptOuts => {
             let mut set = OptOuts::NONE;
@@ -195,13 +200,13 @@ fn set_identity(c: &mut Contact, field: Field, text: &str) -> Result<(), CellErr
                     "a non-empty account id without white space or '|'",
                 ));
             }
-            c.account = value.to_string();
+            assign(&mut c.account, value);
         }
         _ => {
             if value.is_empty() {
                 return Err(bad(field, text, "a non-empty external id"));
             }
-            c.external_id = value.to_string();
+            assign(&mut c.external_id, value);
         }
     }
     Ok(())
@@ -238,6 +243,14 @@ pub fn format_cell(c: &Contact, field: Field) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_record<'a>(
+        header: &[Option<Field>],
+        cells: impl Iterator<Item = &'a str>,
+    ) -> Result<Contact, Vec<CellError>> {
+        let mut contact = Contact::new(Channel::Web, "", "");
+        parse_into(&mut contact, header, cells).map(|()| contact)
+    }
 
     #[test]
     fn bools_accept_every_spelling() {

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
 use super::blocks::{BLOCK_BYTES, Block, Blocks, CutError};
-use super::cells::{CellError, format_cell, map_header, parse_record};
+use super::cells::{CellError, format_cell, map_header, parse_into};
 use crate::model::{Contact, Field, FieldSet, Seconds};
 use crate::store::{Change, ChangeError, RowBatch, Store};
 
@@ -46,6 +46,9 @@ pub struct ImportOptions {
     pub ignore_unknown_columns: bool,
     /// How many bad rows an error lists (the total is always given).
     pub max_reported: usize,
+    /// The size of the input in bytes, if known: the store then makes room for the rows
+    /// once instead of growing as they come.
+    pub size_hint: Option<u64>,
 }
 
 impl Default for ImportOptions {
@@ -53,6 +56,7 @@ impl Default for ImportOptions {
         ImportOptions {
             ignore_unknown_columns: false,
             max_reported: 20,
+            size_hint: None,
         }
     }
 }
@@ -171,6 +175,9 @@ pub fn import<'a>(
 ) -> Result<ImportSummary, ImportError> {
     let mut blocks = Blocks::new(input, BLOCK_BYTES);
     let (mut importer, rest) = Importer::new(&mut blocks, options, rejects, now)?;
+    if let Some(size) = options.size_hint {
+        importer.staging.reserve(estimate_rows(&rest, size));
+    }
     let parser = &importer.parser.clone();
     // Three stages overlap: reading the next round of blocks, parsing this round on every
     // core, and appending the previous round in file order.
@@ -205,6 +212,14 @@ pub fn import<'a>(
         }
     }
     importer.finish(store)
+}
+
+/// About how many rows a file of `size` bytes holds, judging by its first block (a little
+/// more, so that a close estimate never makes the store grow at the end).
+fn estimate_rows(first: &Block, size: u64) -> usize {
+    let lines = memchr::memchr_iter(b'\n', &first.bytes).count().max(1) as u64;
+    let bytes_per_line = (first.bytes.len() as u64 / lines).max(16);
+    (size / bytes_per_line + size / bytes_per_line / 32) as usize
 }
 
 /// The next blocks to parse together (none at the end of the file).
@@ -335,13 +350,14 @@ impl RowParser {
             rows: 0,
         };
         let mut record = csv::ByteRecord::new();
+        let mut contact = Contact::new(crate::model::Channel::Web, "", "");
         // Reading from memory fails only on bytes the parse below reports anyway.
         while reader.read_byte_record(&mut record).unwrap_or(false) {
             parsed.rows += 1;
             let line = block.first_line + record.position().map_or(1, |p| p.line()) - 1;
             let line = u32::try_from(line).unwrap_or(u32::MAX);
-            match self.parse(&record) {
-                Ok(contact) => {
+            match self.parse(&record, &mut contact) {
+                Ok(()) => {
                     parsed.batch.push(&contact);
                     parsed.lines.push(line);
                 }
@@ -355,7 +371,8 @@ impl RowParser {
         parsed
     }
 
-    fn parse(&self, record: &csv::ByteRecord) -> Result<Contact, Vec<CellError>> {
+    /// Parses a record into `contact` and checks it.
+    fn parse(&self, record: &csv::ByteRecord, contact: &mut Contact) -> Result<(), Vec<CellError>> {
         if record.len() != self.header.len() {
             return Err(vec![CellError {
                 column: "",
@@ -367,20 +384,17 @@ impl RowParser {
                 ),
             }]);
         }
-        let cells: Vec<&str> = record
-            .iter()
-            .zip(&self.header)
-            .map(|(cell, field)| match std::str::from_utf8(cell) {
-                Ok(text) => Ok(text),
-                Err(_) => Err(CellError {
-                    column: field.map_or("", |f| f.name()),
-                    value: String::from_utf8_lossy(cell).into_owned(),
-                    expected: "valid UTF-8 text".into(),
-                }),
-            })
-            .collect::<Result<_, _>>()
-            .map_err(|e| vec![e])?;
-        let contact = parse_record(&self.header, cells.into_iter())?;
+        // Cells end at ASCII delimiters, so a valid record splits into valid cells.
+        let Ok(text) = std::str::from_utf8(record.as_slice()) else {
+            return Err(vec![self.invalid_utf8(record)]);
+        };
+        let cells = (0..record.len()).map(|i| {
+            record
+                .range(i)
+                .and_then(|r| text.get(r))
+                .unwrap_or_default()
+        });
+        parse_into(contact, &self.header, cells)?;
         let check =
             if self.fields.contains(Field::FbOptin) && self.fields.contains(Field::FbFrequency) {
                 contact.validate()
@@ -393,8 +407,19 @@ impl RowParser {
                 value: String::new(),
                 expected: e.message,
             }]
-        })?;
-        Ok(contact)
+        })
+    }
+
+    /// The error for the first cell of `record` that is not UTF-8.
+    fn invalid_utf8(&self, record: &csv::ByteRecord) -> CellError {
+        let (cell, field) = (record.iter().zip(&self.header))
+            .find(|(cell, _)| std::str::from_utf8(cell).is_err())
+            .unwrap_or((&[], &None));
+        CellError {
+            column: field.map_or("", |f| f.name()),
+            value: String::from_utf8_lossy(cell).into_owned(),
+            expected: "valid UTF-8 text".into(),
+        }
     }
 }
 

@@ -60,6 +60,26 @@ impl Contact {
         }
     }
 
+    /// Resets every field to its default (web channel, empty identity), keeping the
+    /// memory of its strings for the next contact parsed into it.
+    pub fn clear(&mut self) {
+        self.channel = Channel::Web;
+        for text in [
+            &mut self.account,
+            &mut self.external_id,
+            &mut self.name,
+            &mut self.avatar_url,
+        ] {
+            text.clear();
+        }
+        self.tags.clear();
+        self.flags = [false; 5];
+        self.opt_outs = OptOuts::NONE;
+        self.times = [None; 7];
+        self.texts = Default::default();
+        self.fb_frequency = None;
+    }
+
     /// The export and list order: (channel name, account, external id), borrowed.
     pub fn identity_order(&self) -> (&'static str, &str, &str) {
         (self.channel.name(), &self.account, &self.external_id)
@@ -205,7 +225,7 @@ pub fn check_tag_name(tag: &str) -> Result<(), String> {
     if tag.contains('|') {
         return Err(format!("tag '{tag}' contains '|', which separates tags"));
     }
-    if tag.chars().count() > MAX_TAG_CHARS {
+    if tag.len() > MAX_TAG_CHARS && tag.chars().count() > MAX_TAG_CHARS {
         return Err(format!(
             "tag '{tag}' is longer than {MAX_TAG_CHARS} characters"
         ));

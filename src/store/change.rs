@@ -306,6 +306,19 @@ impl Store {
         }
     }
 
+    /// Makes room for `additional` more rows, so that loading them does not grow the
+    /// identity map and the columns step by step. Changes no contact.
+    pub fn reserve(&mut self, additional: usize) {
+        self.reserve_rows(additional);
+        self.avatars.reserve(additional, 0);
+        for column in &mut self.times {
+            column.reserve(additional);
+        }
+        for column in &mut self.texts {
+            column.reserve(additional);
+        }
+    }
+
     fn reserve_rows(&mut self, additional: usize) {
         self.row_account.reserve(additional);
         self.external_ids.reserve(additional, 24);

@@ -139,6 +139,11 @@ impl TextColumn {
         }
     }
 
+    /// Makes room for `additional` more rows.
+    pub fn reserve(&mut self, additional: usize) {
+        self.values.reserve(additional, 0);
+    }
+
     /// How the column compares values.
     pub fn rule(&self) -> MatchRule {
         self.rule

@@ -62,6 +62,11 @@ impl TimeColumn {
         self.values[row] = stored(value);
     }
 
+    /// Makes room for `additional` more rows.
+    pub fn reserve(&mut self, additional: usize) {
+        self.values.reserve(additional);
+    }
+
     /// Appends the stored values of new rows.
     pub fn append(&mut self, values: &[u32]) {
         self.values.extend_from_slice(values);
