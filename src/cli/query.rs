@@ -169,13 +169,7 @@ pub fn export(
                 .map_err(|e| Error::Io(format!("cannot create {}: {e}", path.display())))?;
             crate::csv::export(ctx.engine.store(), &rows, choice, file, &report)
         }
-        None => crate::csv::export(
-            ctx.engine.store(),
-            &rows,
-            choice,
-            io::stdout().lock(),
-            &report,
-        ),
+        None => crate::csv::export(ctx.engine.store(), &rows, choice, io::stdout(), &report),
     }
     .map_err(|e| Error::Io(format!("export failed: {e}")))?;
     bar.finish_and_clear();

@@ -6,9 +6,9 @@ use std::io::{self, Write};
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
-use super::cells::format_cell;
-use crate::model::{Channel, Field, Field as F};
-use crate::store::Store;
+use crate::model::time::write_rfc3339_utc;
+use crate::model::{Channel, Field, Field as F, FieldKind};
+use crate::store::{RowReader, Store};
 
 /// Which columns to write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,48 +117,154 @@ pub fn sorted_rows(store: &Store, rows: &RoaringBitmap) -> Vec<u32> {
     out
 }
 
+/// Rows formatted per parallel task.
+const TASK_ROWS: usize = 8_192;
+/// Rows formatted between two writes (and progress reports).
+const CHUNK_ROWS: usize = 1 << 17;
+
 /// Writes the live rows among `rows` as CSV; returns how many contacts were written.
 /// `progress` is told the number written so far.
+///
+/// Rows are formatted straight from the columns (a [`RowReader`]) on every core, chunk by
+/// chunk, while the previous chunk is written.
 pub fn export(
     store: &Store,
     rows: &RoaringBitmap,
     choice: ColumnChoice,
-    out: impl Write,
+    out: impl Write + Send,
     progress: &dyn Fn(u64),
 ) -> io::Result<u64> {
     let rows = rows & store.live();
     let fields = columns(store, &rows, choice);
     let mut out = io::BufWriter::with_capacity(1 << 20, out);
-    out.write_all(&csv_line(fields.iter().map(|f| f.name().to_string())))?;
+    let mut header = Vec::new();
+    for (i, field) in fields.iter().enumerate() {
+        write_separator(&mut header, i);
+        write_text(&mut header, field.name());
+    }
+    header.push(b'\n');
+    out.write_all(&header)?;
     let order = sorted_rows(store, &rows);
+    let reader = RowReader::new(store, &rows);
+    let format = |chunk: &[u32]| -> Vec<Vec<u8>> {
+        chunk
+            .par_chunks(TASK_ROWS)
+            .map(|task| format_rows(&reader, &fields, task))
+            .collect()
+    };
     let mut written = 0u64;
-    for chunk in order.chunks(1 << 16) {
-        let batch: RoaringBitmap = chunk.iter().copied().collect();
-        let mut contacts = store.contacts(&batch);
-        contacts.par_sort_unstable_by(|a, b| a.identity_order().cmp(&b.identity_order()));
-        let lines: Vec<Vec<u8>> = contacts
-            .par_iter()
-            .map(|c| csv_line(fields.iter().map(|f| format_cell(c, *f))))
-            .collect();
-        for line in lines {
-            out.write_all(&line)?;
-        }
-        written += contacts.len() as u64;
+    let mut ready: Vec<Vec<u8>> = Vec::new();
+    for chunk in order.chunks(CHUNK_ROWS) {
+        let (formatted, wrote) = rayon::join(
+            || format(chunk),
+            || ready.iter().try_for_each(|bytes| out.write_all(bytes)),
+        );
+        wrote?;
+        ready = formatted;
+        written += chunk.len() as u64;
         progress(written);
         if crate::cancel::requested() {
             return Err(crate::cancel::error());
         }
     }
+    ready.iter().try_for_each(|bytes| out.write_all(bytes))?;
     out.flush()?;
     Ok(written)
 }
 
-/// One CSV record (RFC 4180 quoting, `\n` ending) as bytes.
-fn csv_line(cells: impl Iterator<Item = String>) -> Vec<u8> {
-    let mut line = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(Vec::with_capacity(256));
-    // Writing to a Vec cannot fail.
-    let _ = line.write_record(cells);
-    line.into_inner().unwrap_or_default()
+/// The CSV lines of `rows`.
+fn format_rows(reader: &RowReader<'_>, fields: &[Field], rows: &[u32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rows.len() * 256);
+    let mut scratch = Vec::new();
+    for &row in rows {
+        for (i, field) in fields.iter().enumerate() {
+            write_separator(&mut out, i);
+            write_cell(&mut out, &mut scratch, reader, row, *field);
+        }
+        out.push(b'\n');
+    }
+    out
+}
+
+fn write_separator(out: &mut Vec<u8>, column: usize) {
+    if column > 0 {
+        out.push(b',');
+    }
+}
+
+/// Writes one cell as the import reads it back (see `cells.rs`).
+fn write_cell(
+    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+    reader: &RowReader<'_>,
+    row: u32,
+    field: Field,
+) {
+    match field.kind() {
+        FieldKind::Identity => match field {
+            Field::Channel => out.extend_from_slice(reader.account(row).0.name().as_bytes()),
+            Field::Account => write_text(out, reader.account(row).1),
+            _ => write_text(out, reader.external_id(row)),
+        },
+        FieldKind::Name => write_text(out, reader.name(row)),
+        FieldKind::AvatarUrl => write_text(out, reader.avatar_url(row)),
+        FieldKind::Tags => {
+            scratch.clear();
+            for (i, tag) in reader.tags(row).enumerate() {
+                if i > 0 {
+                    scratch.push(b'|');
+                }
+                scratch.extend_from_slice(tag.as_bytes());
+            }
+            write_bytes(out, scratch);
+        }
+        FieldKind::OptOuts => {
+            for (i, kind) in reader.opt_outs(row).iter().enumerate() {
+                if i > 0 {
+                    out.push(b'|');
+                }
+                out.extend_from_slice(kind.name().as_bytes());
+            }
+        }
+        FieldKind::FbFrequency => {
+            if let Some(frequency) = reader.frequency(row) {
+                out.extend_from_slice(frequency.name().as_bytes());
+            }
+        }
+        FieldKind::Flag(flag) => {
+            let text = if reader.flag(row, flag) {
+                "true"
+            } else {
+                "false"
+            };
+            out.extend_from_slice(text.as_bytes());
+        }
+        FieldKind::Time(time) => {
+            if let Some(t) = reader.time(row, time) {
+                write_rfc3339_utc(t, out);
+            }
+        }
+        FieldKind::Text(text) => write_text(out, reader.text(row, text).unwrap_or_default()),
+    }
+}
+
+fn write_text(out: &mut Vec<u8>, text: &str) {
+    write_bytes(out, text.as_bytes());
+}
+
+/// Writes a cell, quoted (RFC 4180) when it holds a comma, quote or line break.
+fn write_bytes(out: &mut Vec<u8>, cell: &[u8]) {
+    let special = |b: &u8| matches!(b, b',' | b'"' | b'\n' | b'\r');
+    if !cell.iter().any(special) {
+        out.extend_from_slice(cell);
+        return;
+    }
+    out.push(b'"');
+    for &b in cell {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
 }

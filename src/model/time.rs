@@ -26,6 +26,48 @@ pub fn format_rfc3339(t: Seconds) -> String {
     }
 }
 
+/// Appends `t` as RFC 3339 in UTC, exactly as [`format_rfc3339`] writes it, without
+/// allocating: export writes millions of times. `t` must lie in the stored range.
+pub fn write_rfc3339_utc(t: Seconds, out: &mut Vec<u8>) {
+    if !(MIN_STORED..=MAX_STORED).contains(&t) {
+        out.extend_from_slice(format_rfc3339(t).as_bytes());
+        return;
+    }
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    let two = |out: &mut Vec<u8>, v: i64| {
+        out.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8])
+    };
+    two(out, year / 100);
+    two(out, year % 100);
+    out.push(b'-');
+    two(out, month);
+    out.push(b'-');
+    two(out, day);
+    out.push(b'T');
+    two(out, secs / 3600);
+    out.push(b':');
+    two(out, secs / 60 % 60);
+    out.push(b':');
+    two(out, secs % 60);
+    out.push(b'Z');
+}
+
+/// (year, month, day) of a day count since 1970-01-01 (the proleptic Gregorian
+/// calendar; Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 /// Parses a fixed UTC offset: `Z`, `+08:00`, `-05:00`, `+0800`.
 pub fn parse_offset(text: &str) -> Option<FixedOffset> {
     let text = text.trim();
@@ -83,6 +125,21 @@ pub fn start_of_day(t: Seconds, tz: FixedOffset) -> Option<Seconds> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_utc_format_matches_chrono() {
+        let mut t: Seconds = 0;
+        let mut samples = vec![MIN_STORED, MAX_STORED, 951_782_400, 4_107_542_399];
+        while t < MAX_STORED {
+            samples.push(t);
+            t += 86_399 * 7 + 3_607;
+        }
+        for t in samples {
+            let mut out = Vec::new();
+            write_rfc3339_utc(t, &mut out);
+            assert_eq!(String::from_utf8_lossy(&out), format_rfc3339(t), "{t}");
+        }
+    }
 
     fn utc(text: &str) -> Seconds {
         parse_rfc3339(text).expect("valid test time")

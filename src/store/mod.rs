@@ -6,6 +6,7 @@ mod batch;
 mod change;
 mod identity;
 mod postings;
+mod reader;
 mod registry;
 pub mod snapshot;
 mod strings;
@@ -14,6 +15,7 @@ mod time_column;
 
 pub use batch::RowBatch;
 pub use change::{Applied, Change, ChangeError};
+pub use reader::RowReader;
 pub use registry::Entry;
 pub use text::fold;
 

@@ -228,3 +228,83 @@ fn export_is_ordered_by_identity() {
         lines[0]
     );
 }
+
+/// A file of many blocks (import cuts files into blocks of about 2 MB): quoted line breaks
+/// never split a record, and line numbers count every line before them.
+fn big_file(rows: usize) -> String {
+    let mut csv = format!("{HEADER}\n");
+    for i in 0..rows {
+        // Every row spans two lines: the name holds a quoted line break and a quote.
+        let name = format!("\"Ann \"\"{i}\"\"\nsecond line, {}\"", "x".repeat(200));
+        csv.push_str(&format!("line,tw,U{i},{name},\"a,b|c\",,,,,\n"));
+    }
+    csv
+}
+
+#[test]
+fn records_with_line_breaks_load_across_blocks() {
+    let rows = 30_000;
+    let csv = big_file(rows);
+    assert!(
+        csv.len() > 3 * (2 << 20),
+        "the file must span several blocks"
+    );
+    let mut store = Store::new();
+    let summary = load(&mut store, &csv).expect("good file");
+    assert_eq!(summary.created, rows as u64);
+    let last = store
+        .find(reach::model::Channel::Line, "tw", &format!("U{}", rows - 1))
+        .and_then(|row| store.contact(row))
+        .expect("last row loaded");
+    assert_eq!(
+        last.name,
+        format!("Ann \"{}\"\nsecond line, {}", rows - 1, "x".repeat(200))
+    );
+    assert_eq!(last.tags, ["a,b", "c"]);
+    let mut out = Vec::new();
+    export(&store, store.live(), ColumnChoice::All, &mut out, &|_| {}).expect("export");
+    let mut again = Store::new();
+    import(
+        &mut again,
+        &out[..],
+        &ImportOptions::default(),
+        None,
+        0,
+        &|_| {},
+    )
+    .expect("re-import");
+    let by_id = |store: &Store| {
+        let mut contacts = snapshot_of(store);
+        contacts.sort_by(|a, b| a.external_id.cmp(&b.external_id));
+        contacts
+    };
+    assert_eq!(by_id(&again), by_id(&store));
+}
+
+#[test]
+fn late_bad_rows_and_duplicates_across_blocks_name_their_lines() {
+    let rows = 20_000;
+    let mut csv = big_file(rows);
+    // Line of row i: 2 + 2 i. Repeat row 3 at the end, and break the last-but-one row.
+    csv.push_str("line,tw,U3,Again,,,,,,\n");
+    let bad_row = rows - 2;
+    csv = csv.replace(
+        &format!("line,tw,U{bad_row},"),
+        &format!("line,tw,U{bad_row},X,,maybe,,,,\nline,tw,U{bad_row}b,"),
+    );
+    let mut store = Store::new();
+    let err = load(&mut store, &csv).expect_err("refused").to_string();
+    let bad_line = 2 + 2 * bad_row;
+    let dup_line = 2 + 2 * rows + 1;
+    assert!(
+        err.contains(&format!("line {bad_line}, column blocked")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("line {dup_line}, column external_id"))
+            && err.contains("line 8 has the same"),
+        "{err}"
+    );
+    assert!(err.starts_with("2 bad row(s)"), "{err}");
+    assert!(store.is_empty());
+}
