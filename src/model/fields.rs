@@ -259,8 +259,18 @@ pub enum FieldKind {
 }
 
 impl Field {
-    /// What the field holds.
+    /// What the field holds (looked up in a table made once: import and export ask for
+    /// every cell).
     pub fn kind(self) -> FieldKind {
+        static KINDS: std::sync::LazyLock<Vec<FieldKind>> =
+            std::sync::LazyLock::new(|| Field::ALL.iter().map(|f| f.kind_by_name()).collect());
+        KINDS
+            .get(self.index())
+            .copied()
+            .unwrap_or(FieldKind::Identity)
+    }
+
+    fn kind_by_name(self) -> FieldKind {
         let by_name = |name: &str| {
             Flag::parse(name)
                 .map(FieldKind::Flag)

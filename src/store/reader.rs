@@ -3,6 +3,9 @@
 //! into what a row needs (its tag list, its flag bits), so that each row then costs a few
 //! array lookups instead of a bitmap probe per tag and flag.
 
+use std::borrow::Cow;
+
+use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
 use super::{Store, split_account_key};
@@ -98,10 +101,31 @@ impl<'s> RowReader<'s> {
     }
 }
 
+/// Rows per parallel task when turning bitmaps into per-row data.
+const RANGE_ROWS: u32 = 1 << 20;
+
+/// The ranges of rows `0..rows` that tasks work on.
+fn row_ranges(rows: u32) -> Vec<std::ops::Range<u32>> {
+    (0..rows.div_ceil(RANGE_ROWS))
+        .map(|i| i * RANGE_ROWS..((i + 1) * RANGE_ROWS).min(rows))
+        .collect()
+}
+
+/// The rows of `bitmap` among `rows`: `bitmap` itself when `rows` holds every row it
+/// could hold (indexes hold live rows only, so when `rows` is every live row).
+fn among<'a>(bitmap: &'a RoaringBitmap, rows: &RoaringBitmap) -> Cow<'a, RoaringBitmap> {
+    if rows.len() == u64::from(rows.max().map_or(0, |m| m + 1)) && rows.len() > 0 {
+        let all_rows = bitmap.max().is_none_or(|m| m < rows.len() as u32);
+        if all_rows {
+            return Cow::Borrowed(bitmap);
+        }
+    }
+    Cow::Owned(bitmap & rows)
+}
+
 /// One word per row with a bit per flag, opt-out kind and frequency.
 fn flag_bits(store: &Store, rows: &RoaringBitmap) -> Vec<u16> {
-    let mut bits = vec![0u16; store.row_count() as usize];
-    let bitmaps = (store.flags.iter().enumerate())
+    let bitmaps: Vec<(usize, Cow<RoaringBitmap>)> = (store.flags.iter().enumerate())
         .chain(
             store
                 .opt_outs
@@ -115,12 +139,19 @@ fn flag_bits(store: &Store, rows: &RoaringBitmap) -> Vec<u16> {
                 .iter()
                 .enumerate()
                 .map(|(i, b)| (FREQUENCY_BIT + i, b)),
-        );
-    for (bit, bitmap) in bitmaps {
-        for row in bitmap & rows {
-            bits[row as usize] |= 1 << bit;
-        }
-    }
+        )
+        .map(|(bit, bitmap)| (bit, among(bitmap, rows)))
+        .collect();
+    let mut bits = vec![0u16; store.row_count() as usize];
+    bits.par_chunks_mut(RANGE_ROWS as usize)
+        .zip(row_ranges(store.row_count()))
+        .for_each(|(words, range)| {
+            for (bit, bitmap) in &bitmaps {
+                for row in bitmap.range(range.clone()) {
+                    words[(row - range.start) as usize] |= 1 << bit;
+                }
+            }
+        });
     bits
 }
 
@@ -129,14 +160,36 @@ fn tag_lists(store: &Store, rows: &RoaringBitmap) -> (Vec<u32>, Vec<u32>) {
     let entries = store.tags.entries();
     let mut by_name: Vec<u32> = (0..entries.len() as u32).collect();
     by_name.sort_unstable_by(|&a, &b| entries[a as usize].name.cmp(&entries[b as usize].name));
-    let carried: Vec<(u32, RoaringBitmap)> = (by_name.into_iter())
-        .map(|code| (code, &entries[code as usize].rows & rows))
+    let carried: Vec<(u32, Cow<RoaringBitmap>)> = (by_name.into_par_iter())
+        .map(|code| (code, among(&entries[code as usize].rows, rows)))
         .filter(|(_, rows)| !rows.is_empty())
         .collect();
-    let mut start = vec![0u32; store.row_count() as usize + 1];
-    for (_, tagged) in &carried {
-        for row in tagged {
-            start[row as usize + 1] += 1;
+    // Each range of rows counts, then lists, its own rows' tags.
+    let parts: Vec<(Vec<u32>, Vec<u32>)> = row_ranges(store.row_count())
+        .into_par_iter()
+        .map(|range| range_tag_lists(&carried, range))
+        .collect();
+    let mut start = Vec::with_capacity(store.row_count() as usize + 1);
+    let mut codes = Vec::with_capacity(parts.iter().map(|p| p.1.len()).sum());
+    start.push(0);
+    for (counts, part_codes) in parts {
+        let base = codes.len() as u32;
+        start.extend(counts.iter().skip(1).map(|&c| base + c));
+        codes.extend(part_codes);
+    }
+    (start, codes)
+}
+
+/// The tag lists of the rows of `range`: offsets from the range's start (one more than
+/// the rows), and the codes.
+fn range_tag_lists(
+    carried: &[(u32, Cow<RoaringBitmap>)],
+    range: std::ops::Range<u32>,
+) -> (Vec<u32>, Vec<u32>) {
+    let mut start = vec![0u32; (range.end - range.start) as usize + 1];
+    for (_, tagged) in carried {
+        for row in tagged.range(range.clone()) {
+            start[(row - range.start) as usize + 1] += 1;
         }
     }
     for i in 1..start.len() {
@@ -144,10 +197,11 @@ fn tag_lists(store: &Store, rows: &RoaringBitmap) -> (Vec<u32>, Vec<u32>) {
     }
     let mut next = start.clone();
     let mut codes = vec![0u32; start.last().copied().unwrap_or(0) as usize];
-    for (code, tagged) in &carried {
-        for row in tagged {
-            codes[next[row as usize] as usize] = *code;
-            next[row as usize] += 1;
+    for (code, tagged) in carried {
+        for row in tagged.range(range.clone()) {
+            let slot = &mut next[(row - range.start) as usize];
+            codes[*slot as usize] = *code;
+            *slot += 1;
         }
     }
     (start, codes)
