@@ -114,7 +114,7 @@ fn row_ranges(rows: u32) -> Vec<std::ops::Range<u32>> {
 /// The rows of `bitmap` among `rows`: `bitmap` itself when `rows` holds every row it
 /// could hold (indexes hold live rows only, so when `rows` is every live row).
 fn among<'a>(bitmap: &'a RoaringBitmap, rows: &RoaringBitmap) -> Cow<'a, RoaringBitmap> {
-    if rows.len() == u64::from(rows.max().map_or(0, |m| m + 1)) && rows.len() > 0 {
+    if rows.len() == u64::from(rows.max().map_or(0, |m| m + 1)) && !rows.is_empty() {
         let all_rows = bitmap.max().is_none_or(|m| m < rows.len() as u32);
         if all_rows {
             return Cow::Borrowed(bitmap);
