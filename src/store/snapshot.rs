@@ -5,8 +5,10 @@
 //! Layout: `REACHSNP` magic, format version (u32 LE), body, trailer (body length u64 LE,
 //! CRC-32 of the body u32 LE, `REACHEND`). The body holds accounts and tags (name,
 //! creation time, portable roaring bitmap), then per-row columns of the live rows
-//! (rows are renumbered densely before saving). Indexes derived from columns (identity,
-//! equality, presence) are rebuilt on load.
+//! (rows are renumbered densely before saving): string columns as every row's length then
+//! all the bytes, optional texts as a "present" bitmap, those rows' lengths, then the
+//! bytes. Indexes derived from columns (identity, equality, time presence) are rebuilt on
+//! load. Format 2 (text columns as arenas) replaced format 1 (a row id per text value).
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
