@@ -8,7 +8,7 @@ use roaring::RoaringBitmap;
 
 use crate::model::time::write_rfc3339_utc;
 use crate::model::{Channel, Field, Field as F, FieldKind};
-use crate::store::{RowReader, Store};
+use crate::store::{RowReader, Store, TextCursor};
 
 /// Which columns to write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,10 +217,11 @@ fn format_rows(reader: &RowReader<'_>, fields: &[Field], rows: impl Iterator<Ite
     let mut out = Vec::with_capacity(TASK_ROWS * 256);
     let mut ends = Vec::with_capacity(TASK_ROWS);
     let mut scratch = Vec::new();
+    let mut texts = reader.text_cursors();
     for row in rows {
         for (i, field) in fields.iter().enumerate() {
             write_separator(&mut out, i);
-            write_cell(&mut out, &mut scratch, reader, row, *field);
+            write_cell(&mut out, &mut scratch, &mut texts, reader, row, *field);
         }
         out.push(b'\n');
         ends.push(out.len() as u32);
@@ -234,10 +235,12 @@ fn write_separator(out: &mut Vec<u8>, column: usize) {
     }
 }
 
-/// Writes one cell as the import reads it back (see `cells.rs`).
+/// Writes one cell as the import reads it back (see `cells.rs`). Rows come in ascending
+/// order (for the text cursors).
 fn write_cell(
     out: &mut Vec<u8>,
     scratch: &mut Vec<u8>,
+    texts: &mut [TextCursor<'_>; 5],
     reader: &RowReader<'_>,
     row: u32,
     field: Field,
@@ -286,7 +289,9 @@ fn write_cell(
                 write_rfc3339_utc(t, out);
             }
         }
-        FieldKind::Text(text) => write_text(out, reader.text(row, text).unwrap_or_default()),
+        FieldKind::Text(text) => {
+            write_text(out, texts[text.index()].get(row).unwrap_or_default());
+        }
     }
 }
 

@@ -54,6 +54,7 @@ pub struct RowBatch {
     pub(super) frequencies: [LocalRows; 3],
     /// Seconds per row, [`super::time_column::NONE`] for none.
     pub(super) times: [Vec<u32>; 7],
+    /// The values of each text field, for the rows of `text_present` in order.
     pub(super) texts: [StrColumn; 5],
     pub(super) text_present: [LocalRows; 5],
 }
@@ -104,9 +105,8 @@ impl RowBatch {
             self.times[field.index()].push(stored);
         }
         for field in TextField::ALL {
-            let value = contact.text(*field).unwrap_or_default();
-            self.texts[field.index()].push(value);
-            if !value.is_empty() {
+            if let Some(value) = contact.text(*field).filter(|v| !v.is_empty()) {
+                self.texts[field.index()].push(value);
                 self.text_present[field.index()].push(row);
             }
         }
@@ -151,8 +151,9 @@ impl RowBatch {
             c.times[field.index()] = super::time_column::from_stored(stored);
         }
         for field in TextField::ALL {
-            let value = self.texts[field.index()].get(row);
-            c.texts[field.index()] = (!value.is_empty()).then(|| value.to_string());
+            let present = self.text_present[field.index()].binary_search(&row);
+            c.texts[field.index()] =
+                (present.ok()).map(|i| self.texts[field.index()].get(i as u32).to_string());
         }
         c
     }

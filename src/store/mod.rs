@@ -17,6 +17,7 @@ pub use batch::RowBatch;
 pub use change::{Applied, Change, ChangeError};
 pub use reader::RowReader;
 pub use registry::Entry;
+pub use text::TextCursor;
 pub use text::fold;
 
 use std::sync::OnceLock;

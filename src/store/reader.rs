@@ -8,10 +8,9 @@ use std::borrow::Cow;
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
+use super::text::TextCursor;
 use super::{Store, split_account_key};
-use crate::model::{
-    Channel, FbFrequency, Flag, OptOutKind, OptOuts, Seconds, TextField, TimeField,
-};
+use crate::model::{Channel, FbFrequency, Flag, OptOutKind, OptOuts, Seconds, TimeField};
 
 /// Bit of a row's flag word where opt-outs start (after the five flags).
 const OPT_OUT_BIT: usize = 5;
@@ -92,8 +91,10 @@ impl<'s> RowReader<'s> {
         self.store.times[field.index()].get(row)
     }
 
-    pub fn text(&self, row: u32, field: TextField) -> Option<&'s str> {
-        self.store.texts[field.index()].get(row)
+    /// Readers of the text fields (by [`TextField::index`]) for rows in ascending order.
+    pub fn text_cursors(&self) -> [TextCursor<'s>; 5] {
+        let texts = &self.store.texts;
+        std::array::from_fn(|i| texts[i].cursor())
     }
 
     fn bit(&self, row: u32, bit: usize) -> bool {

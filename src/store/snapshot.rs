@@ -240,13 +240,20 @@ impl<W: Write> Encoder<'_, W> {
     }
 
     /// Writes which rows have a value, their lengths, then the bytes.
-    fn texts(&mut self, column: &TextColumn, rows: u32) -> io::Result<()> {
+    fn texts(&mut self, column: &TextColumn) -> io::Result<()> {
         let present = column.present();
         self.bitmap(present)?;
-        let strings = column.strings();
-        let lens = present.iter().map(|r| strings.get(r).len() as u32);
+        let lens = column.iter().map(|(_, v)| v.len() as u32);
         self.u32_iter(present.len() as u32, lens)?;
-        self.arena(strings, rows)
+        if let Some(values) = column.packed() {
+            return self.arena(values, values.rows());
+        }
+        let total: u64 = column.iter().map(|(_, v)| v.len() as u64).sum();
+        self.write_all(&total.to_le_bytes())?;
+        for (_, value) in column.iter() {
+            self.write_all(value.as_bytes())?;
+        }
+        Ok(())
     }
 
     fn store(&mut self, store: &Store) -> io::Result<()> {
@@ -269,7 +276,7 @@ impl<W: Write> Encoder<'_, W> {
             self.u32s(column.raw())?;
         }
         for column in &store.texts {
-            self.texts(column, rows)?;
+            self.texts(column)?;
         }
         Ok(())
     }
@@ -387,15 +394,11 @@ impl<R: Read> Decoder<'_, R> {
     fn texts(&mut self, rule: MatchRule, rows: u32) -> Result<TextColumn, SnapshotError> {
         let present = self.bitmap(Some(rows))?;
         let lens = self.u32s(Some(present.len() as u32))?;
-        let mut dense = vec![0u32; rows as usize];
-        for (row, len) in present.iter().zip(lens) {
-            if len == 0 {
-                return Err(corrupt("an empty text value"));
-            }
-            dense[row as usize] = len;
+        if lens.contains(&0) {
+            return Err(corrupt("an empty text value"));
         }
-        let values = self.strings_with(&dense)?;
-        Ok(TextColumn::from_strings(rule, values, present))
+        let values = self.strings_with(&lens)?;
+        Ok(TextColumn::from_values(rule, present, values))
     }
 
     fn store(&mut self) -> Result<Store, SnapshotError> {

@@ -2,6 +2,7 @@
 //! salesperson) with its equality index and its "present" bitmap.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use roaring::RoaringBitmap;
@@ -43,32 +44,56 @@ pub fn fold(value: &str) -> Cow<'_, str> {
     }
 }
 
-/// Optional row → value, indexed for equality. Values live in a dense [`StrColumn`] (an
-/// empty string is "no value"), so a row costs one 8-byte span whether or not it has one,
-/// and reading, writing and saving need no allocation per value.
+/// Optional row → value, indexed for equality, costing memory only for rows with a value.
+///
+/// Values sit in a [`StrColumn`] beside the sorted list of their rows, so that a load or
+/// an append is array copies and a walk in row order is a merge. A value set on a row
+/// before the last one goes to a small ordered overlay, folded into the arrays once it
+/// grows. `present` is the truth: entries of rows no longer present are dead until the
+/// next fold (or snapshot).
 #[derive(Clone, Debug)]
 pub struct TextColumn {
     rule: MatchRule,
+    /// Ascending rows; `values` holds the value of `rows[i]` at `i`.
+    rows: Vec<u32>,
     values: StrColumn,
+    overlay: BTreeMap<u32, Box<str>>,
+    present: RoaringBitmap,
     /// Built on first use: opening a store does not pay for it.
     index: OnceLock<EqIndex>,
-    present: RoaringBitmap,
 }
+
+/// Overlay entries that trigger a fold: a fold costs a pass over the arrays, so it waits
+/// until the overlay holds a sizeable share of them.
+const FOLD_AT: usize = 4096;
 
 impl TextColumn {
     /// An empty column comparing by `rule`.
     pub fn new(rule: MatchRule) -> TextColumn {
         TextColumn {
             rule,
+            rows: Vec::new(),
             values: StrColumn::default(),
-            index: OnceLock::new(),
+            overlay: BTreeMap::new(),
             present: RoaringBitmap::new(),
+            index: OnceLock::new(),
         }
     }
 
     /// The value of `row`.
     pub fn get(&self, row: u32) -> Option<&str> {
-        Some(self.values.get(row)).filter(|v| !v.is_empty())
+        if !self.present.contains(row) {
+            return None;
+        }
+        self.stored(row)
+    }
+
+    /// The entry of `row` (dead or alive).
+    fn stored(&self, row: u32) -> Option<&str> {
+        match self.rows.binary_search(&row) {
+            Ok(i) => Some(self.values.get(i as u32)),
+            Err(_) => self.overlay.get(&row).map(|v| &**v),
+        }
     }
 
     /// Sets or clears the value of `row` (an empty value clears it).
@@ -78,21 +103,53 @@ impl TextColumn {
             return;
         }
         self.index();
-        let index = match self.index.get_mut() {
-            Some(index) => index,
-            None => unreachable!("initialized above"),
-        };
-        let old = Some(self.values.get(row)).filter(|v| !v.is_empty());
-        if let Some(old) = old {
+        let mut index = self.index.take().unwrap_or_default();
+        if let Some(old) = self.get(row) {
             index.remove(&self.rule.key(old), row);
-            self.present.remove(row);
         }
-        self.values.set(row, value.unwrap_or_default());
+        self.present.remove(row);
         if let Some(value) = value {
-            let (rule, values) = (self.rule, &self.values);
-            index.insert(&rule.key(value), row, |r| rule.key(values.get(r)));
+            self.store(row, value);
             self.present.insert(row);
+            index.insert(&self.rule.key(value), row, |r| {
+                self.stored(r)
+                    .map_or(Cow::Borrowed(""), |v| self.rule.key(v))
+            });
+        } else {
+            self.overlay.remove(&row);
         }
+        self.index = OnceLock::from(index);
+        if self.overlay.len() >= FOLD_AT.max(self.rows.len() / 8) {
+            self.fold();
+        }
+    }
+
+    /// Writes the entry of `row`: in place, at the end of the arrays, or in the overlay.
+    fn store(&mut self, row: u32, value: &str) {
+        match self.rows.binary_search(&row) {
+            Ok(i) => self.values.set(i as u32, value),
+            Err(i) if i == self.rows.len() => {
+                self.overlay.remove(&row);
+                self.rows.push(row);
+                self.values.push(value);
+            }
+            Err(_) => {
+                self.overlay.insert(row, value.into());
+            }
+        }
+    }
+
+    /// Merges the overlay into the arrays and drops dead entries.
+    fn fold(&mut self) {
+        let mut rows = Vec::with_capacity(self.present.len() as usize);
+        let mut values = StrColumn::default();
+        for (row, value) in self.iter() {
+            rows.push(row);
+            values.push(value);
+        }
+        self.rows = rows;
+        self.values = values;
+        self.overlay.clear();
     }
 
     /// Rows whose value matches `value` under the column's rule.
@@ -109,38 +166,45 @@ impl TextColumn {
             let mut index = EqIndex::default();
             for (row, value) in self.iter() {
                 index.insert(&self.rule.key(value), row, |r| {
-                    self.rule.key(self.values.get(r))
+                    self.stored(r)
+                        .map_or(Cow::Borrowed(""), |v| self.rule.key(v))
                 });
             }
             index
         })
     }
 
-    /// A column holding `values`, which are non-empty exactly on the rows of `present`
-    /// (from a snapshot or a bulk load); the index is built on first use.
-    pub fn from_strings(rule: MatchRule, values: StrColumn, present: RoaringBitmap) -> TextColumn {
+    /// A column holding, for each row of `present` in order, the value of the same rank
+    /// in `values` (from a snapshot); the index is built on first use.
+    pub fn from_values(rule: MatchRule, present: RoaringBitmap, values: StrColumn) -> TextColumn {
         TextColumn {
             rule,
+            rows: present.iter().collect(),
             values,
-            index: OnceLock::new(),
+            overlay: BTreeMap::new(),
             present,
+            index: OnceLock::new(),
         }
     }
 
-    /// Appends the values of new rows `base..` (non-empty on the batch rows `present`).
+    /// Appends values of new rows, all past the column's rows: `values` holds the value of
+    /// row `base + present[i]` at `i`.
     pub fn append(&mut self, values: &StrColumn, base: u32, present: &[u32]) {
-        self.values.append(values);
-        if !present.is_empty() {
-            self.index = OnceLock::new();
+        if present.is_empty() {
+            return;
         }
+        self.index = OnceLock::new();
+        self.values.append(values);
+        self.rows.extend(present.iter().map(|&r| base + r));
         let shifted = present.iter().map(|&r| base + r);
         if self.present.append(shifted.clone()).is_err() {
             self.present.extend(shifted);
         }
     }
 
-    /// Makes room for `additional` more rows.
+    /// Makes room for `additional` more values.
     pub fn reserve(&mut self, additional: usize) {
+        self.rows.reserve(additional);
         self.values.reserve(additional, 0);
     }
 
@@ -154,22 +218,79 @@ impl TextColumn {
         &self.present
     }
 
-    /// The values, one per row, empty for none.
-    pub fn strings(&self) -> &StrColumn {
-        &self.values
-    }
-
     /// Every (row, value), in row order.
     pub fn iter(&self) -> impl Iterator<Item = (u32, &str)> {
-        self.present.iter().map(|row| (row, self.values.get(row)))
+        let arrays =
+            (self.rows.iter().enumerate()).map(|(i, &row)| (row, self.values.get(i as u32)));
+        let overlay = self.overlay.iter().map(|(&row, v)| (row, &**v));
+        merge_by_row(arrays, overlay).filter(|(row, _)| self.present.contains(*row))
+    }
+
+    /// The values when they are exactly the present rows' values in row order (as after
+    /// a load or appends), for writing them out in one piece.
+    pub fn packed(&self) -> Option<&StrColumn> {
+        let exact = self.overlay.is_empty() && self.rows.len() as u64 == self.present.len();
+        exact.then_some(&self.values)
+    }
+
+    /// A reader of values for ascending rows, walking the arrays instead of searching them.
+    pub fn cursor(&self) -> TextCursor<'_> {
+        TextCursor {
+            column: self,
+            next: 0,
+        }
     }
 
     /// Approximate bytes of memory held.
     pub fn heap_bytes(&self) -> usize {
-        self.values.heap_bytes()
+        self.rows.capacity() * 4
+            + self.values.heap_bytes()
+            + self.overlay.values().map(|v| v.len() + 48).sum::<usize>()
             + self.index.get().map_or(0, EqIndex::heap_bytes)
             + self.present.serialized_size()
     }
+}
+
+/// Reads a [`TextColumn`] for rows asked in ascending order.
+pub struct TextCursor<'c> {
+    column: &'c TextColumn,
+    /// Index in the column's arrays of the first row not yet passed.
+    next: usize,
+}
+
+impl<'c> TextCursor<'c> {
+    /// The value of `row`, which is not below any row asked before.
+    pub fn get(&mut self, row: u32) -> Option<&'c str> {
+        let column = self.column;
+        if !column.present.contains(row) {
+            return None;
+        }
+        let rows = &column.rows[self.next..];
+        // Gallop: rows asked for are usually close to each other.
+        let mut step = 1;
+        while step < rows.len() && rows[step - 1] < row {
+            step *= 2;
+        }
+        let window = &rows[..step.min(rows.len())];
+        self.next += window.partition_point(|&r| r < row);
+        match column.rows.get(self.next) {
+            Some(&r) if r == row => Some(column.values.get(self.next as u32)),
+            _ => column.overlay.get(&row).map(|v| &**v),
+        }
+    }
+}
+
+/// Two row-ordered sequences as one (rows never repeat between them).
+fn merge_by_row<'a>(
+    a: impl Iterator<Item = (u32, &'a str)>,
+    b: impl Iterator<Item = (u32, &'a str)>,
+) -> impl Iterator<Item = (u32, &'a str)> {
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) if y.0 < x.0 => b.next(),
+        (Some(_), _) => a.next(),
+        (None, _) => b.next(),
+    })
 }
 
 #[cfg(test)]
@@ -185,6 +306,40 @@ mod tests {
         col.set(3, None);
         assert_eq!(col.matching("ann@example.com").len(), 1);
         assert_eq!(col.present().len(), 1);
+    }
+
+    proptest::proptest! {
+        /// Against a plain map: any order of sets, clears and folds reads back the same
+        /// through `get`, `iter`, `present`, `matching` and a cursor.
+        #[test]
+        fn behaves_like_a_map(ops in proptest::collection::vec((0u32..300, 0u8..5), 1..400)) {
+            let mut col = TextColumn::new(MatchRule::Exact);
+            let mut model = std::collections::BTreeMap::new();
+            for (i, (row, op)) in ops.into_iter().enumerate() {
+                match op {
+                    0 => { col.set(row, None); model.remove(&row); }
+                    1 if i % 7 == 0 => col.fold(),
+                    _ => {
+                        let value = format!("v{}", row % (u32::from(op) + 2));
+                        col.set(row, Some(&value));
+                        model.insert(row, value);
+                    }
+                }
+            }
+            let listed: Vec<(u32, String)> = col.iter().map(|(r, v)| (r, v.to_string())).collect();
+            let expected: Vec<(u32, String)> = model.iter().map(|(r, v)| (*r, v.clone())).collect();
+            proptest::prop_assert_eq!(&listed, &expected);
+            proptest::prop_assert_eq!(col.present().len(), model.len() as u64);
+            let mut cursor = col.cursor();
+            for row in 0..300 {
+                proptest::prop_assert_eq!(col.get(row), model.get(&row).map(String::as_str));
+                proptest::prop_assert_eq!(cursor.get(row), model.get(&row).map(String::as_str));
+            }
+            for value in ["v0", "v1", "v3"] {
+                let rows: Vec<u32> = model.iter().filter(|(_, v)| *v == value).map(|(r, _)| *r).collect();
+                proptest::prop_assert_eq!(col.matching(value).iter().collect::<Vec<_>>(), rows);
+            }
+        }
     }
 
     #[test]
