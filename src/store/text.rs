@@ -262,9 +262,6 @@ impl<'c> TextCursor<'c> {
     /// The value of `row`, which is not below any row asked before.
     pub fn get(&mut self, row: u32) -> Option<&'c str> {
         let column = self.column;
-        if !column.present.contains(row) {
-            return None;
-        }
         let rows = &column.rows[self.next..];
         // Gallop: rows asked for are usually close to each other.
         let mut step = 1;
@@ -273,10 +270,13 @@ impl<'c> TextCursor<'c> {
         }
         let window = &rows[..step.min(rows.len())];
         self.next += window.partition_point(|&r| r < row);
-        match column.rows.get(self.next) {
+        let found = match column.rows.get(self.next) {
             Some(&r) if r == row => Some(column.values.get(self.next as u32)),
+            _ if column.overlay.is_empty() => return None,
             _ => column.overlay.get(&row).map(|v| &**v),
-        }
+        };
+        // Entries of cleared rows stay until the next fold.
+        found.filter(|_| column.present.contains(row))
     }
 }
 
