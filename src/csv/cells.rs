@@ -25,10 +25,14 @@ fn bad(column: Field, value: &str, expected: impl Into<String>) -> CellError {
 
 /// Parses `true/false/1/0/yes/no` (any case); empty is false.
 pub fn parse_bool(text: &str) -> Option<bool> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "" | "false" | "0" | "no" => Some(false),
-        "true" | "1" | "yes" => Some(true),
-        _ => None,
+    let text = text.trim();
+    let is = |word: &str| text.eq_ignore_ascii_case(word);
+    if text.is_empty() || is("false") || is("0") || is("no") {
+        Some(false)
+    } else if is("true") || is("1") || is("yes") {
+        Some(true)
+    } else {
+        None
     }
 }
 
@@ -90,7 +94,13 @@ pub fn parse_into<'a>(
     header: &[Option<Field>],
     cells: impl Iterator<Item = &'a str>,
 ) -> Result<(), Vec<CellError>> {
+    // Tag strings are kept for reuse: most rows have a few tags.
+    let tags = std::mem::take(&mut contact.tags);
     contact.clear();
+    contact.tags = tags;
+    if !header.contains(&Some(Field::Tags)) {
+        contact.tags.clear();
+    }
     let mut errors = Vec::new();
     for (field, cell) in header.iter().zip(cells) {
         if let Some(field) = field
@@ -132,8 +142,15 @@ fn set_cell(c: &mut Contact, field: Field, text: &str) -> Result<(), CellError> 
         FieldKind::AvatarUrl => assign(&mut c.avatar_url, text.trim()),
         FieldKind::Tags => {
             let tags = text.split('|').map(str::trim).filter(|t| !t.is_empty());
-            c.tags.clear();
-            c.tags.extend(tags.map(str::to_string));
+            let mut count = 0;
+            for tag in tags {
+                match c.tags.get_mut(count) {
+                    Some(held) => assign(held, tag),
+                    None => c.tags.push(tag.to_string()),
+                }
+                count += 1;
+            }
+            c.tags.truncate(count);
             c.tags.sort_unstable();
             c.tags.dedup();
             if let Some(long) = c

@@ -13,9 +13,77 @@ pub const MAX_STORED: Seconds = u32::MAX as Seconds - 1;
 
 /// Parses an RFC 3339 time (`2024-05-01T10:00:00+08:00`), dropping any fraction of a second.
 pub fn parse_rfc3339(text: &str) -> Option<Seconds> {
-    DateTime::parse_from_rfc3339(text.trim())
-        .ok()
-        .map(|t| t.timestamp())
+    let text = text.trim();
+    parse_plain_rfc3339(text.as_bytes()).or_else(|| {
+        DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| t.timestamp())
+    })
+}
+
+/// The common spellings, `2024-05-01T10:00:00Z` and `2024-05-01T10:00:00+08:00`, read
+/// without chrono (import reads millions). `None` for anything else, valid or not: the
+/// caller then asks chrono, so this only has to be right when it answers.
+fn parse_plain_rfc3339(b: &[u8]) -> Option<Seconds> {
+    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+        let mut value = 0;
+        for &c in b.get(range)? {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            value = value * 10 + i64::from(c - b'0');
+        }
+        Some(value)
+    };
+    let punctuation = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if punctuation.iter().any(|&(i, c)| b.get(i) != Some(&c)) {
+        return None;
+    }
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    let offset = match (b.len(), b.get(19)) {
+        (20, Some(b'Z')) => 0,
+        (25, Some(&sign @ (b'+' | b'-'))) if b[22] == b':' => {
+            let (h, m) = (digits(20..22)?, digits(23..25)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            (h * 3600 + m * 60) * if sign == b'-' { -1 } else { 1 }
+        }
+        _ => return None,
+    };
+    let valid = (1..=12).contains(&month)
+        && (1..=days_in_month(year, month)).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second < 60;
+    if !valid {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a (proleptic Gregorian) date; Howard Hinnant's
+/// `days_from_civil`.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// Formats an instant as RFC 3339 in UTC (`2024-05-01T02:00:00Z`).
@@ -125,6 +193,41 @@ pub fn start_of_day(t: Seconds, tz: FixedOffset) -> Option<Seconds> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_parse_matches_chrono() {
+        let chrono = |t: &str| DateTime::parse_from_rfc3339(t).ok().map(|t| t.timestamp());
+        let mut texts = vec![
+            "2024-02-29T23:59:59Z".to_string(),
+            "2023-02-29T10:00:00Z".into(),
+            "1900-02-29T10:00:00Z".into(),
+            "2000-02-29T10:00:00+08:00".into(),
+            "2024-13-01T10:00:00Z".into(),
+            "2024-04-31T10:00:00Z".into(),
+            "2024-05-01T24:00:00Z".into(),
+            "2024-05-01T10:60:00Z".into(),
+            "2024-05-01T10:00:60Z".into(),
+            "2024-05-01T10:00:00-23:59".into(),
+            "2024-05-01T10:00:00+24:00".into(),
+            "2024-05-01t10:00:00z".into(),
+            "0000-01-01T00:00:00Z".into(),
+            "9999-12-31T23:59:59+01:00".into(),
+        ];
+        let mut t = 0;
+        while t < MAX_STORED {
+            let mut out = Vec::new();
+            write_rfc3339_utc(t, &mut out);
+            texts.push(String::from_utf8_lossy(&out).replace('Z', "+05:30"));
+            texts.push(String::from_utf8_lossy(&out).into_owned());
+            t += 86_399 * 5 + 1_234;
+        }
+        for text in texts {
+            if let Some(fast) = parse_plain_rfc3339(text.as_bytes()) {
+                assert_eq!(Some(fast), chrono(&text), "{text}");
+            }
+            assert_eq!(parse_rfc3339(&text), chrono(&text), "{text}");
+        }
+    }
 
     #[test]
     fn fast_utc_format_matches_chrono() {

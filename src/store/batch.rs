@@ -4,7 +4,7 @@
 
 use hashbrown::HashMap;
 
-use super::account_key;
+use super::account_key_into;
 use super::strings::StrColumn;
 use crate::model::{Contact, FbFrequency, Flag, OptOutKind, TextField, TimeField};
 
@@ -57,6 +57,8 @@ pub struct RowBatch {
     /// The values of each text field, for the rows of `text_present` in order.
     pub(super) texts: [StrColumn; 5],
     pub(super) text_present: [LocalRows; 5],
+    /// Room to spell account keys in without allocating.
+    key: String,
 }
 
 impl RowBatch {
@@ -78,8 +80,10 @@ impl RowBatch {
     /// Adds a contact as the next row. The caller has checked it (`Contact::validate`).
     pub fn push(&mut self, contact: &Contact) {
         let row = self.len() as u32;
-        let key = account_key(contact.channel, &contact.account);
+        let mut key = std::mem::take(&mut self.key);
+        account_key_into(&mut key, contact.channel, &contact.account);
         let account = self.accounts.add(&key, row);
+        self.key = key;
         self.row_account.push(account);
         self.external_ids.push(&contact.external_id);
         self.names.push(&contact.name);

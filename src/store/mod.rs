@@ -99,7 +99,17 @@ pub struct AccountRef<'a> {
 }
 
 fn account_key(channel: Channel, id: &str) -> String {
-    format!("{}|{id}", channel.name())
+    let mut key = String::new();
+    account_key_into(&mut key, channel, id);
+    key
+}
+
+/// Spells the key of an account into `key` (replacing what it held).
+fn account_key_into(key: &mut String, channel: Channel, id: &str) {
+    key.clear();
+    key.push_str(channel.name());
+    key.push('|');
+    key.push_str(id);
 }
 
 fn split_account_key(key: &str) -> (Channel, &str) {
