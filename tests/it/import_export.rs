@@ -8,10 +8,13 @@ use reach::synth;
 const HEADER: &str =
     "channel,account,external_id,name,tags,blocked,subscribed_at,fb_optin,fb_frequency,phone";
 
-fn load(store: &mut Store, csv: &str) -> Result<reach::csv::ImportSummary, ImportError> {
+fn load(
+    store: &mut Store,
+    csv: impl AsRef<[u8]>,
+) -> Result<reach::csv::ImportSummary, ImportError> {
     import(
         store,
-        csv.as_bytes(),
+        csv.as_ref(),
         &ImportOptions::default(),
         None,
         0,
@@ -87,15 +90,7 @@ fn bad_files_are_refused_whole_and_change_nothing() {
     bytes.extend([0xff, 0xfe]);
     bytes.extend(b",,,,,,\n");
     let mut store = sample();
-    let err = import(
-        &mut store,
-        &bytes[..],
-        &ImportOptions::default(),
-        None,
-        0,
-        &|_| {},
-    )
-    .expect_err("bad utf-8");
+    let err = load(&mut store, &bytes).expect_err("bad utf-8");
     assert!(err.to_string().contains("valid UTF-8"), "{err}");
 }
 
@@ -171,15 +166,7 @@ fn export_then_import_gives_the_same_state() {
     let mut csv = Vec::new();
     synth::write_csv(3_000, 5, synth::DEFAULT_ANCHOR, &mut csv, &|_| {}).expect("gen");
     let mut store = Store::new();
-    import(
-        &mut store,
-        &csv[..],
-        &ImportOptions::default(),
-        None,
-        0,
-        &|_| {},
-    )
-    .expect("import");
+    load(&mut store, &csv).expect("import");
     assert_eq!(store.len(), contacts.len() as u64);
     for choice in [ColumnChoice::All, ColumnChoice::ContactList] {
         let mut out = Vec::new();
@@ -189,15 +176,7 @@ fn export_then_import_gives_the_same_state() {
         } else {
             store.clone()
         };
-        import(
-            &mut again,
-            &out[..],
-            &ImportOptions::default(),
-            None,
-            0,
-            &|_| {},
-        )
-        .expect("re-import");
+        load(&mut again, &out).expect("re-import");
         let mut a = snapshot_of(&store);
         let mut b = snapshot_of(&again);
         a.sort_by(|x, y| x.external_id.cmp(&y.external_id));
@@ -264,15 +243,7 @@ fn records_with_line_breaks_load_across_blocks() {
     let mut out = Vec::new();
     export(&store, store.live(), ColumnChoice::All, &mut out, &|_| {}).expect("export");
     let mut again = Store::new();
-    import(
-        &mut again,
-        &out[..],
-        &ImportOptions::default(),
-        None,
-        0,
-        &|_| {},
-    )
-    .expect("re-import");
+    load(&mut again, &out).expect("re-import");
     let by_id = |store: &Store| {
         let mut contacts = snapshot_of(store);
         contacts.sort_by(|a, b| a.external_id.cmp(&b.external_id));
