@@ -208,30 +208,8 @@ fn predicate() -> impl Strategy<Value = String> {
         .prop_map(String::from),
         prop::sample::select(vec!["broadcast", "site_marketing", "CART"])
             .prop_map(|v| format!("optout:{v}")),
-        prop::sample::select(vec![
-            "subscribed",
-            "unsubscribed",
-            "blocked",
-            "bound",
-            "over_quota",
-            "fb_optin",
-            "fb_sendable",
-            "app91_bound"
-        ])
-        .prop_map(|v| format!("is:{v}")),
-        prop::sample::select(vec![
-            "email",
-            "phone",
-            "member_id",
-            "store",
-            "salesperson",
-            "tag",
-            "checkout",
-            "interaction",
-            "team_interaction",
-            "marketing"
-        ])
-        .prop_map(|v| format!("has:{v}")),
+        prop::sample::select(reach::plan::STATES.to_vec()).prop_map(|v| format!("is:{v}")),
+        prop::sample::select(reach::plan::PRESENCE.to_vec()).prop_map(|v| format!("has:{v}")),
     ]
     .prop_filter("valid escapes only", |p| !p.contains("\\ "))
 }
