@@ -100,7 +100,7 @@ fn every_bad_row_is_counted_and_the_list_is_capped() {
         .map(|i| format!("line,tw,U{i},X,,bad,,,,\n"))
         .collect();
     let mut store = Store::new();
-    match load(&mut store, &format!("{HEADER}\n{rows}")) {
+    match load(&mut store, format!("{HEADER}\n{rows}")) {
         Err(ImportError::Rows { errors, total }) => {
             assert_eq!(total, 30);
             assert_eq!(errors.len(), 20);
