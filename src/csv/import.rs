@@ -358,7 +358,7 @@ impl RowParser {
             let line = u32::try_from(line).unwrap_or(u32::MAX);
             match self.parse(&record, &mut contact) {
                 Ok(()) => {
-                    parsed.batch.push(&contact);
+                    parsed.batch.push_unchecked(&contact);
                     parsed.lines.push(line);
                 }
                 Err(errors) => parsed.bad.push(BadRow {
@@ -395,12 +395,11 @@ impl RowParser {
                 .unwrap_or_default()
         });
         parse_into(contact, &self.header, cells)?;
-        let check =
-            if self.fields.contains(Field::FbOptin) && self.fields.contains(Field::FbFrequency) {
-                contact.validate()
-            } else {
-                contact.validate_fields()
-            };
+        let check = if self.checks_whole() {
+            contact.validate()
+        } else {
+            contact.validate_fields()
+        };
         check.map_err(|e| {
             vec![CellError {
                 column: e.field,
@@ -408,6 +407,12 @@ impl RowParser {
                 expected: e.message,
             }]
         })
+    }
+
+    /// Whether rows are checked whole (`Contact::validate`): all but the `fb_optin` /
+    /// `fb_frequency` pairing when the file has an opt-in column but no frequency.
+    fn checks_whole(&self) -> bool {
+        !self.fields.contains(Field::FbOptin) || self.fields.contains(Field::FbFrequency)
     }
 
     /// The error for the first cell of `record` that is not UTF-8.
@@ -545,7 +550,10 @@ impl Importer<'_> {
             rejected: self.total_errors,
             ..ImportSummary::default()
         };
-        if store.row_count() == 0 && store.tags().is_empty() {
+        // Rows were checked whole unless the file has fb_optin without fb_frequency
+        // (then only merging with stored contacts can tell whether an opt-in is valid).
+        let checked_whole = self.parser.checks_whole();
+        if store.row_count() == 0 && store.tags().is_empty() && checked_whole {
             summary.created = self.staging.len();
             *store = std::mem::take(&mut self.staging);
         } else {

@@ -6,7 +6,7 @@ use hashbrown::HashMap;
 
 use super::account_key_into;
 use super::strings::StrColumn;
-use crate::model::{Contact, FbFrequency, Flag, OptOutKind, TextField, TimeField};
+use crate::model::{Contact, FbFrequency, FieldError, Flag, OptOutKind, TextField, TimeField};
 
 /// Rows of a batch, numbered from 0, for one bitmap of the store.
 pub type LocalRows = Vec<u32>;
@@ -77,8 +77,17 @@ impl RowBatch {
         self.row_account.is_empty()
     }
 
-    /// Adds a contact as the next row. The caller has checked it (`Contact::validate`).
-    pub fn push(&mut self, contact: &Contact) {
+    /// Adds a contact as the next row, if it is valid (`Contact::validate`).
+    pub fn push(&mut self, contact: &Contact) -> Result<(), FieldError> {
+        contact.validate()?;
+        self.push_unchecked(contact);
+        Ok(())
+    }
+
+    /// Adds a contact the caller has checked: import checks `Contact::validate_fields`
+    /// only when the file cannot pair `fb_optin` with `fb_frequency`, and then merges the
+    /// batch into the store with the full check instead of adopting it.
+    pub(crate) fn push_unchecked(&mut self, contact: &Contact) {
         let row = self.len() as u32;
         let mut key = std::mem::take(&mut self.key);
         account_key_into(&mut key, contact.channel, &contact.account);
@@ -120,7 +129,7 @@ impl RowBatch {
     pub fn without(&self, drop: impl Fn(u32) -> bool) -> RowBatch {
         let mut out = RowBatch::new();
         for row in (0..self.len() as u32).filter(|&r| !drop(r)) {
-            out.push(&self.contact(row));
+            out.push_unchecked(&self.contact(row));
         }
         out
     }
@@ -173,7 +182,7 @@ mod tests {
         let contacts = synth::contacts(300, 3, synth::DEFAULT_ANCHOR);
         let mut batch = RowBatch::new();
         for c in &contacts {
-            batch.push(c);
+            assert!(batch.push(c).is_ok());
         }
         assert_eq!(batch.len(), 300);
         for (row, c) in contacts.iter().enumerate() {

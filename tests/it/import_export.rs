@@ -279,3 +279,17 @@ fn late_bad_rows_and_duplicates_across_blocks_name_their_lines() {
     assert!(err.starts_with("2 bad row(s)"), "{err}");
     assert!(store.is_empty());
 }
+
+#[test]
+fn an_opt_in_without_a_frequency_column_is_checked_against_the_stored_contact() {
+    let header = "channel,account,external_id,fb_optin";
+    let mut empty = Store::new();
+    let err = load(&mut empty, format!("{header}\nfb,page,9,true\n"))
+        .expect_err("a new contact opted in without a frequency")
+        .to_string();
+    assert!(err.contains("line 2, column fb_frequency"), "{err}");
+    assert!(empty.is_empty());
+    // Bob (page/1) has a weekly frequency stored: opting him in again is fine.
+    let mut store = sample();
+    load(&mut store, format!("{header}\nfb,page,1,true\n")).expect("stored frequency");
+}
