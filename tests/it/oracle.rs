@@ -10,7 +10,7 @@ use reach::model::{
     Channel, Contact, FbFrequency, Flag, OptOutKind, Seconds, TextField, TimeField, normalize_phone,
 };
 use reach::plan::{Clock, TimeFilter, resolve_time_filter};
-use reach::store::{Change, Store};
+use reach::store::{Change, RowBatch, Store};
 use reach::syntax::{Expr, parse};
 use reach::{Engine, model::FieldSet};
 
@@ -309,11 +309,24 @@ fn matches(field: &str, value: &str, c: &Contact, clock: Clock) -> bool {
 fn population(seed: u64, size: usize) -> (Store, Vec<Contact>) {
     let mut rng = Rng(seed);
     let mut contacts: Vec<Contact> = (0..size).map(|i| random_contact(&mut rng, i)).collect();
+    // Both ways in: bulk appends (what import uses) for the first contacts, upserts
+    // (what edits use) for the rest.
     let mut store = Store::new();
+    let appended = size * 3 / 5;
+    for part in [&contacts[..appended / 2], &contacts[appended / 2..appended]] {
+        let mut batch = RowBatch::new();
+        for c in part {
+            batch.push(c).expect("valid contact");
+        }
+        let batch = Box::new(batch);
+        store
+            .apply(&Change::Append { batch }, NOW)
+            .expect("new identities");
+    }
     store
         .apply(
             &Change::Upsert {
-                contacts: contacts.clone(),
+                contacts: contacts[appended..].to_vec(),
                 fields: FieldSet::all(),
             },
             NOW,

@@ -145,3 +145,67 @@ fn deleted_contacts_leave_no_trace() {
     let again = e.store().compacted();
     assert_eq!(again.len(), count(&e, ""));
 }
+
+#[test]
+fn append_refuses_repeated_identities_and_changes_nothing() {
+    use reach::model::Channel;
+    use reach::store::{ChangeError, RowBatch};
+    let contacts = synth::contacts(2_000, 4, synth::DEFAULT_ANCHOR);
+    let batch_of = |contacts: &[reach::model::Contact]| {
+        let mut batch = RowBatch::new();
+        for c in contacts {
+            batch.push(c).expect("valid");
+        }
+        Box::new(batch)
+    };
+    let mut store = Store::new();
+    let applied = store
+        .apply(
+            &Change::Append {
+                batch: batch_of(&contacts[..1_000]),
+            },
+            0,
+        )
+        .expect("new identities");
+    assert_eq!((applied.created, store.len()), (1_000, 1_000));
+    let before = store.contacts(store.live());
+    // Row 5 of the next batch repeats stored row 7; row 9 repeats the batch's row 2.
+    let mut next = contacts[1_000..1_010].to_vec();
+    next[5] = contacts[7].clone();
+    next[9] = next[2].clone();
+    let refused = store.apply(
+        &Change::Append {
+            batch: batch_of(&next),
+        },
+        0,
+    );
+    assert_eq!(
+        refused,
+        Err(ChangeError::Repeated(vec![(5, 7), (9, 1_002)]))
+    );
+    assert_eq!(store.contacts(store.live()), before);
+    assert_eq!(store.row_count(), 1_000);
+    let fresh = &contacts[1_000];
+    assert!(
+        store
+            .find(fresh.channel, &fresh.account, &fresh.external_id)
+            .is_none()
+    );
+    // The rest appends, and every identity is found at its row.
+    store
+        .apply(
+            &Change::Append {
+                batch: batch_of(&contacts[1_000..]),
+            },
+            0,
+        )
+        .expect("new identities");
+    for (row, c) in contacts.iter().enumerate() {
+        assert_eq!(
+            store.find(c.channel, &c.account, &c.external_id),
+            Some(row as u32)
+        );
+    }
+    assert_eq!(store.contacts(store.live()), contacts);
+    assert!(store.find(Channel::Web, "nobody", "none").is_none());
+}
