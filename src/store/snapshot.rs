@@ -381,11 +381,11 @@ impl<R: Read> Decoder<'_, R> {
 
     fn strings(&mut self, rows: u32) -> Result<StrColumn, SnapshotError> {
         let lens = self.u32s(Some(rows))?;
-        self.strings_with(&lens)
+        self.strings_with(lens)
     }
 
     /// Reads the bytes of strings whose lengths are `lens`.
-    fn strings_with(&mut self, lens: &[u32]) -> Result<StrColumn, SnapshotError> {
+    fn strings_with(&mut self, lens: Vec<u32>) -> Result<StrColumn, SnapshotError> {
         let len = self.i64()? as u64;
         let arena = self.exact(len)?;
         StrColumn::from_parts(arena, lens).ok_or_else(|| corrupt("a text column does not add up"))
@@ -397,7 +397,7 @@ impl<R: Read> Decoder<'_, R> {
         if lens.contains(&0) {
             return Err(corrupt("an empty text value"));
         }
-        let values = self.strings_with(&lens)?;
+        let values = self.strings_with(lens)?;
         Ok(TextColumn::from_values(rule, present, values))
     }
 

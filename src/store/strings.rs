@@ -1,134 +1,229 @@
-//! `StrColumn`: one string per row, kept in a single byte arena (no allocation per row).
+//! `StrColumn`: one string per row, kept in a single arena (no allocation per row).
+//!
+//! Strings sit back to back in row order, so a row costs its bytes plus a 4-byte end
+//! offset (8 bytes once the arena passes 4 GiB). A string changed after later rows were
+//! written goes to a small override map instead; snapshots write the column packed again.
+
+use hashbrown::HashMap;
 
 /// The longest string a column holds, in bytes (longer ones are refused by
 /// `Contact::validate`, and cut at a character boundary here as a last resort).
 pub const MAX_STRING_BYTES: usize = (1 << 24) - 1;
 
-/// Where a row's string lives in the arena: a 40-bit start (the top 8 bits ride in the
-/// length word) and a 24-bit length, in 8 bytes.
-#[derive(Clone, Copy, Debug, Default)]
-struct Span {
-    start_low: u32,
-    /// Bits 0..24: length; bits 24..32: start bits 32..40.
-    len_and_start_high: u32,
+/// Where each row's string ends in the arena (it starts where the previous one ends).
+#[derive(Clone, Debug)]
+enum Ends {
+    /// While the arena is under 4 GiB.
+    Narrow(Vec<u32>),
+    Wide(Vec<u64>),
 }
 
-impl Span {
-    fn new(start: usize, len: usize) -> Span {
-        Span {
-            start_low: start as u32,
-            len_and_start_high: (len as u32 & 0x00FF_FFFF) | (((start >> 32) as u32) << 24),
+impl Ends {
+    fn len(&self) -> usize {
+        match self {
+            Ends::Narrow(ends) => ends.len(),
+            Ends::Wide(ends) => ends.len(),
         }
     }
 
-    fn start(self) -> usize {
-        self.start_low as usize | (((self.len_and_start_high >> 24) as usize) << 32)
+    /// The end of row `row`, and 0 before the first row.
+    fn end(&self, row: Option<usize>) -> usize {
+        let Some(row) = row else { return 0 };
+        match self {
+            Ends::Narrow(ends) => ends[row] as usize,
+            Ends::Wide(ends) => ends[row] as usize,
+        }
     }
 
-    fn len(self) -> usize {
-        (self.len_and_start_high & 0x00FF_FFFF) as usize
+    fn push(&mut self, end: usize) {
+        if let Ends::Narrow(ends) = self {
+            match u32::try_from(end) {
+                Ok(end) => return ends.push(end),
+                Err(_) => *self = Ends::Wide(ends.iter().map(|&e| u64::from(e)).collect()),
+            }
+        }
+        if let Ends::Wide(ends) = self {
+            ends.push(end as u64);
+        }
+    }
+
+    fn truncate(&mut self, rows: usize) {
+        match self {
+            Ends::Narrow(ends) => ends.truncate(rows),
+            Ends::Wide(ends) => ends.truncate(rows),
+        }
+    }
+
+    fn reserve(&mut self, rows: usize) {
+        match self {
+            Ends::Narrow(ends) => ends.reserve(rows),
+            Ends::Wide(ends) => ends.reserve(rows),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Ends::Narrow(ends) => ends.capacity() * 4,
+            Ends::Wide(ends) => ends.capacity() * 8,
+        }
     }
 }
 
-/// A dense string column: an append-only arena plus a span per row. Overwritten values
-/// leave garbage in the arena until the next snapshot compacts it. The arena is a `String`,
-/// so reading a row costs two boundary checks, not a UTF-8 validation.
-#[derive(Clone, Debug, Default)]
+/// A dense string column: strings back to back in row order, plus the strings of rows
+/// changed since (`overrides`).
+#[derive(Clone, Debug)]
 pub struct StrColumn {
     arena: String,
-    spans: Vec<Span>,
+    ends: Ends,
+    overrides: HashMap<u32, Box<str>>,
+}
+
+impl Default for StrColumn {
+    fn default() -> Self {
+        StrColumn {
+            arena: String::new(),
+            ends: Ends::Narrow(Vec::new()),
+            overrides: HashMap::new(),
+        }
+    }
 }
 
 impl StrColumn {
     /// The string of `row` (empty for rows past the end).
     pub fn get(&self, row: u32) -> &str {
-        let Some(span) = self.spans.get(row as usize) else {
+        if !self.overrides.is_empty()
+            && let Some(value) = self.overrides.get(&row)
+        {
+            return value;
+        }
+        self.packed(row)
+    }
+
+    /// The string of `row` as first written.
+    fn packed(&self, row: u32) -> &str {
+        let row = row as usize;
+        if row >= self.ends.len() {
             return "";
-        };
-        // Spans are only ever made at character boundaries of the arena.
-        self.arena
-            .get(span.start()..span.start() + span.len())
-            .unwrap_or_default()
+        }
+        let (start, end) = (self.ends.end(row.checked_sub(1)), self.ends.end(Some(row)));
+        // Ends are only ever made at character boundaries of the arena.
+        self.arena.get(start..end).unwrap_or_default()
     }
 
     /// Number of rows (strings past the end read as empty).
     pub fn rows(&self) -> u32 {
-        self.spans.len() as u32
+        self.ends.len() as u32
     }
 
     /// Sets the string of `row`, growing the column with empty strings as needed.
     pub fn set(&mut self, row: u32, value: &str) {
-        let row = row as usize;
-        if self.spans.len() <= row {
-            self.spans.resize(row + 1, Span::default());
+        while self.rows() < row {
+            self.push("");
         }
-        if self.get(row as u32) == value {
+        if row == self.rows() {
+            return self.push(value);
+        }
+        if self.get(row) == value {
             return;
         }
-        let value = truncate(value);
-        self.spans[row] = Span::new(self.arena.len(), value.len());
-        self.arena.push_str(value);
+        if self.packed(row) == value {
+            self.overrides.remove(&row);
+        } else {
+            self.overrides.insert(row, truncate(value).into());
+        }
+        if self.overrides.len() > (self.ends.len() / 8).max(4096) {
+            self.repack();
+        }
+    }
+
+    /// Writes the strings back to back again, without overrides.
+    fn repack(&mut self) {
+        let mut packed = StrColumn::default();
+        packed.reserve(self.ends.len(), self.arena.len() / self.ends.len().max(1));
+        for row in 0..self.rows() {
+            packed.push(self.get(row));
+        }
+        *self = packed;
     }
 
     /// Appends a string as the next row.
     pub fn push(&mut self, value: &str) {
-        let value = truncate(value);
-        self.spans.push(Span::new(self.arena.len(), value.len()));
-        self.arena.push_str(value);
+        self.arena.push_str(truncate(value));
+        self.ends.push(self.arena.len());
     }
 
     /// Appends every row of `other` after this column's rows.
     pub fn append(&mut self, other: &StrColumn) {
+        if !other.overrides.is_empty() {
+            return (0..other.rows()).for_each(|row| self.push(other.get(row)));
+        }
         let base = self.arena.len();
         self.arena.push_str(&other.arena);
-        let rebased = other
-            .spans
-            .iter()
-            .map(|s| Span::new(base + s.start(), s.len()));
-        self.spans.extend(rebased);
+        self.ends.reserve(other.ends.len());
+        for row in 0..other.ends.len() {
+            self.ends.push(base + other.ends.end(Some(row)));
+        }
     }
 
     /// Where the column ends now, to [`StrColumn::truncate`] back to.
     pub fn mark(&self) -> (usize, usize) {
-        (self.spans.len(), self.arena.len())
+        (self.ends.len(), self.arena.len())
     }
 
-    /// Forgets every row and byte added since `mark`.
+    /// Forgets every row and byte added since `mark` (rows added since are not
+    /// overridden: they were only pushed).
     pub fn truncate(&mut self, (rows, bytes): (usize, usize)) {
-        self.spans.truncate(rows);
+        self.ends.truncate(rows);
         self.arena.truncate(bytes);
+        self.overrides.retain(|&row, _| (row as usize) < rows);
     }
 
     /// Builds a column from concatenated strings and each row's length (from a snapshot).
     /// `None` when the lengths do not add up to the bytes or a string is not UTF-8.
-    pub fn from_parts(arena: Vec<u8>, lens: &[u32]) -> Option<StrColumn> {
+    pub fn from_parts(arena: Vec<u8>, lens: Vec<u32>) -> Option<StrColumn> {
         let arena = String::from_utf8(arena).ok()?;
-        let mut spans = Vec::with_capacity(lens.len());
-        let mut start = 0usize;
-        for &len in lens {
-            let len = len as usize;
-            if len > MAX_STRING_BYTES || !arena.is_char_boundary(start) {
-                return None;
+        let mut column = StrColumn {
+            ends: Ends::Narrow(Vec::new()),
+            arena: String::new(),
+            overrides: HashMap::new(),
+        };
+        if arena.len() <= u32::MAX as usize {
+            // The common case: turn the lengths into ends where they lie.
+            let mut ends = lens;
+            let mut end = 0u64;
+            for len in &mut ends {
+                end += u64::from(*len);
+                *len = end as u32;
             }
-            spans.push(Span::new(start, len));
-            start += len;
+            column.ends = Ends::Narrow(ends);
+        } else {
+            let ends = lens.iter().scan(0u64, |end, &len| {
+                *end += u64::from(len);
+                Some(*end)
+            });
+            column.ends = Ends::Wide(ends.collect());
         }
-        (start == arena.len()).then_some(StrColumn { arena, spans })
+        let rows = column.ends.len();
+        let last = column.ends.end(rows.checked_sub(1));
+        let fits = (0..rows).all(|row| {
+            let (start, end) = (
+                column.ends.end(row.checked_sub(1)),
+                column.ends.end(Some(row)),
+            );
+            end - start <= MAX_STRING_BYTES && arena.is_char_boundary(end)
+        });
+        column.arena = arena;
+        (fits && last == column.arena.len()).then_some(column)
     }
 
     /// The bytes of rows `0..rows`, concatenated, as slices to write out in order: the
-    /// arena itself when it holds exactly those strings in row order (as after a load or a
-    /// bulk import), else one slice per row.
+    /// arena itself when it holds exactly those strings (as after a load or a bulk
+    /// import), else one slice per row.
     pub fn concatenated(&self, rows: u32) -> Box<dyn Iterator<Item = &[u8]> + '_> {
-        let mut next = 0usize;
-        let packed = rows == self.rows()
-            && self.spans.iter().all(|s| {
-                let in_order = s.len() == 0 || s.start() == next;
-                next += s.len();
-                in_order
-            })
-            && next == self.arena.len();
-        if packed {
+        let whole = self.overrides.is_empty()
+            && rows == self.rows()
+            && self.ends.end((rows as usize).checked_sub(1)) == self.arena.len();
+        if whole {
             Box::new(std::iter::once(self.arena.as_bytes()))
         } else {
             Box::new((0..rows).map(|r| self.get(r).as_bytes()))
@@ -140,14 +235,15 @@ impl StrColumn {
         (0..rows).map(|r| self.get(r).len() as u32)
     }
 
-    /// Bytes of memory held (arena and spans).
+    /// Bytes of memory held (arena, ends, overrides).
     pub fn heap_bytes(&self) -> usize {
-        self.arena.capacity() + self.spans.capacity() * std::mem::size_of::<Span>()
+        let overrides: usize = self.overrides.values().map(|v| v.len() + 32).sum();
+        self.arena.capacity() + self.ends.heap_bytes() + overrides
     }
 
     /// Reserves room for `rows` more rows of `avg_len` bytes.
     pub fn reserve(&mut self, rows: usize, avg_len: usize) {
-        self.spans.reserve(rows);
+        self.ends.reserve(rows);
         self.arena.reserve(rows * avg_len);
     }
 }
@@ -173,20 +269,42 @@ mod tests {
         assert_eq!(col.get(2), "雙11");
         col.set(2, "x");
         assert_eq!(col.get(2), "x");
+        col.set(2, "雙11");
+        assert!(col.overrides.is_empty(), "back to the packed value");
         assert_eq!(col.get(9), "");
         let long = "長".repeat(MAX_STRING_BYTES / 3 + 5);
         col.set(4, &long);
         assert!(col.get(4).len() <= MAX_STRING_BYTES && long.starts_with(col.get(4)));
     }
-}
-
-#[cfg(test)]
-mod span_tests {
-    use super::*;
 
     #[test]
-    fn spans_address_past_4_gib() {
-        let span = Span::new((5usize << 32) + 7, 1234);
-        assert_eq!((span.start(), span.len()), ((5usize << 32) + 7, 1234));
+    fn overrides_repack_and_parts_round_trip() {
+        let mut col = StrColumn::default();
+        for row in 0..10_000u32 {
+            col.push(&format!("v{row}"));
+        }
+        for row in (0..10_000u32).step_by(2) {
+            col.set(row, &format!("w{row}"));
+        }
+        assert!(col.overrides.len() < 5_000, "repacked on the way");
+        let expected = |row: u32| format!("{}{row}", if row % 2 == 0 { 'w' } else { 'v' });
+        assert!((0..10_000).all(|r| col.get(r) == expected(r)));
+        let bytes: Vec<u8> = col.concatenated(10_000).flatten().copied().collect();
+        let back = StrColumn::from_parts(bytes, col.lens(10_000).collect());
+        let back = back.expect("parts add up");
+        assert!((0..10_000).all(|r| back.get(r) == expected(r)));
+        assert!(StrColumn::from_parts(b"ab".to_vec(), vec![1]).is_none());
+        assert!(StrColumn::from_parts("長".as_bytes().to_vec(), vec![1, 2]).is_none());
+    }
+
+    #[test]
+    fn ends_widen_past_4_gib() {
+        let mut ends = Ends::Narrow(vec![5]);
+        ends.push((5usize << 32) + 7);
+        assert!(matches!(ends, Ends::Wide(_)));
+        assert_eq!(
+            (ends.end(Some(0)), ends.end(Some(1))),
+            (5, (5usize << 32) + 7)
+        );
     }
 }
