@@ -27,14 +27,14 @@ const ROUND: usize = 8;
 /// One parsed block: its good rows, their lines, and its bad rows.
 struct Parsed {
     batch: RowBatch,
-    lines: Vec<u32>,
+    lines: Vec<u64>,
     bad: Vec<BadRow>,
     rows: u64,
 }
 
 /// A row that will not load, with its cells as read.
 struct BadRow {
-    line: u32,
+    line: u64,
     cells: Vec<String>,
     errors: Vec<CellError>,
 }
@@ -152,8 +152,8 @@ struct Importer<'a> {
     parser: RowParser,
     header_names: Vec<String>,
     staging: Store,
-    /// Line of each staging row (lines past 4,294,967,295 read as that).
-    lines: Vec<u32>,
+    /// Line of each staging row.
+    lines: LineMap,
     errors: Vec<RowError>,
     total_errors: u64,
     options: &'a ImportOptions,
@@ -313,7 +313,7 @@ impl<'a> Importer<'a> {
             },
             header_names: names,
             staging: Store::new(),
-            lines: Vec::new(),
+            lines: LineMap::default(),
             errors: Vec::new(),
             total_errors: 0,
             options,
@@ -355,7 +355,6 @@ impl RowParser {
         while reader.read_byte_record(&mut record).unwrap_or(false) {
             parsed.rows += 1;
             let line = block.first_line + record.position().map_or(1, |p| p.line()) - 1;
-            let line = u32::try_from(line).unwrap_or(u32::MAX);
             match self.parse(&record, &mut contact) {
                 Ok(()) => {
                     parsed.batch.push_unchecked(&contact);
@@ -467,10 +466,10 @@ impl Importer<'_> {
                 .apply(&change, self.now)
                 .map_err(|e| ImportError::Header(format!("internal error while staging: {e}")))?;
         }
-        self.lines.extend(lines);
+        lines.into_iter().for_each(|line| self.lines.push(line));
         bad.sort_by_key(|b| b.line);
         for row in bad {
-            self.reject(u64::from(row.line), row.cells, &row.errors)?;
+            self.reject(row.line, row.cells, &row.errors)?;
         }
         Ok(())
     }
@@ -480,14 +479,14 @@ impl Importer<'_> {
     fn repeated_row(
         &self,
         batch: &RowBatch,
-        lines: &[u32],
+        lines: &[u64],
         base: u32,
         row: u32,
         earlier: u32,
     ) -> BadRow {
         let first = match earlier.checked_sub(base) {
             Some(local) => lines[local as usize],
-            None => self.lines[earlier as usize],
+            None => self.lines.line(earlier),
         };
         let contact = batch.contact(row);
         BadRow {
@@ -586,7 +585,7 @@ impl Importer<'_> {
                     value: String::new(),
                     expected: format!("{} (after merging with the stored contact)", error.message),
                 };
-                self.reject(u64::from(self.lines[row as usize]), cells, &[error])?;
+                self.reject(self.lines.line(row), cells, &[error])?;
             }
         }
         if self.rejects.is_none() && !refused.is_empty() {
@@ -613,9 +612,61 @@ impl Importer<'_> {
     }
 }
 
+/// The line of each staged row, kept as the rows where "next row, next line" does not
+/// hold (the first row, and rows after a bad row or a record of several lines): a
+/// clean file of millions of rows costs one entry.
+#[derive(Default)]
+struct LineMap {
+    /// (row, its line), by row.
+    breaks: Vec<(u32, u64)>,
+    rows: u32,
+}
+
+impl LineMap {
+    /// Records the line of the next row.
+    fn push(&mut self, line: u64) {
+        if self
+            .breaks
+            .last()
+            .map(|&(row, at)| at + u64::from(self.rows - row))
+            != Some(line)
+        {
+            self.breaks.push((self.rows, line));
+        }
+        self.rows += 1;
+    }
+
+    /// The line of a recorded row.
+    fn line(&self, row: u32) -> u64 {
+        let before = self.breaks.partition_point(|&(r, _)| r <= row);
+        match before.checked_sub(1).map(|i| self.breaks[i]) {
+            Some((r, at)) => at + u64::from(row - r),
+            None => 0,
+        }
+    }
+}
+
 fn record_cells(record: &csv::ByteRecord) -> Vec<String> {
     record
         .iter()
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_map_keeps_only_breaks() {
+        let lines = [2, 3, 4, 7, 8, 10, 11, 12, 5_000_000_000];
+        let mut map = LineMap::default();
+        for line in lines {
+            map.push(line);
+        }
+        assert_eq!(map.breaks.len(), 4);
+        for (row, line) in lines.iter().enumerate() {
+            assert_eq!(map.line(row as u32), *line);
+        }
+    }
 }
