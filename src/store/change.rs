@@ -53,6 +53,19 @@ pub struct Applied {
     pub erased: Vec<(Channel, String, String)>,
 }
 
+/// What upserting one contact would do ([`Store::upsert_outcomes`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UpsertOutcome {
+    /// A new contact.
+    Create,
+    /// A stored contact whose merged fields are what is stored.
+    Unchanged,
+    /// A stored contact that would change.
+    Change,
+    /// The contact, merged with the stored one, would be invalid.
+    Invalid(FieldError),
+}
+
 /// Why a change was refused; the store is unchanged.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChangeError {
@@ -134,14 +147,17 @@ impl Store {
         }
     }
 
-    /// Merges each contact with its stored version (per `fields`) and checks the result,
-    /// without changing anything. Returns every contact that would be invalid.
-    pub fn check_upsert(&self, contacts: &[Contact], fields: FieldSet) -> Vec<(usize, FieldError)> {
+    /// For each contact, what upserting it (per `fields`) would do, checked, without
+    /// changing anything.
+    pub fn upsert_outcomes(&self, contacts: &[Contact], fields: FieldSet) -> Vec<UpsertOutcome> {
         let (_, merged) = self.merge(contacts, fields);
-        merged
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, m)| m.err().map(|e| (i, e)))
+        (merged.into_iter())
+            .map(|m| match m {
+                Err(error) => UpsertOutcome::Invalid(error),
+                Ok(None) => UpsertOutcome::Create,
+                Ok(Some((before, next))) if before == next => UpsertOutcome::Unchanged,
+                Ok(Some(_)) => UpsertOutcome::Change,
+            })
             .collect()
     }
 
@@ -260,9 +276,15 @@ impl Store {
         self.identity();
         let base = self.row_count();
         let mark = self.external_ids.mark();
-        let provisional = self.accounts.entries().len() as u32;
-        let codes: Vec<u32> = (batch.accounts.names.iter().enumerate())
-            .map(|(i, key)| self.accounts.code(key).unwrap_or(provisional + i as u32))
+        // New accounts get the codes `intern` will give them: the next ones, in order.
+        let mut next_code = self.accounts.entries().len() as u32;
+        let codes: Vec<u32> = (batch.accounts.names.iter())
+            .map(|key| {
+                self.accounts.code(key).unwrap_or_else(|| {
+                    next_code += 1;
+                    next_code - 1
+                })
+            })
             .collect();
         self.row_account
             .extend(batch.row_account.iter().map(|&c| codes[c as usize]));

@@ -209,3 +209,32 @@ fn append_refuses_repeated_identities_and_changes_nothing() {
     assert_eq!(store.contacts(store.live()), contacts);
     assert!(store.find(Channel::Web, "nobody", "none").is_none());
 }
+
+#[test]
+fn append_mixes_stored_and_new_accounts() {
+    use reach::model::{Channel, Contact};
+    use reach::store::RowBatch;
+    let batch_of = |ids: &[(&str, &str)]| {
+        let mut batch = RowBatch::new();
+        for (account, id) in ids {
+            batch
+                .push(&Contact::new(Channel::Line, account, id))
+                .expect("valid");
+        }
+        Box::new(batch)
+    };
+    let mut store = Store::new();
+    let first = batch_of(&[("a", "1")]);
+    store
+        .apply(&Change::Append { batch: first }, 0)
+        .expect("new");
+    let second = batch_of(&[("b", "2"), ("a", "3"), ("c", "4")]);
+    store
+        .apply(&Change::Append { batch: second }, 0)
+        .expect("new");
+    for (account, id, row) in [("a", "1", 0), ("b", "2", 1), ("a", "3", 2), ("c", "4", 3)] {
+        assert_eq!(store.find(Channel::Line, account, id), Some(row));
+        assert!(store.account(account).contains(row));
+    }
+    assert_eq!(store.account("a").len(), 2);
+}
