@@ -17,7 +17,7 @@ use roaring::RoaringBitmap;
 use super::blocks::{BLOCK_BYTES, Block, Blocks, CutError};
 use super::cells::{CellError, format_cell, map_header, parse_into};
 use crate::model::{Contact, Field, FieldSet, Seconds};
-use crate::store::{Change, ChangeError, RowBatch, Store};
+use crate::store::{Change, ChangeError, RowBatch, Store, UpsertOutcome};
 
 /// Contacts merged into a non-empty store per change.
 const BATCH: usize = 1 << 15;
@@ -565,30 +565,30 @@ impl Importer<'_> {
         Ok(summary)
     }
 
-    /// Checks every merged contact first, then applies chunk by chunk.
+    /// Checks every merged contact first (on every core, reading only), then applies,
+    /// chunk by chunk, what changes: new contacts appended, changed ones upserted.
     fn merge_into(
         &mut self,
         store: &mut Store,
         summary: &mut ImportSummary,
     ) -> Result<(), ImportError> {
         let rows: Vec<u32> = self.staging.live().iter().collect();
-        let mut refused = RoaringBitmap::new();
-        for chunk in rows.chunks(BATCH) {
-            let batch: RoaringBitmap = chunk.iter().copied().collect();
-            let contacts = self.staging.contacts(&batch);
-            for (index, error) in store.check_upsert(&contacts, self.parser.fields) {
-                let row = chunk[index];
-                refused.insert(row);
-                let cells = self.cells_of(&contacts[index]);
+        let (staging, fields) = (&self.staging, self.parser.fields);
+        let plans: Vec<MergePlan> = rows
+            .par_chunks(BATCH)
+            .map(|chunk| MergePlan::new(staging, store, chunk, fields))
+            .collect();
+        for plan in &plans {
+            for (row, contact, error) in &plan.invalid {
                 let error = CellError {
                     column: error.field,
                     value: String::new(),
                     expected: format!("{} (after merging with the stored contact)", error.message),
                 };
-                self.reject(self.lines.line(row), cells, &[error])?;
+                self.reject(self.lines.line(*row), self.cells_of(contact), &[error])?;
             }
         }
-        if self.rejects.is_none() && !refused.is_empty() {
+        if self.rejects.is_none() && plans.iter().any(|p| !p.invalid.is_empty()) {
             self.errors.sort_by_key(|e| e.line);
             return Err(ImportError::Rows {
                 errors: std::mem::take(&mut self.errors),
@@ -596,19 +596,72 @@ impl Importer<'_> {
             });
         }
         summary.rejected = self.total_errors;
-        for chunk in rows.chunks(BATCH) {
-            let batch: RoaringBitmap = chunk.iter().copied().collect::<RoaringBitmap>() - &refused;
-            let change = Change::Upsert {
-                contacts: self.staging.contacts(&batch),
-                fields: self.parser.fields,
-            };
-            let applied = store
-                .apply(&change, self.now)
-                .map_err(|e| ImportError::Header(format!("internal error while merging: {e}")))?;
+        for plan in plans {
+            let applied = plan.apply(&self.staging, store, fields, self.now)?;
             summary.created += applied.created;
             summary.updated += applied.changed;
         }
         Ok(())
+    }
+}
+
+/// What merging one chunk of staged rows into the store will do.
+struct MergePlan {
+    create: RoaringBitmap,
+    change: RoaringBitmap,
+    /// Staged row, its contact, and why it cannot be merged.
+    invalid: Vec<(u32, Contact, crate::model::FieldError)>,
+}
+
+impl MergePlan {
+    fn new(staging: &Store, store: &Store, chunk: &[u32], fields: FieldSet) -> MergePlan {
+        let rows: RoaringBitmap = chunk.iter().copied().collect();
+        let contacts = staging.contacts(&rows);
+        let outcomes = store.upsert_outcomes(&contacts, fields);
+        let mut plan = MergePlan {
+            create: RoaringBitmap::new(),
+            change: RoaringBitmap::new(),
+            invalid: Vec::new(),
+        };
+        for ((row, contact), outcome) in rows.iter().zip(contacts).zip(outcomes) {
+            match outcome {
+                UpsertOutcome::Create => _ = plan.create.insert(row),
+                UpsertOutcome::Change => _ = plan.change.insert(row),
+                UpsertOutcome::Unchanged => {}
+                UpsertOutcome::Invalid(error) => plan.invalid.push((row, contact, error)),
+            }
+        }
+        plan
+    }
+
+    /// Appends the new contacts and upserts the changed ones (all checked already).
+    fn apply(
+        &self,
+        staging: &Store,
+        store: &mut Store,
+        fields: FieldSet,
+        now: Seconds,
+    ) -> Result<crate::store::Applied, ImportError> {
+        let internal =
+            |e: ChangeError| ImportError::Header(format!("internal error while merging: {e}"));
+        let mut batch = RowBatch::new();
+        for contact in staging.contacts(&self.create) {
+            batch.push_unchecked(&contact);
+        }
+        let mut applied = store
+            .apply(
+                &Change::Append {
+                    batch: Box::new(batch),
+                },
+                now,
+            )
+            .map_err(internal)?;
+        let change = Change::Upsert {
+            contacts: staging.contacts(&self.change),
+            fields,
+        };
+        applied.changed = store.apply(&change, now).map_err(internal)?.changed;
+        Ok(applied)
     }
 }
 

@@ -14,7 +14,7 @@ mod text;
 mod time_column;
 
 pub use batch::RowBatch;
-pub use change::{Applied, Change, ChangeError};
+pub use change::{Applied, Change, ChangeError, UpsertOutcome};
 pub use reader::RowReader;
 pub use registry::Entry;
 pub use text::TextCursor;
