@@ -246,7 +246,12 @@ impl Store {
         }
         self.live.insert_range(base..base + batch.len() as u32);
         self.names.append(&batch.names);
-        self.name_index = std::sync::OnceLock::new();
+        if let Some(index) = self.name_index.get_mut() {
+            let names = &self.names;
+            for row in base..names.rows() {
+                index.insert(&fold(names.get(row)), row, |r| fold(names.get(r)));
+            }
+        }
         self.avatars.append(&batch.avatars);
         self.append_tags(batch, base, now);
         let bitmaps = (self.flags.iter_mut().zip(&batch.flags))

@@ -193,12 +193,20 @@ impl TextColumn {
         if present.is_empty() {
             return;
         }
-        self.index = OnceLock::new();
         self.values.append(values);
         self.rows.extend(present.iter().map(|&r| base + r));
         let shifted = present.iter().map(|&r| base + r);
         if self.present.append(shifted.clone()).is_err() {
             self.present.extend(shifted);
+        }
+        if let Some(mut index) = self.index.take() {
+            for (i, &row) in present.iter().enumerate() {
+                index.insert(&self.rule.key(values.get(i as u32)), base + row, |r| {
+                    self.stored(r)
+                        .map_or(Cow::Borrowed(""), |v| self.rule.key(v))
+                });
+            }
+            self.index = OnceLock::from(index);
         }
     }
 

@@ -238,3 +238,59 @@ fn append_mixes_stored_and_new_accounts() {
     }
     assert_eq!(store.account("a").len(), 2);
 }
+
+#[test]
+fn append_keeps_built_equality_indexes_exact() {
+    use reach::model::{Channel, Contact, TextField};
+    use reach::store::RowBatch;
+    let web = |id: &str, name: &str, email: &str| {
+        let mut c = Contact::new(Channel::Web, "site", id);
+        c.name = name.into();
+        c.texts[TextField::Email.index()] = Some(email.into());
+        c
+    };
+    let mut store = Store::new();
+    let mut first = RowBatch::new();
+    first
+        .push(&web("1", "Ann Lee", "ann@x.com"))
+        .expect("valid");
+    store
+        .apply(
+            &Change::Append {
+                batch: Box::new(first),
+            },
+            0,
+        )
+        .expect("new");
+    // Querying builds the indexes; the next append must keep them exact.
+    assert_eq!(store.name_eq("ann lee").len(), 1);
+    assert_eq!(store.text_eq(TextField::Email, "ANN@x.com").len(), 1);
+    let mut second = RowBatch::new();
+    second
+        .push(&web("2", "ANN LEE ", "ann@X.com"))
+        .expect("valid");
+    second.push(&web("3", "Bo", "bo@x.com")).expect("valid");
+    store
+        .apply(
+            &Change::Append {
+                batch: Box::new(second),
+            },
+            0,
+        )
+        .expect("new");
+    assert_eq!(store.name_eq("Ann Lee").iter().collect::<Vec<_>>(), [0, 1]);
+    assert_eq!(
+        store
+            .text_eq(TextField::Email, "ann@x.com")
+            .iter()
+            .collect::<Vec<_>>(),
+        [0, 1]
+    );
+    assert_eq!(
+        store
+            .text_eq(TextField::Email, "bo@x.com")
+            .iter()
+            .collect::<Vec<_>>(),
+        [2]
+    );
+}
