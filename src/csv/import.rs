@@ -16,7 +16,7 @@ use roaring::RoaringBitmap;
 
 use super::blocks::{BLOCK_BYTES, Block, Blocks, CutError};
 use super::cells::{CellError, format_cell, map_header, parse_into};
-use crate::model::{Contact, Field, FieldSet, Seconds};
+use crate::model::{Channel, Contact, Field, FieldSet, Seconds};
 use crate::store::{Change, ChangeError, RowBatch, Store, UpsertOutcome};
 
 /// Contacts merged into a non-empty store per change.
@@ -350,7 +350,7 @@ impl RowParser {
             rows: 0,
         };
         let mut record = csv::ByteRecord::new();
-        let mut contact = Contact::new(crate::model::Channel::Web, "", "");
+        let mut contact = Contact::new(Channel::Web, "", "");
         // Reading from memory fails only on bytes the parse below reports anyway.
         while reader.read_byte_record(&mut record).unwrap_or(false) {
             parsed.rows += 1;
@@ -488,7 +488,9 @@ impl Importer<'_> {
             Some(local) => lines[local as usize],
             None => self.lines.line(earlier),
         };
-        let contact = batch.contact(row);
+        let contact = batch
+            .contact(row)
+            .unwrap_or_else(|| Contact::new(Channel::Web, "", ""));
         BadRow {
             line: lines[row as usize],
             cells: self.cells_of(&contact),

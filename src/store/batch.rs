@@ -129,15 +129,23 @@ impl RowBatch {
     pub fn without(&self, drop: impl Fn(u32) -> bool) -> RowBatch {
         let mut out = RowBatch::new();
         for row in (0..self.len() as u32).filter(|&r| !drop(r)) {
-            out.push_unchecked(&self.contact(row));
+            if let Some(contact) = self.contact(row) {
+                out.push_unchecked(&contact);
+            }
         }
         out
     }
 
-    /// The contact of batch row `row` (for the rare paths that rebuild a batch).
-    pub fn contact(&self, row: u32) -> Contact {
+    /// The contact of batch row `row`, if there is one (for the rare paths that rebuild
+    /// a batch or report a row).
+    pub fn contact(&self, row: u32) -> Option<Contact> {
+        let code = *self.row_account.get(row as usize)?;
+        let account = self.accounts.names.get(code as usize)?;
+        Some(self.contact_at(row, account))
+    }
+
+    fn contact_at(&self, row: u32, account: &str) -> Contact {
         let has = |rows: &LocalRows| rows.binary_search(&row).is_ok();
-        let account = &self.accounts.names[self.row_account[row as usize] as usize];
         let (channel, account) = super::split_account_key(account);
         let mut c = Contact::new(channel, account, self.external_ids.get(row));
         c.name = self.names.get(row).to_string();
@@ -160,8 +168,8 @@ impl RowBatch {
             .copied()
             .find(|f| has(&self.frequencies[f.index()]));
         for field in TimeField::ALL {
-            let stored = self.times[field.index()][row as usize];
-            c.times[field.index()] = super::time_column::from_stored(stored);
+            let stored = self.times[field.index()].get(row as usize).copied();
+            c.times[field.index()] = stored.and_then(super::time_column::from_stored);
         }
         for field in TextField::ALL {
             let present = self.text_present[field.index()].binary_search(&row);
@@ -186,10 +194,11 @@ mod tests {
         }
         assert_eq!(batch.len(), 300);
         for (row, c) in contacts.iter().enumerate() {
-            assert_eq!(&batch.contact(row as u32), c);
+            assert_eq!(batch.contact(row as u32).as_ref(), Some(c));
         }
+        assert!(batch.contact(300).is_none());
         let odd = batch.without(|r| r % 2 == 1);
         assert_eq!(odd.len(), 150);
-        assert_eq!(&odd.contact(1), &contacts[2]);
+        assert_eq!(odd.contact(1).as_ref(), Some(&contacts[2]));
     }
 }

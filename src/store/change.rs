@@ -334,7 +334,8 @@ impl Store {
     }
 
     /// Makes room for `additional` more rows, so that loading them does not grow the
-    /// identity map and the columns step by step. Changes no contact.
+    /// identity map and the columns step by step. Changes no contact; room that memory
+    /// cannot give is skipped (it is only a hint).
     pub fn reserve(&mut self, additional: usize) {
         self.reserve_rows(additional);
         self.avatars.reserve(additional, 0);
@@ -347,7 +348,7 @@ impl Store {
     }
 
     fn reserve_rows(&mut self, additional: usize) {
-        self.row_account.reserve(additional);
+        let _ = self.row_account.try_reserve(additional);
         self.external_ids.reserve(additional, 24);
         self.names.reserve(additional, 12);
         let (identity, accounts, ids) = self.identity_parts();

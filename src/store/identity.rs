@@ -102,10 +102,10 @@ impl IdentityMap {
         unique
     }
 
-    /// Reserves room for `additional` rows.
+    /// Reserves room for `additional` rows, if memory allows.
     pub fn reserve(&mut self, additional: usize, accounts: &[u32], ids: &StrColumn) {
         let hasher = &self.hasher;
-        self.table.reserve(additional, |&r| {
+        let _ = self.table.try_reserve(additional, |&r| {
             hasher.hash_one((accounts[r as usize], ids.get(r)))
         });
     }

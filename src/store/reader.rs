@@ -45,10 +45,12 @@ impl<'s> RowReader<'s> {
         }
     }
 
-    /// Channel and account id of `row`.
+    /// Channel and account id of `row` (web and empty past the last row).
     pub fn account(&self, row: u32) -> (Channel, &'s str) {
-        let code = self.store.row_account[row as usize];
-        self.accounts[code as usize]
+        let code = self.store.row_account.get(row as usize);
+        (code.and_then(|&c| self.accounts.get(c as usize)))
+            .copied()
+            .unwrap_or((Channel::Web, ""))
     }
 
     pub fn external_id(&self, row: u32) -> &'s str {
@@ -65,11 +67,10 @@ impl<'s> RowReader<'s> {
 
     /// The tags of `row`, sorted by name.
     pub fn tags(&self, row: u32) -> impl Iterator<Item = &'s str> + '_ {
-        let start = self.tag_start[row as usize] as usize;
-        let end = self.tag_start[row as usize + 1] as usize;
+        let start = self.tag_start.get(row as usize).copied().unwrap_or(0) as usize;
+        let end = self.tag_start.get(row as usize + 1).copied().unwrap_or(0) as usize;
         let tags = self.store.tags.entries();
-        self.tag_codes[start..end]
-            .iter()
+        (self.tag_codes.get(start..end).unwrap_or_default().iter())
             .map(move |&code| &*tags[code as usize].name)
     }
 
@@ -98,7 +99,9 @@ impl<'s> RowReader<'s> {
     }
 
     fn bit(&self, row: u32, bit: usize) -> bool {
-        self.bits[row as usize] & (1 << bit) != 0
+        self.bits
+            .get(row as usize)
+            .is_some_and(|b| b & (1 << bit) != 0)
     }
 }
 

@@ -56,8 +56,8 @@ impl Ends {
 
     fn reserve(&mut self, rows: usize) {
         match self {
-            Ends::Narrow(ends) => ends.reserve(rows),
-            Ends::Wide(ends) => ends.reserve(rows),
+            Ends::Narrow(ends) => _ = ends.try_reserve(rows),
+            Ends::Wide(ends) => _ = ends.try_reserve(rows),
         }
     }
 
@@ -241,10 +241,11 @@ impl StrColumn {
         self.arena.capacity() + self.ends.heap_bytes() + overrides
     }
 
-    /// Reserves room for `rows` more rows of `avg_len` bytes.
+    /// Reserves room for `rows` more rows of `avg_len` bytes, if memory allows (room is
+    /// only a hint: the column grows as needed anyway).
     pub fn reserve(&mut self, rows: usize, avg_len: usize) {
         self.ends.reserve(rows);
-        self.arena.reserve(rows * avg_len);
+        let _ = self.arena.try_reserve(rows.saturating_mul(avg_len));
     }
 }
 

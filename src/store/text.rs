@@ -212,7 +212,7 @@ impl TextColumn {
 
     /// Makes room for `additional` more values.
     pub fn reserve(&mut self, additional: usize) {
-        self.rows.reserve(additional);
+        let _ = self.rows.try_reserve(additional);
         self.values.reserve(additional, 0);
     }
 

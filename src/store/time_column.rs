@@ -64,7 +64,7 @@ impl TimeColumn {
 
     /// Makes room for `additional` more rows.
     pub fn reserve(&mut self, additional: usize) {
-        self.values.reserve(additional);
+        let _ = self.values.try_reserve(additional);
     }
 
     /// Appends the stored values of new rows.

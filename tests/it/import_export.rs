@@ -293,3 +293,31 @@ fn an_opt_in_without_a_frequency_column_is_checked_against_the_stored_contact() 
     let mut store = sample();
     load(&mut store, format!("{header}\nfb,page,1,true\n")).expect("stored frequency");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+
+    /// Damaged files (bytes replaced by quotes, separators, line breaks, invalid UTF-8)
+    /// either import or are refused with the store unchanged; they never panic.
+    #[test]
+    fn damaged_files_never_panic_or_half_load(
+        edits in proptest::collection::vec((0usize..10_000, 0usize..8), 1..12),
+    ) {
+        let mut csv = Vec::new();
+        synth::write_csv(40, 9, synth::DEFAULT_ANCHOR, &mut csv, &|_| {}).expect("gen");
+        for (at, what) in edits {
+            let at = at % csv.len();
+            let byte = [b'"', b',', b'\n', b'\r', 0xFF, b'|', b' ', 0xE9][what];
+            csv[at] = byte;
+        }
+        let mut store = sample();
+        let before = snapshot_of(&store);
+        match load(&mut store, &csv) {
+            Ok(summary) => proptest::prop_assert!(summary.rows > 0),
+            Err(e) => {
+                proptest::prop_assert!(!e.to_string().is_empty());
+                proptest::prop_assert_eq!(snapshot_of(&store), before);
+            }
+        }
+    }
+}

@@ -294,3 +294,11 @@ fn append_keeps_built_equality_indexes_exact() {
         [2]
     );
 }
+
+#[test]
+fn reserving_absurd_room_is_harmless() {
+    let mut store = Store::new();
+    store.reserve(usize::MAX);
+    store.reserve(1 << 40);
+    assert!(store.is_empty());
+}
