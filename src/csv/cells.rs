@@ -191,7 +191,7 @@ fn set_cell(c: &mut Contact, field: Field, text: &str) -> Result<(), CellError> 
         FieldKind::Time(time) => c.times[time.index()] = parse_time(field, text)?,
         FieldKind::Text(t) => {
             let value = if field == Field::Phone {
-                non_empty(&normalize_phone(text))
+                Some(normalize_phone(text)).filter(|p| !p.is_empty())
             } else {
                 non_empty(text)
             };

@@ -222,7 +222,7 @@ pub fn check_tag_name(tag: &str) -> Result<(), String> {
     if tag.is_empty() {
         return Err("a tag name cannot be empty".into());
     }
-    if tag.contains('|') {
+    if tag.as_bytes().contains(&b'|') {
         return Err(format!("tag '{tag}' contains '|', which separates tags"));
     }
     if tag.len() > MAX_TAG_CHARS && tag.chars().count() > MAX_TAG_CHARS {
