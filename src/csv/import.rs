@@ -16,6 +16,7 @@ use roaring::RoaringBitmap;
 
 use super::blocks::{BLOCK_BYTES, Block, Blocks, CutError};
 use super::cells::{CellError, format_cell, map_header, parse_into};
+use super::records::{Record, Records};
 use crate::model::{Channel, Contact, Field, FieldSet, Seconds};
 use crate::store::{Change, ChangeError, RowBatch, Store, UpsertOutcome};
 
@@ -339,29 +340,23 @@ impl RowParser {
 
     /// Parses every record of a block into a batch (good rows) and a list of bad rows.
     fn parse_block(&self, block: &Block) -> Parsed {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(&block.bytes[..]);
         let mut parsed = Parsed {
             batch: RowBatch::new(),
             lines: Vec::new(),
             bad: Vec::new(),
             rows: 0,
         };
-        let mut record = csv::ByteRecord::new();
+        let mut records = Records::new(&block.bytes, block.first_line);
         let mut contact = Contact::new(Channel::Web, "", "");
-        // Reading from memory fails only on bytes the parse below reports anyway.
-        while reader.read_byte_record(&mut record).unwrap_or(false) {
+        while let Some(record) = records.next_record() {
             parsed.rows += 1;
-            let line = block.first_line + record.position().map_or(1, |p| p.line()) - 1;
             match self.parse(&record, &mut contact) {
                 Ok(()) => {
                     parsed.batch.push_unchecked(&contact);
-                    parsed.lines.push(line);
+                    parsed.lines.push(record.line);
                 }
                 Err(errors) => parsed.bad.push(BadRow {
-                    line,
+                    line: record.line,
                     cells: record_cells(&record),
                     errors,
                 }),
@@ -371,28 +366,23 @@ impl RowParser {
     }
 
     /// Parses a record into `contact` and checks it.
-    fn parse(&self, record: &csv::ByteRecord, contact: &mut Contact) -> Result<(), Vec<CellError>> {
-        if record.len() != self.header.len() {
+    fn parse(&self, record: &Record<'_>, contact: &mut Contact) -> Result<(), Vec<CellError>> {
+        if record.cells.len() != self.header.len() {
             return Err(vec![CellError {
                 column: "",
                 value: String::new(),
                 expected: format!(
                     "{} fields like the header, found {} (an unclosed quote can cause this)",
                     self.header.len(),
-                    record.len()
+                    record.cells.len()
                 ),
             }]);
         }
         // Cells end at ASCII delimiters, so a valid record splits into valid cells.
-        let Ok(text) = std::str::from_utf8(record.as_slice()) else {
+        let Ok(text) = std::str::from_utf8(record.bytes) else {
             return Err(vec![self.invalid_utf8(record)]);
         };
-        let cells = (0..record.len()).map(|i| {
-            record
-                .range(i)
-                .and_then(|r| text.get(r))
-                .unwrap_or_default()
-        });
+        let cells = (record.cells.iter()).map(|r| text.get(r.clone()).unwrap_or_default());
         parse_into(contact, &self.header, cells)?;
         let check = if self.checks_whole() {
             contact.validate()
@@ -415,8 +405,8 @@ impl RowParser {
     }
 
     /// The error for the first cell of `record` that is not UTF-8.
-    fn invalid_utf8(&self, record: &csv::ByteRecord) -> CellError {
-        let (cell, field) = (record.iter().zip(&self.header))
+    fn invalid_utf8(&self, record: &Record<'_>) -> CellError {
+        let (cell, field) = (record.cells().zip(&self.header))
             .find(|(cell, _)| std::str::from_utf8(cell).is_err())
             .unwrap_or((&[], &None));
         CellError {
@@ -701,9 +691,9 @@ impl LineMap {
     }
 }
 
-fn record_cells(record: &csv::ByteRecord) -> Vec<String> {
+fn record_cells(record: &Record<'_>) -> Vec<String> {
     record
-        .iter()
+        .cells()
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect()
 }

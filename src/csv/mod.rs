@@ -5,6 +5,7 @@ mod blocks;
 mod cells;
 mod export;
 mod import;
+mod records;
 
 pub use cells::{format_cell, parse_bool};
 pub use export::{ColumnChoice, export, list_columns, sorted_rows};

@@ -321,3 +321,11 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn blank_lines_count_in_line_numbers() {
+    let csv = format!("{HEADER}\n\nline,tw,U8,A,,,,,,\n\n\nline,tw,U9,B,,maybe,,,,\n");
+    let mut store = Store::new();
+    let err = load(&mut store, csv).expect_err("bad bool").to_string();
+    assert!(err.contains("line 6, column blocked"), "{err}");
+}
