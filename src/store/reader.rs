@@ -190,19 +190,21 @@ fn range_tag_lists(
     carried: &[(u32, Cow<RoaringBitmap>)],
     range: std::ops::Range<u32>,
 ) -> (Vec<u32>, Vec<u32>) {
+    // Each tag's rows in the range, read from its bitmap once.
+    let lists: Vec<Vec<u32>> = (carried.iter())
+        .map(|(_, tagged)| tagged.range(range.clone()).collect())
+        .collect();
     let mut start = vec![0u32; (range.end - range.start) as usize + 1];
-    for (_, tagged) in carried {
-        for row in tagged.range(range.clone()) {
-            start[(row - range.start) as usize + 1] += 1;
-        }
+    for &row in lists.iter().flatten() {
+        start[(row - range.start) as usize + 1] += 1;
     }
     for i in 1..start.len() {
         start[i] += start[i - 1];
     }
     let mut next = start.clone();
     let mut codes = vec![0u32; start.last().copied().unwrap_or(0) as usize];
-    for (code, tagged) in carried {
-        for row in tagged.range(range.clone()) {
+    for ((code, _), rows) in carried.iter().zip(&lists) {
+        for &row in rows {
             let slot = &mut next[(row - range.start) as usize];
             codes[*slot as usize] = *code;
             *slot += 1;
