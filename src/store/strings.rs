@@ -187,13 +187,17 @@ impl StrColumn {
             arena: String::new(),
             overrides: HashMap::new(),
         };
+        let total: u64 = lens.iter().map(|&len| u64::from(len)).sum();
+        if total != arena.len() as u64 {
+            return None;
+        }
         if arena.len() <= u32::MAX as usize {
-            // The common case: turn the lengths into ends where they lie.
+            // The common case: turn the lengths into ends where they lie (the total fits).
             let mut ends = lens;
-            let mut end = 0u64;
+            let mut end = 0u32;
             for len in &mut ends {
-                end += u64::from(*len);
-                *len = end as u32;
+                end += *len;
+                *len = end;
             }
             column.ends = Ends::Narrow(ends);
         } else {
@@ -204,7 +208,6 @@ impl StrColumn {
             column.ends = Ends::Wide(ends.collect());
         }
         let rows = column.ends.len();
-        let last = column.ends.end(rows.checked_sub(1));
         let fits = (0..rows).all(|row| {
             let (start, end) = (
                 column.ends.end(row.checked_sub(1)),
@@ -213,7 +216,7 @@ impl StrColumn {
             end - start <= MAX_STRING_BYTES && arena.is_char_boundary(end)
         });
         column.arena = arena;
-        (fits && last == column.arena.len()).then_some(column)
+        fits.then_some(column)
     }
 
     /// The bytes of rows `0..rows`, concatenated, as slices to write out in order: the
@@ -296,6 +299,7 @@ mod tests {
         assert!((0..10_000).all(|r| back.get(r) == expected(r)));
         assert!(StrColumn::from_parts(b"ab".to_vec(), vec![1]).is_none());
         assert!(StrColumn::from_parts("長".as_bytes().to_vec(), vec![1, 2]).is_none());
+        assert!(StrColumn::from_parts(b"abc".to_vec(), vec![u32::MAX, 4]).is_none());
     }
 
     #[test]
