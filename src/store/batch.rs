@@ -1,6 +1,24 @@
 //! `RowBatch`: new contacts laid out column by column, so that a store can take thousands
 //! of them in one [`Change::Append`](super::Change::Append) (a few array copies and bitmap
 //! appends) instead of one row at a time. Import fills batches on many threads at once.
+//!
+//! ```
+//! use reach::model::{Channel, Contact};
+//! use reach::store::{Change, ChangeError, RowBatch, Store};
+//!
+//! let mut batch = RowBatch::new();
+//! for id in ["U1", "U2"] {
+//!     batch.push(&Contact::new(Channel::Line, "line-tw", id)).expect("valid contact");
+//! }
+//! let mut store = Store::new();
+//! let applied = store.apply(&Change::Append { batch: Box::new(batch.clone()) }, 0)?;
+//! assert_eq!(applied.created, 2);
+//! // Appending the same identities again is refused, and changes nothing.
+//! let again = store.apply(&Change::Append { batch: Box::new(batch) }, 0);
+//! assert_eq!(again, Err(ChangeError::Repeated(vec![(0, 0), (1, 1)])));
+//! assert_eq!(store.len(), 2);
+//! # Ok::<(), ChangeError>(())
+//! ```
 
 use hashbrown::HashMap;
 
