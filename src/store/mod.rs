@@ -46,7 +46,8 @@ pub struct Store {
     name_index: OnceLock<EqIndex>,
     avatars: StrColumn,
     tags: Registry,
-    /// Tags per row; counted from the tag bitmaps on the first change after opening.
+    /// Tags per row, for tag edits; counted from the tag bitmaps on the first edit that
+    /// needs them (a bulk load never does).
     tag_counts: Option<Vec<u16>>,
     tagged: RoaringBitmap,
     live: RoaringBitmap,
@@ -75,7 +76,7 @@ impl Default for Store {
             name_index: OnceLock::new(),
             avatars: StrColumn::default(),
             tags: Registry::default(),
-            tag_counts: Some(Vec::new()),
+            tag_counts: None,
             tagged: RoaringBitmap::new(),
             live: RoaringBitmap::new(),
             channels: Default::default(),
