@@ -371,17 +371,26 @@ impl Store {
         row
     }
 
+    /// Sets the name of `row`, keeping the name index exact if it is built (an index not
+    /// built yet will be built from the names as they are then).
+    fn write_name(&mut self, row: u32, old: Option<&str>, new: &str) {
+        let index = self.name_index.get_mut();
+        if let (Some(index), Some(old)) = (index, old) {
+            index.remove(&fold(old), row);
+        }
+        self.names.set(row, new);
+        if let Some(index) = self.name_index.get_mut() {
+            let names = &self.names;
+            index.insert(&fold(new), row, |r| fold(names.get(r)));
+        }
+    }
+
     /// Writes every non-identity field of `row`, updating only the indexes that change.
     fn write_fields(&mut self, row: u32, old: Option<&Contact>, new: &Contact, now: Seconds) {
         let fresh = old.is_none();
         let old_name = old.map(|o| o.name.as_str());
         if old_name != Some(new.name.as_str()) {
-            if let Some(name) = old_name {
-                self.name_parts().0.remove(&fold(name), row);
-            }
-            self.names.set(row, &new.name);
-            let (index, names) = self.name_parts();
-            index.insert(&fold(&new.name), row, |r| fold(names.get(r)));
+            self.write_name(row, old_name, &new.name);
         }
         self.avatars.set(row, &new.avatar_url);
         self.write_tags(row, old.map_or(&[][..], |o| &o.tags), &new.tags, now);
@@ -526,8 +535,10 @@ impl Store {
         for (row, contact) in rows.iter().zip(contacts) {
             let blank = Contact::new(contact.channel, &contact.account, &contact.external_id);
             self.write_fields(row, Some(&contact), &blank, 0);
-            self.name_parts().0.remove("", row);
-            self.names.set(row, "");
+            // The blank name is indexed like any other; an erased row leaves the index.
+            if let Some(index) = self.name_index.get_mut() {
+                index.remove("", row);
+            }
             let (identity, accounts, ids) = self.identity_parts();
             identity.remove(row, accounts, ids);
             self.external_ids.set(row, "");

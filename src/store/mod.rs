@@ -252,7 +252,9 @@ impl Store {
 
     /// The contacts whose trimmed, lower-cased name equals `value`'s.
     pub fn name_eq(&self, value: &str) -> RoaringBitmap {
-        postings::matching(self.name_index(), &fold(value), |r| fold(self.names.get(r)))
+        // Erased rows keep a blank name until the next snapshot compacts them away.
+        let rows = postings::matching(self.name_index(), &fold(value), |r| fold(self.names.get(r)));
+        rows & &self.live
     }
 
     fn identity(&self) -> &IdentityMap {
@@ -271,12 +273,6 @@ impl Store {
         self.identity();
         let map = lazy_mut(&mut self.identity);
         (map, &self.row_account, &self.external_ids)
-    }
-
-    /// The name index and the names it reads, for changing it.
-    fn name_parts(&mut self) -> (&mut EqIndex, &StrColumn) {
-        self.name_index();
-        (lazy_mut(&mut self.name_index), &self.names)
     }
 
     /// Tags per row, for changing them (counted from the tag bitmaps if needed).

@@ -102,23 +102,27 @@ impl TextColumn {
         if self.get(row) == value {
             return;
         }
-        self.index();
-        let mut index = self.index.take().unwrap_or_default();
-        if let Some(old) = self.get(row) {
+        // An index not built yet will be built from the values as they are then.
+        let mut index = self.index.take();
+        if let (Some(index), Some(old)) = (index.as_mut(), self.get(row)) {
             index.remove(&self.rule.key(old), row);
         }
         self.present.remove(row);
         if let Some(value) = value {
             self.store(row, value);
             self.present.insert(row);
-            index.insert(&self.rule.key(value), row, |r| {
-                self.stored(r)
-                    .map_or(Cow::Borrowed(""), |v| self.rule.key(v))
-            });
+            if let Some(index) = index.as_mut() {
+                index.insert(&self.rule.key(value), row, |r| {
+                    self.stored(r)
+                        .map_or(Cow::Borrowed(""), |v| self.rule.key(v))
+                });
+            }
         } else {
             self.overlay.remove(&row);
         }
-        self.index = OnceLock::from(index);
+        if let Some(index) = index {
+            self.index = OnceLock::from(index);
+        }
         if self.overlay.len() >= FOLD_AT.max(self.rows.len() / 8) {
             self.fold();
         }
