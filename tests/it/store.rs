@@ -302,3 +302,55 @@ fn reserving_absurd_room_is_harmless() {
     store.reserve(1 << 40);
     assert!(store.is_empty());
 }
+
+#[test]
+fn renames_and_new_emails_show_whether_or_not_the_index_was_built() {
+    use reach::model::{Channel, Contact, TextField};
+    let web = |id: &str, name: &str, email: Option<&str>| {
+        let mut c = Contact::new(Channel::Web, "site", id);
+        c.name = name.into();
+        c.texts[TextField::Email.index()] = email.map(str::to_string);
+        c
+    };
+    let upsert = |store: &mut Store, contacts: Vec<Contact>| {
+        let change = Change::Upsert {
+            contacts,
+            fields: FieldSet::all(),
+        };
+        store.apply(&change, 0).expect("valid");
+    };
+    for query_first in [false, true] {
+        let mut store = Store::new();
+        upsert(
+            &mut store,
+            vec![web("1", "Ann", Some("a@x.com")), web("2", "Bo", None)],
+        );
+        if query_first {
+            assert_eq!(store.name_eq("ann").len(), 1);
+            assert_eq!(store.text_eq(TextField::Email, "a@x.com").len(), 1);
+        }
+        upsert(
+            &mut store,
+            vec![web("1", "Cy", None), web("2", "Ann", Some("A@x.com"))],
+        );
+        assert_eq!(store.name_eq("ann").iter().collect::<Vec<_>>(), [1]);
+        assert_eq!(store.name_eq("cy").iter().collect::<Vec<_>>(), [0]);
+        assert_eq!(
+            store
+                .text_eq(TextField::Email, "a@x.com")
+                .iter()
+                .collect::<Vec<_>>(),
+            [1]
+        );
+        store
+            .apply(
+                &Change::Delete {
+                    rows: [1].into_iter().collect(),
+                },
+                0,
+            )
+            .expect("delete");
+        assert!(store.name_eq("ann").is_empty() && store.name_eq("").is_empty());
+        assert!(store.text_eq(TextField::Email, "a@x.com").is_empty());
+    }
+}
