@@ -45,6 +45,7 @@ pub struct Blocks<R> {
     position: u64,
     done: bool,
     block_bytes: usize,
+    max_record_bytes: usize,
 }
 
 impl<R: Read> Blocks<R> {
@@ -58,7 +59,16 @@ impl<R: Read> Blocks<R> {
             position: 0,
             done: false,
             block_bytes: block_bytes.max(1),
+            max_record_bytes: MAX_RECORD_BYTES,
         }
+    }
+
+    /// The same reader, refusing stretches without a record boundary longer than `max`
+    /// (tests use a small one).
+    #[cfg(test)]
+    pub fn with_record_limit(mut self, max: usize) -> Blocks<R> {
+        self.max_record_bytes = max;
+        self
     }
 
     /// Bytes handed out in blocks so far.
@@ -84,7 +94,7 @@ impl<R: Read> Blocks<R> {
                 self.carry = bytes.split_off(end);
                 return Ok(Some(self.hand_out(bytes)));
             }
-            if bytes.len() >= MAX_RECORD_BYTES {
+            if bytes.len() >= self.max_record_bytes {
                 return Err(CutError::Unclosed { line: self.line });
             }
             want = bytes.len() * 2;
@@ -193,6 +203,20 @@ mod tests {
                 assert!(blocks.iter().any(|b| b.0 == "1,\"x\ny\"\n"), "{blocks:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_quote_open_for_too_long_is_an_error() {
+        let text = format!("a\nb\n\"{}", "x\n".repeat(200));
+        let mut blocks = Blocks::new(text.as_bytes(), 8).with_record_limit(100);
+        let mut outcome = blocks.next_block();
+        while let Ok(Some(_)) = outcome {
+            outcome = blocks.next_block();
+        }
+        assert!(
+            matches!(outcome, Err(CutError::Unclosed { line: 3 })),
+            "{outcome:?}"
+        );
     }
 
     #[test]
