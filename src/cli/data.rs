@@ -57,7 +57,9 @@ pub fn import(
     match outcome {
         Ok(summary) => {
             ctx.engine.replace_store(store)?;
-            println!("{summary} in {:.1} s", started.elapsed().as_secs_f64());
+            let seconds = started.elapsed().as_secs_f64();
+            let rate = super::output::rate(summary.rows, seconds);
+            println!("{summary} in {seconds:.1} s{rate}");
             Ok(())
         }
         Err(e) => {

@@ -102,6 +102,29 @@ pub fn paint_error(text: &str) -> String {
 }
 
 /// A progress bar on stderr when it is a terminal, hidden otherwise.
+/// ` (N contacts/s)` after a long job's time, so a benchmark run shows its throughput;
+/// nothing for jobs under half a second.
+pub fn rate(contacts: u64, seconds: f64) -> String {
+    if seconds < 0.5 {
+        return String::new();
+    }
+    let per_second = (contacts as f64 / seconds).round() as u64;
+    format!(" ({} contacts/s)", thousands(per_second))
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() * 4 / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 pub fn progress(len: u64, what: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
@@ -131,6 +154,16 @@ pub fn ask(question: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_group_thousands_and_skip_short_jobs() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(12_345_678), "12,345,678");
+        assert_eq!(rate(10_000_000, 12.5), " (800,000 contacts/s)");
+        assert_eq!(rate(10, 0.1), "");
+    }
 
     #[test]
     fn tables_fit_the_width() {

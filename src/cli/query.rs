@@ -161,6 +161,7 @@ pub fn export(
     } else {
         ColumnChoice::ContactList
     };
+    let started = std::time::Instant::now();
     let bar = progress(rows.len(), "exporting");
     let report = |n| bar.set_position(n);
     let written = match output {
@@ -174,7 +175,11 @@ pub fn export(
     .map_err(|e| Error::Io(format!("export failed: {e}")))?;
     bar.finish_and_clear();
     if output.is_some() {
-        eprintln!("exported {written} contacts");
+        let seconds = started.elapsed().as_secs_f64();
+        eprintln!(
+            "exported {written} contacts in {seconds:.1} s{}",
+            super::output::rate(written, seconds)
+        );
     }
     Ok(())
 }
