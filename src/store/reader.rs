@@ -92,7 +92,8 @@ impl<'s> RowReader<'s> {
         self.store.times[field.index()].get(row)
     }
 
-    /// Readers of the text fields (by [`TextField::index`]) for rows in ascending order.
+    /// Readers of the text fields (by [`crate::model::TextField::index`]) for rows in
+    /// ascending order.
     pub fn text_cursors(&self) -> [TextCursor<'s>; 5] {
         let texts = &self.store.texts;
         std::array::from_fn(|i| texts[i].cursor())

@@ -263,7 +263,8 @@ impl TextColumn {
     }
 }
 
-/// Reads a [`TextColumn`] for rows asked in ascending order.
+/// Reads one optional-text column of the store (email, phone, …) for rows asked in
+/// ascending order.
 pub struct TextCursor<'c> {
     column: &'c TextColumn,
     /// Index in the column's arrays of the first row not yet passed.
