@@ -1,152 +1,29 @@
 //! CSV import: streaming, parallel parsing, all-or-nothing (or reject-file) semantics.
 //!
 //! The file is cut into blocks of whole records (`blocks.rs`); blocks are parsed on every
-//! core into column-wise [`RowBatch`]es while the previous ones are appended, in file order,
+//! core into column-wise [`RowBatch`]es (`rows.rs`) while the previous ones are appended, in file order,
 //! to a *staging* store, never to the target: the raw text is dropped block by block, and
 //! the staging store holds the file in columnar form. Only when every row is good (or the
 //! caller asked for a reject file) is the staging store merged into the target, after
 //! checking the merged contacts, so a bad file changes nothing. Importing into an empty
 //! store adopts the staging store as is.
 
-use std::fmt;
 use std::io::{Read, Write};
 
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
 use super::blocks::{BLOCK_BYTES, Block, Blocks, CutError};
-use super::cells::{CellError, format_cell, map_header, parse_into};
-use super::records::{Record, Records};
-use crate::model::{Channel, Contact, Field, FieldSet, Seconds};
+use super::cells::{CellError, format_cell, map_header};
+use super::report::{ImportError, ImportOptions, ImportSummary, RowError};
+use super::rows::{BadRow, Parsed, RowParser};
+use crate::model::{Channel, Contact, FieldSet, Seconds};
 use crate::store::{Change, ChangeError, RowBatch, Store, UpsertOutcome};
 
 /// Contacts merged into a non-empty store per change.
 const BATCH: usize = 1 << 15;
 /// Blocks parsed in parallel per round.
 const ROUND: usize = 8;
-
-/// One parsed block: its good rows, their lines, and its bad rows.
-struct Parsed {
-    batch: RowBatch,
-    lines: Vec<u64>,
-    bad: Vec<BadRow>,
-    rows: u64,
-}
-
-/// A row that will not load, with its cells as read.
-struct BadRow {
-    line: u64,
-    cells: Vec<String>,
-    errors: Vec<CellError>,
-}
-
-/// How to import.
-#[derive(Clone, Debug)]
-pub struct ImportOptions {
-    /// Skip columns the format does not know instead of refusing the file.
-    pub ignore_unknown_columns: bool,
-    /// How many bad rows an error lists (the total is always given).
-    pub max_reported: usize,
-    /// The size of the input in bytes, if known: the store then makes room for the rows
-    /// once instead of growing as they come.
-    pub size_hint: Option<u64>,
-}
-
-impl Default for ImportOptions {
-    fn default() -> Self {
-        ImportOptions {
-            ignore_unknown_columns: false,
-            max_reported: 20,
-            size_hint: None,
-        }
-    }
-}
-
-/// What an import did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ImportSummary {
-    pub rows: u64,
-    pub created: u64,
-    pub updated: u64,
-    pub unchanged: u64,
-    pub rejected: u64,
-}
-
-impl fmt::Display for ImportSummary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "imported {} rows: {} created, {} updated, {} unchanged",
-            self.rows, self.created, self.updated, self.unchanged
-        )?;
-        if self.rejected > 0 {
-            write!(f, ", {} rejected", self.rejected)?;
-        }
-        Ok(())
-    }
-}
-
-/// One bad row: where, which column, the value, what was expected.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RowError {
-    pub line: u64,
-    pub column: String,
-    pub value: String,
-    pub expected: String,
-}
-
-impl fmt::Display for RowError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}", self.line)?;
-        if !self.column.is_empty() {
-            write!(f, ", column {}", self.column)?;
-        }
-        if !self.value.is_empty() {
-            write!(f, ", value {:?}", self.value)?;
-        }
-        write!(f, ": expected {}", self.expected)
-    }
-}
-
-/// Why an import was refused. Nothing was changed.
-#[derive(Debug)]
-pub enum ImportError {
-    /// The header row is missing or wrong.
-    Header(String),
-    /// The file could not be read.
-    Io(std::io::Error),
-    /// Stopped by Ctrl-C (see `crate::cancel`).
-    Cancelled,
-    /// Some rows are bad: the first ones, and how many there are in all.
-    Rows { errors: Vec<RowError>, total: u64 },
-}
-
-impl fmt::Display for ImportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ImportError::Header(why) => write!(f, "bad CSV header: {why}"),
-            ImportError::Io(e) => write!(f, "cannot read the CSV: {e}"),
-            ImportError::Cancelled => {
-                f.write_str("import cancelled (Ctrl-C); nothing was imported")
-            }
-            ImportError::Rows { errors, total } => {
-                write!(f, "{total} bad row(s); nothing was imported")?;
-                for e in errors {
-                    write!(f, "\n  {e}")?;
-                }
-                if *total > errors.len() as u64 {
-                    write!(f, "\n  … and {} more", *total - errors.len() as u64)?;
-                }
-                write!(
-                    f,
-                    "\n(fix the rows, or import with --reject FILE to load the good rows and write the bad ones to FILE)"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for ImportError {}
 
 /// The state of one import run.
 struct Importer<'a> {
@@ -323,97 +200,6 @@ impl<'a> Importer<'a> {
             now,
         };
         Ok((importer, rest))
-    }
-}
-
-/// Turns records into checked contacts; shared by the parallel parsing threads.
-#[derive(Clone)]
-struct RowParser {
-    header: Vec<Option<Field>>,
-    fields: FieldSet,
-}
-
-impl RowParser {
-    fn parse_blocks(&self, blocks: Vec<Block>) -> Vec<Parsed> {
-        blocks.par_iter().map(|b| self.parse_block(b)).collect()
-    }
-
-    /// Parses every record of a block into a batch (good rows) and a list of bad rows.
-    fn parse_block(&self, block: &Block) -> Parsed {
-        let mut parsed = Parsed {
-            batch: RowBatch::new(),
-            lines: Vec::new(),
-            bad: Vec::new(),
-            rows: 0,
-        };
-        let mut records = Records::new(&block.bytes, block.first_line);
-        let mut contact = Contact::new(Channel::Web, "", "");
-        while let Some(record) = records.next_record() {
-            parsed.rows += 1;
-            match self.parse(&record, &mut contact) {
-                Ok(()) => {
-                    parsed.batch.push_unchecked(&contact);
-                    parsed.lines.push(record.line);
-                }
-                Err(errors) => parsed.bad.push(BadRow {
-                    line: record.line,
-                    cells: record_cells(&record),
-                    errors,
-                }),
-            }
-        }
-        parsed
-    }
-
-    /// Parses a record into `contact` and checks it.
-    fn parse(&self, record: &Record<'_>, contact: &mut Contact) -> Result<(), Vec<CellError>> {
-        if record.cells.len() != self.header.len() {
-            return Err(vec![CellError {
-                column: "",
-                value: String::new(),
-                expected: format!(
-                    "{} fields like the header, found {} (an unclosed quote can cause this)",
-                    self.header.len(),
-                    record.cells.len()
-                ),
-            }]);
-        }
-        // Cells end at ASCII delimiters, so a valid record splits into valid cells.
-        let Ok(text) = std::str::from_utf8(record.bytes) else {
-            return Err(vec![self.invalid_utf8(record)]);
-        };
-        let cells = (record.cells.iter()).map(|r| text.get(r.clone()).unwrap_or_default());
-        parse_into(contact, &self.header, cells)?;
-        let check = if self.checks_whole() {
-            contact.validate()
-        } else {
-            contact.validate_fields()
-        };
-        check.map_err(|e| {
-            vec![CellError {
-                column: e.field,
-                value: String::new(),
-                expected: e.message,
-            }]
-        })
-    }
-
-    /// Whether rows are checked whole (`Contact::validate`): all but the `fb_optin` /
-    /// `fb_frequency` pairing when the file has an opt-in column but no frequency.
-    fn checks_whole(&self) -> bool {
-        !self.fields.contains(Field::FbOptin) || self.fields.contains(Field::FbFrequency)
-    }
-
-    /// The error for the first cell of `record` that is not UTF-8.
-    fn invalid_utf8(&self, record: &Record<'_>) -> CellError {
-        let (cell, field) = (record.cells().zip(&self.header))
-            .find(|(cell, _)| std::str::from_utf8(cell).is_err())
-            .unwrap_or((&[], &None));
-        CellError {
-            column: field.map_or("", |f| f.name()),
-            value: String::from_utf8_lossy(cell).into_owned(),
-            expected: "valid UTF-8 text".into(),
-        }
     }
 }
 
@@ -689,13 +475,6 @@ impl LineMap {
             None => 0,
         }
     }
-}
-
-fn record_cells(record: &Record<'_>) -> Vec<String> {
-    record
-        .cells()
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect()
 }
 
 #[cfg(test)]

@@ -6,7 +6,10 @@ mod cells;
 mod export;
 mod import;
 mod records;
+mod report;
+mod rows;
 
 pub use cells::{format_cell, parse_bool};
 pub use export::{ColumnChoice, export, list_columns, sorted_rows};
-pub use import::{ImportError, ImportOptions, ImportSummary, RowError, import};
+pub use import::import;
+pub use report::{ImportError, ImportOptions, ImportSummary, RowError};
