@@ -149,15 +149,8 @@ fn deleted_contacts_leave_no_trace() {
 #[test]
 fn append_refuses_repeated_identities_and_changes_nothing() {
     use reach::model::Channel;
-    use reach::store::{ChangeError, RowBatch};
+    use reach::store::ChangeError;
     let contacts = synth::contacts(2_000, 4, synth::DEFAULT_ANCHOR);
-    let batch_of = |contacts: &[reach::model::Contact]| {
-        let mut batch = RowBatch::new();
-        for c in contacts {
-            batch.push(c).expect("valid");
-        }
-        Box::new(batch)
-    };
     let mut store = Store::new();
     let applied = store
         .apply(
@@ -239,60 +232,57 @@ fn append_mixes_stored_and_new_accounts() {
     assert_eq!(store.account("a").len(), 2);
 }
 
+/// A batch of new contacts, for `Change::Append`.
+fn batch_of(contacts: &[reach::model::Contact]) -> Box<reach::store::RowBatch> {
+    let mut batch = reach::store::RowBatch::new();
+    for c in contacts {
+        batch.push(c).expect("valid");
+    }
+    Box::new(batch)
+}
+
+/// A web contact with a name and maybe an email.
+fn web(id: &str, name: &str, email: Option<&str>) -> reach::model::Contact {
+    use reach::model::{Channel, Contact, TextField};
+    let mut c = Contact::new(Channel::Web, "site", id);
+    c.name = name.into();
+    c.texts[TextField::Email.index()] = email.map(str::to_string);
+    c
+}
+
+/// The rows whose email is `value` (ignoring case).
+fn emails(store: &Store, value: &str) -> Vec<u32> {
+    let rows = store.text_eq(reach::model::TextField::Email, value);
+    rows.iter().collect()
+}
+
+/// The rows whose name is `value` (folded).
+fn names(store: &Store, value: &str) -> Vec<u32> {
+    store.name_eq(value).iter().collect()
+}
+
 #[test]
 fn append_keeps_built_equality_indexes_exact() {
-    use reach::model::{Channel, Contact, TextField};
-    use reach::store::RowBatch;
-    let web = |id: &str, name: &str, email: &str| {
-        let mut c = Contact::new(Channel::Web, "site", id);
-        c.name = name.into();
-        c.texts[TextField::Email.index()] = Some(email.into());
-        c
-    };
     let mut store = Store::new();
-    let mut first = RowBatch::new();
-    first
-        .push(&web("1", "Ann Lee", "ann@x.com"))
-        .expect("valid");
+    let first = batch_of(&[web("1", "Ann Lee", Some("ann@x.com"))]);
     store
-        .apply(
-            &Change::Append {
-                batch: Box::new(first),
-            },
-            0,
-        )
+        .apply(&Change::Append { batch: first }, 0)
         .expect("new");
     // Querying builds the indexes; the next append must keep them exact.
-    assert_eq!(store.name_eq("ann lee").len(), 1);
-    assert_eq!(store.text_eq(TextField::Email, "ANN@x.com").len(), 1);
-    let mut second = RowBatch::new();
-    second
-        .push(&web("2", "ANN LEE ", "ann@X.com"))
-        .expect("valid");
-    second.push(&web("3", "Bo", "bo@x.com")).expect("valid");
+    assert_eq!(
+        (names(&store, "ann lee"), emails(&store, "ANN@x.com")),
+        (vec![0], vec![0])
+    );
+    let second = batch_of(&[
+        web("2", "ANN LEE ", Some("ann@X.com")),
+        web("3", "Bo", Some("bo@x.com")),
+    ]);
     store
-        .apply(
-            &Change::Append {
-                batch: Box::new(second),
-            },
-            0,
-        )
+        .apply(&Change::Append { batch: second }, 0)
         .expect("new");
-    assert_eq!(store.name_eq("Ann Lee").iter().collect::<Vec<_>>(), [0, 1]);
-    assert_eq!(
-        store
-            .text_eq(TextField::Email, "ann@x.com")
-            .iter()
-            .collect::<Vec<_>>(),
-        [0, 1]
-    );
-    assert_eq!(
-        store
-            .text_eq(TextField::Email, "bo@x.com")
-            .iter()
-            .collect::<Vec<_>>(),
-        [2]
-    );
+    assert_eq!(names(&store, "Ann Lee"), [0, 1]);
+    assert_eq!(emails(&store, "ann@x.com"), [0, 1]);
+    assert_eq!(emails(&store, "bo@x.com"), [2]);
 }
 
 #[test]
@@ -305,14 +295,7 @@ fn reserving_absurd_room_is_harmless() {
 
 #[test]
 fn renames_and_new_emails_show_whether_or_not_the_index_was_built() {
-    use reach::model::{Channel, Contact, TextField};
-    let web = |id: &str, name: &str, email: Option<&str>| {
-        let mut c = Contact::new(Channel::Web, "site", id);
-        c.name = name.into();
-        c.texts[TextField::Email.index()] = email.map(str::to_string);
-        c
-    };
-    let upsert = |store: &mut Store, contacts: Vec<Contact>| {
+    let upsert = |store: &mut Store, contacts: Vec<reach::model::Contact>| {
         let change = Change::Upsert {
             contacts,
             fields: FieldSet::all(),
@@ -326,31 +309,25 @@ fn renames_and_new_emails_show_whether_or_not_the_index_was_built() {
             vec![web("1", "Ann", Some("a@x.com")), web("2", "Bo", None)],
         );
         if query_first {
-            assert_eq!(store.name_eq("ann").len(), 1);
-            assert_eq!(store.text_eq(TextField::Email, "a@x.com").len(), 1);
+            assert_eq!(
+                (names(&store, "ann"), emails(&store, "a@x.com")),
+                (vec![0], vec![0])
+            );
         }
         upsert(
             &mut store,
             vec![web("1", "Cy", None), web("2", "Ann", Some("A@x.com"))],
         );
-        assert_eq!(store.name_eq("ann").iter().collect::<Vec<_>>(), [1]);
-        assert_eq!(store.name_eq("cy").iter().collect::<Vec<_>>(), [0]);
         assert_eq!(
-            store
-                .text_eq(TextField::Email, "a@x.com")
-                .iter()
-                .collect::<Vec<_>>(),
-            [1]
+            (names(&store, "ann"), names(&store, "cy")),
+            (vec![1], vec![0])
         );
-        store
-            .apply(
-                &Change::Delete {
-                    rows: [1].into_iter().collect(),
-                },
-                0,
-            )
-            .expect("delete");
-        assert!(store.name_eq("ann").is_empty() && store.name_eq("").is_empty());
-        assert!(store.text_eq(TextField::Email, "a@x.com").is_empty());
+        assert_eq!(emails(&store, "a@x.com"), [1]);
+        let erase = Change::Delete {
+            rows: [1].into_iter().collect(),
+        };
+        store.apply(&erase, 0).expect("delete");
+        assert!(names(&store, "ann").is_empty() && names(&store, "").is_empty());
+        assert!(emails(&store, "a@x.com").is_empty());
     }
 }
