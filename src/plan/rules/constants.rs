@@ -1,27 +1,19 @@
 //! `Constants`: folds `All` and `Nothing` (`a AND Nothing` → `Nothing`, `a OR All` → `All`,
 //! `NOT All` → `Nothing`, empty groups).
 
-use super::Rule;
 use crate::plan::Plan;
 
-pub struct Constants;
-
-impl Rule for Constants {
-    fn name(&self) -> &'static str {
-        "constants"
-    }
-
-    fn rewrite(&self, plan: Plan) -> Plan {
-        match plan {
-            Plan::Not(inner) => match *inner {
-                Plan::All => Plan::Nothing,
-                Plan::Nothing => Plan::All,
-                other => Plan::Not(Box::new(other)),
-            },
-            Plan::And(children) => fold(children, Plan::All, Plan::Nothing, Plan::And),
-            Plan::Or(children) => fold(children, Plan::Nothing, Plan::All, Plan::Or),
-            other => other,
-        }
+/// Rewrites one node whose children are already rewritten.
+pub fn rewrite(plan: Plan) -> Plan {
+    match plan {
+        Plan::Not(inner) => match *inner {
+            Plan::All => Plan::Nothing,
+            Plan::Nothing => Plan::All,
+            other => Plan::Not(Box::new(other)),
+        },
+        Plan::And(children) => fold(children, Plan::All, Plan::Nothing, Plan::And),
+        Plan::Or(children) => fold(children, Plan::Nothing, Plan::All, Plan::Or),
+        other => other,
     }
 }
 

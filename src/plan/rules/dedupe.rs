@@ -1,21 +1,13 @@
 //! `Dedupe`: removes repeated children of AND and OR (`a a` → `a`), keeping first order.
 
-use super::Rule;
 use crate::plan::Plan;
 
-pub struct Dedupe;
-
-impl Rule for Dedupe {
-    fn name(&self) -> &'static str {
-        "dedupe"
-    }
-
-    fn rewrite(&self, plan: Plan) -> Plan {
-        match plan {
-            Plan::And(children) => Plan::And(unique(children)),
-            Plan::Or(children) => Plan::Or(unique(children)),
-            other => other,
-        }
+/// Rewrites one node whose children are already rewritten.
+pub fn rewrite(plan: Plan) -> Plan {
+    match plan {
+        Plan::And(children) => Plan::And(unique(children)),
+        Plan::Or(children) => Plan::Or(unique(children)),
+        other => other,
     }
 }
 

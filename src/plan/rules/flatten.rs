@@ -1,33 +1,25 @@
 //! `Flatten`: `a AND (b AND c)` → `AND(a, b, c)`, likewise for OR; one-child groups unwrap.
 
-use super::Rule;
 use crate::plan::Plan;
 
-pub struct Flatten;
-
-impl Rule for Flatten {
-    fn name(&self) -> &'static str {
-        "flatten"
-    }
-
-    fn rewrite(&self, plan: Plan) -> Plan {
-        match plan {
-            Plan::And(children) => single(
-                splice(children, |c| match c {
-                    Plan::And(grand) => Ok(grand),
-                    other => Err(other),
-                }),
-                Plan::And,
-            ),
-            Plan::Or(children) => single(
-                splice(children, |c| match c {
-                    Plan::Or(grand) => Ok(grand),
-                    other => Err(other),
-                }),
-                Plan::Or,
-            ),
-            other => other,
-        }
+/// Rewrites one node whose children are already rewritten.
+pub fn rewrite(plan: Plan) -> Plan {
+    match plan {
+        Plan::And(children) => single(
+            splice(children, |c| match c {
+                Plan::And(grand) => Ok(grand),
+                other => Err(other),
+            }),
+            Plan::And,
+        ),
+        Plan::Or(children) => single(
+            splice(children, |c| match c {
+                Plan::Or(grand) => Ok(grand),
+                other => Err(other),
+            }),
+            Plan::Or,
+        ),
+        other => other,
     }
 }
 

@@ -10,31 +10,23 @@ mod flatten;
 
 use super::Plan;
 
-/// A local rewrite of one plan node.
-pub trait Rule {
-    /// The rule's name, as EXPLAIN VERBOSE shows it.
-    fn name(&self) -> &'static str;
-    /// Rewrites `plan` (whose children are already rewritten).
-    fn rewrite(&self, plan: Plan) -> Plan;
-}
+/// A local rewrite of one plan node whose children are already rewritten.
+type Rule = fn(Plan) -> Plan;
 
 /// Every rule, in the order they are tried.
-pub fn all() -> Vec<Box<dyn Rule>> {
-    vec![
-        Box::new(flatten::Flatten),
-        Box::new(double_negation::DoubleNegation),
-        Box::new(constants::Constants),
-        Box::new(dedupe::Dedupe),
-        Box::new(contradictions::Contradictions),
-    ]
-}
+const RULES: [Rule; 5] = [
+    flatten::rewrite,
+    double_negation::rewrite,
+    constants::rewrite,
+    dedupe::rewrite,
+    contradictions::rewrite,
+];
 
 /// Applies every rule until the plan stops changing.
 pub fn optimize(plan: Plan) -> Plan {
-    let rules = all();
     let mut plan = plan;
     loop {
-        let next = rewrite_tree(plan.clone(), &rules);
+        let next = rewrite_tree(plan.clone(), &RULES);
         if next == plan {
             return next;
         }
@@ -44,7 +36,7 @@ pub fn optimize(plan: Plan) -> Plan {
 
 /// Rewrites bottom-up without recursion on the Rust stack beyond the plan's depth, which
 /// the parser bounds.
-fn rewrite_tree(plan: Plan, rules: &[Box<dyn Rule>]) -> Plan {
+fn rewrite_tree(plan: Plan, rules: &[Rule]) -> Plan {
     let plan = match plan {
         Plan::Not(inner) => Plan::Not(Box::new(rewrite_tree(*inner, rules))),
         Plan::And(children) => Plan::And(
@@ -61,7 +53,7 @@ fn rewrite_tree(plan: Plan, rules: &[Box<dyn Rule>]) -> Plan {
         ),
         leaf => leaf,
     };
-    rules.iter().fold(plan, |plan, rule| rule.rewrite(plan))
+    rules.iter().fold(plan, |plan, rule| rule(plan))
 }
 
 #[cfg(test)]
