@@ -136,33 +136,53 @@ pub const AVATAR_CHANNELS: &[Channel] = FB_LINE_IG;
 /// The channels whose contacts may carry a recurring-notification frequency.
 pub const FB_FREQUENCY_CHANNELS: &[Channel] = FB;
 
+/// Methods shared by the small bit sets of enum values: `contains`, `insert`, `iter` (in
+/// the enum's declaration order) and `FromIterator`.
+macro_rules! bit_set_methods {
+    ($set:ident, $item:ident) => {
+        impl $set {
+            /// Whether `item` is in the set.
+            pub fn contains(self, item: $item) -> bool {
+                self.0 & (1 << item.index()) != 0
+            }
+
+            /// Adds `item`.
+            pub fn insert(&mut self, item: $item) {
+                self.0 |= 1 << item.index();
+            }
+
+            /// The items in the set, in declaration order.
+            pub fn iter(self) -> impl Iterator<Item = $item> {
+                $item::ALL
+                    .iter()
+                    .copied()
+                    .filter(move |i| self.contains(*i))
+            }
+        }
+
+        impl FromIterator<$item> for $set {
+            fn from_iter<I: IntoIterator<Item = $item>>(iter: I) -> Self {
+                let mut set = $set::default();
+                for item in iter {
+                    set.insert(item);
+                }
+                set
+            }
+        }
+    };
+}
+
 /// A small set of opt-out kinds, stored as bits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct OptOuts(u8);
+
+bit_set_methods!(OptOuts, OptOutKind);
 
 impl OptOuts {
     /// No opt-outs.
     pub const NONE: OptOuts = OptOuts(0);
     /// Every kind (what "unsubscribe" with no kind named means).
     pub const ALL: OptOuts = OptOuts(0b111);
-
-    /// Whether `kind` is in the set.
-    pub fn contains(self, kind: OptOutKind) -> bool {
-        self.0 & (1 << kind.index()) != 0
-    }
-
-    /// Adds `kind`.
-    pub fn insert(&mut self, kind: OptOutKind) {
-        self.0 |= 1 << kind.index();
-    }
-
-    /// The kinds in the set, in declaration order.
-    pub fn iter(self) -> impl Iterator<Item = OptOutKind> {
-        OptOutKind::ALL
-            .iter()
-            .copied()
-            .filter(move |k| self.contains(*k))
-    }
 
     /// Whether the set is empty.
     pub fn is_empty(self) -> bool {
@@ -172,16 +192,6 @@ impl OptOuts {
     /// The union of two sets.
     pub fn union(self, other: OptOuts) -> OptOuts {
         OptOuts(self.0 | other.0)
-    }
-}
-
-impl FromIterator<OptOutKind> for OptOuts {
-    fn from_iter<I: IntoIterator<Item = OptOutKind>>(iter: I) -> Self {
-        let mut set = OptOuts::NONE;
-        for kind in iter {
-            set.insert(kind);
-        }
-        set
     }
 }
 
@@ -289,42 +299,16 @@ impl Field {
     }
 }
 
-/// A set of [`Field`]s: the columns a CSV file provides.
+/// A set of [`Field`]s: the columns a CSV file provides (`iter` gives format order).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FieldSet(u32);
+
+bit_set_methods!(FieldSet, Field);
 
 impl FieldSet {
     /// Every field.
     pub fn all() -> FieldSet {
         Field::ALL.iter().copied().collect()
-    }
-
-    /// Whether `field` is in the set.
-    pub fn contains(self, field: Field) -> bool {
-        self.0 & (1 << field.index()) != 0
-    }
-
-    /// Adds `field`.
-    pub fn insert(&mut self, field: Field) {
-        self.0 |= 1 << field.index();
-    }
-
-    /// The fields in the set, in format order.
-    pub fn iter(self) -> impl Iterator<Item = Field> {
-        Field::ALL
-            .iter()
-            .copied()
-            .filter(move |f| self.contains(*f))
-    }
-}
-
-impl FromIterator<Field> for FieldSet {
-    fn from_iter<I: IntoIterator<Item = Field>>(iter: I) -> Self {
-        let mut set = FieldSet::default();
-        for field in iter {
-            set.insert(field);
-        }
-        set
     }
 }
 
