@@ -3,20 +3,9 @@
 
 use reach::store::snapshot::{FORMAT_VERSION, read, write};
 use reach::store::{Change, Store};
-use reach::synth;
 
 fn store() -> Store {
-    let mut store = Store::new();
-    let contacts = synth::contacts(2_000, 3, synth::DEFAULT_ANCHOR);
-    store
-        .apply(
-            &Change::Upsert {
-                contacts,
-                fields: reach::model::FieldSet::all(),
-            },
-            100,
-        )
-        .expect("load");
+    let mut store = crate::generated_store(2_000, 3, 100);
     store
         .apply(
             &Change::CreateTag {
@@ -173,11 +162,7 @@ proptest::proptest! {
     fn overwritten_bytes_are_refused(at in 0.0f64..1.0, value in proptest::prelude::any::<u32>()) {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("s.snap");
-        let mut small = Store::new();
-        let contacts = synth::contacts(200, 5, synth::DEFAULT_ANCHOR);
-        small
-            .apply(&Change::Upsert { contacts, fields: reach::model::FieldSet::all() }, 1)
-            .expect("load");
+        let small = crate::generated_store(200, 5, 1);
         write(&small, &path).expect("write");
         let mut bytes = std::fs::read(&path).expect("bytes");
         let start = ((bytes.len() - 4) as f64 * at) as usize;

@@ -6,17 +6,7 @@ use reach::store::{Change, Store};
 use reach::synth;
 
 fn engine() -> Engine {
-    let mut store = Store::new();
-    let contacts = synth::contacts(5_000, 11, synth::DEFAULT_ANCHOR);
-    store
-        .apply(
-            &Change::Upsert {
-                contacts,
-                fields: FieldSet::all(),
-            },
-            0,
-        )
-        .expect("load");
+    let store = crate::generated_store(5_000, 11, 0);
     let mut engine = Engine::in_memory();
     engine.replace_store(store).expect("memory");
     engine
