@@ -38,6 +38,24 @@ fn loaded_dir() -> tempfile::TempDir {
     dir
 }
 
+/// Types each line and waits for what must follow it, in order ("re:" marks a regular
+/// expression).
+fn run(
+    p: &mut rexpect::session::PtySession,
+    script: &[(&str, &[&str])],
+) -> Result<(), rexpect::error::Error> {
+    for (line, expected) in script {
+        p.send_line(line)?;
+        for text in *expected {
+            match text.strip_prefix("re:") {
+                Some(pattern) => p.exp_regex(pattern).map(|_| ())?,
+                None => p.exp_string(text).map(|_| ())?,
+            }
+        }
+    }
+    Ok(())
+}
+
 #[test]
 fn a_session_at_the_prompt() -> Result<(), rexpect::error::Error> {
     let dir = loaded_dir();
@@ -54,62 +72,50 @@ fn a_session_at_the_prompt() -> Result<(), rexpect::error::Error> {
     p.exp_string("500 contacts")?;
     p.exp_string("reach> ")?;
 
-    p.send_line("channel:web")?;
-    p.exp_regex(r"\d+ contacts")?;
-    p.exp_string("10 of ")?;
-    p.exp_string("(from 1)")?;
-    p.send_line("more")?;
-    p.exp_string("(from 11)")?;
-    p.send_line("\\timing")?;
-    p.exp_string("timing is off")?;
-    p.send_line("\\timing")?;
-    p.exp_string("timing is on")?;
-    p.exp_string("reach> ")?;
-
-    p.send_line("tg:vip")?;
-    p.exp_string("error:")?;
-    p.exp_string("did you mean 'tag'?")?;
-    p.exp_string("^^")?;
-    p.exp_string("reach> ")?;
-
+    // Each line typed, then what must follow it ("re:" marks a regular expression).
+    let before_completion: &[(&str, &[&str])] = &[
+        ("channel:web", &[r"re:\d+ contacts", "10 of ", "(from 1)"]),
+        ("more", &["(from 11)"]),
+        ("\\timing", &["timing is off"]),
+        ("\\timing", &["timing is on", "reach> "]),
+        (
+            "tg:vip",
+            &["error:", "did you mean 'tag'?", "^^", "reach> "],
+        ),
+    ];
+    run(&mut p, before_completion)?;
     p.send("count is:unsub\t")?;
     p.send_line("")?;
     p.exp_regex(r"\r\n\d+\r\n")?;
     p.exp_string("reach> ")?;
 
-    p.send_line("tag add nope channel:web")?;
-    p.exp_string("Go on? [y/N]")?;
-    p.send_line("n")?;
-    p.exp_string("cancelled; nothing changed")?;
-    p.send_line("count tag:nope")?;
-    p.exp_string("\r\n0\r\n")?;
-    p.send_line("tag add yes channel:web")?;
-    p.exp_string("Go on? [y/N]")?;
-    p.send_line("y")?;
-    p.exp_string("contact(s) changed")?;
-
-    p.send_line("unsubscribe channel:instagram --yes")?;
-    p.exp_string("contact(s) changed")?;
-    p.send_line("count optout:broadcast channel:instagram -is:blocked")?;
-    p.exp_regex(r"\r\n[1-9]\d*\r\n")?;
-    p.send_line("resubscribe channel:instagram --yes")?;
-    p.exp_string("contact(s) changed")?;
-    p.send_line("count optout:broadcast channel:instagram")?;
-    p.exp_string("\r\n0\r\n")?;
-
-    p.send_line("delete channel:web")?;
-    p.exp_string("Type DELETE to confirm:")?;
-    p.send_line("delete")?;
-    p.exp_string("nothing was deleted")?;
-    p.send_line("count channel:web")?;
-    p.exp_regex(r"\r\n[1-9]\d*\r\n")?;
-
-    p.send_line("delete channel:web")?;
-    p.exp_string("Type DELETE to confirm:")?;
-    p.send_line("DELETE")?;
-    p.exp_string("deleted")?;
-    p.send_line("count channel:web")?;
-    p.exp_string("\r\n0\r\n")?;
+    let script: &[(&str, &[&str])] = &[
+        ("tag add nope channel:web", &["Go on? [y/N]"]),
+        ("n", &["cancelled; nothing changed"]),
+        ("count tag:nope", &["\r\n0\r\n"]),
+        ("tag add yes channel:web", &["Go on? [y/N]"]),
+        ("y", &["contact(s) changed"]),
+        (
+            "unsubscribe channel:instagram --yes",
+            &["contact(s) changed"],
+        ),
+        (
+            "count optout:broadcast channel:instagram -is:blocked",
+            &[r"re:\r\n[1-9]\d*\r\n"],
+        ),
+        (
+            "resubscribe channel:instagram --yes",
+            &["contact(s) changed"],
+        ),
+        ("count optout:broadcast channel:instagram", &["\r\n0\r\n"]),
+        ("delete channel:web", &["Type DELETE to confirm:"]),
+        ("delete", &["nothing was deleted"]),
+        ("count channel:web", &[r"re:\r\n[1-9]\d*\r\n"]),
+        ("delete channel:web", &["Type DELETE to confirm:"]),
+        ("DELETE", &["deleted"]),
+        ("count channel:web", &["\r\n0\r\n"]),
+    ];
+    run(&mut p, script)?;
 
     let big = dir.path().join("big.csv");
     p.send_line(&format!("gen --contacts 200000000 -o {}", big.display()))?;
