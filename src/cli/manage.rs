@@ -78,13 +78,7 @@ pub fn quota(
         };
         ctx.engine.set_quota(&account, quota)?;
     }
-    let mut accounts: Vec<String> = ctx
-        .engine
-        .store()
-        .accounts()
-        .filter(|a| a.channel == Channel::Line)
-        .map(|a| a.id.to_string())
-        .collect();
+    let mut accounts = account_ids(ctx, Channel::Line);
     accounts.extend(ctx.engine.quotas().keys().cloned());
     accounts.sort();
     accounts.dedup();
@@ -311,13 +305,7 @@ pub fn add_whatsapp(
 ) -> Result<(), Error> {
     let phone = international_phone(phone)
         .ok_or_else(|| Error::Usage(format!("'{phone}' is not an international number: write + and 8 to 15 digits, e.g. +886912345678")))?;
-    let accounts: Vec<String> = ctx
-        .engine
-        .store()
-        .accounts()
-        .filter(|a| a.channel == Channel::Whatsapp)
-        .map(|a| a.id.to_string())
-        .collect();
+    let accounts = account_ids(ctx, Channel::Whatsapp);
     let account = match (account, accounts.as_slice()) {
         (Some(a), _) => a.to_string(),
         (None, [only]) => only.clone(),
@@ -367,4 +355,12 @@ pub fn segments(ctx: &Context) -> Result<(), Error> {
         table(&["name".into(), "segment".into()], &rows, terminal_width())
     );
     Ok(())
+}
+
+/// The ids of a channel's accounts, in creation order.
+fn account_ids(ctx: &Context, channel: Channel) -> Vec<String> {
+    (ctx.engine.store().accounts())
+        .filter(|a| a.channel == channel)
+        .map(|a| a.id.to_string())
+        .collect()
 }

@@ -28,20 +28,15 @@ impl ExplainNode {
             Plan::Nothing => ("nothing".to_string(), Vec::new()),
             Plan::Leaf(leaf) => (leaf.to_string(), Vec::new()),
             Plan::Not(inner) => ("NOT".to_string(), vec![ExplainNode::new(inner, store)]),
-            Plan::And(children) => (
-                "AND".to_string(),
-                children
-                    .iter()
-                    .map(|c| ExplainNode::new(c, store))
-                    .collect(),
-            ),
-            Plan::Or(children) => (
-                "OR".to_string(),
-                children
-                    .iter()
-                    .map(|c| ExplainNode::new(c, store))
-                    .collect(),
-            ),
+            Plan::And(children) | Plan::Or(children) => {
+                let op = if matches!(plan, Plan::And(_)) {
+                    "AND"
+                } else {
+                    "OR"
+                };
+                let nodes = children.iter().map(|c| ExplainNode::new(c, store));
+                (op.to_string(), nodes.collect())
+            }
         };
         ExplainNode {
             label,
