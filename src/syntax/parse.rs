@@ -178,10 +178,7 @@ impl<'a> SegmentParser<'a> {
             self.skip_ws();
             terms.push(self.and()?);
         }
-        Ok(match terms.len() {
-            1 => terms.remove(0),
-            _ => Expr::Or(terms, Span::new(start, self.pos)),
-        })
+        Ok(group(terms, Span::new(start, self.pos), Expr::Or))
     }
 
     /// `and = unary { [AND] unary }`
@@ -207,10 +204,7 @@ impl<'a> SegmentParser<'a> {
             }
             terms.push(self.unary()?);
         }
-        Ok(match terms.len() {
-            1 => terms.remove(0),
-            _ => Expr::And(terms, Span::new(start, self.pos)),
-        })
+        Ok(group(terms, Span::new(start, self.pos), Expr::And))
     }
 
     /// `unary = NOT unary | primary`
@@ -387,5 +381,13 @@ impl<'a> SegmentParser<'a> {
             Span::new(start, self.input.len()),
             self.input,
         ))
+    }
+}
+/// One term as itself, several as a group made by `make` (AND or OR) over `span`.
+fn group(mut terms: Vec<Expr>, span: Span, make: fn(Vec<Expr>, Span) -> Expr) -> Expr {
+    if terms.len() == 1 {
+        terms.remove(0)
+    } else {
+        make(terms, span)
     }
 }
