@@ -329,3 +329,37 @@ fn blank_lines_count_in_line_numbers() {
     let err = load(&mut store, csv).expect_err("bad bool").to_string();
     assert!(err.contains("line 6, column blocked"), "{err}");
 }
+
+#[test]
+fn export_after_deletes_and_edits_writes_exactly_the_live_contacts() {
+    let mut store = crate::generated_store(3_000, 8, 0);
+    let doomed: roaring::RoaringBitmap = (0..3_000).filter(|r| r % 3 == 0).collect();
+    store
+        .apply(&reach::store::Change::Delete { rows: doomed }, 0)
+        .expect("delete");
+    let renamed: Vec<_> = store
+        .contacts(&(1..40).collect())
+        .into_iter()
+        .map(|mut c| {
+            c.name = format!("{} \"the second\", jr", c.name);
+            c
+        })
+        .collect();
+    let change = reach::store::Change::Upsert {
+        contacts: renamed,
+        fields: reach::model::FieldSet::all(),
+    };
+    store.apply(&change, 0).expect("rename");
+    let mut out = Vec::new();
+    let written =
+        export(&store, store.live(), ColumnChoice::All, &mut out, &|_| {}).expect("export");
+    assert_eq!(written, 2_000);
+    let mut again = Store::new();
+    load(&mut again, &out).expect("re-import");
+    let by_id = |store: &Store| {
+        let mut contacts = snapshot_of(store);
+        contacts.sort_by(|a, b| a.identity_order().cmp(&b.identity_order()));
+        contacts
+    };
+    assert_eq!(by_id(&again), by_id(&store));
+}
