@@ -144,8 +144,10 @@ pub fn export(
     }
     header.push(b'\n');
     out.write_all(&header)?;
-    let order = sorted_rows(store, &rows);
-    let reader = RowReader::new(store, &rows);
+    let (order, reader) = rayon::join(
+        || sorted_rows(store, &rows),
+        || RowReader::new(store, &rows),
+    );
     let format = |chunk: &[u32]| format_chunk(&reader, &fields, chunk);
     let mut written = 0u64;
     let mut ready: Vec<Vec<u8>> = Vec::new();
