@@ -72,6 +72,13 @@ fn bad_files_are_refused_whole_and_change_nothing() {
     );
     refused(&format!("{HEADER}\n{ok}\nline,tw,U7,X\n"), "found 4");
     refused(
+        &format!(
+            "{HEADER}\n{ok}\nline,tw,U2,X,vip|{},,,,,\n",
+            "長".repeat(101)
+        ),
+        "line 3, column tags",
+    );
+    refused(
         &format!("{HEADER}\n{ok}\n{ok}\n"),
         "line 2 has the same channel, account and external_id",
     );
