@@ -15,6 +15,7 @@ use roaring::RoaringBitmap;
 
 use super::blocks::{BLOCK_BYTES, Block, Blocks, CutError};
 use super::cells::{CellError, format_cell, map_header};
+use super::records::Records;
 use super::report::{ImportError, ImportOptions, ImportSummary, RowError};
 use super::rows::{BadRow, Parsed, RowParser};
 use crate::model::{Channel, Contact, FieldSet, Seconds};
@@ -135,13 +136,6 @@ fn cut_error(e: CutError) -> ImportError {
     }
 }
 
-fn read_error(e: csv::Error) -> ImportError {
-    match e.into_kind() {
-        csv::ErrorKind::Io(io) => ImportError::Io(io),
-        other => ImportError::Header(format!("{other:?}")),
-    }
-}
-
 impl<'a> Importer<'a> {
     /// Reads the header; returns the importer and the block of records after it.
     fn new<R: Read>(
@@ -150,24 +144,24 @@ impl<'a> Importer<'a> {
         rejects: Option<&'a mut (dyn Write + Send)>,
         now: Seconds,
     ) -> Result<(Importer<'a>, Block), ImportError> {
-        let first = blocks.next_block().map_err(cut_error)?.unwrap_or_default();
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(&first.bytes[..]);
-        let mut raw = csv::ByteRecord::new();
-        reader.read_byte_record(&mut raw).map_err(read_error)?;
-        let header_end = reader.position().byte() as usize;
-        if raw.is_empty() || (raw.len() == 1 && raw[0].is_empty()) {
-            return Err(ImportError::Header(
-                "the file is empty; a CSV needs a header row naming its columns (channel,account,external_id,…)".into(),
-            ));
-        }
-        let names = raw
-            .iter()
-            .map(|cell| std::str::from_utf8(cell).map(str::to_string))
-            .collect::<Result<Vec<String>, _>>()
-            .map_err(|_| ImportError::Header("the header is not valid UTF-8".into()))?;
+        let mut first = blocks.next_block().map_err(cut_error)?.unwrap_or_default();
+        let mut records = Records::new(&first.bytes, first.first_line);
+        let names = match records.next_record() {
+            Some(raw) if !(raw.cells.len() == 1 && raw.cells[0].is_empty()) => raw
+                .cells()
+                .map(|cell| std::str::from_utf8(cell).map(str::to_string))
+                .collect::<Result<Vec<String>, _>>()
+                .map_err(|_| ImportError::Header("the header is not valid UTF-8".into()))?,
+            _ => {
+                return Err(ImportError::Header(
+                    "the file is empty; a CSV needs a header row naming its columns (channel,account,external_id,…)".into(),
+                ));
+            }
+        };
+        // The records after the header stay in the first block.
+        let (header_end, next_line) = records.position();
+        first.bytes.drain(..header_end);
+        first.first_line = next_line;
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let header =
             map_header(&refs, options.ignore_unknown_columns).map_err(ImportError::Header)?;
@@ -179,11 +173,6 @@ impl<'a> Importer<'a> {
                 .write_record(&row)
                 .map_err(|e| ImportError::Io(e.into()))?;
         }
-        let header_bytes = first.bytes.get(..header_end).unwrap_or_default();
-        let rest = Block {
-            first_line: first.first_line + memchr::memchr_iter(b'\n', header_bytes).count() as u64,
-            bytes: first.bytes.get(header_end..).unwrap_or_default().to_vec(),
-        };
         let importer = Importer {
             parser: RowParser {
                 fields: header.iter().flatten().copied().collect(),
@@ -199,7 +188,7 @@ impl<'a> Importer<'a> {
             rows: 0,
             now,
         };
-        Ok((importer, rest))
+        Ok((importer, first))
     }
 }
 

@@ -87,6 +87,11 @@ impl<'a> Records<'a> {
         })
     }
 
+    /// Where the next record starts in the block (or blank lines before it), and its line.
+    pub fn position(&self) -> (usize, u64) {
+        (self.position, self.line)
+    }
+
     /// Steps over empty lines, which the `csv` crate skips.
     fn skip_blank_lines(&mut self) {
         while let Some(&b) = self.block.get(self.position) {
