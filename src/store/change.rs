@@ -9,7 +9,7 @@ use roaring::RoaringBitmap;
 
 use super::batch::RowBatch;
 use super::time_column::NONE;
-use super::{Store, account_key, fold};
+use super::{Store, account_key, fold, push_rows};
 use crate::model::{
     Channel, Contact, FbFrequency, FieldError, FieldSet, Flag, OptOutKind, OptOuts, Seconds,
     TextField, TimeField, check_tag_name,
@@ -108,14 +108,6 @@ impl std::error::Error for ChangeError {}
 
 fn identity_text(c: &Contact) -> String {
     format!("{}/{}/{}", c.channel, c.account, c.external_id)
-}
-
-/// Adds `base + r` for each of `rows` (ascending, all past the bitmap's last row).
-fn push_rows(bitmap: &mut RoaringBitmap, base: u32, rows: &[u32]) {
-    let shifted = rows.iter().map(|&r| base + r);
-    if bitmap.append(shifted.clone()).is_err() {
-        bitmap.extend(shifted);
-    }
 }
 
 /// Sets or clears one row's bit; a fresh row has no bits to clear.

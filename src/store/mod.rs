@@ -252,9 +252,7 @@ impl Store {
 
     /// The contacts whose trimmed, lower-cased name equals `value`'s.
     pub fn name_eq(&self, value: &str) -> RoaringBitmap {
-        // Erased rows keep a blank name until the next snapshot compacts them away.
-        let rows = postings::matching(self.name_index(), &fold(value), |r| fold(self.names.get(r)));
-        rows & &self.live
+        postings::matching(self.name_index(), &fold(value), |r| fold(self.names.get(r)))
     }
 
     fn identity(&self) -> &IdentityMap {
@@ -263,9 +261,11 @@ impl Store {
         })
     }
 
+    /// The name index, of live rows only (an erased row keeps a blank name until the next
+    /// snapshot compacts it away; `delete` takes it out of a built index).
     fn name_index(&self) -> &EqIndex {
         self.name_index
-            .get_or_init(|| EqIndex::build(self.row_count(), |r| fold(self.names.get(r))))
+            .get_or_init(|| EqIndex::build(&self.live, |r| fold(self.names.get(r))))
     }
 
     /// The identity map and the columns it reads, for changing it.
@@ -404,6 +404,15 @@ impl Store {
         }
         parts.sort_by_key(|p| std::cmp::Reverse(p.1));
         parts
+    }
+}
+
+/// Adds `base + r` for each of `rows` (ascending, all past the bitmap's last row: the
+/// rows of a batch being appended).
+fn push_rows(bitmap: &mut RoaringBitmap, base: u32, rows: &[u32]) {
+    let shifted = rows.iter().map(|&r| base + r);
+    if bitmap.append(shifted.clone()).is_err() {
+        bitmap.extend(shifted);
     }
 }
 

@@ -36,13 +36,14 @@ impl EqIndex {
         self.hasher.hash_one(key)
     }
 
-    /// An index of rows `0..rows`, folding keys in parallel.
-    pub fn build<'k>(rows: u32, key_of: impl Fn(u32) -> Cow<'k, str> + Sync) -> EqIndex {
+    /// An index of the rows of `rows`, folding keys in parallel.
+    pub fn build<'k>(rows: &RoaringBitmap, key_of: impl Fn(u32) -> Cow<'k, str> + Sync) -> EqIndex {
         use rayon::prelude::*;
-        let keys: Vec<Cow<'k, str>> = (0..rows).into_par_iter().map(&key_of).collect();
+        let span = rows.max().map_or(0, |max| max + 1);
+        let keys: Vec<Cow<'k, str>> = (0..span).into_par_iter().map(&key_of).collect();
         let mut index = EqIndex::default();
-        for (row, key) in keys.iter().enumerate() {
-            index.insert(key, row as u32, |r| keys[r as usize].clone());
+        for row in rows {
+            index.insert(&keys[row as usize], row, |r| keys[r as usize].clone());
         }
         index
     }

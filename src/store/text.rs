@@ -96,6 +96,12 @@ impl TextColumn {
         }
     }
 
+    /// The key the entry of `row` is indexed under ("" for none), for the index to check.
+    fn stored_key(&self, row: u32) -> Cow<'_, str> {
+        self.stored(row)
+            .map_or(Cow::Borrowed(""), |v| self.rule.key(v))
+    }
+
     /// Sets or clears the value of `row` (an empty value clears it).
     pub fn set(&mut self, row: u32, value: Option<&str>) {
         let value = value.filter(|v| !v.is_empty());
@@ -112,10 +118,7 @@ impl TextColumn {
             self.store(row, value);
             self.present.insert(row);
             if let Some(index) = index.as_mut() {
-                index.insert(&self.rule.key(value), row, |r| {
-                    self.stored(r)
-                        .map_or(Cow::Borrowed(""), |v| self.rule.key(v))
-                });
+                index.insert(&self.rule.key(value), row, |r| self.stored_key(r));
             }
         } else {
             self.overlay.remove(&row);
@@ -132,8 +135,8 @@ impl TextColumn {
     fn store(&mut self, row: u32, value: &str) {
         match self.rows.binary_search(&row) {
             Ok(i) => self.values.set(i as u32, value),
+            // Past the last row (overlay rows are all before it).
             Err(i) if i == self.rows.len() => {
-                self.overlay.remove(&row);
                 self.rows.push(row);
                 self.values.push(value);
             }
@@ -169,10 +172,7 @@ impl TextColumn {
         self.index.get_or_init(|| {
             let mut index = EqIndex::default();
             for (row, value) in self.iter() {
-                index.insert(&self.rule.key(value), row, |r| {
-                    self.stored(r)
-                        .map_or(Cow::Borrowed(""), |v| self.rule.key(v))
-                });
+                index.insert(&self.rule.key(value), row, |r| self.stored_key(r));
             }
             index
         })
@@ -199,15 +199,11 @@ impl TextColumn {
         }
         self.values.append(values);
         self.rows.extend(present.iter().map(|&r| base + r));
-        let shifted = present.iter().map(|&r| base + r);
-        if self.present.append(shifted.clone()).is_err() {
-            self.present.extend(shifted);
-        }
+        super::push_rows(&mut self.present, base, present);
         if let Some(mut index) = self.index.take() {
             for (i, &row) in present.iter().enumerate() {
                 index.insert(&self.rule.key(values.get(i as u32)), base + row, |r| {
-                    self.stored(r)
-                        .map_or(Cow::Borrowed(""), |v| self.rule.key(v))
+                    self.stored_key(r)
                 });
             }
             self.index = OnceLock::from(index);
