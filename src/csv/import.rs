@@ -201,35 +201,37 @@ impl Importer<'_> {
     /// an identity seen before are rejected, in line order.
     fn load(&mut self, parsed: Parsed) -> Result<(), ImportError> {
         let Parsed {
-            mut batch,
+            batch,
             mut lines,
             mut bad,
-            rows,
         } = parsed;
-        self.rows += rows;
+        self.rows += (lines.len() + bad.len()) as u64;
         let base = self.staging.row_count();
-        let mut change = Change::Append {
-            batch: Box::new(std::mem::take(&mut batch)),
+        let internal =
+            |e: ChangeError| ImportError::Header(format!("internal error while staging: {e}"));
+        let change = Change::Append {
+            batch: Box::new(batch),
         };
-        if let Err(ChangeError::Repeated(pairs)) = self.staging.apply(&change, self.now) {
-            let Change::Append { batch } = &change else {
-                unreachable!("built above")
-            };
-            for &(row, earlier) in &pairs {
-                bad.push(self.repeated_row(batch, &lines, base, row, earlier));
+        match self.staging.apply(&change, self.now) {
+            Ok(_) => {}
+            Err(ChangeError::Repeated(pairs)) => {
+                let Change::Append { batch } = &change else {
+                    unreachable!("built above")
+                };
+                for &(row, earlier) in &pairs {
+                    bad.push(self.repeated_row(batch, &lines, base, row, earlier));
+                }
+                let repeated = |r: u32| pairs.binary_search_by_key(&r, |p| p.0).is_ok();
+                lines = (0..lines.len() as u32)
+                    .filter(|&r| !repeated(r))
+                    .map(|r| lines[r as usize])
+                    .collect();
+                let kept = Change::Append {
+                    batch: Box::new(batch.without(repeated)),
+                };
+                self.staging.apply(&kept, self.now).map_err(internal)?;
             }
-            let repeated = |r: u32| pairs.binary_search_by_key(&r, |p| p.0).is_ok();
-            let kept = batch.without(repeated);
-            lines = (0..lines.len() as u32)
-                .filter(|&r| !repeated(r))
-                .map(|r| lines[r as usize])
-                .collect();
-            change = Change::Append {
-                batch: Box::new(kept),
-            };
-            self.staging
-                .apply(&change, self.now)
-                .map_err(|e| ImportError::Header(format!("internal error while staging: {e}")))?;
+            Err(e) => return Err(internal(e)),
         }
         lines.into_iter().for_each(|line| self.lines.push(line));
         bad.sort_by_key(|b| b.line);

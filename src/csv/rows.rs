@@ -14,7 +14,6 @@ pub(super) struct Parsed {
     pub(super) batch: RowBatch,
     pub(super) lines: Vec<u64>,
     pub(super) bad: Vec<BadRow>,
-    pub(super) rows: u64,
 }
 
 /// A row that will not load, with its cells as read.
@@ -42,12 +41,10 @@ impl RowParser {
             batch: RowBatch::new(),
             lines: Vec::new(),
             bad: Vec::new(),
-            rows: 0,
         };
         let mut records = Records::new(&block.bytes, block.first_line);
         let mut contact = Contact::new(Channel::Web, "", "");
         while let Some(record) = records.next_record() {
-            parsed.rows += 1;
             match self.parse(&record, &mut contact) {
                 Ok(()) => {
                     parsed.batch.push_unchecked(&contact);
