@@ -72,6 +72,8 @@ pub struct RowBatch {
     pub(super) frequencies: [LocalRows; 3],
     /// Seconds per row, [`super::time_column::NONE`] for none.
     pub(super) times: [Vec<u32>; 7],
+    /// The rows with each time.
+    pub(super) time_present: [LocalRows; 7],
     /// The values of each text field, for the rows of `text_present` in order.
     pub(super) texts: [StrColumn; 5],
     pub(super) text_present: [LocalRows; 5],
@@ -132,8 +134,11 @@ impl RowBatch {
             self.frequencies[frequency.index()].push(row);
         }
         for field in TimeField::ALL {
-            let stored = super::time_column::stored(contact.time(*field));
-            self.times[field.index()].push(stored);
+            let value = contact.time(*field);
+            self.times[field.index()].push(super::time_column::stored(value));
+            if value.is_some() {
+                self.time_present[field.index()].push(row);
+            }
         }
         for field in TextField::ALL {
             if let Some(value) = contact.text(*field).filter(|v| !v.is_empty()) {

@@ -8,7 +8,6 @@ use hashbrown::HashSet;
 use roaring::RoaringBitmap;
 
 use super::batch::RowBatch;
-use super::time_column::NONE;
 use super::{Store, account_key, fold, push_rows};
 use crate::model::{
     Channel, Contact, FbFrequency, FieldError, FieldSet, Flag, OptOutKind, OptOuts, Seconds,
@@ -254,9 +253,7 @@ impl Store {
         }
         for (i, values) in batch.times.iter().enumerate() {
             self.times[i].append(values);
-            let present = (0..values.len() as u32).filter(|&r| values[r as usize] != NONE);
-            let present: Vec<u32> = present.collect();
-            push_rows(&mut self.time_present[i], base, &present);
+            push_rows(&mut self.time_present[i], base, &batch.time_present[i]);
         }
         for (i, values) in batch.texts.iter().enumerate() {
             self.texts[i].append(values, base, &batch.text_present[i]);
