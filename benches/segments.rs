@@ -8,8 +8,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use reach::model::FieldSet;
-use reach::store::Change;
-use reach::{Engine, synth};
+
+use reach::{Edit, Engine, synth};
 
 const NOW: i64 = synth::DEFAULT_ANCHOR;
 
@@ -43,16 +43,14 @@ fn engine() -> Engine {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let mut engine = Engine::in_memory();
+    let engine = Engine::in_memory();
     let contacts = synth::contacts(n, 1, NOW);
     for chunk in contacts.chunks(100_000) {
-        let change = Change::Upsert {
+        let edit = Edit::Upsert {
             contacts: chunk.to_vec(),
             fields: FieldSet::all(),
         };
-        engine
-            .apply(&change, NOW)
-            .expect("valid generated contacts");
+        engine.commit(edit, NOW).expect("valid generated contacts");
     }
     engine
 }

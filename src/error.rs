@@ -20,6 +20,12 @@ pub enum Error {
     Change(ChangeError),
     /// A data directory that cannot be read as it is.
     Data(String),
+    /// Another process is writing the data directory.
+    Busy(String),
+    /// A change names a contact that is not in the store.
+    UnknownContact(String),
+    /// Some of a batch of changes were refused (each was reported where it was given).
+    Refused(String),
     /// The file system failed.
     Io(String),
 }
@@ -38,7 +44,12 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Segment(d) => write!(f, "{d}"),
-            Error::Usage(m) | Error::Data(m) | Error::Io(m) => f.write_str(m),
+            Error::Usage(m)
+            | Error::Data(m)
+            | Error::Io(m)
+            | Error::Busy(m)
+            | Error::Refused(m) => f.write_str(m),
+            Error::UnknownContact(id) => write!(f, "no contact {id} in the store"),
             Error::Import(e) => write!(f, "{e}"),
             Error::Change(e) => write!(f, "{e}"),
         }

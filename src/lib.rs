@@ -19,11 +19,11 @@
 //! # Example
 //!
 //! ```
-//! use reach::{Engine, model::FieldSet, store::Change, synth};
+//! use reach::{Edit, Engine, model::FieldSet, synth};
 //!
-//! let mut engine = Engine::in_memory();
+//! let engine = Engine::in_memory();
 //! let contacts = synth::contacts(1_000, 1, synth::DEFAULT_ANCHOR);
-//! engine.apply(&Change::Upsert { contacts, fields: FieldSet::all() }, 0)?;
+//! engine.commit(Edit::Upsert { contacts, fields: FieldSet::all() }, 0)?;
 //!
 //! // Compile once (parse, plan, optimize at a fixed now), run many times.
 //! let segment = engine.compile("channel:line,whatsapp -is:blocked checkout:-30d..", synth::DEFAULT_ANCHOR)?;
@@ -58,5 +58,5 @@ pub mod suggest;
 pub mod syntax;
 pub mod synth;
 
-pub use engine::{Engine, Quota, Segment};
+pub use engine::{Committed, Durability, Edit, Engine, Identity, Quota, Segment, Target, View};
 pub use error::Error;

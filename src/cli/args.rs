@@ -181,6 +181,20 @@ pub enum Command {
     /// List saved segments
     #[command(after_help = "Example:\n  reach segments")]
     Segments,
+    /// Apply a stream of changes, one JSON object per line (`-` or nothing: stdin)
+    #[command(
+        after_help = "Each line is acknowledged on stdout once it is durable: {\"line\": N, \"ok\": true, \"changed\": K}, or {\"line\": N, \"ok\": false, \"error\": \"…\"} for a refused line, which changes nothing.\n\nExamples:\n  echo '{\"op\": \"event\", \"type\": \"checkout\", \"contact\": {\"channel\": \"line\", \"account\": \"line-tw\", \"external_id\": \"U1\"}, \"at\": \"2025-06-01T10:00:00+08:00\"}' | reach apply\n  reach apply changes.jsonl --durability sync"
+    )]
+    Apply {
+        /// The file of changes [default: stdin]
+        file: Option<PathBuf>,
+        /// When a change counts as durable: sync (each flushed), group (lines arriving together share a flush), none
+        #[arg(long, default_value = "group", value_name = "MODE")]
+        durability: String,
+    },
+    /// Write one snapshot of everything and start an empty log (erased contacts leave no byte behind)
+    #[command(after_help = "Example:\n  reach compact")]
+    Compact,
 }
 
 #[derive(Args, Debug)]

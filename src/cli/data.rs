@@ -9,8 +9,8 @@ use chrono::FixedOffset;
 
 use super::Context;
 use super::output::{progress, table, terminal_width};
-use crate::csv::{ImportOptions, import as import_csv};
-use crate::engine::Engine;
+use crate::csv::ImportOptions;
+use crate::engine::{Edit, Engine};
 use crate::error::Error;
 use crate::model::{Channel, Seconds};
 use crate::synth;
@@ -31,10 +31,7 @@ pub fn import(
         (Box::new(f), size)
     };
     let mut rejects = match reject {
-        Some(path) => Some(
-            fs::File::create(path)
-                .map_err(|e| Error::Io(format!("cannot create {}: {e}", path.display())))?,
-        ),
+        Some(path) => Some(ctx.create_output(path)?),
         None => None,
     };
     let options = ImportOptions {
@@ -43,31 +40,19 @@ pub fn import(
         ..ImportOptions::default()
     };
     let bar = progress(size, "importing");
-    let now = ctx.now();
-    let mut store = ctx.engine.take_store();
-    let outcome = import_csv(
-        &mut store,
+    let summary = ctx.engine.import(
         input,
         &options,
         rejects.as_mut().map(|f| f as &mut (dyn io::Write + Send)),
-        now,
+        ctx.now(),
         &|bytes| bar.set_position(bytes),
     );
     bar.finish_and_clear();
-    match outcome {
-        Ok(summary) => {
-            ctx.engine.replace_store(store)?;
-            let seconds = started.elapsed().as_secs_f64();
-            let rate = super::output::rate(summary.rows, seconds);
-            println!("{summary} in {seconds:.1} s{rate}");
-            Ok(())
-        }
-        Err(e) => {
-            // The import left `store` as it was; put it back unchanged.
-            ctx.engine.replace_store_unsaved(store);
-            Err(Error::Import(e))
-        }
-    }
+    let summary = summary?;
+    let seconds = started.elapsed().as_secs_f64();
+    let rate = super::output::rate(summary.rows, seconds);
+    println!("{summary} in {seconds:.1} s{rate}");
+    Ok(())
 }
 
 pub fn generate(
@@ -92,9 +77,10 @@ pub fn generate(
 }
 
 pub fn stats(ctx: &Context, memory: bool) -> Result<(), Error> {
-    let store = ctx.engine.store();
-    let subscribed = ctx.engine.compile("is:subscribed", ctx.now())?;
-    let subscribed = ctx.engine.rows(&subscribed);
+    let view = ctx.engine.read();
+    let store = view.store();
+    let subscribed = view.compile("is:subscribed", ctx.now())?;
+    let subscribed = view.rows(&subscribed);
     let header: Vec<String> = [
         "channel",
         "account",
@@ -174,16 +160,12 @@ pub fn demo(
     now: Option<Seconds>,
     tz: Option<FixedOffset>,
 ) -> Result<(), Error> {
-    let mut engine = Engine::open(dir)?;
+    let mut engine = Engine::open_shared(dir)?;
     if let Some(tz) = tz {
         engine.set_time_zone(tz);
     }
-    let mut ctx = Context {
-        engine,
-        fixed_now: now,
-        interactive: true,
-    };
-    if ctx.engine.store().is_empty() {
+    let mut ctx = Context::new(engine, now, true);
+    if ctx.engine.read().store().is_empty() {
         eprintln!(
             "creating a demo audience of {contacts} contacts in {} …",
             dir.display()
@@ -194,22 +176,18 @@ pub fn demo(
         synth::write_csv(contacts, 1, anchor, &mut csv, &|n| bar.set_position(n))
             .map_err(|e| Error::Io(e.to_string()))?;
         bar.finish_and_clear();
-        let mut store = ctx.engine.take_store();
-        import_csv(
-            &mut store,
-            &csv[..],
-            &ImportOptions::default(),
-            None,
-            anchor,
-            &|_| {},
-        )
-        .map_err(Error::Import)?;
-        ctx.engine.replace_store(store)?;
+        let options = ImportOptions::default();
+        ctx.engine
+            .import(&csv[..], &options, None, anchor, &|_| {})?;
         for (name, text) in [
             ("recent_buyers", "checkout:-30d.. is:subscribed"),
             ("vip_buyers", "(tag:vip or tag:gold) @recent_buyers"),
         ] {
-            ctx.engine.save_segment(name, text, anchor)?;
+            let edit = Edit::SaveSegment {
+                name: name.into(),
+                text: text.into(),
+            };
+            ctx.engine.commit(edit, anchor)?;
         }
     }
     crate::repl::run(&mut ctx)

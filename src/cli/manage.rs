@@ -1,27 +1,22 @@
 //! Contact-management commands: quota, tags, tag add/remove, unsubscribe, resubscribe,
 //! delete, add-whatsapp, save, segments. Every change of many contacts says how many first.
 
-use roaring::RoaringBitmap;
-
 use super::Context;
 use super::args::{TagAction, TagSort, TagsArgs};
 use super::output::{ask, table, terminal_width};
 use super::query::compile;
-use crate::engine::Quota;
+use crate::engine::{CONFIRM_WORD, Edit, Target};
 use crate::error::Error;
 use crate::model::time::format_rfc3339;
 use crate::model::{
     Channel, Contact, FieldSet, OptOutKind, OptOuts, Seconds, TextField, international_phone,
 };
-use crate::store::Change;
 
-/// The confirmation word for deletions.
-pub const CONFIRM_WORD: &str = "DELETE";
-
-/// The rows of a segment.
-fn rows_of(ctx: &Context, segment: &str) -> Result<RoaringBitmap, Error> {
+/// A segment compiled as the target of a change, and how many contacts it holds now.
+fn target_of(ctx: &Context, segment: &str) -> Result<(Target, u64), Error> {
     let compiled = compile(ctx, segment)?;
-    Ok(ctx.engine.rows(&compiled))
+    let n = ctx.engine.count(&compiled);
+    Ok((Target::Segment(compiled), n))
 }
 
 /// Says how many contacts a change touches; asks to go on when a person is there.
@@ -57,35 +52,23 @@ pub fn quota(
     if let Some(account) =
         account.filter(|_| plan.is_some() || purchased.is_some() || used.is_some())
     {
-        let known = ctx
-            .engine
-            .store()
-            .accounts()
-            .any(|a| a.channel == Channel::Line && a.id == account);
-        if !known {
-            eprintln!("note: no LINE contacts on account '{account}' yet");
-        }
-        let old = ctx
-            .engine
-            .quotas()
-            .get(&account)
-            .copied()
-            .unwrap_or_default();
-        let quota = Quota {
-            plan: plan.unwrap_or(old.plan),
-            purchased: purchased.unwrap_or(old.purchased),
-            used: used.unwrap_or(old.used),
+        let edit = Edit::SetQuota {
+            account,
+            plan,
+            purchased,
+            used,
         };
-        ctx.engine.set_quota(&account, quota)?;
+        ctx.engine.commit(edit, ctx.now())?;
     }
+    let quotas = ctx.engine.read().quotas().clone();
     let mut accounts = account_ids(ctx, Channel::Line);
-    accounts.extend(ctx.engine.quotas().keys().cloned());
+    accounts.extend(quotas.keys().cloned());
     accounts.sort();
     accounts.dedup();
     let rows: Vec<Vec<String>> = accounts
         .iter()
         .map(|a| {
-            let q = ctx.engine.quotas().get(a).copied().unwrap_or_default();
+            let q = quotas.get(a).copied().unwrap_or_default();
             vec![
                 a.clone(),
                 format!("{}/{}", q.used, q.total()),
@@ -105,21 +88,20 @@ pub fn quota(
 pub fn tags(ctx: &mut Context, args: TagsArgs) -> Result<(), Error> {
     let now = ctx.now();
     for tag in &args.create {
-        ctx.engine.apply(
-            &Change::CreateTag {
-                tag: tag.trim().to_string(),
-            },
-            now,
-        )?;
+        let edit = Edit::CreateTag { tag: tag.clone() };
+        ctx.engine.commit(edit, now)?;
         eprintln!("created tag {:?}", tag.trim());
     }
     if !args.delete.is_empty() {
-        let carriers: u64 = args
-            .delete
-            .iter()
-            .filter_map(|t| ctx.engine.store().tag(t))
-            .map(|r| r.len())
-            .sum();
+        let carriers: u64 = {
+            let view = ctx.engine.read();
+            let store = view.store();
+            args.delete
+                .iter()
+                .filter_map(|t| store.tag(t))
+                .map(|r| r.len())
+                .sum()
+        };
         eprintln!(
             "Deleting {} tag(s) removes them from {carriers} contact tag(s).",
             args.delete.len()
@@ -129,15 +111,13 @@ pub fn tags(ctx: &mut Context, args: TagsArgs) -> Result<(), Error> {
                 "wrong confirmation word: no tag was deleted".into(),
             ));
         }
-        ctx.engine.apply(
-            &Change::DeleteTags {
-                tags: args.delete.clone(),
-            },
-            now,
-        )?;
+        let edit = Edit::DeleteTags {
+            tags: args.delete.clone(),
+        };
+        ctx.engine.commit(edit, now)?;
     }
-    let mut entries: Vec<_> = ctx
-        .engine
+    let view = ctx.engine.read();
+    let mut entries: Vec<_> = view
         .store()
         .tags()
         .iter()
@@ -201,29 +181,17 @@ pub fn tag(
     segment: &str,
     yes: bool,
 ) -> Result<(), Error> {
-    let rows = rows_of(ctx, segment)?;
-    let tag = tag.trim().to_string();
-    let (change, verb) = match action {
-        TagAction::Add => (
-            Change::AddTag {
-                tag,
-                rows: rows.clone(),
-            },
-            "Tagging",
-        ),
-        TagAction::Remove => (
-            Change::RemoveTag {
-                tag,
-                rows: rows.clone(),
-            },
-            "Untagging",
-        ),
+    let (target, n) = target_of(ctx, segment)?;
+    let tags = vec![tag.to_string()];
+    let (edit, verb) = match action {
+        TagAction::Add => (Edit::AddTags { tags, target }, "Tagging"),
+        TagAction::Remove => (Edit::RemoveTags { tags, target }, "Untagging"),
     };
-    if !confirm_many(ctx, verb, rows.len(), yes) {
+    if !confirm_many(ctx, verb, n, yes) {
         return Ok(());
     }
-    let applied = ctx.engine.apply(&change, ctx.now())?;
-    println!("{} contact(s) changed", applied.changed);
+    let committed = ctx.engine.commit(edit, ctx.now())?;
+    println!("{} contact(s) changed", committed.applied.changed);
     Ok(())
 }
 
@@ -247,24 +215,24 @@ pub fn unsubscribe(
             })
             .collect::<Result<_, _>>()?
     };
-    let rows = rows_of(ctx, segment)?;
-    if !confirm_many(ctx, "Unsubscribing", rows.len(), yes) {
+    let (target, n) = target_of(ctx, segment)?;
+    if !confirm_many(ctx, "Unsubscribing", n, yes) {
         return Ok(());
     }
-    let applied = ctx
+    let committed = ctx
         .engine
-        .apply(&Change::Unsubscribe { rows, kinds }, ctx.now())?;
-    println!("{} contact(s) changed", applied.changed);
+        .commit(Edit::Unsubscribe { target, kinds }, ctx.now())?;
+    println!("{} contact(s) changed", committed.applied.changed);
     Ok(())
 }
 
 pub fn resubscribe(ctx: &mut Context, segment: &str, yes: bool) -> Result<(), Error> {
-    let rows = rows_of(ctx, segment)?;
-    if !confirm_many(ctx, "Resubscribing", rows.len(), yes) {
+    let (target, n) = target_of(ctx, segment)?;
+    if !confirm_many(ctx, "Resubscribing", n, yes) {
         return Ok(());
     }
-    let applied = ctx.engine.apply(&Change::Resubscribe { rows }, ctx.now())?;
-    println!("{} contact(s) changed", applied.changed);
+    let committed = ctx.engine.commit(Edit::Resubscribe { target }, ctx.now())?;
+    println!("{} contact(s) changed", committed.applied.changed);
     Ok(())
 }
 
@@ -282,8 +250,8 @@ fn confirmed(word: Option<&str>) -> Result<bool, Error> {
 }
 
 pub fn delete(ctx: &mut Context, segment: &str, confirm: Option<&str>) -> Result<(), Error> {
-    let rows = rows_of(ctx, segment)?;
-    eprintln!("This permanently erases {} contact(s).", rows.len());
+    let (target, n) = target_of(ctx, segment)?;
+    eprintln!("This permanently erases {n} contact(s).");
     if !confirmed(confirm)? {
         eprintln!(
             "cancelled: the confirmation word is {CONFIRM_WORD} (upper case); nothing was deleted"
@@ -292,8 +260,14 @@ pub fn delete(ctx: &mut Context, segment: &str, confirm: Option<&str>) -> Result
             "wrong confirmation word: nothing was deleted".into(),
         ));
     }
-    let applied = ctx.engine.apply(&Change::Delete { rows }, ctx.now())?;
-    println!("deleted {} contact(s)", applied.erased.len());
+    let edit = Edit::Delete {
+        target,
+        confirm: CONFIRM_WORD.into(),
+    };
+    let committed = ctx.engine.commit(edit, ctx.now())?;
+    // Erase now rather than at the next checkpoint: nothing of them stays on disk.
+    ctx.engine.compact()?;
+    println!("deleted {} contact(s)", committed.applied.erased.len());
     Ok(())
 }
 
@@ -320,14 +294,12 @@ pub fn add_whatsapp(
     contact.name = name.trim().to_string();
     contact.texts[TextField::Phone.index()] = Some(phone.clone());
     let fields = FieldSet::from_iter([crate::model::Field::Name, crate::model::Field::Phone]);
-    let applied = ctx.engine.apply(
-        &Change::Upsert {
-            contacts: vec![contact],
-            fields,
-        },
-        ctx.now(),
-    )?;
-    let verb = if applied.created == 1 {
+    let edit = Edit::Upsert {
+        contacts: vec![contact],
+        fields,
+    };
+    let committed = ctx.engine.commit(edit, ctx.now())?;
+    let verb = if committed.applied.created == 1 {
         "added"
     } else {
         "updated"
@@ -338,7 +310,11 @@ pub fn add_whatsapp(
 
 pub fn save(ctx: &mut Context, name: &str, segment: &str) -> Result<(), Error> {
     let now: Seconds = ctx.now();
-    ctx.engine.save_segment(name, segment, now)?;
+    let edit = Edit::SaveSegment {
+        name: name.into(),
+        text: segment.into(),
+    };
+    ctx.engine.commit(edit, now)?;
     println!("saved @{name}");
     Ok(())
 }
@@ -347,8 +323,8 @@ pub fn segments(ctx: &Context) -> Result<(), Error> {
     let rows: Vec<Vec<String>> = ctx
         .engine
         .saved_segments()
-        .iter()
-        .map(|(n, t)| vec![format!("@{n}"), t.clone()])
+        .into_iter()
+        .map(|(n, t)| vec![format!("@{n}"), t])
         .collect();
     print!(
         "{}",
@@ -359,7 +335,7 @@ pub fn segments(ctx: &Context) -> Result<(), Error> {
 
 /// The ids of a channel's accounts, in creation order.
 fn account_ids(ctx: &Context, channel: Channel) -> Vec<String> {
-    (ctx.engine.store().accounts())
+    (ctx.engine.read().store().accounts())
         .filter(|a| a.channel == channel)
         .map(|a| a.id.to_string())
         .collect()

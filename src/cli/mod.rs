@@ -1,18 +1,19 @@
 //! The command line: arguments → [`Context`] → one function per command. The REPL runs
 //! the same commands, so both behave alike.
 
+mod apply;
 pub mod args;
 mod data;
 mod manage;
 pub mod output;
 mod query;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::FixedOffset;
 
-use crate::engine::Engine;
+use crate::engine::{DataDir, Durability, Engine};
 use crate::error::Error;
 use crate::model::Seconds;
 use crate::model::time::{parse_offset, parse_rfc3339};
@@ -29,6 +30,25 @@ pub struct Context {
 }
 
 impl Context {
+    /// A context for `engine`.
+    pub fn new(engine: Engine, fixed_now: Option<Seconds>, interactive: bool) -> Context {
+        Context {
+            engine,
+            fixed_now,
+            interactive,
+        }
+    }
+
+    /// Creates a file the command writes (an export, a reject file), refusing any place
+    /// inside the data directory: only the engine writes there.
+    pub fn create_output(&self, path: &Path) -> Result<std::fs::File, Error> {
+        if let Some(dir) = self.engine.dir() {
+            refuse_inside(&dir, path)?;
+        }
+        std::fs::File::create(path)
+            .map_err(|e| Error::Io(format!("cannot create {}: {e}", path.display())))
+    }
+
     /// The query's now: `--now`, else the clock.
     pub fn now(&self) -> Seconds {
         self.fixed_now.unwrap_or_else(|| {
@@ -70,31 +90,83 @@ pub fn clock_options(
     Ok((now, tz))
 }
 
+/// Refuses to write `path` if it lies inside the data directory `dir`.
+pub fn refuse_inside(dir: &DataDir, path: &Path) -> Result<(), Error> {
+    if dir.holds(path) {
+        return Err(Error::Usage(format!(
+            "{} is inside the data directory {}: only reach's own files live there; write it somewhere else",
+            path.display(),
+            dir.path().display()
+        )));
+    }
+    Ok(())
+}
+
+/// How a command reaches the data directory.
+enum Access {
+    /// Reads only: the directory must exist, and nothing is written.
+    Read,
+    /// Writes: holds the directory's write lock for the whole command.
+    Write,
+    /// The REPL: writes take the lock for each change.
+    Shared,
+}
+
+impl Command {
+    fn access(&self) -> Access {
+        match self {
+            Command::Repl => Access::Shared,
+            Command::Count(_)
+            | Command::List { .. }
+            | Command::Explain { .. }
+            | Command::Export { .. }
+            | Command::Stats { .. }
+            | Command::Segments => Access::Read,
+            Command::Tags(args) if args.create.is_empty() && args.delete.is_empty() => Access::Read,
+            Command::Quota {
+                plan: None,
+                purchased: None,
+                used: None,
+                ..
+            } => Access::Read,
+            _ => Access::Write,
+        }
+    }
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Error> {
     let (fixed_now, tz) = clock_options(cli.now.as_deref(), cli.tz.as_deref())?;
     let dir = data_dir(cli.data.as_ref());
-    match cli.command {
-        Some(Command::Gen {
+    let command = cli.command.unwrap_or(Command::Repl);
+    match command {
+        Command::Gen {
             contacts,
             seed,
             output,
-        }) => return data::generate(contacts, seed, output.as_deref(), fixed_now),
-        Some(Command::Demo { contacts }) => return data::demo(&dir, contacts, fixed_now, tz),
+        } => {
+            if let (Some(path), Ok(data)) = (&output, DataDir::existing(&dir))
+                && data.is_reach()
+            {
+                refuse_inside(&data, path)?;
+            }
+            return data::generate(contacts, seed, output.as_deref(), fixed_now);
+        }
+        Command::Demo { contacts } => return data::demo(&dir, contacts, fixed_now, tz),
         _ => {}
     }
-    let mut engine = Engine::open(&dir)?;
+    let mut engine = match command.access() {
+        Access::Read => Engine::open_read_only(&dir)?,
+        Access::Write => Engine::open(&dir)?,
+        Access::Shared => Engine::open_shared(&dir)?,
+    };
     if let Some(tz) = tz {
         engine.set_time_zone(tz);
     }
-    let mut ctx = Context {
-        engine,
-        fixed_now,
-        interactive: false,
-    };
-    match cli.command {
-        None | Some(Command::Repl) => crate::repl::run(&mut ctx),
-        Some(command) => execute(&mut ctx, command),
+    let mut ctx = Context::new(engine, fixed_now, false);
+    match command {
+        Command::Repl => crate::repl::run(&mut ctx),
+        command => execute(&mut ctx, command),
     }
 }
 
@@ -153,5 +225,25 @@ pub fn execute(ctx: &mut Context, command: Command) -> Result<(), Error> {
         } => manage::add_whatsapp(ctx, &name, &phone, account.as_deref()),
         Command::Save { name, segment } => manage::save(ctx, &name, &segment),
         Command::Segments => manage::segments(ctx),
+        Command::Apply { file, durability } => {
+            let durability = Durability::parse(&durability).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--durability {durability}: expected sync, group or none"
+                ))
+            })?;
+            match file {
+                Some(path) if path != Path::new("-") => {
+                    let file = std::fs::File::open(&path)
+                        .map_err(|e| Error::Io(format!("cannot open {}: {e}", path.display())))?;
+                    apply::apply(ctx, file, durability)
+                }
+                _ => apply::apply(ctx, std::io::stdin().lock(), durability),
+            }
+        }
+        Command::Compact => {
+            ctx.engine.compact()?;
+            eprintln!("compacted: one snapshot, an empty log");
+            Ok(())
+        }
     }
 }

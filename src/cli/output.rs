@@ -5,6 +5,11 @@ use std::io::{IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// The error for a failed write to stdout or a file.
+pub fn write_error(e: std::io::Error) -> crate::error::Error {
+    crate::error::Error::Io(format!("cannot write the output: {e}"))
+}
+
 /// The terminal's width in columns; unlimited when stdout is not a terminal (a pipe or a
 /// file gets whole cells).
 pub fn terminal_width() -> usize {

@@ -85,8 +85,9 @@ pub fn list(
     format: Format,
 ) -> Result<(), Error> {
     let segment = compile(ctx, text)?;
-    let store = ctx.engine.store();
-    let rows = ctx.engine.rows(&segment);
+    let view = ctx.engine.read();
+    let store = view.store();
+    let rows = view.rows(&segment);
     let order = crate::csv::sorted_rows(store, &rows);
     let page: roaring::RoaringBitmap = order.iter().skip(offset).take(limit).copied().collect();
     let mut contacts = store.contacts(&page);
@@ -155,7 +156,8 @@ pub fn export(
     all_columns: bool,
 ) -> Result<(), Error> {
     let segment = compile(ctx, text)?;
-    let rows = ctx.engine.rows(&segment);
+    let view = ctx.engine.read();
+    let rows = view.rows(&segment);
     let choice = if all_columns {
         ColumnChoice::All
     } else {
@@ -166,11 +168,10 @@ pub fn export(
     let report = |n| bar.set_position(n);
     let written = match output {
         Some(path) => {
-            let file = fs::File::create(path)
-                .map_err(|e| Error::Io(format!("cannot create {}: {e}", path.display())))?;
-            crate::csv::export(ctx.engine.store(), &rows, choice, file, &report)
+            let file = ctx.create_output(path)?;
+            crate::csv::export(view.store(), &rows, choice, file, &report)
         }
-        None => crate::csv::export(ctx.engine.store(), &rows, choice, io::stdout(), &report),
+        None => crate::csv::export(view.store(), &rows, choice, io::stdout(), &report),
     }
     .map_err(|e| Error::Io(format!("export failed: {e}")))?;
     bar.finish_and_clear();

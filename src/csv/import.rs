@@ -5,8 +5,10 @@
 //! to a *staging* store, never to the target: the raw text is dropped block by block, and
 //! the staging store holds the file in columnar form. Only when every row is good (or the
 //! caller asked for a reject file) is the staging store merged into the target, after
-//! checking the merged contacts, so a bad file changes nothing. Importing into an empty
-//! store adopts the staging store as is.
+//! checking the merged contacts, so a bad file changes nothing. Staging only reads the
+//! target: it ends in a [`Staged`] result — the staging store itself, to replace an empty
+//! store with, or the changes that merge it into a non-empty one — which the engine
+//! commits.
 
 use std::io::{Read, Write};
 
@@ -41,17 +43,51 @@ struct Importer<'a> {
     now: Seconds,
 }
 
-/// Imports CSV from `input` into `store` at time `now`. With `rejects`, good rows are
-/// applied and bad ones are written there (same columns plus `error`); without, any bad
-/// row refuses the whole file. `progress` is told the bytes read so far.
-pub fn import<'a>(
-    store: &mut Store,
+/// A checked import, ready to commit.
+#[derive(Debug)]
+pub struct Staged {
+    pub summary: ImportSummary,
+    pub outcome: StagedOutcome,
+}
+
+/// What committing a staged import does.
+#[derive(Debug)]
+pub enum StagedOutcome {
+    /// The target was empty: the staging store replaces it.
+    Replace(Box<Store>),
+    /// Changes merging the file into the target: an upsert of the contacts that change,
+    /// then an append of the new ones (all checked already).
+    Changes(Vec<Change>),
+}
+
+impl Staged {
+    /// Applies the import to a plain store (no log: for stores outside an engine, such
+    /// as a test's or a benchmark's). The engine commits through `Edit::Import` instead.
+    pub fn apply_to(self, store: &mut Store, now: Seconds) -> Result<ImportSummary, ChangeError> {
+        match self.outcome {
+            StagedOutcome::Replace(staged) => *store = *staged,
+            StagedOutcome::Changes(changes) => {
+                for change in &changes {
+                    store.apply(change, now)?;
+                }
+            }
+        }
+        Ok(self.summary)
+    }
+}
+
+/// Stages CSV from `input` for `store` at time `now`, reading `store` only. With
+/// `rejects`, good rows are kept and bad ones are written there (same columns plus
+/// `error`); without, any bad row refuses the whole file. `progress` is told the bytes
+/// read so far.
+pub fn stage<'a>(
+    store: &Store,
     input: impl Read + Send,
     options: &'a ImportOptions,
     rejects: Option<&'a mut (dyn Write + Send)>,
     now: Seconds,
     progress: &dyn Fn(u64),
-) -> Result<ImportSummary, ImportError> {
+) -> Result<Staged, ImportError> {
     let mut blocks = Blocks::new(input, BLOCK_BYTES);
     let (mut importer, rest) = Importer::new(&mut blocks, options, rejects, now)?;
     if let Some(size) = options.size_hint {
@@ -306,7 +342,7 @@ impl Importer<'_> {
         Ok(())
     }
 
-    fn finish(mut self, store: &mut Store) -> Result<ImportSummary, ImportError> {
+    fn finish(mut self, store: &Store) -> Result<Staged, ImportError> {
         if self.rejects.is_none() && self.total_errors > 0 {
             return Err(ImportError::Rows {
                 errors: self.errors,
@@ -321,26 +357,27 @@ impl Importer<'_> {
         // Rows were checked whole unless the file has fb_optin without fb_frequency
         // (then only merging with stored contacts can tell whether an opt-in is valid).
         let checked_whole = self.parser.checks_whole();
-        if store.row_count() == 0 && store.tags().is_empty() && checked_whole {
+        let outcome = if store.row_count() == 0 && store.tags().is_empty() && checked_whole {
             summary.created = self.staging.len();
-            *store = std::mem::take(&mut self.staging);
+            StagedOutcome::Replace(Box::new(std::mem::take(&mut self.staging)))
         } else {
-            self.merge_into(store, &mut summary)?;
-        }
+            StagedOutcome::Changes(self.merge_into(store, &mut summary)?)
+        };
         if let Some(writer) = self.rejects.as_mut() {
             writer.flush().map_err(ImportError::Io)?;
         }
         summary.unchanged = summary.rows - summary.rejected - summary.created - summary.updated;
-        Ok(summary)
+        Ok(Staged { summary, outcome })
     }
 
-    /// Checks every merged contact first (on every core, reading only), then applies,
-    /// chunk by chunk, what changes: new contacts appended, changed ones upserted.
+    /// Checks every merged contact (on every core, reading only) and returns the changes
+    /// that merge the staged contacts: an upsert of those that change, an append of the
+    /// new ones.
     fn merge_into(
         &mut self,
-        store: &mut Store,
+        store: &Store,
         summary: &mut ImportSummary,
-    ) -> Result<(), ImportError> {
+    ) -> Result<Vec<Change>, ImportError> {
         let rows: Vec<u32> = self.staging.live().iter().collect();
         let (staging, fields) = (&self.staging, self.parser.fields);
         let plans: Vec<MergePlan> = rows
@@ -365,13 +402,42 @@ impl Importer<'_> {
             });
         }
         summary.rejected = self.total_errors;
+        let (mut create, mut change) = (RoaringBitmap::new(), RoaringBitmap::new());
         for plan in plans {
-            let applied = plan.apply(&self.staging, store, fields, self.now)?;
-            summary.created += applied.created;
-            summary.updated += applied.changed;
+            create |= plan.create;
+            change |= plan.change;
         }
-        Ok(())
+        summary.created = create.len();
+        summary.updated = change.len();
+        let mut changes = Vec::new();
+        if !change.is_empty() {
+            let contacts = self.staging.contacts(&change);
+            changes.push(Change::Upsert { contacts, fields });
+        }
+        if !create.is_empty() {
+            let mut batch = RowBatch::new();
+            for chunk in chunks(&create) {
+                for contact in self.staging.contacts(&chunk) {
+                    batch.push_unchecked(&contact);
+                }
+            }
+            changes.push(Change::Append {
+                batch: Box::new(batch),
+            });
+        }
+        Ok(changes)
     }
+}
+
+/// The rows of a set, [`BATCH`] at a time.
+fn chunks(rows: &RoaringBitmap) -> impl Iterator<Item = RoaringBitmap> + '_ {
+    let all: Vec<u32> = rows.iter().collect();
+    (0..all.len()).step_by(BATCH).map(move |at| {
+        all[at..(at + BATCH).min(all.len())]
+            .iter()
+            .copied()
+            .collect()
+    })
 }
 
 /// What merging one chunk of staged rows into the store will do.
@@ -401,36 +467,6 @@ impl MergePlan {
             }
         }
         plan
-    }
-
-    /// Appends the new contacts and upserts the changed ones (all checked already).
-    fn apply(
-        &self,
-        staging: &Store,
-        store: &mut Store,
-        fields: FieldSet,
-        now: Seconds,
-    ) -> Result<crate::store::Applied, ImportError> {
-        let internal =
-            |e: ChangeError| ImportError::Header(format!("internal error while merging: {e}"));
-        let mut batch = RowBatch::new();
-        for contact in staging.contacts(&self.create) {
-            batch.push_unchecked(&contact);
-        }
-        let mut applied = store
-            .apply(
-                &Change::Append {
-                    batch: Box::new(batch),
-                },
-                now,
-            )
-            .map_err(internal)?;
-        let change = Change::Upsert {
-            contacts: staging.contacts(&self.change),
-            fields,
-        };
-        applied.changed = store.apply(&change, now).map_err(internal)?.changed;
-        Ok(applied)
     }
 }
 

@@ -9,7 +9,7 @@ mod records;
 mod report;
 mod rows;
 
-pub use cells::{format_cell, parse_bool};
+pub use cells::{CellError, format_cell, map_header, parse_bool, parse_into};
 pub use export::{ColumnChoice, export, list_columns, sorted_rows};
-pub use import::import;
+pub use import::{Staged, StagedOutcome, stage};
 pub use report::{ImportError, ImportOptions, ImportSummary, RowError};

@@ -3,7 +3,9 @@
 use std::fmt;
 
 /// A messaging channel a brand connects accounts on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Channel {
     Facebook,
     Line,

@@ -14,7 +14,7 @@ pub const MAX_TEXT_BYTES: usize = 1 << 20;
 pub const MAX_TAG_CHARS: usize = 100;
 
 /// One contact: identity (channel, account, external_id) plus every field of the data model.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Contact {
     pub channel: Channel,
     pub account: String,

@@ -7,7 +7,7 @@ use super::Channel;
 macro_rules! field_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         pub enum $name { $($variant),+ }
 
         impl $name {
@@ -173,7 +173,9 @@ macro_rules! bit_set_methods {
 }
 
 /// A small set of opt-out kinds, stored as bits.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct OptOuts(u8);
 
 bit_set_methods!(OptOuts, OptOutKind);
@@ -300,7 +302,7 @@ impl Field {
 }
 
 /// A set of [`Field`]s: the columns a CSV file provides (`iter` gives format order).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FieldSet(u32);
 
 bit_set_methods!(FieldSet, Field);

@@ -3,6 +3,7 @@
 
 mod channel;
 mod contact;
+mod event;
 mod fields;
 mod phone;
 pub mod time;
@@ -11,6 +12,7 @@ pub use channel::Channel;
 pub use contact::{
     Contact, FieldError, MAX_TAG_CHARS, MAX_TEXT_BYTES, MessageKind, check_tag_name,
 };
+pub use event::{Event, EventKind, moved_forward};
 pub use fields::{
     AVATAR_CHANNELS, FB_FREQUENCY_CHANNELS, FbFrequency, Field, FieldKind, FieldSet, Flag,
     OptOutKind, OptOuts, TextField, TimeField,

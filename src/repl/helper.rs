@@ -52,12 +52,13 @@ impl ReachHelper {
 
     /// Re-reads tags, accounts and saved segments.
     pub fn refresh(&mut self, ctx: &Context) {
-        let store = ctx.engine.store();
+        let view = ctx.engine.read();
+        let store = view.store();
         self.tags = store.tags().iter().map(|t| t.name.to_string()).collect();
         self.accounts = store.accounts().map(|a| a.id.to_string()).collect();
         self.accounts.sort();
         self.accounts.dedup();
-        self.saved = ctx.engine.saved_segments().keys().cloned().collect();
+        self.saved = view.saved_segments().keys().cloned().collect();
     }
 
     /// Candidates for the word `word` (the text since the last separator).

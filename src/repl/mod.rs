@@ -14,7 +14,18 @@ use crate::cli::{Command, Context, execute};
 use crate::error::Error;
 use helper::ReachHelper;
 
-const HISTORY_FILE: &str = "history.txt";
+/// Where the REPL keeps its history: where shells keep theirs (`$XDG_STATE_HOME`, else
+/// `~/.local/state`), never in the data directory, whose files hold only contact data
+/// that a deletion can erase.
+fn history_path() -> Option<std::path::PathBuf> {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".local/state"))
+        })?;
+    Some(state.join("reach").join("history"))
+}
 
 /// Runs the REPL until Ctrl-D or `quit`.
 pub fn run(ctx: &mut Context) -> Result<(), Error> {
@@ -26,8 +37,11 @@ pub fn run(ctx: &mut Context) -> Result<(), Error> {
     let mut editor: Editor<ReachHelper, _> =
         Editor::with_config(config).map_err(|e| Error::Io(e.to_string()))?;
     editor.set_helper(Some(ReachHelper::new(ctx)));
-    let history = ctx.engine.dir().map(|d| d.join(HISTORY_FILE));
+    let history = history_path();
     if let Some(path) = &history {
+        if let Some(parent) = path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
         let _ = editor.load_history(path);
     }
     let mut session = Session {
@@ -36,11 +50,15 @@ pub fn run(ctx: &mut Context) -> Result<(), Error> {
     };
     eprintln!(
         "reach — {} contacts. Type a segment (e.g. tag:vip checkout:-30d..), `more` for the next rows, `help`, `\\timing`. Ctrl-D quits.",
-        ctx.engine.store().len()
+        ctx.engine.read().store().len()
     );
     loop {
         match editor.readline("reach> ") {
             Ok(line) => {
+                // See what other processes changed since the last line.
+                if let Err(e) = ctx.engine.refresh() {
+                    eprintln!("{}", paint_error(&format!("error: {e}")));
+                }
                 if !handle(ctx, &mut session, line.trim()) {
                     break;
                 }

@@ -31,8 +31,10 @@ pub type LocalRows = Vec<u32>;
 
 /// Names local to a batch (accounts or tags), numbered in order of first use, with the
 /// batch rows of each.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct LocalNames {
+    /// Only while the batch is filled (a batch read from a log is not filled further).
+    #[serde(skip)]
     pub codes: HashMap<Box<str>, u32>,
     pub names: Vec<Box<str>>,
     pub rows: Vec<LocalRows>,
@@ -57,7 +59,7 @@ impl LocalNames {
 }
 
 /// New contacts, column by column. Rows are numbered from 0 in the order pushed.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct RowBatch {
     /// Accounts, keyed `channel|id` as the store keys them.
     pub(super) accounts: LocalNames,
@@ -78,6 +80,7 @@ pub struct RowBatch {
     pub(super) texts: [StrColumn; 5],
     pub(super) text_present: [LocalRows; 5],
     /// Room to spell account keys in without allocating.
+    #[serde(skip)]
     key: String,
 }
 
@@ -146,6 +149,37 @@ impl RowBatch {
                 self.text_present[field.index()].push(row);
             }
         }
+    }
+
+    /// Whether every column has a value per row and every row list names rows of the
+    /// batch in order: always true of a batch filled by `push`, checked for one read back.
+    pub(super) fn is_well_formed(&self) -> bool {
+        let rows = self.len();
+        let lists_ok = |lists: &[LocalRows]| {
+            lists.iter().all(|l| {
+                l.windows(2).all(|w| w[0] < w[1]) && l.last().is_none_or(|&r| (r as usize) < rows)
+            })
+        };
+        let names_ok =
+            |names: &LocalNames| names.names.len() == names.rows.len() && lists_ok(&names.rows);
+        names_ok(&self.accounts)
+            && names_ok(&self.tags)
+            && self
+                .row_account
+                .iter()
+                .all(|&c| (c as usize) < self.accounts.names.len())
+            && [&self.external_ids, &self.names, &self.avatars]
+                .iter()
+                .all(|c| c.rows() as usize == rows)
+            && self.tag_counts.len() == rows
+            && self.times.iter().all(|t| t.len() == rows)
+            && lists_ok(&self.flags)
+            && lists_ok(&self.opt_outs)
+            && lists_ok(&self.frequencies)
+            && lists_ok(&self.time_present)
+            && lists_ok(&self.text_present)
+            && (self.texts.iter().zip(&self.text_present))
+                .all(|(t, p)| t.rows() as usize == p.len())
     }
 
     /// The batch without the rows for which `drop` is true (renumbered densely).

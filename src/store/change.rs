@@ -9,13 +9,15 @@ use roaring::RoaringBitmap;
 
 use super::batch::RowBatch;
 use super::{Store, account_key, fold, push_rows};
+use crate::model::time::{MAX_STORED, MIN_STORED};
 use crate::model::{
-    Channel, Contact, FbFrequency, FieldError, FieldSet, Flag, OptOutKind, OptOuts, Seconds,
-    TextField, TimeField, check_tag_name,
+    Channel, Contact, Event, EventKind, FbFrequency, FieldError, FieldSet, Flag, OptOutKind,
+    OptOuts, Seconds, TextField, TimeField, check_tag_name, moved_forward,
 };
 
-/// A change to the store.
-#[derive(Clone, Debug)]
+/// A change to the store. It travels in log records as it is (serde), row ids and all:
+/// row ids only change when a checkpoint renumbers them and starts a new log.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Change {
     /// Creates contacts, or updates the `fields` of those whose identity exists.
     Upsert {
@@ -39,6 +41,10 @@ pub enum Change {
     /// Creates the contacts of a batch, all new: refused with [`ChangeError::Repeated`] if
     /// any identity is already stored or repeats within the batch. The fast way to load.
     Append { batch: Box<RowBatch> },
+    /// Moves the event's field forward on the live contacts among `rows` (data-model.md,
+    /// "Events"): a time field never moves back; `subscribe` also clears `blocked`,
+    /// `block` sets it.
+    Event { event: Event, rows: RoaringBitmap },
 }
 
 /// What a change did.
@@ -81,6 +87,10 @@ pub enum ChangeError {
     /// Contacts of an append whose identity is already stored or appears earlier in the
     /// batch: (row in the batch, the row it repeats, numbered as if the batch were appended).
     Repeated(Vec<(u32, u32)>),
+    /// A time the store cannot hold (before 1970 or after 2106-02-07).
+    BadTime(Seconds),
+    /// A batch whose columns do not fit together (read back from a damaged record).
+    Malformed,
 }
 
 impl fmt::Display for ChangeError {
@@ -98,6 +108,11 @@ impl fmt::Display for ChangeError {
                 f,
                 "{} appended contacts repeat an identity that is already stored",
                 pairs.len()
+            ),
+            ChangeError::Malformed => f.write_str("a batch whose columns do not fit together"),
+            ChangeError::BadTime(t) => write!(
+                f,
+                "time {t} is outside what the store holds (1970-01-01 to 2106-02-07)"
             ),
         }
     }
@@ -118,24 +133,90 @@ fn set_bit(fresh: bool, bitmap: &mut RoaringBitmap, row: u32, on: bool) {
     }
 }
 
+/// A change found acceptable by [`Store::check`], with what checking it worked out; valid
+/// for the store as it was checked, and [`Store::write`] checks again if it changed since.
+#[derive(Debug)]
+pub struct Checked {
+    version: u64,
+    /// For an upsert: each contact's row if stored, and its merge with the stored contact.
+    merged: Option<Vec<Merged>>,
+}
+
+/// One upserted contact: `(row, Some((before, after)))` for a stored one, `(None, None)` for
+/// a new one.
+type Merged = (Option<u32>, Option<(Contact, Contact)>);
+
 impl Store {
     /// Applies a change at time `now` (the creation time of new tags). All or nothing.
     pub fn apply(&mut self, change: &Change, now: Seconds) -> Result<Applied, ChangeError> {
-        match change {
-            Change::Upsert { contacts, fields } => self.upsert(contacts, *fields, now),
-            Change::AddTag { tag, rows } => self.add_tag(tag, rows, now),
-            Change::RemoveTag { tag, rows } => Ok(self.remove_tag(tag, rows)),
-            Change::CreateTag { tag } => {
-                check_tag_name(tag).map_err(ChangeError::BadTag)?;
-                self.tags.intern(tag, now);
-                Ok(Applied::default())
-            }
-            Change::DeleteTags { tags } => Ok(self.delete_tags(tags)),
-            Change::Unsubscribe { rows, kinds } => Ok(self.set_opt_outs(rows, *kinds, true)),
-            Change::Resubscribe { rows } => Ok(self.set_opt_outs(rows, OptOuts::ALL, false)),
-            Change::Delete { rows } => Ok(self.delete(rows)),
-            Change::Append { batch } => self.append(batch, now),
+        if let Change::Append { batch } = change {
+            // Appending checks its identities as it inserts them, and undoes them if any repeats.
+            return self.append(batch, now);
         }
+        let checked = self.check(change)?;
+        self.write(change, checked, now)
+    }
+
+    /// Checks a change without applying it: `Ok` means [`Store::write`] will apply it whole.
+    /// Reads only, so that a log can record the change between the check and the write.
+    pub fn check(&self, change: &Change) -> Result<Checked, ChangeError> {
+        let mut merged = None;
+        match change {
+            Change::Upsert { contacts, fields } => {
+                merged = Some(self.checked_merge(contacts, *fields)?)
+            }
+            Change::AddTag { tag, .. } | Change::CreateTag { tag } => {
+                check_tag_name(tag).map_err(ChangeError::BadTag)?;
+            }
+            Change::Append { batch } if !batch.is_well_formed() => {
+                return Err(ChangeError::Malformed);
+            }
+            Change::Append { batch } => self.check_new_identities(batch)?,
+            Change::Event { event, .. } if !(MIN_STORED..=MAX_STORED).contains(&event.at) => {
+                return Err(ChangeError::BadTime(event.at));
+            }
+            _ => {}
+        }
+        Ok(Checked {
+            version: self.version,
+            merged,
+        })
+    }
+
+    /// Applies a change that [`Store::check`] accepted (checking again if the store changed
+    /// since); an error means the check was stale, and nothing was applied.
+    pub fn write(
+        &mut self,
+        change: &Change,
+        checked: Checked,
+        now: Seconds,
+    ) -> Result<Applied, ChangeError> {
+        // An append checks its identities as it inserts them; anything else checked
+        // against an older store is checked again.
+        let current = checked.version == self.version || matches!(change, Change::Append { .. });
+        let checked = if current {
+            checked
+        } else {
+            self.check(change)?
+        };
+        self.version += 1;
+        Ok(match change {
+            Change::Upsert { contacts, .. } => {
+                self.upsert(contacts, checked.merged.unwrap_or_default(), now)
+            }
+            Change::AddTag { tag, rows } => self.add_tag(tag, rows, now),
+            Change::RemoveTag { tag, rows } => self.remove_tag(tag, rows),
+            Change::CreateTag { tag } => {
+                self.tags.intern(tag, now);
+                Applied::default()
+            }
+            Change::DeleteTags { tags } => self.delete_tags(tags),
+            Change::Unsubscribe { rows, kinds } => self.set_opt_outs(rows, *kinds, true),
+            Change::Resubscribe { rows } => self.set_opt_outs(rows, OptOuts::ALL, false),
+            Change::Delete { rows } => self.delete(rows),
+            Change::Append { batch } => self.append(batch, now)?,
+            Change::Event { event, rows } => self.record_event(*event, rows),
+        })
     }
 
     /// For each contact, what upserting it (per `fields`) would do, checked, without
@@ -185,28 +266,29 @@ impl Store {
         (rows, merged)
     }
 
-    fn upsert(
-        &mut self,
+    /// The merge of each upserted contact with the stored one, all of them valid.
+    fn checked_merge(
+        &self,
         contacts: &[Contact],
         fields: FieldSet,
-        now: Seconds,
-    ) -> Result<Applied, ChangeError> {
+    ) -> Result<Vec<Merged>, ChangeError> {
         check_unique(contacts)?;
         let (rows, merged) = self.merge(contacts, fields);
-        let merged = merged
-            .into_iter()
-            .enumerate()
-            .map(|(index, m)| {
-                m.map_err(|error| ChangeError::Invalid {
+        (rows.into_iter().zip(merged).enumerate())
+            .map(|(index, (row, m))| {
+                m.map(|m| (row, m)).map_err(|error| ChangeError::Invalid {
                     index,
                     identity: identity_text(&contacts[index]),
                     error,
                 })
             })
-            .collect::<Result<Vec<_>, ChangeError>>()?;
+            .collect()
+    }
+
+    fn upsert(&mut self, contacts: &[Contact], merged: Vec<Merged>, now: Seconds) -> Applied {
         let mut applied = Applied::default();
-        self.reserve_rows(rows.iter().filter(|r| r.is_none()).count());
-        for ((contact, merge), row) in contacts.iter().zip(merged).zip(rows) {
+        self.reserve_rows(merged.iter().filter(|(r, _)| r.is_none()).count());
+        for (contact, (row, merge)) in contacts.iter().zip(merged) {
             match (merge, row) {
                 (Some((before, next)), Some(row)) => {
                     if before != next {
@@ -221,12 +303,16 @@ impl Store {
                 }
             }
         }
-        Ok(applied)
+        applied
     }
 
     fn append(&mut self, batch: &RowBatch, now: Seconds) -> Result<Applied, ChangeError> {
+        if !batch.is_well_formed() {
+            return Err(ChangeError::Malformed);
+        }
         let base = self.row_count();
         self.append_identities(batch)?;
+        self.version += 1;
         let codes: Vec<u32> = (batch.accounts.names.iter())
             .map(|key| self.accounts.intern(key, 0))
             .collect();
@@ -428,13 +514,7 @@ impl Store {
         set_bit(old.is_empty(), &mut self.tagged, row, count > 0);
     }
 
-    fn add_tag(
-        &mut self,
-        tag: &str,
-        rows: &RoaringBitmap,
-        now: Seconds,
-    ) -> Result<Applied, ChangeError> {
-        check_tag_name(tag).map_err(ChangeError::BadTag)?;
+    fn add_tag(&mut self, tag: &str, rows: &RoaringBitmap, now: Seconds) -> Applied {
         let code = self.tags.intern(tag, now);
         let added = (rows & &self.live) - &self.tags.entry(code).rows;
         for row in &added {
@@ -443,10 +523,10 @@ impl Store {
         }
         self.tagged |= &added;
         *self.tags.rows_mut(code) |= &added;
-        Ok(Applied {
+        Applied {
             changed: added.len(),
             ..Applied::default()
-        })
+        }
     }
 
     fn remove_tag(&mut self, tag: &str, rows: &RoaringBitmap) -> Applied {
@@ -514,6 +594,64 @@ impl Store {
         Applied {
             changed: changed.len(),
             ..Applied::default()
+        }
+    }
+
+    fn record_event(&mut self, event: Event, rows: &RoaringBitmap) -> Applied {
+        let rows = rows & &self.live;
+        let mut changed = RoaringBitmap::new();
+        if let Some(field) = event.kind.time_field() {
+            let i = field.index();
+            for row in &rows {
+                let stored = self.times[i].get(row);
+                let next = moved_forward(stored, event.at);
+                if stored != Some(next) {
+                    self.times[i].set(row, Some(next));
+                    self.time_present[i].insert(row);
+                    changed.insert(row);
+                }
+            }
+        }
+        let blocked = &mut self.flags[Flag::Blocked.index()];
+        match event.kind {
+            EventKind::Subscribe => {
+                changed |= &rows & &*blocked;
+                *blocked -= &rows;
+            }
+            EventKind::Block => {
+                changed |= &rows - &*blocked;
+                *blocked |= &rows;
+            }
+            _ => {}
+        }
+        Applied {
+            changed: changed.len(),
+            ..Applied::default()
+        }
+    }
+
+    /// Refuses a batch whose identities are stored already or repeat within it, reading only.
+    fn check_new_identities(&self, batch: &RowBatch) -> Result<(), ChangeError> {
+        let base = self.row_count();
+        let mut seen: hashbrown::HashMap<(&str, &str), u32> =
+            hashbrown::HashMap::with_capacity(batch.len());
+        let mut repeated = Vec::new();
+        for row in 0..batch.len() as u32 {
+            let account = &batch.accounts.names[batch.row_account[row as usize] as usize];
+            let id = batch.external_ids.get(row);
+            let (channel, account_id) = super::split_account_key(account);
+            if let Some(held) = self.find(channel, account_id, id) {
+                repeated.push((row, held));
+            } else if let Some(&first) = seen.get(&(&**account, id)) {
+                repeated.push((row, base + first));
+            } else {
+                seen.insert((account, id), row);
+            }
+        }
+        if repeated.is_empty() {
+            Ok(())
+        } else {
+            Err(ChangeError::Repeated(repeated))
         }
     }
 

@@ -14,7 +14,7 @@ mod text;
 mod time_column;
 
 pub use batch::RowBatch;
-pub use change::{Applied, Change, ChangeError, UpsertOutcome};
+pub use change::{Applied, Change, ChangeError, Checked, UpsertOutcome};
 pub use reader::RowReader;
 pub use registry::Entry;
 pub use text::TextCursor;
@@ -60,6 +60,8 @@ pub struct Store {
     texts: [TextColumn; 5],
     /// Built on first use: opening a store does not pay for it.
     identity: OnceLock<IdentityMap>,
+    /// Counts writes, so that a [`Checked`] change knows whether the store moved since.
+    version: u64,
 }
 
 impl Default for Store {
@@ -87,6 +89,7 @@ impl Default for Store {
             time_present: Default::default(),
             texts: std::array::from_fn(|i| TextColumn::new(rule(TextField::ALL[i]))),
             identity: OnceLock::new(),
+            version: 0,
         }
     }
 }

@@ -1,16 +1,19 @@
-//! Snapshot files: the whole store in one versioned, checksummed file, written atomically
-//! (temporary file, fsync, rename) and read back with every length and checksum checked,
-//! so that a truncated, corrupted or foreign file is refused, never misread.
+//! Snapshot files: the whole store in one versioned, checksummed file, read back with
+//! every length and checksum checked, so that a truncated, corrupted or foreign file is
+//! refused, never misread. Where the file goes and how it replaces the last one is the
+//! engine's business (`engine::dir`); this module only encodes and decodes.
 //!
 //! Layout: `REACHSNP` magic, format version (u32 LE), body, trailer (body length u64 LE,
 //! CRC-32 of the body u32 LE, `REACHEND`). The body holds accounts and tags (name,
 //! creation time, portable roaring bitmap), then per-row columns of the live rows
 //! (rows are renumbered densely before saving): string columns as every row's length then
 //! all the bytes, optional texts as a "present" bitmap, those rows' lengths, then the
-//! bytes. Indexes derived from columns (identity, equality, time presence) are rebuilt on
-//! load. Format 2 (text columns as arenas) replaced format 1 (a row id per text value).
+//! bytes; then (format 3) the caller's attachment, u64 length first. Indexes derived from
+//! columns (identity, equality, time presence) are rebuilt on load. Format 3 added the
+//! attachment; format 2 files are still read (with an empty attachment); format 1 (a row
+//! id per text value) is refused.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
@@ -25,8 +28,10 @@ use crate::model::{Seconds, TimeField};
 
 const MAGIC: &[u8; 8] = b"REACHSNP";
 const END: &[u8; 8] = b"REACHEND";
-/// The snapshot format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+/// The snapshot format this build writes.
+pub const FORMAT_VERSION: u32 = 3;
+/// The oldest format this build reads.
+const OLDEST_READ: u32 = 2;
 
 /// Why a snapshot could not be read or written.
 #[derive(Debug)]
@@ -47,7 +52,7 @@ impl std::fmt::Display for SnapshotError {
             SnapshotError::Foreign => f.write_str("not a reach data file (wrong magic bytes)"),
             SnapshotError::Version(v) => write!(
                 f,
-                "data file format version {v} is not supported by this reach (it reads version {FORMAT_VERSION}); use the reach that wrote it to export a CSV, then import that"
+                "data file format version {v} is not supported by this reach (it reads versions {OLDEST_READ} to {FORMAT_VERSION}); use the reach that wrote it to export a CSV, then import that"
             ),
             SnapshotError::Corrupt(why) => write!(f, "data file is damaged: {why}"),
         }
@@ -66,8 +71,9 @@ impl From<io::Error> for SnapshotError {
     }
 }
 
-/// Writes `store` to `path` atomically. A store with deleted rows is compacted first.
-pub fn write(store: &Store, path: &Path) -> Result<(), SnapshotError> {
+/// Writes `store` and the caller's `attachment` to `out` (a store with deleted rows is
+/// written compacted). The caller makes the file durable and puts it in place.
+pub fn write(store: &Store, attachment: &[u8], out: &mut impl Write) -> Result<(), SnapshotError> {
     let compacted;
     let store = if u64::from(store.row_count()) == store.len() {
         store
@@ -75,35 +81,35 @@ pub fn write(store: &Store, path: &Path) -> Result<(), SnapshotError> {
         compacted = store.compacted();
         &compacted
     };
-    let tmp = path.with_extension("tmp");
-    {
-        let mut file = File::create(&tmp)?;
-        file.write_all(MAGIC)?;
-        file.write_all(&FORMAT_VERSION.to_le_bytes())?;
-        let mut body = Encoder {
-            out: &mut file,
-            buffer: Vec::with_capacity(BUFFER),
-            crc: crc32fast::Hasher::new(),
-            len: 0,
-        };
-        body.store(store)?;
-        body.drain()?;
-        let (crc, len) = (body.crc.finalize(), body.len);
-        file.write_all(&len.to_le_bytes())?;
-        file.write_all(&crc.to_le_bytes())?;
-        file.write_all(END)?;
-        file.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent().and_then(|d| File::open(d).ok()) {
-        dir.sync_all()?;
-    }
+    out.write_all(MAGIC)?;
+    out.write_all(&FORMAT_VERSION.to_le_bytes())?;
+    let mut body = Encoder {
+        out: &mut *out,
+        buffer: Vec::with_capacity(BUFFER),
+        crc: crc32fast::Hasher::new(),
+        len: 0,
+    };
+    body.store(store)?;
+    body.write_all(&(attachment.len() as u64).to_le_bytes())?;
+    body.write_all(attachment)?;
+    body.drain()?;
+    let (crc, len) = (body.crc.finalize(), body.len);
+    out.write_all(&len.to_le_bytes())?;
+    out.write_all(&crc.to_le_bytes())?;
+    out.write_all(END)?;
     Ok(())
 }
 
-/// Reads a store from `path`, checking magic, version, lengths and checksum.
-pub fn read(path: &Path) -> Result<Store, SnapshotError> {
-    let mut file = BufReader::with_capacity(1 << 20, File::open(path)?);
+/// Reads a store and its attachment from `path`, checking magic, version, lengths and
+/// checksum.
+pub fn read(path: &Path) -> Result<(Store, Vec<u8>), SnapshotError> {
+    read_file(File::open(path)?)
+}
+
+/// Reads a store and its attachment from an open snapshot file.
+pub fn read_file(file: File) -> Result<(Store, Vec<u8>), SnapshotError> {
+    let size = file.metadata()?.len();
+    let mut file = BufReader::with_capacity(1 << 20, file);
     let mut magic = [0u8; 8];
     file.read_exact(&mut magic)
         .map_err(|_| SnapshotError::Foreign)?;
@@ -113,10 +119,9 @@ pub fn read(path: &Path) -> Result<Store, SnapshotError> {
     let mut version = [0u8; 4];
     file.read_exact(&mut version)?;
     let version = u32::from_le_bytes(version);
-    if version != FORMAT_VERSION {
+    if !(OLDEST_READ..=FORMAT_VERSION).contains(&version) {
         return Err(SnapshotError::Version(version));
     }
-    let size = std::fs::metadata(path)?.len();
     let mut body = Decoder {
         input: &mut file,
         crc: crc32fast::Hasher::new(),
@@ -124,6 +129,12 @@ pub fn read(path: &Path) -> Result<Store, SnapshotError> {
         available: size.saturating_sub(12 + 20),
     };
     let store = body.store()?;
+    let attachment = if version >= 3 {
+        let len = body.i64()? as u64;
+        body.exact(len)?
+    } else {
+        Vec::new()
+    };
     let (crc, len) = (body.crc.finalize(), body.len);
     let mut trailer = [0u8; 20];
     file.read_exact(&mut trailer)?;
@@ -137,7 +148,7 @@ pub fn read(path: &Path) -> Result<Store, SnapshotError> {
             "unexpected bytes after the end".into(),
         ));
     }
-    Ok(store)
+    Ok((store, attachment))
 }
 
 /// Bytes the encoder gathers before checksumming and writing them.

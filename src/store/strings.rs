@@ -252,6 +252,25 @@ impl StrColumn {
     }
 }
 
+/// A column travels (in log records) as each row's length and the bytes back to back.
+impl serde::Serialize for StrColumn {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let rows = self.rows();
+        let lens: Vec<u32> = self.lens(rows).collect();
+        let mut bytes = String::with_capacity(lens.iter().map(|&l| l as usize).sum());
+        (0..rows).for_each(|r| bytes.push_str(self.get(r)));
+        serde::Serialize::serialize(&(lens, bytes), serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for StrColumn {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (lens, bytes): (Vec<u32>, String) = serde::Deserialize::deserialize(deserializer)?;
+        StrColumn::from_parts(bytes.into_bytes(), lens)
+            .ok_or_else(|| serde::de::Error::custom("string lengths do not add up"))
+    }
+}
+
 /// `value` cut to at most [`MAX_STRING_BYTES`], at a character boundary.
 fn truncate(value: &str) -> &str {
     let mut end = value.len().min(MAX_STRING_BYTES);

@@ -1,9 +1,24 @@
 //! CSV import and export: every kind of bad input is refused with its place and changes
 //! nothing; reject files; upserts with absent columns; export → import gives the same state.
 
-use reach::csv::{ColumnChoice, ImportError, ImportOptions, export, import};
+use reach::csv::{ColumnChoice, ImportError, ImportOptions, ImportSummary, export, stage};
 use reach::store::Store;
 use reach::synth;
+
+/// Stages an import and applies it to a plain store.
+fn import<'a>(
+    store: &mut Store,
+    input: impl std::io::Read + Send,
+    options: &'a ImportOptions,
+    rejects: Option<&'a mut (dyn std::io::Write + Send)>,
+    now: i64,
+    progress: &dyn Fn(u64),
+) -> Result<ImportSummary, ImportError> {
+    let staged = stage(store, input, options, rejects, now, progress)?;
+    Ok(staged
+        .apply_to(store, now)
+        .expect("a staged import applies"))
+}
 
 const HEADER: &str =
     "channel,account,external_id,name,tags,blocked,subscribed_at,fb_optin,fb_frequency,phone";

@@ -373,14 +373,14 @@ fn check(seed: u64, segment: &str, tz: &str) -> Result<(), TestCaseError> {
 
 fn check_sized(seed: u64, segment: &str, tz: &str, size: usize) -> Result<(), TestCaseError> {
     let (store, contacts) = population(seed, size);
-    let mut engine = Engine::in_memory();
-    engine.replace_store(store).expect("in memory");
+    let mut engine = Engine::in_memory_with(store);
     let tz = parse_offset(tz).expect("tz");
     engine.set_time_zone(tz);
     let compiled = engine
         .compile(segment, NOW)
         .map_err(|e| TestCaseError::fail(format!("{e}")))?;
     let got: Vec<String> = engine
+        .read()
         .store()
         .contacts(&engine.rows(&compiled))
         .into_iter()

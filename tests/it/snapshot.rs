@@ -1,8 +1,19 @@
 //! Snapshots: a saved store reads back identical; damaged, truncated, foreign and
 //! future-version files are refused with a clear message.
 
-use reach::store::snapshot::{FORMAT_VERSION, read, write};
+use reach::store::snapshot::{self, FORMAT_VERSION};
 use reach::store::{Change, Store};
+
+fn write(store: &Store, path: &std::path::Path) -> Result<(), snapshot::SnapshotError> {
+    let mut file = std::fs::File::create(path)?;
+    snapshot::write(store, b"attached", &mut file)
+}
+
+fn read(path: &std::path::Path) -> Result<Store, snapshot::SnapshotError> {
+    let (store, attachment) = snapshot::read(path)?;
+    assert_eq!(attachment, b"attached");
+    Ok(store)
+}
 
 fn store() -> Store {
     let mut store = crate::generated_store(2_000, 3, 100);
@@ -77,7 +88,7 @@ fn damaged_files_are_refused() {
                 b[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
                 b
             },
-            "version 2",
+            "version 4 is not supported",
         ),
         (
             {

@@ -1,15 +1,28 @@
 //! Store mutations keep every index exact: tag edits, opt-outs, deletions.
 
-use reach::Engine;
 use reach::model::{FieldSet, OptOuts};
 use reach::store::{Change, Store};
 use reach::synth;
+use reach::{Edit, Engine, Target};
 
 fn engine() -> Engine {
-    let store = crate::generated_store(5_000, 11, 0);
-    let mut engine = Engine::in_memory();
-    engine.replace_store(store).expect("memory");
+    let engine = Engine::in_memory();
+    let contacts = synth::contacts(5_000, 11, synth::DEFAULT_ANCHOR);
+    let fields = FieldSet::all();
+    commit(&engine, Edit::Upsert { contacts, fields });
     engine
+}
+
+fn commit(engine: &Engine, edit: Edit) -> reach::Committed {
+    engine.commit(edit, 0).expect("the change is accepted")
+}
+
+fn segment(engine: &Engine, text: &str) -> Target {
+    Target::Segment(
+        engine
+            .compile(text, synth::DEFAULT_ANCHOR)
+            .expect("compiles"),
+    )
 }
 
 fn count(engine: &Engine, segment: &str) -> u64 {
@@ -29,73 +42,61 @@ fn rows(engine: &Engine, segment: &str) -> roaring::RoaringBitmap {
 
 #[test]
 fn tag_edits_keep_has_tag_exact() {
-    let mut e = engine();
+    let e = engine();
     let untagged = rows(&e, "-has:tag");
     assert!(!untagged.is_empty());
-    e.apply(
-        &Change::AddTag {
-            tag: "new".into(),
-            rows: untagged.clone(),
+    let tags = vec!["new".to_string()];
+    let target = segment(&e, "-has:tag");
+    commit(
+        &e,
+        Edit::AddTags {
+            tags: tags.clone(),
+            target,
         },
-        0,
-    )
-    .expect("add");
+    );
     assert_eq!(count(&e, "-has:tag"), 0);
     assert_eq!(count(&e, "tag:new"), untagged.len());
-    e.apply(
-        &Change::RemoveTag {
-            tag: "new".into(),
-            rows: untagged.clone(),
-        },
-        0,
-    )
-    .expect("remove");
+    let target = segment(&e, "tag:new");
+    commit(&e, Edit::RemoveTags { tags, target });
     assert_eq!(count(&e, "-has:tag"), untagged.len());
-    e.apply(
-        &Change::DeleteTags {
+    commit(
+        &e,
+        Edit::DeleteTags {
             tags: vec!["vip".into()],
         },
-        0,
-    )
-    .expect("delete tags");
-    assert_eq!(count(&e, "tag:vip"), 0);
-    assert!(e.store().tag("vip").is_none());
-    assert!(
-        e.apply(
-            &Change::AddTag {
-                tag: "a|b".into(),
-                rows: untagged
-            },
-            0
-        )
-        .is_err()
     );
+    assert_eq!(count(&e, "tag:vip"), 0);
+    assert!(e.read().store().tag("vip").is_none());
+    let bad = Edit::AddTags {
+        tags: vec!["a|b".into()],
+        target: segment(&e, "-has:tag"),
+    };
+    assert!(e.commit(bad, 0).is_err());
 }
 
 #[test]
 fn unsubscribe_and_resubscribe_move_the_active_count() {
-    let mut e = engine();
+    let e = engine();
     let total = count(&e, "");
     let subscribed = count(&e, "is:subscribed");
     assert_eq!(subscribed + count(&e, "is:unsubscribed"), total);
     let line = rows(&e, "channel:line is:subscribed");
-    e.apply(
-        &Change::Unsubscribe {
-            rows: line.clone(),
+    let target = segment(&e, "channel:line is:subscribed");
+    commit(
+        &e,
+        Edit::Unsubscribe {
+            target,
             kinds: OptOuts::ALL,
         },
-        0,
-    )
-    .expect("unsub");
+    );
     assert_eq!(count(&e, "is:subscribed"), subscribed - line.len());
     assert_eq!(count(&e, "optout:cart channel:line is:subscribed"), 0);
-    e.apply(
-        &Change::Resubscribe {
-            rows: rows(&e, "channel:line"),
+    commit(
+        &e,
+        Edit::Resubscribe {
+            target: segment(&e, "channel:line"),
         },
-        0,
-    )
-    .expect("resub");
+    );
     assert_eq!(count(&e, "optout:broadcast channel:line"), 0);
     assert_eq!(
         count(&e, "is:blocked channel:line"),
@@ -105,26 +106,37 @@ fn unsubscribe_and_resubscribe_move_the_active_count() {
 
 #[test]
 fn deleted_contacts_leave_no_trace() {
-    let mut e = engine();
+    let e = engine();
     let doomed = rows(&e, "channel:web has:email");
     let emails: Vec<String> = e
+        .read()
         .store()
         .contacts(&doomed)
         .into_iter()
         .filter_map(|c| c.texts[0].clone())
         .collect();
-    let applied = e
-        .apply(
-            &Change::Delete {
-                rows: doomed.clone(),
-            },
-            0,
-        )
-        .expect("delete");
-    assert_eq!(applied.erased.len() as u64, doomed.len());
+    let target = segment(&e, "channel:web has:email");
+    let wrong = Edit::Delete {
+        target: target.clone(),
+        confirm: "delete".into(),
+    };
+    assert!(
+        e.commit(wrong, 0).is_err(),
+        "only the exact word DELETE deletes"
+    );
+    assert_eq!(count(&e, "channel:web has:email"), doomed.len());
+    let committed = commit(
+        &e,
+        Edit::Delete {
+            target,
+            confirm: "DELETE".into(),
+        },
+    );
+    assert_eq!(committed.applied.erased.len() as u64, doomed.len());
     assert_eq!(count(&e, "channel:web has:email"), 0);
     assert_eq!(count(&e, &format!("email:{}", emails[0])), 0);
     let tagged: u64 = e
+        .read()
         .store()
         .tags()
         .iter()
@@ -132,7 +144,7 @@ fn deleted_contacts_leave_no_trace() {
         .sum();
     assert_eq!(tagged, 0);
     assert_eq!(count(&e, "") + doomed.len(), 5_000);
-    let again = e.store().compacted();
+    let again = e.read().store().compacted();
     assert_eq!(again.len(), count(&e, ""));
 }
 

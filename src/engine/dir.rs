@@ -1,0 +1,265 @@
+//! The data directory's files and who may write them: the snapshot (`contacts.snap`),
+//! one write-ahead log per snapshot generation (`wal-<generation>.log`), and the `lock`
+//! file that the one writing process holds locked (with its pid inside, to name it).
+//!
+//! Every file the engine writes is created exclusively (`O_CREAT | O_EXCL`) and without
+//! following symbolic links (`O_NOFOLLOW`), so a link planted in the directory is never
+//! followed, and replaced by rename, with the file and the directory flushed.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+
+const SNAPSHOT: &str = "contacts.snap";
+const LOCK: &str = "lock";
+const TMP_SUFFIX: &str = ".tmp";
+/// Files of an older layout, read once and removed by the first checkpoint.
+pub const LEGACY_SEGMENTS: &str = "segments.json";
+pub const LEGACY_QUOTAS: &str = "quota.json";
+const LEGACY_HISTORY: &str = "history.txt";
+
+/// A data directory.
+#[derive(Clone, Debug)]
+pub struct DataDir {
+    path: PathBuf,
+}
+
+/// Which snapshot file was read: a checkpoint replaces the file, so another one means
+/// another generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+/// The directory's write lock, held until dropped (the OS releases it if the process dies).
+#[derive(Debug)]
+pub struct DirLock {
+    _file: File,
+}
+
+impl DataDir {
+    /// A directory that must exist already (for reading).
+    pub fn existing(path: &Path) -> Result<DataDir, Error> {
+        match fs::metadata(path) {
+            Ok(m) if m.is_dir() => Ok(DataDir {
+                path: path.to_path_buf(),
+            }),
+            Ok(_) => Err(Error::Data(format!(
+                "{} is not a directory: --data must name a reach data directory",
+                path.display()
+            ))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::Data(format!(
+                "there is no data directory at {}: check --data (or $REACH_DATA), or create one with `reach import FILE.csv`",
+                path.display()
+            ))),
+            Err(e) => Err(Error::Io(format!("cannot read {}: {e}", path.display()))),
+        }
+    }
+
+    /// A directory to write, created if needed.
+    pub fn create(path: &Path) -> Result<DataDir, Error> {
+        fs::create_dir_all(path)
+            .map_err(|e| Error::Io(format!("cannot create {}: {e}", path.display())))?;
+        DataDir::existing(path)
+    }
+
+    /// Whether reach has written here (a snapshot or a log): a directory that is only
+    /// named by `--data` but holds none is not a data directory yet.
+    pub fn is_reach(&self) -> bool {
+        self.snapshot().exists() || self.path.join(LOCK).exists()
+    }
+
+    /// Where the directory is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The snapshot file.
+    pub fn snapshot(&self) -> PathBuf {
+        self.path.join(SNAPSHOT)
+    }
+
+    /// The log of changes after the snapshot of `generation`.
+    pub fn log(&self, generation: u64) -> PathBuf {
+        self.path.join(format!("wal-{generation:08}.log"))
+    }
+
+    /// A file of the directory by name.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Opens the snapshot file, if there is one, with its identity.
+    pub fn open_snapshot(&self) -> Result<Option<(File, FileId)>, Error> {
+        let path = self.snapshot();
+        match open_no_follow(&path) {
+            Ok(file) => {
+                let meta = file.metadata().map_err(|e| io_error(&path, e))?;
+                Ok(Some((
+                    file,
+                    FileId {
+                        dev: meta.dev(),
+                        ino: meta.ino(),
+                    },
+                )))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(&path, e)),
+        }
+    }
+
+    /// The identity of the snapshot file now (`None`: there is none).
+    pub fn snapshot_id(&self) -> Option<FileId> {
+        fs::symlink_metadata(self.snapshot()).ok().map(|m| FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+        })
+    }
+
+    /// Takes the write lock, or says which process holds it.
+    pub fn lock(&self) -> Result<DirLock, Error> {
+        let path = self.path.join(LOCK);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(|e| io_error(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {
+                let pid = std::process::id().to_string();
+                let written = file
+                    .set_len(0)
+                    .and_then(|()| file.rewind())
+                    .and_then(|()| file.write_all(pid.as_bytes()));
+                written.map_err(|e| io_error(&path, e))?;
+                Ok(DirLock { _file: file })
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = match holder.trim() {
+                    "" => "another process".to_string(),
+                    pid => format!("process {pid}"),
+                };
+                Err(Error::Busy(format!(
+                    "the data directory {} is being written by {holder} (another reach); nothing was changed. Wait for it to finish (a REPL holds the directory only while a change runs), then try again; read-only commands such as count, list and export work meanwhile",
+                    self.path.display()
+                )))
+            }
+            Err(fs::TryLockError::Error(e)) => Err(io_error(&path, e)),
+        }
+    }
+
+    /// Writes a file atomically: `fill` writes into a new temporary file (created
+    /// exclusively, never through a link), which is flushed to disk and renamed over
+    /// `name`; then the directory is flushed.
+    pub fn replace(
+        &self,
+        name: &str,
+        fill: impl FnOnce(&mut io::BufWriter<&File>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let target = self.path.join(name);
+        let tmp = self.path.join(format!("{name}{TMP_SUFFIX}"));
+        remove_if_present(&tmp)?;
+        let file = create_new(&tmp)?;
+        let mut out = io::BufWriter::with_capacity(1 << 20, &file);
+        let written = fill(&mut out).and_then(|()| {
+            out.flush().map_err(|e| io_error(&tmp, e))?;
+            drop(out);
+            file.sync_all().map_err(|e| io_error(&tmp, e))
+        });
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        fs::rename(&tmp, &target).map_err(|e| io_error(&target, e))?;
+        self.sync()
+    }
+
+    /// Flushes the directory itself (renames, creations and removals).
+    pub fn sync(&self) -> Result<(), Error> {
+        File::open(&self.path)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io_error(&self.path, e))
+    }
+
+    /// Removes what a writer that stopped midway may have left: logs of other
+    /// generations, temporary files, and files of the older layout once they are
+    /// folded into a snapshot.
+    pub fn remove_leftovers(&self, generation: u64, legacy_too: bool) -> Result<(), Error> {
+        let keep = self.log(generation);
+        let entries = fs::read_dir(&self.path).map_err(|e| io_error(&self.path, e))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let stale_log = name.starts_with("wal-") && name.ends_with(".log");
+            let legacy =
+                legacy_too && [LEGACY_SEGMENTS, LEGACY_QUOTAS, LEGACY_HISTORY].contains(&&*name);
+            if (stale_log && entry.path() != keep) || name.ends_with(TMP_SUFFIX) || legacy {
+                remove_if_present(&entry.path())?;
+            }
+        }
+        self.sync()
+    }
+
+    /// Whether writing `path` would write inside this directory (it, or what it links
+    /// to, lies within).
+    pub fn holds(&self, path: &Path) -> bool {
+        let Ok(dir) = fs::canonicalize(&self.path) else {
+            return false;
+        };
+        let target = fs::canonicalize(path).or_else(|_| {
+            let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+            fs::canonicalize(parent.unwrap_or(Path::new(".")))
+        });
+        target.is_ok_and(|t| t.starts_with(&dir))
+    }
+}
+
+/// Opens a file for reading without following a link.
+pub fn open_no_follow(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// Creates a new file for writing; refuses if anything (a link included) is there.
+pub fn create_new(path: &Path) -> Result<File, Error> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| io_error(path, e))
+}
+
+/// Opens an existing file to append to, never through a link.
+pub fn open_append(path: &Path) -> Result<File, Error> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| io_error(path, e))
+}
+
+fn remove_if_present(path: &Path) -> Result<(), Error> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_error(path, e)),
+        _ => Ok(()),
+    }
+}
+
+/// An I/O error naming the file.
+pub fn io_error(path: &Path, e: io::Error) -> Error {
+    Error::Io(format!("{}: {e}", path.display()))
+}

@@ -1,0 +1,225 @@
+//! [`Edit`]: a change as a caller asks for it — contacts named by identity or by a
+//! segment — and its resolution, under the writer's lock, into the [`Record`] that is
+//! logged and applied. Resolving names rows of the state it is applied to, so a change
+//! never lands on contacts other than the ones its caller meant.
+
+use std::fmt;
+
+use roaring::RoaringBitmap;
+
+use super::record::Record;
+use super::state::{Quota, Segment, State};
+use crate::csv::{Staged, StagedOutcome};
+use crate::error::Error;
+use crate::model::{Channel, Contact, Event, FieldSet, OptOuts, Seconds};
+use crate::store::Change;
+
+/// The word a deletion must be confirmed with (data-model.md, "Delete").
+pub const CONFIRM_WORD: &str = "DELETE";
+
+/// A contact's identity: (channel, account, external id).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Identity {
+    pub channel: Channel,
+    pub account: String,
+    pub external_id: String,
+}
+
+impl Identity {
+    /// An identity from its parts.
+    pub fn new(channel: Channel, account: &str, external_id: &str) -> Identity {
+        Identity {
+            channel,
+            account: account.to_string(),
+            external_id: external_id.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}", self.channel, self.account, self.external_id)
+    }
+}
+
+/// The contacts a change is for.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// Every contact the segment matches (at the segment's own `now`) when the change runs.
+    Segment(Segment),
+    /// One contact; a change naming an unknown contact is refused.
+    Contact(Identity),
+}
+
+/// A change of the engine's state, as a caller asks for it.
+#[derive(Debug)]
+pub enum Edit {
+    /// Creates contacts, or updates the `fields` of those that exist (like CSV rows).
+    Upsert {
+        contacts: Vec<Contact>,
+        fields: FieldSet,
+    },
+    /// An event of one contact: moves its field forward only.
+    Event { contact: Identity, event: Event },
+    /// Adds tags (creating them if needed).
+    AddTags { tags: Vec<String>, target: Target },
+    /// Removes tags.
+    RemoveTags { tags: Vec<String>, target: Target },
+    /// Creates a tag no contact carries yet (nothing if it exists).
+    CreateTag { tag: String },
+    /// Deletes tags from every contact.
+    DeleteTags { tags: Vec<String> },
+    /// Adds opt-out kinds.
+    Unsubscribe { target: Target, kinds: OptOuts },
+    /// Clears opt-outs (blocking stays: only the contact can undo it).
+    Resubscribe { target: Target },
+    /// Erases contacts; `confirm` must be [`CONFIRM_WORD`].
+    Delete { target: Target, confirm: String },
+    /// Saves a segment under a name (refused if it does not compile or refers to itself).
+    SaveSegment { name: String, text: String },
+    /// Removes a saved segment.
+    ForgetSegment { name: String },
+    /// Sets any of a LINE account's quota figures; the others stay.
+    SetQuota {
+        account: String,
+        plan: Option<u64>,
+        purchased: Option<u64>,
+        used: Option<u64>,
+    },
+    /// Commits a CSV import staged by [`crate::csv::stage`] against the state whose
+    /// sequence number was `base` ([`super::View::seq`]); refused if the state moved since.
+    Import { staged: Staged, base: u64 },
+}
+
+/// What resolving an edit gives: a record to log, or a whole new store to checkpoint.
+pub(super) enum Resolved {
+    Record(Record),
+    Replace(Box<crate::store::Store>),
+}
+
+impl Edit {
+    /// Resolves the edit against `state` at time `now`.
+    pub(super) fn resolve(self, state: &State, now: Seconds) -> Result<Resolved, Error> {
+        let store = |changes: Vec<Change>| Ok(Resolved::Record(Record::Store { changes, now }));
+        let rows = |target: &Target| rows_of(state, target);
+        match self {
+            Edit::Upsert { contacts, fields } => store(vec![Change::Upsert { contacts, fields }]),
+            Edit::Event { contact, event } => {
+                let rows = rows(&Target::Contact(contact))?;
+                store(vec![Change::Event { event, rows }])
+            }
+            Edit::AddTags { tags, target } => {
+                let rows = rows(&target)?;
+                let add = |tag: String| Change::AddTag {
+                    tag: tag.trim().to_string(),
+                    rows: rows.clone(),
+                };
+                store(tags.into_iter().map(add).collect())
+            }
+            Edit::RemoveTags { tags, target } => {
+                let rows = rows(&target)?;
+                let remove = |tag: String| Change::RemoveTag {
+                    tag: tag.trim().to_string(),
+                    rows: rows.clone(),
+                };
+                store(tags.into_iter().map(remove).collect())
+            }
+            Edit::CreateTag { tag } => store(vec![Change::CreateTag {
+                tag: tag.trim().to_string(),
+            }]),
+            Edit::DeleteTags { tags } => store(vec![Change::DeleteTags { tags }]),
+            Edit::Unsubscribe { target, kinds } => store(vec![Change::Unsubscribe {
+                rows: rows(&target)?,
+                kinds,
+            }]),
+            Edit::Resubscribe { target } => store(vec![Change::Resubscribe {
+                rows: rows(&target)?,
+            }]),
+            Edit::Delete { target, confirm } => {
+                if confirm != CONFIRM_WORD {
+                    return Err(Error::Usage(format!(
+                        "a deletion needs the confirmation word {CONFIRM_WORD} (upper case); nothing was deleted"
+                    )));
+                }
+                store(vec![Change::Delete {
+                    rows: rows(&target)?,
+                }])
+            }
+            Edit::SaveSegment { name, text } => {
+                Ok(Resolved::Record(Record::SaveSegment { name, text }))
+            }
+            Edit::ForgetSegment { name } => {
+                if !state.saved.contains_key(&name) {
+                    return Err(Error::Usage(format!("there is no saved segment @{name}")));
+                }
+                Ok(Resolved::Record(Record::ForgetSegment { name }))
+            }
+            Edit::SetQuota {
+                account,
+                plan,
+                purchased,
+                used,
+            } => {
+                check_line_account(state, &account)?;
+                let old = state.quotas.get(&account).copied().unwrap_or_default();
+                let quota = Quota {
+                    plan: plan.unwrap_or(old.plan),
+                    purchased: purchased.unwrap_or(old.purchased),
+                    used: used.unwrap_or(old.used),
+                };
+                Ok(Resolved::Record(Record::SetQuota { account, quota }))
+            }
+            Edit::Import { staged, base } => {
+                if base != state.seq {
+                    return Err(Error::Usage(
+                        "the contacts changed while the file was being read: import it again"
+                            .into(),
+                    ));
+                }
+                match staged.outcome {
+                    StagedOutcome::Replace(store) => Ok(Resolved::Replace(store)),
+                    StagedOutcome::Changes(changes) => {
+                        Ok(Resolved::Record(Record::Store { changes, now }))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The rows a target names now.
+fn rows_of(state: &State, target: &Target) -> Result<RoaringBitmap, Error> {
+    match target {
+        Target::Segment(segment) => Ok(crate::exec::execute(&segment.plan, &state.store)),
+        Target::Contact(id) => {
+            let row = state.store.find(id.channel, &id.account, &id.external_id);
+            row.map(|r| RoaringBitmap::from_iter([r]))
+                .ok_or_else(|| Error::UnknownContact(id.to_string()))
+        }
+    }
+}
+
+/// Refuses an account that is not one of the store's LINE accounts.
+fn check_line_account(state: &State, account: &str) -> Result<(), Error> {
+    let line: Vec<&str> = (state.store.accounts())
+        .filter(|a| a.channel == Channel::Line)
+        .map(|a| a.id)
+        .collect();
+    if line.contains(&account) {
+        return Ok(());
+    }
+    let other = state.store.accounts().find(|a| a.id == account);
+    let why = match other {
+        Some(a) => format!(
+            "'{account}' is a {} account, and quotas are LINE's",
+            a.channel
+        ),
+        None => format!("there is no LINE account '{account}'"),
+    };
+    let hint = match crate::suggest::closest(account, &line) {
+        Some(near) => format!(": did you mean '{near}'?"),
+        None if line.is_empty() => ": no LINE contacts are loaded yet".to_string(),
+        None => format!(" (LINE accounts: {})", line.join(", ")),
+    };
+    Err(Error::Usage(format!("{why}{hint}")))
+}

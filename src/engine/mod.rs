@@ -1,0 +1,745 @@
+//! [`Engine`]: the library's front door. It holds the [`State`] (contacts, saved
+//! segments, LINE quotas) behind a reader-writer lock, keeps it durable in a data
+//! directory, and is the one way to change it: every change is an [`Edit`] given to
+//! [`Engine::commit`], resolved into a [`Record`], checked, appended to the write-ahead
+//! log, and only then applied in memory.
+//!
+//! - `dir.rs`: the directory's files, the OS write lock, exclusive no-follow files.
+//! - `log.rs`: the write-ahead log (framed, checksummed records; torn tails and damage).
+//! - `record.rs`: what a log record holds; `edit.rs`: what callers ask for.
+//! - `state.rs`: the state, how a record applies to it, and [`View`], a consistent read.
+//!
+//! A data directory holds `contacts.snap` (a snapshot: generation *g*, the sequence
+//! number of the last change it holds, the store, saved segments and quotas) and
+//! `wal-g.log` (every change since). Opening reads the snapshot and replays the log. A
+//! checkpoint writes snapshot *g+1* atomically and retires `wal-g.log`; row ids change
+//! only then, so a logged change replays onto exactly the rows it was made on.
+
+mod dir;
+mod edit;
+mod log;
+mod record;
+mod state;
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use chrono::FixedOffset;
+use roaring::RoaringBitmap;
+
+pub use dir::DataDir;
+pub use edit::{CONFIRM_WORD, Edit, Identity, Target};
+pub use state::{Quota, Segment, View};
+
+use crate::csv::{ImportOptions, ImportSummary};
+use crate::error::Error;
+use crate::model::Seconds;
+use crate::plan::SavedSegments;
+use crate::store::{Applied, Store, snapshot};
+use dir::{DirLock, FileId, LEGACY_QUOTAS, LEGACY_SEGMENTS};
+use edit::Resolved;
+use log::{LogEnd, LogWriter};
+use record::Record;
+use state::{Meta, State, utc};
+
+/// When a change counts as durable (changes.md, `--durability`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Each change is flushed to disk before it is acknowledged.
+    Sync,
+    /// Changes committed together (one [`Engine::commit_all`], or threads committing at
+    /// once) share one flush; each is acknowledged only after it.
+    #[default]
+    Group,
+    /// Acknowledged once written to the operating system, not flushed: for bulk loads
+    /// that can be redone (a crash of the machine may lose them; a crash of the process
+    /// does not).
+    None,
+}
+
+impl Durability {
+    /// Parses `sync`, `group` or `none`.
+    pub fn parse(text: &str) -> Option<Durability> {
+        match text {
+            "sync" => Some(Durability::Sync),
+            "group" => Some(Durability::Group),
+            "none" => Some(Durability::None),
+            _ => None,
+        }
+    }
+}
+
+/// What a committed change did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Committed {
+    /// Contacts created and changed, and the identities of erased ones (an embedding
+    /// service erases their conversations too).
+    pub applied: Applied,
+    /// The change's sequence number (0 for a change that changed nothing durable).
+    pub seq: u64,
+}
+
+/// Log bytes after which a commit checkpoints on its own.
+const CHECKPOINT_LOG_BYTES: u64 = 256 << 20;
+
+/// The engine: state, where it is kept, and the one way to change it. `Engine` is `Sync`:
+/// share it (e.g. in an `Arc`) and query from many threads while one commits.
+#[derive(Debug)]
+pub struct Engine {
+    state: RwLock<State>,
+    tz: FixedOffset,
+    writer: Mutex<Writer>,
+    flush: Mutex<Flush>,
+    /// The sequence number of the last record appended to the log.
+    written: AtomicU64,
+}
+
+/// How an engine reaches its directory.
+#[derive(Debug)]
+enum Access {
+    /// No directory.
+    Memory,
+    /// Reads the directory and follows other processes' changes; never writes.
+    ReadOnly { dir: DataDir, at: Position },
+    /// Like `ReadOnly`, but a round of commits takes the directory's write lock
+    /// (`active`) and gives it back after (the REPL: other processes may write between
+    /// its changes).
+    Shared {
+        dir: DataDir,
+        at: Position,
+        active: Option<Active>,
+    },
+    /// Holds the write lock for the engine's life.
+    Exclusive(Active),
+}
+
+/// Where a reader of the directory stands.
+#[derive(Clone, Copy, Debug)]
+struct Position {
+    snapshot: Option<FileId>,
+    generation: u64,
+    log: LogEnd,
+    /// Whether the snapshot is of the older layout (saved segments and quotas in JSON files).
+    legacy: bool,
+}
+
+/// A writer's hold on the directory.
+#[derive(Debug)]
+struct Active {
+    dir: DataDir,
+    _lock: DirLock,
+    log: LogWriter,
+    generation: u64,
+    legacy: bool,
+}
+
+#[derive(Debug)]
+struct Writer {
+    access: Access,
+    durability: Durability,
+    /// Set when a write to disk failed after a change was applied in memory: memory may
+    /// be ahead of disk, so no further change is accepted.
+    failed: Option<String>,
+}
+
+/// The log handle that group flushes use, and how far they got.
+#[derive(Debug, Default)]
+struct Flush {
+    file: Option<File>,
+    synced: u64,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::in_memory()
+    }
+}
+
+impl Engine {
+    /// An empty engine that keeps nothing on disk (UTC).
+    pub fn in_memory() -> Engine {
+        Engine::with(State::default(), Access::Memory)
+    }
+
+    /// An engine over a store built elsewhere, kept in memory only.
+    pub fn in_memory_with(store: Store) -> Engine {
+        let state = State {
+            store,
+            ..State::default()
+        };
+        Engine::with(state, Access::Memory)
+    }
+
+    fn with(state: State, access: Access) -> Engine {
+        Engine {
+            written: AtomicU64::new(state.seq),
+            state: RwLock::new(state),
+            tz: utc(),
+            writer: Mutex::new(Writer {
+                access,
+                durability: Durability::default(),
+                failed: None,
+            }),
+            flush: Mutex::new(Flush::default()),
+        }
+    }
+
+    /// Opens (or creates) a data directory to write, holding its write lock until the
+    /// engine is dropped: a second writer, in this process or another, is refused.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Engine, Error> {
+        let dir = DataDir::create(dir.as_ref())?;
+        let lock = dir.lock()?;
+        let (state, at) = load(&dir)?;
+        let active = Active::start(dir, lock, at)?;
+        let engine = Engine::with(state, Access::Exclusive(active));
+        engine.after_lock()?;
+        Ok(engine)
+    }
+
+    /// Opens an existing data directory to read only; it is never written, and a
+    /// directory that does not exist is an error. [`Engine::refresh`] catches up with
+    /// changes other processes made since.
+    pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Engine, Error> {
+        let dir = DataDir::existing(dir.as_ref())?;
+        let (state, at) = load(&dir)?;
+        Ok(Engine::with(state, Access::ReadOnly { dir, at }))
+    }
+
+    /// Opens (or creates) a data directory whose write lock is taken by each commit and
+    /// given back after it, so that other processes can write between this engine's
+    /// changes. Call [`Engine::refresh`] to see their changes.
+    pub fn open_shared(dir: impl AsRef<Path>) -> Result<Engine, Error> {
+        let dir = DataDir::create(dir.as_ref())?;
+        let (state, at) = load(&dir)?;
+        Ok(Engine::with(
+            state,
+            Access::Shared {
+                dir,
+                at,
+                active: None,
+            },
+        ))
+    }
+
+    /// Sets the time zone used for dates without an offset.
+    pub fn set_time_zone(&mut self, tz: FixedOffset) {
+        self.tz = tz;
+    }
+
+    /// The time zone for dates without an offset.
+    pub fn time_zone(&self) -> FixedOffset {
+        self.tz
+    }
+
+    /// Sets when a change counts as durable (default: [`Durability::Group`]).
+    pub fn set_durability(&self, durability: Durability) {
+        self.writer().durability = durability;
+    }
+
+    /// Where the data lives (`None` in memory).
+    pub fn dir(&self) -> Option<DataDir> {
+        match &self.writer().access {
+            Access::Memory => None,
+            Access::ReadOnly { dir, .. } | Access::Shared { dir, .. } => Some(dir.clone()),
+            Access::Exclusive(active) => Some(active.dir.clone()),
+        }
+    }
+
+    /// A consistent read of the state: everything asked of one view sees the same state.
+    /// Commits wait while a view is alive, so keep views short.
+    pub fn read(&self) -> View<'_> {
+        View {
+            state: self.state_read(),
+            tz: self.tz,
+        }
+    }
+
+    /// Parses, plans and optimizes a segment at `now`.
+    pub fn compile(&self, text: &str, now: Seconds) -> Result<Segment, Error> {
+        self.read().compile(text, now)
+    }
+
+    /// The rows matching a compiled segment.
+    pub fn rows(&self, segment: &Segment) -> RoaringBitmap {
+        self.read().rows(segment)
+    }
+
+    /// How many contacts match a compiled segment.
+    pub fn count(&self, segment: &Segment) -> u64 {
+        self.read().count(segment)
+    }
+
+    /// The plan tree with estimated and actual cardinalities.
+    pub fn explain(&self, segment: &Segment) -> String {
+        self.read().explain(segment)
+    }
+
+    /// Saved segments by name (a copy).
+    pub fn saved_segments(&self) -> SavedSegments {
+        self.read().saved_segments().clone()
+    }
+
+    /// Commits one change at time `now`: resolved against the current state, logged,
+    /// applied, and durable (per [`Durability`]) before this returns. A refused change
+    /// changes nothing.
+    pub fn commit(&self, edit: Edit, now: Seconds) -> Result<Committed, Error> {
+        let mut results = self.commit_all(vec![edit], now);
+        results.pop().unwrap_or_else(|| Ok(Committed::default()))
+    }
+
+    /// Commits changes in order, each on its own (a refused one changes nothing and the
+    /// rest go on), sharing one flush to disk under [`Durability::Group`].
+    pub fn commit_all(&self, edits: Vec<Edit>, now: Seconds) -> Vec<Result<Committed, Error>> {
+        let mut writer = self.writer();
+        if let Err(e) = self.begin(&mut writer) {
+            let message = e.to_string();
+            let mut results = vec![Err(e)];
+            results.extend((1..edits.len()).map(|_| Err(Error::Io(message.clone()))));
+            return results;
+        }
+        let mut results: Vec<Result<Committed, Error>> = edits
+            .into_iter()
+            .map(|edit| self.commit_one(&mut writer, edit, now))
+            .collect();
+        let last = results.iter().flatten().map(|c| c.seq).max().unwrap_or(0);
+        let outcome = self.finish(writer, last);
+        if let Err(e) = outcome {
+            let message = e.to_string();
+            for result in results.iter_mut().filter(|r| r.is_ok()) {
+                *result = Err(Error::Io(message.clone()));
+            }
+        }
+        results
+    }
+
+    /// Stages a CSV import against the current state and commits it: all or nothing (or,
+    /// with `rejects`, the good rows), per csv-format.md.
+    pub fn import<'a>(
+        &self,
+        input: impl Read + Send,
+        options: &'a ImportOptions,
+        rejects: Option<&'a mut (dyn std::io::Write + Send)>,
+        now: Seconds,
+        progress: &dyn Fn(u64),
+    ) -> Result<ImportSummary, Error> {
+        let mut writer = self.writer();
+        self.begin(&mut writer)?;
+        let staged = {
+            let state = self.state_read();
+            crate::csv::stage(&state.store, input, options, rejects, now, progress)
+                .map(|staged| (staged, state.seq))
+        };
+        let committed = match staged {
+            Ok((staged, base)) => {
+                let summary = staged.summary.clone();
+                self.commit_one(&mut writer, Edit::Import { staged, base }, now)
+                    .map(|c| (summary, c.seq))
+            }
+            Err(e) => Err(Error::Import(e)),
+        };
+        let last = committed.as_ref().map_or(0, |c| c.1);
+        self.finish(writer, last)?;
+        committed.map(|c| c.0)
+    }
+
+    /// Writes a new snapshot holding every change so far and retires the log; erased
+    /// contacts then leave no byte in any file of the directory.
+    pub fn compact(&self) -> Result<(), Error> {
+        let mut writer = self.writer();
+        self.begin(&mut writer)?;
+        let done = self.checkpoint(&mut writer, None);
+        self.finish(writer, 0)?;
+        done
+    }
+
+    /// Catches up with changes other processes made to the directory since this engine
+    /// read it (read-only and shared engines; a no-op otherwise).
+    pub fn refresh(&self) -> Result<(), Error> {
+        let mut writer = self.writer();
+        match &mut writer.access {
+            Access::ReadOnly { dir, at } | Access::Shared { dir, at, .. } => self.catch_up(dir, at),
+            _ => Ok(()),
+        }
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn state_read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn state_write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Gets ready to commit: refuses a failed or read-only engine; a shared engine takes
+    /// the write lock and catches up.
+    fn begin(&self, writer: &mut Writer) -> Result<(), Error> {
+        if let Some(why) = &writer.failed {
+            return Err(Error::Io(format!(
+                "an earlier write to the data directory failed ({why}); no change is accepted until it is opened again"
+            )));
+        }
+        match &mut writer.access {
+            Access::ReadOnly { dir, .. } => Err(Error::Usage(format!(
+                "{} was opened read-only: nothing can be changed",
+                dir.path().display()
+            ))),
+            Access::Shared {
+                dir,
+                at,
+                active: None,
+            } => {
+                let lock = dir.lock()?;
+                self.catch_up(dir, at)?;
+                let active = Active::start(dir.clone(), lock, *at)?;
+                if let Access::Shared { active: slot, .. } = &mut writer.access {
+                    *slot = Some(active);
+                }
+                self.after_lock_with(writer)
+            }
+            Access::Memory | Access::Shared { .. } | Access::Exclusive(_) => Ok(()),
+        }
+    }
+
+    /// What a writer does once it holds the lock: point group flushes at its log, and
+    /// fold an older layout's files into a snapshot.
+    fn after_lock(&self) -> Result<(), Error> {
+        let mut writer = self.writer();
+        self.after_lock_with(&mut writer)
+    }
+
+    fn after_lock_with(&self, writer: &mut Writer) -> Result<(), Error> {
+        let Some(active) = writer.active() else {
+            return Ok(());
+        };
+        let legacy = active.legacy;
+        self.point_flushes_at(active)?;
+        if legacy {
+            self.checkpoint(writer, None)?;
+        }
+        Ok(())
+    }
+
+    fn point_flushes_at(&self, active: &Active) -> Result<(), Error> {
+        let mut flush = self.flush.lock().unwrap_or_else(|e| e.into_inner());
+        flush.file = Some(active.log.handle()?);
+        flush.synced = self.state_read().seq;
+        Ok(())
+    }
+
+    /// Ends a round of commits whose last record is `last` (0: none): checkpoints if the
+    /// log has grown past its bound, makes the changes durable per the durability mode,
+    /// and gives a shared engine's lock back.
+    fn finish<'e>(&'e self, mut writer: MutexGuard<'e, Writer>, last: u64) -> Result<(), Error> {
+        let long_log = writer
+            .active()
+            .is_some_and(|a| a.log.len() > CHECKPOINT_LOG_BYTES);
+        let mut done = if long_log {
+            self.checkpoint(&mut writer, None)
+        } else {
+            Ok(())
+        };
+        let group = writer.durability == Durability::Group && last > 0;
+        if let Access::Shared { dir, at, active } = &mut writer.access
+            && let Some(held) = active.take()
+        {
+            // Flush before giving the lock back, then follow from where the log ends.
+            if group {
+                done = done.and(held.log.sync());
+            }
+            *at = held.position(self.state_read().seq);
+            let _ = dir;
+        } else if group {
+            drop(writer);
+            done = done.and(self.flush_through(last));
+            writer = self.writer();
+        }
+        if let Err(e) = &done {
+            writer.failed.get_or_insert_with(|| e.to_string());
+        }
+        done
+    }
+
+    /// Flushes the log through record `seq`, sharing the flush with every thread waiting
+    /// for one (group commit).
+    fn flush_through(&self, seq: u64) -> Result<(), Error> {
+        let mut flush = self.flush.lock().unwrap_or_else(|e| e.into_inner());
+        if flush.synced >= seq {
+            return Ok(());
+        }
+        let target = self.written.load(Ordering::Acquire);
+        if let Some(file) = &flush.file {
+            file.sync_data()
+                .map_err(|e| Error::Io(format!("cannot flush the log: {e}")))?;
+        }
+        flush.synced = target;
+        Ok(())
+    }
+
+    /// Resolves, checks, logs and applies one edit (the writer is held).
+    fn commit_one(
+        &self,
+        writer: &mut Writer,
+        edit: Edit,
+        now: Seconds,
+    ) -> Result<Committed, Error> {
+        let resolved = {
+            let state = self.state_read();
+            edit.resolve(&state, now)?
+        };
+        let record = match resolved {
+            Resolved::Replace(store) => {
+                let created = store.len();
+                self.checkpoint(writer, Some(*store))?;
+                let applied = Applied {
+                    created,
+                    ..Applied::default()
+                };
+                return Ok(Committed {
+                    applied,
+                    seq: self.state_read().seq,
+                });
+            }
+            Resolved::Record(record) => record,
+        };
+        let (checked, seq) = {
+            let state = self.state_read();
+            (state.check(&record)?, state.seq + 1)
+        };
+        if let Some(active) = writer.active() {
+            active.log.append(seq, &record.encode()?)?;
+            self.written.store(seq, Ordering::Release);
+        }
+        let applied = self.state_write().write(&record, checked, seq);
+        let applied = match applied {
+            Ok(applied) => applied,
+            Err(e) => {
+                writer.failed = Some(format!("a logged change did not apply: {e}"));
+                return Err(e);
+            }
+        };
+        let sync = writer.durability == Durability::Sync;
+        if sync
+            && let Some(active) = writer.active()
+            && let Err(e) = active.log.sync()
+        {
+            writer.failed = Some(e.to_string());
+            return Err(e);
+        }
+        Ok(Committed { applied, seq })
+    }
+
+    /// Writes snapshot g+1 of the state (with `replacement` as its store, if given, else
+    /// the current store compacted), then starts log g+1 and removes log g. Memory
+    /// changes only after the snapshot is on disk.
+    fn checkpoint(&self, writer: &mut Writer, replacement: Option<Store>) -> Result<(), Error> {
+        let Some(active) = writer.active() else {
+            if let Some(store) = replacement {
+                let mut state = self.state_write();
+                state.store = store;
+                state.seq += 1;
+            }
+            return Ok(());
+        };
+        let generation = active.generation + 1;
+        let replacement_given = replacement.is_some();
+        let compacted = match replacement {
+            Some(store) => Some(store),
+            None => {
+                let state = self.state_read();
+                let dead = u64::from(state.store.row_count()) != state.store.len();
+                dead.then(|| state.store.compacted())
+            }
+        };
+        // Replacing the store is a change of its own, with a sequence number of its own.
+        let seq = self.state_read().seq + u64::from(replacement_given);
+        {
+            let state = self.state_read();
+            let mut meta = state.meta(generation);
+            meta.seq = seq;
+            let meta = serde_json::to_vec(&meta)
+                .map_err(|e| Error::Io(format!("cannot encode the snapshot's metadata: {e}")))?;
+            let store = compacted.as_ref().unwrap_or(&state.store);
+            active.dir.replace("contacts.snap", |out| {
+                snapshot::write(store, &meta, out).map_err(|e| Error::Io(e.to_string()))
+            })?;
+        }
+        if let Some(store) = compacted {
+            let mut state = self.state_write();
+            state.store = store;
+            state.seq = seq;
+        }
+        self.written.store(seq, Ordering::Release);
+        active.log = LogWriter::create(&active.dir.log(generation), generation)?;
+        active.generation = generation;
+        active.legacy = false;
+        active.dir.remove_leftovers(generation, true)?;
+        self.point_flushes_at(active)
+    }
+
+    /// Brings a follower's state up to what the directory holds now.
+    fn catch_up(&self, dir: &DataDir, at: &mut Position) -> Result<(), Error> {
+        if dir.snapshot_id() != at.snapshot {
+            let (state, now_at) = load(dir)?;
+            self.written.store(state.seq, Ordering::Release);
+            *self.state_write() = state;
+            *at = now_at;
+            return Ok(());
+        }
+        let path = dir.log(at.generation);
+        if !path.exists() {
+            return Ok(());
+        }
+        let mut records = Vec::new();
+        let end = log::read(
+            &path,
+            at.generation,
+            at.log.offset,
+            at.log.seq,
+            &mut |seq, payload| {
+                records.push((seq, Record::decode(&payload)?));
+                Ok(())
+            },
+        )?;
+        if records.is_empty() {
+            at.log = end;
+            return Ok(());
+        }
+        let mut state = self.state_write();
+        for (seq, record) in &records {
+            state.replay(record, *seq)?;
+        }
+        self.written.store(state.seq, Ordering::Release);
+        at.log = end;
+        Ok(())
+    }
+}
+
+impl Active {
+    /// Starts writing a directory read up to `at`: removes what an interrupted writer
+    /// left, cuts a torn tail off the log (or creates the log).
+    fn start(dir: DataDir, lock: DirLock, at: Position) -> Result<Active, Error> {
+        dir.remove_leftovers(at.generation, false)?;
+        let path = dir.log(at.generation);
+        let log = if path.exists() && at.log.offset >= log::HEADER {
+            LogWriter::reopen(&path, at.log)?
+        } else {
+            // No log yet, or one cut short inside its header (so holding no record).
+            let _ = std::fs::remove_file(&path);
+            let log = LogWriter::create(&path, at.generation)?;
+            dir.sync()?;
+            log
+        };
+        Ok(Active {
+            dir,
+            _lock: lock,
+            log,
+            generation: at.generation,
+            legacy: at.legacy,
+        })
+    }
+
+    /// Where a follower stands once this hold ends, with `seq` the last record applied.
+    fn position(&self, seq: u64) -> Position {
+        Position {
+            snapshot: self.dir.snapshot_id(),
+            generation: self.generation,
+            log: LogEnd {
+                offset: self.log.len(),
+                seq,
+                torn: false,
+            },
+            legacy: false,
+        }
+    }
+}
+
+impl Writer {
+    /// The writer's hold on the directory, if it has one now.
+    fn active(&mut self) -> Option<&mut Active> {
+        match &mut self.access {
+            Access::Exclusive(active)
+            | Access::Shared {
+                active: Some(active),
+                ..
+            } => Some(active),
+            _ => None,
+        }
+    }
+}
+
+/// Reads a directory: the snapshot (if any), then every whole record of its log.
+fn load(dir: &DataDir) -> Result<(State, Position), Error> {
+    let (mut state, generation, snapshot, legacy) = match dir.open_snapshot()? {
+        None => (State::default(), 0, None, false),
+        Some((file, id)) => {
+            let path = dir.snapshot();
+            let (store, attachment) = snapshot::read_file(file)
+                .map_err(|e| Error::Data(format!("{}: {e}", path.display())))?;
+            let (meta, legacy) = if attachment.is_empty() {
+                (legacy_meta(dir)?, true)
+            } else {
+                let meta: Meta = serde_json::from_slice(&attachment).map_err(|e| {
+                    Error::Data(format!("{}: its metadata is damaged ({e})", path.display()))
+                })?;
+                (meta, false)
+            };
+            let state = State {
+                store,
+                saved: meta.saved,
+                quotas: meta.quotas,
+                seq: meta.seq,
+            };
+            (state, meta.generation, Some(id), legacy)
+        }
+    };
+    let path = dir.log(generation);
+    let mut end = LogEnd {
+        offset: 0,
+        seq: state.seq,
+        torn: false,
+    };
+    if path.exists() {
+        end = log::read(
+            &path,
+            generation,
+            log::HEADER,
+            state.seq,
+            &mut |seq, payload| {
+                let record = Record::decode(&payload)?;
+                state.replay(&record, seq).map(|_| ())
+            },
+        )?;
+    }
+    let at = Position {
+        snapshot,
+        generation,
+        log: end,
+        legacy,
+    };
+    Ok((state, at))
+}
+
+/// Saved segments and quotas of the older layout, kept in JSON files beside the snapshot.
+fn legacy_meta(dir: &DataDir) -> Result<Meta, Error> {
+    fn read_json<T: for<'de> serde::Deserialize<'de> + Default>(path: &Path) -> Result<T, Error> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => serde_json::from_str(&text)
+                .map_err(|e| Error::Data(format!("{} is damaged: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+            Err(e) => Err(Error::Io(format!("cannot read {}: {e}", path.display()))),
+        }
+    }
+    Ok(Meta {
+        generation: 0,
+        seq: 0,
+        saved: read_json(&dir.file(LEGACY_SEGMENTS))?,
+        quotas: read_json(&dir.file(LEGACY_QUOTAS))?,
+    })
+}

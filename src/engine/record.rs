@@ -1,0 +1,49 @@
+//! [`Record`]: one logged mutation, the unit of the write-ahead log and of replay. A
+//! record holds changes already resolved to rows (a segment or an identity is looked up
+//! once, when the change is made), so that replaying it on the same state gives the same
+//! result, whatever the clock says then.
+
+use serde::{Deserialize, Serialize};
+
+use super::state::Quota;
+use crate::error::Error;
+use crate::model::Seconds;
+use crate::store::Change;
+
+/// The payload format: the first byte of every record.
+const FORMAT: u8 = 1;
+
+/// A mutation of the engine's state.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Record {
+    /// Store changes applied together, at time `now` (new tags' creation time).
+    Store { changes: Vec<Change>, now: Seconds },
+    /// Saves (or replaces) a segment under a name.
+    SaveSegment { name: String, text: String },
+    /// Removes a saved segment.
+    ForgetSegment { name: String },
+    /// Sets a LINE account's quota figures.
+    SetQuota { account: String, quota: Quota },
+}
+
+impl Record {
+    /// The record as log payload bytes.
+    pub fn encode(&self) -> Result<Vec<u8>, Error> {
+        let mut bytes = vec![FORMAT];
+        postcard::to_io(self, &mut bytes)
+            .map_err(|e| Error::Io(format!("cannot encode a change for the log: {e}")))?;
+        Ok(bytes)
+    }
+
+    /// Reads a record back from log payload bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Record, Error> {
+        match bytes.split_first() {
+            Some((&FORMAT, rest)) => postcard::from_bytes(rest)
+                .map_err(|e| Error::Data(format!("a record does not decode ({e})"))),
+            Some((other, _)) => Err(Error::Data(format!(
+                "a record of format {other}, which this reach does not read"
+            ))),
+            None => Err(Error::Data("an empty record".into())),
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! [`State`]: everything the engine holds — contacts, saved segments, LINE quotas — and
+//! how a [`Record`] changes it, the same way when it is first made and when the log is
+//! replayed. [`View`] is a consistent read of it.
+
+use std::collections::BTreeMap;
+use std::sync::RwLockReadGuard;
+
+use chrono::FixedOffset;
+use roaring::RoaringBitmap;
+use serde::{Deserialize, Serialize};
+
+use super::record::Record;
+use crate::error::Error;
+use crate::model::Seconds;
+use crate::plan::{self, Clock, ExplainNode, Leaf, Plan, SavedSegments};
+use crate::store::{Applied, Checked, Store};
+use crate::syntax;
+
+/// A LINE account's message quota for the month.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quota {
+    pub plan: u64,
+    pub purchased: u64,
+    pub used: u64,
+}
+
+impl Quota {
+    /// Plan allowance plus purchased add-on messages.
+    pub fn total(&self) -> u64 {
+        self.plan.saturating_add(self.purchased)
+    }
+
+    /// Messages left this month.
+    pub fn remaining(&self) -> u64 {
+        self.total().saturating_sub(self.used)
+    }
+}
+
+/// A compiled segment: its optimized plan, fixed to one `now`.
+#[derive(Clone, Debug)]
+pub struct Segment {
+    pub text: String,
+    pub plan: Plan,
+    pub warnings: Vec<String>,
+    pub clock: Clock,
+}
+
+/// The engine's state.
+#[derive(Debug, Default)]
+pub struct State {
+    pub(super) store: Store,
+    pub(super) saved: SavedSegments,
+    pub(super) quotas: BTreeMap<String, Quota>,
+    /// The sequence number of the last record applied.
+    pub(super) seq: u64,
+}
+
+/// What a snapshot holds beside the store (its attachment, as JSON).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(super) struct Meta {
+    pub generation: u64,
+    pub seq: u64,
+    #[serde(default)]
+    pub saved: SavedSegments,
+    #[serde(default)]
+    pub quotas: BTreeMap<String, Quota>,
+}
+
+/// A record found acceptable by [`State::check`].
+pub(super) struct CheckedRecord(Vec<Checked>);
+
+impl State {
+    /// Checks a record against the state without changing it.
+    pub(super) fn check(&self, record: &Record) -> Result<CheckedRecord, Error> {
+        match record {
+            Record::Store { changes, .. } => changes
+                .iter()
+                .map(|c| self.store.check(c).map_err(Error::Change))
+                .collect::<Result<_, _>>()
+                .map(CheckedRecord),
+            Record::SaveSegment { name, text } => {
+                check_segment_name(name)?;
+                let mut saved = self.saved.clone();
+                saved.insert(name.clone(), text.clone());
+                let view = Compiler {
+                    store: &self.store,
+                    saved: &saved,
+                };
+                view.compile(text, Clock { now: 0, tz: utc() })?;
+                Ok(CheckedRecord(Vec::new()))
+            }
+            Record::ForgetSegment { .. } | Record::SetQuota { .. } => Ok(CheckedRecord(Vec::new())),
+        }
+    }
+
+    /// Applies a checked record; `seq` is its sequence number.
+    pub(super) fn write(
+        &mut self,
+        record: &Record,
+        checked: CheckedRecord,
+        seq: u64,
+    ) -> Result<Applied, Error> {
+        let mut applied = Applied::default();
+        match record {
+            Record::Store { changes, now } => {
+                for (change, checked) in changes.iter().zip(checked.0) {
+                    let one = self
+                        .store
+                        .write(change, checked, *now)
+                        .map_err(Error::Change)?;
+                    applied.created += one.created;
+                    applied.changed += one.changed;
+                    applied.erased.extend(one.erased);
+                }
+            }
+            Record::SaveSegment { name, text } => {
+                self.saved.insert(name.clone(), text.clone());
+            }
+            Record::ForgetSegment { name } => {
+                self.saved.remove(name);
+            }
+            Record::SetQuota { account, quota } => {
+                self.quotas.insert(account.clone(), *quota);
+            }
+        }
+        self.seq = seq;
+        Ok(applied)
+    }
+
+    /// Applies a record read back from the log.
+    pub(super) fn replay(&mut self, record: &Record, seq: u64) -> Result<Applied, Error> {
+        let checked = self
+            .check(record)
+            .map_err(|e| Error::Data(format!("record {seq} no longer applies ({e})")))?;
+        self.write(record, checked, seq)
+    }
+
+    /// The metadata a snapshot of this state carries.
+    pub(super) fn meta(&self, generation: u64) -> Meta {
+        Meta {
+            generation,
+            seq: self.seq,
+            saved: self.saved.clone(),
+            quotas: self.quotas.clone(),
+        }
+    }
+}
+
+/// Refuses names that `@name` could not spell.
+fn check_segment_name(name: &str) -> Result<(), Error> {
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "'{name}' is not a segment name: use letters, digits and _, not starting with a digit"
+        )))
+    }
+}
+
+/// Compiles segments against a store's tags and a set of saved segments.
+struct Compiler<'a> {
+    store: &'a Store,
+    saved: &'a SavedSegments,
+}
+
+impl Compiler<'_> {
+    fn compile(&self, text: &str, clock: Clock) -> Result<Segment, Error> {
+        let expr = syntax::parse(text).map_err(Error::Segment)?;
+        let lowering =
+            plan::lower(expr.as_ref(), text, clock, self.saved).map_err(Error::Segment)?;
+        let mut warnings = lowering.warnings;
+        self.note_unknown_tags(&lowering.plan, &mut warnings);
+        Ok(Segment {
+            text: text.to_string(),
+            plan: plan::rules::optimize(lowering.plan),
+            warnings,
+            clock,
+        })
+    }
+
+    fn note_unknown_tags(&self, plan: &Plan, warnings: &mut Vec<String>) {
+        match plan {
+            Plan::Leaf(Leaf::Tag(tag)) if self.store.tag(tag).is_none() => {
+                warnings.push(format!(
+                    "no contact carries the tag {tag:?}: it matches nothing"
+                ));
+            }
+            Plan::Not(inner) => self.note_unknown_tags(inner, warnings),
+            Plan::And(children) | Plan::Or(children) => {
+                children
+                    .iter()
+                    .for_each(|c| self.note_unknown_tags(c, warnings));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A consistent read of the engine's state: every call on one view sees the same state,
+/// and changes wait until the view is dropped (keep views short).
+pub struct View<'a> {
+    pub(super) state: RwLockReadGuard<'a, State>,
+    pub(super) tz: FixedOffset,
+}
+
+impl View<'_> {
+    /// The contacts.
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    /// Saved segments by name.
+    pub fn saved_segments(&self) -> &SavedSegments {
+        &self.state.saved
+    }
+
+    /// LINE quotas by account id.
+    pub fn quotas(&self) -> &BTreeMap<String, Quota> {
+        &self.state.quotas
+    }
+
+    /// The sequence number of the last change this state holds.
+    pub fn seq(&self) -> u64 {
+        self.state.seq
+    }
+
+    /// Parses, plans and optimizes a segment at `now`.
+    pub fn compile(&self, text: &str, now: Seconds) -> Result<Segment, Error> {
+        let compiler = Compiler {
+            store: &self.state.store,
+            saved: &self.state.saved,
+        };
+        compiler.compile(text, Clock { now, tz: self.tz })
+    }
+
+    /// The rows matching a compiled segment.
+    pub fn rows(&self, segment: &Segment) -> RoaringBitmap {
+        crate::exec::execute(&segment.plan, &self.state.store)
+    }
+
+    /// How many contacts match a compiled segment.
+    pub fn count(&self, segment: &Segment) -> u64 {
+        crate::exec::count(&segment.plan, &self.state.store)
+    }
+
+    /// The plan tree with estimated and actual cardinalities.
+    pub fn explain(&self, segment: &Segment) -> String {
+        let node = ExplainNode::new(&segment.plan, &self.state.store);
+        plan::explain_text(&node, &segment.warnings)
+    }
+}
+
+/// UTC as a fixed offset.
+pub(super) fn utc() -> FixedOffset {
+    FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!("zero is a valid offset"))
+}
