@@ -163,6 +163,12 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     if let Some(tz) = tz {
         engine.set_time_zone(tz);
     }
+    if let Some(bytes) = std::env::var("REACH_CHECKPOINT_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        engine.set_checkpoint_bytes(bytes);
+    }
     let mut ctx = Context::new(engine, fixed_now, false);
     match command {
         Command::Repl => crate::repl::run(&mut ctx),

@@ -8,6 +8,7 @@
 //! - `log.rs`: the write-ahead log (framed, checksummed records; torn tails and damage).
 //! - `record.rs`: what a log record holds; `edit.rs`: what callers ask for.
 //! - `state.rs`: the state, how a record applies to it, and [`View`], a consistent read.
+//! - `stream.rs`: the JSON Lines change stream of `reach apply`, into edits.
 //!
 //! A data directory holds `contacts.snap` (a snapshot: generation *g*, the sequence
 //! number of the last change it holds, the store, saved segments and quotas) and
@@ -20,6 +21,7 @@ mod edit;
 mod log;
 mod record;
 mod state;
+mod stream;
 
 use std::fs::File;
 use std::io::Read;
@@ -33,6 +35,7 @@ use roaring::RoaringBitmap;
 pub use dir::DataDir;
 pub use edit::{CONFIRM_WORD, Edit, Identity, Target};
 pub use state::{Quota, Segment, View};
+pub use stream::parse_change;
 
 use crate::csv::{ImportOptions, ImportSummary};
 use crate::error::Error;
@@ -143,6 +146,8 @@ struct Writer {
     /// Set when a write to disk failed after a change was applied in memory: memory may
     /// be ahead of disk, so no further change is accepted.
     failed: Option<String>,
+    /// Log bytes after which a round of commits ends with a checkpoint.
+    checkpoint_bytes: u64,
 }
 
 /// The log handle that group flushes use, and how far they got.
@@ -182,6 +187,7 @@ impl Engine {
                 access,
                 durability: Durability::default(),
                 failed: None,
+                checkpoint_bytes: CHECKPOINT_LOG_BYTES,
             }),
             flush: Mutex::new(Flush::default()),
         }
@@ -237,6 +243,12 @@ impl Engine {
     /// Sets when a change counts as durable (default: [`Durability::Group`]).
     pub fn set_durability(&self, durability: Durability) {
         self.writer().durability = durability;
+    }
+
+    /// Sets how many bytes of log make a round of commits end with a checkpoint (default
+    /// 256 MiB): a longer log opens more slowly, a shorter one checkpoints more often.
+    pub fn set_checkpoint_bytes(&self, bytes: u64) {
+        self.writer().checkpoint_bytes = bytes;
     }
 
     /// Where the data lives (`None` in memory).
@@ -437,9 +449,8 @@ impl Engine {
     /// log has grown past its bound, makes the changes durable per the durability mode,
     /// and gives a shared engine's lock back.
     fn finish<'e>(&'e self, mut writer: MutexGuard<'e, Writer>, last: u64) -> Result<(), Error> {
-        let long_log = writer
-            .active()
-            .is_some_and(|a| a.log.len() > CHECKPOINT_LOG_BYTES);
+        let bound = writer.checkpoint_bytes;
+        let long_log = writer.active().is_some_and(|a| a.log.len() > bound);
         let mut done = if long_log {
             self.checkpoint(&mut writer, None)
         } else {

@@ -120,6 +120,7 @@ fn lookup<'s>(leaf: &Leaf, store: &'s Store) -> Cow<'s, RoaringBitmap> {
         Leaf::TimePresent(field) => Cow::Borrowed(store.time_present(*field)),
         Leaf::TextPresent(field) => Cow::Borrowed(store.text_present(*field)),
         Leaf::TimeRange { field, lo, hi } => Cow::Owned(store.time_range(*field, *lo, *hi)),
+        Leaf::ExternalId(id) => Cow::Owned(store.external_id_eq(id)),
         Leaf::Name(name) => Cow::Owned(store.name_eq(name)),
         Leaf::Text(field, value) => Cow::Owned(store.text_eq(*field, value)),
     }

@@ -27,6 +27,8 @@ pub struct Lowering {
 pub const FIELDS: &[&str] = &[
     "channel",
     "account",
+    "external_id",
+    "id",
     "name",
     "tag",
     "checkout",
@@ -229,6 +231,7 @@ impl Lowerer<'_> {
                 }
             },
             "account" => leaf(Leaf::Account(text.to_string())),
+            "external_id" | "id" => leaf(Leaf::ExternalId(text.to_string())),
             "name" => leaf(Leaf::Name(text.to_string())),
             "tag" => leaf(Leaf::Tag(text.to_string())),
             "email" => leaf(Leaf::Text(TextField::Email, text.to_string())),

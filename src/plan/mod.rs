@@ -34,6 +34,8 @@ pub enum Leaf {
         lo: Seconds,
         hi: Seconds,
     },
+    /// The platform's user id, exactly (any account).
+    ExternalId(String),
     /// Trimmed, lower-cased full name equality.
     Name(String),
     /// Text equality (emails ignoring case; phones normalized).
@@ -78,6 +80,7 @@ impl fmt::Display for Leaf {
             Leaf::TimeRange { field, lo, hi } => {
                 write!(f, "{field} in [{}, {})", time(*lo), time(*hi))
             }
+            Leaf::ExternalId(id) => write!(f, "external_id = {id:?}"),
             Leaf::Name(n) => write!(f, "name ≈ {n:?}"),
             Leaf::Text(field, v) => write!(f, "{field} = {v:?}"),
         }

@@ -253,6 +253,15 @@ impl Store {
         self.texts[field.index()].matching(value)
     }
 
+    /// The contacts whose external id is `id`, on any account (one probe of the identity
+    /// map per account).
+    pub fn external_id_eq(&self, id: &str) -> RoaringBitmap {
+        let identity = self.identity();
+        (0..self.accounts.entries().len() as u32)
+            .filter_map(|code| identity.find(code, id, &self.row_account, &self.external_ids))
+            .collect()
+    }
+
     /// The contacts whose trimmed, lower-cased name equals `value`'s.
     pub fn name_eq(&self, value: &str) -> RoaringBitmap {
         postings::matching(self.name_index(), &fold(value), |r| fold(self.names.get(r)))

@@ -1,6 +1,7 @@
 //! The one integration-test binary: modules by concern.
 
 mod cli;
+mod durability;
 mod grammar;
 mod import_export;
 mod oracle;
@@ -20,4 +21,29 @@ pub fn generated_store(n: u64, seed: u64, now: i64) -> reach::store::Store {
         .apply(&change, now)
         .expect("generated contacts are valid");
     store
+}
+
+/// A small deterministic random number generator for tests (an LCG: plenty for picking).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 17
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
 }

@@ -30,25 +30,14 @@ const NAMES: &[&str] = &["Alice Chen", " alice chen ", "陳怡君", "Bob", ""];
 const PHONES: [&str; 2] = ["+886 912-345-678", "+886912000111"];
 const STORES: &[&str] = &["taipei-101", "Taipei-101"];
 
-struct Rng(u64);
+use crate::Rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 17
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
+/// Times near the oracle's now.
+trait Times {
+    fn time(&mut self) -> Option<Seconds>;
+}
+
+impl Times for Rng {
     /// A time within ~400 days of NOW, often on interesting edges.
     fn time(&mut self) -> Option<Seconds> {
         if self.chance(25) {
@@ -178,6 +167,14 @@ fn predicate() -> impl Strategy<Value = String> {
         prop::sample::select(vec!["line-tw", "shared", "@brand", "+886223456789", "nope"])
             .prop_map(|v| format!("account:{v}")),
         prop::sample::select(vec![
+            "id:id3",
+            "external_id:id17",
+            "ID:id0",
+            "id:nope",
+            "id:\"id5\""
+        ])
+        .prop_map(String::from),
+        prop::sample::select(vec![
             "vip",
             "gold",
             "churned",
@@ -276,6 +273,7 @@ fn matches(field: &str, value: &str, c: &Contact, clock: Clock) -> bool {
             text(TextField::Phone).is_some_and(|p| normalize_phone(p) == normalize_phone(value))
         }
         "member_id" => text(TextField::MemberId) == Some(value),
+        "external_id" | "id" => c.external_id == value,
         "store" => text(TextField::Store) == Some(value),
         "salesperson" => text(TextField::Salesperson) == Some(value),
         "checkout" | "last_checkout" => time(TimeField::LastCheckoutAt),

@@ -37,7 +37,7 @@ fn precedence_is_not_then_and_then_or() {
 fn errors_point_at_the_text_with_a_suggestion() {
     assert_eq!(
         error("tg:vip channel:line"),
-        "unknown field 'tg': did you mean 'tag'?\n  tg:vip channel:line\n  ^^\n  at byte 0, column 1\n  help: expected one of: channel, account, name, tag, checkout, last_checkout, interaction, customer_interaction, team_interaction, marketing, team_marketing, joined, subscribed_at, email, phone, member_id, store, salesperson, optout, is, has"
+        "unknown field 'tg': did you mean 'tag'?\n  tg:vip channel:line\n  ^^\n  at byte 0, column 1\n  help: expected one of: channel, account, external_id, id, name, tag, checkout, last_checkout, interaction, customer_interaction, team_interaction, marketing, team_marketing, joined, subscribed_at, email, phone, member_id, store, salesperson, optout, is, has"
     );
     let state = error("channel:line is:subscibed");
     assert!(state.starts_with("unknown state 'subscibed' for 'is': did you mean 'subscribed'?\n  channel:line is:subscibed\n                  ^^^^^^^^^\n  at byte 16, column 17"), "{state}");
