@@ -86,7 +86,7 @@ pub struct Committed {
 }
 
 /// Log bytes after which a commit checkpoints on its own.
-const CHECKPOINT_LOG_BYTES: u64 = 256 << 20;
+const CHECKPOINT_LOG_BYTES: u64 = 64 << 20;
 
 /// The engine: state, where it is kept, and the one way to change it. `Engine` is `Sync`:
 /// share it (e.g. in an `Arc`) and query from many threads while one commits.
@@ -246,7 +246,8 @@ impl Engine {
     }
 
     /// Sets how many bytes of log make a round of commits end with a checkpoint (default
-    /// 256 MiB): a longer log opens more slowly, a shorter one checkpoints more often.
+    /// 64 MiB, about a million small changes): a longer log opens more slowly, a shorter
+    /// one checkpoints more often.
     pub fn set_checkpoint_bytes(&self, bytes: u64) {
         self.writer().checkpoint_bytes = bytes;
     }

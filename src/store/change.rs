@@ -8,7 +8,7 @@ use hashbrown::HashSet;
 use roaring::RoaringBitmap;
 
 use super::batch::RowBatch;
-use super::{Store, account_key, fold, push_rows};
+use super::{Store, account_key, fold, push_rows, rowset};
 use crate::model::time::{MAX_STORED, MIN_STORED};
 use crate::model::{
     Channel, Contact, Event, EventKind, FbFrequency, FieldError, FieldSet, Flag, OptOutKind,
@@ -249,8 +249,10 @@ impl Store {
             .map(|c| self.find(c.channel, &c.account, &c.external_id))
             .collect();
         let existing: RoaringBitmap = rows.iter().flatten().copied().collect();
-        let mut old: hashbrown::HashMap<u32, Contact> =
-            existing.iter().zip(self.contacts(&existing)).collect();
+        // Tags are read only when the upsert sets them (reading them is the costly part).
+        let with_tags = fields.contains(crate::model::Field::Tags);
+        let stored = self.contacts_with(&existing, with_tags);
+        let mut old: hashbrown::HashMap<u32, Contact> = existing.iter().zip(stored).collect();
         let merged = contacts
             .iter()
             .zip(&rows)
@@ -442,7 +444,6 @@ impl Store {
         self.accounts.rows_mut(account).insert(row);
         self.channels[contact.channel.index()].insert(row);
         self.live.insert(row);
-        self.tag_counts();
         row
     }
 
@@ -460,42 +461,50 @@ impl Store {
         }
     }
 
-    /// Writes every non-identity field of `row`, updating only the indexes that change.
+    /// Writes the non-identity fields of `row` whose value differs from `old` (all of
+    /// them for a new row), updating only the indexes that change.
     fn write_fields(&mut self, row: u32, old: Option<&Contact>, new: &Contact, now: Seconds) {
         let fresh = old.is_none();
-        let old_name = old.map(|o| o.name.as_str());
-        if old_name != Some(new.name.as_str()) {
-            self.write_name(row, old_name, &new.name);
+        let differs = |same: &dyn Fn(&Contact) -> bool| old.is_none_or(|o| !same(o));
+        if differs(&|o| o.name == new.name) {
+            self.write_name(row, old.map(|o| o.name.as_str()), &new.name);
         }
-        self.avatars.set(row, &new.avatar_url);
-        self.write_tags(row, old.map_or(&[][..], |o| &o.tags), &new.tags, now);
-        for flag in Flag::ALL {
-            set_bit(fresh, &mut self.flags[flag.index()], row, new.flag(*flag));
+        if differs(&|o| o.avatar_url == new.avatar_url) {
+            self.avatars.set(row, &new.avatar_url);
         }
-        for kind in OptOutKind::ALL {
-            set_bit(
-                fresh,
-                &mut self.opt_outs[kind.index()],
-                row,
-                new.opt_outs.contains(*kind),
-            );
+        // Tags the change does not touch (or that an upsert did not read) stay as they are.
+        if differs(&|o| o.tags == new.tags) {
+            self.write_tags(row, old.map_or(&[][..], |o| &o.tags), &new.tags, now);
         }
-        for frequency in FbFrequency::ALL {
-            let on = new.fb_frequency == Some(*frequency);
-            set_bit(fresh, &mut self.frequencies[frequency.index()], row, on);
+        if differs(&|o| o.flags == new.flags) {
+            for flag in Flag::ALL {
+                set_bit(fresh, &mut self.flags[flag.index()], row, new.flag(*flag));
+            }
+        }
+        if differs(&|o| o.opt_outs == new.opt_outs) {
+            for kind in OptOutKind::ALL {
+                let on = new.opt_outs.contains(*kind);
+                set_bit(fresh, &mut self.opt_outs[kind.index()], row, on);
+            }
+        }
+        if differs(&|o| o.fb_frequency == new.fb_frequency) {
+            for frequency in FbFrequency::ALL {
+                let on = new.fb_frequency == Some(*frequency);
+                set_bit(fresh, &mut self.frequencies[frequency.index()], row, on);
+            }
         }
         for field in TimeField::ALL {
             let value = new.time(*field);
-            self.times[field.index()].set(row, value);
-            set_bit(
-                fresh,
-                &mut self.time_present[field.index()],
-                row,
-                value.is_some(),
-            );
+            if differs(&|o| o.time(*field) == value) {
+                self.times[field.index()].set(row, value);
+                let present = &mut self.time_present[field.index()];
+                set_bit(fresh, present, row, value.is_some());
+            }
         }
         for field in TextField::ALL {
-            self.texts[field.index()].set(row, new.text(*field));
+            if differs(&|o| o.text(*field) == new.text(*field)) {
+                self.texts[field.index()].set(row, new.text(*field));
+            }
         }
     }
 
@@ -510,19 +519,20 @@ impl Store {
             self.tags.rows_mut(code).insert(row);
         }
         let count = u16::try_from(new.len()).unwrap_or(u16::MAX);
-        self.tag_counts()[row as usize] = count;
+        self.set_tag_count(row, count);
         set_bit(old.is_empty(), &mut self.tagged, row, count > 0);
     }
 
     fn add_tag(&mut self, tag: &str, rows: &RoaringBitmap, now: Seconds) -> Applied {
         let code = self.tags.intern(tag, now);
-        let added = (rows & &self.live) - &self.tags.entry(code).rows;
-        for row in &added {
-            let count = &mut self.tag_counts()[row as usize];
-            *count = count.saturating_add(1);
+        let added = rowset::minus(&rowset::and(rows, &self.live), &self.tags.entry(code).rows);
+        if let Some(counts) = self.tag_counts.as_mut() {
+            for row in &added {
+                counts[row as usize] = counts[row as usize].saturating_add(1);
+            }
         }
-        self.tagged |= &added;
-        *self.tags.rows_mut(code) |= &added;
+        rowset::add(&mut self.tagged, &added);
+        rowset::add(self.tags.rows_mut(code), &added);
         Applied {
             changed: added.len(),
             ..Applied::default()
@@ -533,8 +543,9 @@ impl Store {
         let Some(code) = self.tags.code(tag) else {
             return Applied::default();
         };
-        let removed = &self.tags.entry(code).rows & rows;
-        *self.tags.rows_mut(code) -= &removed;
+        let removed = rowset::and(rows, &self.tags.entry(code).rows);
+        self.count_tags_for(&removed);
+        rowset::remove(self.tags.rows_mut(code), &removed);
         self.untag_rows(&removed);
         Applied {
             changed: removed.len(),
@@ -542,25 +553,38 @@ impl Store {
         }
     }
 
-    /// Decrements the tag counts of `rows` after one of their tags went away.
+    /// Counts tags per row before a removal from `rows`, unless they are few (then
+    /// [`Store::untag_rows`] looks at their other tags instead).
+    fn count_tags_for(&mut self, rows: &RoaringBitmap) {
+        if rows.len() > super::FEW_ROWS {
+            self.counted_tags();
+        }
+    }
+
+    /// Keeps `tagged` exact after one tag went away from each of `rows`: by the counts
+    /// when tags are counted, else by looking for another tag of each row.
     fn untag_rows(&mut self, rows: &RoaringBitmap) {
-        for row in rows {
-            let count = &mut self.tag_counts()[row as usize];
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                self.tagged.remove(row);
+        match self.tag_counts.as_mut() {
+            Some(counts) => {
+                for row in rows {
+                    let count = &mut counts[row as usize];
+                    *count = count.saturating_sub(1);
+                    if *count == 0 {
+                        self.tagged.remove(row);
+                    }
+                }
+            }
+            None => {
+                let bare: Vec<u32> = rows.iter().filter(|&r| !self.has_any_tag(r)).collect();
+                for row in bare {
+                    self.tagged.remove(row);
+                }
             }
         }
     }
 
     fn delete_tags(&mut self, tags: &[String]) -> Applied {
         let doomed: HashSet<&str> = tags.iter().map(String::as_str).collect();
-        let mut touched = RoaringBitmap::new();
-        for entry in self.tags.entries() {
-            if doomed.contains(&*entry.name) {
-                touched |= &entry.rows;
-            }
-        }
         let entries: Vec<RoaringBitmap> = self
             .tags
             .entries()
@@ -568,10 +592,13 @@ impl Store {
             .filter(|e| doomed.contains(&*e.name))
             .map(|e| e.rows.clone())
             .collect();
-        for rows in &entries {
-            self.untag_rows(rows);
-        }
+        let touched = roaring::MultiOps::union(entries.iter());
+        self.count_tags_for(&touched);
         self.tags.remove_where(|e| doomed.contains(&*e.name));
+        match self.tag_counts {
+            Some(_) => entries.iter().for_each(|rows| self.untag_rows(rows)),
+            None => self.untag_rows(&touched),
+        }
         Applied {
             changed: touched.len(),
             ..Applied::default()
@@ -579,16 +606,16 @@ impl Store {
     }
 
     fn set_opt_outs(&mut self, rows: &RoaringBitmap, kinds: OptOuts, on: bool) -> Applied {
-        let rows = rows & &self.live;
+        let rows = rowset::and(rows, &self.live);
         let mut changed = RoaringBitmap::new();
         for kind in kinds.iter() {
             let bitmap = &mut self.opt_outs[kind.index()];
             if on {
-                changed |= &rows - &*bitmap;
-                *bitmap |= &rows;
+                changed |= rowset::minus(&rows, bitmap);
+                rowset::add(bitmap, &rows);
             } else {
-                changed |= &rows & &*bitmap;
-                *bitmap -= &rows;
+                changed |= rowset::and(&rows, bitmap);
+                rowset::remove(bitmap, &rows);
             }
         }
         Applied {
@@ -598,7 +625,7 @@ impl Store {
     }
 
     fn record_event(&mut self, event: Event, rows: &RoaringBitmap) -> Applied {
-        let rows = rows & &self.live;
+        let rows = rowset::and(rows, &self.live);
         let mut changed = RoaringBitmap::new();
         if let Some(field) = event.kind.time_field() {
             let i = field.index();
@@ -615,12 +642,12 @@ impl Store {
         let blocked = &mut self.flags[Flag::Blocked.index()];
         match event.kind {
             EventKind::Subscribe => {
-                changed |= &rows & &*blocked;
-                *blocked -= &rows;
+                changed |= rowset::and(&rows, blocked);
+                rowset::remove(blocked, &rows);
             }
             EventKind::Block => {
-                changed |= &rows - &*blocked;
-                *blocked |= &rows;
+                changed |= rowset::minus(&rows, blocked);
+                rowset::add(blocked, &rows);
             }
             _ => {}
         }
@@ -656,7 +683,7 @@ impl Store {
     }
 
     fn delete(&mut self, rows: &RoaringBitmap) -> Applied {
-        let rows = rows & &self.live;
+        let rows = rowset::and(rows, &self.live);
         let contacts = self.contacts(&rows);
         let mut erased = Vec::with_capacity(contacts.len());
         for (row, contact) in rows.iter().zip(contacts) {
@@ -680,31 +707,6 @@ impl Store {
             created: 0,
             erased,
         }
-    }
-
-    /// A copy holding only live rows, renumbered densely in row order; tags and their
-    /// creation times (even of tags nobody carries) are kept. Deleted contacts leave nothing.
-    pub fn compacted(&self) -> Store {
-        let mut out = Store::new();
-        for entry in self.tags.entries() {
-            out.tags.intern(&entry.name, entry.created_at);
-        }
-        for entry in self.accounts.entries() {
-            if !entry.rows.is_empty() {
-                out.accounts.intern(&entry.name, entry.created_at);
-            }
-        }
-        let rows: Vec<u32> = self.live.iter().collect();
-        for chunk in rows.chunks(1 << 16) {
-            let batch: RoaringBitmap = chunk.iter().copied().collect();
-            let contacts = self.contacts(&batch);
-            out.reserve_rows(contacts.len());
-            for contact in &contacts {
-                let row = out.create_row(contact);
-                out.write_fields(row, None, contact, 0);
-            }
-        }
-        out
     }
 }
 

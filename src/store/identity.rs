@@ -1,16 +1,25 @@
-//! `IdentityMap`: (account code, external id) → row, storing only row ids in the table
-//! (the external ids themselves live in the store's string column).
+//! `IdentityMap`: (account code, external id) → row, storing only row ids in the tables
+//! (the external ids themselves live in the store's string column). The map is split by
+//! hash into a few tables so that building it for a freshly read store runs on every core.
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::hash::BuildHasher;
 
 use super::strings::StrColumn;
 
-/// A hash table of row ids keyed by identity; the caller passes the columns to compare with.
+/// Tables the map is split into (by the top bits of the hash).
+const PARTS: usize = 4;
+
+/// Hash tables of row ids keyed by identity; the caller passes the columns to compare with.
 #[derive(Clone, Debug, Default)]
 pub struct IdentityMap {
     hasher: DefaultHashBuilder,
-    table: HashTable<u32>,
+    tables: [HashTable<u32>; PARTS],
+}
+
+/// The table a hash belongs to.
+fn part(hash: u64) -> usize {
+    (hash >> 62) as usize
 }
 
 impl IdentityMap {
@@ -27,7 +36,7 @@ impl IdentityMap {
         ids: &StrColumn,
     ) -> Option<u32> {
         let hash = self.hash(account, external_id);
-        self.table
+        self.tables[part(hash)]
             .find(hash, |&row| {
                 accounts[row as usize] == account && ids.get(row) == external_id
             })
@@ -38,7 +47,7 @@ impl IdentityMap {
     pub fn insert(&mut self, row: u32, accounts: &[u32], ids: &StrColumn) {
         let hash = self.hash(accounts[row as usize], ids.get(row));
         let hasher = &self.hasher;
-        self.table.insert_unique(hash, row, |&r| {
+        self.tables[part(hash)].insert_unique(hash, row, |&r| {
             hasher.hash_one((accounts[r as usize], ids.get(r)))
         });
     }
@@ -48,7 +57,7 @@ impl IdentityMap {
         let (account, id) = (accounts[row as usize], ids.get(row));
         let hash = self.hash(account, id);
         let hasher = &self.hasher;
-        let entry = self.table.entry(
+        let entry = self.tables[part(hash)].entry(
             hash,
             |&r| accounts[r as usize] == account && ids.get(r) == id,
             |&r| hasher.hash_one((accounts[r as usize], ids.get(r))),
@@ -65,53 +74,55 @@ impl IdentityMap {
     /// Removes `row`.
     pub fn remove(&mut self, row: u32, accounts: &[u32], ids: &StrColumn) {
         let hash = self.hash(accounts[row as usize], ids.get(row));
-        if let Ok(entry) = self.table.find_entry(hash, |&r| r == row) {
+        if let Ok(entry) = self.tables[part(hash)].find_entry(hash, |&r| r == row) {
             entry.remove();
         }
     }
 
-    /// A map of rows `0..rows`, hashing in parallel.
+    /// A map of rows `0..rows`, hashing and filling the tables in parallel. Rows that
+    /// repeat an earlier row's identity are left out.
     pub fn build(rows: u32, accounts: &[u32], ids: &StrColumn) -> IdentityMap {
-        let mut map = IdentityMap::default();
-        map.insert_all(rows, accounts, ids);
-        map
-    }
-
-    /// Adds rows `0..rows` of freshly loaded columns, hashing in parallel. Returns false if
-    /// two rows share an identity (the later ones are then left out).
-    fn insert_all(&mut self, rows: u32, accounts: &[u32], ids: &StrColumn) -> bool {
         use rayon::prelude::*;
-        let hasher = &self.hasher;
+        let mut map = IdentityMap::default();
+        let hasher = &map.hasher;
         let hashes: Vec<u64> = (0..rows)
             .into_par_iter()
             .map(|r| hasher.hash_one((accounts[r as usize], ids.get(r))))
             .collect();
-        self.table.reserve(rows as usize, |&r| hashes[r as usize]);
-        let mut unique = true;
-        for (row, &hash) in hashes.iter().enumerate() {
-            let row = row as u32;
-            let same = |&r: &u32| {
-                accounts[r as usize] == accounts[row as usize] && ids.get(r) == ids.get(row)
-            };
-            if self.table.find(hash, same).is_some() {
-                unique = false;
-                continue;
-            }
-            self.table.insert_unique(hash, row, |&r| hashes[r as usize]);
-        }
-        unique
+        let rehash = |&r: &u32| hashes[r as usize];
+        map.tables
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(p, table)| {
+                table.reserve(rows as usize / PARTS + rows as usize / 64, rehash);
+                for (row, &hash) in hashes.iter().enumerate() {
+                    if part(hash) != p {
+                        continue;
+                    }
+                    let row = row as u32;
+                    let same = |&r: &u32| {
+                        accounts[r as usize] == accounts[row as usize] && ids.get(r) == ids.get(row)
+                    };
+                    if table.find(hash, same).is_none() {
+                        table.insert_unique(hash, row, rehash);
+                    }
+                }
+            });
+        map
     }
 
     /// Reserves room for `additional` rows, if memory allows.
     pub fn reserve(&mut self, additional: usize, accounts: &[u32], ids: &StrColumn) {
         let hasher = &self.hasher;
-        let _ = self.table.try_reserve(additional, |&r| {
-            hasher.hash_one((accounts[r as usize], ids.get(r)))
-        });
+        for table in &mut self.tables {
+            let _ = table.try_reserve(additional / PARTS + 1, |&r| {
+                hasher.hash_one((accounts[r as usize], ids.get(r)))
+            });
+        }
     }
 
     /// Bytes of memory held.
     pub fn heap_bytes(&self) -> usize {
-        self.table.capacity() * 5
+        self.tables.iter().map(|t| t.capacity() * 5).sum()
     }
 }

@@ -4,10 +4,13 @@
 
 mod batch;
 mod change;
+mod compact;
 mod identity;
+mod memory;
 mod postings;
 mod reader;
 mod registry;
+mod rowset;
 pub mod snapshot;
 mod strings;
 mod text;
@@ -287,12 +290,13 @@ impl Store {
         (map, &self.row_account, &self.external_ids)
     }
 
-    /// Tags per row, for changing them (counted from the tag bitmaps if needed).
-    fn tag_counts(&mut self) -> &mut Vec<u16> {
+    /// Tags per row, counted from the tag bitmaps if they are not counted yet (a bulk tag
+    /// removal needs them; edits keep them exact once they exist).
+    fn counted_tags(&mut self) -> &mut Vec<u16> {
         let rows = self.row_count() as usize;
         let tags = &self.tags;
         let counts = self.tag_counts.get_or_insert_with(|| {
-            let mut counts = vec![0u16; rows];
+            let mut counts = memory::zeroed::<u16>(rows);
             for entry in tags.entries() {
                 for row in &entry.rows {
                     counts[row as usize] = counts[row as usize].saturating_add(1);
@@ -304,6 +308,21 @@ impl Store {
             counts.resize(rows, 0);
         }
         counts
+    }
+
+    /// Records how many tags `row` carries, if tags are counted.
+    fn set_tag_count(&mut self, row: u32, count: u16) {
+        if let Some(counts) = self.tag_counts.as_mut() {
+            if counts.len() <= row as usize {
+                counts.resize(row as usize + 1, 0);
+            }
+            counts[row as usize] = count;
+        }
+    }
+
+    /// Whether `row` carries any tag (a membership test per tag until one says yes).
+    fn has_any_tag(&self, row: u32) -> bool {
+        self.tags.entries().iter().any(|e| e.rows.contains(row))
     }
 
     /// The external id of a row.
@@ -322,14 +341,29 @@ impl Store {
         self.contacts(&RoaringBitmap::from_iter([row])).pop()
     }
 
-    /// The contacts of the live rows among `rows`, in row order. Tags are gathered per tag
-    /// (one intersection each), not per row.
+    /// The contacts of the live rows among `rows`, in row order.
     pub fn contacts(&self, rows: &RoaringBitmap) -> Vec<Contact> {
+        self.contacts_with(rows, true)
+    }
+
+    /// The contacts of the live rows among `rows`, in row order, with their tags or
+    /// without (then `tags` is empty). Tags of many rows are gathered per tag (one
+    /// intersection each); of a few rows, per row.
+    pub(crate) fn contacts_with(&self, rows: &RoaringBitmap, with_tags: bool) -> Vec<Contact> {
         let rows = rows & &self.live;
         let mut out: Vec<Contact> = rows
             .iter()
             .map(|row| self.contact_without_tags(row))
             .collect();
+        if !with_tags {
+            return out;
+        }
+        if rows.len() <= FEW_ROWS {
+            for (contact, row) in out.iter_mut().zip(&rows) {
+                contact.tags = self.row_tags(row);
+            }
+            return out;
+        }
         let position = RowPositions::new(&rows);
         for entry in self.tags.entries() {
             if entry.rows.is_disjoint(&rows) {
@@ -343,6 +377,28 @@ impl Store {
             contact.tags.sort();
         }
         out
+    }
+
+    /// The tags of one row, sorted: a membership test per tag, stopping once the row's
+    /// tag count (when counted) is reached.
+    fn row_tags(&self, row: u32) -> Vec<String> {
+        let mut left = match &self.tag_counts {
+            Some(counts) => counts.get(row as usize).copied().unwrap_or(0) as usize,
+            None if self.tagged.contains(row) => usize::MAX,
+            None => 0,
+        };
+        let mut tags = Vec::new();
+        for entry in self.tags.entries() {
+            if left == 0 {
+                break;
+            }
+            if entry.rows.contains(row) {
+                tags.push(entry.name.to_string());
+                left -= 1;
+            }
+        }
+        tags.sort();
+        tags
     }
 
     fn contact_without_tags(&self, row: u32) -> Contact {
@@ -418,6 +474,9 @@ impl Store {
         parts
     }
 }
+
+/// Up to this many rows, [`Store::contacts_with`] reads tags row by row.
+const FEW_ROWS: u64 = 64;
 
 /// Adds `base + r` for each of `rows` (ascending, all past the bitmap's last row: the
 /// rows of a batch being appended).

@@ -338,7 +338,7 @@ impl<R: Read> Decoder<'_, R> {
 
     /// Reads exactly `len` bytes into a buffer allocated once.
     fn exact(&mut self, len: u64) -> io::Result<Vec<u8>> {
-        let mut buf = vec![0u8; self.fits(len)?];
+        let mut buf = super::memory::zeroed::<u8>(self.fits(len)?);
         self.read_exact(&mut buf)?;
         Ok(buf)
     }
@@ -353,7 +353,7 @@ impl<R: Read> Decoder<'_, R> {
         if expected.is_some_and(|e| e != n) {
             return Err(corrupt("column lengths disagree"));
         }
-        let mut values = vec![0u32; self.fits(u64::from(n) * 4)? / 4];
+        let mut values = super::memory::zeroed::<u32>(self.fits(u64::from(n) * 4)? / 4);
         self.read_exact(bytemuck::cast_slice_mut(&mut values))?;
         for v in &mut values {
             *v = u32::from_le(*v);

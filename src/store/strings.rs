@@ -165,6 +165,29 @@ impl StrColumn {
         }
     }
 
+    /// The strings of the rows of `runs` (ascending, disjoint), back to back: a run of
+    /// rows is one copy of arena bytes unless rows in it were overridden.
+    pub fn gathered(&self, runs: &[std::ops::Range<u32>]) -> StrColumn {
+        let mut out = StrColumn::default();
+        let rows: usize = runs.iter().map(|r| r.len()).sum();
+        out.reserve(rows, self.arena.len() / self.ends.len().max(1));
+        for run in runs {
+            let (first, last) = (run.start as usize, run.end as usize);
+            if !self.overrides.is_empty() || last > self.ends.len() {
+                run.clone().for_each(|r| out.push(self.get(r)));
+                continue;
+            }
+            let start = self.ends.end(first.checked_sub(1));
+            let base = out.arena.len();
+            out.arena
+                .push_str(&self.arena[start..self.ends.end(Some(last - 1))]);
+            for row in first..last {
+                out.ends.push(base + self.ends.end(Some(row)) - start);
+            }
+        }
+        out
+    }
+
     /// Where the column ends now, to [`StrColumn::truncate`] back to.
     pub fn mark(&self) -> (usize, usize) {
         (self.ends.len(), self.arena.len())

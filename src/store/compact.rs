@@ -1,0 +1,152 @@
+//! Compaction: a copy of the store holding only live rows, renumbered densely in row
+//! order — what a checkpoint writes after deletions, so that erased contacts leave
+//! nothing behind and row ids stay dense.
+//!
+//! It works column by column, never contact by contact: every index bitmap holds live
+//! rows only, so a row's new id is its id minus the number of dead rows before it, and
+//! one ordered pass per bitmap renumbers it (bitmaps on every core); columns are gathered
+//! over the live rows. Tags keep their creation times, even those nobody carries.
+
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
+use roaring::RoaringBitmap;
+
+use super::registry::{Entry, Registry};
+use super::strings::StrColumn;
+use super::text::TextColumn;
+use super::time_column::{NONE, TimeColumn};
+use super::{Store, split_account_key};
+
+/// Renumbers rows by skipping the dead ones.
+struct Renumber {
+    /// Dead rows, ascending.
+    dead: Vec<u32>,
+}
+
+impl Renumber {
+    /// The bitmap's rows (all live), renumbered.
+    fn bitmap(&self, rows: &RoaringBitmap) -> RoaringBitmap {
+        let mut before = 0usize;
+        let renumbered = rows.iter().map(|row| {
+            while before < self.dead.len() && self.dead[before] < row {
+                before += 1;
+            }
+            row - before as u32
+        });
+        RoaringBitmap::from_sorted_iter(renumbered).unwrap_or_default()
+    }
+
+    fn registry(&self, registry: &Registry, keep_empty: bool) -> (Registry, Vec<u32>) {
+        let entries = registry.entries();
+        let rows: Vec<RoaringBitmap> = entries.par_iter().map(|e| self.bitmap(&e.rows)).collect();
+        let mut codes = Vec::with_capacity(entries.len());
+        let mut kept = Vec::with_capacity(entries.len());
+        for (entry, rows) in entries.iter().zip(rows) {
+            codes.push(kept.len() as u32);
+            if keep_empty || !rows.is_empty() {
+                kept.push(Entry {
+                    name: entry.name.clone(),
+                    created_at: entry.created_at,
+                    rows,
+                });
+            }
+        }
+        (Registry::from_entries(kept), codes)
+    }
+}
+
+impl Store {
+    /// A copy holding only live rows, renumbered densely in row order. Accounts nobody
+    /// is on any more are dropped; tags (and their creation times) are kept.
+    pub fn compacted(&self) -> Store {
+        let mut dead = RoaringBitmap::new();
+        dead.insert_range(0..self.row_count());
+        dead -= &self.live;
+        let renumber = Renumber {
+            dead: dead.iter().collect(),
+        };
+        let runs = live_runs(&self.live);
+        let bitmaps = |maps: &[RoaringBitmap]| -> Vec<RoaringBitmap> {
+            maps.par_iter().map(|b| renumber.bitmap(b)).collect()
+        };
+        let mut out = Store::new();
+        let ((accounts, codes), (tags, _)) = rayon::join(
+            || renumber.registry(&self.accounts, false),
+            || renumber.registry(&self.tags, true),
+        );
+        rayon::scope(|s| {
+            s.spawn(|_| out.external_ids = self.external_ids.gathered(&runs));
+            s.spawn(|_| out.names = self.names.gathered(&runs));
+            s.spawn(|_| out.avatars = self.avatars.gathered(&runs));
+            s.spawn(|_| {
+                out.row_account = gather(&self.row_account, &runs, 0);
+                out.row_account
+                    .iter_mut()
+                    .for_each(|c| *c = codes[*c as usize]);
+            });
+            s.spawn(|_| {
+                for (i, column) in self.times.iter().enumerate() {
+                    out.times[i] = TimeColumn::from_raw(gather(column.raw(), &runs, NONE));
+                }
+            });
+            s.spawn(|_| {
+                for (i, column) in self.texts.iter().enumerate() {
+                    let present = renumber.bitmap(column.present());
+                    let mut values = StrColumn::default();
+                    column.iter().for_each(|(_, value)| values.push(value));
+                    out.texts[i] = TextColumn::from_values(column.rule(), present, values);
+                }
+            });
+            s.spawn(|_| {
+                out.tagged = renumber.bitmap(&self.tagged);
+                out.flags = to_array(bitmaps(&self.flags));
+                out.opt_outs = to_array(bitmaps(&self.opt_outs));
+                out.frequencies = to_array(bitmaps(&self.frequencies));
+                out.time_present = to_array(bitmaps(&self.time_present));
+            });
+        });
+        out.live = (0..self.live.len() as u32).collect();
+        for entry in accounts.entries() {
+            let (channel, _) = split_account_key(&entry.name);
+            out.channels[channel.index()] |= &entry.rows;
+        }
+        out.accounts = accounts;
+        out.tags = tags;
+        out.identity = OnceLock::new();
+        out
+    }
+}
+
+/// The live rows as runs of consecutive rows.
+fn live_runs(live: &RoaringBitmap) -> Vec<std::ops::Range<u32>> {
+    let mut runs = Vec::new();
+    let mut rows = live.iter();
+    while let Some(run) = rows.next_range() {
+        runs.push(*run.start()..*run.end() + 1);
+    }
+    runs
+}
+
+/// The values of the rows of `runs`, one copy per run (`missing` past the end).
+fn gather(values: &[u32], runs: &[std::ops::Range<u32>], missing: u32) -> Vec<u32> {
+    let mut out = Vec::with_capacity(runs.iter().map(|r| r.len()).sum());
+    for run in runs {
+        match values.get(run.start as usize..run.end as usize) {
+            Some(slice) => out.extend_from_slice(slice),
+            None => out.extend(
+                run.clone()
+                    .map(|r| values.get(r as usize).copied().unwrap_or(missing)),
+            ),
+        }
+    }
+    out
+}
+
+fn to_array<const N: usize>(maps: Vec<RoaringBitmap>) -> [RoaringBitmap; N] {
+    let mut out: [RoaringBitmap; N] = std::array::from_fn(|_| RoaringBitmap::new());
+    for (slot, map) in out.iter_mut().zip(maps) {
+        *slot = map;
+    }
+    out
+}
