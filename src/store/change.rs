@@ -138,8 +138,23 @@ fn set_bit(fresh: bool, bitmap: &mut RoaringBitmap, row: u32, on: bool) {
 #[derive(Debug)]
 pub struct Checked {
     version: u64,
-    /// For an upsert: each contact's row if stored, and its merge with the stored contact.
-    merged: Option<Vec<Merged>>,
+    /// What checking worked out, so that the write (under a writer's lock) only writes.
+    work: Work,
+}
+
+/// The read-only part of a change, done by [`Store::check`].
+#[derive(Debug, Default)]
+enum Work {
+    #[default]
+    Nothing,
+    /// An upsert: each contact's row if stored, and its merge with the stored contact.
+    Merged(Vec<Merged>),
+    /// A tag edit: the rows whose tag changes, and the tags per row counted for a bulk
+    /// removal when they were not counted yet.
+    Tagging {
+        rows: RoaringBitmap,
+        counts: Option<Vec<u16>>,
+    },
 }
 
 /// One upserted contact: `(row, Some((before, after)))` for a stored one, `(None, None)` for
@@ -160,13 +175,32 @@ impl Store {
     /// Checks a change without applying it: `Ok` means [`Store::write`] will apply it whole.
     /// Reads only, so that a log can record the change between the check and the write.
     pub fn check(&self, change: &Change) -> Result<Checked, ChangeError> {
-        let mut merged = None;
+        let mut work = Work::Nothing;
+        let empty = RoaringBitmap::new();
         match change {
             Change::Upsert { contacts, fields } => {
-                merged = Some(self.checked_merge(contacts, *fields)?)
+                work = Work::Merged(self.checked_merge(contacts, *fields)?);
             }
-            Change::AddTag { tag, .. } | Change::CreateTag { tag } => {
+            Change::AddTag { tag, rows } => {
                 check_tag_name(tag).map_err(ChangeError::BadTag)?;
+                let carriers = self.tag(tag).unwrap_or(&empty);
+                let rows = rowset::minus(&rowset::and(rows, &self.live), carriers);
+                work = Work::Tagging { rows, counts: None };
+            }
+            Change::CreateTag { tag } => check_tag_name(tag).map_err(ChangeError::BadTag)?,
+            Change::RemoveTag { tag, rows } => {
+                let rows = rowset::and(rows, self.tag(tag).unwrap_or(&empty));
+                let counts = self.counts_for_removal(&rows);
+                work = Work::Tagging { rows, counts };
+            }
+            Change::DeleteTags { tags } => {
+                let doomed: HashSet<&str> = tags.iter().map(String::as_str).collect();
+                let carriers = (self.tags.entries().iter())
+                    .filter(|e| doomed.contains(&*e.name))
+                    .map(|e| &e.rows);
+                let rows = roaring::MultiOps::union(carriers);
+                let counts = self.counts_for_removal(&rows);
+                work = Work::Tagging { rows, counts };
             }
             Change::Append { batch } if !batch.is_well_formed() => {
                 return Err(ChangeError::Malformed);
@@ -179,8 +213,14 @@ impl Store {
         }
         Ok(Checked {
             version: self.version,
-            merged,
+            work,
         })
+    }
+
+    /// Tags per row, counted now (reading only) when removing a tag from `rows` needs
+    /// them and they are not counted yet; few rows are looked at one by one instead.
+    fn counts_for_removal(&self, rows: &RoaringBitmap) -> Option<Vec<u16>> {
+        (self.tag_counts.is_none() && rows.len() > super::FEW_ROWS).then(|| self.count_tags())
     }
 
     /// Applies a change that [`Store::check`] accepted (checking again if the store changed
@@ -200,22 +240,33 @@ impl Store {
             self.check(change)?
         };
         self.version += 1;
-        Ok(match change {
-            Change::Upsert { contacts, .. } => {
-                self.upsert(contacts, checked.merged.unwrap_or_default(), now)
+        let (rows, counts) = match checked.work {
+            Work::Merged(merged) => {
+                if let Change::Upsert { contacts, .. } = change {
+                    return Ok(self.upsert(contacts, merged, now));
+                }
+                (RoaringBitmap::new(), None)
             }
-            Change::AddTag { tag, rows } => self.add_tag(tag, rows, now),
-            Change::RemoveTag { tag, rows } => self.remove_tag(tag, rows),
+            Work::Tagging { rows, counts } => (rows, counts),
+            Work::Nothing => (RoaringBitmap::new(), None),
+        };
+        if counts.is_some() {
+            self.tag_counts = counts;
+        }
+        Ok(match change {
+            Change::AddTag { tag, .. } => self.add_tag(tag, &rows, now),
+            Change::RemoveTag { tag, .. } => self.remove_tag(tag, &rows),
+            Change::DeleteTags { tags } => self.delete_tags(tags, &rows),
             Change::CreateTag { tag } => {
                 self.tags.intern(tag, now);
                 Applied::default()
             }
-            Change::DeleteTags { tags } => self.delete_tags(tags),
             Change::Unsubscribe { rows, kinds } => self.set_opt_outs(rows, *kinds, true),
             Change::Resubscribe { rows } => self.set_opt_outs(rows, OptOuts::ALL, false),
             Change::Delete { rows } => self.delete(rows),
             Change::Append { batch } => self.append(batch, now)?,
             Change::Event { event, rows } => self.record_event(*event, rows),
+            Change::Upsert { .. } => Applied::default(),
         })
     }
 
@@ -523,41 +574,32 @@ impl Store {
         set_bit(old.is_empty(), &mut self.tagged, row, count > 0);
     }
 
-    fn add_tag(&mut self, tag: &str, rows: &RoaringBitmap, now: Seconds) -> Applied {
+    /// Adds `tag` to `added`: live rows that did not carry it (as checked).
+    fn add_tag(&mut self, tag: &str, added: &RoaringBitmap, now: Seconds) -> Applied {
         let code = self.tags.intern(tag, now);
-        let added = rowset::minus(&rowset::and(rows, &self.live), &self.tags.entry(code).rows);
         if let Some(counts) = self.tag_counts.as_mut() {
-            for row in &added {
+            for row in added {
                 counts[row as usize] = counts[row as usize].saturating_add(1);
             }
         }
-        rowset::add(&mut self.tagged, &added);
-        rowset::add(self.tags.rows_mut(code), &added);
+        rowset::add(&mut self.tagged, added);
+        rowset::add(self.tags.rows_mut(code), added);
         Applied {
             changed: added.len(),
             ..Applied::default()
         }
     }
 
-    fn remove_tag(&mut self, tag: &str, rows: &RoaringBitmap) -> Applied {
+    /// Removes `tag` from `removed`: rows that carried it (as checked).
+    fn remove_tag(&mut self, tag: &str, removed: &RoaringBitmap) -> Applied {
         let Some(code) = self.tags.code(tag) else {
             return Applied::default();
         };
-        let removed = rowset::and(rows, &self.tags.entry(code).rows);
-        self.count_tags_for(&removed);
-        rowset::remove(self.tags.rows_mut(code), &removed);
-        self.untag_rows(&removed);
+        rowset::remove(self.tags.rows_mut(code), removed);
+        self.untag_rows(removed);
         Applied {
             changed: removed.len(),
             ..Applied::default()
-        }
-    }
-
-    /// Counts tags per row before a removal from `rows`, unless they are few (then
-    /// [`Store::untag_rows`] looks at their other tags instead).
-    fn count_tags_for(&mut self, rows: &RoaringBitmap) {
-        if rows.len() > super::FEW_ROWS {
-            self.counted_tags();
         }
     }
 
@@ -583,21 +625,17 @@ impl Store {
         }
     }
 
-    fn delete_tags(&mut self, tags: &[String]) -> Applied {
+    /// Deletes `tags`, which `touched` (as checked) carry.
+    fn delete_tags(&mut self, tags: &[String], touched: &RoaringBitmap) -> Applied {
         let doomed: HashSet<&str> = tags.iter().map(String::as_str).collect();
-        let entries: Vec<RoaringBitmap> = self
-            .tags
-            .entries()
-            .iter()
+        let entries: Vec<RoaringBitmap> = (self.tags.entries().iter())
             .filter(|e| doomed.contains(&*e.name))
             .map(|e| e.rows.clone())
             .collect();
-        let touched = roaring::MultiOps::union(entries.iter());
-        self.count_tags_for(&touched);
         self.tags.remove_where(|e| doomed.contains(&*e.name));
         match self.tag_counts {
             Some(_) => entries.iter().for_each(|rows| self.untag_rows(rows)),
-            None => self.untag_rows(&touched),
+            None => self.untag_rows(touched),
         }
         Applied {
             changed: touched.len(),

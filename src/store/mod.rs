@@ -290,22 +290,13 @@ impl Store {
         (map, &self.row_account, &self.external_ids)
     }
 
-    /// Tags per row, counted from the tag bitmaps if they are not counted yet (a bulk tag
-    /// removal needs them; edits keep them exact once they exist).
-    fn counted_tags(&mut self) -> &mut Vec<u16> {
-        let rows = self.row_count() as usize;
-        let tags = &self.tags;
-        let counts = self.tag_counts.get_or_insert_with(|| {
-            let mut counts = memory::zeroed::<u16>(rows);
-            for entry in tags.entries() {
-                for row in &entry.rows {
-                    counts[row as usize] = counts[row as usize].saturating_add(1);
-                }
+    /// Tags per row, counted from the tag bitmaps.
+    fn count_tags(&self) -> Vec<u16> {
+        let mut counts = memory::zeroed::<u16>(self.row_count() as usize);
+        for entry in self.tags.entries() {
+            for row in &entry.rows {
+                counts[row as usize] = counts[row as usize].saturating_add(1);
             }
-            counts
-        });
-        if counts.len() < rows {
-            counts.resize(rows, 0);
         }
         counts
     }

@@ -333,3 +333,72 @@ fn renames_and_new_emails_show_whether_or_not_the_index_was_built() {
         assert!(emails(&store, "a@x.com").is_empty());
     }
 }
+
+/// One random tag edit, as (kind, tag, rows or contact): bulk edits count tags per row,
+/// one-row edits look at the row's other tags; `has:tag` must stay exact either way.
+fn random_tag_edit(rng: &mut crate::Rng, e: &Engine) -> Edit {
+    let tags = vec![format!("t{}", rng.below(4))];
+    let segments = [
+        "channel:line",
+        "tag:vip",
+        "tag:t0",
+        "tag:t1",
+        "-has:tag",
+        "channel:web",
+    ];
+    let target = if rng.chance(60) {
+        let view = e.read();
+        let store = view.store();
+        let row = store
+            .live()
+            .select(rng.below(store.len()) as u32)
+            .unwrap_or(0);
+        let c = store.contact(row).expect("live");
+        Target::Contact(reach::Identity::new(c.channel, &c.account, &c.external_id))
+    } else {
+        let text = *rng.pick(&segments[..]);
+        let text = text.to_string();
+        segment(e, &text)
+    };
+    match rng.below(10) {
+        0..=3 => Edit::AddTags { tags, target },
+        4..=7 => Edit::RemoveTags { tags, target },
+        8 => Edit::DeleteTags { tags },
+        _ => {
+            let view = e.read();
+            let row = view.store().live().min().unwrap_or(0);
+            let mut c = view.store().contact(row).expect("live");
+            c.tags = if rng.chance(50) {
+                Vec::new()
+            } else {
+                vec!["t2".into()]
+            };
+            Edit::Upsert {
+                contacts: vec![c],
+                fields: [reach::model::Field::Tags].into_iter().collect(),
+            }
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 40, ..Default::default() })]
+
+    #[test]
+    fn has_tag_stays_exact_under_random_tag_edits(seed in proptest::prelude::any::<u64>()) {
+        let e = Engine::in_memory();
+        let contacts = synth::contacts(600, seed % 7, synth::DEFAULT_ANCHOR);
+        commit(&e, Edit::Upsert { contacts, fields: FieldSet::all() });
+        let mut rng = crate::Rng(seed);
+        for _ in 0..40 {
+            let edit = random_tag_edit(&mut rng, &e);
+            e.commit(edit, 0).expect("a tag edit is accepted");
+            let view = e.read();
+            let store = view.store();
+            let expected: roaring::RoaringBitmap = roaring::MultiOps::union(store.tags().iter().map(|t| &t.rows));
+            proptest::prop_assert_eq!(store.tagged(), &expected);
+            let has = view.compile("has:tag", 0).expect("compiles");
+            proptest::prop_assert_eq!(view.count(&has), expected.len());
+        }
+    }
+}
