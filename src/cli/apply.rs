@@ -35,8 +35,8 @@ pub fn apply(ctx: &Context, mut input: impl Read, durability: Durability) -> Res
                 .rposition(|&b| b == b'\n')
                 .map_or(0, |i| i + 1)
         };
-        let lines: Vec<u8> = pending.drain(..complete).collect();
-        let group = parse_group(ctx, &lines, &mut line_no);
+        let group = parse_group(ctx, &pending[..complete], &mut line_no);
+        pending.drain(..complete);
         refused += commit_group(ctx, group, &mut out)?;
         if n == 0 {
             break;
@@ -53,22 +53,30 @@ pub fn apply(ctx: &Context, mut input: impl Read, durability: Durability) -> Res
 /// One input line: its number and its edit, or why it is refused.
 type Line = (u64, Result<Edit, String>);
 
+/// The lines of a group, parsed on every core (in order).
 fn parse_group(ctx: &Context, bytes: &[u8], line_no: &mut u64) -> Vec<Line> {
+    use rayon::prelude::*;
     if bytes.is_empty() {
         return Vec::new();
     }
     let text = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    let mut group = Vec::new();
-    for raw in text.split(|&b| b == b'\n') {
-        *line_no += 1;
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        match std::str::from_utf8(raw) {
-            Ok(text) if text.trim().is_empty() => {}
-            Ok(text) => group.push((*line_no, parse_change(&ctx.engine, ctx.now(), text))),
-            Err(_) => group.push((*line_no, Err("the line is not valid UTF-8".into()))),
-        }
-    }
-    group
+    let first = *line_no + 1;
+    let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
+    *line_no += lines.len() as u64;
+    let (engine, now) = (&ctx.engine, ctx.now());
+    lines
+        .par_iter()
+        .enumerate()
+        .filter_map(|(i, raw)| {
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            let parsed = match std::str::from_utf8(raw) {
+                Ok(text) if text.trim().is_empty() => return None,
+                Ok(text) => parse_change(engine, now, text),
+                Err(_) => Err("the line is not valid UTF-8".into()),
+            };
+            Some((first + i as u64, parsed))
+        })
+        .collect()
 }
 
 /// Commits a group's edits and writes their acknowledgements; returns how many were refused.

@@ -26,13 +26,16 @@ pub const HEADER: u64 = 20;
 /// Bytes of a record's frame.
 const FRAME: usize = 24;
 
-/// A log open for appending.
+/// A log open for appending. Records appended in one round of commits are gathered and
+/// written with one `write` when the round ends (before it is flushed and acknowledged).
 #[derive(Debug)]
 pub struct LogWriter {
     file: File,
     path: PathBuf,
-    /// Bytes of whole records and header: where the next record goes.
-    len: u64,
+    /// Bytes in the file: header and whole records.
+    written: u64,
+    /// Records appended but not written yet.
+    pending: Vec<u8>,
 }
 
 /// Where a log stands once read.
@@ -60,7 +63,8 @@ impl LogWriter {
         Ok(LogWriter {
             file,
             path: path.to_path_buf(),
-            len: HEADER,
+            written: HEADER,
+            pending: Vec::new(),
         })
     }
 
@@ -75,30 +79,39 @@ impl LogWriter {
         Ok(LogWriter {
             file,
             path: path.to_path_buf(),
-            len: end.offset,
+            written: end.offset,
+            pending: Vec::new(),
         })
     }
 
-    /// Bytes in the log.
+    /// Bytes in the log, pending records included.
     pub fn len(&self) -> u64 {
-        self.len
+        self.written + self.pending.len() as u64
     }
 
-    /// Appends one record (one `write`; not yet flushed to disk). On failure the log is
-    /// cut back to where it was, so no partial record stays behind.
-    pub fn append(&mut self, seq: u64, payload: &[u8]) -> Result<(), Error> {
-        let mut record = Vec::with_capacity(FRAME + payload.len());
+    /// Appends one record to the round's pending records.
+    pub fn append(&mut self, seq: u64, payload: &[u8]) {
+        let record = &mut self.pending;
+        let start = record.len();
         record.extend_from_slice(&(payload.len() as u64).to_le_bytes());
         record.extend_from_slice(&seq.to_le_bytes());
         record.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
-        let frame_crc = crc32fast::hash(&record[..20]);
+        let frame_crc = crc32fast::hash(&record[start..start + 20]);
         record.extend_from_slice(&frame_crc.to_le_bytes());
         record.extend_from_slice(payload);
-        if let Err(e) = self.file.write_all(&record) {
+    }
+
+    /// Writes the pending records (one `write`; not flushed to disk). On failure the log
+    /// is cut back to where it was, so no partial record stays behind.
+    pub fn write_pending(&mut self) -> Result<(), Error> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.file.write_all(&self.pending) {
             let undone = self
                 .file
-                .set_len(self.len)
-                .and_then(|()| self.file.seek(SeekFrom::Start(self.len)));
+                .set_len(self.written)
+                .and_then(|()| self.file.seek(SeekFrom::Start(self.written)));
             return Err(match undone {
                 Ok(_) => io_error(&self.path, e),
                 Err(undo) => Error::Io(format!(
@@ -107,7 +120,8 @@ impl LogWriter {
                 )),
             });
         }
-        self.len += record.len() as u64;
+        self.written += self.pending.len() as u64;
+        self.pending.clear();
         Ok(())
     }
 
@@ -116,8 +130,9 @@ impl LogWriter {
         self.file.try_clone().map_err(|e| io_error(&self.path, e))
     }
 
-    /// Flushes what was appended to disk.
-    pub fn sync(&self) -> Result<(), Error> {
+    /// Writes the pending records and flushes the file to disk.
+    pub fn sync(&mut self) -> Result<(), Error> {
+        self.write_pending()?;
         self.file.sync_data().map_err(|e| io_error(&self.path, e))
     }
 }
