@@ -12,9 +12,19 @@
 //! | execute | [`exec`] | `Plan` and a [`store::Store`] | a `RoaringBitmap` of rows |
 //!
 //! Around them: [`model`] (what a contact is; pure), [`store`] (columns, indexes,
-//! snapshots; every change goes through [`store::Store::apply`]), [`csv`] (import and
-//! export), [`synth`] (synthetic audiences), [`engine`] (a store with its data
-//! directory, saved segments and quotas: the API most users want), [`cli`] and [`repl`].
+//! snapshots; a change is checked by [`store::Store::check`] and written by
+//! [`store::Store::write`]), [`csv`] (import and export), [`synth`] (synthetic
+//! audiences), [`engine`] (the API most users want: the state behind a reader-writer lock,
+//! its data directory, and the one commit path through a write-ahead log), [`cli`] and
+//! [`repl`].
+//!
+//! # Durability and concurrency
+//!
+//! Every change is an [`Edit`] given to [`Engine::commit`]: logged, flushed (per
+//! [`Durability`]) and applied before `commit` returns, so a crash at any moment reopens
+//! to exactly the acknowledged changes. One process writes a data directory (a second
+//! writer gets [`Error::Busy`] naming the holder's pid); `Engine` is `Sync`, and queries
+//! from many threads see one committed state each while a writer commits.
 //!
 //! # Example
 //!

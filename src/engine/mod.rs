@@ -1,7 +1,7 @@
-//! [`Engine`]: the library's front door. It holds the [`State`] (contacts, saved
+//! [`Engine`]: the library's front door. It holds the `State` (contacts, saved
 //! segments, LINE quotas) behind a reader-writer lock, keeps it durable in a data
 //! directory, and is the one way to change it: every change is an [`Edit`] given to
-//! [`Engine::commit`], resolved into a [`Record`], checked, appended to the write-ahead
+//! [`Engine::commit`], resolved into a `Record`, checked, appended to the write-ahead
 //! log, and only then applied in memory.
 //!
 //! - `dir.rs`: the directory's files, the OS write lock, exclusive no-follow files.
