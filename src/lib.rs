@@ -54,6 +54,7 @@
 //! most 256 levels and is at most 64 KiB; a refused import or change leaves the store as
 //! it was; a damaged or foreign data file is refused, never misread.
 
+pub mod broadcast;
 pub mod cancel;
 pub mod cli;
 pub mod csv;

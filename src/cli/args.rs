@@ -192,9 +192,92 @@ pub enum Command {
         #[arg(long, default_value = "group", value_name = "MODE")]
         durability: String,
     },
+    /// Send a message to a segment's contacts (or a CSV audience), exactly once
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "The preview (audience, eligible, excluded by reason, LINE quota per account) goes to stderr; on a terminal reach asks before sending (--yes skips). A killed job is left sending: `reach broadcast resume ID` finishes it.\n\nSinks: platform (each channel's API, per the channels file), jsonl:PATH (jsonl:- for stdout), webhook:URL, dry-run.\nPlaceholders: {{name}} {{email}} {{phone}} {{member_id}} {{store}} {{salesperson}} {{account}} {{external_id}}, a CSV audience's columns, {{name|friend}} for a default.\n\nExamples:\n  reach broadcast 'channel:line tag:vip is:subscribed' --kind broadcast --text 'Hi {{name|friend}}, spring sale!' --dry-run\n  reach broadcast 'tag:vip' --kind broadcast --text 'Hello' --sink jsonl:outbox.jsonl --id spring-1 --yes --json\n  reach broadcast --csv coupons.csv --kind cart --text 'Your code: {{coupon}}' --sink webhook:https://example.com/hook\n  reach broadcast jobs\n  reach broadcast resume spring-1"
+    )]
+    Broadcast(BroadcastArgs),
     /// Write one snapshot of everything and start an empty log (erased contacts leave no byte behind)
     #[command(after_help = "Example:\n  reach compact")]
     Compact,
+}
+
+#[derive(Args, Debug)]
+pub struct BroadcastArgs {
+    #[command(subcommand)]
+    pub action: Option<BroadcastAction>,
+    /// The audience: a segment (or --csv)
+    #[arg(allow_hyphen_values = true)]
+    pub segment: Option<String>,
+    /// The audience: a CSV of identities (channel,account,external_id, then variable columns)
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// The message kind: broadcast, site_marketing, cart, welcome, bot
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// The message text, with placeholders such as {{name|friend}}
+    #[arg(long)]
+    pub text: Option<String>,
+    /// Where the messages go: platform, jsonl:PATH, webhook:URL, dry-run
+    #[arg(long, default_value = "platform")]
+    pub sink: String,
+    /// The channels file (endpoints and tokens) [default: DATA/channels.toml]
+    #[arg(long, value_name = "FILE")]
+    pub channels: Option<PathBuf>,
+    /// The job id (used once) [default: one made up from the time]
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Show the preview and the report without sending or starting a job
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Send what the LINE quota allows instead of refusing the broadcast
+    #[arg(long)]
+    pub partial: bool,
+    /// Facebook: the message answers inside the 24-hour window (fb_sendable not needed)
+    #[arg(long)]
+    pub reply_window: bool,
+    /// At most N requests a second to each account [default: the platform's limit]
+    #[arg(long, value_name = "N")]
+    pub rate: Option<u32>,
+    /// A JSON file of per-channel messages in the platforms' formats ({"line": {...}})
+    #[arg(long, value_name = "FILE")]
+    pub payload: Option<PathBuf>,
+    /// Do not ask before sending
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Print the final report as one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BroadcastAction {
+    /// List the broadcast jobs
+    Jobs {
+        /// One JSON object per job
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a job's report (and its uncertain recipients)
+    Show {
+        id: String,
+        /// The report as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// Finish a job left sending (after a kill or a crash)
+    Resume {
+        id: String,
+        /// Send again the batches whose delivery is uncertain (sinks without idempotency keys)
+        #[arg(long)]
+        resend_uncertain: bool,
+        /// Print the final report as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a job left sending: it sends nothing more
+    Cancel { id: String },
 }
 
 #[derive(Args, Debug)]

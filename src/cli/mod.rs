@@ -3,6 +3,7 @@
 
 mod apply;
 pub mod args;
+mod broadcast;
 mod data;
 mod manage;
 pub mod output;
@@ -129,6 +130,13 @@ impl Command {
                 used: None,
                 ..
             } => Access::Read,
+            Command::Broadcast(args) => match &args.action {
+                Some(args::BroadcastAction::Jobs { .. } | args::BroadcastAction::Show { .. }) => {
+                    Access::Read
+                }
+                None if args.dry_run || args.sink == "dry-run" => Access::Read,
+                _ => Access::Write,
+            },
             _ => Access::Write,
         }
     }
@@ -251,6 +259,7 @@ pub fn execute(ctx: &mut Context, command: Command) -> Result<(), Error> {
                 _ => apply::apply(ctx, std::io::stdin().lock(), durability),
             }
         }
+        Command::Broadcast(args) => broadcast::broadcast(ctx, args),
         Command::Compact => {
             let started = std::time::Instant::now();
             ctx.engine.compact()?;

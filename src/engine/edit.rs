@@ -86,6 +86,23 @@ pub enum Edit {
         purchased: Option<u64>,
         used: Option<u64>,
     },
+    /// Starts a broadcast job (made by [`crate::broadcast::start`]).
+    StartJob(Box<crate::broadcast::Job>),
+    /// A batch's requests are about to go out through a sink without idempotency keys.
+    BatchIntent { job: String, batch: u32 },
+    /// Batches found in flight after a crash, now uncertain.
+    BatchesUncertain { job: String, batches: Vec<u32> },
+    /// A batch was sent: its outcome, with the books it implies.
+    BatchDone {
+        job: String,
+        batch: u32,
+        outcome: Box<crate::broadcast::BatchOutcome>,
+    },
+    /// Ends a job.
+    EndJob {
+        job: String,
+        state: crate::broadcast::JobState,
+    },
     /// Commits a CSV import staged by [`crate::csv::stage`] against the state whose
     /// sequence number was `base` ([`super::View::seq`]); refused if the state moved since.
     Import { staged: Staged, base: u64 },
@@ -169,6 +186,23 @@ impl Edit {
                 };
                 Ok(Resolved::Record(Record::SetQuota { account, quota }))
             }
+            Edit::StartJob(job) => Ok(Resolved::Record(Record::JobStart { job })),
+            Edit::BatchIntent { job, batch } => {
+                Ok(Resolved::Record(Record::BatchIntent { job, batch }))
+            }
+            Edit::BatchesUncertain { job, batches } => {
+                Ok(Resolved::Record(Record::BatchesUncertain { job, batches }))
+            }
+            Edit::BatchDone {
+                job,
+                batch,
+                outcome,
+            } => Ok(Resolved::Record(Record::BatchDone {
+                job,
+                batch,
+                outcome,
+            })),
+            Edit::EndJob { job, state } => Ok(Resolved::Record(Record::JobEnd { job, state })),
             Edit::Import { staged, base } => {
                 if base != state.seq {
                     return Err(Error::Usage(

@@ -23,6 +23,7 @@ mod record;
 mod state;
 mod stream;
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
@@ -564,9 +565,10 @@ impl Engine {
         let compacted = match replacement {
             Some(store) => Some(store),
             None => {
+                // Rows are renumbered only while no job is sending (its batches name rows).
                 let state = self.state_read();
                 let dead = u64::from(state.store.row_count()) != state.store.len();
-                dead.then(|| state.store.compacted())
+                (dead && !state.has_sending_jobs()).then(|| state.store.compacted())
             }
         };
         // Replacing the store is a change of its own, with a sequence number of its own.
@@ -575,8 +577,7 @@ impl Engine {
             let state = self.state_read();
             let mut meta = state.meta(generation);
             meta.seq = seq;
-            let meta = serde_json::to_vec(&meta)
-                .map_err(|e| Error::Io(format!("cannot encode the snapshot's metadata: {e}")))?;
+            let meta = meta.encode()?;
             let store = compacted.as_ref().unwrap_or(&state.store);
             active.dir.replace("contacts.snap", |out| {
                 snapshot::write(store, &meta, out).map_err(|e| Error::Io(e.to_string()))
@@ -697,7 +698,7 @@ fn load(dir: &DataDir) -> Result<(State, Position), Error> {
             let (meta, legacy) = if attachment.is_empty() {
                 (legacy_meta(dir)?, true)
             } else {
-                let meta: Meta = serde_json::from_slice(&attachment).map_err(|e| {
+                let meta = Meta::decode(&attachment).map_err(|e| {
                     Error::Data(format!("{}: its metadata is damaged ({e})", path.display()))
                 })?;
                 (meta, false)
@@ -706,6 +707,7 @@ fn load(dir: &DataDir) -> Result<(State, Position), Error> {
                 store,
                 saved: meta.saved,
                 quotas: meta.quotas,
+                jobs: meta.jobs,
                 seq: meta.seq,
             };
             (state, meta.generation, Some(id), legacy)
@@ -753,5 +755,6 @@ fn legacy_meta(dir: &DataDir) -> Result<Meta, Error> {
         seq: 0,
         saved: read_json(&dir.file(LEGACY_SEGMENTS))?,
         quotas: read_json(&dir.file(LEGACY_QUOTAS))?,
+        jobs: BTreeMap::new(),
     })
 }

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::state::Quota;
+use crate::broadcast::{BatchOutcome, Job, JobState};
 use crate::error::Error;
 use crate::model::Seconds;
 use crate::store::Change;
@@ -24,6 +25,21 @@ pub enum Record {
     ForgetSegment { name: String },
     /// Sets a LINE account's quota figures.
     SetQuota { account: String, quota: Quota },
+    /// Starts a broadcast job (its audience frozen, judged and cut into batches).
+    JobStart { job: Box<Job> },
+    /// A batch's requests are about to go out through a sink without idempotency keys.
+    BatchIntent { job: String, batch: u32 },
+    /// Batches found in flight after a crash: whether they were delivered is unknown.
+    BatchesUncertain { job: String, batches: Vec<u32> },
+    /// A batch was sent: its outcome, and with it the books (`team_marketing_at`,
+    /// `fb_last_sent_at`, LINE quota `used`), in the same record.
+    BatchDone {
+        job: String,
+        batch: u32,
+        outcome: Box<BatchOutcome>,
+    },
+    /// Ends a job (done, failed, cancelled).
+    JobEnd { job: String, state: JobState },
 }
 
 impl Record {

@@ -10,9 +10,11 @@ use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
 use super::record::Record;
+use crate::broadcast::{BatchOutcome, BatchState, Job, JobState};
 use crate::error::Error;
-use crate::model::Seconds;
+use crate::model::{Channel, Seconds, TimeField};
 use crate::plan::{self, Clock, ExplainNode, Leaf, Plan, SavedSegments};
+use crate::store::Change;
 use crate::store::{Applied, Checked, Store};
 use crate::syntax;
 
@@ -51,19 +53,42 @@ pub struct State {
     pub(super) store: Store,
     pub(super) saved: SavedSegments,
     pub(super) quotas: BTreeMap<String, Quota>,
+    /// Broadcast jobs by id.
+    pub(super) jobs: BTreeMap<String, Job>,
     /// The sequence number of the last record applied.
     pub(super) seq: u64,
 }
 
-/// What a snapshot holds beside the store (its attachment, as JSON).
+/// What a snapshot holds beside the store (its attachment: a format byte, then postcard).
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(super) struct Meta {
     pub generation: u64,
     pub seq: u64,
-    #[serde(default)]
     pub saved: SavedSegments,
-    #[serde(default)]
     pub quotas: BTreeMap<String, Quota>,
+    pub jobs: BTreeMap<String, Job>,
+}
+
+/// The format of a snapshot's metadata.
+const META_FORMAT: u8 = 1;
+
+impl Meta {
+    pub(super) fn encode(&self) -> Result<Vec<u8>, Error> {
+        let mut bytes = vec![META_FORMAT];
+        postcard::to_io(self, &mut bytes)
+            .map_err(|e| Error::Io(format!("cannot encode the snapshot's metadata: {e}")))?;
+        Ok(bytes)
+    }
+
+    pub(super) fn decode(bytes: &[u8]) -> Result<Meta, String> {
+        match bytes.split_first() {
+            Some((&META_FORMAT, rest)) => postcard::from_bytes(rest).map_err(|e| e.to_string()),
+            Some((other, _)) => Err(format!(
+                "metadata format {other} is not one this reach reads"
+            )),
+            None => Err("no metadata".into()),
+        }
+    }
 }
 
 /// A record found acceptable by [`State::check`].
@@ -90,7 +115,74 @@ impl State {
                 Ok(CheckedRecord(Vec::new()))
             }
             Record::ForgetSegment { .. } | Record::SetQuota { .. } => Ok(CheckedRecord(Vec::new())),
+            Record::JobStart { job } if self.jobs.contains_key(&job.id) => {
+                Err(Error::Usage(format!(
+                    "there is a job '{}' already: a job id is used once; give another --id",
+                    job.id
+                )))
+            }
+            Record::JobStart { .. } => Ok(CheckedRecord(Vec::new())),
+            Record::BatchIntent { job, batch } => {
+                let state = &self.sending_batch(job, *batch)?.state;
+                match state {
+                    BatchState::Pending | BatchState::Uncertain => Ok(CheckedRecord(Vec::new())),
+                    other => Err(Error::Usage(format!(
+                        "batch {batch} of job '{job}' is {other:?}"
+                    ))),
+                }
+            }
+            Record::BatchesUncertain { job, batches } => {
+                for &batch in batches {
+                    self.sending_batch(job, batch)?;
+                }
+                Ok(CheckedRecord(Vec::new()))
+            }
+            Record::BatchDone {
+                job,
+                batch,
+                outcome,
+            } => {
+                let b = self.sending_batch(job, *batch)?;
+                if b.state == BatchState::Done {
+                    return Err(Error::Usage(format!(
+                        "batch {batch} of job '{job}' was sent already: nobody gets a message twice"
+                    )));
+                }
+                let stamp = Change::Stamp {
+                    field: TimeField::TeamMarketingAt,
+                    at: outcome.at,
+                    rows: RoaringBitmap::new(),
+                };
+                self.store.check(&stamp).map_err(Error::Change)?;
+                Ok(CheckedRecord(Vec::new()))
+            }
+            Record::JobEnd { job, .. } => self.sending(job).map(|_| CheckedRecord(Vec::new())),
         }
+    }
+
+    /// A job that is sending.
+    fn sending(&self, id: &str) -> Result<&Job, Error> {
+        match self.jobs.get(id) {
+            Some(job) if job.state == JobState::Sending => Ok(job),
+            Some(job) => Err(Error::Usage(format!(
+                "job '{id}' is {}: it sends nothing any more",
+                job.state.name()
+            ))),
+            None => Err(Error::Usage(format!("there is no job '{id}'"))),
+        }
+    }
+
+    /// A batch of a job that is sending.
+    fn sending_batch(&self, id: &str, batch: u32) -> Result<&crate::broadcast::Batch, Error> {
+        self.sending(id)?
+            .batches
+            .get(batch as usize)
+            .ok_or_else(|| Error::Usage(format!("job '{id}' has no batch {batch}")))
+    }
+
+    /// Whether a job is sending (its batches name rows, so rows must not be renumbered).
+    pub(super) fn has_sending_jobs(&self) -> bool {
+        self.jobs.values().any(|j| j.state == JobState::Sending)
     }
 
     /// Applies a checked record; `seq` is its sequence number.
@@ -111,6 +203,9 @@ impl State {
                     applied.created += one.created;
                     applied.changed += one.changed;
                     applied.erased.extend(one.erased);
+                    if let Change::Delete { rows } = change {
+                        self.forget_in_jobs(rows, &applied.erased);
+                    }
                 }
             }
             Record::SaveSegment { name, text } => {
@@ -122,9 +217,97 @@ impl State {
             Record::SetQuota { account, quota } => {
                 self.quotas.insert(account.clone(), *quota);
             }
+            Record::JobStart { job } => {
+                self.jobs.insert(job.id.clone(), (**job).clone());
+            }
+            Record::BatchIntent { job, batch } => self.set_batch(job, *batch, BatchState::InFlight),
+            Record::BatchesUncertain { job, batches } => {
+                for &batch in batches {
+                    self.set_batch(job, batch, BatchState::Uncertain);
+                }
+                if let Some(j) = self.jobs.get_mut(job) {
+                    j.uncertain = j.rows_of(&BatchState::Uncertain).len();
+                }
+            }
+            Record::BatchDone {
+                job,
+                batch,
+                outcome,
+            } => self.batch_done(job, *batch, outcome)?,
+            Record::JobEnd { job, state } => {
+                let uncertain = match self.jobs.get(job) {
+                    Some(j) => self.identities(&j.rows_of(&BatchState::Uncertain)),
+                    None => Vec::new(),
+                };
+                if let Some(j) = self.jobs.get_mut(job) {
+                    j.end(state.clone(), uncertain);
+                }
+            }
         }
         self.seq = seq;
         Ok(applied)
+    }
+
+    fn set_batch(&mut self, job: &str, batch: u32, state: BatchState) {
+        let batch = self
+            .jobs
+            .get_mut(job)
+            .and_then(|j| j.batches.get_mut(batch as usize));
+        if let Some(b) = batch {
+            b.state = state;
+        }
+    }
+
+    /// A batch's outcome, and the books in the same step: `team_marketing_at` of the
+    /// sent (marketing kinds), `fb_last_sent_at` (a recurring notification), LINE quota.
+    fn batch_done(&mut self, job: &str, batch: u32, outcome: &BatchOutcome) -> Result<(), Error> {
+        let Some(j) = self.jobs.get_mut(job) else {
+            return Ok(());
+        };
+        let Some(b) = j.batches.get(batch as usize) else {
+            return Ok(());
+        };
+        let (channel, account) = (b.channel, b.account.clone());
+        let (kind, reply_window) = (j.message.kind, j.options.reply_window);
+        j.record(batch as usize, outcome);
+        let mut stamps = Vec::new();
+        if kind.is_marketing() {
+            stamps.push(TimeField::TeamMarketingAt);
+            if channel == Channel::Facebook && !reply_window {
+                stamps.push(TimeField::FbLastSentAt);
+            }
+        }
+        for field in stamps {
+            let stamp = Change::Stamp {
+                field,
+                at: outcome.at,
+                rows: outcome.sent.clone(),
+            };
+            self.store
+                .apply(&stamp, outcome.at)
+                .map_err(Error::Change)?;
+        }
+        if channel == Channel::Line {
+            let quota = self.quotas.entry(account).or_default();
+            quota.used = quota.used.saturating_add(outcome.sent.len());
+        }
+        Ok(())
+    }
+
+    /// Erased contacts leave nothing in jobs: no CSV variables, no uncertain identity.
+    fn forget_in_jobs(&mut self, rows: &RoaringBitmap, erased: &[(Channel, String, String)]) {
+        for job in self.jobs.values_mut() {
+            rows.iter()
+                .for_each(|r| _ = job.variables.values.remove(&r));
+            job.uncertain_recipients.retain(|id| !erased.contains(id));
+        }
+    }
+
+    /// The identities of the live rows among `rows`.
+    fn identities(&self, rows: &RoaringBitmap) -> Vec<(Channel, String, String)> {
+        (self.store.contacts_with(rows, false).into_iter())
+            .map(|c| (c.channel, c.account, c.external_id))
+            .collect()
     }
 
     /// Applies a record read back from the log.
@@ -142,6 +325,7 @@ impl State {
             seq: self.seq,
             saved: self.saved.clone(),
             quotas: self.quotas.clone(),
+            jobs: self.jobs.clone(),
         }
     }
 }
@@ -227,6 +411,11 @@ impl View<'_> {
     /// The sequence number of the last change this state holds.
     pub fn seq(&self) -> u64 {
         self.state.seq
+    }
+
+    /// Broadcast jobs by id.
+    pub fn jobs(&self) -> &BTreeMap<String, Job> {
+        &self.state.jobs
     }
 
     /// Parses, plans and optimizes a segment at `now`.

@@ -237,7 +237,7 @@ pub fn check_tag_name(tag: &str) -> Result<(), String> {
 }
 
 /// Kinds of message a brand sends; they decide who may receive it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum MessageKind {
     Broadcast,
     SiteMarketing,
@@ -247,6 +247,46 @@ pub enum MessageKind {
 }
 
 impl MessageKind {
+    /// Every kind.
+    pub const ALL: [MessageKind; 5] = [
+        MessageKind::Broadcast,
+        MessageKind::SiteMarketing,
+        MessageKind::Cart,
+        MessageKind::Welcome,
+        MessageKind::Bot,
+    ];
+
+    /// The kind's name (`broadcast`, `site_marketing`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageKind::Broadcast => "broadcast",
+            MessageKind::SiteMarketing => "site_marketing",
+            MessageKind::Cart => "cart",
+            MessageKind::Welcome => "welcome",
+            MessageKind::Bot => "bot",
+        }
+    }
+
+    /// Parses a name of [`MessageKind::name`] (any case).
+    pub fn parse(text: &str) -> Option<MessageKind> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(text))
+    }
+
+    /// Whether sending it is marketing: it sets `team_marketing_at`, and on Facebook
+    /// outside the reply window needs a recurring notification (`fb_sendable`).
+    pub fn is_marketing(self) -> bool {
+        matches!(
+            self,
+            MessageKind::Broadcast | MessageKind::SiteMarketing | MessageKind::Cart
+        )
+    }
+
+    /// Whether `over_quota` contacts are excluded.
+    pub fn respects_over_quota(self) -> bool {
+        matches!(self, MessageKind::Broadcast | MessageKind::SiteMarketing)
+    }
     /// The opt-out kind that stops this message, if any.
     pub fn opt_out(self) -> Option<OptOutKind> {
         match self {

@@ -45,6 +45,13 @@ pub enum Change {
     /// "Events"): a time field never moves back; `subscribe` also clears `blocked`,
     /// `block` sets it.
     Event { event: Event, rows: RoaringBitmap },
+    /// Sets a time field to `at` on the live contacts among `rows` (a broadcast's books:
+    /// `team_marketing_at`, `fb_last_sent_at` = the send time).
+    Stamp {
+        field: TimeField,
+        at: Seconds,
+        rows: RoaringBitmap,
+    },
 }
 
 /// What a change did.
@@ -209,6 +216,9 @@ impl Store {
             Change::Event { event, .. } if !(MIN_STORED..=MAX_STORED).contains(&event.at) => {
                 return Err(ChangeError::BadTime(event.at));
             }
+            Change::Stamp { at, .. } if !(MIN_STORED..=MAX_STORED).contains(at) => {
+                return Err(ChangeError::BadTime(*at));
+            }
             _ => {}
         }
         Ok(Checked {
@@ -266,6 +276,7 @@ impl Store {
             Change::Delete { rows } => self.delete(rows),
             Change::Append { batch } => self.append(batch, now)?,
             Change::Event { event, rows } => self.record_event(*event, rows),
+            Change::Stamp { field, at, rows } => self.stamp(*field, *at, rows),
             Change::Upsert { .. } => Applied::default(),
         })
     }
@@ -691,6 +702,23 @@ impl Store {
         }
         Applied {
             changed: changed.len(),
+            ..Applied::default()
+        }
+    }
+
+    fn stamp(&mut self, field: TimeField, at: Seconds, rows: &RoaringBitmap) -> Applied {
+        let rows = rowset::and(rows, &self.live);
+        let column = &mut self.times[field.index()];
+        let mut changed = 0;
+        for row in &rows {
+            if column.get(row) != Some(at) {
+                column.set(row, Some(at));
+                changed += 1;
+            }
+        }
+        rowset::add(&mut self.time_present[field.index()], &rows);
+        Applied {
+            changed,
             ..Applied::default()
         }
     }

@@ -79,12 +79,13 @@ impl IdentityMap {
         }
     }
 
-    /// A map of rows `0..rows`, hashing and filling the tables in parallel. Rows that
+    /// A map of the `live` rows, hashing and filling the tables in parallel. Rows that
     /// repeat an earlier row's identity are left out.
-    pub fn build(rows: u32, accounts: &[u32], ids: &StrColumn) -> IdentityMap {
+    pub fn build(live: &roaring::RoaringBitmap, accounts: &[u32], ids: &StrColumn) -> IdentityMap {
         use rayon::prelude::*;
         let mut map = IdentityMap::default();
         let hasher = &map.hasher;
+        let rows = accounts.len() as u32;
         let hashes: Vec<u64> = (0..rows)
             .into_par_iter()
             .map(|r| hasher.hash_one((accounts[r as usize], ids.get(r))))
@@ -96,10 +97,10 @@ impl IdentityMap {
             .for_each(|(p, table)| {
                 table.reserve(rows as usize / PARTS + rows as usize / 64, rehash);
                 for (row, &hash) in hashes.iter().enumerate() {
-                    if part(hash) != p {
+                    let row = row as u32;
+                    if part(hash) != p || !live.contains(row) {
                         continue;
                     }
-                    let row = row as u32;
                     let same = |&r: &u32| {
                         accounts[r as usize] == accounts[row as usize] && ids.get(r) == ids.get(row)
                     };

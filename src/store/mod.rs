@@ -271,9 +271,8 @@ impl Store {
     }
 
     fn identity(&self) -> &IdentityMap {
-        self.identity.get_or_init(|| {
-            IdentityMap::build(self.row_count(), &self.row_account, &self.external_ids)
-        })
+        self.identity
+            .get_or_init(|| IdentityMap::build(&self.live, &self.row_account, &self.external_ids))
     }
 
     /// The name index, of live rows only (an erased row keeps a blank name until the next
@@ -314,6 +313,22 @@ impl Store {
     /// Whether `row` carries any tag (a membership test per tag until one says yes).
     fn has_any_tag(&self, row: u32) -> bool {
         self.tags.entries().iter().any(|e| e.rows.contains(row))
+    }
+
+    /// The display name of a row.
+    pub fn name_of(&self, row: u32) -> &str {
+        self.names.get(row)
+    }
+
+    /// The value of a text field of a row.
+    pub fn text_of(&self, field: TextField, row: u32) -> Option<&str> {
+        self.texts[field.index()].get(row)
+    }
+
+    /// The channel and account id of a row.
+    pub fn account_of(&self, row: u32) -> (Channel, &str) {
+        let code = self.row_account.get(row as usize).copied().unwrap_or(0);
+        split_account_key(&self.accounts.entry(code).name)
     }
 
     /// The external id of a row.

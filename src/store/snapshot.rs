@@ -5,13 +5,13 @@
 //!
 //! Layout: `REACHSNP` magic, format version (u32 LE), body, trailer (body length u64 LE,
 //! CRC-32 of the body u32 LE, `REACHEND`). The body holds accounts and tags (name,
-//! creation time, portable roaring bitmap), then per-row columns of the live rows
-//! (rows are renumbered densely before saving): string columns as every row's length then
+//! creation time, portable roaring bitmap), then per-row columns: string columns as every row's length then
 //! all the bytes, optional texts as a "present" bitmap, those rows' lengths, then the
-//! bytes; then (format 3) the caller's attachment, u64 length first. Indexes derived from
-//! columns (identity, equality, time presence) are rebuilt on load. Format 3 added the
-//! attachment; format 2 files are still read (with an empty attachment); format 1 (a row
-//! id per text value) is refused.
+//! bytes; then (format 3) the caller's attachment, u64 length first. Format 3 also keeps
+//! deleted rows (blank) with a bitmap of the live ones after the row → account column, so
+//! that a snapshot need not renumber rows. Indexes derived from columns (identity,
+//! equality, time presence) are rebuilt on load. Format 2 files (rows renumbered densely,
+//! no attachment) are still read; format 1 (a row id per text value) is refused.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
@@ -71,16 +71,10 @@ impl From<io::Error> for SnapshotError {
     }
 }
 
-/// Writes `store` and the caller's `attachment` to `out` (a store with deleted rows is
-/// written compacted). The caller makes the file durable and puts it in place.
+/// Writes `store` and the caller's `attachment` to `out`. Deleted rows are written as
+/// they are kept, blank (their fields hold nothing of the contact); compacting them away
+/// is the caller's choice. The caller makes the file durable and puts it in place.
 pub fn write(store: &Store, attachment: &[u8], out: &mut impl Write) -> Result<(), SnapshotError> {
-    let compacted;
-    let store = if u64::from(store.row_count()) == store.len() {
-        store
-    } else {
-        compacted = store.compacted();
-        &compacted
-    };
     out.write_all(MAGIC)?;
     out.write_all(&FORMAT_VERSION.to_le_bytes())?;
     let mut body = Encoder {
@@ -128,7 +122,7 @@ pub fn read_file(file: File) -> Result<(Store, Vec<u8>), SnapshotError> {
         len: 0,
         available: size.saturating_sub(12 + 20),
     };
-    let store = body.store()?;
+    let store = body.store(version)?;
     let attachment = if version >= 3 {
         let len = body.i64()? as u64;
         body.exact(len)?
@@ -272,6 +266,7 @@ impl<W: Write> Encoder<'_, W> {
         self.registry(&store.accounts)?;
         self.registry(&store.tags)?;
         self.u32s(&store.row_account)?;
+        self.bitmap(&store.live)?;
         self.strings(&store.external_ids, rows)?;
         self.strings(&store.names, rows)?;
         self.strings(&store.avatars, rows)?;
@@ -412,12 +407,17 @@ impl<R: Read> Decoder<'_, R> {
         Ok(TextColumn::from_values(rule, present, values))
     }
 
-    fn store(&mut self) -> Result<Store, SnapshotError> {
+    fn store(&mut self, version: u32) -> Result<Store, SnapshotError> {
         let mut store = Store::new();
         let accounts = self.registry()?;
         let tags = self.registry()?;
         let row_account = self.u32s(None)?;
         let rows = row_account.len() as u32;
+        store.live = if version >= 3 {
+            self.bitmap(Some(rows))?
+        } else {
+            (0..rows).collect()
+        };
         if row_account
             .iter()
             .any(|&a| a as usize >= accounts.entries().len())
@@ -453,7 +453,6 @@ impl Store {
     /// Rebuilds what the snapshot does not hold: live rows, channels, tag counts and
     /// presence bitmaps. The identity map and equality indexes are built on first use.
     fn rebuild_derived(&mut self, rows: u32) -> Result<(), SnapshotError> {
-        self.live = (0..rows).collect();
         for entry in self.accounts.entries() {
             let (channel, _) = split_account_key(&entry.name);
             self.channels[channel.index()] |= &entry.rows;

@@ -1,0 +1,108 @@
+//! Who receives a broadcast (broadcast.md, "Who receives it"): each audience member is
+//! judged once, at the start, by the first reason that applies — blocked, opted out,
+//! over quota, not fb_sendable, no email, beyond the LINE quota — all with bitmaps, so
+//! judging ten million members is a few bitmap operations.
+
+use roaring::RoaringBitmap;
+
+use super::job::Excluded;
+use crate::engine::View;
+use crate::error::Error;
+use crate::model::{Channel, Flag, MessageKind, Seconds, TextField};
+
+/// The verdict on an audience.
+#[derive(Clone, Debug, Default)]
+pub struct Judgement {
+    /// Members, the unknown included.
+    pub audience: u64,
+    pub excluded: Excluded,
+    pub eligible: RoaringBitmap,
+    /// LINE accounts whose quota is short: (account, left, needed). Without partial
+    /// send, any such account refuses the broadcast.
+    pub short: Vec<(String, u64, u64)>,
+    /// Each LINE account of the eligible: (account, left, to send).
+    pub line_quota: Vec<(String, Option<u64>, u64)>,
+}
+
+/// What the judging depends on.
+#[derive(Clone, Copy, Debug)]
+pub struct Rules {
+    pub kind: MessageKind,
+    pub reply_window: bool,
+    pub partial: bool,
+    pub now: Seconds,
+}
+
+/// Judges the audience `rows` (plus `unknown` CSV identities) per `rules`.
+pub fn judge(
+    view: &View,
+    rows: &RoaringBitmap,
+    unknown: u64,
+    rules: Rules,
+) -> Result<Judgement, Error> {
+    let store = view.store();
+    let mut left = rows & store.live();
+    let mut excluded = Excluded {
+        unknown,
+        ..Excluded::default()
+    };
+    let take = |left: &mut RoaringBitmap, out: &RoaringBitmap| -> u64 {
+        let hit = &*left & out;
+        *left -= &hit;
+        hit.len()
+    };
+    excluded.blocked = take(&mut left, store.flag(Flag::Blocked));
+    if let Some(kind) = rules.kind.opt_out() {
+        excluded.opted_out = take(&mut left, store.opt_out(kind));
+    }
+    if rules.kind.respects_over_quota() {
+        excluded.over_quota = take(&mut left, store.flag(Flag::OverQuota));
+    }
+    if rules.kind.is_marketing() && !rules.reply_window {
+        let sendable = view.rows(&view.compile("is:fb_sendable", rules.now)?);
+        let not_sendable = store.channel(Channel::Facebook) - &sendable;
+        excluded.not_fb_sendable = take(&mut left, &not_sendable);
+    }
+    let no_email = store.channel(Channel::Web) - store.text_present(TextField::Email);
+    excluded.no_email = take(&mut left, &no_email);
+    let mut judgement = Judgement {
+        audience: rows.len() + unknown,
+        ..Judgement::default()
+    };
+    for account in store.accounts().filter(|a| a.channel == Channel::Line) {
+        let members = &left & account.rows;
+        if members.is_empty() {
+            continue;
+        }
+        // An account is limited once its quota has a total (plan or purchased set).
+        let quota = (view.quotas().get(account.id))
+            .filter(|q| q.total() > 0)
+            .map(|q| q.remaining());
+        judgement
+            .line_quota
+            .push((account.id.to_string(), quota, members.len()));
+        let Some(remaining) = quota.filter(|&r| r < members.len()) else {
+            continue;
+        };
+        judgement
+            .short
+            .push((account.id.to_string(), remaining, members.len()));
+        if rules.partial {
+            let cut = beyond_first(view, &members, remaining);
+            excluded.line_quota += cut.len();
+            left -= &cut;
+        }
+    }
+    judgement.excluded = excluded;
+    judgement.eligible = left;
+    Ok(judgement)
+}
+
+/// The members after the first `keep` in identity order (by external id, within one
+/// account).
+fn beyond_first(view: &View, members: &RoaringBitmap, keep: u64) -> RoaringBitmap {
+    let store = view.store();
+    let mut rows: Vec<u32> = members.iter().collect();
+    rows.sort_by(|&a, &b| store.external_id(a).cmp(store.external_id(b)));
+    rows.into_iter().skip(keep as usize).collect()
+}

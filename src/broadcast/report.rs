@@ -1,0 +1,126 @@
+//! [`Report`]: what a broadcast did, for people (a few lines) and for scripts (one JSON
+//! object, every reason key always present; broadcast.md, "Command line").
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::eligibility::Judgement;
+use super::job::{Excluded, Job};
+
+/// A broadcast's figures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    pub job: String,
+    /// `preview`, `sending`, `done` or `failed`.
+    pub state: String,
+    /// Why the job failed, when it did.
+    pub reason: Option<String>,
+    pub audience: u64,
+    pub eligible: u64,
+    pub excluded: Excluded,
+    pub sent: u64,
+    pub failed: u64,
+    pub uncertain: u64,
+    /// Why recipients failed, with how many.
+    pub failures: BTreeMap<String, u64>,
+}
+
+impl Report {
+    /// The report of a job.
+    pub fn of(job: &Job) -> Report {
+        let reason = match &job.state {
+            super::JobState::Failed(why) => Some(why.clone()),
+            _ => None,
+        };
+        Report {
+            job: job.id.clone(),
+            state: job.state.name().to_string(),
+            reason,
+            audience: job.audience,
+            eligible: job.eligible,
+            excluded: job.excluded,
+            sent: job.sent,
+            failed: job.failed,
+            uncertain: job.uncertain,
+            failures: job.failures.clone(),
+        }
+    }
+
+    /// The report of a preview (nothing sent).
+    pub fn preview(job: &str, judgement: &Judgement) -> Report {
+        Report {
+            job: job.to_string(),
+            state: "preview".into(),
+            reason: None,
+            audience: judgement.audience,
+            eligible: judgement.eligible.len(),
+            excluded: judgement.excluded,
+            sent: 0,
+            failed: 0,
+            uncertain: 0,
+            failures: BTreeMap::new(),
+        }
+    }
+
+    /// Whether the job is done with nothing failed (exit status 0).
+    pub fn succeeded(&self) -> bool {
+        matches!(self.state.as_str(), "done" | "preview") && self.failed == 0
+    }
+
+    /// The report as the JSON object scripts read.
+    pub fn json(&self) -> serde_json::Value {
+        let excluded: serde_json::Map<String, serde_json::Value> =
+            (self.excluded.by_reason().iter())
+                .map(|(reason, n)| (reason.to_string(), (*n).into()))
+                .collect();
+        let mut object = serde_json::json!({
+            "job": self.job,
+            "state": self.state,
+            "audience": self.audience,
+            "eligible": self.eligible,
+            "excluded": excluded,
+            "sent": self.sent,
+            "failed": self.failed,
+            "uncertain": self.uncertain,
+        });
+        if let Some(map) = object.as_object_mut() {
+            if let Some(reason) = &self.reason {
+                map.insert("reason".into(), reason.clone().into());
+            }
+            if !self.failures.is_empty() {
+                map.insert("failures".into(), serde_json::json!(self.failures));
+            }
+        }
+        object
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "job {}: {}", self.job, self.state)?;
+        if let Some(reason) = &self.reason {
+            writeln!(f, "  stopped: {reason}")?;
+        }
+        writeln!(
+            f,
+            "  audience {}, eligible {}",
+            self.audience, self.eligible
+        )?;
+        let excluded: Vec<String> = (self.excluded.by_reason().iter())
+            .filter(|(_, n)| *n > 0)
+            .map(|(reason, n)| format!("{reason} {n}"))
+            .collect();
+        if !excluded.is_empty() {
+            writeln!(f, "  excluded: {}", excluded.join(", "))?;
+        }
+        writeln!(
+            f,
+            "  sent {}, failed {}, uncertain {}",
+            self.sent, self.failed, self.uncertain
+        )?;
+        for (why, n) in &self.failures {
+            writeln!(f, "  failed ({n}): {why}")?;
+        }
+        Ok(())
+    }
+}

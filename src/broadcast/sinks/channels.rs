@@ -1,0 +1,125 @@
+//! The channels file (`--channels FILE`, default `DATA/channels.toml`): each account's
+//! endpoint and credentials, per broadcast.md.
+//!
+//! ```toml
+//! [line."line-tw"]
+//! token = "…"                           # channel access token
+//! base_url = "http://127.0.0.1:8080"    # default https://api.line.me
+//!
+//! [whatsapp."+886223456789"]
+//! token = "…"
+//! phone_number_id = "106540352242922"
+//! template = "spring_sale"              # {{…}} placeholders of the text fill its body parameters
+//! language = "zh_TW"                    # default en_US
+//!
+//! [facebook."fb-shop-tw"]               # [instagram."…"] likewise
+//! token = "…"
+//!
+//! [smtp]
+//! url = "smtp://127.0.0.1:2525"
+//! from = "shop@example.com"
+//! subject = "News from the shop"        # default: the text's first line
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::Error;
+
+/// Graph API version used for WhatsApp, Facebook and Instagram when none is given.
+pub const GRAPH_VERSION: &str = "v23.0";
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Channels {
+    #[serde(default)]
+    pub line: BTreeMap<String, LineAccount>,
+    #[serde(default)]
+    pub whatsapp: BTreeMap<String, WhatsappAccount>,
+    #[serde(default)]
+    pub facebook: BTreeMap<String, GraphAccount>,
+    #[serde(default)]
+    pub instagram: BTreeMap<String, GraphAccount>,
+    pub smtp: Option<Smtp>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineAccount {
+    pub token: String,
+    #[serde(default = "line_base")]
+    pub base_url: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhatsappAccount {
+    pub token: String,
+    pub phone_number_id: String,
+    pub template: String,
+    #[serde(default = "english")]
+    pub language: String,
+    #[serde(default = "graph_base")]
+    pub base_url: String,
+    #[serde(default = "graph_version")]
+    pub version: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphAccount {
+    pub token: String,
+    #[serde(default = "graph_base")]
+    pub base_url: String,
+    #[serde(default = "graph_version")]
+    pub version: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smtp {
+    pub url: String,
+    pub from: String,
+    pub subject: Option<String>,
+}
+
+fn line_base() -> String {
+    "https://api.line.me".into()
+}
+
+fn graph_base() -> String {
+    "https://graph.facebook.com".into()
+}
+
+fn graph_version() -> String {
+    GRAPH_VERSION.into()
+}
+
+fn english() -> String {
+    "en_US".into()
+}
+
+impl Channels {
+    /// Reads a channels file; a missing file is an empty one when `optional`.
+    pub fn read(path: &Path, optional: bool) -> Result<Channels, Error> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                toml::from_str(&text).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))
+            }
+            Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Channels::default())
+            }
+            Err(e) => Err(Error::Io(format!(
+                "cannot read the channels file {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+}
+
+/// Trims one trailing slash, so that `base_url` joins with paths.
+pub fn join(base: &str, path: &str) -> String {
+    format!("{}{path}", base.trim_end_matches('/'))
+}

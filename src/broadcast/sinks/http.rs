@@ -1,0 +1,121 @@
+//! One HTTP client for the sinks that speak HTTP (webhook, LINE, WhatsApp, Messenger), and
+//! how an answer's status becomes a verdict: 2xx delivered; 408, 429, 5xx and network
+//! errors retried; 401 and 403 stop the job (credentials); any other status fails.
+
+use std::time::Duration;
+
+use crate::broadcast::{Delivery, Outcome};
+
+/// A blocking HTTP client with a timeout.
+pub struct Http {
+    agent: ureq::Agent,
+}
+
+/// An answer: its status and body.
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+/// How an answer (or its absence) reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Delivered,
+    Retry(String),
+    Failed(String),
+    Stop(String),
+}
+
+impl Http {
+    pub fn new() -> Http {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build();
+        Http {
+            agent: ureq::Agent::new_with_config(config),
+        }
+    }
+
+    /// POSTs a JSON body with extra headers; `Err` for a network error.
+    pub fn post(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &serde_json::Value,
+    ) -> Result<Answer, String> {
+        let mut request = self.agent.post(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        answer(request.send_json(body))
+    }
+
+    /// GETs a URL with extra headers.
+    pub fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Answer, String> {
+        let mut request = self.agent.get(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        answer(request.call())
+    }
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http::new()
+    }
+}
+
+fn answer(
+    response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<Answer, String> {
+    let response = response.map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let body = response.into_body().read_to_string().unwrap_or_default();
+    Ok(Answer { status, body })
+}
+
+/// How a request's result reads (`what`: the request, for messages).
+pub fn verdict(result: &Result<Answer, String>, what: &str) -> Verdict {
+    match result {
+        Err(e) => Verdict::Retry(format!("{what}: {e}")),
+        Ok(a) if (200..300).contains(&a.status) => Verdict::Delivered,
+        Ok(a) => {
+            let why = format!(
+                "{what}: HTTP {} {}",
+                a.status,
+                a.body.chars().take(200).collect::<String>()
+            );
+            match a.status {
+                408 | 429 | 500..=599 => Verdict::Retry(why),
+                401 | 403 => Verdict::Stop(why),
+                _ => Verdict::Failed(why),
+            }
+        }
+    }
+}
+
+impl Verdict {
+    /// The verdict for a whole batch.
+    pub fn for_batch(self, recipients: usize) -> Delivery {
+        match self {
+            Verdict::Delivered => Delivery::Each(vec![Outcome::Sent; recipients]),
+            Verdict::Retry(why) => Delivery::Retry(why),
+            Verdict::Failed(why) => Delivery::Failed(why),
+            Verdict::Stop(why) => Delivery::Stop {
+                done: Vec::new(),
+                why,
+            },
+        }
+    }
+
+    /// The verdict for one recipient (a stop is kept for the caller to act on).
+    pub fn for_one(&self) -> Outcome {
+        match self {
+            Verdict::Delivered => Outcome::Sent,
+            Verdict::Retry(why) => Outcome::Retry(why.clone()),
+            Verdict::Failed(why) | Verdict::Stop(why) => Outcome::Failed(why.clone()),
+        }
+    }
+}

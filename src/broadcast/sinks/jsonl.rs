@@ -1,0 +1,165 @@
+//! [`Jsonl`]: the outbox sink (`jsonl:PATH`, `jsonl:-` for stdout). One JSON object per
+//! recipient per line — `job`, `batch`, `channel`, `account`, `external_id`, `kind`,
+//! `text` — appended and flushed to disk before the batch counts as sent. Never the same
+//! recipient of a job twice, even across crashes: opened for a job that already wrote
+//! lines (a resume), it reads them back and skips the recipients it finds.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::broadcast::{Delivery, Outcome, Outgoing, Sink};
+use crate::error::Error;
+use crate::model::Channel;
+
+/// Appends recipients to a JSON Lines file (or stdout).
+pub struct Jsonl {
+    out: Out,
+    /// Recipients of the job found in the file already (`channel/account/external_id`).
+    written: HashSet<String>,
+}
+
+enum Out {
+    File(File, PathBuf),
+    Stdout,
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    job: &'a str,
+    batch: u32,
+    channel: &'a str,
+    account: &'a str,
+    external_id: &'a str,
+    kind: &'a str,
+    text: &'a str,
+}
+
+impl Jsonl {
+    /// The outbox at `path` (`-`: stdout) for job `job`; `resuming` reads back what the
+    /// job wrote there before.
+    pub fn open(path: &str, job: &str, resuming: bool) -> Result<Jsonl, Error> {
+        if path == "-" {
+            return Ok(Jsonl {
+                out: Out::Stdout,
+                written: HashSet::new(),
+            });
+        }
+        let path = PathBuf::from(path);
+        let written = if resuming {
+            read_back(&path, job)?
+        } else {
+            HashSet::new()
+        };
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::Io(format!("cannot open the outbox {}: {e}", path.display())))?;
+        Ok(Jsonl {
+            out: Out::File(file, path),
+            written,
+        })
+    }
+
+    fn write_batch(&mut self, batch: &Outgoing, fresh: &[usize]) -> io::Result<()> {
+        let mut buffer = Vec::with_capacity(fresh.len() * 160);
+        for &i in fresh {
+            let (channel, account, external_id) = batch.identity(i);
+            let text = batch.text(i);
+            let line = Line {
+                job: batch.job,
+                batch: batch.batch,
+                channel: channel.name(),
+                account,
+                external_id,
+                kind: batch.kind.name(),
+                text: &text,
+            };
+            serde_json::to_writer(&mut buffer, &line)?;
+            buffer.push(b'\n');
+        }
+        match &mut self.out {
+            Out::File(file, _) => {
+                file.write_all(&buffer)?;
+                file.sync_data()
+            }
+            Out::Stdout => {
+                let mut out = io::stdout().lock();
+                out.write_all(&buffer)?;
+                out.flush()
+            }
+        }
+    }
+}
+
+fn key(channel: Channel, account: &str, external_id: &str) -> String {
+    format!("{channel}/{account}/{external_id}")
+}
+
+/// The recipients of `job` an outbox holds.
+fn read_back(path: &Path, job: &str) -> Result<HashSet<String>, Error> {
+    let mut written = HashSet::new();
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(written),
+        Err(e) => {
+            return Err(Error::Io(format!(
+                "cannot read the outbox {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    let marker = format!("\"job\":{}", serde_json::Value::from(job));
+    for line in BufReader::new(file).lines() {
+        let line =
+            line.map_err(|e| Error::Io(format!("cannot read the outbox {}: {e}", path.display())))?;
+        if !line.contains(&marker) {
+            continue;
+        }
+        // A line cut short by a crash is not a delivery: it does not parse.
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        let field = |name: &str| value.get(name).and_then(|v| v.as_str()).unwrap_or("");
+        if let Some(channel) = Channel::parse(field("channel")) {
+            written.insert(key(channel, field("account"), field("external_id")));
+        }
+    }
+    Ok(written)
+}
+
+impl Sink for Jsonl {
+    fn idempotent(&self, _: Channel) -> bool {
+        true
+    }
+
+    fn batch_size(&self, _: Channel) -> usize {
+        10_000
+    }
+
+    fn send(&mut self, batch: &Outgoing) -> Delivery {
+        let fresh: Vec<usize> = (0..batch.len())
+            .filter(|&i| {
+                let (channel, account, id) = batch.identity(i);
+                !self.written.contains(&key(channel, account, id))
+            })
+            .collect();
+        match self.write_batch(batch, &fresh) {
+            Ok(()) => Delivery::Each(vec![Outcome::Sent; batch.len()]),
+            Err(e) => {
+                let place = match &self.out {
+                    Out::File(_, path) => path.display().to_string(),
+                    Out::Stdout => "stdout".into(),
+                };
+                Delivery::Stop {
+                    done: Vec::new(),
+                    why: format!("cannot write the outbox {place}: {e}"),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! [`Webhook`]: `POST URL` with a JSON body `{"job", "batch", "idempotency_key", "kind",
+//! "recipients": [{"channel", "account", "external_id", "text"}, …]}` and the header
+//! `Idempotency-Key`; a 2xx answer means the batch is delivered.
+
+use super::http::{Http, verdict};
+use crate::broadcast::{Delivery, Outgoing, Sink};
+use crate::model::Channel;
+
+/// Posts batches to a URL.
+pub struct Webhook {
+    url: String,
+    http: Http,
+}
+
+impl Webhook {
+    pub fn new(url: &str) -> Webhook {
+        Webhook {
+            url: url.to_string(),
+            http: Http::new(),
+        }
+    }
+}
+
+impl Sink for Webhook {
+    fn idempotent(&self, _: Channel) -> bool {
+        true
+    }
+
+    fn batch_size(&self, _: Channel) -> usize {
+        1_000
+    }
+
+    fn send(&mut self, batch: &Outgoing) -> Delivery {
+        let recipients: Vec<serde_json::Value> = (0..batch.len())
+            .map(|i| {
+                let (channel, account, external_id) = batch.identity(i);
+                serde_json::json!({
+                    "channel": channel.name(),
+                    "account": account,
+                    "external_id": external_id,
+                    "text": batch.text(i),
+                })
+            })
+            .collect();
+        let body = serde_json::json!({
+            "job": batch.job,
+            "batch": batch.batch,
+            "idempotency_key": batch.key,
+            "kind": batch.kind.name(),
+            "recipients": recipients,
+        });
+        batch.pace();
+        let result = self
+            .http
+            .post(&self.url, &[("Idempotency-Key", &batch.key)], &body);
+        verdict(&result, "webhook").for_batch(batch.len())
+    }
+}

@@ -1,0 +1,354 @@
+//! `reach broadcast`: the preview on stderr, a confirmation on a terminal, a progress bar,
+//! the final report (`--json`: one object on stdout); `jobs`, `show`, `resume`, `cancel`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use super::Context;
+use super::args::{BroadcastAction, BroadcastArgs};
+use super::output::{ask, progress, table, terminal_width, write_error};
+use crate::broadcast::{self, AudienceSource, Judgement, Message, Options, Report, Request, Run};
+use crate::error::Error;
+use crate::model::MessageKind;
+
+pub fn broadcast(ctx: &mut Context, args: BroadcastArgs) -> Result<(), Error> {
+    match args.action {
+        Some(BroadcastAction::Jobs { json }) => return jobs(ctx, json),
+        Some(BroadcastAction::Show { id, json }) => return show(ctx, &id, json),
+        Some(BroadcastAction::Resume {
+            id,
+            resend_uncertain,
+            json,
+        }) => return resume(ctx, &id, resend_uncertain, json),
+        Some(BroadcastAction::Cancel { id }) => {
+            let report = broadcast::cancel(&ctx.engine, &id, ctx.now())?;
+            eprintln!("job {id} cancelled: it sends nothing more");
+            return finish(&report, false);
+        }
+        None => {}
+    }
+    let request = request(ctx, &args)?;
+    let now = ctx.now();
+    let (judgement, _) = broadcast::preview(&ctx.engine, &request, now)?;
+    eprint!("{}", preview_text(&judgement));
+    let dry = args.dry_run || args.sink == "dry-run";
+    if dry {
+        let report = Report::preview(request.id.as_deref().unwrap_or("preview"), &judgement);
+        return finish(&report, args.json);
+    }
+    let mut sink = open_sink(
+        ctx,
+        &args.sink,
+        args.channels.as_deref(),
+        request.id.as_deref().unwrap_or(""),
+        false,
+    )?;
+    let eligible = judgement.eligible.len();
+    if !args.yes && std::io::stdin().is_terminal() && !confirmed(eligible) {
+        eprintln!("cancelled; nothing was sent");
+        return Ok(());
+    }
+    let id = broadcast::start(&ctx.engine, request, sink.as_ref(), now)?;
+    eprintln!("job {id} started");
+    let report = run(ctx, |run| {
+        broadcast::send(&ctx.engine, &id, sink.as_mut(), false, run)
+    })?;
+    finish(&report, args.json)
+}
+
+/// The request a command line describes.
+fn request(ctx: &Context, args: &BroadcastArgs) -> Result<Request, Error> {
+    let kind = args.kind.as_deref().ok_or_else(|| {
+        Error::Usage(
+            "name the message kind with --kind (broadcast, site_marketing, cart, welcome, bot)"
+                .into(),
+        )
+    })?;
+    let kind = MessageKind::parse(kind).ok_or_else(|| {
+        Error::Usage(format!(
+            "unknown kind '{kind}': use broadcast, site_marketing, cart, welcome or bot"
+        ))
+    })?;
+    let text = args
+        .text
+        .clone()
+        .ok_or_else(|| Error::Usage("give the message with --text TEXT".into()))?;
+    let audience = match (&args.segment, &args.csv) {
+        (Some(segment), None) => AudienceSource::Segment(super::query::compile(ctx, segment)?),
+        (None, Some(path)) => AudienceSource::Csv(read(path)?),
+        (Some(_), Some(_)) => {
+            return Err(Error::Usage(
+                "give a SEGMENT or --csv FILE, not both".into(),
+            ));
+        }
+        (None, None) => {
+            return Err(Error::Usage(
+                "give the audience: a SEGMENT (e.g. 'tag:vip') or --csv FILE".into(),
+            ));
+        }
+    };
+    let payloads = match &args.payload {
+        Some(path) => payloads(path)?,
+        None => Default::default(),
+    };
+    let channels = args.channels.as_ref().map(|p| {
+        std::path::absolute(p)
+            .unwrap_or_else(|_| p.clone())
+            .display()
+            .to_string()
+    });
+    Ok(Request {
+        id: args.id.clone(),
+        audience,
+        message: Message {
+            kind,
+            text,
+            payloads,
+        },
+        options: Options {
+            reply_window: args.reply_window,
+            partial: args.partial,
+            rate: args.rate,
+            sink: args.sink.clone(),
+            channels,
+        },
+    })
+}
+
+/// The sink a `--sink` spelling names; an outbox may not lie in the data directory, and
+/// the channels file defaults to `DATA/channels.toml`.
+fn open_sink(
+    ctx: &Context,
+    spelling: &str,
+    channels: Option<&Path>,
+    job: &str,
+    resuming: bool,
+) -> Result<Box<dyn broadcast::Sink>, Error> {
+    let dir = ctx.engine.dir();
+    if let (Some(path), Some(dir)) = (spelling.strip_prefix("jsonl:"), &dir)
+        && path != "-"
+    {
+        super::refuse_inside(dir, Path::new(path))?;
+    }
+    let default = dir
+        .map(|d| d.file("channels.toml"))
+        .unwrap_or_else(|| PathBuf::from("channels.toml"));
+    let optional = channels.is_none();
+    let path = channels.map(Path::to_path_buf).unwrap_or(default);
+    broadcast::sinks::open(spelling, job, resuming, &path, optional)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))
+}
+
+/// A payload file: a JSON object of per-channel messages.
+fn payloads(path: &Path) -> Result<std::collections::BTreeMap<String, String>, Error> {
+    let bad = |why: String| Error::Usage(format!("{}: {why}", path.display()));
+    let value: serde_json::Value =
+        serde_json::from_slice(&read(path)?).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+    let object = value.as_object().ok_or_else(|| {
+        bad("expected an object of per-channel messages, e.g. {\"line\": {…}}".into())
+    })?;
+    object
+        .iter()
+        .map(|(channel, message)| {
+            let channel = crate::model::Channel::parse(channel)
+                .ok_or_else(|| bad(format!("unknown channel '{channel}'")))?;
+            Ok((channel.name().to_string(), message.to_string()))
+        })
+        .collect()
+}
+
+/// The preview, for stderr.
+fn preview_text(judgement: &Judgement) -> String {
+    let mut out = format!(
+        "audience {}, eligible {}\n",
+        judgement.audience,
+        judgement.eligible.len()
+    );
+    let excluded: Vec<String> = (judgement.excluded.by_reason().iter())
+        .filter(|(_, n)| *n > 0)
+        .map(|(reason, n)| format!("{reason} {n}"))
+        .collect();
+    if !excluded.is_empty() {
+        out.push_str(&format!("excluded: {}\n", excluded.join(", ")));
+    }
+    for (account, left, needed) in &judgement.line_quota {
+        let left = left.map_or("no quota set".to_string(), |l| format!("{l} left"));
+        out.push_str(&format!("LINE {account}: {left}, {needed} to send\n"));
+    }
+    out
+}
+
+fn confirmed(eligible: u64) -> bool {
+    let noun = if eligible == 1 { "contact" } else { "contacts" };
+    let answer = ask(&format!("Send to {eligible} {noun}? [y/N] "));
+    answer.is_some_and(|a| matches!(a.to_lowercase().as_str(), "y" | "yes"))
+}
+
+/// Runs a job with a progress bar on a terminal; Ctrl-C stops it after the current batch.
+fn run(ctx: &Context, send: impl FnOnce(&Run) -> Result<Report, Error>) -> Result<Report, Error> {
+    let _ = ctrlc::set_handler(crate::cancel::request);
+    crate::cancel::reset();
+    let bar = progress(0, "sending");
+    let fixed = ctx.fixed_now;
+    let clock = move || fixed.unwrap_or_else(now_seconds);
+    let show = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let backoff = std::env::var("REACH_RETRY_BACKOFF_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(
+            std::time::Duration::from_millis(200),
+            std::time::Duration::from_millis,
+        );
+    let run = Run {
+        clock: &clock,
+        progress: &show,
+        stop: &crate::cancel::requested,
+        backoff,
+    };
+    let report = send(&run);
+    bar.finish_and_clear();
+    let report = report?;
+    if report.state == "sending" {
+        eprintln!(
+            "stopped; the job is left sending: `reach broadcast resume {}` finishes it, `reach broadcast cancel {}` ends it",
+            report.job, report.job
+        );
+    }
+    Ok(report)
+}
+
+fn now_seconds() -> crate::model::Seconds {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as crate::model::Seconds)
+}
+
+/// Prints the report and sets the exit status: 0 when done with nothing failed.
+fn finish(report: &Report, json: bool) -> Result<(), Error> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", report.json()).map_err(write_error)?;
+    } else {
+        write!(out, "{report}").map_err(write_error)?;
+    }
+    if report.succeeded() {
+        Ok(())
+    } else {
+        Err(Error::Refused(match (&report.reason, report.failed) {
+            (Some(why), _) => format!("job {} failed: {why}", report.job),
+            (None, 0) => format!("job {} is {}", report.job, report.state),
+            (None, n) => format!(
+                "job {}: {n} recipient(s) failed (see the report)",
+                report.job
+            ),
+        }))
+    }
+}
+
+fn resume(ctx: &mut Context, id: &str, resend_uncertain: bool, json: bool) -> Result<(), Error> {
+    let options = {
+        let view = ctx.engine.read();
+        let job = view.jobs().get(id).ok_or_else(|| {
+            Error::Usage(format!(
+                "there is no job '{id}' (`reach broadcast jobs` lists them)"
+            ))
+        })?;
+        job.options.clone()
+    };
+    let channels = options.channels.as_ref().map(PathBuf::from);
+    let mut sink = open_sink(ctx, &options.sink, channels.as_deref(), id, true)?;
+    let report = run(ctx, |run| {
+        broadcast::resume(&ctx.engine, id, sink.as_mut(), resend_uncertain, run)
+    })?;
+    finish(&report, json)
+}
+
+fn jobs(ctx: &Context, json: bool) -> Result<(), Error> {
+    use std::io::Write;
+    let view = ctx.engine.read();
+    let mut out = std::io::stdout().lock();
+    if json {
+        for job in view.jobs().values() {
+            writeln!(out, "{}", Report::of(job).json()).map_err(write_error)?;
+        }
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = (view.jobs().values())
+        .map(|job| {
+            vec![
+                job.id.clone(),
+                job.state.name().to_string(),
+                job.message.kind.name().to_string(),
+                job.audience.to_string(),
+                job.eligible.to_string(),
+                job.sent.to_string(),
+                job.failed.to_string(),
+                job.uncertain.to_string(),
+                crate::model::time::format_rfc3339(job.started_at),
+            ]
+        })
+        .collect();
+    let header: Vec<String> = [
+        "job",
+        "state",
+        "kind",
+        "audience",
+        "eligible",
+        "sent",
+        "failed",
+        "uncertain",
+        "started",
+    ]
+    .map(String::from)
+    .to_vec();
+    write!(out, "{}", table(&header, &rows, terminal_width())).map_err(write_error)
+}
+
+fn show(ctx: &Context, id: &str, json: bool) -> Result<(), Error> {
+    use std::io::Write;
+    let report = broadcast::report(&ctx.engine, id)?;
+    let uncertain = uncertain_recipients(ctx, id);
+    let mut out = std::io::stdout().lock();
+    if json {
+        let mut value = report.json();
+        if let Some(map) = value.as_object_mut() {
+            let list: Vec<serde_json::Value> = (uncertain.iter())
+                .map(|(c, a, e)| serde_json::json!({"channel": c.name(), "account": a, "external_id": e}))
+                .collect();
+            map.insert("uncertain_recipients".into(), list.into());
+        }
+        return writeln!(out, "{value}").map_err(write_error);
+    }
+    write!(out, "{report}").map_err(write_error)?;
+    if !uncertain.is_empty() {
+        writeln!(out, "uncertain recipients (a batch was in flight when the job stopped; `resume --resend-uncertain` sends to them again):").map_err(write_error)?;
+        for (channel, account, id) in uncertain {
+            writeln!(out, "  {channel}/{account}/{id}").map_err(write_error)?;
+        }
+    }
+    Ok(())
+}
+
+/// The recipients whose delivery is uncertain: those of uncertain or in-flight batches
+/// while the job is sending, the recorded ones after.
+fn uncertain_recipients(ctx: &Context, id: &str) -> Vec<(crate::model::Channel, String, String)> {
+    let view = ctx.engine.read();
+    let Some(job) = view.jobs().get(id) else {
+        return Vec::new();
+    };
+    if !job.uncertain_recipients.is_empty() {
+        return job.uncertain_recipients.clone();
+    }
+    let rows = job.rows_of(&broadcast::BatchState::Uncertain)
+        | job.rows_of(&broadcast::BatchState::InFlight);
+    (view.store().contacts_with(&rows, false).into_iter())
+        .map(|c| (c.channel, c.account, c.external_id))
+        .collect()
+}
