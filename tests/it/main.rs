@@ -1,10 +1,11 @@
 //! The one integration-test binary: modules by concern.
 
+mod broadcast;
 mod cli;
 mod durability;
 mod grammar;
 mod import_export;
-mod oracle;
+pub mod oracle;
 mod parser;
 mod repl;
 mod snapshot;

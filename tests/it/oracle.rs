@@ -304,7 +304,7 @@ fn matches(field: &str, value: &str, c: &Contact, clock: Clock) -> bool {
 
 /// A store of random contacts, with some deleted and some re-tagged after loading, and
 /// the oracle's view of the same contacts.
-fn population(seed: u64, size: usize) -> (Store, Vec<Contact>) {
+pub fn population(seed: u64, size: usize) -> (Store, Vec<Contact>) {
     let mut rng = Rng(seed);
     let mut contacts: Vec<Contact> = (0..size).map(|i| random_contact(&mut rng, i)).collect();
     // Both ways in: bulk appends (what import uses) for the first contacts, upserts

@@ -23,7 +23,8 @@ pub struct Jsonl {
 }
 
 enum Out {
-    File(File, PathBuf),
+    /// The file, opened (to append) at the first write.
+    File(Option<File>, PathBuf),
     Stdout,
 }
 
@@ -54,13 +55,8 @@ impl Jsonl {
         } else {
             HashSet::new()
         };
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| Error::Io(format!("cannot open the outbox {}: {e}", path.display())))?;
         Ok(Jsonl {
-            out: Out::File(file, path),
+            out: Out::File(None, path),
             written,
         })
     }
@@ -83,7 +79,11 @@ impl Jsonl {
             buffer.push(b'\n');
         }
         match &mut self.out {
-            Out::File(file, _) => {
+            Out::File(file, path) => {
+                let file = match file {
+                    Some(file) => file,
+                    None => file.insert(OpenOptions::new().create(true).append(true).open(&*path)?),
+                };
                 file.write_all(&buffer)?;
                 file.sync_data()
             }
