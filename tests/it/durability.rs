@@ -54,13 +54,6 @@ fn loaded_dir(csv: &[u8]) -> tempfile::TempDir {
     dir
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
-        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
-    }
-}
-
 /// Everything a state holds, as text: every contact with all columns, tags with their
 /// counts, quotas, saved segments.
 fn fingerprint(engine: &Engine) -> String {
@@ -249,7 +242,7 @@ fn a_killed_apply_leaves_exactly_an_acknowledged_prefix() {
         let states = prefix_states(&csv, &lines);
         let dir = tempfile::tempdir().expect("tmp");
         let data = dir.path().join("d");
-        copy_dir(&base.path().join("d"), &data);
+        crate::copy_dir(&base.path().join("d"), &data);
         let kill_after = Duration::from_micros(rng.below(40_000));
         // A small log bound in half the trials, so that kills also land in checkpoints.
         let bound = if rng.chance(50) { 4_096 } else { 1 << 30 };

@@ -48,3 +48,11 @@ impl Rng {
         &items[self.below(items.len() as u64) as usize]
     }
 }
+
+/// Copies a data directory's files.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
+        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+    }
+}
