@@ -104,16 +104,26 @@ pub enum Command {
     },
     /// Show LINE message quotas (used/total), or set one
     #[command(
-        after_help = "Examples:\n  reach quota\n  reach quota line-tw --plan 500 --purchased 1000 --used 120"
+        after_help = "Examples:\n  reach quota\n  reach quota line-tw --plan 500 --purchased 1000 --used 120\n  reach quota --sync"
     )]
     Quota {
+        /// The LINE account to set (all of them for --sync)
         account: Option<String>,
+        /// Messages the plan allows this month
         #[arg(long)]
         plan: Option<u64>,
+        /// Add-on messages bought this month
         #[arg(long)]
         purchased: Option<u64>,
+        /// Messages used this month
         #[arg(long)]
         used: Option<u64>,
+        /// Read the figures from LINE's quota endpoints (accounts of the channels file)
+        #[arg(long)]
+        sync: bool,
+        /// The channels file for --sync [default: DATA/channels.toml]
+        #[arg(long, value_name = "FILE")]
+        channels: Option<PathBuf>,
     },
     /// List, search, create and delete tags
     #[command(

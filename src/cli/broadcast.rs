@@ -138,6 +138,44 @@ fn open_sink(
     broadcast::sinks::open(spelling, job, resuming, &path, optional)
 }
 
+/// `reach quota --sync`: each LINE account of the channels file (or only `only`) gets
+/// the limit and this month's use that LINE reports.
+pub fn sync_quotas(
+    ctx: &Context,
+    only: Option<&str>,
+    channels: Option<&Path>,
+) -> Result<(), Error> {
+    let default = ctx
+        .engine
+        .dir()
+        .map(|d| d.file("channels.toml"))
+        .unwrap_or_else(|| PathBuf::from("channels.toml"));
+    let channels = broadcast::sinks::Channels::read(channels.unwrap_or(&default), false)?;
+    let http = broadcast::sinks::Http::new();
+    for (id, account) in channels
+        .line
+        .iter()
+        .filter(|(id, _)| only.is_none_or(|o| o == id.as_str()))
+    {
+        match broadcast::sinks::line_quota(&http, account)
+            .map_err(|e| Error::Io(format!("LINE {id}: {e}")))?
+        {
+            Some((limit, used)) => {
+                let edit = crate::engine::Edit::SetQuota {
+                    account: id.clone(),
+                    plan: Some(limit),
+                    purchased: Some(0),
+                    used: Some(used),
+                };
+                ctx.engine.commit(edit, ctx.now())?;
+                eprintln!("LINE {id}: {used}/{limit} (from LINE)");
+            }
+            None => eprintln!("LINE {id}: LINE reports no limit; the quota is left as it was"),
+        }
+    }
+    Ok(())
+}
+
 fn read(path: &Path) -> Result<Vec<u8>, Error> {
     std::fs::read(path).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))
 }

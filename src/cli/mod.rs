@@ -128,6 +128,7 @@ impl Command {
                 plan: None,
                 purchased: None,
                 used: None,
+                sync: false,
                 ..
             } => Access::Read,
             Command::Broadcast(args) => match &args.action {
@@ -222,7 +223,14 @@ pub fn execute(ctx: &mut Context, command: Command) -> Result<(), Error> {
             plan,
             purchased,
             used,
-        } => manage::quota(ctx, account, plan, purchased, used),
+            sync,
+            channels,
+        } => {
+            if sync {
+                broadcast::sync_quotas(ctx, account.as_deref(), channels.as_deref())?;
+            }
+            manage::quota(ctx, account, plan, purchased, used)
+        }
         Command::Tags(args) => manage::tags(ctx, args),
         Command::Tag {
             action,

@@ -125,7 +125,9 @@ impl State {
             Record::BatchIntent { job, batch } => {
                 let state = &self.sending_batch(job, *batch)?.state;
                 match state {
-                    BatchState::Pending | BatchState::Uncertain => Ok(CheckedRecord(Vec::new())),
+                    BatchState::Pending | BatchState::InFlight | BatchState::Uncertain => {
+                        Ok(CheckedRecord(Vec::new()))
+                    }
                     other => Err(Error::Usage(format!(
                         "batch {batch} of job '{job}' is {other:?}"
                     ))),

@@ -149,14 +149,21 @@ const VALUE_OPTIONS: &[&str] = &[
     "--purchased",
     "--used",
     "--reject",
+    "--text",
+    "--sink",
+    "--channels",
+    "--id",
+    "--rate",
+    "--payload",
+    "--csv",
+    "--durability",
 ];
 
 /// Leading positional arguments before the segment, for commands that end in one.
 fn positionals_before_segment(command: &str) -> Option<usize> {
     match command {
-        "count" | "list" | "explain" | "export" | "unsubscribe" | "resubscribe" | "delete" => {
-            Some(0)
-        }
+        "count" | "list" | "explain" | "export" | "unsubscribe" | "resubscribe" | "delete"
+        | "broadcast" => Some(0),
         "save" => Some(1),
         "tag" => Some(2),
         _ => None,
@@ -169,6 +176,14 @@ fn segment_args(words: Vec<String>) -> Vec<String> {
     let Some(fixed) = words.first().and_then(|c| positionals_before_segment(c)) else {
         return words;
     };
+    let subcommand = ["jobs", "show", "resume", "cancel"];
+    if words[0] == "broadcast"
+        && words
+            .get(1)
+            .is_some_and(|w| subcommand.contains(&w.as_str()))
+    {
+        return words;
+    }
     let mut out = vec![words[0].clone()];
     let mut segment = Vec::new();
     let mut iter = words.into_iter().skip(1);
@@ -325,6 +340,22 @@ mod tests {
             ["unsubscribe", "--kind", "cart", "tag:x"]
         );
         assert_eq!(args("stats --memory"), ["stats", "--memory"]);
+        assert_eq!(
+            args("broadcast tag:vip -tag:churned --kind broadcast --text 'Hi there' --yes"),
+            [
+                "broadcast",
+                "--kind",
+                "broadcast",
+                "--text",
+                "Hi there",
+                "--yes",
+                "tag:vip -tag:churned"
+            ]
+        );
+        assert_eq!(
+            args("broadcast resume spring-1"),
+            ["broadcast", "resume", "spring-1"]
+        );
         assert!(command_words("tag:vip").is_none());
     }
 }

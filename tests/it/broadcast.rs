@@ -5,6 +5,7 @@
 
 mod adapters;
 mod exactly_once;
+mod openapi;
 
 use proptest::prelude::*;
 use reach::broadcast::{AudienceSource, Rules, judge};

@@ -1,1 +1,664 @@
-//! placeholder
+//! The channel adapters against servers on 127.0.0.1 started here: a LINE Messaging API
+//! stand-in (multicast, retry keys, 409 for a repeated key, faults, quota endpoints), a
+//! WhatsApp Cloud API stand-in, and an SMTP server. Request bodies are checked against
+//! the platforms' OpenAPI descriptions in `../shared/reference/`.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::openapi::Spec;
+use super::{json, loaded, reach};
+use crate::Rng;
+
+/// What a stand-in server saw: each accepted request's body, when, and any problem.
+#[derive(Default)]
+struct Seen {
+    accepted: Vec<(Instant, Value)>,
+    /// Retry keys already accepted (LINE answers 409 to a repeated one).
+    keys: BTreeMap<String, usize>,
+    problems: Vec<String>,
+}
+
+type Shared = Arc<Mutex<Seen>>;
+
+fn header(request: &tiny_http::Request, name: &'static str) -> Option<String> {
+    (request.headers().iter())
+        .find(|h| h.field.equiv(name))
+        .map(|h| h.value.to_string())
+}
+
+fn body(request: &mut tiny_http::Request) -> Value {
+    let mut text = String::new();
+    let _ = std::io::Read::read_to_string(request.as_reader(), &mut text);
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+fn respond(request: tiny_http::Request, status: u16, body: &str) {
+    let response = tiny_http::Response::from_string(body).with_status_code(status);
+    let _ = request.respond(response);
+}
+
+/// A LINE Messaging API stand-in; `faults` in percent of first attempts.
+fn line_server(token: &'static str, faults: u64) -> (String, Shared) {
+    let spec = Spec::reference("line-messaging-api.yml");
+    let server = tiny_http::Server::http("127.0.0.1:0").expect("a port");
+    let base = format!("http://{}", server.server_addr());
+    let seen: Shared = Arc::default();
+    let kept = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        let mut rng = Rng(7);
+        for mut request in server.incoming_requests() {
+            let mut seen = kept.lock().expect("lock");
+            if header(&request, "Authorization").as_deref() != Some(&format!("Bearer {token}")) {
+                seen.problems
+                    .push("a request without the channel token".into());
+                respond(request, 401, "{\"message\":\"Authentication failed\"}");
+                continue;
+            }
+            match request.url() {
+                "/v2/bot/message/quota" => {
+                    respond(request, 200, "{\"type\":\"limited\",\"value\":1000}")
+                }
+                "/v2/bot/message/quota/consumption" => {
+                    respond(request, 200, "{\"totalUsage\":123}")
+                }
+                "/v2/bot/message/multicast" => {
+                    let value = body(&mut request);
+                    if let Some(spec) = &spec
+                        && let Err(e) = spec.check("MulticastRequest", &value)
+                    {
+                        seen.problems
+                            .push(format!("an invalid multicast body: {e}"));
+                    }
+                    let key = header(&request, "X-Line-Retry-Key").unwrap_or_default();
+                    if uuid::Uuid::parse_str(&key).is_err() {
+                        seen.problems
+                            .push(format!("a retry key that is not a UUID: {key:?}"));
+                    }
+                    if seen.keys.contains_key(&key) {
+                        respond(
+                            request,
+                            409,
+                            "{\"message\":\"The retry key is already accepted\"}",
+                        );
+                        continue;
+                    }
+                    let roll = rng.below(100);
+                    if roll < faults / 2 {
+                        respond(request, 429, "{\"message\":\"Too many requests\"}");
+                        continue;
+                    }
+                    let index = seen.accepted.len();
+                    seen.keys.insert(key, index);
+                    seen.accepted.push((Instant::now(), value));
+                    // Accepted, and now and then the answer is lost.
+                    let status = if roll < faults { 500 } else { 200 };
+                    respond(request, status, "{}");
+                }
+                other => {
+                    seen.problems.push(format!("an unexpected path {other}"));
+                    respond(request, 404, "{}");
+                }
+            }
+        }
+    });
+    (base, seen)
+}
+
+fn channels_file(dir: &Path, text: &str) -> String {
+    let path = dir.join("channels.toml");
+    std::fs::write(&path, text).expect("channels");
+    path.display().to_string()
+}
+
+fn line_channels(base: &str) -> String {
+    ["line-tw", "line-hk", "line-jp"]
+        .iter()
+        .map(|a| format!("[line.\"{a}\"]\ntoken = \"T0KEN\"\nbase_url = \"{base}\"\n"))
+        .collect()
+}
+
+fn count(data: &Path, segment: &str) -> u64 {
+    let out = reach()
+        .arg("--data")
+        .arg(data)
+        .args(["count", segment])
+        .output()
+        .expect("runs");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a count")
+}
+
+#[test]
+fn line_multicasts_are_valid_keyed_and_delivered_once_through_faults() {
+    let dir = loaded(3_000);
+    let data = dir.path().join("d");
+    let (base, seen) = line_server("T0KEN", 30);
+    let channels = channels_file(dir.path(), &line_channels(&base));
+    let out = reach()
+        .arg("--data")
+        .arg(&data)
+        .args([
+            "broadcast",
+            "channel:line",
+            "--kind",
+            "broadcast",
+            "--text",
+            "Spring sale for {{name|you}}",
+        ])
+        .args([
+            "--sink",
+            "platform",
+            "--channels",
+            &channels,
+            "--id",
+            "line-1",
+            "--yes",
+            "--json",
+        ])
+        .env("REACH_RETRY_BACKOFF_MS", "1")
+        .output()
+        .expect("runs");
+    let report = json(&out);
+    assert_eq!(report["state"], "done", "{report}");
+    assert_eq!(report["failed"], 0, "{report}");
+    let seen = seen.lock().expect("lock");
+    assert!(seen.problems.is_empty(), "{:?}", seen.problems);
+    let mut delivered: BTreeMap<String, String> = BTreeMap::new();
+    for (_, body) in &seen.accepted {
+        let text = body["messages"][0]["text"]
+            .as_str()
+            .expect("a text message")
+            .to_string();
+        for id in body["to"].as_array().expect("to") {
+            let id = id.as_str().expect("an id").to_string();
+            assert!(
+                delivered.insert(id.clone(), text.clone()).is_none(),
+                "{id} got the message twice"
+            );
+        }
+    }
+    assert_eq!(
+        delivered.len() as u64,
+        report["sent"].as_u64().expect("sent")
+    );
+    // Personalised: each user's own text; the same text in one multicast for many.
+    let engine = reach::Engine::open_read_only(&data).expect("opens");
+    let view = engine.read();
+    for (id, text) in delivered.iter().take(200) {
+        let row = ["line-tw", "line-hk", "line-jp"]
+            .iter()
+            .find_map(|a| view.store().find(reach::model::Channel::Line, a, id))
+            .expect("known");
+        let name = view.store().name_of(row).trim();
+        let name = if name.is_empty() { "you" } else { name };
+        assert_eq!(text, &format!("Spring sale for {name}"));
+    }
+    drop(view);
+    drop(engine);
+    let used = String::from_utf8_lossy(
+        &reach()
+            .arg("--data")
+            .arg(&data)
+            .arg("quota")
+            .output()
+            .expect("runs")
+            .stdout,
+    )
+    .to_string();
+    let sent_tw = delivered
+        .keys()
+        .filter(|id| count(&data, &format!("account:line-tw id:{id}")) == 1)
+        .count();
+    assert!(
+        used.contains(&format!("{sent_tw}/0")),
+        "the quota's used counts what was sent: {used}"
+    );
+}
+
+#[test]
+fn line_quota_is_read_from_the_quota_endpoints() {
+    let dir = loaded(500);
+    let data = dir.path().join("d");
+    let (base, _) = line_server("T0KEN", 0);
+    let channels = channels_file(dir.path(), &line_channels(&base));
+    let out = reach()
+        .arg("--data")
+        .arg(&data)
+        .args(["quota", "--sync", "--channels", &channels])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    for account in ["line-tw", "line-hk", "line-jp"] {
+        let line = table
+            .lines()
+            .find(|l| l.starts_with(account))
+            .expect("a row");
+        assert!(line.contains("123/1000"), "{line}");
+    }
+}
+
+#[test]
+fn line_requests_hold_the_configured_rate() {
+    let dir = loaded(3_000);
+    let data = dir.path().join("d");
+    let (base, seen) = line_server("T0KEN", 0);
+    let channels = channels_file(dir.path(), &line_channels(&base));
+    // Personal texts: one multicast per recipient of line-jp, paced at 25 a second.
+    let out = reach()
+        .arg("--data")
+        .arg(&data)
+        .args([
+            "broadcast",
+            "channel:line account:line-jp",
+            "--kind",
+            "bot",
+            "--text",
+            "{{external_id}}",
+        ])
+        .args([
+            "--sink",
+            "platform",
+            "--channels",
+            &channels,
+            "--rate",
+            "25",
+            "--yes",
+            "--json",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(json(&out)["state"], "done");
+    let seen = seen.lock().expect("lock");
+    let times: Vec<Instant> = seen.accepted.iter().map(|(t, _)| *t).collect();
+    assert!(times.len() > 50, "{} requests", times.len());
+    let span = times[times.len() - 1]
+        .duration_since(times[0])
+        .as_secs_f64();
+    let rate = (times.len() - 1) as f64 / span;
+    assert!(
+        (rate - 25.0).abs() <= 25.0 * 0.05,
+        "{rate:.2} requests/s against 25"
+    );
+}
+
+/// A WhatsApp Cloud API stand-in; each request takes `delay`.
+fn whatsapp_server(delay: Duration) -> (String, Shared) {
+    let spec = Spec::reference("whatsapp-business-messaging-api.yaml");
+    let server = tiny_http::Server::http("127.0.0.1:0").expect("a port");
+    let base = format!("http://{}", server.server_addr());
+    let seen: Shared = Arc::default();
+    let kept = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for mut request in server.incoming_requests() {
+            std::thread::sleep(delay);
+            let value = body(&mut request);
+            let mut seen = kept.lock().expect("lock");
+            if request.url() != "/v23.0/106540352242922/messages" {
+                seen.problems
+                    .push(format!("an unexpected path {}", request.url()));
+            }
+            if header(&request, "Authorization").as_deref() != Some("Bearer WA") {
+                seen.problems.push("no token".into());
+            }
+            if let Some(spec) = &spec
+                && let Err(e) = spec.check("Message", &value)
+            {
+                seen.problems.push(format!("an invalid message: {e}"));
+            }
+            seen.accepted.push((Instant::now(), value));
+            respond(
+                request,
+                200,
+                "{\"messaging_product\":\"whatsapp\",\"messages\":[{\"id\":\"wamid.X\"}]}",
+            );
+        }
+    });
+    (base, seen)
+}
+
+fn whatsapp_channels(base: &str) -> String {
+    ["+886223456789", "+85230001234"]
+        .iter()
+        .map(|a| format!("[whatsapp.\"{a}\"]\ntoken = \"WA\"\nphone_number_id = \"106540352242922\"\ntemplate = \"spring_sale\"\nlanguage = \"zh_TW\"\nbase_url = \"{base}\"\n"))
+        .collect()
+}
+
+#[test]
+fn whatsapp_template_messages_are_valid_and_fill_the_body_parameters() {
+    let dir = loaded(800);
+    let data = dir.path().join("d");
+    let (base, seen) = whatsapp_server(Duration::ZERO);
+    let channels = channels_file(dir.path(), &whatsapp_channels(&base));
+    let out = reach()
+        .arg("--data")
+        .arg(&data)
+        .args([
+            "broadcast",
+            "channel:whatsapp",
+            "--kind",
+            "welcome",
+            "--text",
+            "Hi {{name|friend}}, see {{store|our shops}}",
+        ])
+        .args([
+            "--sink",
+            "platform",
+            "--channels",
+            &channels,
+            "--yes",
+            "--json",
+        ])
+        .output()
+        .expect("runs");
+    let report = json(&out);
+    assert_eq!(report["state"], "done", "{report}");
+    let seen = seen.lock().expect("lock");
+    assert!(
+        seen.problems.is_empty(),
+        "{:?}",
+        &seen.problems[..seen.problems.len().min(3)]
+    );
+    assert_eq!(
+        seen.accepted.len() as u64,
+        report["sent"].as_u64().expect("sent")
+    );
+    for (_, message) in &seen.accepted {
+        assert_eq!(message["type"], "template");
+        assert_eq!(message["template"]["name"], "spring_sale");
+        assert_eq!(message["template"]["language"]["code"], "zh_TW");
+        let parameters = message["template"]["components"][0]["parameters"]
+            .as_array()
+            .expect("parameters");
+        assert_eq!(parameters.len(), 2);
+        assert!(!message["to"].as_str().expect("to").starts_with('+'));
+    }
+}
+
+#[test]
+fn a_whatsapp_batch_in_flight_at_a_kill_is_uncertain_and_resent_only_when_asked() {
+    let dir = loaded(1_500);
+    let data = dir.path().join("d");
+    let (base, seen) = whatsapp_server(Duration::from_millis(15));
+    let channels = channels_file(dir.path(), &whatsapp_channels(&base));
+    let run = |args: &[&str]| {
+        reach()
+            .arg("--data")
+            .arg(&data)
+            .args(args)
+            .output()
+            .expect("runs")
+    };
+    let start = [
+        "broadcast",
+        "channel:whatsapp",
+        "--kind",
+        "welcome",
+        "--text",
+        "Hi",
+        "--sink",
+        "platform",
+        "--channels",
+        &channels,
+        "--id",
+        "wa-1",
+        "--yes",
+        "--json",
+    ];
+    let mut child = reach()
+        .arg("--data")
+        .arg(&data)
+        .args(start)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawns");
+    std::thread::sleep(Duration::from_millis(1_200));
+    let _ = child.kill();
+    let _ = child.wait();
+    let before = seen.lock().expect("lock").accepted.len();
+    assert!(before > 0, "some messages went out before the kill");
+    let shown = json(&run(&["broadcast", "show", "wa-1", "--json"]));
+    assert_eq!(shown["state"], "sending");
+    let in_flight = shown["uncertain_recipients"]
+        .as_array()
+        .expect("a list")
+        .len();
+    assert!(in_flight > 0, "the batch in flight is listed: {shown}");
+    let resumed = json(&run(&["broadcast", "resume", "wa-1", "--json"]));
+    assert_eq!(resumed["state"], "done", "{resumed}");
+    assert_eq!(resumed["uncertain"], in_flight as u64);
+    let eligible = resumed["eligible"].as_u64().expect("eligible");
+    assert_eq!(
+        resumed["sent"].as_u64().expect("sent") + in_flight as u64,
+        eligible
+    );
+    // Nobody outside the uncertain batch got the message twice, and the uncertain ones
+    // were not sent again.
+    let seen = seen.lock().expect("lock");
+    let mut per: BTreeMap<String, u32> = BTreeMap::new();
+    for (_, m) in &seen.accepted {
+        *per.entry(m["to"].as_str().unwrap_or("").to_string())
+            .or_default() += 1;
+    }
+    assert!(per.values().all(|&n| n == 1), "nobody twice");
+    assert!((per.len() as u64) < eligible + 1);
+    drop(seen);
+    // Asked to, a resume sends the uncertain batch again.
+    let start = [
+        "broadcast",
+        "channel:whatsapp",
+        "--kind",
+        "welcome",
+        "--text",
+        "Hi",
+        "--sink",
+        "platform",
+        "--channels",
+        &channels,
+        "--id",
+        "wa-2",
+        "--yes",
+        "--json",
+    ];
+    let mut child = reach()
+        .arg("--data")
+        .arg(&data)
+        .args(start)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawns");
+    std::thread::sleep(Duration::from_millis(1_200));
+    let _ = child.kill();
+    let _ = child.wait();
+    let resent = json(&run(&[
+        "broadcast",
+        "resume",
+        "wa-2",
+        "--resend-uncertain",
+        "--json",
+    ]));
+    assert_eq!(resent["state"], "done", "{resent}");
+    assert_eq!(resent["uncertain"], 0);
+    assert_eq!(resent["sent"], resent["eligible"]);
+}
+
+/// Mail an SMTP server received: (recipient, data).
+type Mailbox = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A small SMTP server: it speaks enough of RFC 5321 for a client to hand it mail, and
+/// keeps each message (recipient, data).
+fn smtp_server() -> (u16, Mailbox) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = listener.local_addr().expect("addr").port();
+    let mail: Mailbox = Arc::default();
+    let kept = Arc::clone(&mail);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut out = stream.try_clone().expect("clone");
+            let mut input = BufReader::new(stream);
+            let _ = write!(out, "220 localhost ESMTP test\r\n");
+            let mut to = String::new();
+            let mut line = String::new();
+            while input.read_line(&mut line).unwrap_or(0) > 0 {
+                let command = line.trim_end().to_string();
+                line.clear();
+                let upper = command.to_uppercase();
+                let reply = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                    "250 localhost".to_string()
+                } else if upper.starts_with("MAIL FROM") {
+                    "250 OK".into()
+                } else if upper.starts_with("RCPT TO") {
+                    to = command[8..]
+                        .trim()
+                        .trim_matches(['<', '>', ' '])
+                        .to_string();
+                    "250 OK".into()
+                } else if upper == "DATA" {
+                    let _ = write!(out, "354 go ahead\r\n");
+                    let mut data = String::new();
+                    loop {
+                        let mut l = String::new();
+                        if input.read_line(&mut l).unwrap_or(0) == 0 || l == ".\r\n" {
+                            break;
+                        }
+                        data.push_str(&l);
+                    }
+                    kept.lock().expect("lock").push((to.clone(), data));
+                    "250 queued".into()
+                } else if upper == "QUIT" {
+                    let _ = write!(out, "221 bye\r\n");
+                    break;
+                } else {
+                    "250 OK".into()
+                };
+                let _ = write!(out, "{reply}\r\n");
+            }
+        }
+    });
+    (port, mail)
+}
+
+#[test]
+fn web_contacts_get_an_email_over_smtp() {
+    let dir = loaded(600);
+    let data = dir.path().join("d");
+    let (port, mail) = smtp_server();
+    let channels = channels_file(
+        dir.path(),
+        &format!(
+            "[smtp]\nurl = \"smtp://127.0.0.1:{port}\"\nfrom = \"shop@example.com\"\nsubject = \"News\"\n"
+        ),
+    );
+    let out = reach()
+        .arg("--data")
+        .arg(&data)
+        .args([
+            "broadcast",
+            "channel:web",
+            "--kind",
+            "site_marketing",
+            "--text",
+            "Dear {{name|customer}}",
+        ])
+        .args([
+            "--sink",
+            "platform",
+            "--channels",
+            &channels,
+            "--yes",
+            "--json",
+        ])
+        .output()
+        .expect("runs");
+    let report = json(&out);
+    assert_eq!(report["state"], "done", "{report}");
+    let mail = mail.lock().expect("lock");
+    assert_eq!(mail.len() as u64, report["sent"].as_u64().expect("sent"));
+    assert!(!mail.is_empty());
+    for (to, data) in mail.iter() {
+        assert!(to.contains('@'), "{to}");
+        assert!(data.contains("Subject: News"), "{data}");
+        assert!(data.contains("From: shop@example.com"), "{data}");
+        assert!(data.contains(&format!("To: {to}")), "{data}");
+        let (_, text) = data.split_once("\r\n\r\n").expect("headers, then the body");
+        let text = if data.contains("Content-Transfer-Encoding: base64") {
+            base64(text)
+        } else {
+            text.to_string()
+        };
+        assert!(text.starts_with("Dear "), "{text}");
+    }
+}
+
+/// Decodes base64 (line breaks ignored).
+fn base64(text: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in text
+        .bytes()
+        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
+    {
+        let Some(value) = ALPHABET.iter().position(|&a| a == c) else {
+            continue;
+        };
+        bits = (bits << 6) | value as u32;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn the_schema_check_refuses_invalid_bodies() {
+    let Some(line) = Spec::reference("line-messaging-api.yml") else {
+        return;
+    };
+    let good = serde_json::json!({"to": ["U1"], "messages": [{"type": "text", "text": "hi"}]});
+    assert_eq!(line.check("MulticastRequest", &good), Ok(()));
+    let too_many: Vec<String> = (0..501).map(|i| format!("U{i}")).collect();
+    for bad in [
+        serde_json::json!({"to": ["U1"]}),
+        serde_json::json!({"to": too_many, "messages": [{"type": "text", "text": "hi"}]}),
+        serde_json::json!({"to": ["U1"], "messages": [{"type": "text"}]}),
+        serde_json::json!({"to": ["U1"], "messages": [{"type": "nonsense", "text": "hi"}]}),
+    ] {
+        assert!(line.check("MulticastRequest", &bad).is_err(), "{bad}");
+    }
+    let Some(wa) = Spec::reference("whatsapp-business-messaging-api.yaml") else {
+        return;
+    };
+    let template = serde_json::json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "886912345678", "type": "template",
+        "template": {"name": "t", "language": {"policy": "deterministic", "code": "en_US"}}});
+    assert_eq!(wa.check("Message", &template), Ok(()));
+    let mut no_language = template.clone();
+    no_language["template"]["language"] = serde_json::json!({"code": "en_US"});
+    assert!(wa.check("Message", &no_language).is_err());
+    let mut stray = template;
+    stray["surprise"] = serde_json::json!(1);
+    let text = serde_json::json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "1", "type": "text", "text": {"body": "x", "nope": 1}});
+    assert!(
+        wa.check("Message", &text).is_err(),
+        "additionalProperties: false holds"
+    );
+}
