@@ -41,37 +41,40 @@ pub fn judge(
     rules: Rules,
 ) -> Result<Judgement, Error> {
     let store = view.store();
-    let mut left = rows & store.live();
+    let members = rows & store.live();
     let mut excluded = Excluded {
         unknown,
         ..Excluded::default()
     };
-    let take = |left: &mut RoaringBitmap, out: &RoaringBitmap| -> u64 {
-        let hit = &*left & out;
-        *left -= &hit;
+    // Each reason takes the members it applies to that no earlier reason took; the
+    // union of what they took is subtracted once at the end (the members are often run
+    // containers, which subtracting scattered rows one reason at a time would split
+    // again and again).
+    let mut taken = RoaringBitmap::new();
+    let mut take = |applies: &RoaringBitmap| -> u64 {
+        let hit = (&members & applies) - &taken;
+        taken |= &hit;
         hit.len()
     };
-    excluded.blocked = take(&mut left, store.flag(Flag::Blocked));
+    excluded.blocked = take(store.flag(Flag::Blocked));
     if let Some(kind) = rules.kind.opt_out() {
-        excluded.opted_out = take(&mut left, store.opt_out(kind));
+        excluded.opted_out = take(store.opt_out(kind));
     }
     if rules.kind.respects_over_quota() {
-        excluded.over_quota = take(&mut left, store.flag(Flag::OverQuota));
+        excluded.over_quota = take(store.flag(Flag::OverQuota));
     }
     if rules.kind.is_marketing() && !rules.reply_window {
         let sendable = view.rows(&view.compile("is:fb_sendable", rules.now)?);
-        let not_sendable = store.channel(Channel::Facebook) - &sendable;
-        excluded.not_fb_sendable = take(&mut left, &not_sendable);
+        excluded.not_fb_sendable = take(&(store.channel(Channel::Facebook) - &sendable));
     }
-    let no_email = store.channel(Channel::Web) - store.text_present(TextField::Email);
-    excluded.no_email = take(&mut left, &no_email);
+    excluded.no_email = take(&(store.channel(Channel::Web) - store.text_present(TextField::Email)));
     let mut judgement = Judgement {
         audience: rows.len() + unknown,
         ..Judgement::default()
     };
     for account in store.accounts().filter(|a| a.channel == Channel::Line) {
-        let members = &left & account.rows;
-        if members.is_empty() {
+        let left = (&members & account.rows) - &taken;
+        if left.is_empty() {
             continue;
         }
         // An account is limited once its quota has a total (plan or purchased set).
@@ -80,21 +83,21 @@ pub fn judge(
             .map(|q| q.remaining());
         judgement
             .line_quota
-            .push((account.id.to_string(), quota, members.len()));
-        let Some(remaining) = quota.filter(|&r| r < members.len()) else {
+            .push((account.id.to_string(), quota, left.len()));
+        let Some(remaining) = quota.filter(|&r| r < left.len()) else {
             continue;
         };
         judgement
             .short
-            .push((account.id.to_string(), remaining, members.len()));
+            .push((account.id.to_string(), remaining, left.len()));
         if rules.partial {
-            let cut = beyond_first(view, &members, remaining);
+            let cut = beyond_first(view, &left, remaining);
             excluded.line_quota += cut.len();
-            left -= &cut;
+            taken |= &cut;
         }
     }
     judgement.excluded = excluded;
-    judgement.eligible = left;
+    judgement.eligible = members - taken;
     Ok(judgement)
 }
 

@@ -14,7 +14,7 @@ use crate::plan::{Leaf, Plan};
 use crate::store::Store;
 
 /// A running AND result smaller than live/`FILTER_RATIO` checks time ranges row by row.
-const FILTER_RATIO: u64 = 16;
+const FILTER_RATIO: u64 = 64;
 
 /// The live rows matching `plan`.
 pub fn execute(plan: &Plan, store: &Store) -> RoaringBitmap {
@@ -84,24 +84,24 @@ fn within(context: &RoaringBitmap, children: &[Plan], store: &Store) -> RoaringB
     acc
 }
 
-/// `plan ∩ context`, evaluated knowing the context: once it is small, time ranges are
-/// checked row by row on it, and OR, AND and NOT pass it down to their children.
+/// `plan ∩ context`, evaluated knowing the context: OR, AND and NOT pass it down to their
+/// children (so nothing is computed over rows outside it), and once it is small, time
+/// ranges are checked row by row on it instead of scanning their column.
 fn restrict(plan: &Plan, context: &RoaringBitmap, store: &Store) -> RoaringBitmap {
     let small = context.len() * FILTER_RATIO < store.len();
     match plan {
         Plan::Leaf(Leaf::TimeRange { field, lo, hi }) if small => {
             store.time_filter(*field, context, *lo, *hi)
         }
-        Plan::Or(children) if small => {
+        Plan::Or(children) => {
             let mut out = RoaringBitmap::new();
             for child in children {
                 out |= restrict(child, context, store);
             }
             out
         }
-        Plan::And(children) if small => within(context, children, store),
-        Plan::Not(inner) if small => context - restrict(inner, context, store),
-        Plan::Not(inner) => context - &*eval(inner, store),
+        Plan::And(children) => within(context, children, store),
+        Plan::Not(inner) => context - restrict(inner, context, store),
         other => context & &*eval(other, store),
     }
 }

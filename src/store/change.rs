@@ -386,6 +386,8 @@ impl Store {
             push_rows(&mut self.channels[channel.index()], base, rows);
         }
         self.live.insert_range(base..base + batch.len() as u32);
+        // Run containers make every `live − x` (a NOT) split runs one row at a time.
+        self.live.remove_run_compression();
         self.names.append(&batch.names);
         if let Some(index) = self.name_index.get_mut() {
             let names = &self.names;

@@ -7,7 +7,7 @@
 //! CRC-32 of the body u32 LE, `REACHEND`). The body holds accounts and tags (name,
 //! creation time, portable roaring bitmap), then per-row columns: string columns as every row's length then
 //! all the bytes, optional texts as a "present" bitmap, those rows' lengths, then the
-//! bytes; then (format 3) the caller's attachment, u64 length first. Format 3 also keeps
+//! bytes; then (format 4) the caller's attachment, u64 length first. Format 4 also keeps
 //! deleted rows (blank) with a bitmap of the live ones after the row → account column, so
 //! that a snapshot need not renumber rows. Indexes derived from columns (identity,
 //! equality, time presence) are rebuilt on load. Format 2 files (rows renumbered densely,
@@ -29,7 +29,7 @@ use crate::model::{Seconds, TimeField};
 const MAGIC: &[u8; 8] = b"REACHSNP";
 const END: &[u8; 8] = b"REACHEND";
 /// The snapshot format this build writes.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// The oldest format this build reads.
 const OLDEST_READ: u32 = 2;
 
@@ -52,7 +52,7 @@ impl std::fmt::Display for SnapshotError {
             SnapshotError::Foreign => f.write_str("not a reach data file (wrong magic bytes)"),
             SnapshotError::Version(v) => write!(
                 f,
-                "data file format version {v} is not supported by this reach (it reads versions {OLDEST_READ} to {FORMAT_VERSION}); use the reach that wrote it to export a CSV, then import that"
+                "data file format version {v} is not supported by this reach (it reads versions {OLDEST_READ} and {FORMAT_VERSION}); use the reach that wrote it to export a CSV, then import that"
             ),
             SnapshotError::Corrupt(why) => write!(f, "data file is damaged: {why}"),
         }
@@ -113,7 +113,8 @@ pub fn read_file(file: File) -> Result<(Store, Vec<u8>), SnapshotError> {
     let mut version = [0u8; 4];
     file.read_exact(&mut version)?;
     let version = u32::from_le_bytes(version);
-    if !(OLDEST_READ..=FORMAT_VERSION).contains(&version) {
+    // Format 3 (an attachment, but no live bitmap) was never released.
+    if !(OLDEST_READ..=FORMAT_VERSION).contains(&version) || version == 3 {
         return Err(SnapshotError::Version(version));
     }
     let mut body = Decoder {
@@ -123,7 +124,7 @@ pub fn read_file(file: File) -> Result<(Store, Vec<u8>), SnapshotError> {
         available: size.saturating_sub(12 + 20),
     };
     let store = body.store(version)?;
-    let attachment = if version >= 3 {
+    let attachment = if version >= 4 {
         let len = body.i64()? as u64;
         body.exact(len)?
     } else {
@@ -413,11 +414,12 @@ impl<R: Read> Decoder<'_, R> {
         let tags = self.registry()?;
         let row_account = self.u32s(None)?;
         let rows = row_account.len() as u32;
-        store.live = if version >= 3 {
+        store.live = if version >= 4 {
             self.bitmap(Some(rows))?
         } else {
             (0..rows).collect()
         };
+        store.live.remove_run_compression();
         if row_account
             .iter()
             .any(|&a| a as usize >= accounts.entries().len())

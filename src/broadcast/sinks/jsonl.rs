@@ -51,6 +51,7 @@ impl Jsonl {
         }
         let path = PathBuf::from(path);
         let written = if resuming {
+            cut_torn_line(&path)?;
             read_back(&path, job)?
         } else {
             HashSet::new()
@@ -100,6 +101,37 @@ fn key(channel: Channel, account: &str, external_id: &str) -> String {
     format!("{channel}/{account}/{external_id}")
 }
 
+/// Cuts off a line the last run left unfinished (killed mid-write: that batch was not
+/// sent, and its recipients go again), so that what is appended starts a line.
+fn cut_torn_line(path: &Path) -> Result<(), Error> {
+    use std::io::{Read, Seek, SeekFrom};
+    let io = |e: io::Error| Error::Io(format!("cannot repair the outbox {}: {e}", path.display()));
+    let mut file = match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(e)),
+    };
+    let len = file.metadata().map_err(io)?.len();
+    let mut end = len;
+    let mut chunk = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let piece = &mut chunk[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start)).map_err(io)?;
+        file.read_exact(piece).map_err(io)?;
+        if let Some(i) = piece.iter().rposition(|&b| b == b'\n') {
+            end = start + i as u64 + 1;
+            break;
+        }
+        end = start;
+    }
+    if end < len {
+        file.set_len(end).map_err(io)?;
+        file.sync_data().map_err(io)?;
+    }
+    Ok(())
+}
+
 /// The recipients of `job` an outbox holds.
 fn read_back(path: &Path, job: &str) -> Result<HashSet<String>, Error> {
     let mut written = HashSet::new();
@@ -144,8 +176,10 @@ impl Sink for Jsonl {
     fn send(&mut self, batch: &Outgoing) -> Delivery {
         let fresh: Vec<usize> = (0..batch.len())
             .filter(|&i| {
-                let (channel, account, id) = batch.identity(i);
-                !self.written.contains(&key(channel, account, id))
+                self.written.is_empty() || {
+                    let (channel, account, id) = batch.identity(i);
+                    !self.written.contains(&key(channel, account, id))
+                }
             })
             .collect();
         match self.write_batch(batch, &fresh) {

@@ -176,6 +176,14 @@ fn broadcast_through_kills(
     report
 }
 
+/// Trials per test: `REACH_BROADCAST_TRIALS`, else `default`.
+fn trials(default: u64) -> u64 {
+    std::env::var("REACH_BROADCAST_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn check_once(delivered: Vec<String>, eligible: &BTreeSet<String>, report: &serde_json::Value) {
     let unique: BTreeSet<String> = delivered.iter().cloned().collect();
     assert_eq!(
@@ -202,7 +210,7 @@ fn a_webhook_broadcast_killed_and_failing_at_random_delivers_exactly_once() {
     let (url, deliveries) = flaky_webhook(11);
     let sink = format!("webhook:{url}");
     let mut rng = Rng(0xbeef);
-    for trial in 0..50 {
+    for trial in 0..trials(50) {
         let dir = tempfile::tempdir().expect("tmp");
         let data = dir.path().join("d");
         crate::copy_dir(&base.path().join("d"), &data);
@@ -225,7 +233,7 @@ fn an_outbox_broadcast_killed_at_random_holds_everyone_once() {
     let base = loaded(2_500);
     let eligible = eligible(&base.path().join("d"));
     let mut rng = Rng(0xcafe);
-    for trial in 0..60 {
+    for trial in 0..trials(60) {
         let dir = tempfile::tempdir().expect("tmp");
         let data = dir.path().join("d");
         crate::copy_dir(&base.path().join("d"), &data);
