@@ -10,6 +10,7 @@
 //! | parse | [`syntax`] | segment text | an [`syntax::Expr`] with byte spans |
 //! | plan | [`plan`] | `Expr`, a clock, a time zone | an optimized [`plan::Plan`] of index lookups |
 //! | execute | [`exec`] | `Plan` and a [`store::Store`] | a `RoaringBitmap` of rows |
+//! | broadcast | [`broadcast`] | rows, a message, a [`broadcast::Sink`] | messages sent exactly once, and the books |
 //!
 //! Around them: [`model`] (what a contact is; pure), [`store`] (columns, indexes,
 //! snapshots; a change is checked by [`store::Store::check`] and written by
