@@ -116,7 +116,7 @@ pub fn start(
             .values
             .retain(|row, _| judgement.eligible.contains(*row));
         Job {
-            id: request.id.unwrap_or_else(|| format!("job-{now}")),
+            id: request.id.unwrap_or_else(|| fresh_id(view.jobs(), now)),
             state: JobState::Sending,
             message: request.message,
             options: request.options,
@@ -136,6 +136,15 @@ pub fn start(
     let id = job.id.clone();
     engine.commit(Edit::StartJob(Box::new(job)), now)?;
     Ok(id)
+}
+
+/// A job id not used yet: `job-NOW`, then `job-NOW-2`, `job-NOW-3`, ….
+fn fresh_id(jobs: &std::collections::BTreeMap<String, Job>, now: Seconds) -> String {
+    let base = format!("job-{now}");
+    (1..)
+        .map(|n| if n == 1 { base.clone() } else { format!("{base}-{n}") })
+        .find(|id| !jobs.contains_key(id))
+        .unwrap_or(base)
 }
 
 /// Why a broadcast is refused for lack of LINE quota.

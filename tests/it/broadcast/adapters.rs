@@ -662,3 +662,146 @@ fn the_schema_check_refuses_invalid_bodies() {
         "additionalProperties: false holds"
     );
 }
+
+/// A server that accepts every POST and keeps (path, Idempotency-Key, body).
+fn recording_server() -> (String, Arc<Mutex<Vec<(String, String, Value)>>>) {
+    let server = tiny_http::Server::http("127.0.0.1:0").expect("a port");
+    let base = format!("http://{}", server.server_addr());
+    let kept: Arc<Mutex<Vec<(String, String, Value)>>> = Arc::default();
+    let seen = Arc::clone(&kept);
+    std::thread::spawn(move || {
+        for mut request in server.incoming_requests() {
+            let key = header(&request, "Idempotency-Key").unwrap_or_default();
+            let value = body(&mut request);
+            seen.lock()
+                .expect("lock")
+                .push((request.url().to_string(), key, value));
+            respond(
+                request,
+                200,
+                "{\"recipient_id\":\"1\",\"message_id\":\"m\"}",
+            );
+        }
+    });
+    (base, kept)
+}
+
+#[test]
+fn messenger_sends_one_recipient_a_request_with_the_window_rules() {
+    let dir = loaded(800);
+    let data = dir.path().join("d");
+    let (base, seen) = recording_server();
+    let pages: String = ["fb-shop-tw", "@brand-hk"]
+        .iter()
+        .map(|p| format!("[facebook.\"{p}\"]\ntoken = \"PAGE\"\nbase_url = \"{base}\"\n"))
+        .collect();
+    let channels = channels_file(dir.path(), &pages);
+    for (window, messaging_type) in [(true, "RESPONSE"), (false, "MESSAGE_TAG")] {
+        seen.lock().expect("lock").clear();
+        let mut args = vec![
+            "broadcast",
+            "channel:facebook",
+            "--kind",
+            "cart",
+            "--text",
+            "Your cart, {{name|friend}}",
+        ];
+        args.extend([
+            "--sink",
+            "platform",
+            "--channels",
+            &channels,
+            "--yes",
+            "--json",
+        ]);
+        if window {
+            args.push("--reply-window");
+        }
+        let report = json(
+            &reach()
+                .arg("--data")
+                .arg(&data)
+                .args(&args)
+                .output()
+                .expect("runs"),
+        );
+        assert_eq!(report["state"], "done", "{report}");
+        let seen = seen.lock().expect("lock");
+        assert_eq!(seen.len() as u64, report["sent"].as_u64().expect("sent"));
+        for (path, _, body) in seen.iter() {
+            assert_eq!(path, "/v23.0/me/messages");
+            assert!(
+                body["recipient"]["id"]
+                    .as_str()
+                    .is_some_and(|id| !id.is_empty())
+            );
+            assert!(
+                body["message"]["text"]
+                    .as_str()
+                    .expect("text")
+                    .starts_with("Your cart, ")
+            );
+            assert_eq!(body["messaging_type"], messaging_type);
+        }
+    }
+}
+
+#[test]
+fn webhook_batches_carry_their_key_in_the_header_and_the_body() {
+    let dir = loaded(1_500);
+    let data = dir.path().join("d");
+    let (base, seen) = recording_server();
+    let sink = format!("webhook:{base}/hook");
+    let report = json(
+        &reach()
+            .arg("--data")
+            .arg(&data)
+            .args([
+                "broadcast",
+                "",
+                "--kind",
+                "bot",
+                "--text",
+                "hi {{external_id}}",
+                "--sink",
+                &sink,
+                "--id",
+                "w",
+                "--yes",
+                "--json",
+            ])
+            .output()
+            .expect("runs"),
+    );
+    let seen = seen.lock().expect("lock");
+    let mut total = 0;
+    for (i, (path, key, body)) in seen.iter().enumerate() {
+        assert_eq!(path, "/hook");
+        assert_eq!(body["idempotency_key"], key.as_str());
+        assert_eq!(
+            key,
+            &reach::broadcast::idempotency_key("w", body["batch"].as_u64().expect("batch") as u32)
+        );
+        assert_eq!(body["job"], "w");
+        assert_eq!(body["kind"], "bot");
+        let keys: Vec<&str> = body
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            ["job", "batch", "idempotency_key", "kind", "recipients"],
+            "batch {i}"
+        );
+        for r in body["recipients"].as_array().expect("recipients") {
+            assert_eq!(
+                r["text"],
+                format!("hi {}", r["external_id"].as_str().expect("id"))
+            );
+            total += 1;
+        }
+    }
+    assert_eq!(total, report["sent"].as_u64().expect("sent"));
+}
