@@ -663,11 +663,14 @@ fn the_schema_check_refuses_invalid_bodies() {
     );
 }
 
-/// A server that accepts every POST and keeps (path, Idempotency-Key, body).
-fn recording_server() -> (String, Arc<Mutex<Vec<(String, String, Value)>>>) {
+/// Requests a server kept: (path, Idempotency-Key, body).
+type Requests = Arc<Mutex<Vec<(String, String, Value)>>>;
+
+/// A server that accepts every POST and keeps it.
+fn recording_server() -> (String, Requests) {
     let server = tiny_http::Server::http("127.0.0.1:0").expect("a port");
     let base = format!("http://{}", server.server_addr());
-    let kept: Arc<Mutex<Vec<(String, String, Value)>>> = Arc::default();
+    let kept: Requests = Arc::default();
     let seen = Arc::clone(&kept);
     std::thread::spawn(move || {
         for mut request in server.incoming_requests() {
