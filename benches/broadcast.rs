@@ -10,25 +10,13 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::Criterion;
+use reach::Engine;
 use reach::broadcast::{self, AudienceSource, Message, Options, Request, Rules, Run, Sink, judge};
-use reach::csv::ImportOptions;
 use reach::model::MessageKind;
-use reach::{Engine, synth};
 
-const NOW: i64 = synth::DEFAULT_ANCHOR;
+mod common;
 
-fn engine(scratch: &std::path::Path) -> Engine {
-    if let Some(dir) = std::env::var_os("REACH_BENCH_DATA") {
-        return Engine::open(dir).expect("a reach data directory");
-    }
-    let engine = Engine::open(scratch).expect("a scratch directory");
-    let mut csv = Vec::new();
-    synth::write_csv(1_000_000, 1, NOW, &mut csv, &|_| {}).expect("generate");
-    engine
-        .import(&csv[..], &ImportOptions::default(), None, NOW, &|_| {})
-        .expect("import");
-    engine
-}
+use common::{NOW, engine};
 
 fn request(engine: &Engine, id: &str, sink: &str) -> Request {
     Request {
@@ -58,9 +46,9 @@ fn dispatch(engine: &Engine, name: &str, id: &str, sink: &mut dyn Sink) {
     let seconds = started.elapsed().as_secs_f64();
     println!(
         "dispatch/{name}: {} recipients in {seconds:.2} s (start {:.2} s) = {:.0} recipients/s, state {}",
-        report.sent,
+        report.figures.sent,
         frozen.as_secs_f64(),
-        report.sent as f64 / seconds,
+        report.figures.sent as f64 / seconds,
         report.state
     );
 }

@@ -12,24 +12,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use reach::csv::ImportOptions;
 use reach::model::{Event, EventKind};
-use reach::{Durability, Edit, Engine, Identity, Target, synth};
+use reach::{Durability, Edit, Engine, Identity, Target};
 
-const NOW: i64 = synth::DEFAULT_ANCHOR;
+mod common;
 
-fn engine(scratch: &std::path::Path) -> Engine {
-    if let Some(dir) = std::env::var_os("REACH_BENCH_DATA") {
-        return Engine::open(dir).expect("a reach data directory");
-    }
-    let engine = Engine::open(scratch).expect("a scratch directory");
-    let mut csv = Vec::new();
-    synth::write_csv(1_000_000, 1, NOW, &mut csv, &|_| {}).expect("generate");
-    engine
-        .import(&csv[..], &ImportOptions::default(), None, NOW, &|_| {})
-        .expect("import");
-    engine
-}
+use common::{NOW, engine};
 
 /// A contact of the store, by identity.
 fn someone(engine: &Engine, nth: u32) -> Identity {

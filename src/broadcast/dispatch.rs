@@ -121,13 +121,7 @@ pub fn start(
             message: request.message,
             options: request.options,
             started_at: now,
-            audience: judgement.audience,
-            eligible: judgement.eligible.len(),
-            excluded: judgement.excluded,
-            sent: 0,
-            failed: 0,
-            uncertain: 0,
-            failures: Default::default(),
+            figures: judgement.figures(),
             variables,
             batches,
             uncertain_recipients: Vec::new(),
@@ -142,7 +136,13 @@ pub fn start(
 fn fresh_id(jobs: &std::collections::BTreeMap<String, Job>, now: Seconds) -> String {
     let base = format!("job-{now}");
     (1..)
-        .map(|n| if n == 1 { base.clone() } else { format!("{base}-{n}") })
+        .map(|n| {
+            if n == 1 {
+                base.clone()
+            } else {
+                format!("{base}-{n}")
+            }
+        })
         .find(|id| !jobs.contains_key(id))
         .unwrap_or(base)
 }
@@ -259,7 +259,7 @@ pub fn send(
             .entry(batch.account.clone())
             .or_insert_with(|| Pace::new(rate));
         let stopped = send_batch(engine, &job, index, sink, pace, run)?;
-        (run.progress)(progress_of(engine, id), job.eligible);
+        (run.progress)(progress_of(engine, id), job.figures.eligible);
         if let Some(why) = stopped {
             engine.commit(
                 Edit::EndJob {
@@ -288,7 +288,8 @@ pub fn send(
 fn progress_of(engine: &Engine, id: &str) -> u64 {
     let view = engine.read();
     view.jobs().get(id).map_or(0, |j| {
-        j.sent + j.failed + j.excluded.deleted + (j.eligible_at_start() - j.eligible)
+        let f = &j.figures;
+        f.sent + f.failed + f.excluded.deleted + (j.eligible_at_start() - f.eligible)
     })
 }
 

@@ -24,6 +24,18 @@ pub struct Judgement {
     pub line_quota: Vec<(String, Option<u64>, u64)>,
 }
 
+impl Judgement {
+    /// The figures of a job starting with this verdict.
+    pub fn figures(&self) -> super::job::Figures {
+        super::job::Figures {
+            audience: self.audience,
+            eligible: self.eligible.len(),
+            excluded: self.excluded,
+            ..super::job::Figures::default()
+        }
+    }
+}
+
 /// What the judging depends on.
 #[derive(Clone, Copy, Debug)]
 pub struct Rules {

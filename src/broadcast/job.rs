@@ -120,15 +120,11 @@ pub struct Variables {
     pub values: BTreeMap<u32, Vec<String>>,
 }
 
-/// A broadcast job.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Job {
-    pub id: String,
-    pub state: JobState,
-    pub message: Message,
-    pub options: Options,
-    /// When the job started; eligibility was judged at this instant.
-    pub started_at: Seconds,
+/// What a broadcast counts: the audience, the eligible, why the others are excluded,
+/// and what became of those sent to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Figures {
+    /// Members, the unknown included.
     pub audience: u64,
     /// Still eligible: judged at the start, less those skipped at their turn.
     pub eligible: u64,
@@ -138,6 +134,18 @@ pub struct Job {
     pub uncertain: u64,
     /// Why recipients failed, with how many.
     pub failures: BTreeMap<String, u64>,
+}
+
+/// A broadcast job.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: String,
+    pub state: JobState,
+    pub message: Message,
+    pub options: Options,
+    /// When the job started; eligibility was judged at this instant.
+    pub started_at: Seconds,
+    pub figures: Figures,
     pub variables: Variables,
     pub batches: Vec<Batch>,
     /// When the job ended with batches left uncertain: their recipients (channel,
@@ -166,7 +174,7 @@ impl Job {
             .iter()
             .map(|b| b.rows.len())
             .sum::<u64>()
-            .max(self.eligible)
+            .max(self.figures.eligible)
     }
 
     /// Whether every batch is settled (done, or uncertain and left so).
@@ -178,19 +186,20 @@ impl Job {
 
     /// Applies a batch's outcome to the counters.
     pub fn record(&mut self, batch: usize, outcome: &BatchOutcome) {
+        let figures = &mut self.figures;
         let skipped = outcome.deleted.len() + outcome.blocked.len() + outcome.opted_out.len();
-        self.excluded.deleted += outcome.deleted.len();
-        self.excluded.blocked += outcome.blocked.len();
-        self.excluded.opted_out += outcome.opted_out.len();
-        self.eligible = self.eligible.saturating_sub(skipped);
-        self.sent += outcome.sent.len();
-        self.failed += outcome.failed.len() as u64;
+        figures.excluded.deleted += outcome.deleted.len();
+        figures.excluded.blocked += outcome.blocked.len();
+        figures.excluded.opted_out += outcome.opted_out.len();
+        figures.eligible = figures.eligible.saturating_sub(skipped);
+        figures.sent += outcome.sent.len();
+        figures.failed += outcome.failed.len() as u64;
         for (_, why) in &outcome.failed {
-            *self.failures.entry(why.clone()).or_default() += 1;
+            *figures.failures.entry(why.clone()).or_default() += 1;
         }
         if let Some(b) = self.batches.get_mut(batch) {
             if b.state == BatchState::Uncertain {
-                self.uncertain = self.uncertain.saturating_sub(b.rows.len());
+                figures.uncertain = figures.uncertain.saturating_sub(b.rows.len());
             }
             b.state = BatchState::Done;
         }

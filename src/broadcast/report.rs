@@ -1,13 +1,12 @@
 //! [`Report`]: what a broadcast did, for people (a few lines) and for scripts (one JSON
 //! object, every reason key always present; broadcast.md, "Command line").
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use super::eligibility::Judgement;
-use super::job::{Excluded, Job};
+use super::job::{Figures, Job};
 
-/// A broadcast's figures.
+/// A broadcast's state and figures.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Report {
     pub job: String,
@@ -15,14 +14,7 @@ pub struct Report {
     pub state: String,
     /// Why the job failed, when it did.
     pub reason: Option<String>,
-    pub audience: u64,
-    pub eligible: u64,
-    pub excluded: Excluded,
-    pub sent: u64,
-    pub failed: u64,
-    pub uncertain: u64,
-    /// Why recipients failed, with how many.
-    pub failures: BTreeMap<String, u64>,
+    pub figures: Figures,
 }
 
 impl Report {
@@ -36,13 +28,7 @@ impl Report {
             job: job.id.clone(),
             state: job.state.name().to_string(),
             reason,
-            audience: job.audience,
-            eligible: job.eligible,
-            excluded: job.excluded,
-            sent: job.sent,
-            failed: job.failed,
-            uncertain: job.uncertain,
-            failures: job.failures.clone(),
+            figures: job.figures.clone(),
         }
     }
 
@@ -52,43 +38,37 @@ impl Report {
             job: job.to_string(),
             state: "preview".into(),
             reason: None,
-            audience: judgement.audience,
-            eligible: judgement.eligible.len(),
-            excluded: judgement.excluded,
-            sent: 0,
-            failed: 0,
-            uncertain: 0,
-            failures: BTreeMap::new(),
+            figures: judgement.figures(),
         }
     }
 
     /// Whether the job is done with nothing failed (exit status 0).
     pub fn succeeded(&self) -> bool {
-        matches!(self.state.as_str(), "done" | "preview") && self.failed == 0
+        matches!(self.state.as_str(), "done" | "preview") && self.figures.failed == 0
     }
 
     /// The report as the JSON object scripts read.
     pub fn json(&self) -> serde_json::Value {
         let excluded: serde_json::Map<String, serde_json::Value> =
-            (self.excluded.by_reason().iter())
+            (self.figures.excluded.by_reason().iter())
                 .map(|(reason, n)| (reason.to_string(), (*n).into()))
                 .collect();
         let mut object = serde_json::json!({
             "job": self.job,
             "state": self.state,
-            "audience": self.audience,
-            "eligible": self.eligible,
+            "audience": self.figures.audience,
+            "eligible": self.figures.eligible,
             "excluded": excluded,
-            "sent": self.sent,
-            "failed": self.failed,
-            "uncertain": self.uncertain,
+            "sent": self.figures.sent,
+            "failed": self.figures.failed,
+            "uncertain": self.figures.uncertain,
         });
         if let Some(map) = object.as_object_mut() {
             if let Some(reason) = &self.reason {
                 map.insert("reason".into(), reason.clone().into());
             }
-            if !self.failures.is_empty() {
-                map.insert("failures".into(), serde_json::json!(self.failures));
+            if !self.figures.failures.is_empty() {
+                map.insert("failures".into(), serde_json::json!(self.figures.failures));
             }
         }
         object
@@ -104,9 +84,9 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "  audience {}, eligible {}",
-            self.audience, self.eligible
+            self.figures.audience, self.figures.eligible
         )?;
-        let excluded: Vec<String> = (self.excluded.by_reason().iter())
+        let excluded: Vec<String> = (self.figures.excluded.by_reason().iter())
             .filter(|(_, n)| *n > 0)
             .map(|(reason, n)| format!("{reason} {n}"))
             .collect();
@@ -116,9 +96,9 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "  sent {}, failed {}, uncertain {}",
-            self.sent, self.failed, self.uncertain
+            self.figures.sent, self.figures.failed, self.figures.uncertain
         )?;
-        for (why, n) in &self.failures {
+        for (why, n) in &self.figures.failures {
             writeln!(f, "  failed ({n}): {why}")?;
         }
         Ok(())

@@ -279,14 +279,16 @@ fn finish(report: &Report, json: bool) -> Result<(), Error> {
     if report.succeeded() {
         Ok(())
     } else {
-        Err(Error::Refused(match (&report.reason, report.failed) {
-            (Some(why), _) => format!("job {} failed: {why}", report.job),
-            (None, 0) => format!("job {} is {}", report.job, report.state),
-            (None, n) => format!(
-                "job {}: {n} recipient(s) failed (see the report)",
-                report.job
-            ),
-        }))
+        Err(Error::Refused(
+            match (&report.reason, report.figures.failed) {
+                (Some(why), _) => format!("job {} failed: {why}", report.job),
+                (None, 0) => format!("job {} is {}", report.job, report.state),
+                (None, n) => format!(
+                    "job {}: {n} recipient(s) failed (see the report)",
+                    report.job
+                ),
+            },
+        ))
     }
 }
 
@@ -324,11 +326,11 @@ fn jobs(ctx: &Context, json: bool) -> Result<(), Error> {
                 job.id.clone(),
                 job.state.name().to_string(),
                 job.message.kind.name().to_string(),
-                job.audience.to_string(),
-                job.eligible.to_string(),
-                job.sent.to_string(),
-                job.failed.to_string(),
-                job.uncertain.to_string(),
+                job.figures.audience.to_string(),
+                job.figures.eligible.to_string(),
+                job.figures.sent.to_string(),
+                job.figures.failed.to_string(),
+                job.figures.uncertain.to_string(),
                 crate::model::time::format_rfc3339(job.started_at),
             ]
         })

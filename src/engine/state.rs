@@ -228,7 +228,7 @@ impl State {
                     self.set_batch(job, batch, BatchState::Uncertain);
                 }
                 if let Some(j) = self.jobs.get_mut(job) {
-                    j.uncertain = j.rows_of(&BatchState::Uncertain).len();
+                    j.figures.uncertain = j.rows_of(&BatchState::Uncertain).len();
                 }
             }
             Record::BatchDone {

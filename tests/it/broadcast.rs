@@ -96,37 +96,16 @@ proptest! {
     }
 }
 
-/// A data directory with the conformance-like generated audience, and its CLI.
-pub fn reach() -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_reach"));
-    command
-        .args(["--now", "2025-06-01T04:00:00Z"])
-        .stdin(std::process::Stdio::null());
-    command
-}
+pub use crate::{reach, run_at};
 
+/// A data directory of `contacts` generated contacts (seed 5).
 pub fn loaded(contacts: u64) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tmp");
-    let csv = dir.path().join("a.csv");
-    let mut bytes = Vec::new();
-    reach::synth::write_csv(contacts, 5, NOW, &mut bytes, &|_| {}).expect("generate");
-    std::fs::write(&csv, bytes).expect("csv");
-    let out = reach()
-        .arg("--data")
-        .arg(dir.path().join("d"))
-        .arg("import")
-        .arg(&csv)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir
+    let mut csv = Vec::new();
+    reach::synth::write_csv(contacts, 5, NOW, &mut csv, &|_| {}).expect("generate");
+    crate::loaded_with(&csv)
 }
 
-fn json(out: &std::process::Output) -> serde_json::Value {
+pub fn json(out: &std::process::Output) -> serde_json::Value {
     let text = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(text.lines().last().unwrap_or("")).unwrap_or_else(|_| {
         panic!(
@@ -140,14 +119,7 @@ fn json(out: &std::process::Output) -> serde_json::Value {
 fn a_short_line_quota_refuses_or_cuts_exactly() {
     let dir = loaded(3_000);
     let data = dir.path().join("d");
-    let run = |args: &[&str]| {
-        reach()
-            .arg("--data")
-            .arg(&data)
-            .args(args)
-            .output()
-            .expect("runs")
-    };
+    let run = |args: &[&str]| run_at(&data, args);
     let preview = json(&run(&[
         "broadcast",
         "channel:line account:line-tw",
@@ -266,14 +238,7 @@ fn placeholders_fill_in_and_unknown_ones_are_refused_before_sending() {
     let data = dir.path().join("d");
     let outbox = dir.path().join("o.jsonl");
     let sink = format!("jsonl:{}", outbox.display());
-    let run = |args: &[&str]| {
-        reach()
-            .arg("--data")
-            .arg(&data)
-            .args(args)
-            .output()
-            .expect("runs")
-    };
+    let run = |args: &[&str]| run_at(&data, args);
     let bad = run(&[
         "broadcast",
         "channel:web",
@@ -352,14 +317,7 @@ fn a_csv_audience_counts_unknown_identities_and_refuses_repeated_ones() {
     std::fs::write(&file, &csv).expect("csv");
     let outbox = dir.path().join("o.jsonl");
     let sink = format!("jsonl:{}", outbox.display());
-    let run = |args: &[&str]| {
-        reach()
-            .arg("--data")
-            .arg(&data)
-            .args(args)
-            .output()
-            .expect("runs")
-    };
+    let run = |args: &[&str]| run_at(&data, args);
     let out = run(&[
         "broadcast",
         "--csv",
@@ -416,15 +374,8 @@ fn a_job_id_is_used_once_and_a_done_job_never_sends_again() {
     let dir = loaded(300);
     let data = dir.path().join("d");
     let sink = format!("jsonl:{}", dir.path().join("o.jsonl").display());
-    let run = |args: &[&str]| {
-        reach()
-            .arg("--data")
-            .arg(&data)
-            .args(args)
-            .output()
-            .expect("runs")
-    };
-    let first = run(&[
+    let run = |args: &[&str]| run_at(&data, args);
+    let once = [
         "broadcast",
         "",
         "--kind",
@@ -436,25 +387,14 @@ fn a_job_id_is_used_once_and_a_done_job_never_sends_again() {
         "--id",
         "once",
         "--yes",
-    ]);
+    ];
+    let first = run(&once);
     assert!(
         first.status.success(),
         "{}",
         String::from_utf8_lossy(&first.stderr)
     );
-    let again = run(&[
-        "broadcast",
-        "",
-        "--kind",
-        "bot",
-        "--text",
-        "x",
-        "--sink",
-        &sink,
-        "--id",
-        "once",
-        "--yes",
-    ]);
+    let again = run(&once);
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("used once"));
     let resume = run(&["broadcast", "resume", "once"]);
@@ -487,14 +427,7 @@ fn the_books_are_kept_with_each_batch() {
     let dir = loaded(2_000);
     let data = dir.path().join("d");
     let sink = format!("jsonl:{}", dir.path().join("o.jsonl").display());
-    let run = |args: &[&str]| {
-        reach()
-            .arg("--data")
-            .arg(&data)
-            .args(args)
-            .output()
-            .expect("runs")
-    };
+    let run = |args: &[&str]| run_at(&data, args);
     let fb_before = json(&run(&[
         "broadcast",
         "channel:facebook",

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,18 +14,11 @@ use reach::engine::parse_change;
 use reach::model::{Channel, Contact, Seconds};
 use reach::{Edit, Engine, Target, synth};
 
-use crate::Rng;
+use crate::{Rng, reach};
 
 const NOW: Seconds = 1_748_750_400; // 2025-06-01T04:00:00Z
-const NOW_TEXT: &str = "2025-06-01T04:00:00Z";
 const POPULATION: u64 = 120;
 const SEED: u64 = 7;
-
-fn reach() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_reach"));
-    command.args(["--now", NOW_TEXT]);
-    command
-}
 
 /// The population's CSV and contacts.
 fn population() -> (Vec<u8>, Vec<Contact>) {
@@ -36,22 +29,7 @@ fn population() -> (Vec<u8>, Vec<Contact>) {
 
 /// A data directory holding the population, imported by the real binary.
 fn loaded_dir(csv: &[u8]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tmp");
-    let file = dir.path().join("population.csv");
-    std::fs::write(&file, csv).expect("csv");
-    let out = reach()
-        .arg("--data")
-        .arg(dir.path().join("d"))
-        .arg("import")
-        .arg(&file)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir
+    crate::loaded_with(csv)
 }
 
 /// Everything a state holds, as text: every contact with all columns, tags with their

@@ -56,3 +56,40 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
     }
 }
+
+/// The `reach` binary, its now fixed at 2025-06-01T04:00:00Z, stdin closed.
+pub fn reach() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_reach"));
+    command
+        .args(["--now", "2025-06-01T04:00:00Z"])
+        .stdin(std::process::Stdio::null());
+    command
+}
+
+/// Runs `reach --data DATA ARGS…` to the end.
+pub fn run_at(data: &std::path::Path, args: &[&str]) -> std::process::Output {
+    reach()
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("reach runs")
+}
+
+/// A temporary directory whose `d` is a data directory holding `csv`, imported by the
+/// real binary.
+pub fn loaded_with(csv: &[u8]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("population.csv");
+    std::fs::write(&file, csv).expect("csv");
+    let out = run_at(
+        &dir.path().join("d"),
+        &["import", &file.display().to_string()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::broadcast::{Delivery, Outcome};
+use crate::broadcast::{Delivery, Outcome, Outgoing};
 
 /// A blocking HTTP client with a timeout.
 pub struct Http {
@@ -118,4 +118,35 @@ impl Verdict {
             Verdict::Failed(why) | Verdict::Stop(why) => Outcome::Failed(why.clone()),
         }
     }
+}
+
+/// Sends one request per recipient of `batch` (paced): `body(i)` is recipient `i`'s. A
+/// stop verdict ends the batch, keeping what the earlier recipients got.
+pub fn each(
+    http: &Http,
+    batch: &Outgoing,
+    url: &str,
+    token: &str,
+    what: &str,
+    body: impl Fn(usize) -> serde_json::Value,
+) -> Delivery {
+    let auth = format!("Bearer {token}");
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for i in 0..batch.len() {
+        batch.pace();
+        let verdict = verdict(&http.post(url, &[("Authorization", &auth)], &body(i)), what);
+        if let Verdict::Stop(why) = verdict {
+            return Delivery::Stop {
+                done: outcomes,
+                why,
+            };
+        }
+        outcomes.push(verdict.for_one());
+    }
+    Delivery::Each(outcomes)
+}
+
+/// The batch's payload for its channel, parsed (a payload that is not JSON is ignored).
+pub fn payload(batch: &Outgoing) -> Option<serde_json::Value> {
+    batch.payload.and_then(|p| serde_json::from_str(p).ok())
 }

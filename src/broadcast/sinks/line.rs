@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::channels::{LineAccount, join};
-use super::http::{Http, Verdict, verdict};
+use super::http::{Http, Verdict, payload, verdict};
 use crate::broadcast::{Delivery, Outcome, Outgoing};
 
 /// Sends a LINE batch.
@@ -27,10 +27,8 @@ pub fn send(http: &Http, account: &LineAccount, batch: &Outgoing) -> Delivery {
     for (text, members) in &groups {
         for chunk in members.chunks(500) {
             let to: Vec<&str> = chunk.iter().map(|&i| batch.identity(i).2).collect();
-            let message = match batch.payload {
-                Some(payload) => serde_json::from_str(payload).unwrap_or(serde_json::Value::Null),
-                None => serde_json::json!({"type": "text", "text": text}),
-            };
+            let message =
+                payload(batch).unwrap_or_else(|| serde_json::json!({"type": "text", "text": text}));
             let body = serde_json::json!({"to": to, "messages": [message]});
             let key = retry_key(&batch.key, text, chunk.first().map_or(0, |&i| i / 500));
             batch.pace();

@@ -5,7 +5,7 @@
 //! `MESSAGE_TAG` with the tag `ACCOUNT_UPDATE`.
 
 use super::channels::{GraphAccount, join};
-use super::http::{Http, Verdict, verdict};
+use super::http::{Http, each, payload};
 use crate::broadcast::{Delivery, Outgoing};
 
 /// Sends a Facebook or Instagram batch, one request per recipient.
@@ -14,38 +14,28 @@ pub fn send(http: &Http, account: &GraphAccount, batch: &Outgoing) -> Delivery {
         &account.base_url,
         &format!("/{}/me/messages", account.version),
     );
-    let auth = format!("Bearer {}", account.token);
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for i in 0..batch.len() {
-        let message = match batch
-            .payload
-            .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
-        {
-            Some(message) => message,
-            None => serde_json::json!({"text": batch.text(i)}),
-        };
-        let mut body = serde_json::json!({
-            "recipient": {"id": batch.identity(i).2},
-            "message": message,
-        });
-        if batch.reply_window {
-            body["messaging_type"] = "RESPONSE".into();
-        } else {
-            body["messaging_type"] = "MESSAGE_TAG".into();
-            body["tag"] = "ACCOUNT_UPDATE".into();
-        }
-        batch.pace();
-        let verdict = verdict(
-            &http.post(&url, &[("Authorization", &auth)], &body),
-            "Messenger message",
-        );
-        if let Verdict::Stop(why) = verdict {
-            return Delivery::Stop {
-                done: outcomes,
-                why,
-            };
-        }
-        outcomes.push(verdict.for_one());
-    }
-    Delivery::Each(outcomes)
+    let payload = payload(batch);
+    each(
+        http,
+        batch,
+        &url,
+        &account.token,
+        "Messenger message",
+        |i| {
+            let message = payload
+                .clone()
+                .unwrap_or_else(|| serde_json::json!({"text": batch.text(i)}));
+            let mut body = serde_json::json!({
+                "recipient": {"id": batch.identity(i).2},
+                "message": message,
+            });
+            if batch.reply_window {
+                body["messaging_type"] = "RESPONSE".into();
+            } else {
+                body["messaging_type"] = "MESSAGE_TAG".into();
+                body["tag"] = "ACCOUNT_UPDATE".into();
+            }
+            body
+        },
+    )
 }

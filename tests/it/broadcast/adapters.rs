@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::openapi::Spec;
-use super::{json, loaded, reach};
+use super::{json, loaded, reach, run_at};
 use crate::Rng;
 
 /// What a stand-in server saw: each accepted request's body, when, and any problem.
@@ -395,14 +395,7 @@ fn a_whatsapp_batch_in_flight_at_a_kill_is_uncertain_and_resent_only_when_asked(
     let data = dir.path().join("d");
     let (base, seen) = whatsapp_server(Duration::from_millis(15));
     let channels = channels_file(dir.path(), &whatsapp_channels(&base));
-    let run = |args: &[&str]| {
-        reach()
-            .arg("--data")
-            .arg(&data)
-            .args(args)
-            .output()
-            .expect("runs")
-    };
+    let run = |args: &[&str]| run_at(&data, args);
     let start = [
         "broadcast",
         "channel:whatsapp",
@@ -419,17 +412,7 @@ fn a_whatsapp_batch_in_flight_at_a_kill_is_uncertain_and_resent_only_when_asked(
         "--yes",
         "--json",
     ];
-    let mut child = reach()
-        .arg("--data")
-        .arg(&data)
-        .args(start)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawns");
-    std::thread::sleep(Duration::from_millis(1_200));
-    let _ = child.kill();
-    let _ = child.wait();
+    killed_after(&data, &start, Duration::from_millis(1_200));
     let before = seen.lock().expect("lock").accepted.len();
     assert!(before > 0, "some messages went out before the kill");
     let shown = json(&run(&["broadcast", "show", "wa-1", "--json"]));
@@ -475,17 +458,7 @@ fn a_whatsapp_batch_in_flight_at_a_kill_is_uncertain_and_resent_only_when_asked(
         "--yes",
         "--json",
     ];
-    let mut child = reach()
-        .arg("--data")
-        .arg(&data)
-        .args(start)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawns");
-    std::thread::sleep(Duration::from_millis(1_200));
-    let _ = child.kill();
-    let _ = child.wait();
+    killed_after(&data, &start, Duration::from_millis(1_200));
     let resent = json(&run(&[
         "broadcast",
         "resume",
@@ -500,6 +473,21 @@ fn a_whatsapp_batch_in_flight_at_a_kill_is_uncertain_and_resent_only_when_asked(
 
 /// Mail an SMTP server received: (recipient, data).
 type Mailbox = Arc<Mutex<Vec<(String, String)>>>;
+
+/// Runs `reach --data DATA ARGS…` and kills it after `after`.
+fn killed_after(data: &Path, args: &[&str], after: Duration) {
+    let mut child = reach()
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawns");
+    std::thread::sleep(after);
+    let _ = child.kill();
+    let _ = child.wait();
+}
 
 /// A small SMTP server: it speaks enough of RFC 5321 for a client to hand it mail, and
 /// keeps each message (recipient, data).
