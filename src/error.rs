@@ -26,6 +26,8 @@ pub enum Error {
     UnknownContact(String),
     /// Some of a batch of changes were refused (each was reported where it was given).
     Refused(String),
+    /// The output was closed (e.g. `| head`): the command ends quietly.
+    Closed,
     /// The file system failed.
     Io(String),
 }
@@ -50,6 +52,7 @@ impl fmt::Display for Error {
             | Error::Busy(m)
             | Error::Refused(m) => f.write_str(m),
             Error::UnknownContact(id) => write!(f, "no contact {id} in the store"),
+            Error::Closed => f.write_str("the output was closed"),
             Error::Import(e) => write!(f, "{e}"),
             Error::Change(e) => write!(f, "{e}"),
         }

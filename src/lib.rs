@@ -57,6 +57,7 @@
 
 pub mod broadcast;
 pub mod cancel;
+#[macro_use]
 pub mod cli;
 pub mod csv;
 pub mod engine;

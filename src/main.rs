@@ -17,12 +17,10 @@ fn main() -> ExitCode {
         }
     };
     match reach::cli::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) | Err(reach::Error::Closed) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!(
-                "{}",
-                reach::cli::output::paint_error(&format!("error: {e}"))
-            );
+            let message = reach::cli::output::paint_error(&format!("error: {e}"));
+            reach::cli::output::note(format_args!("{message}\n"));
             ExitCode::from(e.exit_code())
         }
     }

@@ -19,8 +19,8 @@ pub struct Cli {
     /// Fix the query's now (RFC 3339), for reproducible results
     #[arg(long, global = true, value_name = "TIME")]
     pub now: Option<String>,
-    /// Time zone for dates without an offset: +08:00, Z
-    #[arg(long, global = true, value_name = "OFFSET")]
+    /// Time zone for dates without an offset: +08:00, -05:00, Z
+    #[arg(long, global = true, value_name = "OFFSET", allow_hyphen_values = true)]
     pub tz: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -62,6 +62,8 @@ pub enum Command {
         after_help = "Examples:\n  reach list 'tag:vip' --limit 20\n  reach list 'channel:web has:email' --format csv"
     )]
     List {
+        /// The segment (it may start with -, e.g. -tag:churned)
+        #[arg(allow_hyphen_values = true)]
         segment: String,
         #[arg(long, default_value_t = 20)]
         limit: usize,
@@ -72,12 +74,18 @@ pub enum Command {
     },
     /// Show a segment's plan with estimated and actual cardinalities
     #[command(after_help = "Example:\n  reach explain 'tag:vip checkout:-30d.. -is:blocked'")]
-    Explain { segment: String },
+    Explain {
+        /// The segment (it may start with -, e.g. -tag:churned)
+        #[arg(allow_hyphen_values = true)]
+        segment: String,
+    },
     /// Export a segment's contacts as CSV
     #[command(
         after_help = "Examples:\n  reach export 'channel:line' -o line.csv\n  reach export '' --all-columns > everything.csv"
     )]
     Export {
+        /// The segment (it may start with -, e.g. -tag:churned)
+        #[arg(allow_hyphen_values = true)]
         segment: String,
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
@@ -138,6 +146,8 @@ pub enum Command {
         #[arg(value_enum)]
         action: TagAction,
         tag: String,
+        /// The segment (it may start with -, e.g. -tag:churned)
+        #[arg(allow_hyphen_values = true)]
         segment: String,
         /// Do not ask before changing many contacts
         #[arg(long, short)]
@@ -148,6 +158,8 @@ pub enum Command {
         after_help = "Example:\n  reach unsubscribe 'email:a@b.com' --kind broadcast --kind cart"
     )]
     Unsubscribe {
+        /// The segment (it may start with -, e.g. -tag:churned)
+        #[arg(allow_hyphen_values = true)]
         segment: String,
         #[arg(long = "kind", value_name = "KIND")]
         kinds: Vec<String>,
@@ -157,6 +169,8 @@ pub enum Command {
     /// Clear the opt-outs of a segment's contacts (blocking stays)
     #[command(after_help = "Example:\n  reach resubscribe 'member_id:M00000042'")]
     Resubscribe {
+        /// The segment (it may start with -, e.g. -tag:churned)
+        #[arg(allow_hyphen_values = true)]
         segment: String,
         #[arg(long, short)]
         yes: bool,
@@ -166,6 +180,8 @@ pub enum Command {
         after_help = "Examples:\n  reach delete 'tag:test-data'\n  reach delete 'tag:test-data' --confirm DELETE"
     )]
     Delete {
+        /// The segment (it may start with -, e.g. -tag:churned)
+        #[arg(allow_hyphen_values = true)]
         segment: String,
         /// The confirmation word, for scripts: DELETE
         #[arg(long, value_name = "WORD")]
@@ -187,7 +203,13 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  reach save vip_buyers 'tag:vip checkout:-90d..'\n  reach count '@vip_buyers -tag:churned'"
     )]
-    Save { name: String, segment: String },
+    Save {
+        /// The name, used as @name: letters, digits and _
+        name: String,
+        /// The segment (it may start with -, e.g. -tag:churned)
+        #[arg(allow_hyphen_values = true)]
+        segment: String,
+    },
     /// List saved segments
     #[command(after_help = "Example:\n  reach segments")]
     Segments,
@@ -217,7 +239,7 @@ pub enum Command {
 pub struct BroadcastArgs {
     #[command(subcommand)]
     pub action: Option<BroadcastAction>,
-    /// The audience: a segment (or --csv)
+    /// The audience: a segment (or --csv); it may start with -, e.g. -tag:churned
     #[arg(allow_hyphen_values = true)]
     pub segment: Option<String>,
     /// The audience: a CSV of identities (channel,account,external_id, then variable columns)
@@ -292,7 +314,8 @@ pub enum BroadcastAction {
 
 #[derive(Args, Debug)]
 pub struct CountArgs {
-    /// The segment (omitted: every contact; not with --batch)
+    /// The segment (omitted: every contact; not with --batch); it may start with -
+    #[arg(allow_hyphen_values = true)]
     pub segment: Option<String>,
     /// Count every segment of FILE (one a line; blank and # lines skipped)
     #[arg(long, value_name = "FILE")]

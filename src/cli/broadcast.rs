@@ -22,7 +22,7 @@ pub fn broadcast(ctx: &mut Context, args: BroadcastArgs) -> Result<(), Error> {
         }) => return resume(ctx, &id, resend_uncertain, json),
         Some(BroadcastAction::Cancel { id }) => {
             let report = broadcast::cancel(&ctx.engine, &id, ctx.now())?;
-            eprintln!("job {id} cancelled: it sends nothing more");
+            note!("job {id} cancelled: it sends nothing more");
             return finish(&report, false);
         }
         None => {}
@@ -30,7 +30,7 @@ pub fn broadcast(ctx: &mut Context, args: BroadcastArgs) -> Result<(), Error> {
     let request = request(ctx, &args)?;
     let now = ctx.now();
     let (judgement, _) = broadcast::preview(&ctx.engine, &request, now)?;
-    eprint!("{}", preview_text(&judgement));
+    note_raw!("{}", preview_text(&judgement));
     let dry = args.dry_run || args.sink == "dry-run";
     if dry {
         let report = Report::preview(request.id.as_deref().unwrap_or("preview"), &judgement);
@@ -45,11 +45,11 @@ pub fn broadcast(ctx: &mut Context, args: BroadcastArgs) -> Result<(), Error> {
     )?;
     let eligible = judgement.eligible.len();
     if !args.yes && std::io::stdin().is_terminal() && !confirmed(eligible) {
-        eprintln!("cancelled; nothing was sent");
+        note!("cancelled; nothing was sent");
         return Ok(());
     }
     let id = broadcast::start(&ctx.engine, request, sink.as_ref(), now)?;
-    eprintln!("job {id} started");
+    note!("job {id} started");
     let report = run(ctx, |run| {
         broadcast::send(&ctx.engine, &id, sink.as_mut(), false, run)
     })?;
@@ -168,9 +168,9 @@ pub fn sync_quotas(
                     used: Some(used),
                 };
                 ctx.engine.commit(edit, ctx.now())?;
-                eprintln!("LINE {id}: {used}/{limit} (from LINE)");
+                note!("LINE {id}: {used}/{limit} (from LINE)");
             }
-            None => eprintln!("LINE {id}: LINE reports no limit; the quota is left as it was"),
+            None => note!("LINE {id}: LINE reports no limit; the quota is left as it was"),
         }
     }
     Ok(())
@@ -253,9 +253,10 @@ fn run(ctx: &Context, send: impl FnOnce(&Run) -> Result<Report, Error>) -> Resul
     bar.finish_and_clear();
     let report = report?;
     if report.state == "sending" {
-        eprintln!(
+        note!(
             "stopped; the job is left sending: `reach broadcast resume {}` finishes it, `reach broadcast cancel {}` ends it",
-            report.job, report.job
+            report.job,
+            report.job
         );
     }
     Ok(report)

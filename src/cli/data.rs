@@ -51,7 +51,7 @@ pub fn import(
     let summary = summary?;
     let seconds = started.elapsed().as_secs_f64();
     let rate = super::output::rate(summary.rows, seconds);
-    println!("{summary} in {seconds:.1} s{rate}");
+    outln!("{summary} in {seconds:.1} s{rate}")?;
     Ok(())
 }
 
@@ -73,7 +73,7 @@ pub fn generate(
         None => synth::write_csv(contacts, seed, anchor, io::stdout().lock(), &report),
     };
     bar.finish_and_clear();
-    result.map_err(|e| Error::Io(format!("gen failed: {e}")))
+    result.map_err(super::output::write_error)
 }
 
 pub fn stats(ctx: &Context, memory: bool) -> Result<(), Error> {
@@ -120,9 +120,9 @@ pub fn stats(ctx: &Context, memory: bool) -> Result<(), Error> {
         }
     }
     rows.push(line("all", "", store.live()));
-    print!("{}", table(&header, &rows, terminal_width()));
+    out!("{}", table(&header, &rows, terminal_width()))?;
     if memory {
-        println!();
+        outln!()?;
         let parts = store.memory_breakdown();
         let total: usize = parts.iter().map(|p| p.1).sum();
         let per = |b: usize| b as f64 / store.len().max(1) as f64;
@@ -141,14 +141,14 @@ pub fn stats(ctx: &Context, memory: bool) -> Result<(), Error> {
             format!("{:.1}", total as f64 / 1e6),
             format!("{:.1}", per(total)),
         ]);
-        print!(
+        out!(
             "{}",
             table(
                 &["part".into(), "MB".into(), "bytes/contact".into()],
                 &rows,
                 terminal_width()
             )
-        );
+        )?;
     }
     Ok(())
 }
@@ -166,7 +166,7 @@ pub fn demo(
     }
     let mut ctx = Context::new(engine, now, true);
     if ctx.engine.read().store().is_empty() {
-        eprintln!(
+        note!(
             "creating a demo audience of {contacts} contacts in {} …",
             dir.display()
         );

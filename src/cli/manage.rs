@@ -21,7 +21,7 @@ fn target_of(ctx: &Context, segment: &str) -> Result<(Target, u64), Error> {
 
 /// Says how many contacts a change touches; asks to go on when a person is there.
 fn confirm_many(ctx: &Context, what: &str, n: u64, yes: bool) -> bool {
-    eprintln!("{what} {n} contact(s).");
+    note!("{what} {n} contact(s).");
     if n <= 1 || yes {
         return true;
     }
@@ -35,7 +35,7 @@ fn confirm_many(ctx: &Context, what: &str, n: u64, yes: bool) -> bool {
         Some(answer) => {
             let go = matches!(answer.to_lowercase().as_str(), "y" | "yes");
             if !go {
-                eprintln!("cancelled; nothing changed");
+                note!("cancelled; nothing changed");
             }
             go
         }
@@ -81,7 +81,7 @@ pub fn quota(
     let header = ["LINE account", "used/total", "plan", "purchased", "left"]
         .map(String::from)
         .to_vec();
-    print!("{}", table(&header, &rows, terminal_width()));
+    out!("{}", table(&header, &rows, terminal_width()))?;
     Ok(())
 }
 
@@ -90,7 +90,7 @@ pub fn tags(ctx: &mut Context, args: TagsArgs) -> Result<(), Error> {
     for tag in &args.create {
         let edit = Edit::CreateTag { tag: tag.clone() };
         ctx.engine.commit(edit, now)?;
-        eprintln!("created tag {:?}", tag.trim());
+        note!("created tag {:?}", tag.trim());
     }
     if !args.delete.is_empty() {
         let carriers: u64 = {
@@ -102,7 +102,7 @@ pub fn tags(ctx: &mut Context, args: TagsArgs) -> Result<(), Error> {
                 .map(|r| r.len())
                 .sum()
         };
-        eprintln!(
+        note!(
             "Deleting {} tag(s) removes them from {carriers} contact tag(s).",
             args.delete.len()
         );
@@ -158,15 +158,15 @@ pub fn tags(ctx: &mut Context, args: TagsArgs) -> Result<(), Error> {
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         table(
             &["tag".into(), "contacts".into(), "created".into()],
             &rows,
             terminal_width()
         )
-    );
-    eprintln!(
+    )?;
+    note!(
         "page {} of {pages} ({} tags)",
         args.page.max(1),
         entries.len()
@@ -191,7 +191,7 @@ pub fn tag(
         return Ok(());
     }
     let committed = ctx.engine.commit(edit, ctx.now())?;
-    println!("{} contact(s) changed", committed.applied.changed);
+    outln!("{} contact(s) changed", committed.applied.changed)?;
     Ok(())
 }
 
@@ -222,7 +222,7 @@ pub fn unsubscribe(
     let committed = ctx
         .engine
         .commit(Edit::Unsubscribe { target, kinds }, ctx.now())?;
-    println!("{} contact(s) changed", committed.applied.changed);
+    outln!("{} contact(s) changed", committed.applied.changed)?;
     Ok(())
 }
 
@@ -232,7 +232,7 @@ pub fn resubscribe(ctx: &mut Context, segment: &str, yes: bool) -> Result<(), Er
         return Ok(());
     }
     let committed = ctx.engine.commit(Edit::Resubscribe { target }, ctx.now())?;
-    println!("{} contact(s) changed", committed.applied.changed);
+    outln!("{} contact(s) changed", committed.applied.changed)?;
     Ok(())
 }
 
@@ -251,9 +251,9 @@ fn confirmed(word: Option<&str>) -> Result<bool, Error> {
 
 pub fn delete(ctx: &mut Context, segment: &str, confirm: Option<&str>) -> Result<(), Error> {
     let (target, n) = target_of(ctx, segment)?;
-    eprintln!("This permanently erases {n} contact(s).");
+    note!("This permanently erases {n} contact(s).");
     if !confirmed(confirm)? {
-        eprintln!(
+        note!(
             "cancelled: the confirmation word is {CONFIRM_WORD} (upper case); nothing was deleted"
         );
         return Err(Error::Usage(
@@ -267,7 +267,7 @@ pub fn delete(ctx: &mut Context, segment: &str, confirm: Option<&str>) -> Result
     let committed = ctx.engine.commit(edit, ctx.now())?;
     // Erase now rather than at the next checkpoint: nothing of them stays on disk.
     ctx.engine.compact()?;
-    println!("deleted {} contact(s)", committed.applied.erased.len());
+    outln!("deleted {} contact(s)", committed.applied.erased.len())?;
     Ok(())
 }
 
@@ -304,7 +304,7 @@ pub fn add_whatsapp(
     } else {
         "updated"
     };
-    println!("{verb} WhatsApp contact {phone} on {account}");
+    outln!("{verb} WhatsApp contact {phone} on {account}")?;
     Ok(())
 }
 
@@ -315,7 +315,7 @@ pub fn save(ctx: &mut Context, name: &str, segment: &str) -> Result<(), Error> {
         text: segment.into(),
     };
     ctx.engine.commit(edit, now)?;
-    println!("saved @{name}");
+    outln!("saved @{name}")?;
     Ok(())
 }
 
@@ -326,10 +326,10 @@ pub fn segments(ctx: &Context) -> Result<(), Error> {
         .into_iter()
         .map(|(n, t)| vec![format!("@{n}"), t])
         .collect();
-    print!(
+    out!(
         "{}",
         table(&["name".into(), "segment".into()], &rows, terminal_width())
-    );
+    )?;
     Ok(())
 }
 

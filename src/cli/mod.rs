@@ -1,6 +1,28 @@
 //! The command line: arguments → [`Context`] → one function per command. The REPL runs
 //! the same commands, so both behave alike.
 
+/// Writes to stdout: a closed pipe ([`Error::Closed`]) or a full disk is an error the
+/// caller passes on, never a panic.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::output::out(format_args!($($arg)*)) };
+}
+
+/// Writes a line to stdout, like [`out!`].
+macro_rules! outln {
+    () => { $crate::cli::output::out(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::cli::output::out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// Writes a line to stderr; a stderr that cannot be written to does not stop the command.
+macro_rules! note {
+    ($($arg:tt)*) => { $crate::cli::output::note(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// Writes to stderr without a line break (a question), like [`note!`].
+macro_rules! note_raw {
+    ($($arg:tt)*) => { $crate::cli::output::note(format_args!($($arg)*)) };
+}
+
 mod apply;
 pub mod args;
 mod broadcast;
@@ -272,7 +294,7 @@ pub fn execute(ctx: &mut Context, command: Command) -> Result<(), Error> {
             let started = std::time::Instant::now();
             ctx.engine.compact()?;
             let seconds = started.elapsed().as_secs_f64();
-            eprintln!("compacted in {seconds:.2} s: one snapshot, an empty log");
+            note!("compacted in {seconds:.2} s: one snapshot, an empty log");
             Ok(())
         }
     }

@@ -5,9 +5,29 @@ use std::io::{IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// The error for a failed write to stdout or a file.
+/// The error for a failed write to stdout or a file: a closed pipe ends the command
+/// quietly, anything else (a full disk) is reported.
 pub fn write_error(e: std::io::Error) -> crate::error::Error {
-    crate::error::Error::Io(format!("cannot write the output: {e}"))
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        crate::error::Error::Closed
+    } else {
+        crate::error::Error::Io(format!("cannot write the output: {e}"))
+    }
+}
+
+/// Writes to stdout (see the `out!` macro).
+pub fn out(args: std::fmt::Arguments) -> Result<(), crate::error::Error> {
+    std::io::stdout()
+        .lock()
+        .write_fmt(args)
+        .map_err(write_error)
+}
+
+/// Writes to stderr, ignoring failure (see the `note!` macro).
+pub fn note(args: std::fmt::Arguments) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_fmt(args);
+    let _ = err.flush();
 }
 
 /// The terminal's width in columns; unlimited when stdout is not a terminal (a pipe or a
@@ -149,7 +169,7 @@ pub fn ask(question: &str) -> Option<String> {
     if !std::io::stdin().is_terminal() {
         return None;
     }
-    eprint!("{question}");
+    note_raw!("{question}");
     std::io::stderr().flush().ok();
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).ok()?;

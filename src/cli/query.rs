@@ -17,7 +17,7 @@ use crate::model::Field;
 pub fn compile(ctx: &Context, text: &str) -> Result<Segment, Error> {
     let segment = ctx.engine.compile(text, ctx.now())?;
     for warning in &segment.warnings {
-        eprintln!("note: {warning}");
+        note!("note: {warning}");
     }
     Ok(segment)
 }
@@ -29,9 +29,9 @@ pub fn count(ctx: &Context, args: CountArgs) -> Result<(), Error> {
             let segment = compile(ctx, text)?;
             let n = ctx.engine.count(&segment);
             if args.json {
-                println!("{}", serde_json::json!({"segment": text, "count": n}));
+                outln!("{}", serde_json::json!({"segment": text, "count": n}))?;
             } else {
-                println!("{n}");
+                outln!("{n}")?;
             }
             Ok(())
         }
@@ -72,7 +72,7 @@ fn batch(ctx: &Context, file: &Path, repeat: u32, json: bool) -> Result<(), Erro
         } else {
             writeln!(out, "{count}\t{micros}µs\t{line}")
         };
-        written.map_err(|e| Error::Io(e.to_string()))?;
+        written.map_err(super::output::write_error)?;
     }
     Ok(())
 }
@@ -114,8 +114,8 @@ pub fn list(
         .collect();
     match format {
         Format::Table => {
-            print!("{}", table(&header, &rows, terminal_width()));
-            eprintln!(
+            out!("{}", table(&header, &rows, terminal_width()))?;
+            note!(
                 "{} of {} contacts (from {})",
                 rows.len(),
                 order.len(),
@@ -125,9 +125,10 @@ pub fn list(
         Format::Csv => {
             let mut w = csv::Writer::from_writer(io::stdout());
             for row in std::iter::once(&header).chain(&rows) {
-                w.write_record(row).map_err(|e| Error::Io(e.to_string()))?;
+                w.write_record(row)
+                    .map_err(|e| super::output::write_error(e.into()))?;
             }
-            w.flush().map_err(|e| Error::Io(e.to_string()))?;
+            w.flush().map_err(super::output::write_error)?;
         }
         Format::Json => {
             for row in &rows {
@@ -136,7 +137,7 @@ pub fn list(
                     .cloned()
                     .zip(row.iter().map(|v| serde_json::Value::String(v.clone())))
                     .collect();
-                println!("{}", serde_json::Value::Object(object));
+                outln!("{}", serde_json::Value::Object(object))?;
             }
         }
     }
@@ -145,7 +146,7 @@ pub fn list(
 
 pub fn explain(ctx: &Context, text: &str) -> Result<(), Error> {
     let segment = ctx.engine.compile(text, ctx.now())?;
-    print!("{}", ctx.engine.explain(&segment));
+    out!("{}", ctx.engine.explain(&segment))?;
     Ok(())
 }
 
@@ -173,11 +174,11 @@ pub fn export(
         }
         None => crate::csv::export(view.store(), &rows, choice, io::stdout(), &report),
     }
-    .map_err(|e| Error::Io(format!("export failed: {e}")))?;
+    .map_err(super::output::write_error)?;
     bar.finish_and_clear();
     if output.is_some() {
         let seconds = started.elapsed().as_secs_f64();
-        eprintln!(
+        note!(
             "exported {written} contacts in {seconds:.1} s{}",
             super::output::rate(written, seconds)
         );

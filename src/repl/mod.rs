@@ -48,7 +48,7 @@ pub fn run(ctx: &mut Context) -> Result<(), Error> {
         timing: true,
         last: None,
     };
-    eprintln!(
+    note!(
         "reach — {} contacts. Type a segment (e.g. tag:vip checkout:-30d..), `more` for the next rows, `help`, `\\timing`. Ctrl-D quits.",
         ctx.engine.read().store().len()
     );
@@ -57,7 +57,7 @@ pub fn run(ctx: &mut Context) -> Result<(), Error> {
             Ok(line) => {
                 // See what other processes changed since the last line.
                 if let Err(e) = ctx.engine.refresh() {
-                    eprintln!("{}", paint_error(&format!("error: {e}")));
+                    note!("{}", paint_error(&format!("error: {e}")));
                 }
                 if !handle(ctx, &mut session, line.trim()) {
                     break;
@@ -98,7 +98,7 @@ fn handle(ctx: &mut Context, session: &mut Session, line: &str) -> bool {
     }
     if line == "\\timing" {
         session.timing = !session.timing;
-        eprintln!("timing is {}", if session.timing { "on" } else { "off" });
+        note!("timing is {}", if session.timing { "on" } else { "off" });
         return true;
     }
     let started = std::time::Instant::now();
@@ -109,10 +109,10 @@ fn handle(ctx: &mut Context, session: &mut Session, line: &str) -> bool {
         (_, None) => show_segment(ctx, session, line),
     };
     if let Err(e) = result {
-        eprintln!("{}", paint_error(&format!("error: {e}")));
+        note!("{}", paint_error(&format!("error: {e}")));
     }
     if session.timing {
-        eprintln!("({:.1} ms)", started.elapsed().as_secs_f64() * 1e3);
+        note!("({:.1} ms)", started.elapsed().as_secs_f64() * 1e3);
     }
     true
 }
@@ -228,7 +228,7 @@ fn run_command(ctx: &mut Context, mut words: Vec<String>) -> Result<(), Error> {
 /// A bare segment: its count and the first rows.
 fn show_segment(ctx: &mut Context, session: &mut Session, line: &str) -> Result<(), Error> {
     let segment = crate::cli::query_compile(ctx, line)?;
-    println!("{} contacts", ctx.engine.count(&segment));
+    outln!("{} contacts", ctx.engine.count(&segment))?;
     session.last = Some((line.to_string(), PAGE));
     list_page(ctx, line, 0)
 }

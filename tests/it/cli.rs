@@ -235,3 +235,111 @@ fn every_command_has_help_with_an_example() {
         );
     }
 }
+
+/// Every command, with stdout a pipe nobody reads and with stdout on /dev/full: never a
+/// panic; a closed pipe ends quietly, a full disk is exit 1 with a message.
+#[test]
+fn no_command_panics_when_stdout_is_closed_or_full() {
+    let dir = loaded();
+    let data = dir.path().join("d");
+    let changes = dir.path().join("changes.jsonl");
+    std::fs::write(
+        &changes,
+        "{\"op\": \"quota\", \"account\": \"line-tw\", \"plan\": 10}\n",
+    )
+    .expect("changes");
+    let batch = dir.path().join("segments.txt");
+    std::fs::write(&batch, "tag:vip\n-tag:vip\n").expect("batch");
+    let commands: Vec<Vec<String>> = [
+        vec!["count", "-tag:vip"],
+        vec!["count", "--batch", batch.to_str().expect("utf-8"), "--json"],
+        vec!["list", "", "--limit", "500"],
+        vec!["list", "", "--format", "csv"],
+        vec!["list", "", "--format", "json"],
+        vec!["explain", "tag:vip -is:blocked"],
+        vec!["export", ""],
+        vec!["stats", "--memory"],
+        vec!["quota"],
+        vec!["tags"],
+        vec!["segments"],
+        vec!["save", "s1", "tag:vip"],
+        vec!["tag", "add", "t1", "tag:vip", "--yes"],
+        vec!["unsubscribe", "tag:t1", "--yes"],
+        vec!["resubscribe", "tag:t1", "--yes"],
+        vec!["delete", "tag:nobody-has-this", "--confirm", "DELETE"],
+        vec![
+            "add-whatsapp",
+            "Ann",
+            "+886 912 345 678",
+            "--account",
+            "+886223456789",
+        ],
+        vec!["apply", changes.to_str().expect("utf-8")],
+        vec!["compact"],
+        vec![
+            "broadcast",
+            "tag:vip",
+            "--kind",
+            "bot",
+            "--text",
+            "x",
+            "--dry-run",
+            "--json",
+        ],
+        vec!["broadcast", "jobs"],
+        vec!["gen", "--contacts", "3000"],
+        vec!["--help"],
+        vec!["count", "--help"],
+    ]
+    .iter()
+    .map(|c| c.iter().map(|s| s.to_string()).collect())
+    .collect();
+    for command in &commands {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let closed = reach_with_stdout(&data, command, writer.into());
+        assert!(
+            closed.status.code().is_some_and(|c| c != 101),
+            "{command:?}: {:?}",
+            closed.status
+        );
+        let err = String::from_utf8_lossy(&closed.stderr);
+        assert!(
+            !err.contains("panicked"),
+            "{command:?} with stdout closed: {err}"
+        );
+        let full = std::fs::File::create("/dev/full").expect("/dev/full");
+        let out = reach_with_stdout(&data, command, full.into());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("panicked"),
+            "{command:?} with stdout full: {err}"
+        );
+        assert!(
+            out.status.code().is_some_and(|c| c != 101),
+            "{command:?}: {:?}",
+            out.status
+        );
+        let writes =
+            !command.contains(&"compact".to_string()) && !command.iter().any(|c| c == "--confirm");
+        if writes && out.status.code() == Some(1) {
+            assert!(
+                err.contains("cannot write the output"),
+                "{command:?}: {err}"
+            );
+        }
+    }
+}
+
+fn reach_with_stdout(data: &Path, args: &[String], stdout: Stdio) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_reach"))
+        .arg("--data")
+        .arg(data)
+        .args(["--now", "2025-06-01T04:00:00Z"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("runs")
+}
