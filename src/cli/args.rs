@@ -44,6 +44,7 @@ pub enum Command {
         after_help = "Examples:\n  reach import contacts.csv\n  reach import - < contacts.csv\n  reach import contacts.csv --reject bad-rows.csv"
     )]
     Import {
+        /// The CSV file (`-` reads stdin)
         file: PathBuf,
         /// Load the good rows and write the bad ones here, with an `error` column
         #[arg(long, value_name = "FILE")]
@@ -65,10 +66,13 @@ pub enum Command {
         /// The segment (it may start with -, e.g. -tag:churned)
         #[arg(allow_hyphen_values = true)]
         segment: String,
+        /// How many contacts to show
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// How many to skip first (for the next page)
         #[arg(long, default_value_t = 0)]
         offset: usize,
+        /// table (fits the terminal), csv, or json (one typed object a line)
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -87,6 +91,7 @@ pub enum Command {
         /// The segment (it may start with -, e.g. -tag:churned)
         #[arg(allow_hyphen_values = true)]
         segment: String,
+        /// The file to write [default: stdout]; not inside the data directory
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
         /// Every column instead of the contact-list columns
@@ -94,12 +99,17 @@ pub enum Command {
         all_columns: bool,
     },
     /// Write a deterministic synthetic audience as CSV
-    #[command(after_help = "Example:\n  reach gen --contacts 1000000 --seed 1 -o audience.csv")]
+    #[command(
+        after_help = "Times are relative to --now (default: today, 00:00 UTC), so that segments such as checkout:-30d.. find people; the file depends only on --contacts, --seed and that now.\n\nExamples:\n  reach gen --contacts 1000000 --seed 1 -o audience.csv\n  reach gen --contacts 5000 --now 2025-06-01T04:00:00Z | reach --data ./d import -"
+    )]
     Gen {
+        /// How many contacts
         #[arg(long)]
         contacts: u64,
+        /// The random seed: the same seed (and now) gives the same file
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// The file to write [default: stdout]
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
@@ -135,7 +145,7 @@ pub enum Command {
     },
     /// List, search, create and delete tags
     #[command(
-        after_help = "Examples:\n  reach tags --search 會員 --sort count --desc\n  reach tags --create spring-sale\n  reach tags --delete old1 --delete old2 --confirm DELETE"
+        after_help = "Examples:\n  reach tags --search 會員 --sort count --desc\n  reach tags --sort created --asc --page 2\n  reach tags --create spring-sale\n  reach tags --delete old1 --delete old2 --confirm DELETE"
     )]
     Tags(TagsArgs),
     /// Add or remove a tag on every contact of a segment
@@ -143,8 +153,10 @@ pub enum Command {
         after_help = "Examples:\n  reach tag add vip 'checkout:-30d.. has:email'\n  reach tag remove vip 'tag:churned'"
     )]
     Tag {
+        /// add or remove
         #[arg(value_enum)]
         action: TagAction,
+        /// The tag
         tag: String,
         /// The segment (it may start with -, e.g. -tag:churned)
         #[arg(allow_hyphen_values = true)]
@@ -161,8 +173,10 @@ pub enum Command {
         /// The segment (it may start with -, e.g. -tag:churned)
         #[arg(allow_hyphen_values = true)]
         segment: String,
+        /// A kind to opt out of: broadcast, site_marketing, cart (repeatable; none: all three)
         #[arg(long = "kind", value_name = "KIND")]
         kinds: Vec<String>,
+        /// Do not ask before changing many contacts
         #[arg(long, short)]
         yes: bool,
     },
@@ -172,6 +186,7 @@ pub enum Command {
         /// The segment (it may start with -, e.g. -tag:churned)
         #[arg(allow_hyphen_values = true)]
         segment: String,
+        /// Do not ask before changing many contacts
         #[arg(long, short)]
         yes: bool,
     },
@@ -193,7 +208,9 @@ pub enum Command {
         after_help = "Example:\n  reach add-whatsapp 'Alice Chen' '+886 912-345-678' --account +886223456789"
     )]
     AddWhatsapp {
+        /// The contact's name
         name: String,
+        /// An international number: + and 8 to 15 digits (spaces, dashes, dots, parentheses allowed)
         phone: String,
         /// The WhatsApp business number (account) [default: the only one there is]
         #[arg(long)]
@@ -293,6 +310,7 @@ pub enum BroadcastAction {
     },
     /// Show a job's report (and its uncertain recipients)
     Show {
+        /// The job id
         id: String,
         /// The report as one JSON object
         #[arg(long)]
@@ -300,6 +318,7 @@ pub enum BroadcastAction {
     },
     /// Finish a job left sending (after a kill or a crash)
     Resume {
+        /// The job id
         id: String,
         /// Send again the batches whose delivery is uncertain (sinks without idempotency keys)
         #[arg(long)]
@@ -330,18 +349,24 @@ pub struct CountArgs {
 
 #[derive(Args, Debug)]
 pub struct TagsArgs {
-    /// Only tags whose name contains this text
+    /// Only tags whose name contains this text (any case)
     #[arg(long)]
     pub search: Option<String>,
+    /// Sort by contacts carrying the tag, creation time, or name
     #[arg(long, value_enum, default_value_t = TagSort::Count)]
     pub sort: TagSort,
     /// Ascending instead of descending
-    #[arg(long)]
+    #[arg(long, conflicts_with = "desc")]
     pub asc: bool,
-    #[arg(long, default_value_t = 1)]
-    pub page: usize,
-    #[arg(long, default_value_t = 50)]
-    pub page_size: usize,
+    /// Descending (the default)
+    #[arg(long)]
+    pub desc: bool,
+    /// The page to show, from 1
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub page: u64,
+    /// Tags per page
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
+    pub page_size: u64,
     /// Create a tag no contact carries yet
     #[arg(long, value_name = "TAG")]
     pub create: Vec<String>,

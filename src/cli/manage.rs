@@ -3,7 +3,7 @@
 
 use super::Context;
 use super::args::{TagAction, TagSort, TagsArgs};
-use super::output::{ask, table, terminal_width};
+use super::output::{ask, count_of, table, terminal_width};
 use super::query::compile;
 use crate::engine::{CONFIRM_WORD, Edit, Target};
 use crate::error::Error;
@@ -21,7 +21,7 @@ fn target_of(ctx: &Context, segment: &str) -> Result<(Target, u64), Error> {
 
 /// Says how many contacts a change touches; asks to go on when a person is there.
 fn confirm_many(ctx: &Context, what: &str, n: u64, yes: bool) -> bool {
-    note!("{what} {n} contact(s).");
+    note!("{what} {}.", count_of(n, "contact"));
     if n <= 1 || yes {
         return true;
     }
@@ -116,6 +116,9 @@ pub fn tags(ctx: &mut Context, args: TagsArgs) -> Result<(), Error> {
         };
         ctx.engine.commit(edit, now)?;
     }
+    if !args.create.is_empty() || !args.delete.is_empty() {
+        return Ok(());
+    }
     let view = ctx.engine.read();
     let mut entries: Vec<_> = view
         .store()
@@ -144,11 +147,11 @@ pub fn tags(ctx: &mut Context, args: TagsArgs) -> Result<(), Error> {
     if !args.asc {
         entries.reverse();
     }
-    let size = args.page_size.max(1);
+    let size = args.page_size as usize;
     let pages = entries.len().div_ceil(size).max(1);
     let rows: Vec<Vec<String>> = entries
         .iter()
-        .skip((args.page.max(1) - 1) * size)
+        .skip((args.page as usize - 1) * size)
         .take(size)
         .map(|e| {
             vec![
@@ -166,11 +169,7 @@ pub fn tags(ctx: &mut Context, args: TagsArgs) -> Result<(), Error> {
             terminal_width()
         )
     )?;
-    note!(
-        "page {} of {pages} ({} tags)",
-        args.page.max(1),
-        entries.len()
-    );
+    note!("page {} of {pages} ({} tags)", args.page, entries.len());
     Ok(())
 }
 
@@ -191,7 +190,7 @@ pub fn tag(
         return Ok(());
     }
     let committed = ctx.engine.commit(edit, ctx.now())?;
-    outln!("{} contact(s) changed", committed.applied.changed)?;
+    outln!("{} changed", count_of(committed.applied.changed, "contact"))?;
     Ok(())
 }
 
@@ -222,7 +221,7 @@ pub fn unsubscribe(
     let committed = ctx
         .engine
         .commit(Edit::Unsubscribe { target, kinds }, ctx.now())?;
-    outln!("{} contact(s) changed", committed.applied.changed)?;
+    outln!("{} changed", count_of(committed.applied.changed, "contact"))?;
     Ok(())
 }
 
@@ -231,8 +230,20 @@ pub fn resubscribe(ctx: &mut Context, segment: &str, yes: bool) -> Result<(), Er
     if !confirm_many(ctx, "Resubscribing", n, yes) {
         return Ok(());
     }
+    let blocked = {
+        let compiled = compile(ctx, segment)?;
+        let view = ctx.engine.read();
+        view.rows(&compiled)
+            .intersection_len(view.store().flag(crate::model::Flag::Blocked))
+    };
     let committed = ctx.engine.commit(Edit::Resubscribe { target }, ctx.now())?;
-    outln!("{} contact(s) changed", committed.applied.changed)?;
+    outln!("{} changed", count_of(committed.applied.changed, "contact"))?;
+    if blocked > 0 {
+        note!(
+            "note: {} blocked the account: they stay unsubscribed (only the contact can unblock)",
+            count_of(blocked, "contact")
+        );
+    }
     Ok(())
 }
 
@@ -251,7 +262,11 @@ fn confirmed(word: Option<&str>) -> Result<bool, Error> {
 
 pub fn delete(ctx: &mut Context, segment: &str, confirm: Option<&str>) -> Result<(), Error> {
     let (target, n) = target_of(ctx, segment)?;
-    note!("This permanently erases {n} contact(s).");
+    if n == 0 {
+        note!("No contact matches: nothing to delete.");
+        return Ok(());
+    }
+    note!("This permanently erases {}.", count_of(n, "contact"));
     if !confirmed(confirm)? {
         note!(
             "cancelled: the confirmation word is {CONFIRM_WORD} (upper case); nothing was deleted"
@@ -267,7 +282,10 @@ pub fn delete(ctx: &mut Context, segment: &str, confirm: Option<&str>) -> Result
     let committed = ctx.engine.commit(edit, ctx.now())?;
     // Erase now rather than at the next checkpoint: nothing of them stays on disk.
     ctx.engine.compact()?;
-    outln!("deleted {} contact(s)", committed.applied.erased.len())?;
+    outln!(
+        "deleted {}",
+        count_of(committed.applied.erased.len() as u64, "contact")
+    )?;
     Ok(())
 }
 

@@ -30,6 +30,54 @@ pub fn note(args: std::fmt::Arguments) {
     let _ = err.flush();
 }
 
+/// "1 contact", "2 contacts".
+pub fn count_of(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// A contact as one JSON object with typed values: every field, always the same keys
+/// (booleans, arrays of tags and opt-outs, RFC 3339 times at `tz`, null for none).
+pub fn contact_json(c: &crate::model::Contact, tz: chrono::FixedOffset) -> serde_json::Value {
+    use crate::model::{Field, FieldKind};
+    use serde_json::Value;
+    let time = |t: Option<i64>| {
+        t.map_or(Value::Null, |t| {
+            crate::model::time::format_rfc3339_at(t, tz).into()
+        })
+    };
+    let object: serde_json::Map<String, Value> = (Field::ALL.iter())
+        .map(|field| {
+            let value = match field.kind() {
+                FieldKind::Identity => match field {
+                    Field::Channel => c.channel.name().into(),
+                    Field::Account => c.account.clone().into(),
+                    _ => c.external_id.clone().into(),
+                },
+                FieldKind::Name => c.name.trim().into(),
+                FieldKind::AvatarUrl if c.avatar_url.is_empty() => Value::Null,
+                FieldKind::AvatarUrl => c.avatar_url.clone().into(),
+                FieldKind::Tags => c.tags.clone().into(),
+                FieldKind::OptOuts => c
+                    .opt_outs
+                    .iter()
+                    .map(|k| k.name())
+                    .collect::<Vec<_>>()
+                    .into(),
+                FieldKind::FbFrequency => c.fb_frequency.map_or(Value::Null, |f| f.name().into()),
+                FieldKind::Flag(flag) => c.flag(flag).into(),
+                FieldKind::Time(t) => time(c.time(t)),
+                FieldKind::Text(t) => c.text(t).map_or(Value::Null, Into::into),
+            };
+            (field.name().to_string(), value)
+        })
+        .collect();
+    Value::Object(object)
+}
+
 /// The terminal's width in columns; unlimited when stdout is not a terminal (a pipe or a
 /// file gets whole cells).
 pub fn terminal_width() -> usize {
@@ -151,7 +199,8 @@ pub fn thousands(n: u64) -> String {
 }
 
 pub fn progress(len: u64, what: &str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
+    // A short job (known to be small) needs no bar; 0 means unknown yet.
+    if !std::io::stderr().is_terminal() || (len > 0 && len < 10_000) {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len);

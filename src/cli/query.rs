@@ -116,9 +116,9 @@ pub fn list(
         Format::Table => {
             out!("{}", table(&header, &rows, terminal_width()))?;
             note!(
-                "{} of {} contacts (from {})",
+                "{} of {} (from {})",
                 rows.len(),
-                order.len(),
+                super::output::count_of(order.len() as u64, "contact"),
                 offset + usize::from(!rows.is_empty())
             );
         }
@@ -131,13 +131,9 @@ pub fn list(
             w.flush().map_err(super::output::write_error)?;
         }
         Format::Json => {
-            for row in &rows {
-                let object: serde_json::Map<String, serde_json::Value> = header
-                    .iter()
-                    .cloned()
-                    .zip(row.iter().map(|v| serde_json::Value::String(v.clone())))
-                    .collect();
-                outln!("{}", serde_json::Value::Object(object))?;
+            let tz = ctx.engine.time_zone();
+            for contact in &contacts {
+                outln!("{}", super::output::contact_json(contact, tz))?;
             }
         }
     }

@@ -94,6 +94,17 @@ pub fn format_rfc3339(t: Seconds) -> String {
     }
 }
 
+/// Formats an instant as RFC 3339 at a fixed offset (`2024-05-01T10:00:00+08:00`; `Z`
+/// for UTC).
+pub fn format_rfc3339_at(t: Seconds, tz: FixedOffset) -> String {
+    match DateTime::from_timestamp(t, 0) {
+        Some(dt) => dt
+            .with_timezone(&tz)
+            .to_rfc3339_opts(SecondsFormat::Secs, true),
+        None => t.to_string(),
+    }
+}
+
 /// Appends `t` as RFC 3339 in UTC, exactly as [`format_rfc3339`] writes it, without
 /// allocating: export writes millions of times. `t` must lie in the stored range.
 pub fn write_rfc3339_utc(t: Seconds, out: &mut Vec<u8>) {
