@@ -94,10 +94,10 @@ fn a_session_at_the_prompt() -> Result<(), rexpect::error::Error> {
         ("n", &["cancelled; nothing changed"]),
         ("count tag:nope", &["\r\n0\r\n"]),
         ("tag add yes channel:web", &["Go on? [y/N]"]),
-        ("y", &["contact(s) changed"]),
+        ("y", &["re:\\d+ contacts? changed"]),
         (
             "unsubscribe channel:instagram --yes",
-            &["contact(s) changed"],
+            &["re:\\d+ contacts? changed"],
         ),
         (
             "count optout:broadcast channel:instagram -is:blocked",
@@ -105,7 +105,7 @@ fn a_session_at_the_prompt() -> Result<(), rexpect::error::Error> {
         ),
         (
             "resubscribe channel:instagram --yes",
-            &["contact(s) changed"],
+            &["re:\\d+ contacts? changed"],
         ),
         ("count optout:broadcast channel:instagram", &["\r\n0\r\n"]),
         ("delete channel:web", &["Type DELETE to confirm:"]),
