@@ -16,7 +16,14 @@ fn main() -> ExitCode {
             };
         }
     };
-    match reach::cli::run(cli) {
+    // The command layer runs the command; the REPL, when that is what was asked for, sits
+    // on top of it.
+    let result = match reach::cli::run(cli) {
+        Ok(reach::cli::Next::Repl(mut ctx)) => reach::repl::run(&mut ctx),
+        Ok(reach::cli::Next::Done) => Ok(()),
+        Err(e) => Err(e),
+    };
+    match result {
         Ok(()) | Err(reach::Error::Closed) => ExitCode::SUCCESS,
         Err(e) => {
             let message = reach::cli::output::paint_error(&format!("error: {e}"));

@@ -76,6 +76,19 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Show one contact's card: every field, its tags, and the saved segments it is in
+    #[command(
+        after_help = "Examples:\n  reach show line-tw U4af4980629c1e3e1c3c95c9b4a7d2f9d\n  reach show +886223456789 +886912345678 --format json"
+    )]
+    Show {
+        /// The account id
+        account: String,
+        /// The platform's user id (the contact's external id)
+        external_id: String,
+        /// table (one field a line) or json
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Show a segment's plan with estimated and actual cardinalities
     #[command(after_help = "Example:\n  reach explain 'tag:vip checkout:-30d.. -is:blocked'")]
     Explain {

@@ -160,18 +160,19 @@ pub fn stats(ctx: &Context, memory: bool) -> Result<(), Error> {
     Ok(())
 }
 
-/// Generates the demo audience into `dir` if it holds no contacts, then opens the REPL.
+/// Generates the demo audience into `dir` if it holds no contacts; the REPL opens on the
+/// context returned.
 pub fn demo(
     dir: &Path,
     contacts: u64,
     now: Option<Seconds>,
     tz: Option<FixedOffset>,
-) -> Result<(), Error> {
+) -> Result<Context, Error> {
     let mut engine = Engine::open_shared(dir)?;
     if let Some(tz) = tz {
         engine.set_time_zone(tz);
     }
-    let mut ctx = Context::new(engine, now, true);
+    let ctx = Context::new(engine, now, true);
     if ctx.engine.read().store().is_empty() {
         note!(
             "creating a demo audience of {contacts} contacts in {} …",
@@ -197,5 +198,5 @@ pub fn demo(
             ctx.engine.commit(edit, anchor)?;
         }
     }
-    crate::repl::run(&mut ctx)
+    Ok(ctx)
 }

@@ -140,6 +140,7 @@ impl Command {
         match self {
             Command::Repl => Access::Shared,
             Command::Count(_)
+            | Command::Show { .. }
             | Command::List { .. }
             | Command::Explain { .. }
             | Command::Export { .. }
@@ -165,8 +166,15 @@ impl Command {
     }
 }
 
+/// What a command line leads to once its command ran.
+pub enum Next {
+    Done,
+    /// The REPL, on this context (`reach`, `reach repl`, `reach demo`): `main` opens it.
+    Repl(Context),
+}
+
 /// Runs a parsed command line.
-pub fn run(cli: Cli) -> Result<(), Error> {
+pub fn run(cli: Cli) -> Result<Next, Error> {
     let (fixed_now, tz) = clock_options(cli.now.as_deref(), cli.tz.as_deref())?;
     let dir = data_dir(cli.data.as_ref());
     let command = cli.command.unwrap_or(Command::Repl);
@@ -181,9 +189,12 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             {
                 refuse_inside(&data, path)?;
             }
-            return data::generate(contacts, seed, output.as_deref(), fixed_now);
+            return data::generate(contacts, seed, output.as_deref(), fixed_now)
+                .map(|()| Next::Done);
         }
-        Command::Demo { contacts } => return data::demo(&dir, contacts, fixed_now, tz),
+        Command::Demo { contacts } => {
+            return data::demo(&dir, contacts, fixed_now, tz).map(Next::Repl);
+        }
         _ => {}
     }
     let mut engine = match command.access() {
@@ -201,15 +212,15 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         engine.set_checkpoint_bytes(bytes);
     }
     let mut ctx = Context::new(engine, fixed_now, false);
-    let result = match command {
-        Command::Repl => crate::repl::run(&mut ctx),
-        command => execute(&mut ctx, command),
-    };
+    if let Command::Repl = command {
+        return Ok(Next::Repl(ctx));
+    }
+    let result = execute(&mut ctx, command);
     // Every change is durable once committed; the process is about to end, and the OS
     // takes the store's memory (and the directory's lock) back faster than freeing it
     // piece by piece would.
     std::mem::forget(ctx);
-    result
+    result.map(|()| Next::Done)
 }
 
 /// Runs one command against a context (shared by the command line and the REPL).
@@ -235,6 +246,11 @@ pub fn execute(ctx: &mut Context, command: Command) -> Result<(), Error> {
             format,
         } => query::list(ctx, &segment, limit, offset, format),
         Command::Explain { segment } => query::explain(ctx, &segment),
+        Command::Show {
+            account,
+            external_id,
+            format,
+        } => query::show(ctx, &account, &external_id, format),
         Command::Export {
             segment,
             output,

@@ -39,6 +39,17 @@ pub fn count_of(n: u64, noun: &str) -> String {
     }
 }
 
+/// What the contact list's "Status" column says: blocked, unsubscribed or subscribed.
+pub fn status(c: &crate::model::Contact) -> &'static str {
+    if c.flag(crate::model::Flag::Blocked) {
+        "blocked"
+    } else if c.is_subscribed() {
+        "subscribed"
+    } else {
+        "unsubscribed"
+    }
+}
+
 /// A contact as one JSON object with typed values: every field, always the same keys
 /// (booleans, arrays of tags and opt-outs, RFC 3339 times at `tz`, null for none).
 pub fn contact_json(c: &crate::model::Contact, tz: chrono::FixedOffset) -> serde_json::Value {

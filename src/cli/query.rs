@@ -181,3 +181,51 @@ pub fn export(
     }
     Ok(())
 }
+
+/// One contact's card (or each contact of that account and id, should the same account
+/// id be on several channels): every field, its tags, its saved segments.
+pub fn show(ctx: &Context, account: &str, external_id: &str, format: Format) -> Result<(), Error> {
+    let quoted = |v: &str| crate::syntax::quote(v);
+    let text = format!("account:{} id:{}", quoted(account), quoted(external_id));
+    let segment = ctx.engine.compile(&text, ctx.now())?;
+    let view = ctx.engine.read();
+    let rows = view.rows(&segment);
+    if rows.is_empty() {
+        return Err(Error::UnknownContact(format!("{account}/{external_id}")));
+    }
+    let tz = ctx.engine.time_zone();
+    for (row, contact) in rows.iter().zip(view.store().contacts(&rows)) {
+        let saved: Vec<String> = (view.saved_segments().keys())
+            .filter(|name| {
+                view.compile(&format!("@{name}"), ctx.now())
+                    .is_ok_and(|s| view.rows(&s).contains(row))
+            })
+            .map(|name| format!("@{name}"))
+            .collect();
+        let mut card = super::output::contact_json(&contact, tz);
+        card["status"] = super::output::status(&contact).into();
+        card["saved_segments"] = saved.clone().into();
+        if format == Format::Json {
+            outln!("{card}")?;
+            continue;
+        }
+        let Some(fields) = card.as_object() else {
+            continue;
+        };
+        let width = fields.keys().map(|k| k.len()).max().unwrap_or(0);
+        for (key, value) in fields {
+            let value = match value {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Array(items) => (items.iter())
+                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                other => other.to_string(),
+            };
+            outln!("{key:width$}  {value}")?;
+        }
+        outln!()?;
+    }
+    Ok(())
+}

@@ -171,33 +171,39 @@ fn positionals_before_segment(command: &str) -> Option<usize> {
 }
 
 /// Joins the words of a segment typed without quotes (`count tag:a channel:line`) into
-/// one argument, keeping options and their values apart.
-fn segment_args(words: Vec<String>) -> Vec<String> {
-    let Some(fixed) = words.first().and_then(|c| positionals_before_segment(c)) else {
-        return words;
+/// one argument, keeping options and their values apart. Words outside the segment are
+/// taken as a shell takes them (quotes removed); the segment keeps its double quotes,
+/// which belong to the segment language (`tag:"雙11 會員"`).
+fn segment_args(words: Vec<Word>) -> Vec<String> {
+    let plain = |words: Vec<Word>| words.into_iter().map(|w| w.plain).collect();
+    let Some(fixed) = words
+        .first()
+        .and_then(|c| positionals_before_segment(&c.plain))
+    else {
+        return plain(words);
     };
     let subcommand = ["jobs", "show", "resume", "cancel"];
-    if words[0] == "broadcast"
+    if words[0].plain == "broadcast"
         && words
             .get(1)
-            .is_some_and(|w| subcommand.contains(&w.as_str()))
+            .is_some_and(|w| subcommand.contains(&w.plain.as_str()))
     {
-        return words;
+        return plain(words);
     }
-    let mut out = vec![words[0].clone()];
+    let mut out = vec![words[0].plain.clone()];
     let mut segment = Vec::new();
     let mut iter = words.into_iter().skip(1);
     while let Some(word) = iter.next() {
-        if VALUE_OPTIONS.contains(&word.as_str()) {
-            out.push(word);
-            out.extend(iter.next());
-        } else if word.starts_with("--")
-            || word == "-y"
+        if VALUE_OPTIONS.contains(&word.plain.as_str()) {
+            out.push(word.plain);
+            out.extend(iter.next().map(|w| w.plain));
+        } else if word.plain.starts_with("--")
+            || word.plain == "-y"
             || (out.len() <= fixed && segment.is_empty())
         {
-            out.push(word);
+            out.push(word.plain);
         } else {
-            segment.push(word);
+            segment.push(word.raw);
         }
     }
     if !segment.is_empty() {
@@ -254,35 +260,42 @@ fn list_page(ctx: &mut Context, segment: &str, offset: usize) -> Result<(), Erro
     execute(ctx, list)
 }
 
-/// Splits a line into words. '…' groups and is removed; "…" groups and is kept, since
-/// double quotes belong to the segment language (`tag:"雙11 會員"`).
-pub fn shell_words(line: &str) -> Vec<String> {
+/// One word of a line: as typed for a segment (double quotes kept, single quotes
+/// removed), and as a shell reads it (all quotes removed, `\` escapes resolved).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Word {
+    pub raw: String,
+    pub plain: String,
+}
+
+/// Splits a line into words, grouping '…' and "…" as a shell does.
+pub fn shell_words(line: &str) -> Vec<Word> {
     let mut words = Vec::new();
-    let mut word = String::new();
+    let mut word = Word::default();
     let mut quote: Option<char> = None;
     let mut in_word = false;
-    let mut escaped = false;
-    for c in line.chars() {
-        if escaped {
-            word.push(c);
-            escaped = false;
-            continue;
-        }
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
         match (quote, c) {
             (Some('"'), '\\') => {
-                word.push(c);
-                escaped = true;
+                let next = chars.next().unwrap_or('\\');
+                word.raw.push(c);
+                word.raw.push(next);
+                word.plain.push(next);
             }
             (Some(q), c) if c == q => {
                 if q == '"' {
-                    word.push(c);
+                    word.raw.push(c);
                 }
                 quote = None;
             }
-            (Some(_), c) => word.push(c),
+            (Some(_), c) => {
+                word.raw.push(c);
+                word.plain.push(c);
+            }
             (None, '\'' | '"') => {
                 if c == '"' {
-                    word.push(c);
+                    word.raw.push(c);
                 }
                 quote = Some(c);
                 in_word = true;
@@ -294,7 +307,8 @@ pub fn shell_words(line: &str) -> Vec<String> {
                 }
             }
             (None, c) => {
-                word.push(c);
+                word.raw.push(c);
+                word.plain.push(c);
                 in_word = true;
             }
         }

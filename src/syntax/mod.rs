@@ -9,4 +9,4 @@ mod print;
 pub use ast::{Expr, Predicate, Span, Value};
 pub use error::Diagnostic;
 pub use parse::{MAX_DEPTH, MAX_SEGMENT_BYTES, parse};
-pub use print::print;
+pub use print::{print, quote};

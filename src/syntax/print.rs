@@ -60,14 +60,19 @@ fn write_child(expr: &Expr, parens: bool, out: &mut String) {
 
 /// A value as a bare word when it can be one, else quoted with `\"` and `\\` escaped.
 fn write_value(value: &Value, out: &mut String) {
-    let text = &value.text;
+    out.push_str(&quote(&value.text));
+}
+
+/// A value as the segment language writes it: a bare word when it can be one, else
+/// quoted with `\"` and `\\` escaped (`tag:` + `quote("VIP, 2024")`).
+pub fn quote(text: &str) -> String {
+    let mut out = String::new();
     let bare = !text.is_empty()
         && text
             .chars()
             .all(|c| !c.is_whitespace() && !matches!(c, '(' | ')' | '"' | ',' | '|' | '&' | '\\'));
     if bare {
-        out.push_str(text);
-        return;
+        return text.to_string();
     }
     out.push('"');
     for c in text.chars() {
@@ -77,4 +82,5 @@ fn write_value(value: &Value, out: &mut String) {
         out.push(c);
     }
     out.push('"');
+    out
 }
