@@ -132,6 +132,9 @@ pub enum Command {
         /// Also show memory use by column and index
         #[arg(long)]
         memory: bool,
+        /// table, csv, or json (one object a row)
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Show LINE message quotas (used/total), or set one
     #[command(
@@ -155,6 +158,9 @@ pub enum Command {
         /// The channels file for --sync [default: DATA/channels.toml]
         #[arg(long, value_name = "FILE")]
         channels: Option<PathBuf>,
+        /// table, csv, or json (one object a row)
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// List, search, create and delete tags
     #[command(
@@ -241,8 +247,18 @@ pub enum Command {
         segment: String,
     },
     /// List saved segments
-    #[command(after_help = "Example:\n  reach segments")]
-    Segments,
+    #[command(after_help = "Examples:\n  reach segments\n  reach segments --format json")]
+    Segments {
+        /// table, csv, or json (one object a row)
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Remove a saved segment (segments using it stop compiling)
+    #[command(after_help = "Example:\n  reach unsave vip_buyers")]
+    Unsave {
+        /// The saved segment's name (without @)
+        name: String,
+    },
     /// Apply a stream of changes, one JSON object per line (`-` or nothing: stdin)
     #[command(
         after_help = "Each line is acknowledged on stdout once it is durable: {\"line\": N, \"ok\": true, \"changed\": K}, or {\"line\": N, \"ok\": false, \"error\": \"…\"} for a refused line, which changes nothing.\n\nExamples:\n  echo '{\"op\": \"event\", \"type\": \"checkout\", \"contact\": {\"channel\": \"line\", \"account\": \"line-tw\", \"external_id\": \"U1\"}, \"at\": \"2025-06-01T10:00:00+08:00\"}' | reach apply\n  reach apply changes.jsonl --durability sync"
@@ -389,6 +405,9 @@ pub struct TagsArgs {
     /// The confirmation word for --delete, for scripts: DELETE
     #[arg(long, value_name = "WORD")]
     pub confirm: Option<String>,
+    /// table, csv, or json (one object a row)
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use std::time::Instant;
 use chrono::FixedOffset;
 
 use super::Context;
-use super::output::{progress, table, terminal_width};
+use super::output::progress;
 use crate::csv::ImportOptions;
 use crate::engine::{Edit, Engine};
 use crate::error::Error;
@@ -83,7 +83,7 @@ pub fn generate(
     result.map_err(super::output::write_error)
 }
 
-pub fn stats(ctx: &Context, memory: bool) -> Result<(), Error> {
+pub fn stats(ctx: &Context, memory: bool, format: super::args::Format) -> Result<(), Error> {
     let view = ctx.engine.read();
     let store = view.store();
     let subscribed = view.compile("is:subscribed", ctx.now())?;
@@ -123,11 +123,11 @@ pub fn stats(ctx: &Context, memory: bool) -> Result<(), Error> {
             .collect();
         accounts.sort_by_key(|a| a.id);
         for account in accounts {
-            rows.push(line("", account.id, account.rows));
+            rows.push(line(channel.name(), account.id, account.rows));
         }
     }
-    rows.push(line("all", "", store.live()));
-    out!("{}", table(&header, &rows, terminal_width()))?;
+    rows.push(line("all", "(all)", store.live()));
+    super::output::emit(&header, &rows, format)?;
     if memory {
         outln!()?;
         let parts = store.memory_breakdown();
@@ -148,14 +148,8 @@ pub fn stats(ctx: &Context, memory: bool) -> Result<(), Error> {
             format!("{:.1}", total as f64 / 1e6),
             format!("{:.1}", per(total)),
         ]);
-        out!(
-            "{}",
-            table(
-                &["part".into(), "MB".into(), "bytes/contact".into()],
-                &rows,
-                terminal_width()
-            )
-        )?;
+        let header = ["part", "MB", "bytes/contact"].map(String::from);
+        super::output::emit(&header, &rows, format)?;
     }
     Ok(())
 }

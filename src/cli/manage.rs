@@ -2,8 +2,8 @@
 //! delete, add-whatsapp, save, segments. Every change of many contacts says how many first.
 
 use super::Context;
-use super::args::{TagAction, TagSort, TagsArgs};
-use super::output::{ask, count_of, table, terminal_width};
+use super::args::{Format, TagAction, TagSort, TagsArgs};
+use super::output::{ask, count_of};
 use super::query::compile;
 use crate::engine::{CONFIRM_WORD, Edit, Target};
 use crate::error::Error;
@@ -42,12 +42,14 @@ fn confirm_many(ctx: &Context, what: &str, n: u64, yes: bool) -> bool {
     }
 }
 
+/// Quota figures to set: (plan, purchased, used).
+type Figures = (Option<u64>, Option<u64>, Option<u64>);
+
 pub fn quota(
     ctx: &mut Context,
     account: Option<String>,
-    plan: Option<u64>,
-    purchased: Option<u64>,
-    used: Option<u64>,
+    (plan, purchased, used): Figures,
+    format: Format,
 ) -> Result<(), Error> {
     if let Some(account) =
         account.filter(|_| plan.is_some() || purchased.is_some() || used.is_some())
@@ -81,8 +83,7 @@ pub fn quota(
     let header = ["LINE account", "used/total", "plan", "purchased", "left"]
         .map(String::from)
         .to_vec();
-    out!("{}", table(&header, &rows, terminal_width()))?;
-    Ok(())
+    super::output::emit(&header, &rows, format)
 }
 
 pub fn tags(ctx: &mut Context, args: TagsArgs) -> Result<(), Error> {
@@ -161,14 +162,8 @@ pub fn tags(ctx: &mut Context, args: TagsArgs) -> Result<(), Error> {
             ]
         })
         .collect();
-    out!(
-        "{}",
-        table(
-            &["tag".into(), "contacts".into(), "created".into()],
-            &rows,
-            terminal_width()
-        )
-    )?;
+    let header = ["tag", "contacts", "created"].map(String::from);
+    super::output::emit(&header, &rows, args.format)?;
     note!("page {} of {pages} ({} tags)", args.page, entries.len());
     Ok(())
 }
@@ -337,18 +332,14 @@ pub fn save(ctx: &mut Context, name: &str, segment: &str) -> Result<(), Error> {
     Ok(())
 }
 
-pub fn segments(ctx: &Context) -> Result<(), Error> {
+pub fn segments(ctx: &Context, format: Format) -> Result<(), Error> {
     let rows: Vec<Vec<String>> = ctx
         .engine
         .saved_segments()
         .into_iter()
         .map(|(n, t)| vec![format!("@{n}"), t])
         .collect();
-    out!(
-        "{}",
-        table(&["name".into(), "segment".into()], &rows, terminal_width())
-    )?;
-    Ok(())
+    super::output::emit(&["name".into(), "segment".into()], &rows, format)
 }
 
 /// The ids of a channel's accounts, in creation order.
@@ -357,4 +348,11 @@ fn account_ids(ctx: &Context, channel: Channel) -> Vec<String> {
         .filter(|a| a.channel == channel)
         .map(|a| a.id.to_string())
         .collect()
+}
+
+pub fn unsave(ctx: &mut Context, name: &str) -> Result<(), Error> {
+    let name = name.trim_start_matches('@').to_string();
+    ctx.engine
+        .commit(Edit::ForgetSegment { name: name.clone() }, ctx.now())?;
+    outln!("removed @{name}")
 }

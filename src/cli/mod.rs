@@ -145,7 +145,7 @@ impl Command {
             | Command::Explain { .. }
             | Command::Export { .. }
             | Command::Stats { .. }
-            | Command::Segments => Access::Read,
+            | Command::Segments { .. } => Access::Read,
             Command::Tags(args) if args.create.is_empty() && args.delete.is_empty() => Access::Read,
             Command::Quota {
                 plan: None,
@@ -237,7 +237,7 @@ pub fn execute(ctx: &mut Context, command: Command) -> Result<(), Error> {
             reject,
             ignore_unknown_columns,
         } => data::import(ctx, &file, reject.as_deref(), ignore_unknown_columns),
-        Command::Stats { memory } => data::stats(ctx, memory),
+        Command::Stats { memory, format } => data::stats(ctx, memory, format),
         Command::Count(args) => query::count(ctx, args),
         Command::List {
             segment,
@@ -263,11 +263,12 @@ pub fn execute(ctx: &mut Context, command: Command) -> Result<(), Error> {
             used,
             sync,
             channels,
+            format,
         } => {
             if sync {
                 broadcast::sync_quotas(ctx, account.as_deref(), channels.as_deref())?;
             }
-            manage::quota(ctx, account, plan, purchased, used)
+            manage::quota(ctx, account, (plan, purchased, used), format)
         }
         Command::Tags(args) => manage::tags(ctx, args),
         Command::Tag {
@@ -289,7 +290,8 @@ pub fn execute(ctx: &mut Context, command: Command) -> Result<(), Error> {
             account,
         } => manage::add_whatsapp(ctx, &name, &phone, account.as_deref()),
         Command::Save { name, segment } => manage::save(ctx, &name, &segment),
-        Command::Segments => manage::segments(ctx),
+        Command::Segments { format } => manage::segments(ctx, format),
+        Command::Unsave { name } => manage::unsave(ctx, &name),
         Command::Apply { file, durability } => {
             let durability = Durability::parse(&durability).ok_or_else(|| {
                 Error::Usage(format!(

@@ -1,9 +1,42 @@
-//! Output helpers: tables that fit the terminal, progress bars on a terminal only, and
-//! questions asked on the terminal.
+//! Output helpers: where stdout goes (the REPL's `\o FILE`), tables that fit the
+//! terminal (or records one per block, `\x`), csv and json renderings of the same rows,
+//! a pager for long output, progress bars on a terminal only, and questions asked on the
+//! terminal (whose waiting `\timing` leaves out).
 
 use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use indicatif::{ProgressBar, ProgressStyle};
+
+use super::args::Format;
+
+/// Where stdout goes while the REPL's `\o FILE` is on.
+static REDIRECT: Mutex<Option<std::fs::File>> = Mutex::new(None);
+/// Records one per block instead of tables (`\x`).
+static EXPANDED: AtomicBool = AtomicBool::new(false);
+/// Nanoseconds spent waiting for an answer at a question, so far.
+static WAITED: AtomicU64 = AtomicU64::new(0);
+
+/// Sends stdout to `file` (`None`: back to stdout).
+pub fn redirect(file: Option<std::fs::File>) {
+    *REDIRECT.lock().unwrap_or_else(|e| e.into_inner()) = file;
+}
+
+/// Whether stdout goes to the terminal (not redirected, not piped).
+fn to_terminal() -> bool {
+    REDIRECT.lock().map_or(false, |r| r.is_none()) && std::io::stdout().is_terminal()
+}
+
+/// Turns the expanded view on or off; returns whether it is on.
+pub fn toggle_expanded() -> bool {
+    !EXPANDED.fetch_xor(true, Ordering::Relaxed)
+}
+
+/// How long questions have waited for an answer, in total.
+pub fn waited() -> std::time::Duration {
+    std::time::Duration::from_nanos(WAITED.load(Ordering::Relaxed))
+}
 
 /// The error for a failed write to stdout or a file: a closed pipe ends the command
 /// quietly, anything else (a full disk) is reported.
@@ -15,12 +48,78 @@ pub fn write_error(e: std::io::Error) -> crate::error::Error {
     }
 }
 
-/// Writes to stdout (see the `out!` macro).
+/// Writes to stdout, or where `\o` sent it (see the `out!` macro).
 pub fn out(args: std::fmt::Arguments) -> Result<(), crate::error::Error> {
-    std::io::stdout()
-        .lock()
-        .write_fmt(args)
-        .map_err(write_error)
+    let mut redirect = REDIRECT.lock().unwrap_or_else(|e| e.into_inner());
+    match redirect.as_mut() {
+        Some(file) => file.write_fmt(args).map_err(write_error),
+        None => std::io::stdout()
+            .lock()
+            .write_fmt(args)
+            .map_err(write_error),
+    }
+}
+
+/// Writes rows with their header as a table (or records, under `\x`), csv, or json
+/// (one object a row, numbers as numbers). Tables longer than the terminal go through a
+/// pager.
+pub fn emit(
+    header: &[String],
+    rows: &[Vec<String>],
+    format: Format,
+) -> Result<(), crate::error::Error> {
+    match format {
+        Format::Table => page(&table(header, rows, terminal_width())),
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            for row in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
+                w.write_record(row).map_err(|e| write_error(e.into()))?;
+            }
+            let bytes = w.into_inner().map_err(|e| write_error(e.into_error()))?;
+            out!("{}", String::from_utf8_lossy(&bytes))
+        }
+        Format::Json => {
+            for row in rows {
+                let object: serde_json::Map<String, serde_json::Value> = (header.iter().zip(row))
+                    .map(|(key, cell)| {
+                        let value = match cell.parse::<u64>() {
+                            Ok(n) if !cell.starts_with('0') || cell == "0" => n.into(),
+                            _ => cell.clone().into(),
+                        };
+                        (key.clone(), value)
+                    })
+                    .collect();
+                outln!("{}", serde_json::Value::Object(object))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Writes `text`; on a terminal, through `$PAGER` (else `less -FRX`) when it is longer
+/// than the screen.
+pub fn page(text: &str) -> Result<(), crate::error::Error> {
+    let rows = terminal_size::terminal_size().map_or(usize::MAX, |(_, h)| h.0 as usize);
+    if !to_terminal() || text.lines().count() + 2 < rows {
+        return out!("{text}");
+    }
+    let pager = std::env::var("PAGER").unwrap_or_else(|_| "less -FRX".into());
+    let mut parts = pager.split_whitespace();
+    let Some(program) = parts.next() else {
+        return out!("{text}");
+    };
+    let child = std::process::Command::new(program)
+        .args(parts)
+        .stdin(std::process::Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        return out!("{text}");
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(text.as_bytes());
+    }
+    let _ = child.wait();
+    Ok(())
 }
 
 /// Writes to stderr, ignoring failure (see the `note!` macro).
@@ -101,38 +200,90 @@ pub fn terminal_width() -> usize {
         .max(40)
 }
 
-/// Renders rows as a table no wider than `width`: wide columns are shortened with `…`.
+/// Columns kept whole however narrow the screen: what identifies a row, times, counts.
+fn whole(column: &str) -> bool {
+    matches!(
+        column,
+        "channel" | "account" | "external_id" | "status" | "job" | "state"
+    ) || column.ends_with("_at")
+        || column == "created"
+        || column == "started"
+}
+
+/// Columns given up first when the screen is narrow, least useful first.
+const FIRST_DROPPED: &[&str] = &[
+    "avatar_url",
+    "app91_bound",
+    "fb_frequency",
+    "bound",
+    "salesperson",
+    "store",
+    "fb_optin",
+    "subscribed_at",
+    "member_id",
+    "customer_interaction_at",
+    "phone",
+];
+
+/// Renders rows as a table no wider than `width`: columns as wide as what they hold;
+/// when that is too wide, the least useful columns go first, then long text (names,
+/// tags) is shortened with `…`; ids, times and counts stay whole. Under `\x`, one record
+/// per block instead.
 pub fn table(header: &[String], rows: &[Vec<String>], width: usize) -> String {
-    let columns = header.len();
+    if EXPANDED.load(Ordering::Relaxed) {
+        return records(header, rows);
+    }
     let cell_width = |s: &str| s.chars().map(char_width).sum::<usize>();
-    let mut widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            rows.iter()
-                .map(|r| cell_width(&r[c]))
-                .chain([cell_width(&header[c])])
-                .max()
-                .unwrap_or(1)
-                .min(40)
-        })
-        .collect();
-    while widths.iter().sum::<usize>() + 2 * columns > width {
-        let Some((i, w)) = widths.iter().copied().enumerate().max_by_key(|(_, w)| *w) else {
-            break;
-        };
-        if w <= 6 {
+    let natural = |c: usize| {
+        rows.iter()
+            .map(|r| r.get(c).map_or(0, |cell| cell_width(cell)))
+            .chain([cell_width(&header[c])])
+            .max()
+            .unwrap_or(1)
+    };
+    let mut shown: Vec<usize> = (0..header.len()).collect();
+    let mut widths: Vec<usize> = (0..header.len()).map(natural).collect();
+    let total = |shown: &[usize], widths: &[usize]| -> usize {
+        shown.iter().map(|&c| widths[c] + 2).sum::<usize>()
+    };
+    for dropped in FIRST_DROPPED {
+        if total(&shown, &widths) <= width {
             break;
         }
-        widths[i] = w - 1;
+        if shown.len() > 3 {
+            shown.retain(|&c| header[c] != *dropped);
+        }
+    }
+    while total(&shown, &widths) > width {
+        let cuttable = shown
+            .iter()
+            .copied()
+            .filter(|&c| !whole(&header[c]) && widths[c] > 8);
+        let Some(widest) = cuttable.max_by_key(|&c| widths[c]) else {
+            break;
+        };
+        widths[widest] -= 1;
     }
     let mut out = String::new();
     for row in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| fit(cell, *w))
+        let cells: Vec<String> = (shown.iter())
+            .map(|&c| fit(row.get(c).map_or("", String::as_str), widths[c]))
             .collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
+    }
+    out
+}
+
+/// Rows as records, one per block: each column on a line of its own (psql's `\x`).
+fn records(header: &[String], rows: &[Vec<String>]) -> String {
+    let width = header.iter().map(|h| h.chars().count()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (i, row) in rows.iter().enumerate() {
+        out.push_str(&format!("-[ record {} ]-\n", i + 1));
+        for (key, value) in header.iter().zip(row) {
+            out.push_str(&format!("{key:width$} | {value}\n"));
+        }
     }
     out
 }
@@ -232,7 +383,10 @@ pub fn ask(question: &str) -> Option<String> {
     note_raw!("{question}");
     std::io::stderr().flush().ok();
     let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).ok()?;
+    let asked = std::time::Instant::now();
+    let read = std::io::stdin().read_line(&mut answer);
+    WAITED.fetch_add(asked.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    read.ok()?;
     Some(answer.trim().to_string())
 }
 

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::Context;
 use super::args::{CountArgs, Format};
-use super::output::{progress, table, terminal_width};
+use super::output::progress;
 use crate::csv::{ColumnChoice, format_cell, list_columns};
 use crate::engine::Segment;
 use crate::error::Error;
@@ -92,50 +92,58 @@ pub fn list(
     let page: roaring::RoaringBitmap = order.iter().skip(offset).take(limit).copied().collect();
     let mut contacts = store.contacts(&page);
     contacts.sort_by(|a, b| a.identity_order().cmp(&b.identity_order()));
-    let show_store = contacts.iter().any(|c| {
-        c.text(crate::model::TextField::Store).is_some()
-            || c.text(crate::model::TextField::Salesperson).is_some()
-    });
+    // Store and salesperson columns when any contact of the listed channels has one in
+    // the store (not only on this page), so that pages line up.
+    let with_store = |channel: crate::model::Channel| {
+        let of_channel = store.channel(channel);
+        [
+            crate::model::TextField::Store,
+            crate::model::TextField::Salesperson,
+        ]
+        .iter()
+        .any(|f| !store.text_present(*f).is_disjoint(of_channel))
+    };
     let mut fields = vec![Field::Channel, Field::Account, Field::ExternalId];
     for channel in crate::model::Channel::ALL {
         if contacts.iter().any(|c| c.channel == channel) {
-            fields.extend(list_columns(channel, show_store));
+            fields.extend(list_columns(channel, with_store(channel)));
         }
     }
-    let fields: Vec<Field> = Field::ALL
-        .iter()
-        .copied()
-        .filter(|f| fields.contains(f))
+    // The page shows a contact's status as a word, not its two raw columns.
+    let fields: Vec<Field> = (Field::ALL.iter().copied())
+        .filter(|f| fields.contains(f) && !matches!(f, Field::Blocked | Field::OptOuts))
         .collect();
-    let header: Vec<String> = fields.iter().map(|f| f.name().to_string()).collect();
-    let rows: Vec<Vec<String>> = contacts
-        .iter()
-        .map(|c| fields.iter().map(|f| format_cell(c, *f)).collect())
+    let tz = ctx.engine.time_zone();
+    let cell = |c: &crate::model::Contact, f: Field| match f.kind() {
+        crate::model::FieldKind::Time(t) => (c.time(t)).map_or_else(String::new, |t| {
+            crate::model::time::format_rfc3339_at(t, tz)
+        }),
+        _ => format_cell(c, f),
+    };
+    let mut header: Vec<String> = fields.iter().map(|f| f.name().to_string()).collect();
+    header.push("status".into());
+    let rows: Vec<Vec<String>> = (contacts.iter())
+        .map(|c| {
+            let mut row: Vec<String> = fields.iter().map(|f| cell(c, *f)).collect();
+            row.push(super::output::status(c).to_string());
+            row
+        })
         .collect();
     match format {
-        Format::Table => {
-            out!("{}", table(&header, &rows, terminal_width()))?;
-            note!(
-                "{} of {} (from {})",
-                rows.len(),
-                super::output::count_of(order.len() as u64, "contact"),
-                offset + usize::from(!rows.is_empty())
-            );
-        }
-        Format::Csv => {
-            let mut w = csv::Writer::from_writer(io::stdout());
-            for row in std::iter::once(&header).chain(&rows) {
-                w.write_record(row)
-                    .map_err(|e| super::output::write_error(e.into()))?;
-            }
-            w.flush().map_err(super::output::write_error)?;
-        }
         Format::Json => {
-            let tz = ctx.engine.time_zone();
             for contact in &contacts {
                 outln!("{}", super::output::contact_json(contact, tz))?;
             }
         }
+        other => super::output::emit(&header, &rows, other)?,
+    }
+    if format == Format::Table {
+        note!(
+            "{} of {} (from {})",
+            rows.len(),
+            super::output::count_of(order.len() as u64, "contact"),
+            offset + usize::from(!rows.is_empty())
+        );
     }
     Ok(())
 }
