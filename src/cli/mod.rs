@@ -170,7 +170,7 @@ impl Command {
 pub enum Next {
     Done,
     /// The REPL, on this context (`reach`, `reach repl`, `reach demo`): `main` opens it.
-    Repl(Context),
+    Repl(Box<Context>),
 }
 
 /// Runs a parsed command line.
@@ -193,7 +193,7 @@ pub fn run(cli: Cli) -> Result<Next, Error> {
                 .map(|()| Next::Done);
         }
         Command::Demo { contacts } => {
-            return data::demo(&dir, contacts, fixed_now, tz).map(Next::Repl);
+            return data::demo(&dir, contacts, fixed_now, tz).map(|c| Next::Repl(Box::new(c)));
         }
         _ => {}
     }
@@ -213,7 +213,7 @@ pub fn run(cli: Cli) -> Result<Next, Error> {
     }
     let mut ctx = Context::new(engine, fixed_now, false);
     if let Command::Repl = command {
-        return Ok(Next::Repl(ctx));
+        return Ok(Next::Repl(Box::new(ctx)));
     }
     let result = execute(&mut ctx, command);
     // Every change is durable once committed; the process is about to end, and the OS

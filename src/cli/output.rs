@@ -25,7 +25,7 @@ pub fn redirect(file: Option<std::fs::File>) {
 
 /// Whether stdout goes to the terminal (not redirected, not piped).
 fn to_terminal() -> bool {
-    REDIRECT.lock().map_or(false, |r| r.is_none()) && std::io::stdout().is_terminal()
+    REDIRECT.lock().is_ok_and(|r| r.is_none()) && std::io::stdout().is_terminal()
 }
 
 /// Turns the expanded view on or off; returns whether it is on.
