@@ -20,6 +20,7 @@ fn main() -> ExitCode {
     // on top of it.
     let result = match reach::cli::run(cli) {
         Ok(reach::cli::Next::Repl(mut ctx)) => reach::repl::run(&mut ctx),
+        Ok(reach::cli::Next::Script(mut ctx, script)) => reach::repl::run_script(&mut ctx, &script),
         Ok(reach::cli::Next::Done) => Ok(()),
         Err(e) => Err(e),
     };

@@ -2,7 +2,20 @@
 
 use std::path::PathBuf;
 
+use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::model::{MessageKind, OptOutKind};
+
+/// `--kind` of a broadcast: the message kinds.
+fn message_kinds() -> PossibleValuesParser {
+    PossibleValuesParser::new(MessageKind::ALL.map(MessageKind::name))
+}
+
+/// `--kind` of unsubscribe: the opt-out kinds.
+fn opt_out_kinds() -> PossibleValuesParser {
+    PossibleValuesParser::new(OptOutKind::ALL.iter().map(|k| k.name()))
+}
 
 /// reach: pick an audience with a segment, in milliseconds.
 #[derive(Parser, Debug)]
@@ -10,7 +23,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "reach",
     version,
     about,
-    after_help = "Examples:\n  reach demo\n  reach --data ./d import contacts.csv\n  reach --data ./d count 'channel:line tag:vip -tag:churned checkout:-30d..'\n\nWithout a command, reach opens the REPL."
+    after_help = "Examples:\n  reach demo\n  reach --data ./d import contacts.csv\n  reach --data ./d count 'channel:line tag:vip -tag:churned checkout:-30d..'\n  reach --data ./d -c 'tag:vip' -c stats\n  reach --data ./d -f morning.reach --stop-on-error\n\nWithout a command, reach opens the REPL."
 )]
 pub struct Cli {
     /// The data directory [default: $REACH_DATA, else ./reach-data]
@@ -22,6 +35,20 @@ pub struct Cli {
     /// Time zone for dates without an offset: +08:00, -05:00, Z
     #[arg(long, global = true, value_name = "OFFSET", allow_hyphen_values = true)]
     pub tz: Option<String>,
+    /// Run COMMAND as a REPL line, then leave (repeatable; lines run in order)
+    #[arg(
+        short = 'c',
+        long = "command",
+        value_name = "COMMAND",
+        allow_hyphen_values = true
+    )]
+    pub commands: Vec<String>,
+    /// Run the lines of FILE as REPL lines (`-` reads stdin), then leave
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// With -c or -f: stop at the first line that fails (exit 1 either way if one failed)
+    #[arg(long)]
+    pub stop_on_error: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -193,7 +220,7 @@ pub enum Command {
         #[arg(allow_hyphen_values = true)]
         segment: String,
         /// A kind to opt out of: broadcast, site_marketing, cart (repeatable; none: all three)
-        #[arg(long = "kind", value_name = "KIND")]
+        #[arg(long = "kind", value_name = "KIND", value_parser = opt_out_kinds())]
         kinds: Vec<String>,
         /// Do not ask before changing many contacts
         #[arg(long, short)]
@@ -267,7 +294,7 @@ pub enum Command {
         /// The file of changes [default: stdin]
         file: Option<PathBuf>,
         /// When a change counts as durable: sync (each flushed), group (lines arriving together share a flush), none
-        #[arg(long, default_value = "group", value_name = "MODE")]
+        #[arg(long, default_value = "group", value_name = "MODE", value_parser = ["sync", "group", "none"])]
         durability: String,
     },
     /// Send a message to a segment's contacts (or a CSV audience), exactly once
@@ -292,7 +319,7 @@ pub struct BroadcastArgs {
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
     /// The message kind: broadcast, site_marketing, cart, welcome, bot
-    #[arg(long)]
+    #[arg(long, value_parser = message_kinds())]
     pub kind: Option<String>,
     /// The message text, with placeholders such as {{name|friend}}
     #[arg(long)]
@@ -357,7 +384,10 @@ pub enum BroadcastAction {
         json: bool,
     },
     /// Stop a job left sending: it sends nothing more
-    Cancel { id: String },
+    Cancel {
+        /// The job id
+        id: String,
+    },
 }
 
 #[derive(Args, Debug)]

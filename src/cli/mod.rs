@@ -171,12 +171,49 @@ pub enum Next {
     Done,
     /// The REPL, on this context (`reach`, `reach repl`, `reach demo`): `main` opens it.
     Repl(Box<Context>),
+    /// REPL lines to run and leave (`-c COMMAND`, `-f FILE`): `main` runs them.
+    Script(Box<Context>, Script),
+}
+
+/// Lines given with `-c` or read from `-f`, run as if typed at the REPL prompt.
+pub struct Script {
+    pub lines: Vec<String>,
+    pub stop_on_error: bool,
+}
+
+impl Script {
+    /// The script a command line asks for, if any.
+    fn from_cli(cli: &Cli) -> Result<Option<Script>, Error> {
+        if cli.commands.is_empty() && cli.file.is_none() {
+            return Ok(None);
+        }
+        if cli.command.is_some() {
+            return Err(Error::Usage(
+                "-c and -f run REPL lines and cannot be combined with a command: put the command in -c (reach -c 'count tag:vip')".into(),
+            ));
+        }
+        let mut lines = cli.commands.clone();
+        if let Some(file) = &cli.file {
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())
+            } else {
+                std::fs::read_to_string(file)
+            }
+            .map_err(|e| Error::Io(format!("cannot read {}: {e}", file.display())))?;
+            lines.extend(text.lines().map(String::from));
+        }
+        Ok(Some(Script {
+            lines,
+            stop_on_error: cli.stop_on_error,
+        }))
+    }
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<Next, Error> {
     let (fixed_now, tz) = clock_options(cli.now.as_deref(), cli.tz.as_deref())?;
     let dir = data_dir(cli.data.as_ref());
+    let script = Script::from_cli(&cli)?;
     let command = cli.command.unwrap_or(Command::Repl);
     match command {
         Command::Gen {
@@ -213,7 +250,10 @@ pub fn run(cli: Cli) -> Result<Next, Error> {
     }
     let mut ctx = Context::new(engine, fixed_now, false);
     if let Command::Repl = command {
-        return Ok(Next::Repl(Box::new(ctx)));
+        return Ok(match script {
+            Some(script) => Next::Script(Box::new(ctx), script),
+            None => Next::Repl(Box::new(ctx)),
+        });
     }
     let result = execute(&mut ctx, command);
     // Every change is durable once committed; the process is about to end, and the OS

@@ -188,14 +188,16 @@ pub fn contact_json(c: &crate::model::Contact, tz: chrono::FixedOffset) -> serde
     Value::Object(object)
 }
 
-/// The terminal's width in columns; unlimited when stdout is not a terminal (a pipe or a
-/// file gets whole cells).
+/// The terminal's width in columns (`$COLUMNS` when set, as `ls` reads it); unlimited
+/// when stdout is not a terminal (a pipe or a file gets whole cells).
 pub fn terminal_width() -> usize {
     if !std::io::stdout().is_terminal() {
         return usize::MAX / 4;
     }
-    terminal_size::terminal_size()
-        .map(|(w, _)| w.0 as usize)
+    let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
+    columns
+        .or_else(|| terminal_size::terminal_size().map(|(w, _)| w.0 as usize))
+        .filter(|&w| w > 0)
         .unwrap_or(100)
         .max(40)
 }
@@ -225,6 +227,16 @@ const FIRST_DROPPED: &[&str] = &[
     "phone",
 ];
 
+/// Columns given up when even shortened text does not fit (identity and status stay).
+const LAST_RESORT: &[&str] = &["tags", "email", "name"];
+
+/// Text columns are shortened to no fewer columns than this (`…` included).
+const SHORTEST: usize = 8;
+
+/// Text shortened to this many columns still reads well: columns are dropped before
+/// text gets shorter.
+const READABLE: usize = 24;
+
 /// Renders rows as a table no wider than `width`: columns as wide as what they hold;
 /// when that is too wide, the least useful columns go first, then long text (names,
 /// tags) is shortened with `…`; ids, times and counts stay whole. Under `\x`, one record
@@ -246,19 +258,30 @@ pub fn table(header: &[String], rows: &[Vec<String>], width: usize) -> String {
     let total = |shown: &[usize], widths: &[usize]| -> usize {
         shown.iter().map(|&c| widths[c] + 2).sum::<usize>()
     };
-    for dropped in FIRST_DROPPED {
-        if total(&shown, &widths) <= width {
-            break;
-        }
-        if shown.len() > 3 {
+    // Low-value columns go while the table, its text shortened to a readable width,
+    // is wider than the screen; then, if even the shortest text would not fit, tags
+    // and names go too.
+    let too_wide = |shown: &[usize], text: usize| {
+        let cell = |c: usize| {
+            if whole(&header[c]) {
+                widths[c]
+            } else {
+                widths[c].min(text)
+            }
+        };
+        shown.iter().map(|&c| cell(c) + 2).sum::<usize>() > width + 2
+    };
+    let first = FIRST_DROPPED.iter().map(|d| (d, READABLE));
+    for (dropped, text) in first.chain(LAST_RESORT.iter().map(|d| (d, SHORTEST))) {
+        if shown.len() > 3 && too_wide(&shown, text) {
             shown.retain(|&c| header[c] != *dropped);
         }
     }
-    while total(&shown, &widths) > width {
+    while total(&shown, &widths) > width + 2 {
         let cuttable = shown
             .iter()
             .copied()
-            .filter(|&c| !whole(&header[c]) && widths[c] > 8);
+            .filter(|&c| !whole(&header[c]) && widths[c] > SHORTEST);
         let Some(widest) = cuttable.max_by_key(|&c| widths[c]) else {
             break;
         };
@@ -288,13 +311,9 @@ fn records(header: &[String], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// The columns a character takes on a terminal (CJK and emoji take two).
 fn char_width(c: char) -> usize {
-    if matches!(c as u32, 0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFF00..=0xFF60 | 0x1F300..=0x1FAFF)
-    {
-        2
-    } else {
-        1
-    }
+    unicode_width::UnicodeWidthChar::width(c).unwrap_or(0)
 }
 
 /// Pads or shortens `text` to exactly `width` columns.

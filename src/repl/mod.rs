@@ -6,11 +6,11 @@ mod helper;
 pub use helper::COMMANDS;
 
 use rustyline::error::ReadlineError;
-use rustyline::{Config, Editor};
+use rustyline::{CompletionType, Config, Editor};
 
 use crate::cli::args::Format;
 use crate::cli::output::paint_error;
-use crate::cli::{Command, Context, execute};
+use crate::cli::{Command, Context, Script, execute};
 use crate::error::Error;
 use helper::ReachHelper;
 
@@ -33,7 +33,11 @@ pub fn run(ctx: &mut Context) -> Result<(), Error> {
     // Ctrl-C at the prompt is a key (rustyline cancels the line); during a command it is
     // a signal, which now stops long work instead of the whole REPL.
     let _ = ctrlc::set_handler(crate::cancel::request);
-    let config = Config::builder().auto_add_history(true).build();
+    // A first Tab completes what is common, a second lists the candidates.
+    let config = Config::builder()
+        .auto_add_history(true)
+        .completion_type(CompletionType::List)
+        .build();
     let mut editor: Editor<ReachHelper, _> =
         Editor::with_config(config).map_err(|e| Error::Io(e.to_string()))?;
     editor.set_helper(Some(ReachHelper::new(ctx)));
@@ -44,12 +48,9 @@ pub fn run(ctx: &mut Context) -> Result<(), Error> {
         }
         let _ = editor.load_history(path);
     }
-    let mut session = Session {
-        timing: true,
-        last: None,
-    };
+    let mut session = Session::default();
     note!(
-        "reach — {} contacts. Type a segment (e.g. tag:vip checkout:-30d..), `more` for the next rows, `help`, `\\timing`. Ctrl-D quits.",
+        "reach — {} contacts. Type a segment (e.g. tag:vip checkout:-30d..), `more` for the next rows, `help`, `\\?`. Ctrl-D quits.",
         ctx.engine.read().store().len()
     );
     loop {
@@ -59,7 +60,7 @@ pub fn run(ctx: &mut Context) -> Result<(), Error> {
                 if let Err(e) = ctx.engine.refresh() {
                     note!("{}", paint_error(&format!("error: {e}")));
                 }
-                if !handle(ctx, &mut session, line.trim()) {
+                if !handle(ctx, &mut session, &one_line(&line)) {
                     break;
                 }
                 if let Some(helper) = editor.helper_mut() {
@@ -83,6 +84,71 @@ struct Session {
     timing: bool,
     /// The last bare segment and how many of its rows were shown (for `more`).
     last: Option<(String, usize)>,
+    /// How a bare segment's rows are shown (`\format`).
+    format: Format,
+    /// Whether the last line failed.
+    failed: bool,
+    /// How many `\i` files are being read, one inside the other.
+    includes: usize,
+}
+
+/// How deep `\i` files may include each other (a file that includes itself stops here).
+const MAX_INCLUDES: usize = 16;
+
+impl Default for Session {
+    fn default() -> Self {
+        Session {
+            timing: true,
+            last: None,
+            format: Format::Table,
+            failed: false,
+            includes: 0,
+        }
+    }
+}
+
+/// A line typed over several lines (a parenthesis or a quote left open) as one.
+fn one_line(line: &str) -> String {
+    line.split('\n')
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim()
+        .to_string()
+}
+
+/// Runs lines given on the command line (`-c`) or read from a file (`-f`), as if typed;
+/// with `stop_on_error`, the first failing line ends the run. Fails if any line failed.
+pub fn run_script(ctx: &mut Context, script: &Script) -> Result<(), Error> {
+    let mut session = Session {
+        timing: false,
+        ..Session::default()
+    };
+    let mut failed = Vec::new();
+    for (number, line) in (1..).zip(&script.lines) {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        ctx.engine.refresh()?;
+        session.failed = false;
+        let go_on = handle(ctx, &mut session, line);
+        if session.failed {
+            note!("  (in line {number}: {line})");
+            failed.push(number.to_string());
+        }
+        if !go_on || (session.failed && script.stop_on_error) {
+            break;
+        }
+    }
+    if !failed.is_empty() {
+        let lines = if failed.len() == 1 { "line" } else { "lines" };
+        return Err(Error::Refused(format!(
+            "{lines} {} of the script failed (see above)",
+            failed.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// Rows a bare segment (and each `more`) shows.
@@ -96,26 +162,134 @@ fn handle(ctx: &mut Context, session: &mut Session, line: &str) -> bool {
     if matches!(line, "quit" | "exit" | "\\q") {
         return false;
     }
-    if line == "\\timing" {
-        session.timing = !session.timing;
-        note!("timing is {}", if session.timing { "on" } else { "off" });
-        return true;
-    }
     let started = std::time::Instant::now();
+    let waited = crate::cli::output::waited();
     crate::cancel::reset();
     let result = match (line, command_words(line)) {
+        _ if line.starts_with('\\') => backslash(ctx, session, line),
         ("more", _) => more(ctx, session),
+        ("help segments", _) => outln!("{}", SEGMENTS_HELP),
         (_, Some(words)) => run_command(ctx, words),
-        (_, None) => show_segment(ctx, session, line),
+        (_, None) => match mistyped_command(line) {
+            Some(e) => Err(e),
+            None => show_segment(ctx, session, line),
+        },
     };
     if let Err(e) = result {
+        session.failed = true;
         note!("{}", paint_error(&format!("error: {e}")));
     }
-    if session.timing {
-        note!("({:.1} ms)", started.elapsed().as_secs_f64() * 1e3);
+    if session.timing && !line.starts_with('\\') {
+        // The time spent waiting at a question (Go on? Type DELETE…) is not the command's.
+        let asked = crate::cli::output::waited().saturating_sub(waited);
+        let took = started.elapsed().saturating_sub(asked);
+        note!("({:.1} ms)", took.as_secs_f64() * 1e3);
     }
     true
 }
+
+/// A first word that is no segment term but is near a command's name: a typo.
+fn mistyped_command(line: &str) -> Option<Error> {
+    let first = line.split_whitespace().next()?;
+    let word_like = first
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
+    if first.contains(':') || !word_like || ["not", "and", "or"].contains(&&*first.to_lowercase()) {
+        return None;
+    }
+    let near = crate::suggest::closest(first, COMMANDS)?;
+    Some(Error::Usage(format!(
+        "unknown command '{first}': did you mean '{near}'? (`help` lists the commands; a segment is field:value, e.g. tag:{first})"
+    )))
+}
+
+/// The backslash commands: `\?`, `\timing`, `\x`, `\format`, `\o`, `\i`.
+fn backslash(ctx: &mut Context, session: &mut Session, line: &str) -> Result<(), Error> {
+    let (command, argument) = line
+        .split_once(' ')
+        .map_or((line, ""), |(c, a)| (c, a.trim()));
+    match command {
+        "\\?" => outln!("{}", BACKSLASH_HELP),
+        "\\timing" => {
+            session.timing = !session.timing;
+            note!("timing is {}", if session.timing { "on" } else { "off" });
+            Ok(())
+        }
+        "\\x" => {
+            let on = crate::cli::output::toggle_expanded();
+            note!("expanded display is {}", if on { "on" } else { "off" });
+            Ok(())
+        }
+        "\\format" => {
+            session.format = match argument {
+                "table" => Format::Table,
+                "csv" => Format::Csv,
+                "json" => Format::Json,
+                other => {
+                    return Err(Error::Usage(format!(
+                        "\\format {other}: use table, csv or json"
+                    )));
+                }
+            };
+            note!("rows show as {argument}");
+            Ok(())
+        }
+        "\\o" if argument.is_empty() => {
+            crate::cli::output::redirect(None);
+            note!("output goes to the terminal");
+            Ok(())
+        }
+        "\\o" => {
+            let file = ctx.create_output(std::path::Path::new(argument))?;
+            crate::cli::output::redirect(Some(file));
+            note!("output goes to {argument} (\\o alone: back to the terminal)");
+            Ok(())
+        }
+        "\\i" if session.includes >= MAX_INCLUDES => Err(Error::Usage(format!(
+            "\\i {argument}: files include each other more than {MAX_INCLUDES} deep"
+        ))),
+        "\\i" => {
+            let text = std::fs::read_to_string(argument)
+                .map_err(|e| Error::Io(format!("cannot read {argument}: {e}")))?;
+            for line in text.lines().map(str::trim) {
+                if !line.is_empty() && !line.starts_with('#') {
+                    note!("reach> {line}");
+                    session.includes += 1;
+                    handle(ctx, session, line);
+                    session.includes -= 1;
+                }
+            }
+            Ok(())
+        }
+        other => Err(Error::Usage(format!(
+            "unknown command {other}: \\? lists them"
+        ))),
+    }
+}
+
+const BACKSLASH_HELP: &str = "\\?              this list
+\\timing         show how long each line takes (on/off)
+\\x              one record per block instead of tables (on/off)
+\\format FORMAT  how a segment's rows show: table, csv or json
+\\o FILE         write the output to FILE (\\o alone: back to the terminal)
+\\i FILE         run the lines of FILE
+\\q              leave (also quit, exit, Ctrl-D)
+help            the commands; help COMMAND for one; help segments for the language
+more            the next rows of the last segment";
+
+const SEGMENTS_HELP: &str = "A segment picks contacts: field:value terms side by side mean AND.
+  channel:line tag:vip -tag:churned checkout:-30d.. is:subscribed
+  (tag:vip or tag:gold) interaction:-90d.. -is:over_quota
+Operators   or | ||    and & && (or nothing)    not - !    ( )    a comma list: channel:line,whatsapp
+Fields      channel account id (external_id) name tag email phone member_id store salesperson
+            checkout interaction team_interaction marketing joined   (time filters)
+            optout:broadcast|site_marketing|cart
+            is:subscribed|unsubscribed|blocked|bound|over_quota|fb_optin|fb_sendable|app91_bound
+            has:email|phone|member_id|store|salesperson|tag|checkout|interaction|team_interaction|marketing
+Times       -30d.. <-90d >=2024-03 2024-01-01..2024-06-30 2024-05-01T10:30 today never now
+            units: s min h d w mo y; dates without an offset are read in --tz
+Values      quote with \"…\" for spaces or , | & ( ): tag:\"雙11 會員\"
+Saved       save NAME SEGMENT, then @NAME inside a segment; segments lists them, unsave NAME";
 
 /// The line split into words when it starts with a command name, `help` included.
 fn command_words(line: &str) -> Option<Vec<String>> {
@@ -224,6 +398,11 @@ fn run_command(ctx: &mut Context, mut words: Vec<String>) -> Result<(), Error> {
             Some(command) => execute(ctx, command),
             None => Ok(()),
         },
+        Err(e) if e.use_stderr() => {
+            let message = e.render().to_string();
+            let message = message.trim().trim_start_matches("error: ");
+            Err(Error::Usage(message.to_string()))
+        }
         Err(e) => {
             let _ = e.print();
             Ok(())
@@ -236,7 +415,7 @@ fn show_segment(ctx: &mut Context, session: &mut Session, line: &str) -> Result<
     let segment = crate::cli::query_compile(ctx, line)?;
     outln!("{} contacts", ctx.engine.count(&segment))?;
     session.last = Some((line.to_string(), PAGE));
-    list_page(ctx, line, 0)
+    list_page(ctx, line, 0, session.format)
 }
 
 /// The next rows of the last bare segment.
@@ -247,15 +426,15 @@ fn more(ctx: &mut Context, session: &mut Session) -> Result<(), Error> {
         ));
     };
     session.last = Some((segment.clone(), shown + PAGE));
-    list_page(ctx, &segment, shown)
+    list_page(ctx, &segment, shown, session.format)
 }
 
-fn list_page(ctx: &mut Context, segment: &str, offset: usize) -> Result<(), Error> {
+fn list_page(ctx: &mut Context, segment: &str, offset: usize, format: Format) -> Result<(), Error> {
     let list = Command::List {
         segment: segment.to_string(),
         limit: PAGE,
         offset,
-        format: Format::Table,
+        format,
     };
     execute(ctx, list)
 }

@@ -3,6 +3,7 @@
 mod broadcast;
 mod cli;
 mod durability;
+mod everyday;
 mod grammar;
 mod import_export;
 pub mod oracle;
@@ -64,6 +65,15 @@ pub fn reach() -> std::process::Command {
         .args(["--now", "2025-06-01T04:00:00Z"])
         .stdin(std::process::Stdio::null());
     command
+}
+
+/// Runs `reach ARGS…` at the real clock, stdin closed, to the end.
+pub fn reach_unfixed(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_reach"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("reach runs")
 }
 
 /// Runs `reach --data DATA ARGS…` to the end.

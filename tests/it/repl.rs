@@ -132,3 +132,192 @@ fn a_session_at_the_prompt() -> Result<(), rexpect::error::Error> {
     p.exp_eof()?;
     Ok(())
 }
+
+/// Opens the REPL on `dir`'s data in a terminal `columns` wide.
+fn repl_at(
+    dir: &std::path::Path,
+    columns: usize,
+) -> Result<rexpect::session::PtySession, rexpect::error::Error> {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_reach"));
+    command.args([
+        "--data",
+        dir.join("d").to_str().expect("utf-8"),
+        "--now",
+        "2025-06-01T04:00:00Z",
+    ]);
+    command
+        .env("TERM", "xterm")
+        .env("COLUMNS", columns.to_string())
+        .env("PAGER", "cat")
+        .env("XDG_STATE_HOME", dir);
+    let mut p = spawn_command(command, Some(TIMEOUT_MS))?;
+    p.exp_string("reach> ")?;
+    Ok(p)
+}
+
+/// The pseudo-terminal's output as text (rexpect hands over one char per byte).
+fn utf8(read: &str) -> String {
+    let bytes: Vec<u8> = read.chars().map(|c| c as u32 as u8).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The terminal columns a line of output takes.
+fn columns_of(line: &str) -> usize {
+    line.chars()
+        .map(|c| unicode_width::UnicodeWidthChar::width(c).unwrap_or(0))
+        .sum()
+}
+
+/// Tables fit 80 and 160 columns with CJK names, ids and times whole; `\x` shows
+/// records.
+#[test]
+fn tables_fit_the_terminal() -> Result<(), rexpect::error::Error> {
+    let dir = loaded_dir();
+    for columns in [80, 160] {
+        let mut p = repl_at(dir.path(), columns)?;
+        p.send_line("list channel:line --limit 40")?;
+        p.exp_string("external_id")?;
+        let table = utf8(&p.exp_string("reach> ")?);
+        let lines: Vec<&str> = table.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert!(lines.len() > 30, "{table}");
+        for line in &lines {
+            assert!(columns_of(line) <= columns, "wider than {columns}: {line}");
+        }
+        // LINE user ids are U + 32 hex digits: whole, never cut.
+        assert!(
+            lines.iter().any(|l| l.contains('U') && !l.contains('…')),
+            "{table}"
+        );
+        assert!(table.contains("subscribed"), "a Status column: {table}");
+        let cjk = lines
+            .iter()
+            .any(|l| l.chars().any(|c| columns_of(&c.to_string()) == 2));
+        assert!(cjk, "the generated audience has CJK names: {table}");
+        if columns == 160 {
+            assert!(table.contains("customer_interaction_at"), "{table}");
+        }
+        run(
+            &mut p,
+            &[
+                ("\\x", &["expanded display is on", "reach> "]),
+                (
+                    "channel:line",
+                    &["-[ record 1 ]-", "external_id", "reach> "],
+                ),
+                ("\\x", &["expanded display is off", "reach> "]),
+            ],
+        )?;
+        p.send_control('d')?;
+        p.exp_eof()?;
+    }
+    Ok(())
+}
+
+/// What people know from psql and duckdb: `\?`, `help segments`, did-you-mean,
+/// multi-line input, `\format`, `\o`, `\i`, quoting, completion of flag values, a second
+/// Tab listing candidates, `\timing` without the confirmation prompt, `unsave`.
+#[test]
+fn conventions_people_know_from_psql() -> Result<(), rexpect::error::Error> {
+    let dir = loaded_dir();
+    let out = dir.path().join("out.txt");
+    let script = dir.path().join("script.reach");
+    std::fs::write(&script, "count channel:web\nstats\n").expect("script");
+    let mut p = repl_at(dir.path(), 120)?;
+    let lines: &[(&str, &[&str])] = &[
+        (
+            "\\?",
+            &["\\timing", "\\format", "\\o FILE", "\\i FILE", "reach> "],
+        ),
+        (
+            "help segments",
+            &["A segment picks contacts", "Operators", "reach> "],
+        ),
+        ("stat", &["did you mean 'stats'?", "reach> "]),
+        ("exprt tag:vip", &["did you mean 'export'?", "reach> "]),
+        ("count (channel:line", &[]),
+        ("or channel:web)", &[r"re:\r\n\d+\r\n", "reach> "]),
+        ("\\format csv", &["rows show as csv", "reach> "]),
+        ("channel:web", &["channel,account,external_id,", "reach> "]),
+        ("\\format json", &["rows show as json", "reach> "]),
+        ("channel:web", &["{\"channel\":\"web\"", "reach> "]),
+        ("\\format table", &["rows show as table", "reach> "]),
+        ("\\format yaml", &["use table, csv or json", "reach> "]),
+        (
+            "tag add \"spring sale\" channel:web --yes",
+            &[r"re:\d+ contacts? changed", "reach> "],
+        ),
+        (
+            "count tag:\"spring sale\" -channel:web",
+            &["\r\n0\r\n", "reach> "],
+        ),
+        ("tags --search spring", &["spring sale", "reach> "]),
+        (
+            "add-whatsapp \"陳大文\" \"+852 5555 1234\" --account +85230001234",
+            &["+85255551234", "reach> "],
+        ),
+        ("count name:陳大文", &["\r\n1\r\n", "reach> "]),
+        ("save webbies channel:web", &["saved @webbies", "reach> "]),
+        ("unsave webbies", &["removed @webbies", "reach> "]),
+        ("count @webbies", &["error:", "webbies", "reach> "]),
+    ];
+    run(&mut p, lines)?;
+
+    // \o sends the output to a file; \o alone brings it back.
+    p.send_line(&format!("\\o {}", out.display()))?;
+    p.exp_string("output goes to")?;
+    p.exp_string("reach> ")?;
+    p.send_line("count channel:line")?;
+    p.exp_string(" ms)")?;
+    p.exp_string("reach> ")?;
+    p.send_line("\\o")?;
+    p.exp_string("output goes to the terminal")?;
+    let written = std::fs::read_to_string(&out).expect("\\o wrote the file");
+    assert!(written.trim().parse::<u64>().is_ok(), "{written:?}");
+    p.send_line(&format!("\\i {}", script.display()))?;
+    p.exp_string("reach> count channel:web")?;
+    p.exp_string("shop.example.com")?;
+    p.exp_string("reach> ")?;
+
+    // A flag's value completes from its values, not from the segment's fields.
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(300));
+    p.send("tags --sort cr\t")?;
+    p.flush()?;
+    pause();
+    p.send_line(" --format csv")?;
+    p.exp_string("tag,contacts,created")?;
+    p.exp_string(" ms)")?;
+    p.exp_string("reach> ")?;
+    // A second Tab lists the candidates.
+    p.send("count is:\t")?;
+    p.flush()?;
+    pause();
+    p.send("\t")?;
+    p.flush()?;
+    let listed = p.exp_string("is:app91_bound")?;
+    assert!(
+        listed.contains("is:fb_sendable") && listed.contains("is:over_quota"),
+        "{listed}"
+    );
+    p.send_control('u')?;
+    p.flush()?;
+    pause();
+    p.send_line("count")?;
+    p.exp_regex(r"\r\n\d+\r\n")?;
+    p.exp_string(" ms)")?;
+    p.exp_string("reach> ")?;
+
+    // The time spent at the question is not the command's.
+    p.send_line("tag add waited channel:web")?;
+    p.exp_string("Go on? [y/N]")?;
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    p.send_line("y")?;
+    let (_, took) = p.exp_regex(r"\((\d+\.\d) ms\)")?;
+    let ms: f64 = took
+        .trim_matches(|c: char| !c.is_ascii_digit() && c != '.')
+        .parse()
+        .expect("ms");
+    assert!(ms < 1000.0, "the prompt's wait was counted: {took}");
+    p.send_control('d')?;
+    p.exp_eof()?;
+    Ok(())
+}
