@@ -87,9 +87,10 @@ pub fn list(
     let segment = compile(ctx, text)?;
     let view = ctx.engine.read();
     let store = view.store();
-    let rows = view.rows(&segment);
-    let order = crate::csv::sorted_rows(store, &rows);
-    let page: roaring::RoaringBitmap = order.iter().skip(offset).take(limit).copied().collect();
+    let matching = view.rows(&segment);
+    let page: roaring::RoaringBitmap = crate::csv::page_rows(store, &matching, offset, limit)
+        .into_iter()
+        .collect();
     let mut contacts = store.contacts(&page);
     contacts.sort_by(|a, b| a.identity_order().cmp(&b.identity_order()));
     // Store and salesperson columns when any contact of the listed channels has one in
@@ -141,7 +142,7 @@ pub fn list(
         note!(
             "{} of {} (from {})",
             rows.len(),
-            super::output::count_of(order.len() as u64, "contact"),
+            super::output::count_of(matching.len(), "contact"),
             offset + usize::from(!rows.is_empty())
         );
     }

@@ -117,6 +117,35 @@ pub fn sorted_rows(store: &Store, rows: &RoaringBitmap) -> Vec<u32> {
     out
 }
 
+/// The `limit` rows of `rows` after the first `offset`, in (channel, account,
+/// external_id) order: one page, without sorting what comes after it.
+pub fn page_rows(store: &Store, rows: &RoaringBitmap, offset: usize, limit: usize) -> Vec<u32> {
+    let mut accounts: Vec<_> = store.accounts().collect();
+    accounts.sort_by(|a, b| (a.channel.name(), a.id).cmp(&(b.channel.name(), b.id)));
+    let by_id = |a: &u32, b: &u32| store.external_id(*a).cmp(store.external_id(*b));
+    let (mut out, mut skip) = (Vec::with_capacity(limit), offset);
+    for account in accounts {
+        if out.len() == limit {
+            break;
+        }
+        let members = account.rows.intersection_len(rows) as usize;
+        if members <= skip {
+            skip -= members;
+            continue;
+        }
+        let mut members: Vec<u32> = (account.rows & rows).iter().collect();
+        let wanted = skip + limit - out.len();
+        if wanted < members.len() {
+            members.select_nth_unstable_by(wanted, by_id);
+            members.truncate(wanted);
+        }
+        members.sort_unstable_by(by_id);
+        out.extend(members.into_iter().skip(skip));
+        skip = 0;
+    }
+    out
+}
+
 /// Rows formatted per parallel task.
 const TASK_ROWS: usize = 8_192;
 /// Rows formatted between two writes (and progress reports).

@@ -168,6 +168,11 @@ impl TextColumn {
         })
     }
 
+    /// Builds the equality index now rather than at the first lookup.
+    pub fn build_index(&self) {
+        self.index();
+    }
+
     fn index(&self) -> &EqIndex {
         self.index.get_or_init(|| {
             let mut index = EqIndex::default();

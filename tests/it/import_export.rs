@@ -385,3 +385,19 @@ fn export_after_deletes_and_edits_writes_exactly_the_live_contacts() {
     };
     assert_eq!(by_id(&again), by_id(&store));
 }
+
+/// A page of rows is the same slice of the whole sorted order, wherever it starts.
+#[test]
+fn a_page_is_a_slice_of_the_sorted_order() {
+    let store = crate::generated_store(3_000, 11, 1_750_000_000);
+    let mut rng = crate::Rng(5);
+    for _ in 0..200 {
+        let rows: roaring::RoaringBitmap = (0..3_000u32).filter(|_| rng.chance(40)).collect();
+        let all = reach::csv::sorted_rows(&store, &rows);
+        let offset = rng.below(1_400) as usize;
+        let limit = rng.below(60) as usize;
+        let page = reach::csv::page_rows(&store, &rows, offset, limit);
+        let expected: Vec<u32> = all.iter().skip(offset).take(limit).copied().collect();
+        assert_eq!(page, expected, "offset {offset}, limit {limit}");
+    }
+}
