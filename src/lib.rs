@@ -66,6 +66,7 @@ pub mod exec;
 pub mod model;
 pub mod plan;
 pub mod repl;
+pub mod sql;
 pub mod store;
 pub mod suggest;
 pub mod syntax;

@@ -306,6 +306,33 @@ pub enum Command {
     /// Write one snapshot of everything and start an empty log (erased contacts leave no byte behind)
     #[command(after_help = "Example:\n  reach compact")]
     Compact,
+    /// Print a segment as SQL for ClickHouse or PostgreSQL, or the table to load contacts into
+    #[command(
+        after_help = "The segment's now and time zone (--now, --tz) are written into the statement; saved segments come from --data when it exists.\n\nExamples:\n  reach sql --schema --dialect postgres\n  reach sql --dialect clickhouse 'channel:line tag:vip checkout:-30d..'\n  reach sql --dialect postgres --select ids '-tag:churned is:subscribed'\n  reach sql --schema --dialect clickhouse --cluster brands --table contacts"
+    )]
+    Sql(SqlArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SqlArgs {
+    /// The segment (omitted: every contact; not with --schema); it may start with -
+    #[arg(allow_hyphen_values = true)]
+    pub segment: Option<String>,
+    /// The engine whose SQL to write
+    #[arg(long, value_parser = ["clickhouse", "postgres"])]
+    pub dialect: String,
+    /// Print the statements that create the table instead of a query
+    #[arg(long)]
+    pub schema: bool,
+    /// The table's name (letters, digits and _, optionally database.table)
+    #[arg(long, default_value = "contacts", value_name = "NAME")]
+    pub table: String,
+    /// ClickHouse: also a Distributed table over this cluster, sharded by account
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// What the query returns: the count, or the matching contacts' identities
+    #[arg(long, value_parser = ["count", "ids"], default_value = "count")]
+    pub select: String,
 }
 
 #[derive(Args, Debug)]

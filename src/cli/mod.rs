@@ -133,12 +133,15 @@ enum Access {
     Write,
     /// The REPL: writes take the lock for each change.
     Shared,
+    /// Reads the directory when there is one (saved segments), else an empty store.
+    ReadIfPresent,
 }
 
 impl Command {
     fn access(&self) -> Access {
         match self {
             Command::Repl => Access::Shared,
+            Command::Sql(_) => Access::ReadIfPresent,
             Command::Count(_)
             | Command::Show { .. }
             | Command::List { .. }
@@ -238,6 +241,10 @@ pub fn run(cli: Cli) -> Result<Next, Error> {
         Access::Read => Engine::open_read_only(&dir)?,
         Access::Write => Engine::open(&dir)?,
         Access::Shared => Engine::open_shared(&dir)?,
+        Access::ReadIfPresent => match DataDir::existing(&dir) {
+            Ok(data) if data.is_reach() => Engine::open_read_only(&dir)?,
+            _ => Engine::in_memory(),
+        },
     };
     if let Some(tz) = tz {
         engine.set_time_zone(tz);
@@ -348,6 +355,7 @@ pub fn execute(ctx: &mut Context, command: Command) -> Result<(), Error> {
             }
         }
         Command::Broadcast(args) => broadcast::broadcast(ctx, args),
+        Command::Sql(args) => query::sql(ctx, args),
         Command::Compact => {
             let started = std::time::Instant::now();
             ctx.engine.compact()?;

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::Context;
-use super::args::{CountArgs, Format};
+use super::args::{CountArgs, Format, SqlArgs};
 use super::output::progress;
 use crate::csv::{ColumnChoice, format_cell, list_columns};
 use crate::engine::Segment;
@@ -237,4 +237,75 @@ pub fn show(ctx: &Context, account: &str, external_id: &str, format: Format) -> 
         outln!()?;
     }
     Ok(())
+}
+
+/// Prints a segment as one `SELECT`, or the table's statements (`--schema`).
+pub fn sql(ctx: &Context, args: SqlArgs) -> Result<(), Error> {
+    let dialect = crate::sql::dialect(&args.dialect).ok_or_else(|| {
+        Error::Usage(format!(
+            "--dialect {}: expected one of {}",
+            args.dialect,
+            crate::sql::DIALECTS.join(", ")
+        ))
+    })?;
+    identifier("--table", &args.table, true)?;
+    if let Some(cluster) = &args.cluster {
+        identifier("--cluster", cluster, false)?;
+    }
+    if args.schema {
+        if args.segment.is_some() {
+            return Err(Error::Usage(
+                "--schema prints the table's statements and takes no segment".into(),
+            ));
+        }
+        let statements = dialect
+            .schema(&args.table, args.cluster.as_deref())
+            .map_err(Error::Usage)?;
+        return outln!("{}", statements.join("\n\n"));
+    }
+    if args.cluster.is_some() {
+        return Err(Error::Usage(
+            "--cluster belongs with --schema; queries name the Distributed table (--table)".into(),
+        ));
+    }
+    // Without a data directory there is no store to say which tags exist.
+    let text = args.segment.as_deref().unwrap_or("");
+    let segment = if ctx.engine.dir().is_some() {
+        compile(ctx, text)?
+    } else {
+        ctx.engine.compile(text, ctx.now())?
+    };
+    let what = match args.select.as_str() {
+        "ids" => crate::sql::Select::Ids,
+        _ => crate::sql::Select::Count,
+    };
+    outln!(
+        "{};",
+        crate::sql::select(&segment.plan, dialect.as_ref(), &args.table, what)
+    )
+}
+
+/// Refuses a table or cluster name that is not a plain identifier (it is written into
+/// the SQL as it is).
+fn identifier(option: &str, name: &str, qualified: bool) -> Result<(), Error> {
+    let part = |p: &str| {
+        p.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let parts: Vec<&str> = name.split('.').collect();
+    let fits = parts.len() == 1 || (qualified && parts.len() == 2);
+    if fits && parts.iter().all(|p| part(p)) {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "{option} {name}: expected letters, digits and _ (not starting with a digit){}",
+            if qualified {
+                ", optionally database.table"
+            } else {
+                ""
+            }
+        )))
+    }
 }

@@ -5,6 +5,7 @@ mod channel;
 mod contact;
 mod event;
 mod fields;
+mod matching;
 mod phone;
 pub mod time;
 
@@ -17,5 +18,6 @@ pub use fields::{
     AVATAR_CHANNELS, FB_FREQUENCY_CHANNELS, FbFrequency, Field, FieldKind, FieldSet, Flag,
     OptOutKind, OptOuts, TextField, TimeField,
 };
+pub use matching::{MatchRule, WHITE_SPACE, fold};
 pub use phone::{international_phone, normalize_phone};
 pub use time::Seconds;

@@ -16,12 +16,12 @@ mod strings;
 mod text;
 mod time_column;
 
+pub use crate::model::fold;
 pub use batch::RowBatch;
 pub use change::{Applied, Change, ChangeError, Checked, UpsertOutcome};
 pub use reader::RowReader;
 pub use registry::Entry;
 pub use text::TextCursor;
-pub use text::fold;
 
 use std::sync::OnceLock;
 
@@ -34,7 +34,7 @@ use identity::IdentityMap;
 use postings::EqIndex;
 use registry::Registry;
 use strings::StrColumn;
-use text::{MatchRule, TextColumn};
+use text::TextColumn;
 use time_column::TimeColumn;
 
 /// The in-memory columnar store of contacts.
@@ -69,10 +69,7 @@ pub struct Store {
 
 impl Default for Store {
     fn default() -> Self {
-        let rule = |field: TextField| match field {
-            TextField::Email => MatchRule::Folded,
-            _ => MatchRule::Exact,
-        };
+        let rule = TextField::match_rule;
         Store {
             accounts: Registry::default(),
             row_account: Vec::new(),

@@ -9,40 +9,7 @@ use roaring::RoaringBitmap;
 
 use super::postings::{EqIndex, matching};
 use super::strings::StrColumn;
-
-/// How a text field's values are compared by segments.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MatchRule {
-    /// Byte-for-byte.
-    Exact,
-    /// After Unicode lower-casing (and trimming) both sides.
-    Folded,
-}
-
-impl MatchRule {
-    /// The key a value is indexed and looked up under.
-    pub fn key(self, value: &str) -> Cow<'_, str> {
-        match self {
-            MatchRule::Exact => Cow::Borrowed(value),
-            MatchRule::Folded => fold(value),
-        }
-    }
-}
-
-/// Trims surrounding white space and lower-cases (Unicode), as `name:` and `email:` compare.
-/// Borrows when the value is already folded.
-pub fn fold(value: &str) -> Cow<'_, str> {
-    let trimmed = value.trim();
-    let changes = |c: char| {
-        let mut lower = c.to_lowercase();
-        !(lower.next() == Some(c) && lower.next().is_none())
-    };
-    if trimmed.chars().any(changes) {
-        Cow::Owned(trimmed.to_lowercase())
-    } else {
-        Cow::Borrowed(trimmed)
-    }
-}
+pub use crate::model::MatchRule;
 
 /// Optional row → value, indexed for equality, costing memory only for rows with a value.
 ///

@@ -3,6 +3,7 @@
 mod broadcast;
 mod cli;
 mod durability;
+mod engines;
 mod everyday;
 mod grammar;
 mod import_export;
@@ -10,6 +11,7 @@ pub mod oracle;
 mod parser;
 mod repl;
 mod snapshot;
+mod sql;
 mod store;
 
 /// A store of `n` generated contacts (seed `seed`), loaded by upsert at time `now`.

@@ -14,7 +14,7 @@ use reach::store::{Change, RowBatch, Store};
 use reach::syntax::{Expr, parse};
 use reach::{Engine, model::FieldSet};
 
-const NOW: Seconds = 1_748_750_400; // 2025-06-01T04:00:00Z
+pub const NOW: Seconds = 1_748_750_400; // 2025-06-01T04:00:00Z
 const DAY: Seconds = 86_400;
 const TAGS: &[&str] = &["vip", "gold", "churned", "雙11 會員", "ns:vip", "R&D"];
 const ACCOUNTS: &[(Channel, &str)] = &[
@@ -191,6 +191,8 @@ fn predicate() -> impl Strategy<Value = String> {
             "ALICE\\ CHEN",
             "陳怡君",
             "bob",
+            "BOB",
+            "\"ALICE Chen\"",
             "\"\""
         ])
         .prop_map(|v| format!("name:{v}")),
@@ -212,7 +214,7 @@ fn predicate() -> impl Strategy<Value = String> {
 }
 
 /// A random segment with every operator spelling, parentheses and negations.
-fn segment() -> impl Strategy<Value = String> {
+pub fn segment() -> impl Strategy<Value = String> {
     predicate().prop_recursive(5, 40, 4, |inner| {
         prop_oneof![
             (
