@@ -164,6 +164,9 @@ impl ClickHouse {
         let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("chdb-venv");
         let python = venv.join("bin/python");
         let ready = venv.join("ready");
+        // Tests run on several threads: one makes the environment, the others wait.
+        static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _making = MAKING.lock().unwrap_or_else(|e| e.into_inner());
         if !ready.exists() {
             let made =
                 run(Command::new("python3").arg("-m").arg("venv").arg(&venv)).and_then(|_| {
