@@ -79,6 +79,8 @@ struct Lowerer<'a> {
     saved: &'a SavedSegments,
     /// Saved segments being expanded (for cycle detection).
     stack: Vec<String>,
+    /// How deep the expression being lowered is, saved segments expanded.
+    depth: usize,
     warnings: Vec<String>,
 }
 
@@ -93,6 +95,7 @@ pub fn lower(
         clock,
         saved,
         stack: Vec::new(),
+        depth: 0,
         warnings: Vec::new(),
     };
     let plan = match expr {
@@ -126,8 +129,36 @@ fn time_field(field: &str) -> Option<TimeField> {
     })
 }
 
+/// How deep a plan may nest once saved segments are expanded: twice what one segment's
+/// text may (so a segment of the limit still fits inside another), and far below what the
+/// recursive walks over a plan (optimizer, executor, explain, SQL) can take on a stack.
+pub const MAX_PLAN_DEPTH: usize = 2 * MAX_DEPTH;
+
 impl Lowerer<'_> {
     fn expr(&mut self, expr: &Expr, input: &str) -> Result<Plan, Diagnostic> {
+        self.depth += 1;
+        let plan = if self.depth > MAX_PLAN_DEPTH {
+            let chain = self
+                .stack
+                .iter()
+                .map(|n| format!("@{n}"))
+                .collect::<Vec<_>>();
+            Err(Diagnostic::new(
+                format!(
+                    "the segment nests more than {MAX_PLAN_DEPTH} levels deep once saved segments are expanded ({}): save a flatter one",
+                    chain.join(" -> ")
+                ),
+                expr.span(),
+                input,
+            ))
+        } else {
+            self.expr_within_depth(expr, input)
+        };
+        self.depth -= 1;
+        plan
+    }
+
+    fn expr_within_depth(&mut self, expr: &Expr, input: &str) -> Result<Plan, Diagnostic> {
         Ok(match expr {
             Expr::Or(terms, _) => Plan::Or(
                 terms

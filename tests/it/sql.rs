@@ -406,3 +406,53 @@ fn now_and_saved_segments_are_written_into_the_statement() {
         "SELECT count(*) AS contacts FROM contacts WHERE (tag_list @> ARRAY['vip']::text[] AND coalesce(last_checkout_at >= TIMESTAMPTZ '2025-05-02T04:00:00Z', false));"
     );
 }
+
+/// A chain of saved segments, each near the nesting limit, is refused with a clear error
+/// once the expanded plan would pass twice the limit; one level less works everywhere the
+/// plan is walked (count, explain, SQL).
+#[test]
+fn chains_of_saved_segments_are_bounded() {
+    let dir = crate::loaded_with(b"channel,account,external_id,tags\nline,a,U1,vip\n");
+    let data = dir.path().join("d");
+    // Each level is an OR node: `(tag:vip or (tag:vip or … inner))` means tag:vip or inner.
+    let nest = |inner: &str| format!("{}{inner}{}", "(tag:vip or ".repeat(250), ")".repeat(250));
+    for (name, inner) in [("s0", "tag:vip"), ("s1", "@s0")] {
+        let out = run_at(&data, &["save", name, &nest(inner)]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for args in [
+        &["count", "@s1"][..],
+        &["explain", "@s1"],
+        &["sql", "--dialect", "postgres", "@s1"],
+    ] {
+        let out = run_at(&data, args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&run_at(&data, &["count", "@s1"]).stdout).trim(),
+        "1"
+    );
+    let too_deep = nest("@s1");
+    for args in [
+        &["save", "s2", &too_deep][..],
+        &["count", &too_deep],
+        &["sql", "--dialect", "clickhouse", &too_deep],
+    ] {
+        let out = run_at(&data, args);
+        assert_eq!(out.status.code(), Some(2), "{:?}", &args[..1]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("more than 512 levels deep") && err.contains("(@s1 -> @s0)"),
+            "{err}"
+        );
+    }
+    assert!(!String::from_utf8_lossy(&run_at(&data, &["segments"]).stdout).contains("s2"));
+}
