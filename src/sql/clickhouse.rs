@@ -5,8 +5,8 @@
 //! ordered by identity; on a cluster, a `Distributed` table sharded by account.
 //! `lowerUTF8` folds as Rust does on current servers (ICU, final sigma included).
 
-use super::{Dialect, channel_aliases, csv_columns, keys, text_key};
-use crate::model::{FieldKind, Flag, Seconds, TextField, TimeField, WHITE_SPACE};
+use super::{Dialect, KeyExpressions, csv_columns, key_columns, keys};
+use crate::model::{FieldKind, Flag, Seconds, TimeField, WHITE_SPACE};
 
 /// The ClickHouse dialect.
 pub struct ClickHouse;
@@ -21,8 +21,8 @@ impl Dialect for ClickHouse {
             .map(|(name, kind)| format!("    {name} {}", column_type(kind)))
             .collect();
         columns.extend(
-            derived()
-                .into_iter()
+            (key_columns(self).into_iter())
+                .chain(time_columns(self))
                 .map(|(name, ty, expr)| format!("    {name} {ty} MATERIALIZED {expr}")),
         );
         let order = format!(
@@ -94,63 +94,64 @@ fn column_type(kind: FieldKind) -> &'static str {
     }
 }
 
-/// (name, type, expression) of every materialized key column.
-fn derived() -> Vec<(String, &'static str, String)> {
-    let channel = format!("lower({})", trim("channel"));
-    let (aliases, names): (Vec<String>, Vec<String>) = channel_aliases()
-        .iter()
-        .map(|(alias, name)| (format!("'{alias}'"), format!("'{name}'")))
-        .unzip();
-    let mut out = vec![
-        (
-            keys::CHANNEL.to_string(),
-            "LowCardinality(String)",
-            format!(
-                "transform({channel}, [{}], [{}], {channel})",
-                aliases.join(", "),
-                names.join(", ")
-            ),
-        ),
-        (keys::ACCOUNT.to_string(), "String", trim("account")),
-        (keys::EXTERNAL_ID.to_string(), "String", trim("external_id")),
-        (
-            keys::NAME.to_string(),
-            "String",
-            format!("lowerUTF8({})", trim("name")),
-        ),
-        (keys::TAGS.to_string(), "Array(String)", pieces("tags")),
-        (
-            keys::OPT_OUTS.to_string(),
-            "Array(String)",
-            pieces("lower(opt_outs)"),
-        ),
-        (
-            keys::FREQUENCY.to_string(),
-            "LowCardinality(String)",
-            format!("lower({})", trim("fb_frequency")),
-        ),
-    ];
-    for field in TextField::ALL {
-        let column = field.name();
-        let expr = match field {
-            TextField::Email => format!("lowerUTF8({})", trim(column)),
-            TextField::Phone => format!(
-                "replaceRegexpAll(phone, {}, '')",
-                string(&format!("[{}().\\-]", class()))
-            ),
-            _ => trim(column),
-        };
-        out.push((text_key(*field), "String", expr));
+impl KeyExpressions for ClickHouse {
+    fn text(&self, column: &str) -> String {
+        column.to_string()
     }
-    for field in TimeField::ALL {
-        let text = trim(field.name());
-        out.push((
-            format!("{}_time", field.name()),
-            "Nullable(DateTime('UTC'))",
-            format!("parseDateTimeBestEffortOrNull({text}, 'UTC')"),
-        ));
+
+    fn trim(&self, expr: &str) -> String {
+        let ws = class();
+        let ends = string(&format!("^[{ws}]+|[{ws}]+$"));
+        format!("replaceRegexpAll({expr}, {ends}, '')")
     }
-    out
+
+    fn lower(&self, expr: &str) -> String {
+        format!("lower({expr})")
+    }
+
+    fn lower_unicode(&self, expr: &str) -> String {
+        format!("lowerUTF8({expr})")
+    }
+
+    fn pieces(&self, expr: &str) -> String {
+        format!(
+            "arrayDistinct(arrayFilter(p -> p != '', arrayMap(p -> {}, splitByChar('|', {expr}))))",
+            self.trim("p")
+        )
+    }
+
+    fn phone(&self, expr: &str) -> String {
+        let class = string(&format!("[{}().\\-]", class()));
+        format!("replaceRegexpAll({expr}, {class}, '')")
+    }
+
+    fn mapped(&self, expr: &str, pairs: &[(&str, &str)]) -> String {
+        let (from, to): (Vec<String>, Vec<String>) =
+            pairs.iter().map(|(f, t)| (string(f), string(t))).unzip();
+        format!(
+            "transform({expr}, [{}], [{}], {expr})",
+            from.join(", "),
+            to.join(", ")
+        )
+    }
+
+    fn key_type(&self, array: bool) -> &'static str {
+        if array { "Array(String)" } else { "String" }
+    }
+}
+
+/// The seven times parsed from their text (`Nullable(DateTime('UTC'))`).
+fn time_columns(d: &ClickHouse) -> Vec<(String, &'static str, String)> {
+    (TimeField::ALL.iter())
+        .map(|field| {
+            let text = d.trim(field.name());
+            (
+                d.time_column(*field),
+                "Nullable(DateTime('UTC'))",
+                format!("parseDateTimeBestEffortOrNull({text}, 'UTC')"),
+            )
+        })
+        .collect()
 }
 
 /// Unicode white space as the body of an RE2 character class.
@@ -159,23 +160,6 @@ fn class() -> String {
         .iter()
         .map(|c| format!("\\x{{{:x}}}", *c as u32))
         .collect()
-}
-
-/// `expr` without surrounding white space (Unicode's, as reach trims).
-fn trim(expr: &str) -> String {
-    let ws = class();
-    format!(
-        "replaceRegexpAll({expr}, {}, '')",
-        string(&format!("^[{ws}]+|[{ws}]+$"))
-    )
-}
-
-/// The `|`-separated pieces of a cell, each trimmed, empty ones dropped.
-fn pieces(expr: &str) -> String {
-    format!(
-        "arrayDistinct(arrayFilter(p -> p != '', arrayMap(p -> {}, splitByChar('|', {expr}))))",
-        trim("p")
-    )
 }
 
 /// A string literal: backslash and quote escaped, control characters as `\xHH`.

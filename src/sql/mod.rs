@@ -44,6 +44,63 @@ pub trait Dialect {
     fn byte_order(&self, column: &str) -> String;
 }
 
+/// How an engine derives the key columns from the CSV's text (`schema` uses it).
+pub trait KeyExpressions {
+    /// A text column, empty when the cell was.
+    fn text(&self, column: &str) -> String;
+    /// Without surrounding white space (Unicode's, as reach trims).
+    fn trim(&self, expr: &str) -> String;
+    /// ASCII lower case (channel names, kinds, frequencies).
+    fn lower(&self, expr: &str) -> String;
+    /// Unicode lower case as Rust's `to_lowercase` (names, emails).
+    fn lower_unicode(&self, expr: &str) -> String;
+    /// The `|`-separated pieces, each trimmed, empty ones dropped.
+    fn pieces(&self, expr: &str) -> String;
+    /// Spaces, dashes, dots, parentheses and white space removed.
+    fn phone(&self, expr: &str) -> String;
+    /// Each (alias, name) pair mapped, anything else as it is.
+    fn mapped(&self, expr: &str, pairs: &[(&str, &str)]) -> String;
+    /// The engine's type of a key: `array` for lists of text.
+    fn key_type(&self, array: bool) -> &'static str;
+}
+
+/// (name, type, expression) of every key column, the same keys on every engine.
+pub fn key_columns(d: &dyn KeyExpressions) -> Vec<(String, &'static str, String)> {
+    let trimmed = |column: &str| d.trim(&d.text(column));
+    let folded = |column: &str| d.lower_unicode(&trimmed(column));
+    let lowered = |column: &str| d.lower(&trimmed(column));
+    let mut out = vec![
+        (
+            keys::CHANNEL,
+            false,
+            d.mapped(&lowered("channel"), &channel_aliases()),
+        ),
+        (keys::ACCOUNT, false, trimmed("account")),
+        (keys::EXTERNAL_ID, false, trimmed("external_id")),
+        (keys::NAME, false, folded("name")),
+        (keys::TAGS, true, d.pieces(&d.text("tags"))),
+        (
+            keys::OPT_OUTS,
+            true,
+            d.pieces(&d.lower(&d.text("opt_outs"))),
+        ),
+        (keys::FREQUENCY, false, lowered("fb_frequency")),
+    ]
+    .into_iter()
+    .map(|(name, array, expr)| (name.to_string(), d.key_type(array), expr))
+    .collect::<Vec<_>>();
+    for field in TextField::ALL {
+        let column = field.name();
+        let expr = match field {
+            TextField::Email => folded(column),
+            TextField::Phone => d.phone(&d.text(column)),
+            _ => trimmed(column),
+        };
+        out.push((text_key(*field), d.key_type(false), expr));
+    }
+    out
+}
+
 /// What a `SELECT` returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Select {

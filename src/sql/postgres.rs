@@ -3,7 +3,7 @@
 //! final sigma); the database's own collation may be `C`, whose `lower` leaves non-ASCII
 //! letters alone.
 
-use super::{Dialect, channel_aliases, csv_columns, keys, text_key};
+use super::{Dialect, KeyExpressions, csv_columns, key_columns, keys, text_key};
 use crate::model::{FieldKind, Flag, Seconds, TextField, TimeField, WHITE_SPACE};
 
 /// The PostgreSQL dialect.
@@ -21,7 +21,7 @@ impl Dialect for Postgres {
         let mut columns: Vec<String> = csv_columns()
             .map(|(name, kind)| format!("    {name} {}", column_type(kind)))
             .collect();
-        columns.extend(derived().into_iter().map(|(name, ty, expr)| {
+        columns.extend(key_columns(self).into_iter().map(|(name, ty, expr)| {
             format!("    {name} {ty} GENERATED ALWAYS AS ({expr}) STORED")
         }));
         let mut statements = vec![format!(
@@ -105,74 +105,51 @@ fn column_type(kind: FieldKind) -> &'static str {
     }
 }
 
-/// (name, type, expression) of every generated key column.
-fn derived() -> Vec<(String, &'static str, String)> {
-    let channel = format!("lower({})", trim("channel"));
-    let arms: String = channel_aliases()
-        .iter()
-        .map(|(alias, name)| format!(" WHEN '{alias}' THEN '{name}'"))
-        .collect();
-    let mut out = vec![
-        (
-            keys::CHANNEL.to_string(),
-            "text",
-            format!("CASE {channel}{arms} ELSE {channel} END"),
-        ),
-        (keys::ACCOUNT.to_string(), "text", trim("account")),
-        (keys::EXTERNAL_ID.to_string(), "text", trim("external_id")),
-        (keys::NAME.to_string(), "text", folded("name")),
-        (keys::TAGS.to_string(), "text[]", pieces("tags")),
-        (
-            keys::OPT_OUTS.to_string(),
-            "text[]",
-            pieces("lower(opt_outs)"),
-        ),
-        (
-            keys::FREQUENCY.to_string(),
-            "text",
-            format!("lower({})", trim("coalesce(fb_frequency, '')")),
-        ),
-    ];
-    for field in TextField::ALL {
-        let column = field.name();
-        let expr = match field {
-            TextField::Email => folded(column),
-            TextField::Phone => format!(
-                "regexp_replace(coalesce(phone, ''), {}, '', 'g')",
-                string(&format!("[-().{}]", white_space()))
-            ),
-            _ => trim(&format!("coalesce({column}, '')")),
-        };
-        out.push((text_key(*field), "text", expr));
+impl KeyExpressions for Postgres {
+    fn text(&self, column: &str) -> String {
+        format!("coalesce({column}, '')")
     }
-    out
+
+    fn trim(&self, expr: &str) -> String {
+        format!("btrim({expr}, {})", string(&white_space()))
+    }
+
+    fn lower(&self, expr: &str) -> String {
+        format!("lower({expr})")
+    }
+
+    fn lower_unicode(&self, expr: &str) -> String {
+        format!("lower({expr} COLLATE \"und-x-icu\")")
+    }
+
+    fn pieces(&self, expr: &str) -> String {
+        let ws = white_space();
+        let around_bar = string(&format!("[{ws}]*[|][{ws}]*"));
+        format!(
+            "array_remove(string_to_array(regexp_replace({}, {around_bar}, '|', 'g'), '|'), '')",
+            self.trim(expr)
+        )
+    }
+
+    fn phone(&self, expr: &str) -> String {
+        let class = string(&format!("[-().{}]", white_space()));
+        format!("regexp_replace({expr}, {class}, '', 'g')")
+    }
+
+    fn mapped(&self, expr: &str, pairs: &[(&str, &str)]) -> String {
+        let arms: String = (pairs.iter())
+            .map(|(from, to)| format!(" WHEN {} THEN {}", string(from), string(to)))
+            .collect();
+        format!("CASE {expr}{arms} ELSE {expr} END")
+    }
+
+    fn key_type(&self, array: bool) -> &'static str {
+        if array { "text[]" } else { "text" }
+    }
 }
 
 fn white_space() -> String {
     WHITE_SPACE.iter().collect()
-}
-
-/// `expr` without surrounding white space (Unicode's, as reach trims).
-fn trim(expr: &str) -> String {
-    format!("btrim({expr}, {})", string(&white_space()))
-}
-
-/// Trimmed and lower-cased as reach folds names and emails.
-fn folded(column: &str) -> String {
-    format!(
-        "lower({} COLLATE \"und-x-icu\")",
-        trim(&format!("coalesce({column}, '')"))
-    )
-}
-
-/// The `|`-separated pieces of a cell, each trimmed, empty ones dropped.
-fn pieces(expr: &str) -> String {
-    let ws = white_space();
-    let around_bar = string(&format!("[{ws}]*[|][{ws}]*"));
-    format!(
-        "array_remove(string_to_array(regexp_replace({}, {around_bar}, '|', 'g'), '|'), '')",
-        trim(&format!("coalesce({expr}, '')"))
-    )
 }
 
 /// A string literal: plain when every character prints, else a Unicode escape string
