@@ -33,6 +33,7 @@ pub const COMMANDS: &[&str] = &[
     "broadcast",
     "apply",
     "compact",
+    "sql",
     "gen",
     "help",
     "quit",

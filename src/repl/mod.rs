@@ -328,6 +328,10 @@ const VALUE_OPTIONS: &[&str] = &[
     "--page",
     "--page-size",
     "--create",
+    "--dialect",
+    "--table",
+    "--cluster",
+    "--select",
     "--delete",
     "--plan",
     "--purchased",
@@ -347,7 +351,7 @@ const VALUE_OPTIONS: &[&str] = &[
 fn positionals_before_segment(command: &str) -> Option<usize> {
     match command {
         "count" | "list" | "explain" | "export" | "unsubscribe" | "resubscribe" | "delete"
-        | "broadcast" => Some(0),
+        | "broadcast" | "sql" => Some(0),
         "save" => Some(1),
         "tag" => Some(2),
         _ => None,

@@ -456,3 +456,20 @@ fn chains_of_saved_segments_are_bounded() {
     }
     assert!(!String::from_utf8_lossy(&run_at(&data, &["segments"]).stdout).contains("s2"));
 }
+
+/// The REPL (and scripts) take `sql` as typed, the segment unquoted.
+#[test]
+fn the_repl_prints_the_same_sql() {
+    let dir = crate::loaded_with(b"channel,account,external_id,tags\nline,a,U1,vip\n");
+    let data = dir.path().join("d");
+    let segment = "tag:\"雙11 會員\" -tag:churned";
+    let cli = reach_sql(&data, &["--dialect", "postgres", segment]);
+    let line = format!("sql --dialect postgres {segment}");
+    let out = run_at(&data, &["--tz", TZ, "-c", &line]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), cli);
+}
