@@ -2,9 +2,11 @@
 //!
 //! AND evaluates its cheapest (smallest estimated) positive child first, intersects the
 //! others in ascending size and stops as soon as the result is empty; negated children
-//! become differences (never a complement of every contact). Once the running result is
-//! small, a time range is checked row by row on it instead of scanning the whole column.
-//! Time-range scans are the parallel part (see `store::time_column`).
+//! become differences (never a complement of every contact). A time range inside an AND
+//! is checked only on the running result's rows: chunk by chunk, reading the few
+//! candidates' values one by one or scanning a chunk that holds many
+//! (`TimeColumn::filter`). `is:fb_sendable` is one pass over the opted-in Facebook rows
+//! (`store::fb_rows`). Time-range scans are the parallel part.
 
 use std::borrow::Cow;
 
@@ -12,9 +14,6 @@ use roaring::RoaringBitmap;
 
 use crate::plan::{Leaf, Plan};
 use crate::store::Store;
-
-/// A running AND result smaller than live/`FILTER_RATIO` checks time ranges row by row.
-const FILTER_RATIO: u64 = 64;
 
 /// The live rows matching `plan`.
 pub fn execute(plan: &Plan, store: &Store) -> RoaringBitmap {
@@ -85,12 +84,11 @@ fn within(context: &RoaringBitmap, children: &[Plan], store: &Store) -> RoaringB
 }
 
 /// `plan ∩ context`, evaluated knowing the context: OR, AND and NOT pass it down to their
-/// children (so nothing is computed over rows outside it), and once it is small, time
-/// ranges are checked row by row on it instead of scanning their column.
+/// children (so nothing is computed over rows outside it), and time ranges read only
+/// the chunks of their column that hold a row of it.
 fn restrict(plan: &Plan, context: &RoaringBitmap, store: &Store) -> RoaringBitmap {
-    let small = context.len() * FILTER_RATIO < store.len();
     match plan {
-        Plan::Leaf(Leaf::TimeRange { field, lo, hi }) if small => {
+        Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => {
             store.time_filter(*field, context, *lo, *hi)
         }
         Plan::Or(children) => {
@@ -123,6 +121,7 @@ fn lookup<'s>(leaf: &Leaf, store: &'s Store) -> Cow<'s, RoaringBitmap> {
         Leaf::ExternalId(id) => Cow::Owned(store.external_id_eq(id)),
         Leaf::Name(name) => Cow::Owned(store.name_eq(name)),
         Leaf::Text(field, value) => Cow::Owned(store.text_eq(*field, value)),
+        Leaf::FbSendable(at) => Cow::Owned(store.fb_sendable(*at)),
     }
 }
 
@@ -133,6 +132,7 @@ pub fn estimate(plan: &Plan, store: &Store) -> u64 {
         Plan::All => live,
         Plan::Nothing => 0,
         Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => store.time_estimate(*field, *lo, *hi),
+        Plan::Leaf(Leaf::FbSendable(_)) => store.flag(crate::model::Flag::FbOptin).len(),
         Plan::Leaf(leaf) => lookup(leaf, store).len(),
         Plan::Not(inner) => live.saturating_sub(estimate(inner, store)),
         Plan::And(children) => children

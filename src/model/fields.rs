@@ -197,6 +197,15 @@ impl OptOuts {
     }
 }
 
+/// When a contact may be sent a recurring notification again: its last send must be at
+/// or before the latest instant of its frequency (data-model.md's period before now).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SendableAt {
+    pub now: super::Seconds,
+    /// The latest last send allowed, per frequency (daily, weekly, monthly).
+    pub latest_send: [super::Seconds; 3],
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

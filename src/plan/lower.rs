@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::model::time::add_months;
 use crate::model::{
-    Channel, FbFrequency, Flag, OptOutKind, Seconds, TextField, TimeField, normalize_phone,
+    Channel, Flag, OptOutKind, Seconds, SendableAt, TextField, TimeField, normalize_phone,
 };
 use crate::suggest::closest;
 use crate::syntax::{Diagnostic, Expr, MAX_DEPTH, Predicate, Span, Value};
@@ -358,36 +358,15 @@ impl ForField for Diagnostic {
     }
 }
 
-/// `is:fb_sendable` at the clock's now (data-model.md), as set algebra over indexes:
-/// facebook ∧ fb_optin ∧ ¬(expires ≤ now) ∧ (no last send ∨ the period has passed).
+/// `is:fb_sendable` at the clock's now (data-model.md): the latest last send each
+/// frequency allows — one day, seven days, one calendar month on the time zone's
+/// calendar before now.
 fn fb_sendable(clock: Clock) -> Plan {
     let now = clock.now;
-    let sent_by = |frequency: FbFrequency, latest: Seconds| {
-        Plan::And(vec![
-            Plan::Leaf(Leaf::Frequency(frequency)),
-            Plan::Leaf(Leaf::TimeRange {
-                field: TimeField::FbLastSentAt,
-                lo: Seconds::MIN,
-                hi: latest.saturating_add(1),
-            }),
-        ])
-    };
-    Plan::And(vec![
-        Plan::Leaf(Leaf::Channel(Channel::Facebook)),
-        Plan::Leaf(Leaf::Flag(Flag::FbOptin)),
-        Plan::Leaf(Leaf::TimeRange {
-            field: TimeField::FbExpiresAt,
-            lo: Seconds::MIN,
-            hi: now.saturating_add(1),
-        })
-        .negated(),
-        Plan::Or(vec![
-            Plan::Leaf(Leaf::TimePresent(TimeField::FbLastSentAt)).negated(),
-            sent_by(FbFrequency::Daily, now - 86_400),
-            sent_by(FbFrequency::Weekly, now - 7 * 86_400),
-            sent_by(FbFrequency::Monthly, latest_monthly_send(clock)),
-        ]),
-    ])
+    Plan::Leaf(Leaf::FbSendable(SendableAt {
+        now,
+        latest_send: [now - 86_400, now - 7 * 86_400, latest_monthly_send(clock)],
+    }))
 }
 
 /// The latest last-send time t with t + 1 calendar month ≤ now. Adding a month is

@@ -13,7 +13,9 @@ pub use time_filter::{Clock, TimeFilter, resolve as resolve_time_filter};
 
 use std::fmt;
 
-use crate::model::{Channel, FbFrequency, Flag, OptOutKind, Seconds, TextField, TimeField};
+use crate::model::{
+    Channel, FbFrequency, Flag, OptOutKind, Seconds, SendableAt, TextField, TimeField,
+};
 
 /// A set of contacts that one index lookup answers.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -40,6 +42,9 @@ pub enum Leaf {
     Name(String),
     /// Text equality (emails ignoring case; phones normalized).
     Text(TextField, String),
+    /// `is:fb_sendable` at a fixed now (data-model.md), answered from the opted-in
+    /// Facebook rows in one pass; [`fb_sendable_terms`] spells it out as other leaves.
+    FbSendable(SendableAt),
 }
 
 /// A logical plan: set algebra over leaves. `All` is every live contact.
@@ -83,6 +88,36 @@ impl fmt::Display for Leaf {
             Leaf::ExternalId(id) => write!(f, "external_id = {id:?}"),
             Leaf::Name(n) => write!(f, "name ≈ {n:?}"),
             Leaf::Text(field, v) => write!(f, "{field} = {v:?}"),
+            Leaf::FbSendable(at) => write!(f, "fb_sendable at {}", time(at.now)),
         }
     }
+}
+
+/// `is:fb_sendable` as set algebra over other leaves: facebook ∧ fb_optin ∧ ¬(expires ≤
+/// now) ∧ (no last send ∨ the frequency's period has passed). The SQL emitters write
+/// this; the executor answers the leaf from the Facebook rows (and is tested against it).
+pub fn fb_sendable_terms(at: SendableAt) -> Plan {
+    let sent_by = |frequency: FbFrequency| {
+        Plan::And(vec![
+            Plan::Leaf(Leaf::Frequency(frequency)),
+            Plan::Leaf(Leaf::TimeRange {
+                field: TimeField::FbLastSentAt,
+                lo: Seconds::MIN,
+                hi: at.latest_send[frequency.index()].saturating_add(1),
+            }),
+        ])
+    };
+    let mut due = vec![Plan::Leaf(Leaf::TimePresent(TimeField::FbLastSentAt)).negated()];
+    due.extend(FbFrequency::ALL.iter().map(|f| sent_by(*f)));
+    Plan::And(vec![
+        Plan::Leaf(Leaf::Channel(Channel::Facebook)),
+        Plan::Leaf(Leaf::Flag(Flag::FbOptin)),
+        Plan::Leaf(Leaf::TimeRange {
+            field: TimeField::FbExpiresAt,
+            lo: Seconds::MIN,
+            hi: at.now.saturating_add(1),
+        })
+        .negated(),
+        Plan::Or(due),
+    ])
 }

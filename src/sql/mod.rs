@@ -196,6 +196,7 @@ fn leaf(leaf: &Leaf, d: &dyn Dialect) -> String {
         Leaf::TimePresent(t) => d.time_present(&d.time_column(*t)),
         Leaf::TimeRange { field, lo, hi } => time_range(d, *field, *lo, *hi),
         Leaf::Name(name) => equals(keys::NAME, &fold(name)),
+        Leaf::FbSendable(at) => condition(&crate::plan::fb_sendable_terms(*at), d),
         Leaf::TextPresent(field) => format!("{} <> ''", text_key(*field)),
         Leaf::Text(field, value) => {
             let key = field.match_rule().key(value);

@@ -5,6 +5,7 @@
 mod batch;
 mod change;
 mod compact;
+mod fb_rows;
 mod identity;
 mod memory;
 mod postings;
@@ -65,6 +66,8 @@ pub struct Store {
     identity: OnceLock<IdentityMap>,
     /// Counts writes, so that a [`Checked`] change knows whether the store moved since.
     version: u64,
+    /// `is:fb_sendable`'s rows, built at the write count it holds.
+    fb_cache: fb_rows::FbCache,
 }
 
 impl Default for Store {
@@ -90,6 +93,7 @@ impl Default for Store {
             texts: std::array::from_fn(|i| TextColumn::new(rule(TextField::ALL[i]))),
             identity: OnceLock::new(),
             version: 0,
+            fb_cache: fb_rows::FbCache::default(),
         }
     }
 }
@@ -516,13 +520,13 @@ fn lazy_mut<T>(cell: &mut OnceLock<T>) -> &mut T {
 }
 
 /// Maps the rows of a sorted set to their positions in it.
-enum RowPositions {
+pub(super) enum RowPositions {
     Dense { base: u32, positions: Vec<u32> },
     Sparse(hashbrown::HashMap<u32, u32>),
 }
 
 impl RowPositions {
-    fn new(rows: &RoaringBitmap) -> RowPositions {
+    pub(super) fn new(rows: &RoaringBitmap) -> RowPositions {
         let (Some(min), Some(max)) = (rows.min(), rows.max()) else {
             return RowPositions::Sparse(Default::default());
         };
@@ -546,7 +550,7 @@ impl RowPositions {
         }
     }
 
-    fn of(&self, row: u32) -> usize {
+    pub(super) fn of(&self, row: u32) -> usize {
         match self {
             RowPositions::Dense { base, positions } => positions[(row - base) as usize] as usize,
             RowPositions::Sparse(map) => map.get(&row).copied().unwrap_or(0) as usize,

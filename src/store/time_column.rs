@@ -17,6 +17,10 @@ use crate::model::time::{MAX_STORED, MIN_STORED};
 pub(super) const NONE: u32 = u32::MAX;
 /// Rows per roaring container.
 const CHUNK: usize = 1 << 16;
+/// A chunk with fewer candidates than this reads their values one by one; with more, it
+/// scans the chunk: scattered reads miss the cache (~17 ns each, measured on 10M rows),
+/// while 64 Ki values in order stream at memory bandwidth (~25 µs a chunk).
+const GATHER_BELOW: u64 = 1024;
 
 /// One optional instant per row.
 #[derive(Clone, Debug, Default)]
@@ -101,15 +105,40 @@ impl TimeColumn {
         out
     }
 
-    /// The rows of `candidates` whose time t has `lo <= t < hi`.
+    /// The rows of `candidates` whose time t has `lo <= t < hi`, visiting only the
+    /// 65,536-row chunks that hold a candidate: a chunk with few candidates reads their
+    /// values one by one, a chunk with many scans its values (branch-free, as `range`)
+    /// and keeps the candidates' bits. Chunks run in parallel.
     pub fn filter(&self, candidates: &RoaringBitmap, lo: Seconds, hi: Seconds) -> RoaringBitmap {
         let range = StoredRange::new(lo, hi);
-        let mut out = candidates.clone();
-        out.retain(|row| {
-            self.values
-                .get(row as usize)
-                .is_some_and(|&v| range.contains(v))
-        });
+        if range.width == 0 || candidates.is_empty() {
+            return RoaringBitmap::new();
+        }
+        let parts: Vec<RoaringBitmap> = self
+            .values
+            .par_chunks(CHUNK)
+            .enumerate()
+            .map(|(i, chunk)| {
+                let base = (i * CHUNK) as u32;
+                let rows = base..base.saturating_add(chunk.len() as u32);
+                match candidates.range_cardinality(rows.clone()) {
+                    0 => RoaringBitmap::new(),
+                    n if n < GATHER_BELOW => {
+                        let mut words = vec![0u64; chunk.len().div_ceil(64)];
+                        for row in candidates.range(rows) {
+                            let at = (row - base) as usize;
+                            words[at / 64] |= u64::from(range.contains(chunk[at])) << (at % 64);
+                        }
+                        from_words(i * CHUNK, words)
+                    }
+                    _ => chunk_matches(i * CHUNK, chunk, range, false) & candidates,
+                }
+            })
+            .collect();
+        let mut out = RoaringBitmap::new();
+        for part in parts {
+            out |= part;
+        }
         out
     }
 
@@ -172,6 +201,11 @@ fn chunk_matches(base: usize, chunk: &[u32], range: StoredRange, invert: bool) -
         let mask = u64::MAX >> (64 - tail.len());
         words.push((pack(&padded, range) ^ if invert { u64::MAX } else { 0 }) & mask);
     }
+    from_words(base, words)
+}
+
+/// The rows `base + i` for every bit `i` set in `words`.
+fn from_words(base: usize, mut words: Vec<u64>) -> RoaringBitmap {
     for word in &mut words {
         *word = word.to_le();
     }

@@ -425,3 +425,47 @@ fn empty_segment_is_every_live_contact() {
     check(7, "", "Z").expect("empty segment");
     check(7, "   ", "+08:00").expect("blank segment");
 }
+
+/// `is:fb_sendable` is answered from the cached Facebook rows; after every kind of
+/// change it equals the same test spelled out as bitmap and time-column terms.
+#[test]
+fn fb_sendable_rows_follow_every_change() {
+    use reach::model::SendableAt;
+    let (mut store, contacts) = population(11, 2_000);
+    let mut rng = Rng(5);
+    for round in 0..12 {
+        for now in [NOW, NOW - 40 * DAY, NOW + 3 * DAY] {
+            let at = SendableAt {
+                now,
+                latest_send: [now - DAY, now - 7 * DAY, now - 30 * DAY],
+            };
+            let terms = reach::exec::execute(&reach::plan::fb_sendable_terms(at), &store);
+            assert_eq!(store.fb_sendable(at), terms, "round {round}, now {now}");
+        }
+        let rows: roaring::RoaringBitmap =
+            (0..store.len() as u32).filter(|_| rng.chance(3)).collect();
+        let change = match round % 3 {
+            0 => Change::Delete { rows },
+            1 => Change::Upsert {
+                contacts: (contacts.iter().step_by(7 + round))
+                    .map(|c| {
+                        let mut c = c.clone();
+                        if c.channel == Channel::Facebook {
+                            c.flags[Flag::FbOptin.index()] = rng.chance(60);
+                            let optin = c.flag(Flag::FbOptin);
+                            c.fb_frequency = optin.then_some(FbFrequency::Weekly);
+                            c.times[TimeField::FbLastSentAt.index()] = rng.time();
+                        }
+                        c
+                    })
+                    .collect(),
+                fields: FieldSet::all(),
+            },
+            _ => Change::AddTag {
+                tag: "x".into(),
+                rows,
+            },
+        };
+        store.apply(&change, NOW).expect("a valid change");
+    }
+}
