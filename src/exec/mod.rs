@@ -43,6 +43,7 @@ fn eval<'s>(plan: &Plan, store: &'s Store) -> Cow<'s, RoaringBitmap> {
             Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => {
                 Cow::Owned(store.time_outside(*field, *lo, *hi))
             }
+            Plan::Leaf(Leaf::Unsubscribed) => Cow::Owned(store.live() - &*store.unsubscribed()),
             other => Cow::Owned(store.live() - &*eval(other, store)),
         },
         Plan::Or(children) => {
@@ -99,6 +100,9 @@ fn restrict(plan: &Plan, context: &RoaringBitmap, store: &Store) -> RoaringBitma
             out
         }
         Plan::And(children) => within(context, children, store),
+        Plan::Not(inner) if **inner == Plan::Leaf(Leaf::Unsubscribed) => {
+            context - &*store.unsubscribed()
+        }
         Plan::Not(inner) => context - restrict(inner, context, store),
         other => context & &*eval(other, store),
     }
@@ -122,6 +126,7 @@ fn lookup<'s>(leaf: &Leaf, store: &'s Store) -> Cow<'s, RoaringBitmap> {
         Leaf::Name(name) => Cow::Owned(store.name_eq(name)),
         Leaf::Text(field, value) => Cow::Owned(store.text_eq(*field, value)),
         Leaf::FbSendable(at) => Cow::Owned(store.fb_sendable(*at)),
+        Leaf::Unsubscribed => Cow::Owned(RoaringBitmap::clone(&store.unsubscribed())),
     }
 }
 

@@ -304,12 +304,7 @@ impl Lowerer<'_> {
     }
 
     fn state(&mut self, text: &str, span: Span, input: &str) -> Result<Plan, Diagnostic> {
-        let unsubscribed = || {
-            Plan::Or(vec![
-                Plan::Leaf(Leaf::Flag(Flag::Blocked)),
-                Plan::Leaf(Leaf::OptOut(OptOutKind::Broadcast)),
-            ])
-        };
+        let unsubscribed = || Plan::Leaf(Leaf::Unsubscribed);
         let lower = text.to_ascii_lowercase();
         Ok(match lower.as_str() {
             "subscribed" => unsubscribed().negated(),

@@ -45,6 +45,9 @@ pub enum Leaf {
     /// `is:fb_sendable` at a fixed now (data-model.md), answered from the opted-in
     /// Facebook rows in one pass; [`fb_sendable_terms`] spells it out as other leaves.
     FbSendable(SendableAt),
+    /// Blocked or opted out of broadcasts (data-model.md), kept by the store;
+    /// [`unsubscribed_terms`] spells it out.
+    Unsubscribed,
 }
 
 /// A logical plan: set algebra over leaves. `All` is every live contact.
@@ -89,6 +92,7 @@ impl fmt::Display for Leaf {
             Leaf::Name(n) => write!(f, "name ≈ {n:?}"),
             Leaf::Text(field, v) => write!(f, "{field} = {v:?}"),
             Leaf::FbSendable(at) => write!(f, "fb_sendable at {}", time(at.now)),
+            Leaf::Unsubscribed => write!(f, "unsubscribed"),
         }
     }
 }
@@ -119,5 +123,13 @@ pub fn fb_sendable_terms(at: SendableAt) -> Plan {
         })
         .negated(),
         Plan::Or(due),
+    ])
+}
+
+/// `is:unsubscribed` as other leaves: blocked ∨ opted out of broadcasts.
+pub fn unsubscribed_terms() -> Plan {
+    Plan::Or(vec![
+        Plan::Leaf(Leaf::Flag(Flag::Blocked)),
+        Plan::Leaf(Leaf::OptOut(OptOutKind::Broadcast)),
     ])
 }

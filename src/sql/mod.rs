@@ -197,6 +197,7 @@ fn leaf(leaf: &Leaf, d: &dyn Dialect) -> String {
         Leaf::TimeRange { field, lo, hi } => time_range(d, *field, *lo, *hi),
         Leaf::Name(name) => equals(keys::NAME, &fold(name)),
         Leaf::FbSendable(at) => condition(&crate::plan::fb_sendable_terms(*at), d),
+        Leaf::Unsubscribed => condition(&crate::plan::unsubscribed_terms(), d),
         Leaf::TextPresent(field) => format!("{} <> ''", text_key(*field)),
         Leaf::Text(field, value) => {
             let key = field.match_rule().key(value);

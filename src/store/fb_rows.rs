@@ -2,11 +2,10 @@
 //! side by side (expiry, last send, frequency), so that `is:fb_sendable` is one pass
 //! over a few hundred thousand entries instead of four scans of 10M-row time columns.
 //!
-//! Built on the first `fb_sendable` after a change and kept until the next one: the
-//! cache is keyed by the store's write counter, which every change moves, so it is
-//! never stale and the commit path needs no extra work.
+//! Built on the first `fb_sendable` after a change and kept until the next one (a
+//! [`super::derived::Cached`] value).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
@@ -80,17 +79,6 @@ impl FbRows {
     }
 }
 
-/// The store's cached [`FbRows`], with the write count it was built at. A clone of a
-/// store starts without one.
-#[derive(Debug, Default)]
-pub struct FbCache(Mutex<Option<(u64, Arc<FbRows>)>>);
-
-impl Clone for FbCache {
-    fn clone(&self) -> Self {
-        FbCache::default()
-    }
-}
-
 impl Store {
     /// The live contacts that may receive a recurring notification at `at`.
     pub fn fb_sendable(&self, at: SendableAt) -> RoaringBitmap {
@@ -98,14 +86,8 @@ impl Store {
     }
 
     fn fb_rows(&self) -> Arc<FbRows> {
-        let mut cache = self.fb_cache.0.lock().unwrap_or_else(|e| e.into_inner());
-        match &*cache {
-            Some((version, rows)) if *version == self.version => Arc::clone(rows),
-            _ => {
-                let rows = Arc::new(FbRows::build(self));
-                *cache = Some((self.version, Arc::clone(&rows)));
-                rows
-            }
-        }
+        self.derived
+            .fb_rows
+            .get(self.version, || FbRows::build(self))
     }
 }

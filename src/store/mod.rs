@@ -5,6 +5,7 @@
 mod batch;
 mod change;
 mod compact;
+mod derived;
 mod fb_rows;
 mod identity;
 mod memory;
@@ -66,8 +67,8 @@ pub struct Store {
     identity: OnceLock<IdentityMap>,
     /// Counts writes, so that a [`Checked`] change knows whether the store moved since.
     version: u64,
-    /// `is:fb_sendable`'s rows, built at the write count it holds.
-    fb_cache: fb_rows::FbCache,
+    /// Values derived from the rest, kept until the next change.
+    derived: derived::Derived,
 }
 
 impl Default for Store {
@@ -93,7 +94,7 @@ impl Default for Store {
             texts: std::array::from_fn(|i| TextColumn::new(rule(TextField::ALL[i]))),
             identity: OnceLock::new(),
             version: 0,
-            fb_cache: fb_rows::FbCache::default(),
+            derived: derived::Derived::default(),
         }
     }
 }

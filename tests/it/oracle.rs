@@ -426,10 +426,10 @@ fn empty_segment_is_every_live_contact() {
     check(7, "   ", "+08:00").expect("blank segment");
 }
 
-/// `is:fb_sendable` is answered from the cached Facebook rows; after every kind of
-/// change it equals the same test spelled out as bitmap and time-column terms.
+/// `is:fb_sendable` and `is:unsubscribed` are answered from values the store caches;
+/// after every kind of change they equal the same tests spelled out as other terms.
 #[test]
-fn fb_sendable_rows_follow_every_change() {
+fn derived_states_follow_every_change() {
     use reach::model::SendableAt;
     let (mut store, contacts) = population(11, 2_000);
     let mut rng = Rng(5);
@@ -442,6 +442,8 @@ fn fb_sendable_rows_follow_every_change() {
             let terms = reach::exec::execute(&reach::plan::fb_sendable_terms(at), &store);
             assert_eq!(store.fb_sendable(at), terms, "round {round}, now {now}");
         }
+        let unsubscribed = reach::exec::execute(&reach::plan::unsubscribed_terms(), &store);
+        assert_eq!(*store.unsubscribed(), unsubscribed, "round {round}");
         let rows: roaring::RoaringBitmap =
             (0..store.len() as u32).filter(|_| rng.chance(3)).collect();
         let change = match round % 3 {
@@ -461,8 +463,8 @@ fn fb_sendable_rows_follow_every_change() {
                     .collect(),
                 fields: FieldSet::all(),
             },
-            _ => Change::AddTag {
-                tag: "x".into(),
+            _ => Change::Unsubscribe {
+                kinds: reach::model::OptOuts::ALL,
                 rows,
             },
         };

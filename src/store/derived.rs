@@ -1,0 +1,60 @@
+//! Values derived from the store and kept until its next change: the opted-in Facebook
+//! rows (`fb_rows`) and the unsubscribed contacts. Each is keyed by the store's write
+//! counter, which every change moves, so a derived value is never stale and the commit
+//! path does no extra work for it; a store's clone starts without them.
+
+use std::sync::{Arc, Mutex};
+
+use roaring::RoaringBitmap;
+
+use super::Store;
+use super::fb_rows::FbRows;
+use crate::model::{Flag, OptOutKind};
+
+/// A value built at a write count, rebuilt when asked at another.
+#[derive(Debug)]
+pub struct Cached<T>(Mutex<Option<(u64, Arc<T>)>>);
+
+impl<T> Default for Cached<T> {
+    fn default() -> Self {
+        Cached(Mutex::new(None))
+    }
+}
+
+impl<T> Clone for Cached<T> {
+    fn clone(&self) -> Self {
+        Cached::default()
+    }
+}
+
+impl<T> Cached<T> {
+    /// The value at write count `version`, built by `build` unless already held.
+    pub fn get(&self, version: u64, build: impl FnOnce() -> T) -> Arc<T> {
+        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match &*held {
+            Some((at, value)) if *at == version => Arc::clone(value),
+            _ => {
+                let value = Arc::new(build());
+                *held = Some((version, Arc::clone(&value)));
+                value
+            }
+        }
+    }
+}
+
+/// Everything the store derives and caches.
+#[derive(Clone, Debug, Default)]
+pub struct Derived {
+    pub fb_rows: Cached<FbRows>,
+    pub unsubscribed: Cached<RoaringBitmap>,
+}
+
+impl Store {
+    /// The live contacts that are unsubscribed: blocked, or opted out of broadcasts
+    /// (data-model.md); every other live contact is subscribed.
+    pub fn unsubscribed(&self) -> Arc<RoaringBitmap> {
+        self.derived.unsubscribed.get(self.version, || {
+            (self.flag(Flag::Blocked) | self.opt_out(OptOutKind::Broadcast)) & self.live()
+        })
+    }
+}
