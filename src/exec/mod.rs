@@ -92,6 +92,7 @@ fn restrict(plan: &Plan, context: &RoaringBitmap, store: &Store) -> RoaringBitma
         Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => {
             store.time_filter(*field, context, *lo, *hi)
         }
+        Plan::Leaf(Leaf::FbSendable(at)) => store.fb_sendable_among(*at, context),
         Plan::Or(children) => {
             let mut out = RoaringBitmap::new();
             for child in children {

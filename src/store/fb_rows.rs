@@ -47,23 +47,23 @@ impl FbRows {
         }
     }
 
-    /// The rows sendable at `at`: not expired (no expiry, or expiring after now), and
-    /// never sent to, or last sent no later than their frequency allows.
+    /// Whether entry `i` is sendable at `at`: not expired (no expiry, or expiring after
+    /// now), and never sent to, or last sent no later than its frequency allows.
+    fn is_sendable(&self, i: usize, at: &Thresholds) -> bool {
+        let (expires, last) = (self.expires[i], self.last_sent[i]);
+        let live = expires == NONE || i64::from(expires) > at.now;
+        let due = last == NONE
+            || match self.frequency[i] {
+                0 => false,
+                f => i64::from(last) <= at.latest[usize::from(f - 1)],
+            };
+        live && due
+    }
+
+    /// Every sendable row.
     fn sendable(&self, at: SendableAt) -> RoaringBitmap {
-        let stored = |t: Seconds| t.clamp(-1, i64::from(NONE));
-        let now = stored(at.now);
-        let latest = at.latest_send.map(stored);
-        let hits = (0..self.rows.len()).filter(|&i| {
-            let expires = self.expires[i];
-            let last = self.last_sent[i];
-            let live = expires == NONE || i64::from(expires) > now;
-            let due = last == NONE
-                || match self.frequency[i] {
-                    0 => false,
-                    f => i64::from(last) <= latest[usize::from(f - 1)],
-                };
-            live && due
-        });
+        let at = Thresholds::new(at);
+        let hits = (0..self.rows.len()).filter(|&i| self.is_sendable(i, &at));
         // Bits into words, then whole containers at once: appending row by row costs
         // more than the test itself.
         let words = self.rows.last().map_or(0, |&r| r as usize / 64 + 1);
@@ -77,12 +77,52 @@ impl FbRows {
         }
         RoaringBitmap::from_lsb0_bytes(0, bytemuck::cast_slice(&bits))
     }
+
+    /// The sendable rows among a few `candidates`, each looked up by binary search.
+    fn sendable_among(&self, at: SendableAt, candidates: &RoaringBitmap) -> RoaringBitmap {
+        let at = Thresholds::new(at);
+        let hits = candidates.iter().filter(|row| {
+            self.rows
+                .binary_search(row)
+                .is_ok_and(|i| self.is_sendable(i, &at))
+        });
+        RoaringBitmap::from_sorted_iter(hits).unwrap_or_default()
+    }
 }
+
+/// [`SendableAt`] in the stored values' terms.
+struct Thresholds {
+    now: i64,
+    latest: [i64; 3],
+}
+
+impl Thresholds {
+    fn new(at: SendableAt) -> Thresholds {
+        let stored = |t: Seconds| t.clamp(-1, i64::from(NONE));
+        Thresholds {
+            now: stored(at.now),
+            latest: at.latest_send.map(stored),
+        }
+    }
+}
+
+/// Candidates fewer than the opted-in rows over this are looked up one by one.
+const LOOKUP_RATIO: u64 = 16;
 
 impl Store {
     /// The live contacts that may receive a recurring notification at `at`.
     pub fn fb_sendable(&self, at: SendableAt) -> RoaringBitmap {
         self.fb_rows().sendable(at)
+    }
+
+    /// `fb_sendable(at) ∩ candidates`, looking up few candidates one by one.
+    pub fn fb_sendable_among(&self, at: SendableAt, candidates: &RoaringBitmap) -> RoaringBitmap {
+        let rows = self.fb_rows();
+        if candidates.len() * LOOKUP_RATIO < rows.rows.len() as u64 {
+            rows.sendable_among(at, candidates)
+        } else {
+            rows.sendable(at) & candidates
+        }
     }
 
     fn fb_rows(&self) -> Arc<FbRows> {
