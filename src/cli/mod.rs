@@ -292,7 +292,11 @@ pub fn execute(ctx: &mut Context, command: Command) -> Result<(), Error> {
             offset,
             format,
         } => query::list(ctx, &segment, limit, offset, format),
-        Command::Explain { segment } => query::explain(ctx, &segment),
+        Command::Explain {
+            segment,
+            analyze,
+            verbose,
+        } => query::explain(ctx, &segment.join(" "), analyze, verbose),
         Command::Show {
             account,
             external_id,

@@ -149,10 +149,30 @@ pub fn list(
     Ok(())
 }
 
-pub fn explain(ctx: &Context, text: &str) -> Result<(), Error> {
+/// EXPLAIN: the plan (nothing runs), `--analyze` (every node run and timed) or
+/// `--verbose` (the plan after each optimizer rule). A leading `analyze` or `verbose`
+/// word means the same (no segment starts with a bare word).
+pub fn explain(ctx: &Context, text: &str, analyze: bool, verbose: bool) -> Result<(), Error> {
+    let word = |w: &str| {
+        let rest = text.trim_start().strip_prefix(w)?;
+        rest.starts_with(char::is_whitespace).then_some(rest)
+    };
+    let (text, analyze, verbose) = match (word("analyze"), word("verbose")) {
+        (Some(rest), _) => (rest, true, verbose),
+        (_, Some(rest)) => (rest, analyze, true),
+        _ => (text, analyze, verbose),
+    };
+    if verbose {
+        return out!("{}", ctx.engine.read().explain_steps(text, ctx.now())?);
+    }
     let segment = ctx.engine.compile(text, ctx.now())?;
-    out!("{}", ctx.engine.explain(&segment))?;
-    Ok(())
+    if analyze {
+        return out!("{}", ctx.engine.explain(&segment));
+    }
+    for warning in &segment.warnings {
+        outln!("warning: {warning}")?;
+    }
+    out!("{}", segment.plan)
 }
 
 pub fn export(

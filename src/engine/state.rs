@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use super::record::Record;
 use crate::broadcast::{BatchOutcome, BatchState, Job, JobState};
 use crate::error::Error;
+use crate::exec::{ExplainNode, explain_text};
 use crate::model::{Channel, Seconds, TimeField};
-use crate::plan::{self, Clock, ExplainNode, Leaf, Plan, SavedSegments};
+use crate::plan::{self, Clock, Leaf, Plan, SavedSegments};
 use crate::store::Change;
 use crate::store::{Applied, Checked, Store};
 use crate::syntax;
@@ -355,10 +356,13 @@ struct Compiler<'a> {
 }
 
 impl Compiler<'_> {
-    fn compile(&self, text: &str, clock: Clock) -> Result<Segment, Error> {
+    fn lower(&self, text: &str, clock: Clock) -> Result<plan::Lowering, Error> {
         let expr = syntax::parse(text).map_err(Error::Segment)?;
-        let lowering =
-            plan::lower(expr.as_ref(), text, clock, self.saved).map_err(Error::Segment)?;
+        plan::lower(expr.as_ref(), text, clock, self.saved).map_err(Error::Segment)
+    }
+
+    fn compile(&self, text: &str, clock: Clock) -> Result<Segment, Error> {
+        let lowering = self.lower(text, clock)?;
         let mut warnings = lowering.warnings;
         self.note_unknown_tags(&lowering.plan, &mut warnings);
         Ok(Segment {
@@ -439,10 +443,25 @@ impl View<'_> {
         crate::exec::count(&segment.plan, &self.state.store)
     }
 
-    /// The plan tree with estimated and actual cardinalities.
+    /// EXPLAIN VERBOSE: the plan as lowered, then after each optimizer rule that
+    /// changed it (named as its file).
+    pub fn explain_steps(&self, text: &str, now: Seconds) -> Result<String, Error> {
+        let compiler = Compiler {
+            store: &self.state.store,
+            saved: &self.state.saved,
+        };
+        let lowered = compiler.lower(text, Clock { now, tz: self.tz })?.plan;
+        let mut out = format!("lowered:\n{lowered}");
+        for (rule, plan) in plan::rules::optimize_steps(lowered) {
+            out.push_str(&format!("after {rule}:\n{plan}"));
+        }
+        Ok(out)
+    }
+
+    /// EXPLAIN ANALYZE: the plan tree with estimated and actual cardinalities.
     pub fn explain(&self, segment: &Segment) -> String {
         let node = ExplainNode::new(&segment.plan, &self.state.store);
-        plan::explain_text(&node, &segment.warnings)
+        explain_text(&node, &segment.warnings)
     }
 }
 

@@ -8,6 +8,10 @@
 //! (`TimeColumn::filter`). `is:fb_sendable` is one pass over the opted-in Facebook rows
 //! (`store::fb_rows`). Time-range scans are the parallel part.
 
+mod explain;
+
+pub use explain::{ExplainNode, explain_text};
+
 use std::borrow::Cow;
 
 use roaring::RoaringBitmap;

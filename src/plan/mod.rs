@@ -2,12 +2,10 @@
 //! `lower` resolves fields, aliases, values and times (no I/O, a fixed `now`); `rules/`
 //! simplify and order the tree; `explain` shows it.
 
-mod explain;
 mod lower;
 pub mod rules;
 mod time_filter;
 
-pub use explain::{ExplainNode, explain_text};
 pub use lower::{FIELDS, Lowering, PRESENCE, STATES, SavedSegments, lower};
 pub use time_filter::{Clock, TimeFilter, resolve as resolve_time_filter};
 
@@ -65,6 +63,58 @@ impl Plan {
     /// `NOT self`.
     pub fn negated(self) -> Plan {
         Plan::Not(Box::new(self))
+    }
+
+    /// What one node of the tree says, its children aside.
+    pub fn label(&self) -> String {
+        match self {
+            Plan::All => "every contact".into(),
+            Plan::Nothing => "nothing".into(),
+            Plan::Leaf(leaf) => leaf.to_string(),
+            Plan::Not(_) => "NOT".into(),
+            Plan::And(_) => "AND".into(),
+            Plan::Or(_) => "OR".into(),
+        }
+    }
+
+    fn children(&self) -> &[Plan] {
+        match self {
+            Plan::Not(inner) => std::slice::from_ref(&**inner),
+            Plan::And(children) | Plan::Or(children) => children,
+            _ => &[],
+        }
+    }
+
+    fn render(
+        &self,
+        prefix: &str,
+        last: bool,
+        root: bool,
+        f: &mut fmt::Formatter<'_>,
+    ) -> fmt::Result {
+        let branch = match (root, last) {
+            (true, _) => "",
+            (false, true) => "└─ ",
+            (false, false) => "├─ ",
+        };
+        writeln!(f, "{prefix}{branch}{}", self.label())?;
+        let prefix = match (root, last) {
+            (true, _) => String::new(),
+            (false, true) => format!("{prefix}   "),
+            (false, false) => format!("{prefix}│  "),
+        };
+        let children = self.children();
+        for (i, child) in children.iter().enumerate() {
+            child.render(&prefix, i + 1 == children.len(), false, f)?;
+        }
+        Ok(())
+    }
+}
+
+/// The plan as a tree, one node per line (EXPLAIN without running anything).
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.render("", true, true, f)
     }
 }
 

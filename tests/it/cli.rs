@@ -215,7 +215,25 @@ fn management_commands_work_end_to_end() {
     assert!(export.starts_with("channel,account,external_id,"));
     assert!(ok(&["list", "tag:spring", "--limit", "3"]).lines().count() >= 2);
     assert!(ok(&["list", "channel:web", "--format", "json", "--limit", "2"]).contains("\"email\""));
-    assert!(ok(&["explain", "tag:vip checkout:-30d.."]).contains("actual"));
+    // EXPLAIN plans without running; ANALYZE runs every node; VERBOSE shows each rule.
+    let plan = ok(&["explain", "tag:vip checkout:-30d.."]);
+    assert!(
+        plan.starts_with("AND\n") && !plan.contains("actual"),
+        "{plan}"
+    );
+    for analyze in [
+        &["explain", "--analyze", "tag:vip"][..],
+        &["explain", "analyze", "tag:vip"],
+    ] {
+        assert!(ok(analyze).contains("actual"), "{analyze:?}");
+    }
+    let steps = ok(&["explain", "verbose", "not not (tag:vip tag:vip)"]);
+    assert!(steps.starts_with("lowered:\nNOT\n"), "{steps}");
+    assert!(
+        steps.contains("after double_negation:") && steps.contains("after dedupe:"),
+        "{steps}"
+    );
+    assert!(steps.ends_with("tag = \"vip\"\n"), "{steps}");
 }
 
 #[test]

@@ -13,24 +13,45 @@ use super::Plan;
 /// A local rewrite of one plan node whose children are already rewritten.
 type Rule = fn(Plan) -> Plan;
 
-/// Every rule, in the order they are tried.
-const RULES: [Rule; 5] = [
-    flatten::rewrite,
-    double_negation::rewrite,
-    constants::rewrite,
-    dedupe::rewrite,
-    contradictions::rewrite,
+/// Every rule, in the order they are tried, named as its file.
+const RULES: [(&str, Rule); 5] = [
+    ("flatten", flatten::rewrite),
+    ("double_negation", double_negation::rewrite),
+    ("constants", constants::rewrite),
+    ("dedupe", dedupe::rewrite),
+    ("contradictions", contradictions::rewrite),
 ];
 
 /// Applies every rule until the plan stops changing.
 pub fn optimize(plan: Plan) -> Plan {
+    let rules: Vec<Rule> = RULES.iter().map(|(_, rule)| *rule).collect();
     let mut plan = plan;
     loop {
-        let next = rewrite_tree(plan.clone(), &RULES);
+        let next = rewrite_tree(plan.clone(), &rules);
         if next == plan {
             return next;
         }
         plan = next;
+    }
+}
+
+/// The plan after each rule that changed it, one rule at a time over the whole tree,
+/// until none does (EXPLAIN VERBOSE); the last plan is what [`optimize`] gives.
+pub fn optimize_steps(plan: Plan) -> Vec<(&'static str, Plan)> {
+    let mut steps = Vec::new();
+    let mut plan = plan;
+    loop {
+        let before = plan.clone();
+        for (name, rule) in RULES {
+            let next = rewrite_tree(plan.clone(), &[rule]);
+            if next != plan {
+                steps.push((name, next.clone()));
+                plan = next;
+            }
+        }
+        if plan == before {
+            return steps;
+        }
     }
 }
 

@@ -1,10 +1,11 @@
-//! EXPLAIN: the plan as a tree, one node per line, with each node's estimated and actual
-//! cardinality and the time its own evaluation took.
+//! EXPLAIN ANALYZE: the plan as a tree, one node per line, with each node's estimated and
+//! actual cardinality and the time its own evaluation took. (Plain EXPLAIN is the plan's
+//! `Display`, without running it; EXPLAIN VERBOSE is `plan::rules::optimize_steps`.)
 
 use std::time::Instant;
 
-use super::Plan;
-use crate::exec::{estimate, execute};
+use super::{estimate, execute};
+use crate::plan::Plan;
 use crate::store::Store;
 
 /// One explained node.
@@ -23,21 +24,15 @@ impl ExplainNode {
         let started = Instant::now();
         let actual = execute(plan, store).len();
         let micros = started.elapsed().as_secs_f64() * 1e6;
-        let (label, children) = match plan {
-            Plan::All => ("every contact".to_string(), Vec::new()),
-            Plan::Nothing => ("nothing".to_string(), Vec::new()),
-            Plan::Leaf(leaf) => (leaf.to_string(), Vec::new()),
-            Plan::Not(inner) => ("NOT".to_string(), vec![ExplainNode::new(inner, store)]),
-            Plan::And(children) | Plan::Or(children) => {
-                let op = if matches!(plan, Plan::And(_)) {
-                    "AND"
-                } else {
-                    "OR"
-                };
-                let nodes = children.iter().map(|c| ExplainNode::new(c, store));
-                (op.to_string(), nodes.collect())
-            }
+        let children = match plan {
+            Plan::Not(inner) => vec![ExplainNode::new(inner, store)],
+            Plan::And(children) | Plan::Or(children) => children
+                .iter()
+                .map(|c| ExplainNode::new(c, store))
+                .collect(),
+            _ => Vec::new(),
         };
+        let label = plan.label();
         ExplainNode {
             label,
             estimate: estimate(plan, store),
