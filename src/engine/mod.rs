@@ -709,6 +709,7 @@ fn load(dir: &DataDir) -> Result<(State, Position), Error> {
                 quotas: meta.quotas,
                 jobs: meta.jobs,
                 seq: meta.seq,
+                parsed: Default::default(),
             };
             (state, meta.generation, Some(id), legacy)
         }

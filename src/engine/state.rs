@@ -14,7 +14,7 @@ use crate::broadcast::{BatchOutcome, BatchState, Job, JobState};
 use crate::error::Error;
 use crate::exec::{ExplainNode, explain_text};
 use crate::model::{Channel, Seconds, TimeField};
-use crate::plan::{self, Clock, Leaf, Plan, SavedSegments};
+use crate::plan::{self, Clock, Leaf, ParsedSegments, Plan, SavedSegments};
 use crate::store::Change;
 use crate::store::{Applied, Checked, Store};
 use crate::syntax;
@@ -58,6 +58,8 @@ pub struct State {
     pub(super) jobs: BTreeMap<String, Job>,
     /// The sequence number of the last record applied.
     pub(super) seq: u64,
+    /// Saved segments' texts as parsed, each parsed once.
+    pub(super) parsed: ParsedSegments,
 }
 
 /// What a snapshot holds beside the store (its attachment: a format byte, then postcard).
@@ -111,6 +113,7 @@ impl State {
                 let view = Compiler {
                     store: &self.store,
                     saved: &saved,
+                    parsed: &self.parsed,
                 };
                 view.compile(text, Clock { now: 0, tz: utc() })?;
                 Ok(CheckedRecord(Vec::new()))
@@ -353,12 +356,13 @@ fn check_segment_name(name: &str) -> Result<(), Error> {
 struct Compiler<'a> {
     store: &'a Store,
     saved: &'a SavedSegments,
+    parsed: &'a ParsedSegments,
 }
 
 impl Compiler<'_> {
     fn lower(&self, text: &str, clock: Clock) -> Result<plan::Lowering, Error> {
         let expr = syntax::parse(text).map_err(Error::Segment)?;
-        plan::lower(expr.as_ref(), text, clock, self.saved).map_err(Error::Segment)
+        plan::lower(expr.as_ref(), text, clock, self.saved, self.parsed).map_err(Error::Segment)
     }
 
     fn compile(&self, text: &str, clock: Clock) -> Result<Segment, Error> {
@@ -429,6 +433,7 @@ impl View<'_> {
         let compiler = Compiler {
             store: &self.state.store,
             saved: &self.state.saved,
+            parsed: &self.state.parsed,
         };
         compiler.compile(text, Clock { now, tz: self.tz })
     }
@@ -449,6 +454,7 @@ impl View<'_> {
         let compiler = Compiler {
             store: &self.state.store,
             saved: &self.state.saved,
+            parsed: &self.state.parsed,
         };
         let lowered = compiler.lower(text, Clock { now, tz: self.tz })?.plan;
         let mut out = format!("lowered:\n{lowered}");

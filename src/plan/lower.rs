@@ -1,7 +1,8 @@
 //! Lowering: resolve each predicate of the syntax tree to index lookups. Unknown fields
 //! and values are errors with a suggestion; saved segments are expanded in place.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use crate::model::time::add_months;
 use crate::model::{
@@ -15,6 +16,25 @@ use super::{Leaf, Plan};
 
 /// Saved segments by name, as text.
 pub type SavedSegments = BTreeMap<String, String>;
+
+/// Saved segments' texts, parsed once each however often they are used. Keyed by the
+/// text itself, so a segment saved again under its name is simply a new entry.
+#[derive(Debug, Default)]
+pub struct ParsedSegments(Mutex<HashMap<String, Parsed>>);
+
+type Parsed = Arc<Result<Option<Expr>, Diagnostic>>;
+
+impl ParsedSegments {
+    fn get(&self, text: &str) -> Parsed {
+        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(parsed) = held.get(text) {
+            return Arc::clone(parsed);
+        }
+        let parsed = Arc::new(crate::syntax::parse(text));
+        held.insert(text.to_string(), Arc::clone(&parsed));
+        parsed
+    }
+}
 
 /// The result of lowering: the plan and any warnings (empty ranges, unknown tags…).
 #[derive(Clone, Debug)]
@@ -77,6 +97,7 @@ pub const PRESENCE: &[&str] = &[
 struct Lowerer<'a> {
     clock: Clock,
     saved: &'a SavedSegments,
+    parsed: &'a ParsedSegments,
     /// Saved segments being expanded (for cycle detection).
     stack: Vec<String>,
     /// How deep the expression being lowered is, saved segments expanded.
@@ -90,10 +111,12 @@ pub fn lower(
     input: &str,
     clock: Clock,
     saved: &SavedSegments,
+    parsed: &ParsedSegments,
 ) -> Result<Lowering, Diagnostic> {
     let mut lowerer = Lowerer {
         clock,
         saved,
+        parsed,
         stack: Vec::new(),
         depth: 0,
         warnings: Vec::new(),
@@ -198,7 +221,8 @@ impl Lowerer<'_> {
                 input,
             ));
         }
-        let inner = crate::syntax::parse(text).map_err(|e| {
+        let parsed = self.parsed.get(text);
+        let inner = parsed.as_ref().as_ref().map_err(|e| {
             Diagnostic::new(
                 format!("saved segment @{name} no longer parses: {}", e.message),
                 span,
@@ -207,7 +231,7 @@ impl Lowerer<'_> {
         })?;
         self.stack.push(name.to_string());
         let plan = match inner {
-            Some(expr) => self.expr(&expr, text).map_err(|e| {
+            Some(expr) => self.expr(expr, text).map_err(|e| {
                 Diagnostic::new(
                     format!("in saved segment @{name}: {}", e.message),
                     span,
@@ -377,4 +401,38 @@ fn latest_monthly_send(clock: Clock) -> Seconds {
         if fits(mid) { lo = mid } else { hi = mid }
     }
     lo
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_texts_are_parsed_once_and_a_new_text_anew() {
+        let parsed = ParsedSegments::default();
+        let first = parsed.get("tag:vip -tag:churned");
+        assert!(Arc::ptr_eq(&first, &parsed.get("tag:vip -tag:churned")));
+        assert!(!Arc::ptr_eq(&first, &parsed.get("tag:gold")));
+        assert!(
+            parsed.get("tg:vip").is_ok(),
+            "unknown fields are found when lowering"
+        );
+        assert!(parsed.get("(tag:vip").is_err());
+    }
+
+    #[test]
+    fn lowering_a_saved_segment_uses_its_current_text() {
+        let parsed = ParsedSegments::default();
+        let clock = Clock {
+            now: 0,
+            tz: chrono::FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!()),
+        };
+        let expr = crate::syntax::parse("@s").ok().flatten();
+        let mut saved = SavedSegments::new();
+        for tag in ["a", "b"] {
+            saved.insert("s".into(), format!("tag:{tag}"));
+            let plan = lower(expr.as_ref(), "@s", clock, &saved, &parsed).map(|l| l.plan);
+            assert_eq!(plan.ok(), Some(Plan::Leaf(Leaf::Tag(tag.into()))));
+        }
+    }
 }

@@ -6,7 +6,7 @@ mod lower;
 pub mod rules;
 mod time_filter;
 
-pub use lower::{FIELDS, Lowering, PRESENCE, STATES, SavedSegments, lower};
+pub use lower::{FIELDS, Lowering, PRESENCE, ParsedSegments, STATES, SavedSegments, lower};
 pub use time_filter::{Clock, TimeFilter, resolve as resolve_time_filter};
 
 use std::fmt;
