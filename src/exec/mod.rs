@@ -12,12 +12,43 @@ mod explain;
 
 pub use explain::{ExplainNode, explain_text};
 
-use std::borrow::Cow;
+use std::ops::Deref;
+use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
 use crate::plan::{Leaf, Plan};
 use crate::store::Store;
+
+/// The rows one evaluation gives: an index's own bitmap, one the store keeps derived
+/// (shared, never copied to be read), or one made for this query.
+enum Rows<'s> {
+    Stored(&'s RoaringBitmap),
+    Derived(Arc<RoaringBitmap>),
+    Made(RoaringBitmap),
+}
+
+impl Deref for Rows<'_> {
+    type Target = RoaringBitmap;
+
+    fn deref(&self) -> &RoaringBitmap {
+        match self {
+            Rows::Stored(rows) => rows,
+            Rows::Derived(rows) => rows,
+            Rows::Made(rows) => rows,
+        }
+    }
+}
+
+impl Rows<'_> {
+    fn into_owned(self) -> RoaringBitmap {
+        match self {
+            Rows::Stored(rows) => rows.clone(),
+            Rows::Derived(rows) => Arc::unwrap_or_clone(rows),
+            Rows::Made(rows) => rows,
+        }
+    }
+}
 
 /// The live rows matching `plan`.
 pub fn execute(plan: &Plan, store: &Store) -> RoaringBitmap {
@@ -38,26 +69,25 @@ pub fn count(plan: &Plan, store: &Store) -> u64 {
     }
 }
 
-fn eval<'s>(plan: &Plan, store: &'s Store) -> Cow<'s, RoaringBitmap> {
+fn eval<'s>(plan: &Plan, store: &'s Store) -> Rows<'s> {
     match plan {
-        Plan::All => Cow::Borrowed(store.live()),
-        Plan::Nothing => Cow::Owned(RoaringBitmap::new()),
+        Plan::All => Rows::Stored(store.live()),
+        Plan::Nothing => Rows::Made(RoaringBitmap::new()),
         Plan::Leaf(leaf) => lookup(leaf, store),
         Plan::Not(inner) => match &**inner {
             Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => {
-                Cow::Owned(store.time_outside(*field, *lo, *hi))
+                Rows::Made(store.time_outside(*field, *lo, *hi))
             }
-            Plan::Leaf(Leaf::Unsubscribed) => Cow::Owned(store.live() - &*store.unsubscribed()),
-            other => Cow::Owned(store.live() - &*eval(other, store)),
+            other => Rows::Made(store.live() - &*eval(other, store)),
         },
         Plan::Or(children) => {
             let mut out = RoaringBitmap::new();
             for child in children {
                 out |= &*eval(child, store);
             }
-            Cow::Owned(out)
+            Rows::Made(out)
         }
-        Plan::And(children) => Cow::Owned(and(children, store)),
+        Plan::And(children) => Rows::Made(and(children, store)),
     }
 }
 
@@ -105,33 +135,30 @@ fn restrict(plan: &Plan, context: &RoaringBitmap, store: &Store) -> RoaringBitma
             out
         }
         Plan::And(children) => within(context, children, store),
-        Plan::Not(inner) if **inner == Plan::Leaf(Leaf::Unsubscribed) => {
-            context - &*store.unsubscribed()
-        }
         Plan::Not(inner) => context - restrict(inner, context, store),
         other => context & &*eval(other, store),
     }
 }
 
 /// The rows of one index lookup.
-fn lookup<'s>(leaf: &Leaf, store: &'s Store) -> Cow<'s, RoaringBitmap> {
-    let empty = || Cow::Owned(RoaringBitmap::new());
+fn lookup<'s>(leaf: &Leaf, store: &'s Store) -> Rows<'s> {
+    let empty = || Rows::Made(RoaringBitmap::new());
     match leaf {
-        Leaf::Channel(c) => Cow::Borrowed(store.channel(*c)),
-        Leaf::Account(id) => Cow::Owned(store.account(id)),
-        Leaf::Tag(tag) => store.tag(tag).map_or_else(empty, Cow::Borrowed),
-        Leaf::Flag(flag) => Cow::Borrowed(store.flag(*flag)),
-        Leaf::OptOut(kind) => Cow::Borrowed(store.opt_out(*kind)),
-        Leaf::Frequency(f) => Cow::Borrowed(store.frequency(*f)),
-        Leaf::Tagged => Cow::Borrowed(store.tagged()),
-        Leaf::TimePresent(field) => Cow::Borrowed(store.time_present(*field)),
-        Leaf::TextPresent(field) => Cow::Borrowed(store.text_present(*field)),
-        Leaf::TimeRange { field, lo, hi } => Cow::Owned(store.time_range(*field, *lo, *hi)),
-        Leaf::ExternalId(id) => Cow::Owned(store.external_id_eq(id)),
-        Leaf::Name(name) => Cow::Owned(store.name_eq(name)),
-        Leaf::Text(field, value) => Cow::Owned(store.text_eq(*field, value)),
-        Leaf::FbSendable(at) => Cow::Owned(store.fb_sendable(*at)),
-        Leaf::Unsubscribed => Cow::Owned(RoaringBitmap::clone(&store.unsubscribed())),
+        Leaf::Channel(c) => Rows::Stored(store.channel(*c)),
+        Leaf::Account(id) => Rows::Made(store.account(id)),
+        Leaf::Tag(tag) => store.tag(tag).map_or_else(empty, Rows::Stored),
+        Leaf::Flag(flag) => Rows::Stored(store.flag(*flag)),
+        Leaf::OptOut(kind) => Rows::Stored(store.opt_out(*kind)),
+        Leaf::Frequency(f) => Rows::Stored(store.frequency(*f)),
+        Leaf::Tagged => Rows::Stored(store.tagged()),
+        Leaf::TimePresent(field) => Rows::Stored(store.time_present(*field)),
+        Leaf::TextPresent(field) => Rows::Stored(store.text_present(*field)),
+        Leaf::TimeRange { field, lo, hi } => Rows::Made(store.time_range(*field, *lo, *hi)),
+        Leaf::ExternalId(id) => Rows::Made(store.external_id_eq(id)),
+        Leaf::Name(name) => Rows::Made(store.name_eq(name)),
+        Leaf::Text(field, value) => Rows::Made(store.text_eq(*field, value)),
+        Leaf::FbSendable(at) => Rows::Made(store.fb_sendable(*at)),
+        Leaf::Unsubscribed => Rows::Derived(store.unsubscribed()),
     }
 }
 

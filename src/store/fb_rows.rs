@@ -72,10 +72,7 @@ impl FbRows {
             let row = self.rows[i] as usize;
             bits[row / 64] |= 1 << (row % 64);
         }
-        for word in &mut bits {
-            *word = word.to_le();
-        }
-        RoaringBitmap::from_lsb0_bytes(0, bytemuck::cast_slice(&bits))
+        super::rowset::from_words(0, bits)
     }
 
     /// The sendable rows among a few `candidates`, each looked up by binary search.

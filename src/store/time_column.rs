@@ -10,6 +10,7 @@
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
+use super::rowset::from_words;
 use crate::model::Seconds;
 use crate::model::time::{MAX_STORED, MIN_STORED};
 
@@ -98,11 +99,7 @@ impl TimeColumn {
             .enumerate()
             .map(|(i, chunk)| chunk_matches(i * CHUNK, chunk, range, invert))
             .collect();
-        let mut out = RoaringBitmap::new();
-        for part in parts {
-            out |= part;
-        }
-        out
+        union(parts)
     }
 
     /// The rows of `candidates` whose time t has `lo <= t < hi`, visiting only the
@@ -135,11 +132,7 @@ impl TimeColumn {
                 }
             })
             .collect();
-        let mut out = RoaringBitmap::new();
-        for part in parts {
-            out |= part;
-        }
-        out
+        union(parts)
     }
 
     /// Estimates how many rows have `lo <= t < hi` from an evenly spaced sample.
@@ -204,12 +197,13 @@ fn chunk_matches(base: usize, chunk: &[u32], range: StoredRange, invert: bool) -
     from_words(base, words)
 }
 
-/// The rows `base + i` for every bit `i` set in `words`.
-fn from_words(base: usize, mut words: Vec<u64>) -> RoaringBitmap {
-    for word in &mut words {
-        *word = word.to_le();
+/// The union of disjoint per-chunk results, in chunk order.
+fn union(parts: Vec<RoaringBitmap>) -> RoaringBitmap {
+    let mut out = RoaringBitmap::new();
+    for part in parts {
+        out |= part;
     }
-    RoaringBitmap::from_lsb0_bytes(base as u32, bytemuck::cast_slice(&words))
+    out
 }
 
 /// One bit per row of 64, set where the row's time lies in `range` (vectorizable: a fixed
