@@ -15,7 +15,6 @@ use roaring::RoaringBitmap;
 use super::registry::{Entry, Registry};
 use super::strings::StrColumn;
 use super::text::TextColumn;
-use super::time_column::{NONE, TimeColumn};
 use super::{Store, split_account_key};
 
 /// Renumbers rows by skipping the dead ones.
@@ -87,7 +86,7 @@ impl Store {
             });
             s.spawn(|_| {
                 for (i, column) in self.times.iter().enumerate() {
-                    out.times[i] = TimeColumn::from_raw(gather(column.raw(), &runs, NONE));
+                    out.times[i] = column.gathered(&runs);
                 }
             });
             s.spawn(|_| {
@@ -129,7 +128,7 @@ fn live_runs(live: &RoaringBitmap) -> Vec<std::ops::Range<u32>> {
 }
 
 /// The values of the rows of `runs`, one copy per run (`missing` past the end).
-fn gather(values: &[u32], runs: &[std::ops::Range<u32>], missing: u32) -> Vec<u32> {
+pub(super) fn gather<T: Copy>(values: &[T], runs: &[std::ops::Range<u32>], missing: T) -> Vec<T> {
     let mut out = Vec::with_capacity(runs.iter().map(|r| r.len()).sum());
     for run in runs {
         match values.get(run.start as usize..run.end as usize) {

@@ -28,9 +28,7 @@ impl FbRows {
         let rows = store.flag(Flag::FbOptin) & store.channel(Channel::Facebook) & store.live();
         let times = |field: TimeField| {
             let column = &store.times[field.index()];
-            (rows.iter())
-                .map(|r| column.raw().get(r as usize).copied().unwrap_or(NONE))
-                .collect()
+            (rows.iter()).map(|r| column.stored_at(r)).collect()
         };
         let mut frequency = vec![0u8; rows.len() as usize];
         let position = super::RowPositions::new(&rows);
@@ -48,29 +46,28 @@ impl FbRows {
     }
 
     /// Whether entry `i` is sendable at `at`: not expired (no expiry, or expiring after
-    /// now), and never sent to, or last sent no later than its frequency allows.
+    /// now), and never sent to, or last sent no later than its frequency allows. Without
+    /// branches: which entries pass is unpredictable, and a mispredicted branch costs
+    /// more than the test.
+    #[inline]
     fn is_sendable(&self, i: usize, at: &Thresholds) -> bool {
         let (expires, last) = (self.expires[i], self.last_sent[i]);
-        let live = expires == NONE || i64::from(expires) > at.now;
-        let due = last == NONE
-            || match self.frequency[i] {
-                0 => false,
-                f => i64::from(last) <= at.latest[usize::from(f - 1)],
-            };
-        live && due
+        let live = (expires == NONE) | (i64::from(expires) > at.now);
+        let latest = at.latest[usize::from(self.frequency[i]).min(3)];
+        let due = (last == NONE) | (i64::from(last) <= latest);
+        live & due
     }
 
     /// Every sendable row.
     fn sendable(&self, at: SendableAt) -> RoaringBitmap {
         let at = Thresholds::new(at);
-        let hits = (0..self.rows.len()).filter(|&i| self.is_sendable(i, &at));
         // Bits into words, then whole containers at once: appending row by row costs
         // more than the test itself.
         let words = self.rows.last().map_or(0, |&r| r as usize / 64 + 1);
         let mut bits = vec![0u64; words];
-        for i in hits {
-            let row = self.rows[i] as usize;
-            bits[row / 64] |= 1 << (row % 64);
+        for (i, &row) in self.rows.iter().enumerate() {
+            let row = row as usize;
+            bits[row / 64] |= u64::from(self.is_sendable(i, &at)) << (row % 64);
         }
         super::rowset::from_words(0, bits)
     }
@@ -90,15 +87,18 @@ impl FbRows {
 /// [`SendableAt`] in the stored values' terms.
 struct Thresholds {
     now: i64,
-    latest: [i64; 3],
+    /// The latest last send allowed, by the stored frequency (0: none, so never due
+    /// again once sent to).
+    latest: [i64; 4],
 }
 
 impl Thresholds {
     fn new(at: SendableAt) -> Thresholds {
         let stored = |t: Seconds| t.clamp(-1, i64::from(NONE));
+        let [daily, weekly, monthly] = at.latest_send.map(stored);
         Thresholds {
             now: stored(at.now),
-            latest: at.latest_send.map(stored),
+            latest: [i64::MIN, daily, weekly, monthly],
         }
     }
 }

@@ -280,7 +280,8 @@ impl<W: Write> Encoder<'_, W> {
             self.bitmap(bitmap)?;
         }
         for column in &store.times {
-            self.u32s(column.raw())?;
+            let values = column.stored_values();
+            self.u32_iter(values.len() as u32, values)?;
         }
         for column in &store.texts {
             self.texts(column)?;
@@ -438,7 +439,7 @@ impl<R: Read> Decoder<'_, R> {
             *bitmap = self.bitmap(Some(rows))?;
         }
         for column in &mut store.times {
-            *column = TimeColumn::from_raw(self.u32s(Some(rows))?);
+            *column = TimeColumn::from_raw(&self.u32s(Some(rows))?);
         }
         for column in &mut store.texts {
             *column = self.texts(column.rule(), rows)?;

@@ -1,11 +1,17 @@
-//! `TimeColumn`: a compact `u32` seconds column with a range scan that builds roaring
-//! containers 65,536 rows at a time, in parallel.
+//! `TimeColumn`: one optional `u32` instant per row, kept as two `u16` halves in two
+//! arrays, so that a range scan reads 2 bytes a row, not 4.
 //!
-//! Why a scan and not a bit-sliced index: on this machine a 10M-row `u32` column is 40 MB
-//! and is read at memory bandwidth (limits.md: 2.3 ms to count a range), while a 28-slice
-//! BSI reads ~3.5 bytes a row and only wins when laid out for the cache. The scan never
-//! touches a row outside the store, and when a query already has a small candidate set the
-//! executor calls [`TimeColumn::filter`], which visits only those rows.
+//! A stored value `v` is `high << 16 | low`; `high` names a bucket of 65,536 seconds
+//! (18.2 hours). A range `[lo, hi)` covers some buckets wholly and at most two (the
+//! buckets of `lo` and of `hi`) in part: a scan compares the `high` halves against the
+//! whole buckets (vectorized, 64 rows to a word), and only the words holding a row of a
+//! partial bucket read their `low` halves (vectorized too). On 10M rows that is a 20 MB
+//! scan plus the words of two 18-hour windows, where a `u32` column was a 40 MB scan. Scans build roaring containers 65,536
+//! rows at a time, in parallel. Why not a bit-sliced index: it reads ~3.5 bytes a row for
+//! 28 bits (limits.md). When a query already has a small candidate set the executor calls
+//! [`TimeColumn::filter`], which visits only those rows.
+
+use std::ops::Range;
 
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
@@ -20,66 +26,162 @@ pub(super) const NONE: u32 = u32::MAX;
 const CHUNK: usize = 1 << 16;
 /// A chunk with fewer candidates than this reads their values one by one; with more, it
 /// scans the chunk: scattered reads miss the cache (~17 ns each, measured on 10M rows),
-/// while 64 Ki values in order stream at memory bandwidth (~25 µs a chunk).
+/// while 64 Ki values in order stream at memory bandwidth.
 const GATHER_BELOW: u64 = 1024;
 
-/// One optional instant per row.
+/// One optional instant per row, as high and low halves.
 #[derive(Clone, Debug, Default)]
 pub struct TimeColumn {
-    values: Vec<u32>,
+    high: Vec<u16>,
+    low: Vec<u16>,
+    /// Whether a row may hold a time in the last bucket (2106-02-07), which also holds
+    /// [`NONE`]: without one, a range open at the top leaves that bucket out instead of
+    /// comparing every timeless row's full value.
+    top: bool,
 }
 
-/// A half-open range of stored values, `lo <= v < hi`, clamped to what the column holds.
+/// A half-open range of stored values, `lo <= v < hi`, clamped to what the column holds,
+/// and the buckets (high halves) it covers wholly or in part.
 #[derive(Clone, Copy, Debug)]
 struct StoredRange {
     lo: u32,
     width: u32,
+    /// Buckets wholly inside: `high - first < count` (wrapping).
+    first: u16,
+    count: u16,
+    /// The bucket of `lo` when the range starts inside it: (bucket, least low half).
+    lo_edge: Option<(u16, u16)>,
+    /// The bucket of `hi` when the range ends inside it: (bucket, low half it ends at).
+    hi_edge: Option<(u16, u16)>,
 }
 
 impl StoredRange {
-    fn new(lo: Seconds, hi: Seconds) -> StoredRange {
+    fn new(lo: Seconds, hi: Seconds, top: bool) -> StoredRange {
         let clamp = |t: Seconds| t.clamp(MIN_STORED, MAX_STORED + 1) as u32;
-        let (lo, hi) = (clamp(lo), clamp(hi));
-        StoredRange {
+        let (lo, end) = (clamp(lo), clamp(hi));
+        let width = end.saturating_sub(lo);
+        let mut range = StoredRange {
             lo,
-            width: hi.saturating_sub(lo),
+            width,
+            first: 0,
+            count: 0,
+            lo_edge: None,
+            hi_edge: None,
+        };
+        if width == 0 {
+            return range;
         }
+        let (first, mut last) = (high(lo), high(end - 1));
+        let lo_partial = low(lo) != 0;
+        let mut hi_partial = low(end) != 0;
+        if last == u16::MAX && !top {
+            (last, hi_partial) = (u16::MAX - 1, false);
+        }
+        let whole_first = i32::from(first) + i32::from(lo_partial);
+        let whole_last = i32::from(last) - i32::from(hi_partial);
+        if whole_first <= whole_last {
+            range.first = whole_first as u16;
+            range.count = (whole_last - whole_first + 1) as u16;
+        }
+        range.lo_edge = lo_partial.then_some((first, low(lo)));
+        range.hi_edge = hi_partial.then_some((last, low(end)));
+        range
     }
 
     #[inline]
     fn contains(self, v: u32) -> bool {
         v.wrapping_sub(self.lo) < self.width
     }
+
+    /// Whether a row in bucket `high` is inside, reading its low half only when the
+    /// bucket is partly inside.
+    #[inline]
+    fn decide(self, high: u16, low: impl FnOnce() -> u16) -> bool {
+        if high.wrapping_sub(self.first) < self.count {
+            return true;
+        }
+        let edge = |e: Option<(u16, u16)>| e.is_some_and(|(bucket, _)| bucket == high);
+        (edge(self.lo_edge) || edge(self.hi_edge)) && self.contains(join(high, low()))
+    }
+
+    /// One bit per row of 64, set where the row's time lies in the range: the buckets
+    /// wholly inside from the high halves; the rows of a partial bucket compare their
+    /// low halves, read only for the words that hold such a row (all vectorized).
+    #[inline]
+    fn word(self, high: &[u16; 64], low: &[u16; 64]) -> u64 {
+        let mut bits = simd::in_range(high, self.first, self.count);
+        let at_least = |m: u16| simd::in_range(low, m, 0u16.wrapping_sub(m));
+        let below = |e: u16| simd::in_range(low, 0, e);
+        match (self.lo_edge, self.hi_edge) {
+            (Some((a, m)), Some((b, e))) if a == b => {
+                let rows = simd::equal(high, a, a);
+                if rows != 0 {
+                    bits |= rows & at_least(m) & below(e);
+                }
+            }
+            (lo_edge, hi_edge) => {
+                if let Some((a, m)) = lo_edge {
+                    let rows = simd::equal(high, a, a);
+                    if rows != 0 {
+                        bits |= rows & at_least(m);
+                    }
+                }
+                if let Some((b, e)) = hi_edge {
+                    let rows = simd::equal(high, b, b);
+                    if rows != 0 {
+                        bits |= rows & below(e);
+                    }
+                }
+            }
+        }
+        bits
+    }
 }
 
 impl TimeColumn {
     /// The time of `row`.
     pub fn get(&self, row: u32) -> Option<Seconds> {
-        from_stored(self.values.get(row as usize).copied().unwrap_or(NONE))
+        from_stored(self.stored_at(row))
+    }
+
+    /// The stored value of `row` ([`NONE`] past the end).
+    pub(super) fn stored_at(&self, row: u32) -> u32 {
+        let row = row as usize;
+        match (self.high.get(row), self.low.get(row)) {
+            (Some(&h), Some(&l)) => join(h, l),
+            _ => NONE,
+        }
     }
 
     /// Sets the time of `row`. Times outside 1970..2106 must be refused before this.
     pub fn set(&mut self, row: u32, value: Option<Seconds>) {
         let row = row as usize;
-        if self.values.len() <= row {
-            self.values.resize(row + 1, NONE);
+        if self.high.len() <= row {
+            self.high.resize(row + 1, high(NONE));
+            self.low.resize(row + 1, low(NONE));
         }
-        self.values[row] = stored(value);
+        let v = stored(value);
+        self.top |= in_top(v);
+        self.high[row] = high(v);
+        self.low[row] = low(v);
     }
 
     /// Makes room for `additional` more rows.
     pub fn reserve(&mut self, additional: usize) {
-        let _ = self.values.try_reserve(additional);
+        let _ = self.high.try_reserve(additional);
+        let _ = self.low.try_reserve(additional);
     }
 
     /// Appends the stored values of new rows.
     pub fn append(&mut self, values: &[u32]) {
-        self.values.extend_from_slice(values);
+        self.top |= values.iter().any(|&v| in_top(v));
+        self.high.extend(values.iter().map(|&v| high(v)));
+        self.low.extend(values.iter().map(|&v| low(v)));
     }
 
     /// Every row whose time t has `lo <= t < hi`.
     pub fn range(&self, lo: Seconds, hi: Seconds) -> RoaringBitmap {
-        let range = StoredRange::new(lo, hi);
+        let range = StoredRange::new(lo, hi, self.top);
         if range.width == 0 {
             return RoaringBitmap::new();
         }
@@ -89,79 +191,154 @@ impl TimeColumn {
     /// Every row whose time is missing or outside `[lo, hi)` (the complement of
     /// [`TimeColumn::range`] over the column's rows, deleted rows included).
     pub fn outside(&self, lo: Seconds, hi: Seconds) -> RoaringBitmap {
-        self.scan(StoredRange::new(lo, hi), true)
+        self.scan(StoredRange::new(lo, hi, self.top), true)
     }
 
     fn scan(&self, range: StoredRange, invert: bool) -> RoaringBitmap {
         let parts: Vec<RoaringBitmap> = self
-            .values
-            .par_chunks(CHUNK)
-            .enumerate()
-            .map(|(i, chunk)| chunk_matches(i * CHUNK, chunk, range, invert))
+            .chunks()
+            .map(|(i, high, low)| self.chunk_matches(i, high, low, range, invert))
             .collect();
         union(parts)
     }
 
+    /// The column's 65,536-row chunks (index, high halves, low halves), in parallel.
+    fn chunks(&self) -> impl IndexedParallelIterator<Item = (usize, &[u16], &[u16])> {
+        self.high
+            .par_chunks(CHUNK)
+            .zip(self.low.par_chunks(CHUNK))
+            .enumerate()
+            .map(|(i, (high, low))| (i, high, low))
+    }
+
     /// The rows of `candidates` whose time t has `lo <= t < hi`, visiting only the
     /// 65,536-row chunks that hold a candidate: a chunk with few candidates reads their
-    /// values one by one, a chunk with many scans its values (branch-free, as `range`)
-    /// and keeps the candidates' bits. Chunks run in parallel.
+    /// values one by one, a chunk with many scans it (as `range`) and keeps the
+    /// candidates' bits. Chunks run in parallel.
     pub fn filter(&self, candidates: &RoaringBitmap, lo: Seconds, hi: Seconds) -> RoaringBitmap {
-        let range = StoredRange::new(lo, hi);
+        let range = StoredRange::new(lo, hi, self.top);
         if range.width == 0 || candidates.is_empty() {
             return RoaringBitmap::new();
         }
         let parts: Vec<RoaringBitmap> = self
-            .values
-            .par_chunks(CHUNK)
-            .enumerate()
-            .map(|(i, chunk)| {
+            .chunks()
+            .map(|(i, high, low)| {
                 let base = (i * CHUNK) as u32;
-                let rows = base..base.saturating_add(chunk.len() as u32);
+                let rows = base..base.saturating_add(high.len() as u32);
                 match candidates.range_cardinality(rows.clone()) {
                     0 => RoaringBitmap::new(),
                     n if n < GATHER_BELOW => {
-                        let mut words = vec![0u64; chunk.len().div_ceil(64)];
+                        let mut words = vec![0u64; high.len().div_ceil(64)];
                         for row in candidates.range(rows) {
                             let at = (row - base) as usize;
-                            words[at / 64] |= u64::from(range.contains(chunk[at])) << (at % 64);
+                            let hit = range.decide(high[at], || low[at]);
+                            words[at / 64] |= u64::from(hit) << (at % 64);
                         }
                         from_words(i * CHUNK, words)
                     }
-                    _ => chunk_matches(i * CHUNK, chunk, range, false) & candidates,
+                    _ => self.chunk_matches(i, high, low, range, false) & candidates,
                 }
             })
             .collect();
         union(parts)
     }
 
+    /// The matching rows of chunk `i` (or, with `invert`, the others), as a bitmap built
+    /// from a packed bitset, 64 rows to a word.
+    fn chunk_matches(
+        &self,
+        i: usize,
+        high: &[u16],
+        low: &[u16],
+        range: StoredRange,
+        invert: bool,
+    ) -> RoaringBitmap {
+        let (full_high, tail_high) = high.as_chunks::<64>();
+        let (full_low, tail_low) = low.as_chunks::<64>();
+        let mut words: Vec<u64> = Vec::with_capacity(high.len().div_ceil(64));
+        let pairs = full_high.iter().zip(full_low);
+        words.extend(pairs.map(|(h, l)| range.word(h, l)));
+        if !tail_high.is_empty() {
+            let (mut h, mut l) = ([0u16; 64], [0u16; 64]);
+            h[..tail_high.len()].copy_from_slice(tail_high);
+            l[..tail_low.len()].copy_from_slice(tail_low);
+            let mask = u64::MAX >> (64 - tail_high.len());
+            words.push(range.word(&h, &l) & mask);
+        }
+        if invert {
+            let last = words.len().saturating_sub(1);
+            let tail_mask = match high.len() % 64 {
+                0 => u64::MAX,
+                n => u64::MAX >> (64 - n),
+            };
+            for (w, word) in words.iter_mut().enumerate() {
+                *word = !*word & if w == last { tail_mask } else { u64::MAX };
+            }
+        }
+        from_words(i * CHUNK, words)
+    }
+
     /// Estimates how many rows have `lo <= t < hi` from an evenly spaced sample.
     pub fn estimate(&self, lo: Seconds, hi: Seconds) -> u64 {
-        let range = StoredRange::new(lo, hi);
-        let stride = (self.values.len() / 4096).max(1);
-        let hits = self
-            .values
-            .iter()
+        let range = StoredRange::new(lo, hi, self.top);
+        let stride = (self.high.len() / 4096).max(1);
+        let hits = (0..self.high.len())
             .step_by(stride)
-            .filter(|&&v| range.contains(v))
+            .filter(|&r| range.decide(self.high[r], || self.low[r]))
             .count();
         (hits * stride) as u64
     }
 
-    /// The raw values (for snapshots).
-    pub fn raw(&self) -> &[u32] {
-        &self.values
+    /// The stored values, in row order (for snapshots).
+    pub fn stored_values(&self) -> impl ExactSizeIterator<Item = u32> + '_ {
+        self.high.iter().zip(&self.low).map(|(&h, &l)| join(h, l))
     }
 
-    /// Builds a column from raw values (from a snapshot).
-    pub fn from_raw(values: Vec<u32>) -> TimeColumn {
-        TimeColumn { values }
+    /// The rows of `runs`, in order, as a new column (rows past the end have no time).
+    pub fn gathered(&self, runs: &[Range<u32>]) -> TimeColumn {
+        TimeColumn {
+            high: super::compact::gather(&self.high, runs, high(NONE)),
+            low: super::compact::gather(&self.low, runs, low(NONE)),
+            top: self.top,
+        }
+    }
+
+    /// Builds a column from stored values (from a snapshot).
+    pub fn from_raw(values: &[u32]) -> TimeColumn {
+        let mut high = super::memory::zeroed::<u16>(values.len());
+        let mut low = super::memory::zeroed::<u16>(values.len());
+        (high.par_iter_mut().zip(low.par_iter_mut()))
+            .zip(values.par_iter())
+            .for_each(|((h, l), &v)| (*h, *l) = (self::high(v), self::low(v)));
+        let top = values.par_iter().any(|&v| in_top(v));
+        TimeColumn { high, low, top }
     }
 
     /// Bytes of memory held.
     pub fn heap_bytes(&self) -> usize {
-        self.values.capacity() * 4
+        (self.high.capacity() + self.low.capacity()) * 2
     }
+}
+
+#[inline]
+fn high(v: u32) -> u16 {
+    (v >> 16) as u16
+}
+
+#[inline]
+fn low(v: u32) -> u16 {
+    v as u16
+}
+
+/// Whether `v` is a time in the last bucket.
+#[inline]
+fn in_top(v: u32) -> bool {
+    high(v) == u16::MAX && v != NONE
+}
+
+#[inline]
+fn join(high: u16, low: u16) -> u32 {
+    u32::from(high) << 16 | u32::from(low)
 }
 
 /// How a time is stored: seconds as `u32`, [`NONE`] for none. Times outside 1970..2106
@@ -178,25 +355,6 @@ pub(super) fn from_stored(value: u32) -> Option<Seconds> {
     (value != NONE).then_some(Seconds::from(value))
 }
 
-/// The matching rows of one chunk (or, with `invert`, the others), as a bitmap built
-/// from a packed bitset, 64 rows to a word.
-fn chunk_matches(base: usize, chunk: &[u32], range: StoredRange, invert: bool) -> RoaringBitmap {
-    let mut words: Vec<u64> = Vec::with_capacity(chunk.len().div_ceil(64));
-    let full = chunk.chunks_exact(64);
-    let tail = full.remainder();
-    for rows in full {
-        let rows: &[u32; 64] = rows.try_into().unwrap_or(&[0; 64]);
-        words.push(pack(rows, range) ^ if invert { u64::MAX } else { 0 });
-    }
-    if !tail.is_empty() {
-        let mut padded = [0u32; 64];
-        padded[..tail.len()].copy_from_slice(tail);
-        let mask = u64::MAX >> (64 - tail.len());
-        words.push((pack(&padded, range) ^ if invert { u64::MAX } else { 0 }) & mask);
-    }
-    from_words(base, words)
-}
-
 /// The union of disjoint per-chunk results, in chunk order.
 fn union(parts: Vec<RoaringBitmap>) -> RoaringBitmap {
     let mut out = RoaringBitmap::new();
@@ -206,15 +364,98 @@ fn union(parts: Vec<RoaringBitmap>) -> RoaringBitmap {
     out
 }
 
-/// One bit per row of 64, set where the row's time lies in `range` (vectorizable: a fixed
-/// count of branch-free compares).
-#[inline]
-fn pack(rows: &[u32; 64], range: StoredRange) -> u64 {
-    let mut bits = 0u64;
-    for (bit, &v) in rows.iter().enumerate() {
-        bits |= u64::from(range.contains(v)) << bit;
+/// 64 compares of `u16` halves to one bit each: AVX2 where the build enables it (the
+/// project's `.cargo/config.toml` does), portable code elsewhere; the two agree (tested).
+mod simd {
+    /// Bit `i` set where `first <= codes[i] < first + count` (wrapping).
+    #[inline]
+    pub fn in_range(codes: &[u16; 64], first: u16, count: u16) -> u64 {
+        if count == 0 {
+            return 0;
+        }
+        #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+        // SAFETY: this line is compiled only when the build enables AVX2 for every
+        // function, so the CPU the binary was built for has it.
+        return unsafe { avx2::in_range(codes, first, count - 1) };
+        #[allow(unreachable_code)]
+        portable::in_range(codes, first, count)
     }
-    bits
+
+    /// Bit `i` set where `codes[i]` is `a` or `b`.
+    #[inline]
+    pub fn equal(codes: &[u16; 64], a: u16, b: u16) -> u64 {
+        #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+        // SAFETY: as in `in_range`.
+        return unsafe { avx2::equal(codes, a, b) };
+        #[allow(unreachable_code)]
+        portable::equal(codes, a, b)
+    }
+
+    pub mod portable {
+        pub fn in_range(codes: &[u16; 64], first: u16, count: u16) -> u64 {
+            bits(codes, |c| c.wrapping_sub(first) < count)
+        }
+
+        pub fn equal(codes: &[u16; 64], a: u16, b: u16) -> u64 {
+            bits(codes, |c| c == a || c == b)
+        }
+
+        /// The compares fill a byte per row, and each 8 bytes of 0/1 become 8 bits with
+        /// one multiply.
+        fn bits(codes: &[u16; 64], test: impl Fn(u16) -> bool) -> u64 {
+            const GATHER: u64 = 0x0102_0408_1020_4080;
+            let mut hits = [0u8; 64];
+            for (hit, &c) in hits.iter_mut().zip(codes) {
+                *hit = u8::from(test(c));
+            }
+            let (eights, _) = hits.as_chunks::<8>();
+            let mut out = 0u64;
+            for (i, eight) in eights.iter().enumerate() {
+                out |= (u64::from_le_bytes(*eight).wrapping_mul(GATHER) >> 56) << (8 * i);
+            }
+            out
+        }
+    }
+
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+    mod avx2 {
+        use std::arch::x86_64::*;
+
+        /// `last = count - 1`: `c - first <= last` unsigned, as `min(x, last) == x`.
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        pub fn in_range(codes: &[u16; 64], first: u16, last: u16) -> u64 {
+            let first = _mm256_set1_epi16(first as i16);
+            let last = _mm256_set1_epi16(last as i16);
+            bits(codes, |v| {
+                let x = _mm256_sub_epi16(v, first);
+                _mm256_cmpeq_epi16(_mm256_min_epu16(x, last), x)
+            })
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        pub fn equal(codes: &[u16; 64], a: u16, b: u16) -> u64 {
+            let (a, b) = (_mm256_set1_epi16(a as i16), _mm256_set1_epi16(b as i16));
+            bits(codes, |v| {
+                _mm256_or_si256(_mm256_cmpeq_epi16(v, a), _mm256_cmpeq_epi16(v, b))
+            })
+        }
+
+        /// Four vectors of 16 lanes, each lane all ones or zeros after `test`, to 64 bits:
+        /// pairs of vectors saturate to bytes (in 128-bit lanes, put back in order).
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        fn bits(codes: &[u16; 64], test: impl Fn(__m256i) -> __m256i) -> u64 {
+            let v: [__m256i; 4] = bytemuck::cast(*codes);
+            let half = |a: __m256i, b: __m256i| {
+                let bytes = _mm256_packs_epi16(test(a), test(b));
+                let ordered = _mm256_permute4x64_epi64::<0b11_01_10_00>(bytes);
+                u64::from(_mm256_movemask_epi8(ordered) as u32)
+            };
+            half(v[0], v[1]) | half(v[2], v[3]) << 32
+        }
+    }
 }
 
 #[cfg(test)]
@@ -262,5 +503,85 @@ mod tests {
         assert_eq!(hits.len(), 200 * 100);
         assert!(hits.iter().all(|r| (100..200).contains(&(r % 1000))));
         assert_eq!(col.get(199_999), Some(999));
+    }
+
+    /// Times near bucket edges (multiples of 65,536 s), the last bucket, and none.
+    fn near_edges() -> impl proptest::strategy::Strategy<Value = Option<Seconds>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0i64..8, -2i64..3).prop_map(|(k, d)| Some((k * 65_536 + d).max(0))),
+            (-2i64..3).prop_map(|d| Some((MAX_STORED - 65_536 + d).min(MAX_STORED))),
+            Just(Some(MAX_STORED)),
+            (0i64..600_000).prop_map(Some),
+            Just(None),
+        ]
+    }
+
+    fn bound() -> impl proptest::strategy::Strategy<Value = Seconds> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0i64..9, -2i64..3).prop_map(|(k, d)| k * 65_536 + d),
+            (-2i64..3).prop_map(|d| MAX_STORED - 65_536 + d),
+            (-2i64..3).prop_map(|d| MAX_STORED + d),
+            Just(Seconds::MIN),
+            Just(Seconds::MAX),
+            0i64..600_000,
+        ]
+    }
+
+    proptest::proptest! {
+        /// Scans, filters and negations agree with comparing each row's time, whatever the
+        /// buckets a range covers wholly or in part.
+        #[test]
+        fn ranges_agree_with_row_by_row_checks(
+            values in proptest::collection::vec(near_edges(), 1..300),
+            lo in bound(),
+            hi in bound(),
+            pick in proptest::collection::vec(proptest::bool::ANY, 300),
+        ) {
+            let col = column(&values);
+            let inside = |v: &Option<Seconds>| v.is_some_and(|t| lo <= t && t < hi);
+            let want: Vec<u32> = (0..values.len() as u32).filter(|&r| inside(&values[r as usize])).collect();
+            proptest::prop_assert_eq!(col.range(lo, hi).iter().collect::<Vec<_>>(), want.clone());
+            let out: Vec<u32> = (0..values.len() as u32).filter(|&r| !inside(&values[r as usize])).collect();
+            proptest::prop_assert_eq!(col.outside(lo, hi).iter().collect::<Vec<_>>(), out);
+            let candidates: RoaringBitmap = (0..values.len() as u32).filter(|&r| pick[r as usize]).collect();
+            let kept: Vec<u32> = want.into_iter().filter(|&r| pick[r as usize]).collect();
+            proptest::prop_assert_eq!(col.filter(&candidates, lo, hi).iter().collect::<Vec<_>>(), kept);
+            let stored: Vec<Option<Seconds>> = col.stored_values().map(from_stored).collect();
+            proptest::prop_assert_eq!(stored, values.clone());
+            proptest::prop_assert_eq!(TimeColumn::from_raw(&col.stored_values().collect::<Vec<_>>()).range(lo, hi), col.range(lo, hi));
+        }
+
+        /// The vectorized compares agree with the portable ones.
+        #[test]
+        fn vector_compares_agree_with_portable_ones(
+            codes in proptest::collection::vec(proptest::num::u16::ANY, 64),
+            first in proptest::num::u16::ANY,
+            count in proptest::num::u16::ANY,
+            b in proptest::num::u16::ANY,
+        ) {
+            let mut codes: [u16; 64] = codes.try_into().unwrap_or([0; 64]);
+            codes[0] = first;
+            codes[1] = first.wrapping_add(count);
+            codes[2] = b;
+            proptest::prop_assert_eq!(simd::in_range(&codes, first, count), simd::portable::in_range(&codes, first, count));
+            proptest::prop_assert_eq!(simd::equal(&codes, first, b), simd::portable::equal(&codes, first, b));
+        }
+    }
+
+    #[test]
+    fn a_range_open_at_the_top_leaves_timeless_rows_out() {
+        let mut col = column(&[None, Some(5), None]);
+        assert_eq!(col.range(0, Seconds::MAX).iter().collect::<Vec<_>>(), [1]);
+        col.set(3, Some(MAX_STORED));
+        assert_eq!(
+            col.range(0, Seconds::MAX).iter().collect::<Vec<_>>(),
+            [1, 3]
+        );
+        assert_eq!(
+            col.outside(0, Seconds::MAX).iter().collect::<Vec<_>>(),
+            [0, 2]
+        );
     }
 }
