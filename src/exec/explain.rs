@@ -1,59 +1,97 @@
-//! EXPLAIN ANALYZE: the plan as a tree, one node per line, with each node's estimated and
-//! actual cardinality and the time its own evaluation took. (Plain EXPLAIN is the plan's
-//! `Display`, without running it; EXPLAIN VERBOSE is `plan::rules::optimize_steps`.)
+//! EXPLAIN ANALYZE: the plan run as the executor runs it, one line per step it took, in
+//! the order it took them (an AND's children in cost order), each with its strategy,
+//! estimated rows and cost, actual rows and the time the step took (its children
+//! included). (Plain EXPLAIN is the plan's `Display`, without running it; EXPLAIN VERBOSE
+//! is `plan::rules::optimize_steps`.)
 
 use std::time::Instant;
 
-use super::{estimate, execute};
+use roaring::RoaringBitmap;
+
+use super::{Costs, Run, Strategy, Trace};
 use crate::plan::Plan;
 use crate::store::Store;
 
-/// One explained node.
+/// One explained step.
 #[derive(Clone, Debug)]
 pub struct ExplainNode {
     pub label: String,
+    pub strategy: Strategy,
     pub estimate: u64,
+    /// The cost model's figure, in weighted bytes touched.
+    pub cost: f64,
     pub actual: u64,
     pub micros: f64,
     pub children: Vec<ExplainNode>,
 }
 
-impl ExplainNode {
-    /// Explains `plan` over `store`, evaluating every node on its own.
-    pub fn new(plan: &Plan, store: &Store) -> ExplainNode {
-        let started = Instant::now();
-        let actual = execute(plan, store).len();
-        let micros = started.elapsed().as_secs_f64() * 1e6;
-        let children = match plan {
-            Plan::Not(inner) => vec![ExplainNode::new(inner, store)],
-            Plan::And(children) | Plan::Or(children) => children
-                .iter()
-                .map(|c| ExplainNode::new(c, store))
-                .collect(),
-            _ => Vec::new(),
+/// Builds the tree of steps from the executor's reports.
+#[derive(Default)]
+struct Recorder {
+    open: Vec<(ExplainNode, Instant)>,
+    done: Option<ExplainNode>,
+}
+
+impl Trace for Recorder {
+    fn enter(&mut self, plan: &Plan, how: Strategy, within: Option<u64>, costs: &Costs<'_>) {
+        let cost = match within {
+            None => costs.eval(plan),
+            Some(n) => costs.restrict(plan, n as f64),
         };
-        let label = plan.label();
-        ExplainNode {
-            label,
-            estimate: estimate(plan, store),
-            actual,
-            micros,
-            children,
+        let node = ExplainNode {
+            label: plan.label(),
+            strategy: how,
+            estimate: costs.estimate(plan) as u64,
+            cost,
+            actual: 0,
+            micros: 0.0,
+            children: Vec::new(),
+        };
+        self.open.push((node, Instant::now()));
+    }
+
+    fn leave(&mut self, rows: &RoaringBitmap) {
+        let Some((mut node, started)) = self.open.pop() else {
+            return;
+        };
+        node.micros = started.elapsed().as_secs_f64() * 1e6;
+        node.actual = rows.len();
+        match self.open.last_mut() {
+            Some((parent, _)) => parent.children.push(node),
+            None => self.done = Some(node),
         }
+    }
+}
+
+impl ExplainNode {
+    /// Runs `plan` over `store`, recording every step.
+    pub fn new(plan: &Plan, store: &Store) -> ExplainNode {
+        let mut run = Run::new(store, Recorder::default());
+        run.eval(plan);
+        let fallback = || ExplainNode {
+            label: plan.label(),
+            strategy: super::cost::eval_strategy(plan),
+            estimate: 0,
+            cost: 0.0,
+            actual: 0,
+            micros: 0.0,
+            children: Vec::new(),
+        };
+        run.into_trace().done.unwrap_or_else(fallback)
     }
 
     fn render(&self, prefix: &str, last: bool, root: bool, out: &mut String) {
-        let branch = if root {
-            ""
-        } else if last {
-            "└─ "
-        } else {
-            "├─ "
+        let branch = match (root, last) {
+            (true, _) => "",
+            (false, true) => "└─ ",
+            (false, false) => "├─ ",
         };
         out.push_str(&format!(
-            "{prefix}{branch}{}  (est {}, actual {}, {:.3} ms)\n",
+            "{prefix}{branch}{}  [{}]  (est {}, cost {}; actual {}, {:.3} ms)\n",
             self.label,
+            self.strategy,
             self.estimate,
+            megabytes(self.cost),
             self.actual,
             self.micros / 1000.0
         ));
@@ -65,6 +103,14 @@ impl ExplainNode {
         for (i, child) in self.children.iter().enumerate() {
             child.render(&child_prefix, i + 1 == self.children.len(), false, out);
         }
+    }
+}
+
+fn megabytes(bytes: f64) -> String {
+    if bytes < 1e6 {
+        format!("{:.0} kB", bytes / 1e3)
+    } else {
+        format!("{:.1} MB", bytes / 1e6)
     }
 }
 

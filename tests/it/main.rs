@@ -5,6 +5,7 @@ mod cli;
 mod durability;
 mod engines;
 mod everyday;
+mod explain;
 mod grammar;
 mod import_export;
 pub mod oracle;

@@ -398,6 +398,11 @@ fn check_sized(seed: u64, segment: &str, tz: &str, size: usize) -> Result<(), Te
     want.sort();
     prop_assert_eq!(&got_sorted, &want, "segment {}", segment);
     prop_assert_eq!(engine.count(&compiled), want.len() as u64);
+    let explained = engine.explain(&compiled);
+    let root = explained.lines().find(|l| !l.starts_with("warning:"));
+    let actual = root.and_then(|l| l.split("actual ").nth(1)?.split(',').next());
+    let counted = want.len().to_string();
+    prop_assert_eq!(actual, Some(counted.as_str()), "{}", explained);
     Ok(())
 }
 

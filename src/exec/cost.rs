@@ -1,0 +1,257 @@
+//! The cost model: what each way of answering a node costs, in bytes of memory touched,
+//! so that an AND runs its children cheapest-per-rejected-row first (a bitmap operation,
+//! a column scan and a per-row gather cost very differently for the same cardinality).
+//!
+//! Units: a time scan reads 2 bytes a row (the `high` halves, `store::time_column`); a
+//! gather of one candidate misses the cache, one 64-byte line; a roaring operation reads
+//! its operands' containers (2 bytes a value in an array, 8 KiB a 65,536-row bitmap), which
+//! on this machine goes about 4 times slower per byte than a scan streams (limits.md:
+//! `a & b` of two 10% bitmaps, 2.5 MB, ~1 ms), so roaring bytes weigh 4.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use crate::model::Flag;
+use crate::plan::{Leaf, Plan};
+use crate::store::Store;
+
+use super::estimate;
+
+/// A roaring byte's weight against a scanned byte.
+const ROARING: f64 = 4.0;
+/// Bytes a scan reads per row of a time column.
+const SCAN_ROW: f64 = 2.0;
+/// Bytes a scattered read of one row touches (a cache line).
+const GATHER_ROW: f64 = 64.0;
+/// Bytes per opted-in Facebook row read by `is:fb_sendable` (expiry, last send,
+/// frequency).
+const FB_ROW: f64 = 9.0;
+
+/// How the executor answers one node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// An index's bitmap, read as stored (or cached by the store).
+    Bitmap,
+    /// A bitmap computed from an index (an account's union, an equality lookup).
+    Lookup,
+    /// A scan of a whole time column.
+    Scan,
+    /// A scan of a whole time column for the rows outside a range.
+    ScanOutside,
+    /// One pass over the opted-in Facebook rows.
+    FacebookRows,
+    /// Every live row minus the child's.
+    Complement,
+    /// The union of the children's rows.
+    Union,
+    /// The children in cost order, each restricted to the rows so far.
+    Intersection,
+    /// A time range checked only on the running rows: chunk by chunk, a scan or a gather.
+    Filter,
+    /// The opted-in Facebook rows among the running rows, one by one or in one pass.
+    FacebookAmong,
+    /// The running rows intersected with the node's bitmap.
+    Intersect,
+    /// The running rows minus the child's (restricted) rows.
+    Difference,
+    /// The children's rows, each restricted to the running rows, united.
+    UnionWithin,
+    /// The children in order, each restricted to the running rows.
+    IntersectionWithin,
+}
+
+impl std::fmt::Display for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Strategy::Bitmap => "bitmap",
+            Strategy::Lookup => "index lookup",
+            Strategy::Scan => "column scan",
+            Strategy::ScanOutside => "column scan, outside",
+            Strategy::FacebookRows => "facebook rows",
+            Strategy::Complement => "complement",
+            Strategy::Union => "union",
+            Strategy::Intersection => "intersection, cost order",
+            Strategy::Filter => "filter running rows",
+            Strategy::FacebookAmong => "facebook rows among running",
+            Strategy::Intersect => "intersect running",
+            Strategy::Difference => "difference",
+            Strategy::UnionWithin => "union within running",
+            Strategy::IntersectionWithin => "intersection within running",
+        })
+    }
+}
+
+/// How `plan` is answered on its own.
+pub fn eval_strategy(plan: &Plan) -> Strategy {
+    match plan {
+        Plan::All | Plan::Nothing => Strategy::Bitmap,
+        Plan::Leaf(Leaf::TimeRange { .. }) => Strategy::Scan,
+        Plan::Leaf(Leaf::FbSendable(_)) => Strategy::FacebookRows,
+        Plan::Leaf(leaf) if computed(leaf) => Strategy::Lookup,
+        Plan::Leaf(_) => Strategy::Bitmap,
+        Plan::Not(inner) if matches!(**inner, Plan::Leaf(Leaf::TimeRange { .. })) => {
+            Strategy::ScanOutside
+        }
+        Plan::Not(_) => Strategy::Complement,
+        Plan::Or(_) => Strategy::Union,
+        Plan::And(_) => Strategy::Intersection,
+    }
+}
+
+/// How `plan` is answered within running rows.
+pub fn restrict_strategy(plan: &Plan) -> Strategy {
+    match plan {
+        Plan::Leaf(Leaf::TimeRange { .. }) => Strategy::Filter,
+        Plan::Leaf(Leaf::FbSendable(_)) => Strategy::FacebookAmong,
+        Plan::Or(_) => Strategy::UnionWithin,
+        Plan::And(_) => Strategy::IntersectionWithin,
+        Plan::Not(_) => Strategy::Difference,
+        _ => Strategy::Intersect,
+    }
+}
+
+/// Leaves whose bitmap is computed per query rather than stored.
+fn computed(leaf: &Leaf) -> bool {
+    matches!(
+        leaf,
+        Leaf::Account(_) | Leaf::ExternalId(_) | Leaf::Name(_) | Leaf::Text(..)
+    )
+}
+
+/// The cost model over one store, for one query: each node's estimate is computed once
+/// (a time range's samples its column) and remembered by the node's address.
+pub struct Costs<'s> {
+    store: &'s Store,
+    live: f64,
+    rows: f64,
+    estimates: RefCell<HashMap<*const Plan, f64>>,
+}
+
+impl<'s> Costs<'s> {
+    pub fn new(store: &'s Store) -> Costs<'s> {
+        Costs {
+            store,
+            live: store.len().max(1) as f64,
+            rows: f64::from(store.row_count()),
+            estimates: RefCell::default(),
+        }
+    }
+
+    /// The estimated rows of `plan` (remembered).
+    pub fn estimate(&self, plan: &Plan) -> f64 {
+        if let Some(&n) = self.estimates.borrow().get(&std::ptr::from_ref(plan)) {
+            return n;
+        }
+        let n = estimate(plan, self.store) as f64;
+        self.estimates
+            .borrow_mut()
+            .insert(std::ptr::from_ref(plan), n);
+        n
+    }
+
+    /// The share of live rows `plan` matches (estimated).
+    pub fn selectivity(&self, plan: &Plan) -> f64 {
+        (self.estimate(plan) / self.live).min(1.0)
+    }
+
+    /// Bytes of a roaring bitmap holding `n` of the store's rows, weighted.
+    fn bitmap(&self, n: f64) -> f64 {
+        ROARING * (2.0 * n).min(self.rows / 8.0)
+    }
+
+    /// The cost of answering `plan` on its own.
+    pub fn eval(&self, plan: &Plan) -> f64 {
+        let est = |p: &Plan| self.estimate(p);
+        match plan {
+            Plan::All | Plan::Nothing => 0.0,
+            Plan::Leaf(Leaf::TimeRange { .. }) => self.rows * SCAN_ROW + self.bitmap(est(plan)),
+            Plan::Leaf(Leaf::FbSendable(_)) => self.facebook_rows() * FB_ROW,
+            Plan::Leaf(leaf) if computed(leaf) => self.bitmap(est(plan)),
+            Plan::Leaf(_) => 0.0,
+            Plan::Not(inner) => self.eval(inner) + self.bitmap(self.live) + self.bitmap(est(inner)),
+            Plan::Or(children) => children
+                .iter()
+                .map(|c| self.eval(c) + self.bitmap(est(c)))
+                .sum(),
+            Plan::And(children) => self.chain(&self.order(children, None), None),
+        }
+    }
+
+    /// The cost of answering `plan` within `n` running rows.
+    pub fn restrict(&self, plan: &Plan, n: f64) -> f64 {
+        let est = |p: &Plan| self.estimate(p);
+        match plan {
+            Plan::Leaf(Leaf::TimeRange { .. }) => {
+                (self.rows * SCAN_ROW).min(n * GATHER_ROW) + self.bitmap(n)
+            }
+            Plan::Leaf(Leaf::FbSendable(_)) => {
+                (self.facebook_rows() * FB_ROW).min(n * GATHER_ROW) + self.bitmap(n)
+            }
+            Plan::Or(children) => children.iter().map(|c| self.restrict(c, n)).sum(),
+            Plan::And(children) => self.chain(&self.order(children, Some(n)), Some(n)),
+            Plan::Not(inner) => self.restrict(inner, n) + self.bitmap(n),
+            other => self.eval(other) + self.bitmap(n) + self.bitmap(est(other)),
+        }
+    }
+
+    /// The cost of the first child of an AND: answered alone, then owned as the running
+    /// rows.
+    fn first(&self, plan: &Plan) -> f64 {
+        self.eval(plan) + self.bitmap(self.estimate(plan))
+    }
+
+    /// The cost of running `order` as an AND chain, from `start` running rows (`None`:
+    /// the first child is answered alone).
+    fn chain(&self, order: &[&Plan], start: Option<f64>) -> f64 {
+        let mut n = start.unwrap_or(self.live);
+        let mut total = 0.0;
+        for (i, child) in order.iter().enumerate() {
+            total += match (i, start) {
+                (0, None) => self.first(child),
+                _ => self.restrict(child, n),
+            };
+            n *= self.selectivity(child);
+        }
+        total
+    }
+
+    /// The order an AND runs its children in, from `start` running rows (`None`: the
+    /// first child is answered alone): a positive child first (the one whose cost per
+    /// rejected row is least), then, greedily, the child whose cost within the rows so
+    /// far per row it rejects is least. Negations only restrict; with no positive child
+    /// the AND starts from every live row.
+    pub fn order<'p>(&self, children: &'p [Plan], start: Option<f64>) -> Vec<&'p Plan> {
+        let mut left: Vec<&Plan> = children.iter().collect();
+        let mut order = Vec::with_capacity(left.len());
+        let mut n = start;
+        while !left.is_empty() {
+            let rank = |p: &Plan| {
+                let cost = match n {
+                    None => self.first(p),
+                    Some(n) => self.restrict(p, n),
+                };
+                let rejects = (1.0 - self.selectivity(p)).max(1e-9);
+                (cost / rejects, self.selectivity(p))
+            };
+            let eligible = |p: &&Plan| n.is_some() || !matches!(p, Plan::Not(_));
+            let Some((at, _)) = left
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| eligible(p))
+                .map(|(i, p)| (i, rank(p)))
+                .min_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal))
+            else {
+                n = Some(self.live);
+                continue;
+            };
+            let child = left.remove(at);
+            n = Some(n.unwrap_or(self.live) * self.selectivity(child));
+            order.push(child);
+        }
+        order
+    }
+
+    fn facebook_rows(&self) -> f64 {
+        self.store.flag(Flag::FbOptin).len() as f64
+    }
+}
