@@ -110,6 +110,12 @@ pub fn restrict_strategy(plan: &Plan) -> Strategy {
     }
 }
 
+/// Whether a negation within running rows subtracts `inner`'s own bitmap (one
+/// operation) rather than first restricting `inner` to the running rows.
+pub fn direct(inner: &Plan) -> bool {
+    matches!(eval_strategy(inner), Strategy::Bitmap | Strategy::Lookup)
+}
+
 /// Leaves whose bitmap is computed per query rather than stored.
 fn computed(leaf: &Leaf) -> bool {
     matches!(
@@ -189,6 +195,9 @@ impl<'s> Costs<'s> {
             }
             Plan::Or(children) => children.iter().map(|c| self.restrict(c, n)).sum(),
             Plan::And(children) => self.chain(&self.order(children, Some(n)), Some(n)),
+            Plan::Not(inner) if direct(inner) => {
+                self.eval(inner) + self.bitmap(n) + self.bitmap(est(inner))
+            }
             Plan::Not(inner) => self.restrict(inner, n) + self.bitmap(n),
             other => self.eval(other) + self.bitmap(n) + self.bitmap(est(other)),
         }

@@ -137,14 +137,14 @@ impl<'s, T: Trace> Run<'s, T> {
                 }
                 Rows::Made(out)
             }
-            Plan::And(children) => Rows::Made(self.and(children)),
+            Plan::And(children) => self.and(children),
         }
     }
 
     /// An AND: the children in cost order, the first answered alone (or every live row
     /// when all are negations), each next one within the rows so far, stopping early
     /// when nothing is left.
-    fn and(&mut self, children: &[Plan]) -> RoaringBitmap {
+    fn and(&mut self, children: &[Plan]) -> Rows<'s> {
         let order = self.costs.order(children, None);
         let (acc, rest) = self.start(&order);
         self.narrow(acc, rest)
@@ -172,23 +172,22 @@ impl<'s, T: Trace> Run<'s, T> {
         }
     }
 
-    /// The running rows an AND starts from, and the children left to restrict them.
-    fn start<'p>(&mut self, order: &'p [&'p Plan]) -> (RoaringBitmap, &'p [&'p Plan]) {
+    /// The running rows an AND starts from (an index's own bitmap is read, not copied),
+    /// and the children left to restrict them.
+    fn start<'p>(&mut self, order: &'p [&'p Plan]) -> (Rows<'s>, &'p [&'p Plan]) {
         match order.split_first() {
-            Some((first, rest)) if !matches!(first, Plan::Not(_)) => {
-                (self.eval(first).into_owned(), rest)
-            }
-            _ => (self.store.live().clone(), order),
+            Some((first, rest)) if !matches!(first, Plan::Not(_)) => (self.eval(first), rest),
+            _ => (Rows::Stored(self.store.live()), order),
         }
     }
 
     /// `acc` restricted by each of `children` in turn, stopping when nothing is left.
-    fn narrow(&mut self, mut acc: RoaringBitmap, children: &[&Plan]) -> RoaringBitmap {
+    fn narrow<'a>(&mut self, mut acc: Rows<'a>, children: &[&Plan]) -> Rows<'a> {
         for child in children {
             if acc.is_empty() {
                 break;
             }
-            acc = self.restrict(child, &acc);
+            acc = Rows::Made(self.restrict(child, &acc));
         }
         acc
     }
@@ -222,8 +221,9 @@ impl<'s, T: Trace> Run<'s, T> {
             }
             Plan::And(children) => {
                 let order = self.costs.order(children, Some(context.len() as f64));
-                self.narrow(context.clone(), &order)
+                self.narrow(Rows::Stored(context), &order).into_owned()
             }
+            Plan::Not(inner) if cost::direct(inner) => context - &*self.eval_node(inner),
             Plan::Not(inner) => context - self.restrict(inner, context),
             other => context & &*self.eval_node(other),
         }

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
 use super::Store;
@@ -21,6 +22,8 @@ pub struct FbRows {
     last_sent: Vec<u32>,
     /// 0: none, else 1 + the frequency's index.
     frequency: Vec<u8>,
+    /// The entries of each 65,536-row container: (its first row, its entries).
+    containers: Vec<(u32, std::ops::Range<usize>)>,
 }
 
 impl FbRows {
@@ -37,10 +40,12 @@ impl FbRows {
                 frequency[position.of(row)] = 1 + f.index() as u8;
             }
         }
+        let rows: Vec<u32> = rows.iter().collect();
         FbRows {
             expires: times(TimeField::FbExpiresAt),
             last_sent: times(TimeField::FbLastSentAt),
-            rows: rows.iter().collect(),
+            containers: containers(&rows),
+            rows,
             frequency,
         }
     }
@@ -58,18 +63,20 @@ impl FbRows {
         live & due
     }
 
-    /// Every sendable row.
+    /// Every sendable row: container by container, in parallel; in each, bits into
+    /// words, then the whole container at once (appending row by row costs more than
+    /// the test itself).
     fn sendable(&self, at: SendableAt) -> RoaringBitmap {
         let at = Thresholds::new(at);
-        // Bits into words, then whole containers at once: appending row by row costs
-        // more than the test itself.
-        let words = self.rows.last().map_or(0, |&r| r as usize / 64 + 1);
-        let mut bits = vec![0u64; words];
-        for (i, &row) in self.rows.iter().enumerate() {
-            let row = row as usize;
-            bits[row / 64] |= u64::from(self.is_sendable(i, &at)) << (row % 64);
-        }
-        super::rowset::from_words(0, bits)
+        let parts = self.containers.par_iter().map(|(first, entries)| {
+            let mut words = vec![0u64; 1024];
+            for i in entries.clone() {
+                let at_row = (self.rows[i] - first) as usize;
+                words[at_row / 64] |= u64::from(self.is_sendable(i, &at)) << (at_row % 64);
+            }
+            super::rowset::from_words(*first as usize, words)
+        });
+        super::rowset::union_in_order(parts.collect())
     }
 
     /// The sendable rows among a few `candidates`, each looked up by binary search.
@@ -82,6 +89,19 @@ impl FbRows {
         });
         RoaringBitmap::from_sorted_iter(hits).unwrap_or_default()
     }
+}
+
+/// The entries of each 65,536-row container of ascending `rows`.
+fn containers(rows: &[u32]) -> Vec<(u32, std::ops::Range<usize>)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while let Some(&row) = rows.get(start) {
+        let first = row & !0xFFFF;
+        let end = start + rows[start..].partition_point(|&r| r & !0xFFFF == first);
+        out.push((first, start..end));
+        start = end;
+    }
+    out
 }
 
 /// [`SendableAt`] in the stored values' terms.

@@ -53,6 +53,15 @@ pub fn from_words(base: usize, mut words: Vec<u64>) -> RoaringBitmap {
     RoaringBitmap::from_lsb0_bytes(base as u32, bytemuck::cast_slice(&words))
 }
 
+/// The union of disjoint per-chunk results, given in chunk order.
+pub fn union_in_order(parts: Vec<RoaringBitmap>) -> RoaringBitmap {
+    let mut out = RoaringBitmap::new();
+    for part in parts {
+        out |= part;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
-use super::rowset::from_words;
+use super::rowset::{from_words, union_in_order};
 use crate::model::Seconds;
 use crate::model::time::{MAX_STORED, MIN_STORED};
 
@@ -199,7 +199,7 @@ impl TimeColumn {
             .chunks()
             .map(|(i, high, low)| self.chunk_matches(i, high, low, range, invert))
             .collect();
-        union(parts)
+        union_in_order(parts)
     }
 
     /// The column's 65,536-row chunks (index, high halves, low halves), in parallel.
@@ -240,7 +240,7 @@ impl TimeColumn {
                 }
             })
             .collect();
-        union(parts)
+        union_in_order(parts)
     }
 
     /// The matching rows of chunk `i` (or, with `invert`, the others), as a bitmap built
@@ -353,15 +353,6 @@ pub(super) fn stored(value: Option<Seconds>) -> u32 {
 /// The time a stored value means.
 pub(super) fn from_stored(value: u32) -> Option<Seconds> {
     (value != NONE).then_some(Seconds::from(value))
-}
-
-/// The union of disjoint per-chunk results, in chunk order.
-fn union(parts: Vec<RoaringBitmap>) -> RoaringBitmap {
-    let mut out = RoaringBitmap::new();
-    for part in parts {
-        out |= part;
-    }
-    out
 }
 
 /// 64 compares of `u16` halves to one bit each: AVX2 where the build enables it (the
