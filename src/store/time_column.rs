@@ -83,8 +83,10 @@ impl StoredRange {
             range.first = whole_first as u16;
             range.count = (whole_last - whole_first + 1) as u16;
         }
-        range.lo_edge = lo_partial.then_some((first, low(lo)));
-        range.hi_edge = hi_partial.then_some((last, low(end)));
+        // Without a time in the last bucket it holds only timeless rows: never an edge.
+        let real = |bucket: u16| top || bucket != u16::MAX;
+        range.lo_edge = (lo_partial && real(first)).then_some((first, low(lo)));
+        range.hi_edge = (hi_partial && real(last)).then_some((last, low(end)));
         range
     }
 
@@ -505,6 +507,17 @@ mod tests {
         assert_eq!(hits.len(), 200 * 100);
         assert!(hits.iter().all(|r| (100..200).contains(&(r % 1000))));
         assert_eq!(col.get(199_999), Some(999));
+        // Per chunk: candidates in every word, candidates in runs (both scanned), a few
+        // (gathered), none.
+        let candidates: RoaringBitmap = (0..65_536u32)
+            .filter(|r| r % 7 == 0)
+            .chain((65_536..131_072).filter(|r| (r / 640) % 3 == 0))
+            .chain(131_072..131_100)
+            .collect();
+        for (lo, hi) in [(100, 200), (150, 151), (0, 1000), (999, 5000)] {
+            let want = &col.range(lo, hi) & &candidates;
+            assert_eq!(col.filter(&candidates, lo, hi), want, "{lo}..{hi}");
+        }
     }
 
     /// Times near bucket edges (multiples of 65,536 s), the last bucket, and none.
@@ -532,6 +545,11 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 3000,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
         /// Scans, filters and negations agree with comparing each row's time, whatever the
         /// buckets a range covers wholly or in part.
         #[test]
