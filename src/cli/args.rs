@@ -116,7 +116,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Show a segment's plan: as planned, run node by node (--analyze), or rule by rule (--verbose)
+    /// Show a segment's plan: as planned, run step by step (--analyze), or rule by rule (--verbose)
     #[command(
         after_help = "`explain analyze SEGMENT` and `explain verbose SEGMENT` work too (as in SQL).\n\nExamples:\n  reach explain 'tag:vip checkout:-30d.. -is:blocked'\n  reach explain --analyze 'channel:line is:fb_sendable'\n  reach explain verbose 'not not (tag:a tag:a)'"
     )]
@@ -124,7 +124,7 @@ pub enum Command {
         /// The segment (it may start with -, e.g. -tag:churned), after `analyze` or `verbose`
         #[arg(allow_hyphen_values = true, num_args = 1.., required = true)]
         segment: Vec<String>,
-        /// Run every node and show its estimated and actual cardinality and time
+        /// Run the plan and show each step as it ran: strategy, estimated rows and cost, actual rows, time
         #[arg(long)]
         analyze: bool,
         /// Show the plan as lowered, then after each optimizer rule that changed it
