@@ -4,6 +4,7 @@
 
 mod constants;
 mod contradictions;
+mod de_morgan;
 mod dedupe;
 mod double_negation;
 mod flatten;
@@ -14,9 +15,10 @@ use super::Plan;
 type Rule = fn(Plan) -> Plan;
 
 /// Every rule, in the order they are tried, named as its file.
-const RULES: [(&str, Rule); 5] = [
+const RULES: [(&str, Rule); 6] = [
     ("flatten", flatten::rewrite),
     ("double_negation", double_negation::rewrite),
+    ("de_morgan", de_morgan::rewrite),
     ("constants", constants::rewrite),
     ("dedupe", dedupe::rewrite),
     ("contradictions", contradictions::rewrite),
@@ -111,5 +113,22 @@ mod tests {
             Plan::Nothing
         );
         assert_eq!(optimize(Plan::All.negated()), Plan::Nothing);
+    }
+
+    #[test]
+    fn a_negated_or_becomes_negations_in_the_enclosing_and() {
+        let (a, b, c) = (flag(Flag::Blocked), flag(Flag::Bound), flag(Flag::FbOptin));
+        let plan = Plan::And(vec![
+            Plan::Or(vec![a.clone(), b.clone()]).negated(),
+            c.clone(),
+        ]);
+        assert_eq!(
+            optimize(plan),
+            Plan::And(vec![a.clone().negated(), b.clone().negated(), c.clone()])
+        );
+        let either = Plan::Or(vec![a.clone(), a.clone().negated()]);
+        assert_eq!(optimize(either.negated()), Plan::Nothing);
+        let both = Plan::And(vec![a.clone(), b.clone()]).negated();
+        assert_eq!(optimize(both.clone()), both, "NOT (a AND b) stays");
     }
 }
