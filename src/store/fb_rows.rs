@@ -79,16 +79,29 @@ impl FbRows {
         super::rowset::union_in_order(parts.collect())
     }
 
-    /// The sendable rows among a few `candidates`, each looked up by binary search.
+    /// The sendable rows among fewer `candidates`: both lists are ascending, so each
+    /// candidate is found by galloping forward from where the last one was.
     fn sendable_among(&self, at: SendableAt, candidates: &RoaringBitmap) -> RoaringBitmap {
         let at = Thresholds::new(at);
-        let hits = candidates.iter().filter(|row| {
-            self.rows
-                .binary_search(row)
-                .is_ok_and(|i| self.is_sendable(i, &at))
+        let mut from = 0;
+        let hits = candidates.iter().filter(|&row| {
+            from = gallop(&self.rows, from, row);
+            self.rows.get(from) == Some(&row) && self.is_sendable(from, &at)
         });
         RoaringBitmap::from_sorted_iter(hits).unwrap_or_default()
     }
+}
+
+/// The first index at or after `from` whose row is not below `row` (`rows` ascending):
+/// steps of 1, 2, 4… then a binary search within the last step.
+fn gallop(rows: &[u32], from: usize, row: u32) -> usize {
+    let rest = rows.get(from..).unwrap_or_default();
+    let mut end = 1;
+    while end < rest.len() && rest[end - 1] < row {
+        end *= 2;
+    }
+    let end = end.min(rest.len());
+    from + rest[..end].partition_point(|&r| r < row)
 }
 
 /// The entries of each 65,536-row container of ascending `rows`.
@@ -124,7 +137,7 @@ impl Thresholds {
 }
 
 /// Candidates fewer than the opted-in rows over this are looked up one by one.
-const LOOKUP_RATIO: u64 = 16;
+const LOOKUP_RATIO: u64 = 4;
 
 impl Store {
     /// The live contacts that may receive a recurring notification at `at`.
@@ -146,5 +159,22 @@ impl Store {
         self.derived
             .fb_rows
             .get(self.version, || FbRows::build(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gallop;
+
+    #[test]
+    fn galloping_finds_what_a_binary_search_finds() {
+        let rows: Vec<u32> = (0..5_000u32).map(|i| i * 8 + (i % 7)).collect();
+        let mut from = 0;
+        for row in (0..41_000u32).step_by(5) {
+            from = gallop(&rows, from, row);
+            assert_eq!(from, rows.partition_point(|&r| r < row), "{row}");
+        }
+        assert_eq!(gallop(&rows, rows.len(), 1), rows.len());
+        assert_eq!(gallop(&[], 0, 1), 0);
     }
 }
