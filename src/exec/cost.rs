@@ -48,6 +48,8 @@ pub enum Strategy {
     Intersection,
     /// A time range checked only on the running rows: chunk by chunk, a scan or a gather.
     Filter,
+    /// A negated time range checked the same way, keeping the rows outside it.
+    FilterOutside,
     /// The opted-in Facebook rows among the running rows, one by one or in one pass.
     FacebookAmong,
     /// The running rows intersected with the node's bitmap.
@@ -72,6 +74,7 @@ impl std::fmt::Display for Strategy {
             Strategy::Union => "union",
             Strategy::Intersection => "intersection, cost order",
             Strategy::Filter => "filter running rows",
+            Strategy::FilterOutside => "filter running rows, outside",
             Strategy::FacebookAmong => "facebook rows among running",
             Strategy::Intersect => "intersect running",
             Strategy::Difference => "difference",
@@ -102,6 +105,9 @@ pub fn eval_strategy(plan: &Plan) -> Strategy {
 pub fn restrict_strategy(plan: &Plan) -> Strategy {
     match plan {
         Plan::Leaf(Leaf::TimeRange { .. }) => Strategy::Filter,
+        Plan::Not(inner) if matches!(**inner, Plan::Leaf(Leaf::TimeRange { .. })) => {
+            Strategy::FilterOutside
+        }
         Plan::Leaf(Leaf::FbSendable(_)) => Strategy::FacebookAmong,
         Plan::Or(_) => Strategy::UnionWithin,
         Plan::And(_) => Strategy::IntersectionWithin,
@@ -195,6 +201,9 @@ impl<'s> Costs<'s> {
             }
             Plan::Or(children) => children.iter().map(|c| self.restrict(c, n)).sum(),
             Plan::And(children) => self.chain(&self.order(children, Some(n)), Some(n)),
+            Plan::Not(inner) if matches!(**inner, Plan::Leaf(Leaf::TimeRange { .. })) => {
+                self.restrict(inner, n)
+            }
             Plan::Not(inner) if direct(inner) => {
                 self.eval(inner) + self.bitmap(n) + self.bitmap(est(inner))
             }

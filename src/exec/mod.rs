@@ -223,8 +223,13 @@ impl<'s, T: Trace> Run<'s, T> {
                 let order = self.costs.order(children, Some(context.len() as f64));
                 self.narrow(Rows::Stored(context), &order).into_owned()
             }
-            Plan::Not(inner) if cost::direct(inner) => context - &*self.eval_node(inner),
-            Plan::Not(inner) => context - self.restrict(inner, context),
+            Plan::Not(inner) => match &**inner {
+                Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => {
+                    store.time_filter_outside(*field, context, *lo, *hi)
+                }
+                inner if cost::direct(inner) => context - &*self.eval_node(inner),
+                inner => context - self.restrict(inner, context),
+            },
             other => context & &*self.eval_node(other),
         }
     }

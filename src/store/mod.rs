@@ -237,6 +237,17 @@ impl Store {
         self.times[field.index()].estimate(lo, hi).min(self.len())
     }
 
+    /// The rows of `candidates` whose time `field` is missing or outside `[lo, hi)`.
+    pub fn time_filter_outside(
+        &self,
+        field: TimeField,
+        candidates: &RoaringBitmap,
+        lo: Seconds,
+        hi: Seconds,
+    ) -> RoaringBitmap {
+        self.times[field.index()].filter_outside(candidates, lo, hi)
+    }
+
     /// The rows of `candidates` whose time `field` lies in `[lo, hi)`.
     pub fn time_filter(
         &self,

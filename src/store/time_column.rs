@@ -106,10 +106,10 @@ impl StoredRange {
         (edge(self.lo_edge) || edge(self.hi_edge)) && self.contains(join(high, low()))
     }
 
-    /// The bits of a chunk's `rows` (offsets, ascending) whose time lies in the range, as
-    /// words. The high halves are read first in a loop of independent loads (so that the
+    /// The bits of a chunk's `rows` (offsets, ascending) whose time lies in the range (or,
+    /// with `invert`, does not), as words. The high halves are read first in a loop of independent loads (so that the
     /// cache misses overlap), then tested without unpredictable branches.
-    fn gather(self, high: &[u16], low: &[u16], rows: Vec<usize>) -> Vec<u64> {
+    fn gather(self, high: &[u16], low: &[u16], rows: Vec<usize>, invert: bool) -> Vec<u64> {
         let codes: Vec<u16> = rows.iter().map(|&at| high[at]).collect();
         let mut words = vec![0u64; high.len().div_ceil(64)];
         let edge = |c: u16, e: Option<(u16, u16)>| e.is_some_and(|(bucket, _)| bucket == c);
@@ -117,7 +117,7 @@ impl StoredRange {
             let whole = c.wrapping_sub(self.first) < self.count;
             let partial = edge(c, self.lo_edge) || edge(c, self.hi_edge);
             let hit = whole | (partial && self.contains(join(c, low[at])));
-            words[at / 64] |= u64::from(hit) << (at % 64);
+            words[at / 64] |= u64::from(hit != invert) << (at % 64);
         }
         words
     }
@@ -234,9 +234,35 @@ impl TimeColumn {
     /// values one by one, a chunk with many scans it (as `range`) and keeps the
     /// candidates' bits. Chunks run in parallel.
     pub fn filter(&self, candidates: &RoaringBitmap, lo: Seconds, hi: Seconds) -> RoaringBitmap {
-        let range = StoredRange::new(lo, hi, self.top);
-        if range.width == 0 || candidates.is_empty() {
+        self.filter_with(candidates, StoredRange::new(lo, hi, self.top), false)
+    }
+
+    /// The rows of `candidates` whose time is missing or outside `[lo, hi)`, as
+    /// [`TimeColumn::filter`] visits them.
+    pub fn filter_outside(
+        &self,
+        candidates: &RoaringBitmap,
+        lo: Seconds,
+        hi: Seconds,
+    ) -> RoaringBitmap {
+        self.filter_with(candidates, StoredRange::new(lo, hi, self.top), true)
+    }
+
+    fn filter_with(
+        &self,
+        candidates: &RoaringBitmap,
+        range: StoredRange,
+        invert: bool,
+    ) -> RoaringBitmap {
+        if candidates.is_empty() {
             return RoaringBitmap::new();
+        }
+        if range.width == 0 {
+            return if invert {
+                candidates.clone()
+            } else {
+                RoaringBitmap::new()
+            };
         }
         let parts: Vec<RoaringBitmap> = self
             .chunks()
@@ -247,13 +273,20 @@ impl TimeColumn {
                     0 => RoaringBitmap::new(),
                     n if n < GATHER_BELOW => {
                         let rows = candidates.range(rows).map(|row| (row - base) as usize);
-                        from_words(i * CHUNK, range.gather(high, low, rows.collect()))
+                        from_words(i * CHUNK, range.gather(high, low, rows.collect(), invert))
                     }
-                    _ => self.chunk_matches(i, high, low, range, false) & candidates,
+                    _ => self.chunk_matches(i, high, low, range, invert) & candidates,
                 }
             })
             .collect();
-        union_in_order(parts)
+        let mut out = union_in_order(parts);
+        if invert && let Some(past) = candidates.max().filter(|&m| m as usize >= self.high.len()) {
+            // Candidates past the column's end have no time: all outside.
+            out |= candidates
+                .range(self.high.len() as u32..=past)
+                .collect::<RoaringBitmap>();
+        }
+        out
     }
 
     /// The matching rows of chunk `i` (or, with `invert`, the others), as a bitmap built
@@ -514,9 +547,15 @@ mod tests {
             .chain((65_536..131_072).filter(|r| (r / 640) % 3 == 0))
             .chain(131_072..131_100)
             .collect();
-        for (lo, hi) in [(100, 200), (150, 151), (0, 1000), (999, 5000)] {
+        for (lo, hi) in [(100, 200), (150, 151), (0, 1000), (999, 5000), (5, 5)] {
             let want = &col.range(lo, hi) & &candidates;
             assert_eq!(col.filter(&candidates, lo, hi), want, "{lo}..{hi}");
+            let outside = &candidates - &want;
+            assert_eq!(
+                col.filter_outside(&candidates, lo, hi),
+                outside,
+                "{lo}..{hi}"
+            );
         }
     }
 
@@ -568,6 +607,8 @@ mod tests {
             let candidates: RoaringBitmap = (0..values.len() as u32).filter(|&r| pick[r as usize]).collect();
             let kept: Vec<u32> = want.into_iter().filter(|&r| pick[r as usize]).collect();
             proptest::prop_assert_eq!(col.filter(&candidates, lo, hi).iter().collect::<Vec<_>>(), kept);
+            let kept_out: Vec<u32> = (0..values.len() as u32).filter(|&r| pick[r as usize] && !inside(&values[r as usize])).collect();
+            proptest::prop_assert_eq!(col.filter_outside(&candidates, lo, hi).iter().collect::<Vec<_>>(), kept_out);
             let stored: Vec<Option<Seconds>> = col.stored_values().map(from_stored).collect();
             proptest::prop_assert_eq!(stored, values.clone());
             proptest::prop_assert_eq!(TimeColumn::from_raw(&col.stored_values().collect::<Vec<_>>()).range(lo, hi), col.range(lo, hi));
