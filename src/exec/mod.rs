@@ -3,7 +3,8 @@
 //! An AND runs its children in the order the cost model (`cost.rs`, bytes touched per
 //! row rejected) picks: a positive child first, answered alone, then each next child
 //! only within the rows so far, stopping as soon as nothing is left; negated children
-//! become differences (never a complement of every contact). A time range within running
+//! become differences (never a complement of every contact), a negated time range a
+//! filter that keeps the rows outside it. A time range within running
 //! rows reads only their chunks, gathering a few candidates one by one or scanning a
 //! chunk that holds many (`TimeColumn::filter`); `is:fb_sendable` is one pass over the
 //! opted-in Facebook rows (`store::fb_rows`). A count does not build the last step's
