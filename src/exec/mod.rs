@@ -210,7 +210,7 @@ impl<'s, T: Trace> Run<'s, T> {
         let store = self.store;
         match plan {
             Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => {
-                store.time_filter(*field, context, *lo, *hi)
+                store.time_filter(*field, context, (*lo, *hi), false)
             }
             Plan::Leaf(Leaf::FbSendable(at)) => store.fb_sendable_among(*at, context),
             Plan::Or(children) => {
@@ -226,7 +226,7 @@ impl<'s, T: Trace> Run<'s, T> {
             }
             Plan::Not(inner) => match &**inner {
                 Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => {
-                    store.time_filter_outside(*field, context, *lo, *hi)
+                    store.time_filter(*field, context, (*lo, *hi), true)
                 }
                 inner if cost::direct(inner) => context - &*self.eval_node(inner),
                 inner => context - self.restrict(inner, context),

@@ -237,26 +237,20 @@ impl Store {
         self.times[field.index()].estimate(lo, hi).min(self.len())
     }
 
-    /// The rows of `candidates` whose time `field` is missing or outside `[lo, hi)`.
-    pub fn time_filter_outside(
-        &self,
-        field: TimeField,
-        candidates: &RoaringBitmap,
-        lo: Seconds,
-        hi: Seconds,
-    ) -> RoaringBitmap {
-        self.times[field.index()].filter_outside(candidates, lo, hi)
-    }
-
-    /// The rows of `candidates` whose time `field` lies in `[lo, hi)`.
+    /// The rows of `candidates` whose time `field` lies in `[lo, hi)`, or with `outside`,
+    /// whose time is missing or outside it.
     pub fn time_filter(
         &self,
         field: TimeField,
         candidates: &RoaringBitmap,
-        lo: Seconds,
-        hi: Seconds,
+        (lo, hi): (Seconds, Seconds),
+        outside: bool,
     ) -> RoaringBitmap {
-        self.times[field.index()].filter(candidates, lo, hi)
+        let column = &self.times[field.index()];
+        match outside {
+            false => column.filter(candidates, lo, hi),
+            true => column.filter_outside(candidates, lo, hi),
+        }
     }
 
     /// The contacts whose text `field` is set.
