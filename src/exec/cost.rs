@@ -15,8 +15,6 @@ use crate::model::Flag;
 use crate::plan::{Leaf, Plan};
 use crate::store::Store;
 
-use super::estimate;
-
 /// A roaring byte's weight against a scanned byte.
 const ROARING: f64 = 4.0;
 /// Bytes a scan reads per row of a time column.
@@ -149,12 +147,32 @@ impl<'s> Costs<'s> {
         }
     }
 
-    /// The estimated rows of `plan` (remembered).
+    /// A cheap estimate of how many rows `plan` matches (exact for stored bitmaps; a
+    /// time range samples its column), remembered for every node it visits.
     pub fn estimate(&self, plan: &Plan) -> f64 {
         if let Some(&n) = self.estimates.borrow().get(&std::ptr::from_ref(plan)) {
             return n;
         }
-        let n = estimate(plan, self.store) as f64;
+        let store = self.store;
+        let n = match plan {
+            Plan::All => self.live,
+            Plan::Nothing => 0.0,
+            Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => {
+                store.time_estimate(*field, *lo, *hi) as f64
+            }
+            Plan::Leaf(Leaf::FbSendable(_)) => self.facebook_rows(),
+            Plan::Leaf(leaf) => super::lookup(leaf, store).len() as f64,
+            Plan::Not(inner) => (self.live - self.estimate(inner)).max(0.0),
+            Plan::And(children) => children
+                .iter()
+                .map(|c| self.estimate(c))
+                .fold(self.live, f64::min),
+            Plan::Or(children) => children
+                .iter()
+                .map(|c| self.estimate(c))
+                .sum::<f64>()
+                .min(self.live),
+        };
         self.estimates
             .borrow_mut()
             .insert(std::ptr::from_ref(plan), n);

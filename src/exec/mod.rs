@@ -210,7 +210,7 @@ impl<'s, T: Trace> Run<'s, T> {
         let store = self.store;
         match plan {
             Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => {
-                store.time_filter(*field, context, (*lo, *hi), false)
+                store.time_filter(*field, context, *lo, *hi, false)
             }
             Plan::Leaf(Leaf::FbSendable(at)) => store.fb_sendable_among(*at, context),
             Plan::Or(children) => {
@@ -226,7 +226,7 @@ impl<'s, T: Trace> Run<'s, T> {
             }
             Plan::Not(inner) => match &**inner {
                 Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => {
-                    store.time_filter(*field, context, (*lo, *hi), true)
+                    store.time_filter(*field, context, *lo, *hi, true)
                 }
                 inner if cost::direct(inner) => context - &*self.eval_node(inner),
                 inner => context - self.restrict(inner, context),
@@ -255,28 +255,5 @@ fn lookup<'s>(leaf: &Leaf, store: &'s Store) -> Rows<'s> {
         Leaf::Text(field, value) => Rows::Made(store.text_eq(*field, value)),
         Leaf::FbSendable(at) => Rows::Made(store.fb_sendable(*at)),
         Leaf::Unsubscribed => Rows::Derived(store.unsubscribed()),
-    }
-}
-
-/// A cheap estimate of how many rows `plan` matches (exact for stored bitmaps).
-pub fn estimate(plan: &Plan, store: &Store) -> u64 {
-    let live = store.len();
-    match plan {
-        Plan::All => live,
-        Plan::Nothing => 0,
-        Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => store.time_estimate(*field, *lo, *hi),
-        Plan::Leaf(Leaf::FbSendable(_)) => store.flag(crate::model::Flag::FbOptin).len(),
-        Plan::Leaf(leaf) => lookup(leaf, store).len(),
-        Plan::Not(inner) => live.saturating_sub(estimate(inner, store)),
-        Plan::And(children) => children
-            .iter()
-            .map(|c| estimate(c, store))
-            .min()
-            .unwrap_or(live),
-        Plan::Or(children) => children
-            .iter()
-            .map(|c| estimate(c, store))
-            .sum::<u64>()
-            .min(live),
     }
 }

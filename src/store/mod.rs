@@ -243,7 +243,8 @@ impl Store {
         &self,
         field: TimeField,
         candidates: &RoaringBitmap,
-        (lo, hi): (Seconds, Seconds),
+        lo: Seconds,
+        hi: Seconds,
         outside: bool,
     ) -> RoaringBitmap {
         let column = &self.times[field.index()];

@@ -96,27 +96,23 @@ impl StoredRange {
     }
 
     /// Whether a row in bucket `high` is inside, reading its low half only when the
-    /// bucket is partly inside.
+    /// bucket is partly inside (rare, so the one branch is predictable).
     #[inline]
     fn decide(self, high: u16, low: impl FnOnce() -> u16) -> bool {
-        if high.wrapping_sub(self.first) < self.count {
-            return true;
-        }
+        let whole = high.wrapping_sub(self.first) < self.count;
         let edge = |e: Option<(u16, u16)>| e.is_some_and(|(bucket, _)| bucket == high);
-        (edge(self.lo_edge) || edge(self.hi_edge)) && self.contains(join(high, low()))
+        let partial = edge(self.lo_edge) || edge(self.hi_edge);
+        whole | (partial && self.contains(join(high, low())))
     }
 
-    /// The bits of a chunk's `rows` (offsets, ascending) whose time lies in the range (or,
-    /// with `invert`, does not), as words. The high halves are read first in a loop of independent loads (so that the
-    /// cache misses overlap), then tested without unpredictable branches.
+    /// The bits of a chunk's `rows` (offsets, ascending) whose time lies in the range
+    /// (or, with `invert`, does not), as words. The high halves are read first in a loop
+    /// of independent loads, so that the cache misses overlap.
     fn gather(self, high: &[u16], low: &[u16], rows: Vec<usize>, invert: bool) -> Vec<u64> {
         let codes: Vec<u16> = rows.iter().map(|&at| high[at]).collect();
         let mut words = vec![0u64; high.len().div_ceil(64)];
-        let edge = |c: u16, e: Option<(u16, u16)>| e.is_some_and(|(bucket, _)| bucket == c);
         for (&at, &c) in rows.iter().zip(&codes) {
-            let whole = c.wrapping_sub(self.first) < self.count;
-            let partial = edge(c, self.lo_edge) || edge(c, self.hi_edge);
-            let hit = whole | (partial && self.contains(join(c, low[at])));
+            let hit = self.decide(c, || low[at]);
             words[at / 64] |= u64::from(hit != invert) << (at % 64);
         }
         words
