@@ -99,6 +99,15 @@ pub fn eval_strategy(plan: &Plan) -> Strategy {
     }
 }
 
+/// How `plan` is counted on its own: as it is answered, but a negation is the live rows
+/// less its child's count.
+pub fn count_strategy(plan: &Plan) -> Strategy {
+    match plan {
+        Plan::Not(_) => Strategy::Complement,
+        other => eval_strategy(other),
+    }
+}
+
 /// How `plan` is answered within running rows.
 pub fn restrict_strategy(plan: &Plan) -> Strategy {
     match plan {

@@ -6,9 +6,7 @@
 
 use std::time::Instant;
 
-use roaring::RoaringBitmap;
-
-use super::{Costs, Run, Strategy, Trace};
+use super::{Costs, Run, Step, Strategy, Trace};
 use crate::plan::Plan;
 use crate::store::Store;
 
@@ -17,6 +15,8 @@ use crate::store::Store;
 pub struct ExplainNode {
     pub label: String,
     pub strategy: Strategy,
+    /// Whether the step's rows were only counted, not built.
+    pub counted: bool,
     pub estimate: u64,
     /// The cost model's figure, in weighted bytes touched.
     pub cost: f64,
@@ -33,14 +33,15 @@ struct Recorder {
 }
 
 impl Trace for Recorder {
-    fn enter(&mut self, plan: &Plan, how: Strategy, within: Option<u64>, costs: &Costs<'_>) {
-        let cost = match within {
+    fn enter(&mut self, plan: &Plan, step: Step, costs: &Costs<'_>) {
+        let cost = match step.within {
             None => costs.eval(plan),
             Some(n) => costs.restrict(plan, n as f64),
         };
         let node = ExplainNode {
             label: plan.label(),
-            strategy: how,
+            strategy: step.how,
+            counted: step.counted,
             estimate: costs.estimate(plan) as u64,
             cost,
             actual: 0,
@@ -50,12 +51,12 @@ impl Trace for Recorder {
         self.open.push((node, Instant::now()));
     }
 
-    fn leave(&mut self, rows: &RoaringBitmap) {
+    fn leave(&mut self, rows: u64) {
         let Some((mut node, started)) = self.open.pop() else {
             return;
         };
         node.micros = started.elapsed().as_secs_f64() * 1e6;
-        node.actual = rows.len();
+        node.actual = rows;
         match self.open.last_mut() {
             Some((parent, _)) => parent.children.push(node),
             None => self.done = Some(node),
@@ -64,13 +65,14 @@ impl Trace for Recorder {
 }
 
 impl ExplainNode {
-    /// Runs `plan` over `store`, recording every step.
+    /// Counts `plan` over `store` as `count` does, recording every step.
     pub fn new(plan: &Plan, store: &Store) -> ExplainNode {
         let mut run = Run::new(store, Recorder::default());
-        run.eval(plan);
+        run.count(plan);
         let fallback = || ExplainNode {
             label: plan.label(),
-            strategy: super::cost::eval_strategy(plan),
+            strategy: super::cost::count_strategy(plan),
+            counted: true,
             estimate: 0,
             cost: 0.0,
             actual: 0,
@@ -87,9 +89,10 @@ impl ExplainNode {
             (false, false) => "├─ ",
         };
         out.push_str(&format!(
-            "{prefix}{branch}{}  [{}]  (est {}, cost {}; actual {}, {:.3} ms)\n",
+            "{prefix}{branch}{}  [{}{}]  (est {}, cost {}; actual {}, {:.3} ms)\n",
             self.label,
             self.strategy,
+            if self.counted { ", counted" } else { "" },
             self.estimate,
             megabytes(self.cost),
             self.actual,

@@ -7,9 +7,10 @@
 //! filter that keeps the rows outside it. A time range within running
 //! rows reads only their chunks, gathering a few candidates one by one or scanning a
 //! chunk that holds many (`TimeColumn::filter`); `is:fb_sendable` is one pass over the
-//! opted-in Facebook rows (`store::fb_rows`). A count does not build the last step's
-//! bitmap. Every step reports to a [`Trace`]: EXPLAIN ANALYZE (`explain.rs`) records
-//! the strategy, estimate, cost, actual rows and time of each; a plain run ignores them.
+//! opted-in Facebook rows (`store::fb_rows`). A count builds as little as it can
+//! ([`Run::count`]). Every step reports to a [`Trace`]: EXPLAIN ANALYZE (`explain.rs`)
+//! counts as `count` does and records the strategy, estimate, cost, actual rows and
+//! time of each; a plain run ignores them.
 //! Time-range scans are the parallel part.
 
 mod cost;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
+use crate::model::{Seconds, TimeField};
 use crate::plan::{Leaf, Plan};
 use crate::store::Store;
 
@@ -59,11 +61,38 @@ impl Rows<'_> {
 /// What the executor reports of each step it takes: EXPLAIN ANALYZE listens, a plain run
 /// does not (and pays nothing).
 pub(crate) trait Trace {
-    /// A node starts, answered by `how`, alone (`within: None`) or within that many
-    /// running rows.
-    fn enter(&mut self, plan: &Plan, how: Strategy, within: Option<u64>, costs: &Costs<'_>);
-    /// The node entered last is done with `rows`.
-    fn leave(&mut self, rows: &RoaringBitmap);
+    /// A node starts, answered as `step` says.
+    fn enter(&mut self, plan: &Plan, step: Step, costs: &Costs<'_>);
+    /// The node entered last is done, with that many rows.
+    fn leave(&mut self, rows: u64);
+}
+
+/// How the executor answers one node.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Step {
+    pub how: Strategy,
+    /// Alone (`None`) or within that many running rows.
+    pub within: Option<u64>,
+    /// Whether the node's rows are only counted, not built.
+    pub counted: bool,
+}
+
+impl Step {
+    fn alone(how: Strategy, counted: bool) -> Step {
+        Step {
+            how,
+            within: None,
+            counted,
+        }
+    }
+
+    fn within(how: Strategy, context: &RoaringBitmap, counted: bool) -> Step {
+        Step {
+            how,
+            within: Some(context.len()),
+            counted,
+        }
+    }
 }
 
 /// The trace of a plain run.
@@ -71,9 +100,9 @@ struct Quiet;
 
 impl Trace for Quiet {
     #[inline]
-    fn enter(&mut self, _: &Plan, _: Strategy, _: Option<u64>, _: &Costs<'_>) {}
+    fn enter(&mut self, _: &Plan, _: Step, _: &Costs<'_>) {}
     #[inline]
-    fn leave(&mut self, _: &RoaringBitmap) {}
+    fn leave(&mut self, _: u64) {}
 }
 
 /// The live rows matching `plan`.
@@ -83,11 +112,7 @@ pub fn execute(plan: &Plan, store: &Store) -> RoaringBitmap {
 
 /// How many live rows match `plan`.
 pub fn count(plan: &Plan, store: &Store) -> u64 {
-    let mut run = Run::new(store, Quiet);
-    match plan {
-        Plan::And(children) => run.count_and(children),
-        _ => run.eval(plan).len(),
-    }
+    Run::new(store, Quiet).count(plan)
 }
 
 /// One query's execution over a store, reporting to `trace`.
@@ -110,13 +135,76 @@ impl<'s, T: Trace> Run<'s, T> {
         self.trace
     }
 
+    /// Runs one step, `plan` answered as `step` says, and reports it to the trace with
+    /// the number of rows `size` says it gave.
+    fn step<R>(
+        &mut self,
+        plan: &Plan,
+        step: Step,
+        run: impl FnOnce(&mut Self) -> R,
+        size: impl FnOnce(&R) -> u64,
+    ) -> R {
+        self.trace.enter(plan, step, &self.costs);
+        let out = run(self);
+        self.trace.leave(size(&out));
+        out
+    }
+
     /// The rows of `plan`, answered on its own.
     fn eval(&mut self, plan: &Plan) -> Rows<'s> {
-        let how = cost::eval_strategy(plan);
-        self.trace.enter(plan, how, None, &self.costs);
-        let rows = self.eval_node(plan);
-        self.trace.leave(&rows);
-        rows
+        let step = Step::alone(cost::eval_strategy(plan), false);
+        self.step(plan, step, |run| run.eval_node(plan), |rows| rows.len())
+    }
+
+    /// How many rows `plan` has, answered on its own, building as little as it can:
+    /// a time range is counted as it is scanned, a negation is the live rows less its
+    /// child's count (every node's rows are live rows: deleting a row blanks its fields),
+    /// an OR counts its last union and an AND its last step without building them.
+    pub(crate) fn count(&mut self, plan: &Plan) -> u64 {
+        let step = Step::alone(cost::count_strategy(plan), true);
+        self.step(plan, step, |run| run.count_node(plan), |&n| n)
+    }
+
+    fn count_node(&mut self, plan: &Plan) -> u64 {
+        match plan {
+            Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => {
+                self.store.time_count(*field, *lo, *hi)
+            }
+            Plan::Not(inner) => self.store.len().saturating_sub(self.count(inner)),
+            Plan::Or(children) => self.count_or(children),
+            Plan::And(children) => self.count_and(children),
+            other => self.eval_node(other).len(),
+        }
+    }
+
+    /// An OR's count: the union of all children but the largest (by estimate), counted
+    /// together with the largest one's rows without building their union.
+    fn count_or(&mut self, children: &[Plan]) -> u64 {
+        let largest = (0..children.len()).max_by(|&a, &b| {
+            let estimate = |i: usize| self.costs.estimate(&children[i]);
+            estimate(a).total_cmp(&estimate(b))
+        });
+        let Some(largest) = largest else {
+            return 0;
+        };
+        let rest = children.iter().enumerate().filter(|&(i, _)| i != largest);
+        let union = self.union(rest.map(|(_, child)| child));
+        union.union_len(&self.eval(&children[largest]))
+    }
+
+    /// The union of `children`'s rows (one child's own rows are not copied).
+    fn union<'p>(&mut self, children: impl IntoIterator<Item = &'p Plan>) -> Rows<'s> {
+        let mut children = children.into_iter();
+        let Some(first) = children.next() else {
+            return Rows::Made(RoaringBitmap::new());
+        };
+        let mut out = self.eval(first);
+        for child in children {
+            let mut made = out.into_owned();
+            made |= &*self.eval(child);
+            out = Rows::Made(made);
+        }
+        out
     }
 
     fn eval_node(&mut self, plan: &Plan) -> Rows<'s> {
@@ -131,13 +219,7 @@ impl<'s, T: Trace> Run<'s, T> {
                 }
                 other => Rows::Made(store.live() - &*self.eval(other)),
             },
-            Plan::Or(children) => {
-                let mut out = RoaringBitmap::new();
-                for child in children {
-                    out |= &*self.eval(child);
-                }
-                Rows::Made(out)
-            }
+            Plan::Or(children) => self.union(children),
             Plan::And(children) => self.and(children),
         }
     }
@@ -151,26 +233,39 @@ impl<'s, T: Trace> Run<'s, T> {
         self.narrow(acc, rest)
     }
 
-    /// An AND's count: as [`Run::and`], but a last step that is an index bitmap (or its
-    /// negation) is counted against the rows so far, not built.
+    /// An AND's count: as [`Run::and`], but the last step is counted against the rows so
+    /// far, not built.
     fn count_and(&mut self, children: &[Plan]) -> u64 {
         let order = self.costs.order(children, None);
         let Some((last, init)) = order.split_last() else {
             return self.store.len();
         };
         if init.is_empty() {
-            return self.eval(last).len();
+            return self.count(last);
         }
-        let bitmap = |p: &Plan| matches!(cost::eval_strategy(p), Strategy::Bitmap);
         let (acc, rest) = self.start(init);
         let acc = self.narrow(acc, rest);
-        match last {
-            Plan::Not(inner) if bitmap(inner) => {
-                acc.len() - acc.intersection_len(&self.eval(inner))
+        self.count_within(last, &acc)
+    }
+
+    /// How many rows of `context` match `plan`: an index bitmap (or its negation) is
+    /// counted against them, a time range (or its negation) as it is filtered; anything
+    /// else is restricted, then counted.
+    fn count_within(&mut self, plan: &Plan, context: &RoaringBitmap) -> u64 {
+        let Some((what, negated)) = Countable::of(plan) else {
+            return self.restrict(plan, context).len();
+        };
+        let step = Step::within(cost::restrict_strategy(plan), context, true);
+        let count = |run: &mut Self| match what {
+            Countable::Bitmap(inner) => {
+                let hits = context.intersection_len(&run.eval_node(inner));
+                if negated { context.len() - hits } else { hits }
             }
-            _ if bitmap(last) => acc.intersection_len(&self.eval(last)),
-            _ => self.restrict(last, &acc).len(),
-        }
+            Countable::Range(field, lo, hi) => {
+                (run.store).time_filter_count(field, context, lo, hi, negated)
+            }
+        };
+        self.step(plan, step, count, |&n| n)
     }
 
     /// The running rows an AND starts from (an index's own bitmap is read, not copied),
@@ -195,12 +290,9 @@ impl<'s, T: Trace> Run<'s, T> {
 
     /// `plan ∩ context`, evaluated knowing the context.
     fn restrict(&mut self, plan: &Plan, context: &RoaringBitmap) -> RoaringBitmap {
-        let how = cost::restrict_strategy(plan);
-        self.trace
-            .enter(plan, how, Some(context.len()), &self.costs);
-        let rows = self.restrict_node(plan, context);
-        self.trace.leave(&rows);
-        rows
+        let step = Step::within(cost::restrict_strategy(plan), context, false);
+        let run = |run: &mut Self| run.restrict_node(plan, context);
+        self.step(plan, step, run, RoaringBitmap::len)
     }
 
     /// OR, AND and NOT pass the context down to their children (so nothing is computed
@@ -233,6 +325,31 @@ impl<'s, T: Trace> Run<'s, T> {
             },
             other => context & &*self.eval_node(other),
         }
+    }
+}
+
+/// A step that can be counted within running rows without building its rows: an index
+/// bitmap or a time range, perhaps negated.
+enum Countable<'p> {
+    Bitmap(&'p Plan),
+    Range(TimeField, Seconds, Seconds),
+}
+
+impl Countable<'_> {
+    /// What `plan` counts, and whether it is negated.
+    fn of(plan: &Plan) -> Option<(Countable<'_>, bool)> {
+        let (inner, negated) = match plan {
+            Plan::Not(inner) => (&**inner, true),
+            other => (other, false),
+        };
+        let what = match inner {
+            Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => Countable::Range(*field, *lo, *hi),
+            other if matches!(cost::eval_strategy(other), Strategy::Bitmap) => {
+                Countable::Bitmap(other)
+            }
+            _ => return None,
+        };
+        Some((what, negated))
     }
 }
 

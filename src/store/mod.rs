@@ -254,6 +254,24 @@ impl Store {
         }
     }
 
+    /// How many rows of `candidates` [`Store::time_filter`] would give, without building
+    /// them.
+    pub fn time_filter_count(
+        &self,
+        field: TimeField,
+        candidates: &RoaringBitmap,
+        lo: Seconds,
+        hi: Seconds,
+        outside: bool,
+    ) -> u64 {
+        self.times[field.index()].filter_count(candidates, lo, hi, outside)
+    }
+
+    /// How many contacts have time `field` in `[lo, hi)` (a scan that builds no bitmap).
+    pub fn time_count(&self, field: TimeField, lo: Seconds, hi: Seconds) -> u64 {
+        self.times[field.index()].count(lo, hi)
+    }
+
     /// The contacts whose text `field` is set.
     pub fn text_present(&self, field: TextField) -> &RoaringBitmap {
         self.texts[field.index()].present()

@@ -121,7 +121,7 @@ impl StoredRange {
     /// One bit per row of 64, set where the row's time lies in the range: the buckets
     /// wholly inside from the high halves; the rows of a partial bucket compare their
     /// low halves, read only for the words that hold such a row (all vectorized).
-    #[inline]
+    #[inline(always)]
     fn word(self, high: &[u16; 64], low: &[u16; 64]) -> u64 {
         let mut bits = simd::in_range(high, self.first, self.count);
         let at_least = |m: u16| simd::in_range(low, m, 0u16.wrapping_sub(m));
@@ -244,38 +244,45 @@ impl TimeColumn {
         self.filter_with(candidates, StoredRange::new(lo, hi, self.top), true)
     }
 
+    /// How many rows of `candidates` have `lo <= t < hi` (with `invert`: a time missing
+    /// or outside), visiting them as [`TimeColumn::filter`] does but building no bitmap
+    /// of the whole.
+    pub fn filter_count(
+        &self,
+        candidates: &RoaringBitmap,
+        lo: Seconds,
+        hi: Seconds,
+        invert: bool,
+    ) -> u64 {
+        let range = StoredRange::new(lo, hi, self.top);
+        let parts = self.filter_parts(candidates, range, invert);
+        let counted: u64 = parts
+            .map(|part| match part {
+                Part::Kept(rows) => rows.len(),
+                Part::Scanned(rows) => rows.intersection_len(candidates),
+            })
+            .sum();
+        match invert {
+            true => counted + candidates.range_cardinality(self.high.len() as u32..),
+            false => counted,
+        }
+    }
+
     fn filter_with(
         &self,
         candidates: &RoaringBitmap,
         range: StoredRange,
         invert: bool,
     ) -> RoaringBitmap {
-        if candidates.is_empty() {
-            return RoaringBitmap::new();
-        }
-        if range.width == 0 {
-            return if invert {
-                candidates.clone()
-            } else {
-                RoaringBitmap::new()
-            };
-        }
-        let parts: Vec<RoaringBitmap> = self
-            .chunks()
-            .map(|(i, high, low)| {
-                let base = (i * CHUNK) as u32;
-                let rows = base..base.saturating_add(high.len() as u32);
-                match candidates.range_cardinality(rows.clone()) {
-                    0 => RoaringBitmap::new(),
-                    n if n < GATHER_BELOW => {
-                        let rows = candidates.range(rows).map(|row| (row - base) as usize);
-                        from_words(i * CHUNK, range.gather(high, low, rows.collect(), invert))
-                    }
-                    _ => self.chunk_matches(i, high, low, range, invert) & candidates,
-                }
-            })
-            .collect();
-        let mut out = union_in_order(parts);
+        let parts = self.filter_parts(candidates, range, invert);
+        let mut out = union_in_order(
+            parts
+                .map(|part| match part {
+                    Part::Kept(rows) => rows,
+                    Part::Scanned(rows) => rows & candidates,
+                })
+                .collect(),
+        );
         if invert && let Some(past) = candidates.max().filter(|&m| m as usize >= self.high.len()) {
             // Candidates past the column's end have no time: all outside.
             out |= candidates
@@ -283,6 +290,52 @@ impl TimeColumn {
                 .collect::<RoaringBitmap>();
         }
         out
+    }
+
+    /// The chunks holding a candidate, each answered by gathering its few candidates or
+    /// by scanning it whole (then still to be cut to the candidates), in parallel. Rows
+    /// past the column's end are not visited.
+    fn filter_parts<'a>(
+        &'a self,
+        candidates: &'a RoaringBitmap,
+        range: StoredRange,
+        invert: bool,
+    ) -> impl ParallelIterator<Item = Part> + 'a {
+        // An empty range keeps no candidate, or with `invert` every one.
+        let everything = range.width == 0 && invert;
+        let nothing = range.width == 0 && !invert;
+        self.chunks().filter_map(move |(i, high, low)| {
+            let base = (i * CHUNK) as u32;
+            let rows = base..base.saturating_add(high.len() as u32);
+            match candidates.range_cardinality(rows.clone()) {
+                0 => None,
+                _ if nothing => None,
+                _ if everything => Some(Part::Kept(candidates.range(rows).collect())),
+                n if n < GATHER_BELOW => {
+                    let rows = candidates.range(rows).map(|row| (row - base) as usize);
+                    let words = range.gather(high, low, rows.collect(), invert);
+                    Some(Part::Kept(from_words(i * CHUNK, words)))
+                }
+                _ => Some(Part::Scanned(
+                    self.chunk_matches(i, high, low, range, invert),
+                )),
+            }
+        })
+    }
+
+    /// How many rows have `lo <= t < hi`: a scan as [`TimeColumn::range`], counting the
+    /// words it computes instead of building bitmaps from them.
+    pub fn count(&self, lo: Seconds, hi: Seconds) -> u64 {
+        let range = StoredRange::new(lo, hi, self.top);
+        if range.width == 0 {
+            return 0;
+        }
+        let ones = |(_, high, low): (usize, &[u16], &[u16])| {
+            let mut n = 0u64;
+            for_each_word(high, low, range, |w| n += u64::from(w.count_ones()));
+            n
+        };
+        self.chunks().map(ones).sum()
     }
 
     /// The matching rows of chunk `i` (or, with `invert`, the others), as a bitmap built
@@ -295,18 +348,8 @@ impl TimeColumn {
         range: StoredRange,
         invert: bool,
     ) -> RoaringBitmap {
-        let (full_high, tail_high) = high.as_chunks::<64>();
-        let (full_low, tail_low) = low.as_chunks::<64>();
         let mut words: Vec<u64> = Vec::with_capacity(high.len().div_ceil(64));
-        let pairs = full_high.iter().zip(full_low);
-        words.extend(pairs.map(|(h, l)| range.word(h, l)));
-        if !tail_high.is_empty() {
-            let (mut h, mut l) = ([0u16; 64], [0u16; 64]);
-            h[..tail_high.len()].copy_from_slice(tail_high);
-            l[..tail_low.len()].copy_from_slice(tail_low);
-            let mask = u64::MAX >> (64 - tail_high.len());
-            words.push(range.word(&h, &l) & mask);
-        }
+        for_each_word(high, low, range, |w| words.push(w));
         if invert {
             let last = words.len().saturating_sub(1);
             let tail_mask = match high.len() % 64 {
@@ -359,6 +402,31 @@ impl TimeColumn {
     /// Bytes of memory held.
     pub fn heap_bytes(&self) -> usize {
         (self.high.capacity() + self.low.capacity()) * 2
+    }
+}
+
+/// One chunk of a filter's answer.
+enum Part {
+    /// The candidates kept, found one by one.
+    Kept(RoaringBitmap),
+    /// Every row of the chunk that matches, still to be cut to the candidates.
+    Scanned(RoaringBitmap),
+}
+
+/// Hands `each` the chunk's words, 64 rows to a word, set where the row's time lies in
+/// `range` (the last word padded with rows outside it).
+#[inline(always)]
+fn for_each_word(high: &[u16], low: &[u16], range: StoredRange, mut each: impl FnMut(u64)) {
+    let (full_high, tail_high) = high.as_chunks::<64>();
+    let (full_low, tail_low) = low.as_chunks::<64>();
+    for (h, l) in full_high.iter().zip(full_low) {
+        each(range.word(h, l));
+    }
+    if !tail_high.is_empty() {
+        let (mut h, mut l) = ([0u16; 64], [0u16; 64]);
+        h[..tail_high.len()].copy_from_slice(tail_high);
+        l[..tail_low.len()].copy_from_slice(tail_low);
+        each(range.word(&h, &l) & (u64::MAX >> (64 - tail_high.len())));
     }
 }
 
@@ -519,11 +587,22 @@ mod tests {
             col.outside(i64::MIN, i64::MAX).iter().collect::<Vec<_>>(),
             [2]
         );
-        let candidates = RoaringBitmap::from_iter([1, 2, 3]);
+        let candidates = RoaringBitmap::from_iter([1, 2, 3, 10]);
         assert_eq!(
             col.filter(&candidates, 20, 31).iter().collect::<Vec<_>>(),
             [1, 3]
         );
+        assert_eq!(col.filter_count(&candidates, 20, 31, false), 2);
+        // A candidate past the column's end has no time: outside every range.
+        assert_eq!(
+            col.filter_outside(&candidates, 20, 31)
+                .iter()
+                .collect::<Vec<_>>(),
+            [2, 10]
+        );
+        assert_eq!(col.filter_count(&candidates, 20, 31, true), 2);
+        assert_eq!(col.filter_count(&candidates, 30, 30, true), 4);
+        assert_eq!(col.filter_count(&candidates, 30, 30, false), 0);
     }
 
     #[test]
@@ -546,7 +625,10 @@ mod tests {
         for (lo, hi) in [(100, 200), (150, 151), (0, 1000), (999, 5000), (5, 5)] {
             let want = &col.range(lo, hi) & &candidates;
             assert_eq!(col.filter(&candidates, lo, hi), want, "{lo}..{hi}");
+            assert_eq!(col.filter_count(&candidates, lo, hi, false), want.len());
+            assert_eq!(col.count(lo, hi), col.range(lo, hi).len());
             let outside = &candidates - &want;
+            assert_eq!(col.filter_count(&candidates, lo, hi, true), outside.len());
             assert_eq!(
                 col.filter_outside(&candidates, lo, hi),
                 outside,
@@ -601,9 +683,12 @@ mod tests {
             let out: Vec<u32> = (0..values.len() as u32).filter(|&r| !inside(&values[r as usize])).collect();
             proptest::prop_assert_eq!(col.outside(lo, hi).iter().collect::<Vec<_>>(), out);
             let candidates: RoaringBitmap = (0..values.len() as u32).filter(|&r| pick[r as usize]).collect();
+            proptest::prop_assert_eq!(col.count(lo, hi), want.len() as u64);
             let kept: Vec<u32> = want.into_iter().filter(|&r| pick[r as usize]).collect();
+            proptest::prop_assert_eq!(col.filter_count(&candidates, lo, hi, false), kept.len() as u64);
             proptest::prop_assert_eq!(col.filter(&candidates, lo, hi).iter().collect::<Vec<_>>(), kept);
             let kept_out: Vec<u32> = (0..values.len() as u32).filter(|&r| pick[r as usize] && !inside(&values[r as usize])).collect();
+            proptest::prop_assert_eq!(col.filter_count(&candidates, lo, hi, true), kept_out.len() as u64);
             proptest::prop_assert_eq!(col.filter_outside(&candidates, lo, hi).iter().collect::<Vec<_>>(), kept_out);
             let stored: Vec<Option<Seconds>> = col.stored_values().map(from_stored).collect();
             proptest::prop_assert_eq!(stored, values.clone());

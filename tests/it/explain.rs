@@ -1,5 +1,6 @@
-//! EXPLAIN ANALYZE shows the steps the executor takes: an AND's children in the order the
-//! cost model chose, each with its strategy, and actual counts that are the executor's.
+//! EXPLAIN ANALYZE shows the steps the executor takes to count a segment: an AND's
+//! children in the order the cost model chose, each with its strategy (", counted" where
+//! the step's rows are counted, not built), and actual counts that are the executor's.
 
 use reach::Engine;
 
@@ -36,11 +37,11 @@ fn a_selective_lookup_runs_before_a_time_scan_which_then_filters() {
     let engine = engine();
     let segment = r#"marketing:today name:"alice chen""#;
     let steps = steps(&engine, segment);
-    assert_eq!(steps[0].1, "intersection, cost order", "{steps:?}");
+    assert_eq!(steps[0].1, "intersection, cost order, counted", "{steps:?}");
     assert!(steps[1].0.starts_with("name "), "{steps:?}");
     assert_eq!(steps[1].1, "index lookup");
     assert!(steps[2].0.starts_with("team_marketing_at in"), "{steps:?}");
-    assert_eq!(steps[2].1, "filter running rows");
+    assert_eq!(steps[2].1, "filter running rows, counted");
     let compiled = engine.compile(segment, NOW).expect("compiles");
     assert_eq!(steps[0].2, engine.count(&compiled));
 }
@@ -51,24 +52,48 @@ fn a_stored_bitmap_runs_before_a_time_range() {
     let order: Vec<&str> = steps.iter().map(|s| s.1.as_str()).collect();
     assert_eq!(
         order,
-        ["intersection, cost order", "bitmap", "filter running rows"],
+        [
+            "intersection, cost order, counted",
+            "bitmap",
+            "filter running rows, counted"
+        ],
         "{steps:?}"
     );
 }
 
 #[test]
-fn a_lone_time_range_scans_its_column_and_negations_alone_start_from_every_contact() {
+fn a_lone_time_range_is_counted_as_scanned_and_negations_alone_start_from_every_contact() {
     let engine = engine();
-    assert_eq!(steps(&engine, "checkout:-30d..")[0].1, "column scan");
     assert_eq!(
-        steps(&engine, "-checkout:-30d..")[0].1,
-        "column scan, outside"
+        steps(&engine, "checkout:-30d..")[0].1,
+        "column scan, counted"
     );
+    let negated = steps(&engine, "-checkout:-30d..");
+    let order: Vec<&str> = negated.iter().map(|s| s.1.as_str()).collect();
+    assert_eq!(order, ["complement, counted", "column scan, counted"]);
+    assert_eq!(negated[0].2, 100_000 - negated[1].2, "{negated:?}");
     let steps = steps(&engine, "-tag:vip -tag:churned");
     let order: Vec<&str> = steps.iter().map(|s| s.1.as_str()).collect();
     assert_eq!(
         order,
-        ["intersection, cost order", "difference", "difference"],
+        [
+            "intersection, cost order, counted",
+            "difference",
+            "difference, counted"
+        ],
         "{steps:?}"
     );
+}
+
+#[test]
+fn an_or_counts_its_largest_child_into_the_union_of_the_others() {
+    let engine = engine();
+    let segment = "tag:vip or checkout:-30d.. or channel:line";
+    let steps = steps(&engine, segment);
+    assert_eq!(steps[0].1, "union, counted", "{steps:?}");
+    // The largest child (every LINE contact) is evaluated last.
+    assert_eq!(steps.last().map(|s| s.0.as_str()), Some("channel = line"));
+    let compiled = engine.compile(segment, NOW).expect("compiles");
+    assert_eq!(steps[0].2, engine.count(&compiled));
+    assert_eq!(steps[0].2, engine.rows(&compiled).len());
 }
