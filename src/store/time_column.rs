@@ -330,12 +330,8 @@ impl TimeColumn {
         if range.width == 0 {
             return 0;
         }
-        let ones = |(_, high, low): (usize, &[u16], &[u16])| {
-            let mut n = 0u64;
-            for_each_word(high, low, range, |w| n += u64::from(w.count_ones()));
-            n
-        };
-        self.chunks().map(ones).sum()
+        let ones = |(_, high, low)| words(high, low, range).map(|w| u64::from(w.count_ones()));
+        self.chunks().map(|chunk| ones(chunk).sum::<u64>()).sum()
     }
 
     /// The matching rows of chunk `i` (or, with `invert`, the others), as a bitmap built
@@ -349,7 +345,7 @@ impl TimeColumn {
         invert: bool,
     ) -> RoaringBitmap {
         let mut words: Vec<u64> = Vec::with_capacity(high.len().div_ceil(64));
-        for_each_word(high, low, range, |w| words.push(w));
+        words.extend(self::words(high, low, range));
         if invert {
             let last = words.len().saturating_sub(1);
             let tail_mask = match high.len() % 64 {
@@ -413,21 +409,26 @@ enum Part {
     Scanned(RoaringBitmap),
 }
 
-/// Hands `each` the chunk's words, 64 rows to a word, set where the row's time lies in
-/// `range` (the last word padded with rows outside it).
-#[inline(always)]
-fn for_each_word(high: &[u16], low: &[u16], range: StoredRange, mut each: impl FnMut(u64)) {
+/// The chunk's words, 64 rows to a word, set where the row's time lies in `range` (the
+/// last word padded with rows outside it).
+fn words<'a>(
+    high: &'a [u16],
+    low: &'a [u16],
+    range: StoredRange,
+) -> impl Iterator<Item = u64> + 'a {
     let (full_high, tail_high) = high.as_chunks::<64>();
     let (full_low, tail_low) = low.as_chunks::<64>();
-    for (h, l) in full_high.iter().zip(full_low) {
-        each(range.word(h, l));
-    }
-    if !tail_high.is_empty() {
+    let full = full_high
+        .iter()
+        .zip(full_low)
+        .map(move |(h, l)| range.word(h, l));
+    let tail = (!tail_high.is_empty()).then(|| {
         let (mut h, mut l) = ([0u16; 64], [0u16; 64]);
         h[..tail_high.len()].copy_from_slice(tail_high);
         l[..tail_low.len()].copy_from_slice(tail_low);
-        each(range.word(&h, &l) & (u64::MAX >> (64 - tail_high.len())));
-    }
+        range.word(&h, &l) & (u64::MAX >> (64 - tail_high.len()))
+    });
+    full.chain(tail)
 }
 
 #[inline]
