@@ -6,10 +6,12 @@
 //! buckets of `lo` and of `hi`) in part: a scan compares the `high` halves against the
 //! whole buckets (vectorized, 64 rows to a word), and only the words holding a row of a
 //! partial bucket read their `low` halves (vectorized too). On 10M rows that is a 20 MB
-//! scan plus the words of two 18-hour windows, where a `u32` column was a 40 MB scan. Scans build roaring containers 65,536
-//! rows at a time, in parallel. Why not a bit-sliced index: it reads ~3.5 bytes a row for
-//! 28 bits (limits.md). When a query already has a small candidate set the executor calls
-//! [`TimeColumn::filter`], which visits only those rows.
+//! scan plus the words of two 18-hour windows, where a `u32` column was a 40 MB scan.
+//! Scans build roaring containers 65,536 rows at a time, in parallel;
+//! [`TimeColumn::count`] popcounts the same words instead. Why not a bit-sliced index: it
+//! reads ~3.5 bytes a row for 28 bits (limits.md). When a query already has a small
+//! candidate set the executor calls [`TimeColumn::filter`] (or
+//! [`TimeColumn::filter_count`]), which visits only those rows' chunks.
 
 use std::ops::Range;
 
