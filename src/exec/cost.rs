@@ -42,6 +42,9 @@ pub enum Strategy {
     Complement,
     /// The union of the children's rows.
     Union,
+    /// The union, its time ranges found in one pass over their columns (not shown as
+    /// steps of their own).
+    UnionOneScan,
     /// The children in cost order, each restricted to the rows so far.
     Intersection,
     /// A time range checked only on the running rows: chunk by chunk, a scan or a gather.
@@ -70,6 +73,7 @@ impl std::fmt::Display for Strategy {
             Strategy::FacebookRows => "facebook rows",
             Strategy::Complement => "complement",
             Strategy::Union => "union",
+            Strategy::UnionOneScan => "union, time ranges in one scan",
             Strategy::Intersection => "intersection, cost order",
             Strategy::Filter => "filter running rows",
             Strategy::FilterOutside => "filter running rows, outside",
@@ -94,6 +98,7 @@ pub fn eval_strategy(plan: &Plan) -> Strategy {
             Strategy::ScanOutside
         }
         Plan::Not(_) => Strategy::Complement,
+        Plan::Or(children) if time_ranges(children) >= 2 => Strategy::UnionOneScan,
         Plan::Or(_) => Strategy::Union,
         Plan::And(_) => Strategy::Intersection,
     }
@@ -121,6 +126,12 @@ pub fn restrict_strategy(plan: &Plan) -> Strategy {
         Plan::Not(_) => Strategy::Difference,
         _ => Strategy::Intersect,
     }
+}
+
+/// How many of `children` are time ranges.
+fn time_ranges(children: &[Plan]) -> usize {
+    let range = |c: &&Plan| matches!(c, Plan::Leaf(Leaf::TimeRange { .. }));
+    children.iter().filter(range).count()
 }
 
 /// Whether a negation within running rows subtracts `inner`'s own bitmap (one

@@ -177,9 +177,13 @@ impl<'s, T: Trace> Run<'s, T> {
         }
     }
 
-    /// An OR's count: the union of all children but the largest (by estimate), counted
+    /// An OR's count: of time ranges only, one pass over their columns that builds
+    /// nothing; else the union of all children but the largest (by estimate), counted
     /// together with the largest one's rows without building their union.
     fn count_or(&mut self, children: &[Plan]) -> u64 {
+        if let Some(ranges) = children.iter().map(time_range).collect::<Option<Vec<_>>>() {
+            return self.store.time_union_count(&ranges);
+        }
         let largest = (0..children.len()).max_by(|&a, &b| {
             let estimate = |i: usize| self.costs.estimate(&children[i]);
             estimate(a).total_cmp(&estimate(b))
@@ -192,19 +196,27 @@ impl<'s, T: Trace> Run<'s, T> {
         union.union_len(&self.eval(&children[largest]))
     }
 
-    /// The union of `children`'s rows (one child's own rows are not copied).
+    /// The union of `children`'s rows: two or more time ranges in one pass over their
+    /// columns, the other children one by one (one child's own rows are not copied).
     fn union<'p>(&mut self, children: impl IntoIterator<Item = &'p Plan>) -> Rows<'s> {
-        let mut children = children.into_iter();
-        let Some(first) = children.next() else {
-            return Rows::Made(RoaringBitmap::new());
-        };
-        let mut out = self.eval(first);
+        let children: Vec<&Plan> = children.into_iter().collect();
+        let ranges: Vec<_> = children.iter().filter_map(|c| time_range(c)).collect();
+        let fused = ranges.len() >= 2;
+        let mut out = fused.then(|| Rows::Made(self.store.time_union(&ranges)));
         for child in children {
-            let mut made = out.into_owned();
-            made |= &*self.eval(child);
-            out = Rows::Made(made);
+            if fused && time_range(child).is_some() {
+                continue;
+            }
+            out = Some(match out {
+                None => self.eval(child),
+                Some(rows) => {
+                    let mut made = rows.into_owned();
+                    made |= &*self.eval(child);
+                    Rows::Made(made)
+                }
+            });
         }
-        out
+        out.unwrap_or(Rows::Made(RoaringBitmap::new()))
     }
 
     fn eval_node(&mut self, plan: &Plan) -> Rows<'s> {
@@ -342,14 +354,22 @@ impl Countable<'_> {
             Plan::Not(inner) => (&**inner, true),
             other => (other, false),
         };
-        let what = match inner {
-            Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => Countable::Range(*field, *lo, *hi),
-            other if matches!(cost::eval_strategy(other), Strategy::Bitmap) => {
-                Countable::Bitmap(other)
+        let what = match time_range(inner) {
+            Some((field, lo, hi)) => Countable::Range(field, lo, hi),
+            None if matches!(cost::eval_strategy(inner), Strategy::Bitmap) => {
+                Countable::Bitmap(inner)
             }
-            _ => return None,
+            None => return None,
         };
         Some((what, negated))
+    }
+}
+
+/// The field and bounds of a time-range leaf.
+fn time_range(plan: &Plan) -> Option<(TimeField, Seconds, Seconds)> {
+    match plan {
+        Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => Some((*field, *lo, *hi)),
+        _ => None,
     }
 }
 

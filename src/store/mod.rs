@@ -272,6 +272,28 @@ impl Store {
         self.times[field.index()].count(lo, hi)
     }
 
+    /// The contacts with a time in any of `ranges` (field, lo, hi), found in one pass
+    /// over those columns.
+    pub fn time_union(&self, ranges: &[(TimeField, Seconds, Seconds)]) -> RoaringBitmap {
+        TimeColumn::union_of(&self.time_ranges(ranges))
+    }
+
+    /// How many contacts [`Store::time_union`] gives, without building them.
+    pub fn time_union_count(&self, ranges: &[(TimeField, Seconds, Seconds)]) -> u64 {
+        TimeColumn::union_count(&self.time_ranges(ranges))
+    }
+
+    fn time_ranges(
+        &self,
+        ranges: &[(TimeField, Seconds, Seconds)],
+    ) -> Vec<(&TimeColumn, Seconds, Seconds)> {
+        let column = |field: TimeField| &self.times[field.index()];
+        ranges
+            .iter()
+            .map(|&(f, lo, hi)| (column(f), lo, hi))
+            .collect()
+    }
+
     /// The contacts whose text `field` is set.
     pub fn text_present(&self, field: TextField) -> &RoaringBitmap {
         self.texts[field.index()].present()

@@ -218,6 +218,50 @@ impl TimeColumn {
         union_in_order(parts)
     }
 
+    /// Every row whose time in one of `ranges`' columns lies in its range: one pass over
+    /// the chunks, each chunk's words of every column OR-ed together, so that the union
+    /// is built once rather than a bitmap a range and then their union.
+    pub fn union_of(ranges: &[(&TimeColumn, Seconds, Seconds)]) -> RoaringBitmap {
+        let parts = Self::union_words(ranges).map(|(i, words)| from_words(i * CHUNK, words));
+        union_in_order(parts.collect())
+    }
+
+    /// How many rows [`TimeColumn::union_of`] gives, without building them.
+    pub fn union_count(ranges: &[(&TimeColumn, Seconds, Seconds)]) -> u64 {
+        let ones = |words: Vec<u64>| words.iter().map(|w| u64::from(w.count_ones())).sum::<u64>();
+        Self::union_words(ranges)
+            .map(|(_, words)| ones(words))
+            .sum()
+    }
+
+    /// Each chunk's words (chunk index, words), set where a row lies in any of `ranges`,
+    /// in parallel. Rows past a column's end have no time in it.
+    fn union_words<'a>(
+        ranges: &'a [(&'a TimeColumn, Seconds, Seconds)],
+    ) -> impl ParallelIterator<Item = (usize, Vec<u64>)> + 'a {
+        let rows = ranges.iter().map(|(c, ..)| c.high.len()).max().unwrap_or(0);
+        let stored = ranges
+            .iter()
+            .map(|&(c, lo, hi)| (c, StoredRange::new(lo, hi, c.top)));
+        let stored: Vec<(&TimeColumn, StoredRange)> = stored.collect();
+        (0..rows.div_ceil(CHUNK)).into_par_iter().map(move |i| {
+            let span = i * CHUNK..((i + 1) * CHUNK).min(rows);
+            let mut words = vec![0u64; span.len().div_ceil(64)];
+            for &(column, range) in stored.iter().filter(|(_, r)| r.width > 0) {
+                let end = span.end.min(column.high.len());
+                let Some(high) = column.high.get(span.start..end) else {
+                    continue;
+                };
+                let mut at = 0;
+                for_each_word(high, &column.low[span.start..end], range, |w| {
+                    words[at] |= w;
+                    at += 1;
+                });
+            }
+            (i, words)
+        })
+    }
+
     /// The column's 65,536-row chunks (index, high halves, low halves), in parallel.
     fn chunks(&self) -> impl IndexedParallelIterator<Item = (usize, &[u16], &[u16])> {
         self.high
@@ -332,8 +376,12 @@ impl TimeColumn {
         if range.width == 0 {
             return 0;
         }
-        let ones = |(_, high, low)| words(high, low, range).map(|w| u64::from(w.count_ones()));
-        self.chunks().map(|chunk| ones(chunk).sum::<u64>()).sum()
+        let ones = |(_, high, low): (usize, &[u16], &[u16])| {
+            let mut n = 0u64;
+            for_each_word(high, low, range, |w| n += u64::from(w.count_ones()));
+            n
+        };
+        self.chunks().map(ones).sum()
     }
 
     /// The matching rows of chunk `i` (or, with `invert`, the others), as a bitmap built
@@ -347,7 +395,7 @@ impl TimeColumn {
         invert: bool,
     ) -> RoaringBitmap {
         let mut words: Vec<u64> = Vec::with_capacity(high.len().div_ceil(64));
-        words.extend(self::words(high, low, range));
+        for_each_word(high, low, range, |w| words.push(w));
         if invert {
             let last = words.len().saturating_sub(1);
             let tail_mask = match high.len() % 64 {
@@ -411,26 +459,22 @@ enum Part {
     Scanned(RoaringBitmap),
 }
 
-/// The chunk's words, 64 rows to a word, set where the row's time lies in `range` (the
-/// last word padded with rows outside it).
-fn words<'a>(
-    high: &'a [u16],
-    low: &'a [u16],
-    range: StoredRange,
-) -> impl Iterator<Item = u64> + 'a {
+/// Hands `each` the chunk's words, 64 rows to a word, set where the row's time lies in
+/// `range` (the last word padded with rows outside it). Inlined into each caller, so
+/// that the compare and what is done with its word make one loop.
+#[inline(always)]
+fn for_each_word(high: &[u16], low: &[u16], range: StoredRange, mut each: impl FnMut(u64)) {
     let (full_high, tail_high) = high.as_chunks::<64>();
     let (full_low, tail_low) = low.as_chunks::<64>();
-    let full = full_high
-        .iter()
-        .zip(full_low)
-        .map(move |(h, l)| range.word(h, l));
-    let tail = (!tail_high.is_empty()).then(|| {
+    for (h, l) in full_high.iter().zip(full_low) {
+        each(range.word(h, l));
+    }
+    if !tail_high.is_empty() {
         let (mut h, mut l) = ([0u16; 64], [0u16; 64]);
         h[..tail_high.len()].copy_from_slice(tail_high);
         l[..tail_low.len()].copy_from_slice(tail_low);
-        range.word(&h, &l) & (u64::MAX >> (64 - tail_high.len()))
-    });
-    full.chain(tail)
+        each(range.word(&h, &l) & (u64::MAX >> (64 - tail_high.len())));
+    }
 }
 
 #[inline]
@@ -638,6 +682,33 @@ mod tests {
                 "{lo}..{hi}"
             );
         }
+    }
+
+    #[test]
+    fn a_union_in_one_pass_equals_the_union_of_the_ranges() {
+        // Columns of different lengths: rows past a column's end have no time in it.
+        let (mut a, mut b) = (TimeColumn::default(), TimeColumn::default());
+        for row in 0..150_000u32 {
+            a.set(row, Some(Seconds::from(row % 1000)));
+        }
+        for row in 0..70_000u32 {
+            b.set(row, (row % 3 != 0).then_some(Seconds::from(row % 777)));
+        }
+        for (lo, hi) in [
+            (100, 200),
+            (0, 1000),
+            (150, 151),
+            (5, 5),
+            (i64::MIN, i64::MAX),
+        ] {
+            let want = a.range(lo, hi) | b.range(hi - 50, hi + 50);
+            let ranges = [(&a, lo, hi), (&b, hi - 50, hi + 50)];
+            assert_eq!(TimeColumn::union_of(&ranges), want, "{lo}..{hi}");
+            assert_eq!(TimeColumn::union_count(&ranges), want.len(), "{lo}..{hi}");
+            let shorter_first = [(&b, hi - 50, hi + 50), (&a, lo, hi)];
+            assert_eq!(TimeColumn::union_of(&shorter_first), want);
+        }
+        assert!(TimeColumn::union_of(&[]).is_empty());
     }
 
     /// Times near bucket edges (multiples of 65,536 s), the last bucket, and none.

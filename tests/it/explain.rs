@@ -97,3 +97,24 @@ fn an_or_counts_its_largest_child_into_the_union_of_the_others() {
     assert_eq!(steps[0].2, engine.count(&compiled));
     assert_eq!(steps[0].2, engine.rows(&compiled).len());
 }
+
+#[test]
+fn an_or_of_time_ranges_is_one_scan_of_their_columns() {
+    let engine = engine();
+    for segment in [
+        "checkout:-7d.. or interaction:-7d..",
+        "(checkout:-7d.. or interaction:-30d.. or tag:vip) -tag:churned",
+    ] {
+        let steps = steps(&engine, segment);
+        let union = steps.iter().find(|s| s.0 == "OR").expect("an OR step");
+        assert!(
+            union.1.starts_with("union, time ranges in one scan"),
+            "{steps:?}"
+        );
+        // Its time ranges are not steps of their own.
+        assert!(!steps.iter().any(|s| s.0.contains(" in [")), "{steps:?}");
+        let compiled = engine.compile(segment, NOW).expect("compiles");
+        assert_eq!(steps[0].2, engine.count(&compiled));
+        assert_eq!(steps[0].2, engine.rows(&compiled).len());
+    }
+}
