@@ -7,7 +7,8 @@
 //! filter that keeps the rows outside it. A time range within running
 //! rows reads only their chunks, gathering a few candidates one by one or scanning a
 //! chunk that holds many (`TimeColumn::filter`); `is:fb_sendable` is one pass over the
-//! opted-in Facebook rows (`store::fb_rows`). A count builds as little as it can
+//! opted-in Facebook rows (`store::fb_rows`); an OR's time ranges are one pass over
+//! their columns (`TimeColumn::union_of`). A count builds as little as it can
 //! ([`Run::count`]). Every step reports to a [`Trace`]: EXPLAIN ANALYZE (`explain.rs`)
 //! counts as `count` does and records the strategy, estimate, cost, actual rows and
 //! time of each; a plain run ignores them.
