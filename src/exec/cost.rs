@@ -59,6 +59,10 @@ pub enum Strategy {
     Difference,
     /// The children's rows, each restricted to the running rows, united.
     UnionWithin,
+    /// As `UnionWithin`, but its time ranges together: one pass over their columns
+    /// where the running rows are dense, each range filtered where they are sparse (not
+    /// shown as steps of their own).
+    UnionWithinTogether,
     /// The children in order, each restricted to the running rows.
     IntersectionWithin,
 }
@@ -81,6 +85,7 @@ impl std::fmt::Display for Strategy {
             Strategy::Intersect => "intersect running",
             Strategy::Difference => "difference",
             Strategy::UnionWithin => "union within running",
+            Strategy::UnionWithinTogether => "union within running, time ranges together",
             Strategy::IntersectionWithin => "intersection within running",
         })
     }
@@ -121,6 +126,7 @@ pub fn restrict_strategy(plan: &Plan) -> Strategy {
             Strategy::FilterOutside
         }
         Plan::Leaf(Leaf::FbSendable(_)) => Strategy::FacebookAmong,
+        Plan::Or(children) if time_ranges(children) >= 2 => Strategy::UnionWithinTogether,
         Plan::Or(_) => Strategy::UnionWithin,
         Plan::And(_) => Strategy::IntersectionWithin,
         Plan::Not(_) => Strategy::Difference,

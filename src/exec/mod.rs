@@ -319,9 +319,16 @@ impl<'s, T: Trace> Run<'s, T> {
             }
             Plan::Leaf(Leaf::FbSendable(at)) => store.fb_sendable_among(*at, context),
             Plan::Or(children) => {
-                let mut out = RoaringBitmap::new();
+                let ranges: Vec<_> = children.iter().filter_map(time_range).collect();
+                let together = ranges.len() >= 2;
+                let mut out = match together {
+                    true => store.time_union_within(&ranges, context),
+                    false => RoaringBitmap::new(),
+                };
                 for child in children {
-                    out |= self.restrict(child, context);
+                    if !(together && time_range(child).is_some()) {
+                        out |= self.restrict(child, context);
+                    }
                 }
                 out
             }

@@ -278,6 +278,15 @@ impl Store {
         TimeColumn::union_of(&self.time_ranges(ranges))
     }
 
+    /// The rows of `candidates` with a time in any of `ranges`.
+    pub fn time_union_within(
+        &self,
+        ranges: &[(TimeField, Seconds, Seconds)],
+        candidates: &RoaringBitmap,
+    ) -> RoaringBitmap {
+        TimeColumn::union_within(&self.time_ranges(ranges), candidates)
+    }
+
     /// How many contacts [`Store::time_union`] gives, without building them.
     pub fn time_union_count(&self, ranges: &[(TimeField, Seconds, Seconds)]) -> u64 {
         TimeColumn::union_count(&self.time_ranges(ranges))

@@ -226,6 +226,24 @@ impl TimeColumn {
         union_in_order(parts.collect())
     }
 
+    /// The rows of `candidates` in any of `ranges`: where the candidates are dense
+    /// enough that each range's filter would scan its chunks anyway, one pass as
+    /// [`TimeColumn::union_of`], then cut to them; else each range filtered on its own.
+    pub fn union_within(
+        ranges: &[(&TimeColumn, Seconds, Seconds)],
+        candidates: &RoaringBitmap,
+    ) -> RoaringBitmap {
+        let rows = ranges.iter().map(|(c, ..)| c.high.len()).max().unwrap_or(0) as u64;
+        if candidates.len() * CHUNK as u64 >= GATHER_BELOW * rows {
+            return Self::union_of(ranges) & candidates;
+        }
+        let mut out = RoaringBitmap::new();
+        for &(column, lo, hi) in ranges {
+            out |= column.filter(candidates, lo, hi);
+        }
+        out
+    }
+
     /// How many rows [`TimeColumn::union_of`] gives, without building them.
     pub fn union_count(ranges: &[(&TimeColumn, Seconds, Seconds)]) -> u64 {
         let ones = |words: Vec<u64>| words.iter().map(|w| u64::from(w.count_ones())).sum::<u64>();
@@ -709,6 +727,15 @@ mod tests {
             assert_eq!(TimeColumn::union_of(&shorter_first), want);
         }
         assert!(TimeColumn::union_of(&[]).is_empty());
+        // Within candidates: dense (one pass, then cut) and sparse (filtered one by one).
+        let ranges = [(&a, 100, 200), (&b, 0, 50)];
+        let union = a.range(100, 200) | b.range(0, 50);
+        let dense: RoaringBitmap = (0..160_000u32).filter(|r| r % 3 == 0).collect();
+        let sparse: RoaringBitmap = (0..160_000u32).filter(|r| r % 997 == 0).collect();
+        for candidates in [dense, sparse] {
+            let want = &union & &candidates;
+            assert_eq!(TimeColumn::union_within(&ranges, &candidates), want);
+        }
     }
 
     /// Times near bucket edges (multiples of 65,536 s), the last bucket, and none.

@@ -118,3 +118,17 @@ fn an_or_of_time_ranges_is_one_scan_of_their_columns() {
         assert_eq!(steps[0].2, engine.rows(&compiled).len());
     }
 }
+
+#[test]
+fn an_or_of_time_ranges_within_running_rows_takes_them_together() {
+    let engine = engine();
+    let segment = "(checkout:-7d.. or interaction:-7d.. or tag:gold) channel:line";
+    let steps = steps(&engine, segment);
+    let union = steps.iter().find(|s| s.0 == "OR").expect("an OR step");
+    assert_eq!(
+        union.1, "union within running, time ranges together",
+        "{steps:?}"
+    );
+    let compiled = engine.compile(segment, NOW).expect("compiles");
+    assert_eq!(steps[0].2, engine.rows(&compiled).len());
+}
