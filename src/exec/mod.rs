@@ -160,7 +160,8 @@ impl<'s, T: Trace> Run<'s, T> {
     /// How many rows `plan` has, answered on its own, building as little as it can:
     /// a time range is counted as it is scanned, a negation is the live rows less its
     /// child's count (every node's rows are live rows: deleting a row blanks its fields),
-    /// an OR counts its last union and an AND its last step without building them.
+    /// an OR counts its largest child into the others' union (its time ranges alone: one
+    /// pass that builds nothing) and an AND its last step against the rows so far.
     pub(crate) fn count(&mut self, plan: &Plan) -> u64 {
         let step = Step::alone(cost::count_strategy(plan), true);
         self.step(plan, step, |run| run.count_node(plan), |&n| n)
