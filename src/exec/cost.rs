@@ -103,7 +103,7 @@ pub fn eval_strategy(plan: &Plan) -> Strategy {
             Strategy::ScanOutside
         }
         Plan::Not(_) => Strategy::Complement,
-        Plan::Or(children) if time_ranges(children) >= 2 => Strategy::UnionOneScan,
+        Plan::Or(children) if ranges_together(children) => Strategy::UnionOneScan,
         Plan::Or(_) => Strategy::Union,
         Plan::And(_) => Strategy::Intersection,
     }
@@ -126,7 +126,7 @@ pub fn restrict_strategy(plan: &Plan) -> Strategy {
             Strategy::FilterOutside
         }
         Plan::Leaf(Leaf::FbSendable(_)) => Strategy::FacebookAmong,
-        Plan::Or(children) if time_ranges(children) >= 2 => Strategy::UnionWithinTogether,
+        Plan::Or(children) if ranges_together(children) => Strategy::UnionWithinTogether,
         Plan::Or(_) => Strategy::UnionWithin,
         Plan::And(_) => Strategy::IntersectionWithin,
         Plan::Not(_) => Strategy::Difference,
@@ -134,10 +134,10 @@ pub fn restrict_strategy(plan: &Plan) -> Strategy {
     }
 }
 
-/// How many of `children` are time ranges.
-fn time_ranges(children: &[Plan]) -> usize {
+/// Whether an OR of `children` takes its time ranges together (as `split_or` does).
+fn ranges_together(children: &[Plan]) -> bool {
     let range = |c: &&Plan| matches!(c, Plan::Leaf(Leaf::TimeRange { .. }));
-    children.iter().filter(range).count()
+    children.iter().filter(range).count() >= super::RANGES_TOGETHER
 }
 
 /// Whether a negation within running rows subtracts `inner`'s own bitmap (one

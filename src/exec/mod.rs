@@ -201,14 +201,9 @@ impl<'s, T: Trace> Run<'s, T> {
     /// The union of `children`'s rows: two or more time ranges in one pass over their
     /// columns, the other children one by one (one child's own rows are not copied).
     fn union<'p>(&mut self, children: impl IntoIterator<Item = &'p Plan>) -> Rows<'s> {
-        let children: Vec<&Plan> = children.into_iter().collect();
-        let ranges: Vec<_> = children.iter().filter_map(|c| time_range(c)).collect();
-        let fused = ranges.len() >= 2;
-        let mut out = fused.then(|| Rows::Made(self.store.time_union(&ranges)));
-        for child in children {
-            if fused && time_range(child).is_some() {
-                continue;
-            }
+        let (ranges, others) = split_or(children);
+        let mut out = (!ranges.is_empty()).then(|| Rows::Made(self.store.time_union(&ranges)));
+        for child in others {
             out = Some(match out {
                 None => self.eval(child),
                 Some(rows) => {
@@ -320,16 +315,13 @@ impl<'s, T: Trace> Run<'s, T> {
             }
             Plan::Leaf(Leaf::FbSendable(at)) => store.fb_sendable_among(*at, context),
             Plan::Or(children) => {
-                let ranges: Vec<_> = children.iter().filter_map(time_range).collect();
-                let together = ranges.len() >= 2;
-                let mut out = match together {
-                    true => store.time_union_within(&ranges, context),
-                    false => RoaringBitmap::new(),
+                let (ranges, others) = split_or(children);
+                let mut out = match ranges.is_empty() {
+                    true => RoaringBitmap::new(),
+                    false => store.time_union_within(&ranges, context),
                 };
-                for child in children {
-                    if !(together && time_range(child).is_some()) {
-                        out |= self.restrict(child, context);
-                    }
+                for child in others {
+                    out |= self.restrict(child, context);
                 }
                 out
             }
@@ -380,6 +372,23 @@ fn time_range(plan: &Plan) -> Option<(TimeField, Seconds, Seconds)> {
         Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => Some((*field, *lo, *hi)),
         _ => None,
     }
+}
+
+/// How many time ranges an OR needs to take them together in one pass.
+const RANGES_TOGETHER: usize = 2;
+
+/// An OR's children split into the time ranges it takes together, in one pass over
+/// their columns ([`RANGES_TOGETHER`] or more, else none), and the others.
+fn split_or<'p>(
+    children: impl IntoIterator<Item = &'p Plan>,
+) -> (Vec<(TimeField, Seconds, Seconds)>, Vec<&'p Plan>) {
+    let children: Vec<&Plan> = children.into_iter().collect();
+    let ranges: Vec<_> = children.iter().filter_map(|c| time_range(c)).collect();
+    if ranges.len() < RANGES_TOGETHER {
+        return (Vec::new(), children);
+    }
+    let others = children.into_iter().filter(|c| time_range(c).is_none());
+    (ranges, others.collect())
 }
 
 /// The rows of one index lookup.

@@ -246,9 +246,9 @@ impl TimeColumn {
 
     /// How many rows [`TimeColumn::union_of`] gives, without building them.
     pub fn union_count(ranges: &[(&TimeColumn, Seconds, Seconds)]) -> u64 {
-        let ones = |words: Vec<u64>| words.iter().map(|w| u64::from(w.count_ones())).sum::<u64>();
+        let ones = |words: &[u64]| words.iter().map(|w| u64::from(w.count_ones())).sum::<u64>();
         Self::union_words(ranges)
-            .map(|(_, words)| ones(words))
+            .map(|(_, words)| ones(&words))
             .sum()
     }
 
@@ -261,11 +261,11 @@ impl TimeColumn {
         let stored = ranges
             .iter()
             .map(|&(c, lo, hi)| (c, StoredRange::new(lo, hi, c.top)));
-        let stored: Vec<(&TimeColumn, StoredRange)> = stored.collect();
+        let stored: Vec<(&TimeColumn, StoredRange)> = stored.filter(|(_, r)| r.width > 0).collect();
         (0..rows.div_ceil(CHUNK)).into_par_iter().map(move |i| {
             let span = i * CHUNK..((i + 1) * CHUNK).min(rows);
             let mut words = vec![0u64; span.len().div_ceil(64)];
-            for &(column, range) in stored.iter().filter(|(_, r)| r.width > 0) {
+            for &(column, range) in &stored {
                 let end = span.end.min(column.high.len());
                 let Some(high) = column.high.get(span.start..end) else {
                     continue;
@@ -347,10 +347,10 @@ impl TimeColumn {
                 })
                 .collect(),
         );
-        if invert && let Some(past) = candidates.max().filter(|&m| m as usize >= self.high.len()) {
+        if invert {
             // Candidates past the column's end have no time: all outside.
             out |= candidates
-                .range(self.high.len() as u32..=past)
+                .range(self.high.len() as u32..)
                 .collect::<RoaringBitmap>();
         }
         out
