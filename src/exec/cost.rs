@@ -2,8 +2,8 @@
 //! so that an AND runs its children cheapest-per-rejected-row first (a bitmap operation,
 //! a column scan and a per-row gather cost very differently for the same cardinality).
 //!
-//! Units: a time scan reads 2 bytes a row (the `high` halves, `store::time_column`); a
-//! gather of one candidate misses the cache, one 64-byte line; a roaring operation reads
+//! Units: a time range reads the bytes its column estimates (`Store::time_estimate`: a
+//! scan's 2 bytes a row, or fewer from bucket orders for a narrow range); a gather of one candidate misses the cache, one 64-byte line; a roaring operation reads
 //! its operands' containers (2 bytes a value in an array, 8 KiB a 65,536-row bitmap), which
 //! on this machine goes about 4 times slower per byte than a scan streams (limits.md:
 //! `a & b` of two 10% bitmaps, 2.5 MB, ~1 ms), so roaring bytes weigh 4.
@@ -17,8 +17,6 @@ use crate::store::Store;
 
 /// A roaring byte's weight against a scanned byte.
 const ROARING: f64 = 4.0;
-/// Bytes a scan reads per row of a time column.
-const SCAN_ROW: f64 = 2.0;
 /// Bytes a scattered read of one row touches (a cache line).
 const GATHER_ROW: f64 = 64.0;
 /// Bytes per opted-in Facebook row read by `is:fb_sendable` (expiry, last send,
@@ -155,12 +153,15 @@ fn computed(leaf: &Leaf) -> bool {
 }
 
 /// The cost model over one store, for one query: each node's estimate is computed once
-/// (a time range's samples its column) and remembered by the node's address.
+/// (a time range's samples its column, which also tells what finding its rows reads)
+/// and remembered by the node's address.
 pub struct Costs<'s> {
     store: &'s Store,
     live: f64,
     rows: f64,
     estimates: RefCell<HashMap<*const Plan, f64>>,
+    /// Bytes each time range's rows take to find, sampled with its estimate.
+    range_reads: RefCell<HashMap<*const Plan, f64>>,
 }
 
 impl<'s> Costs<'s> {
@@ -170,6 +171,7 @@ impl<'s> Costs<'s> {
             live: store.len().max(1) as f64,
             rows: f64::from(store.row_count()),
             estimates: RefCell::default(),
+            range_reads: RefCell::default(),
         }
     }
 
@@ -184,7 +186,12 @@ impl<'s> Costs<'s> {
             Plan::All => self.live,
             Plan::Nothing => 0.0,
             Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => {
-                store.time_estimate(*field, *lo, *hi) as f64
+                let estimate = store.time_estimate(*field, *lo, *hi);
+                let read = estimate.read_bytes as f64;
+                self.range_reads
+                    .borrow_mut()
+                    .insert(std::ptr::from_ref(plan), read);
+                estimate.rows as f64
             }
             Plan::Leaf(Leaf::FbSendable(_)) => self.facebook_rows(),
             Plan::Leaf(leaf) => super::lookup(leaf, store).len() as f64,
@@ -215,12 +222,19 @@ impl<'s> Costs<'s> {
         ROARING * (2.0 * n).min(self.rows / 8.0)
     }
 
+    /// Bytes read finding the rows of time range `plan`.
+    fn range(&self, plan: &Plan) -> f64 {
+        self.estimate(plan);
+        let reads = self.range_reads.borrow();
+        reads.get(&std::ptr::from_ref(plan)).copied().unwrap_or(0.0)
+    }
+
     /// The cost of answering `plan` on its own.
     pub fn eval(&self, plan: &Plan) -> f64 {
         let est = |p: &Plan| self.estimate(p);
         match plan {
             Plan::All | Plan::Nothing => 0.0,
-            Plan::Leaf(Leaf::TimeRange { .. }) => self.rows * SCAN_ROW + self.bitmap(est(plan)),
+            Plan::Leaf(Leaf::TimeRange { .. }) => self.range(plan) + self.bitmap(est(plan)),
             Plan::Leaf(Leaf::FbSendable(_)) => self.facebook_rows() * FB_ROW,
             Plan::Leaf(leaf) if computed(leaf) => self.bitmap(est(plan)),
             Plan::Leaf(_) => 0.0,
@@ -238,7 +252,7 @@ impl<'s> Costs<'s> {
         let est = |p: &Plan| self.estimate(p);
         match plan {
             Plan::Leaf(Leaf::TimeRange { .. }) => {
-                (self.rows * SCAN_ROW).min(n * GATHER_ROW) + self.bitmap(n)
+                self.range(plan).min(n * GATHER_ROW) + self.bitmap(n)
             }
             Plan::Leaf(Leaf::FbSendable(_)) => {
                 (self.facebook_rows() * FB_ROW).min(n * GATHER_ROW) + self.bitmap(n)

@@ -3,6 +3,7 @@
 //! present". Reads live here; every change goes through [`Store::apply`] in `change.rs`.
 
 mod batch;
+mod bucket_order;
 mod change;
 mod compact;
 mod derived;
@@ -24,6 +25,7 @@ pub use change::{Applied, Change, ChangeError, Checked, UpsertOutcome};
 pub use reader::RowReader;
 pub use registry::Entry;
 pub use text::TextCursor;
+pub use time_column::RangeEstimate;
 
 use std::sync::OnceLock;
 
@@ -232,9 +234,14 @@ impl Store {
         self.times[field.index()].outside(lo, hi) & &self.live
     }
 
-    /// An estimate of how many contacts have time `field` in `[lo, hi)`.
-    pub fn time_estimate(&self, field: TimeField, lo: Seconds, hi: Seconds) -> u64 {
-        self.times[field.index()].estimate(lo, hi).min(self.len())
+    /// An estimate of how many contacts have time `field` in `[lo, hi)`, and of the
+    /// bytes finding them reads.
+    pub fn time_estimate(&self, field: TimeField, lo: Seconds, hi: Seconds) -> RangeEstimate {
+        let estimate = self.times[field.index()].estimate(lo, hi);
+        RangeEstimate {
+            rows: estimate.rows.min(self.len()),
+            ..estimate
+        }
     }
 
     /// The rows of `candidates` whose time `field` lies in `[lo, hi)`, or with `outside`,
