@@ -3,8 +3,9 @@
 //! a column scan and a per-row gather cost very differently for the same cardinality).
 //!
 //! Units: a time range reads the bytes its column estimates (`Store::time_estimate`: a
-//! scan's 2 bytes a row, or fewer from bucket orders for a narrow range); a gather of one candidate misses the cache, one 64-byte line; a roaring operation reads
-//! its operands' containers (2 bytes a value in an array, 8 KiB a 65,536-row bitmap), which
+//! scan's 2 bytes a row, or fewer from bucket orders for a narrow range); a gather of one
+//! candidate misses the cache, one 64-byte line; a roaring operation reads its
+//! operands' containers (2 bytes a value in an array, 8 KiB a 65,536-row bitmap), which
 //! on this machine goes about 4 times slower per byte than a scan streams (limits.md:
 //! `a & b` of two 10% bitmaps, 2.5 MB, ~1 ms), so roaring bytes weigh 4.
 

@@ -1,119 +1,176 @@
-//! `BucketOrder`: one 65,536-row chunk of a time column with its rows sorted by bucket
+//! `BucketOrder`: one 65,536-row chunk of a time column with its rows grouped by bucket
 //! (the high half of their time), so that a range reads the rows it holds, not the
 //! chunk.
 //!
-//! A range wholly covers a run of buckets; their rows are one slice of the order, and
-//! its length is how many they are, found by two binary searches. The at most two
-//! partly covered buckets are slices too, whose rows compare their low halves. A narrow
-//! range (the last 30 days of two years) so touches a few percent of the chunk where a
-//! scan reads all of it, and a count of whole buckets touches nothing. Rows in the last
-//! bucket (timeless rows, and times in 2106) are left out: a range reaching it scans.
+//! A range wholly covers a run of buckets, whose rows are one slice of the order (found
+//! by binary searches; a count takes its length), and covers at most two buckets in
+//! part, whose rows are short slices too: each entry carries its row's low half, so
+//! these compare in order, without a cache miss. A narrow range (the last 30 days of two
+//! years) so touches a few percent of the chunk where a scan reads all of it. Rows in the
+//! last bucket (timeless rows, and times in 2106) are left out: a range reaching it
+//! scans.
 //!
 //! The column keeps one order per chunk, built when a query first asks for it and
 //! dropped when a row of its chunk changes (see `TimeColumn`), so that a write costs
-//! nothing and a chunk is sorted again only if it is read again. The order holds 2 bytes
-//! a row with a time, plus 6 bytes a bucket present.
-
-use std::ops::Range;
+//! nothing and a chunk is sorted again only if it is read again. Sorting is one counting
+//! pass over the chunk; the order holds 4 bytes a row with a time, plus 6 bytes a bucket
+//! present.
 
 /// A chunk's rows with a time, grouped by bucket.
 #[derive(Clone, Debug, Default)]
 pub(super) struct BucketOrder {
-    /// Row offsets in the chunk, grouped by bucket in ascending order, ascending within
-    /// a bucket.
-    rows: Vec<u16>,
+    /// `low << 16 | row offset` for each row with a time, grouped by bucket in
+    /// ascending order, in row order within a bucket.
+    entries: Vec<u32>,
     /// The buckets present, ascending.
     buckets: Vec<u16>,
-    /// Where each bucket's rows end in `rows` (they start where the previous ones end).
+    /// Where each bucket's entries end (they start where the previous ones end).
     ends: Vec<u32>,
 }
 
 /// The bucket of timeless rows (and of times in 2106), left out of the order.
 const LEFT_OUT: u16 = u16::MAX;
+/// The first stored value the order leaves out.
+pub(super) const ORDERED_END: u32 = (LEFT_OUT as u32) << 16;
+
+/// The rows of an order in a range: the entries of the buckets wholly inside, and of at
+/// most two buckets partly inside, each with the low halves `[from, to)` it keeps.
+struct Parts<'a> {
+    whole: &'a [u32],
+    partial: [(&'a [u32], u32, u32); 2],
+}
 
 impl BucketOrder {
-    /// Sorts a chunk's rows (given by their high halves) by bucket, counting sort over
-    /// the span of buckets present.
-    pub fn build(high: &[u16]) -> BucketOrder {
-        let present = high.iter().copied().filter(|&h| h != LEFT_OUT);
-        let Some((min, max)) = present.fold(None, |span: Option<(u16, u16)>, h| {
-            Some(span.map_or((h, h), |(lo, hi)| (lo.min(h), hi.max(h))))
-        }) else {
-            return BucketOrder::default();
-        };
-        // Counts per bucket, then each bucket's next free place in `rows`.
-        let mut next = vec![0u32; usize::from(max - min) + 1];
-        for &h in high.iter().filter(|&&h| h != LEFT_OUT) {
-            next[usize::from(h - min)] += 1;
+    /// Groups a chunk's rows by bucket, given their high and low halves: counts per
+    /// bucket over the span present, then one stable scatter. Timeless rows count in a
+    /// last slot past the span, and are scattered to the end and cut off, so that no
+    /// loop branches on them.
+    pub fn build(high: &[u16], low: &[u16]) -> BucketOrder {
+        let (mut min, mut max) = (LEFT_OUT, 0);
+        for &h in high {
+            let timed = h != LEFT_OUT;
+            min = min.min(if timed { h } else { LEFT_OUT });
+            max = max.max(if timed { h } else { 0 });
         }
-        let (mut buckets, mut ends) = (Vec::new(), Vec::new());
-        let mut total = 0u32;
-        for (k, count) in next.iter_mut().enumerate() {
-            let n = *count;
-            *count = total;
-            total += n;
-            if n > 0 {
+        if min > max {
+            return BucketOrder::default();
+        }
+        let span = usize::from(max - min) + 1;
+        let slot = |h: u16| usize::from(h.wrapping_sub(min)).min(span);
+        let mut next = vec![0u32; span + 1];
+        for &h in high {
+            next[slot(h)] += 1;
+        }
+        let (mut buckets, mut ends, mut total) = (Vec::new(), Vec::new(), 0);
+        for (k, place) in next.iter_mut().enumerate() {
+            let n = *place;
+            (*place, total) = (total, total + n);
+            if n > 0 && k < span {
                 buckets.push(min + k as u16);
                 ends.push(total);
             }
         }
-        let mut rows = vec![0u16; total as usize];
-        for (at, &h) in high.iter().enumerate().filter(|&(_, &h)| h != LEFT_OUT) {
-            let next = &mut next[usize::from(h - min)];
-            rows[*next as usize] = at as u16;
-            *next += 1;
+        let mut entries = vec![0u32; high.len()];
+        for (at, (&h, &l)) in high.iter().zip(low).enumerate() {
+            let place = &mut next[slot(h)];
+            entries[*place as usize] = u32::from(l) << 16 | at as u32;
+            *place += 1;
         }
+        entries.truncate(ends.last().map_or(0, |&end| end as usize));
+        entries.shrink_to_fit();
         BucketOrder {
-            rows,
+            entries,
             buckets,
             ends,
         }
     }
 
-    /// The rows whose bucket `b` has `first <= b < end`, in bucket order.
-    pub fn rows_of(&self, buckets: Range<u32>) -> &[u16] {
-        let at = |b: u32| self.buckets.partition_point(|&have| u32::from(have) < b);
-        let (from, to) = (at(buckets.start), at(buckets.end));
-        let offset = |k: usize| match k {
-            0 => 0,
-            k => self.ends[k - 1] as usize,
+    /// How many rows have a stored value v with `lo <= v < end` (`end <= ORDERED_END`).
+    pub fn count(&self, lo: u32, end: u32) -> usize {
+        let parts = self.parts(lo, end);
+        let kept = |&(entries, from, to): &(&[u32], u32, u32)| {
+            entries
+                .iter()
+                .filter(|&&e| (from..to).contains(&(e >> 16)))
+                .count()
         };
-        self.rows
-            .get(offset(from)..offset(to.max(from)))
-            .unwrap_or(&[])
+        parts.whole.len() + parts.partial.iter().map(kept).sum::<usize>()
+    }
+
+    /// Hands each row offset with `lo <= v < end` to `each`: the whole buckets' in bucket
+    /// order, then the partial buckets'.
+    pub fn for_each(&self, lo: u32, end: u32, mut each: impl FnMut(u16)) {
+        let parts = self.parts(lo, end);
+        parts.whole.iter().for_each(|&e| each(e as u16));
+        for (entries, from, to) in parts.partial {
+            let kept = entries.iter().filter(|&&e| (from..to).contains(&(e >> 16)));
+            kept.for_each(|&e| each(e as u16));
+        }
+    }
+
+    fn parts(&self, lo: u32, end: u32) -> Parts<'_> {
+        let mut parts = Parts {
+            whole: &[],
+            partial: [(&[], 0, 0); 2],
+        };
+        if end <= lo {
+            return parts;
+        }
+        let (first, last) = (lo >> 16, end >> 16);
+        let (lo_low, end_low) = (lo & 0xffff, end & 0xffff);
+        parts.whole = self.span(first + u32::from(lo_low != 0), last);
+        if lo_low != 0 {
+            let to = if first == last { end_low } else { 1 << 16 };
+            parts.partial[0] = (self.span(first, first + 1), lo_low, to);
+        }
+        if end_low != 0 && (first != last || lo_low == 0) {
+            parts.partial[1] = (self.span(last, last + 1), 0, end_low);
+        }
+        parts
+    }
+
+    /// The entries of the buckets `b` with `from <= b < to`.
+    fn span(&self, from: u32, to: u32) -> &[u32] {
+        let at = |b: u32| {
+            let k = self.buckets.partition_point(|&have| u32::from(have) < b);
+            k.checked_sub(1).map_or(0, |k| self.ends[k] as usize)
+        };
+        let (start, stop) = (at(from), at(to));
+        self.entries.get(start..stop.max(start)).unwrap_or(&[])
     }
 
     /// Bytes of memory held.
     pub fn heap_bytes(&self) -> usize {
-        self.rows.capacity() * 2 + self.buckets.capacity() * 2 + self.ends.capacity() * 4
+        self.entries.capacity() * 4 + self.buckets.capacity() * 2 + self.ends.capacity() * 4
     }
-}
-
-/// Whether the order can answer for `buckets` (it leaves out the last bucket).
-pub(super) fn covers(buckets: Range<u32>) -> bool {
-    buckets.end <= u32::from(LEFT_OUT)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn rows(order: &BucketOrder, lo: u32, end: u32) -> Vec<u16> {
+        let mut rows = Vec::new();
+        order.for_each(lo, end, |at| rows.push(at));
+        assert_eq!(order.count(lo, end), rows.len());
+        rows
+    }
+
     #[test]
-    fn rows_are_grouped_by_bucket_and_in_order_within_one() {
-        let high = [5, LEFT_OUT, 3, 5, 9, 3, LEFT_OUT, 4];
-        let order = BucketOrder::build(&high);
-        assert_eq!(order.rows_of(0..100), [2, 5, 7, 0, 3, 4]);
-        assert_eq!(order.rows_of(4..6), [7, 0, 3]);
-        assert_eq!(order.rows_of(6..9), [] as [u16; 0]);
-        assert_eq!(order.rows_of(9..10), [4]);
-        assert_eq!(order.rows_of(10..u32::from(LEFT_OUT)), [] as [u16; 0]);
-        assert_eq!(order.rows_of(3..3), [] as [u16; 0]);
-        assert!(
-            BucketOrder::build(&[LEFT_OUT; 4])
-                .rows_of(0..70_000)
-                .is_empty()
-        );
-        assert!(covers(0..u32::from(LEFT_OUT)));
-        assert!(!covers(0..u32::from(LEFT_OUT) + 1));
+    fn ranges_read_whole_buckets_then_the_partial_ones() {
+        let high = [5, LEFT_OUT, 3, 5, 9, 3, LEFT_OUT, 4, 5];
+        let low = [7, 0, 300, 2, 0, 1, 9, 65_535, 7];
+        let order = BucketOrder::build(&high, &low);
+        let v = |h: u32, l: u32| h << 16 | l;
+        assert_eq!(rows(&order, 0, ORDERED_END), [2, 5, 7, 0, 3, 8, 4]);
+        assert_eq!(rows(&order, v(3, 2), v(5, 7)), [7, 2, 3]);
+        assert_eq!(rows(&order, v(5, 7), v(5, 8)), [0, 8]);
+        assert_eq!(rows(&order, v(5, 0), v(5, 7)), [3]);
+        assert_eq!(rows(&order, v(6, 0), v(9, 0)), [] as [u16; 0]);
+        assert_eq!(rows(&order, v(9, 0), v(10, 0)), [4]);
+        assert_eq!(rows(&order, v(5, 8), v(5, 8)), [] as [u16; 0]);
+        assert_eq!(rows(&order, v(9, 0), v(3, 0)), [] as [u16; 0]);
+        let nothing = BucketOrder::build(&[LEFT_OUT; 4], &[0; 4]);
+        assert!(rows(&nothing, 0, ORDERED_END).is_empty());
     }
 }

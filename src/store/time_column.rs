@@ -7,14 +7,16 @@
 //! whole buckets (vectorized, 64 rows to a word), and only the words holding a row of a
 //! partial bucket read their `low` halves (vectorized too). On 10M rows that is a 20 MB
 //! scan plus the words of two 18-hour windows, where a `u32` column was a 40 MB scan.
-//! Scans build roaring containers 65,536 rows at a time, in parallel;
-//! [`TimeColumn::count`] popcounts the same words instead. A narrow range (the last 30
-//! days of two years of times) reads less from each chunk's [`BucketOrder`], its rows
-//! sorted by bucket, sorted when first read and dropped when a row of the chunk
-//! changes: per chunk, the column answers from the order when that touches fewer bytes
-//! than a scan (`cheap_order`), and counts whole buckets by their slice's length. Why not a bit-sliced index: it
-//! reads ~3.5 bytes a row for 28 bits (limits.md). When a query already has a small
-//! candidate set the executor calls [`TimeColumn::filter`] (or
+//! Scans build roaring containers 65,536 rows at a time, in parallel.
+//!
+//! A narrow range (the last 30 days of two years of times) reads less from each chunk's
+//! [`BucketOrder`], its rows grouped by bucket, built when first read and dropped when a
+//! row of the chunk changes. A range a sample says holds at most 2 in 5 rows
+//! (`stored_range`) is counted from the orders ([`TimeColumn::count`]: slice lengths),
+//! and built from them in each chunk where setting its rows' bits touches fewer bytes
+//! than a scan (`cheap_rows`); a wider one never sorts a chunk. Why not a bit-sliced
+//! index: it reads ~3.5 bytes a row for 28 bits (limits.md). When a query already has a
+//! small candidate set the executor calls [`TimeColumn::filter`] (or
 //! [`TimeColumn::filter_count`]), which visits only those rows' chunks.
 
 use std::ops::Range;
@@ -23,7 +25,7 @@ use std::sync::OnceLock;
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
-use super::bucket_order::{self, BucketOrder};
+use super::bucket_order::{BucketOrder, ORDERED_END};
 use super::rowset::{from_words, union_in_order};
 use crate::model::Seconds;
 use crate::model::time::{MAX_STORED, MIN_STORED};
@@ -37,12 +39,17 @@ const CHUNK: usize = 1 << 16;
 /// while 64 Ki values in order stream at memory bandwidth.
 const GATHER_BELOW: u64 = 1024;
 /// What answering a chunk touches, in bytes: a scan reads each row's high half; a
-/// bucket order reads each row it holds in the range and sets its bit (~4 bytes' worth,
-/// measured against the scan on 10M rows); a row of a partly covered bucket, or a
-/// candidate gathered, reads a cache line.
+/// bucket order reads each row it holds in the range and sets its bit, scattered: ~8
+/// bytes' worth (on 10M rows a range of a fifth of the rows takes as long either way);
+/// a candidate gathered reads a cache line.
 const SCAN_ROW: usize = 2;
-const ORDER_ROW: usize = 4;
-const MISSED_ROW: usize = 64;
+const ORDER_ROW: usize = 8;
+const GATHERED_ROW: usize = 64;
+/// What a bucket order touches in every chunk it answers, whatever the range: the binary
+/// searches, and the entries of two partly covered buckets (~100 rows each, 4 bytes).
+const ORDER_CHUNK: usize = 1024;
+/// Rows sampled to tell whether a range is narrow enough for bucket orders.
+const ORDER_SAMPLES: usize = 512;
 
 /// One optional instant per row, as high and low halves.
 #[derive(Clone, Debug, Default)]
@@ -53,7 +60,7 @@ pub struct TimeColumn {
     /// [`NONE`]: without one, a range open at the top leaves that bucket out instead of
     /// comparing every timeless row's full value.
     top: bool,
-    /// Each chunk's rows sorted by bucket, built when first read, forgotten when one of
+    /// Each chunk's rows grouped by bucket, built when first read, forgotten when one of
     /// the chunk's rows changes ([`BucketOrder`]).
     orders: Vec<OnceLock<BucketOrder>>,
 }
@@ -78,6 +85,9 @@ struct StoredRange {
     lo_edge: Option<(u16, u16)>,
     /// The bucket of `hi` when the range ends inside it: (bucket, low half it ends at).
     hi_edge: Option<(u16, u16)>,
+    /// The stored values `lo..end` to read from bucket orders, when they answer the
+    /// range ([`TimeColumn::stored_range`]).
+    ordered: Option<(u32, u32)>,
 }
 
 impl StoredRange {
@@ -92,6 +102,7 @@ impl StoredRange {
             count: 0,
             lo_edge: None,
             hi_edge: None,
+            ordered: None,
         };
         if width == 0 {
             return range;
@@ -115,53 +126,6 @@ impl StoredRange {
         range
     }
 
-    /// The buckets wholly inside, as a range that does not wrap when the range can be
-    /// answered from bucket orders.
-    fn whole(self) -> Range<u32> {
-        let first = u32::from(self.first);
-        first..first + u32::from(self.count)
-    }
-
-    /// The buckets partly inside, each once.
-    fn edges(self) -> impl Iterator<Item = u16> {
-        let lo = self.lo_edge.map(|(bucket, _)| bucket);
-        let hi = self
-            .hi_edge
-            .map(|(bucket, _)| bucket)
-            .filter(|&b| Some(b) != lo);
-        lo.into_iter().chain(hi)
-    }
-
-    /// Whether bucket orders can answer the range: not when it reaches the last bucket,
-    /// which they leave out.
-    fn orderable(self) -> bool {
-        bucket_order::covers(self.whole())
-            && self
-                .edges()
-                .all(|b| bucket_order::covers(0..u32::from(b) + 1))
-    }
-
-    /// The rows of a chunk's `order` in the range, each handed to `each`: the slice of
-    /// whole buckets, then the rows of partial buckets whose low half is inside.
-    #[inline]
-    fn ordered_rows(self, order: &BucketOrder, low: &[u16], mut each: impl FnMut(u16)) {
-        order.rows_of(self.whole()).iter().for_each(|&at| each(at));
-        for bucket in self.edges() {
-            let rows = order.rows_of(u32::from(bucket)..u32::from(bucket) + 1);
-            for &at in rows {
-                if self.contains(join(bucket, low[usize::from(at)])) {
-                    each(at);
-                }
-            }
-        }
-    }
-
-    /// Whether bucket `high` lies wholly inside.
-    #[inline]
-    fn wholly_covers(self, high: u16) -> bool {
-        high.wrapping_sub(self.first) < self.count
-    }
-
     #[inline]
     fn contains(self, v: u32) -> bool {
         v.wrapping_sub(self.lo) < self.width
@@ -171,7 +135,7 @@ impl StoredRange {
     /// bucket is partly inside (rare, so the one branch is predictable).
     #[inline]
     fn decide(self, high: u16, low: impl FnOnce() -> u16) -> bool {
-        let whole = self.wholly_covers(high);
+        let whole = high.wrapping_sub(self.first) < self.count;
         let edge = |e: Option<(u16, u16)>| e.is_some_and(|(bucket, _)| bucket == high);
         let partial = edge(self.lo_edge) || edge(self.hi_edge);
         whole | (partial && self.contains(join(high, low())))
@@ -274,7 +238,7 @@ impl TimeColumn {
 
     /// Every row whose time t has `lo <= t < hi`.
     pub fn range(&self, lo: Seconds, hi: Seconds) -> RoaringBitmap {
-        let range = StoredRange::new(lo, hi, self.top);
+        let range = self.stored_range(lo, hi);
         if range.width == 0 {
             return RoaringBitmap::new();
         }
@@ -284,7 +248,7 @@ impl TimeColumn {
     /// Every row whose time is missing or outside `[lo, hi)` (the complement of
     /// [`TimeColumn::range`] over the column's rows, deleted rows included).
     pub fn outside(&self, lo: Seconds, hi: Seconds) -> RoaringBitmap {
-        self.scan(StoredRange::new(lo, hi, self.top), true)
+        self.scan(self.stored_range(lo, hi), true)
     }
 
     fn scan(&self, range: StoredRange, invert: bool) -> RoaringBitmap {
@@ -337,7 +301,7 @@ impl TimeColumn {
         let rows = ranges.iter().map(|(c, ..)| c.high.len()).max().unwrap_or(0);
         let stored = ranges
             .iter()
-            .map(|&(c, lo, hi)| (c, StoredRange::new(lo, hi, c.top)));
+            .map(|&(c, lo, hi)| (c, c.stored_range(lo, hi)));
         let stored: Vec<(&TimeColumn, StoredRange)> = stored.filter(|(_, r)| r.width > 0).collect();
         (0..rows.div_ceil(CHUNK)).into_par_iter().map(move |i| {
             let span = i * CHUNK..((i + 1) * CHUNK).min(rows);
@@ -348,8 +312,8 @@ impl TimeColumn {
                     continue;
                 };
                 let low = &column.low[span.start..end];
-                match column.cheap_order(i, high, range, ORDER_ROW) {
-                    Some(order) => range.ordered_rows(order, low, |at| set(&mut words, at)),
+                match column.cheap_rows(i, high, low, range) {
+                    Some(rows) => rows.set_bits(&mut words),
                     None => {
                         let mut at = 0;
                         for_each_word(high, low, range, |w| {
@@ -377,7 +341,7 @@ impl TimeColumn {
     /// values one by one, a chunk with many scans it (as `range`) and keeps the
     /// candidates' bits. Chunks run in parallel.
     pub fn filter(&self, candidates: &RoaringBitmap, lo: Seconds, hi: Seconds) -> RoaringBitmap {
-        self.filter_with(candidates, StoredRange::new(lo, hi, self.top), false)
+        self.filter_with(candidates, self.stored_range(lo, hi), false)
     }
 
     /// The rows of `candidates` whose time is missing or outside `[lo, hi)`, as
@@ -388,7 +352,7 @@ impl TimeColumn {
         lo: Seconds,
         hi: Seconds,
     ) -> RoaringBitmap {
-        self.filter_with(candidates, StoredRange::new(lo, hi, self.top), true)
+        self.filter_with(candidates, self.stored_range(lo, hi), true)
     }
 
     /// How many rows of `candidates` have `lo <= t < hi` (with `invert`: a time missing
@@ -401,7 +365,7 @@ impl TimeColumn {
         hi: Seconds,
         invert: bool,
     ) -> u64 {
-        let range = StoredRange::new(lo, hi, self.top);
+        let range = self.stored_range(lo, hi);
         let parts = self.filter_parts(candidates, range, invert);
         let counted: u64 = parts
             .map(|part| match part {
@@ -458,7 +422,7 @@ impl TimeColumn {
                 0 => None,
                 _ if nothing => None,
                 _ if everything => Some(Part::Kept(candidates.range(rows).collect())),
-                n if n < GATHER_BELOW && self.gathering_pays(i, high, range, n) => {
+                n if n < GATHER_BELOW && self.gathering_pays(i, high, low, range, n) => {
                     let rows = candidates.range(rows).map(|row| (row - base) as usize);
                     let words = range.gather(high, low, rows.collect(), invert);
                     Some(Part::Kept(from_words(i * CHUNK, words)))
@@ -470,79 +434,91 @@ impl TimeColumn {
         })
     }
 
-    /// How many rows have `lo <= t < hi`: a scan as [`TimeColumn::range`], counting the
-    /// words it computes instead of building bitmaps from them.
+    /// How many rows have `lo <= t < hi`: per chunk, from its bucket order when the
+    /// orders answer the range, else a scan as [`TimeColumn::range`], counting the words
+    /// it computes instead of building bitmaps from them.
     pub fn count(&self, lo: Seconds, hi: Seconds) -> u64 {
-        let range = StoredRange::new(lo, hi, self.top);
+        let range = self.stored_range(lo, hi);
         if range.width == 0 {
             return 0;
         }
-        let ones = |(i, high, low): (usize, &[u16], &[u16])| {
-            let mut n = 0u64;
-            match self.cheap_order(i, high, range, 0) {
-                Some(order) => {
-                    // Whole buckets are counted by the length of their slice.
-                    n = order.rows_of(range.whole()).len() as u64;
-                    let edges = StoredRange { count: 0, ..range };
-                    edges.ordered_rows(order, low, |_| n += 1);
-                }
-                None => for_each_word(high, low, range, |w| n += u64::from(w.count_ones())),
+        let ones = |(i, high, low): (usize, &[u16], &[u16])| match self
+            .ordered_rows(i, high, low, range)
+        {
+            Some(rows) => rows.count() as u64,
+            None => {
+                let mut n = 0u64;
+                for_each_word(high, low, range, |w| n += u64::from(w.count_ones()));
+                n
             }
-            n
         };
         self.chunks().map(ones).sum()
     }
 
-    /// Chunk `i`'s bucket order, sorted now if no query has read it since its rows last
-    /// changed.
-    fn order(&self, i: usize, high: &[u16]) -> Option<&BucketOrder> {
-        let order = self.orders.get(i)?;
-        Some(order.get_or_init(|| BucketOrder::build(high)))
+    /// The range of stored values `lo <= v < hi`, and whether bucket orders answer it:
+    /// they can (it does not reach the last bucket, which they leave out, or no row has
+    /// a time there), and a sample of rows says it holds at most 2 in 5 of them. Wider,
+    /// a scan wins in nearly every chunk, and sorting them would be wasted.
+    fn stored_range(&self, lo: Seconds, hi: Seconds) -> StoredRange {
+        let mut range = StoredRange::new(lo, hi, self.top);
+        let end = range.lo.saturating_add(range.width);
+        let end = if self.top { end } else { end.min(ORDERED_END) };
+        let stride = (self.high.len() / ORDER_SAMPLES).max(1);
+        let sampled = (0..self.high.len()).step_by(stride);
+        let (n, hits) = sampled.fold((0, 0), |(n, hits), r| {
+            (
+                n + 1,
+                hits + usize::from(range.decide(self.high[r], || self.low[r])),
+            )
+        });
+        range.ordered = (end <= ORDERED_END && hits * 5 <= n * 2).then_some((range.lo, end));
+        range
     }
 
-    /// What answering `range` in chunk `i` from its bucket order touches, with
-    /// `whole_row` bytes a row of a whole bucket (none when only counted).
-    fn order_cost(
+    /// Chunk `i`'s rows in `range` from its bucket order (sorted now if no query has
+    /// read it since its rows last changed), when the order answers the range.
+    fn ordered_rows(
         &self,
         i: usize,
         high: &[u16],
+        low: &[u16],
         range: StoredRange,
-        whole_row: usize,
-    ) -> Option<usize> {
-        if !range.orderable() {
-            return None;
-        }
-        let order = self.order(i, high)?;
-        let whole = order.rows_of(range.whole()).len();
-        let edges: usize = range
-            .edges()
-            .map(|b| order.rows_of(u32::from(b)..u32::from(b) + 1).len())
-            .sum();
-        Some(whole * whole_row + edges * MISSED_ROW)
+    ) -> Option<OrderedRows<'_>> {
+        let (lo, end) = range.ordered?;
+        let order = self
+            .orders
+            .get(i)?
+            .get_or_init(|| BucketOrder::build(high, low));
+        Some(OrderedRows { order, lo, end })
     }
 
-    /// Chunk `i`'s bucket order when answering `range` from it touches less than a scan.
-    fn cheap_order(
+    /// Chunk `i`'s rows in `range` from its bucket order, when setting their bits
+    /// touches less than a scan.
+    fn cheap_rows(
         &self,
         i: usize,
         high: &[u16],
+        low: &[u16],
         range: StoredRange,
-        whole_row: usize,
-    ) -> Option<&BucketOrder> {
-        let cost = self.order_cost(i, high, range, whole_row)?;
-        (cost <= high.len() * SCAN_ROW)
-            .then(|| self.order(i, high))
-            .flatten()
+    ) -> Option<OrderedRows<'_>> {
+        let rows = self.ordered_rows(i, high, low, range)?;
+        (rows.count() * ORDER_ROW <= high.len() * SCAN_ROW).then_some(rows)
     }
 
     /// Whether reading `n` candidates one by one touches less than answering the whole
     /// chunk (by its bucket order or a scan).
-    fn gathering_pays(&self, i: usize, high: &[u16], range: StoredRange, n: u64) -> bool {
+    fn gathering_pays(
+        &self,
+        i: usize,
+        high: &[u16],
+        low: &[u16],
+        range: StoredRange,
+        n: u64,
+    ) -> bool {
         let scan = high.len() * SCAN_ROW;
-        let whole = self
-            .order_cost(i, high, range, ORDER_ROW)
-            .map_or(scan, |c| c.min(scan));
-        (n as usize) * MISSED_ROW < whole
+        let ordered = self.ordered_rows(i, high, low, range);
+        let whole = ordered.map_or(scan, |rows| (rows.count() * ORDER_ROW).min(scan));
+        (n as usize) * GATHERED_ROW < whole
     }
 
     /// The matching rows of chunk `i` (or, with `invert`, the others), as a bitmap built
@@ -556,10 +532,10 @@ impl TimeColumn {
         invert: bool,
     ) -> RoaringBitmap {
         let mut words: Vec<u64> = Vec::with_capacity(high.len().div_ceil(64));
-        match self.cheap_order(i, high, range, ORDER_ROW) {
-            Some(order) => {
+        match self.cheap_rows(i, high, low, range) {
+            Some(rows) => {
                 words.resize(high.len().div_ceil(64), 0);
-                range.ordered_rows(order, low, |at| set(&mut words, at));
+                rows.set_bits(&mut words);
             }
             None => for_each_word(high, low, range, |w| words.push(w)),
         }
@@ -578,26 +554,23 @@ impl TimeColumn {
 
     /// Estimates, from an evenly spaced sample, how many rows have `lo <= t < hi` and
     /// how many bytes finding them reads: a scan's, or fewer where bucket orders answer
-    /// (counting their rows as `cheap_order` does, for the column as a whole).
+    /// (as `cheap_rows` decides, for the column as a whole).
     pub fn estimate(&self, lo: Seconds, hi: Seconds) -> RangeEstimate {
         let range = StoredRange::new(lo, hi, self.top);
         let stride = (self.high.len() / 4096).max(1);
-        let (mut rows, mut whole, mut edge) = (0, 0, 0);
-        for r in (0..self.high.len()).step_by(stride) {
-            let high = self.high[r];
-            rows += usize::from(range.decide(high, || self.low[r]));
-            whole += usize::from(range.wholly_covers(high));
-            edge += usize::from(range.edges().any(|b| b == high));
-        }
+        let sampled = (0..self.high.len()).step_by(stride);
+        let hits = sampled
+            .filter(|&r| range.decide(self.high[r], || self.low[r]))
+            .count();
+        let rows = hits * stride;
         let scan = self.high.len() * SCAN_ROW;
-        let ordered = (whole * ORDER_ROW + edge * MISSED_ROW) * stride;
+        let read = match self.stored_range(lo, hi).ordered {
+            Some(_) => (rows * ORDER_ROW + self.orders.len() * ORDER_CHUNK).min(scan),
+            None => scan,
+        };
         RangeEstimate {
-            rows: (rows * stride) as u64,
-            read_bytes: if range.orderable() {
-                ordered.min(scan)
-            } else {
-                scan
-            } as u64,
+            rows: rows as u64,
+            read_bytes: read as u64,
         }
     }
 
@@ -676,10 +649,24 @@ fn for_each_word(high: &[u16], low: &[u16], range: StoredRange, mut each: impl F
     }
 }
 
-/// Sets the bit of row `at` in a chunk's words.
-#[inline]
-fn set(words: &mut [u64], at: u16) {
-    words[usize::from(at) / 64] |= 1 << (at % 64);
+/// A chunk's rows whose stored value v has `lo <= v < end`, read from its bucket order.
+#[derive(Clone, Copy)]
+struct OrderedRows<'a> {
+    order: &'a BucketOrder,
+    lo: u32,
+    end: u32,
+}
+
+impl OrderedRows<'_> {
+    fn count(self) -> usize {
+        self.order.count(self.lo, self.end)
+    }
+
+    /// Sets the rows' bits in the chunk's words.
+    fn set_bits(self, words: &mut [u64]) {
+        let set = |at: u16| words[usize::from(at) / 64] |= 1 << (at % 64);
+        self.order.for_each(self.lo, self.end, set);
+    }
 }
 
 #[inline]
@@ -1012,21 +999,20 @@ mod tests {
         let mut col = column(&values);
         let narrow = (300 * 65_536 + 1_000, 310 * 65_536 + 7);
         let wide = (100 * 65_536, 900 * 65_536 + 9);
-        let range = |(lo, hi)| StoredRange::new(lo, hi, col.top);
-        let (high, first) = (&col.high[..CHUNK], 0);
-        assert!(
-            col.cheap_order(first, high, range(narrow), ORDER_ROW)
-                .is_some()
-        );
-        assert!(
-            col.cheap_order(first, high, range(wide), ORDER_ROW)
-                .is_none()
-        );
+        let range = |(lo, hi)| col.stored_range(lo, hi);
+        let (high, low) = (&col.high[..CHUNK], &col.low[..CHUNK]);
+        assert!(col.cheap_rows(0, high, low, range(narrow)).is_some());
+        assert!(col.cheap_rows(0, high, low, range(wide)).is_none());
+        assert!(col.ordered_rows(0, high, low, range(wide)).is_none());
+        // A third of the rows: counted from the orders, built by scans.
+        let middle = (100 * 65_536 + 3, 400 * 65_536);
+        assert!(col.ordered_rows(0, high, low, range(middle)).is_some());
+        assert!(col.cheap_rows(0, high, low, range(middle)).is_none());
         let check = |col: &TimeColumn, values: &[Option<Seconds>]| {
             let candidates: RoaringBitmap = (0..values.len() as u32 + 5)
                 .filter(|r| r % 3 != 1)
                 .collect();
-            for (lo, hi) in [narrow, wide] {
+            for (lo, hi) in [narrow, middle, wide] {
                 let inside = |r: u32| {
                     values
                         .get(r as usize)
