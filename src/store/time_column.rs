@@ -422,7 +422,7 @@ impl TimeColumn {
                 0 => None,
                 _ if nothing => None,
                 _ if everything => Some(Part::Kept(candidates.range(rows).collect())),
-                n if n < GATHER_BELOW && self.gathering_pays(i, high, low, range, n) => {
+                n if n < GATHER_BELOW && self.gathering_pays(i, high, range, n) => {
                     let rows = candidates.range(rows).map(|row| (row - base) as usize);
                     let words = range.gather(high, low, rows.collect(), invert);
                     Some(Part::Kept(from_words(i * CHUNK, words)))
@@ -506,18 +506,18 @@ impl TimeColumn {
     }
 
     /// Whether reading `n` candidates one by one touches less than answering the whole
-    /// chunk (by its bucket order or a scan).
-    fn gathering_pays(
-        &self,
-        i: usize,
-        high: &[u16],
-        low: &[u16],
-        range: StoredRange,
-        n: u64,
-    ) -> bool {
+    /// chunk: by a scan, or by its bucket order if one is built (a chunk is not sorted
+    /// only to find that its few candidates are cheaper to read).
+    fn gathering_pays(&self, i: usize, high: &[u16], range: StoredRange, n: u64) -> bool {
         let scan = high.len() * SCAN_ROW;
-        let ordered = self.ordered_rows(i, high, low, range);
-        let whole = ordered.map_or(scan, |rows| (rows.count() * ORDER_ROW).min(scan));
+        let built = |(lo, end)| {
+            let order = self.orders.get(i)?.get()?;
+            Some(OrderedRows { order, lo, end }.count() * ORDER_ROW)
+        };
+        let whole = range
+            .ordered
+            .and_then(built)
+            .map_or(scan, |cost| cost.min(scan));
         (n as usize) * GATHERED_ROW < whole
     }
 
