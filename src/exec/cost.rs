@@ -39,6 +39,9 @@ pub enum Strategy {
     FacebookRows,
     /// Every live row minus the child's.
     Complement,
+    /// An AND of negations only, counted: every live row minus the union of what they
+    /// negate (counted as an OR is).
+    ComplementOfUnion,
     /// The union of the children's rows.
     Union,
     /// The union, its time ranges found in one pass over their columns (not shown as
@@ -75,6 +78,7 @@ impl std::fmt::Display for Strategy {
             Strategy::ScanOutside => "column scan, outside",
             Strategy::FacebookRows => "facebook rows",
             Strategy::Complement => "complement",
+            Strategy::ComplementOfUnion => "complement of the negated rows' union",
             Strategy::Union => "union",
             Strategy::UnionOneScan => "union, time ranges in one scan",
             Strategy::Intersection => "intersection, cost order",
@@ -113,8 +117,14 @@ pub fn eval_strategy(plan: &Plan) -> Strategy {
 pub fn count_strategy(plan: &Plan) -> Strategy {
     match plan {
         Plan::Not(_) => Strategy::Complement,
+        Plan::And(children) if all_negated(children) => Strategy::ComplementOfUnion,
         other => eval_strategy(other),
     }
+}
+
+/// Whether every child is a negation.
+pub fn all_negated(children: &[Plan]) -> bool {
+    children.iter().all(|c| matches!(c, Plan::Not(_)))
 }
 
 /// How `plan` is answered within running rows.

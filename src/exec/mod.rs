@@ -161,7 +161,9 @@ impl<'s, T: Trace> Run<'s, T> {
     /// a time range is counted as it is scanned, a negation is the live rows less its
     /// child's count (every node's rows are live rows: deleting a row blanks its fields),
     /// an OR counts its largest child into the others' union (its time ranges alone: one
-    /// pass that builds nothing) and an AND its last step against the rows so far.
+    /// pass that builds nothing), an AND of negations only is the live rows less the OR
+    /// of what they negate, and any other AND counts its last step against the rows so
+    /// far.
     pub(crate) fn count(&mut self, plan: &Plan) -> u64 {
         let step = Step::alone(cost::count_strategy(plan), true);
         self.step(plan, step, |run| run.count_node(plan), |&n| n)
@@ -174,7 +176,10 @@ impl<'s, T: Trace> Run<'s, T> {
             }
             Plan::Not(inner) => self.store.len().saturating_sub(self.count(inner)),
             Plan::Or(children) => self.count_or(children),
-            Plan::And(children) => self.count_and(children),
+            Plan::And(children) => match negated_all(children) {
+                Some(inners) => self.store.len().saturating_sub(self.count_or(&inners)),
+                None => self.count_and(children),
+            },
             other => self.eval_node(other).len(),
         }
     }
@@ -363,6 +368,19 @@ impl Countable<'_> {
             None => return None,
         };
         Some((what, negated))
+    }
+}
+
+/// What an AND of negations only negates (`-a -b` counts as the live rows less
+/// `a or b`, which an OR counts without building the union), else `None`.
+fn negated_all(children: &[Plan]) -> Option<Vec<Plan>> {
+    let inner = |child: &Plan| match child {
+        Plan::Not(inner) => Some((**inner).clone()),
+        _ => None,
+    };
+    match cost::all_negated(children) {
+        true => children.iter().map(inner).collect(),
+        false => None,
     }
 }
 

@@ -439,7 +439,8 @@ proptest! {
 
 /// The shapes whose counts and rows take the paths built for many rows: time ranges
 /// counted as scanned, filtered within many running rows, negated, and ORs of ranges in
-/// one pass, alone and within running rows.
+/// one pass, alone and within running rows; narrow ranges read from bucket orders; ANDs
+/// of negations only, counted as the live rows less a union.
 #[test]
 fn many_row_paths_equal_the_oracle() {
     for segment in [
@@ -450,6 +451,12 @@ fn many_row_paths_equal_the_oracle() {
         "channel:line (checkout:-3mo.. or marketing:<=-2w)",
         "channel:line -(checkout:-3mo.. or marketing:<=-2w)",
         "channel:line interaction:<-90d -joined:-30d..",
+        "marketing:-1d..",
+        "checkout:-7d.. channel:line",
+        "name:\"alice chen\" interaction:-7d..",
+        "-checkout:-7d.. -interaction:-30d..",
+        "-tag:vip -checkout:-7d.. -channel:line",
+        "-(checkout:-7d.. or tag:gold)",
     ] {
         check_sized(3, segment, "+08:00", 140_000).expect(segment);
     }
