@@ -161,7 +161,8 @@ impl<'s, T: Trace> Run<'s, T> {
     /// a time range is counted as it is scanned, a negation is the live rows less its
     /// child's count (every node's rows are live rows: deleting a row blanks its fields),
     /// an OR counts its largest child into the others' union (its time ranges alone: one
-    /// pass that builds nothing), an AND of negations only is the live rows less the OR
+    /// pass that builds nothing), `is:fb_sendable` counts its rows as it tests them, an AND
+    /// of negations only is the live rows less the OR
     /// of what they negate, and any other AND counts its last step against the rows so
     /// far.
     pub(crate) fn count(&mut self, plan: &Plan) -> u64 {
@@ -174,6 +175,7 @@ impl<'s, T: Trace> Run<'s, T> {
             Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => {
                 self.store.time_count(*field, *lo, *hi)
             }
+            Plan::Leaf(Leaf::FbSendable(at)) => self.store.fb_sendable_count(*at),
             Plan::Not(inner) => self.store.len().saturating_sub(self.count(inner)),
             Plan::Or(children) => self.count_or(children),
             Plan::And(children) => match negated_all(children) {

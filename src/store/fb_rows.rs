@@ -79,6 +79,13 @@ impl FbRows {
         super::rowset::union_in_order(parts.collect())
     }
 
+    /// How many rows are sendable: the same test, counted in parallel, nothing built.
+    fn count_sendable(&self, at: SendableAt) -> u64 {
+        let at = Thresholds::new(at);
+        let sendable = |i: usize| u64::from(self.is_sendable(i, &at));
+        (0..self.rows.len()).into_par_iter().map(sendable).sum()
+    }
+
     /// The sendable rows among fewer `candidates`: both lists are ascending, so each
     /// candidate is found by galloping forward from where the last one was.
     fn sendable_among(&self, at: SendableAt, candidates: &RoaringBitmap) -> RoaringBitmap {
@@ -143,6 +150,11 @@ impl Store {
     /// The live contacts that may receive a recurring notification at `at`.
     pub fn fb_sendable(&self, at: SendableAt) -> RoaringBitmap {
         self.fb_rows().sendable(at)
+    }
+
+    /// How many live contacts `fb_sendable(at)` holds, without building them.
+    pub fn fb_sendable_count(&self, at: SendableAt) -> u64 {
+        self.fb_rows().count_sendable(at)
     }
 
     /// `fb_sendable(at) ∩ candidates`, looking up few candidates one by one.

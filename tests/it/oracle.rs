@@ -483,6 +483,11 @@ fn derived_states_follow_every_change() {
             };
             let terms = reach::exec::execute(&reach::plan::fb_sendable_terms(at), &store);
             assert_eq!(store.fb_sendable(at), terms, "round {round}, now {now}");
+            assert_eq!(
+                store.fb_sendable_count(at),
+                terms.len(),
+                "round {round}, now {now}"
+            );
             for percent in [1, 50] {
                 let candidates: roaring::RoaringBitmap = (0..store.len() as u32 + 5)
                     .filter(|_| rng.chance(percent))
