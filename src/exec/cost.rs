@@ -128,7 +128,7 @@ pub fn count_strategy(plan: &Plan) -> Strategy {
 }
 
 /// Whether every child is a negation.
-pub fn all_negated(children: &[Plan]) -> bool {
+fn all_negated(children: &[Plan]) -> bool {
     children.iter().all(|c| matches!(c, Plan::Not(_)))
 }
 
@@ -310,9 +310,10 @@ impl<'s> Costs<'s> {
     /// The order an AND runs its children in, from `start` running rows (`None`: the
     /// first child is answered alone). Answered alone, each of the positive children
     /// cheapest per rejected row ([`FIRSTS_TRIED`]) is tried first, the others following
-    /// greedily, and the order whose whole chain costs least runs: the child cheapest per rejected row on its own may make the next steps
-    /// dearer (a narrow time range before a union of tags that is cheaper to build than
-    /// to cut). Within running rows the order is greedy from the start.
+    /// greedily, and the order whose whole chain costs least runs: the child cheapest per
+    /// rejected row on its own may make the next steps dearer (a narrow time range before
+    /// a union of tags that is cheaper to build than to cut). Within running rows the
+    /// order is greedy from the start.
     pub fn order<'p>(&self, children: &'p [Plan], start: Option<f64>) -> Vec<&'p Plan> {
         let all: Vec<&Plan> = children.iter().collect();
         if start.is_some() {

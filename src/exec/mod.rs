@@ -161,10 +161,9 @@ impl<'s, T: Trace> Run<'s, T> {
     /// a time range is counted as it is scanned, a negation is the live rows less its
     /// child's count (every node's rows are live rows: deleting a row blanks its fields),
     /// an OR counts its largest child into the others' union (its time ranges alone: one
-    /// pass that builds nothing), `is:fb_sendable` counts its rows as it tests them, an AND
-    /// of negations only is the live rows less the OR
-    /// of what they negate, and any other AND counts its last step against the rows so
-    /// far.
+    /// pass that builds nothing), `is:fb_sendable` counts its rows as it tests them, an
+    /// AND of negations only is the live rows less the OR of what they negate, and any
+    /// other AND counts its last step against the rows so far.
     pub(crate) fn count(&mut self, plan: &Plan) -> u64 {
         let step = Step::alone(cost::count_strategy(plan), true);
         self.step(plan, step, |run| run.count_node(plan), |&n| n)
@@ -380,10 +379,7 @@ fn negated_all(children: &[Plan]) -> Option<Vec<Plan>> {
         Plan::Not(inner) => Some((**inner).clone()),
         _ => None,
     };
-    match cost::all_negated(children) {
-        true => children.iter().map(inner).collect(),
-        false => None,
-    }
+    children.iter().map(inner).collect()
 }
 
 /// The field and bounds of a time-range leaf.

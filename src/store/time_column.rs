@@ -14,9 +14,9 @@
 //! row of the chunk changes. A range a sample says holds at most 2 in 5 rows
 //! (`stored_range`) is counted from the orders ([`TimeColumn::count`]: slice lengths),
 //! and built from them in each chunk where setting its rows' bits touches fewer bytes
-//! than a scan (`cheap_rows`); a wider one never sorts a chunk. Why not a bit-sliced
-//! index: it reads ~3.5 bytes a row for 28 bits (limits.md). When a query already has a
-//! small candidate set the executor calls [`TimeColumn::filter`] (or
+//! than a scan (`OrderedRows::cheaper_than_scan`); a wider one never sorts a chunk. Why
+//! not a bit-sliced index: it reads ~3.5 bytes a row for 28 bits (limits.md). When a
+//! query already has a small candidate set the executor calls [`TimeColumn::filter`] (or
 //! [`TimeColumn::filter_count`]), which visits only those rows' chunks.
 
 use std::ops::Range;
@@ -312,7 +312,8 @@ impl TimeColumn {
                     continue;
                 };
                 let low = &column.low[span.start..end];
-                match column.cheap_rows(i, high, low, range) {
+                let ordered = column.ordered_rows(i, high, low, range);
+                match ordered.and_then(|rows| rows.cheaper_than_scan(high.len())) {
                     Some(rows) => rows.set_bits(&mut words),
                     None => {
                         let mut at = 0;
@@ -463,16 +464,25 @@ impl TimeColumn {
         let mut range = StoredRange::new(lo, hi, self.top);
         let end = range.lo.saturating_add(range.width);
         let end = if self.top { end } else { end.min(ORDERED_END) };
-        let stride = (self.high.len() / ORDER_SAMPLES).max(1);
-        let sampled = (0..self.high.len()).step_by(stride);
-        let (n, hits) = sampled.fold((0, 0), |(n, hits), r| {
-            (
-                n + 1,
-                hits + usize::from(range.decide(self.high[r], || self.low[r])),
-            )
-        });
-        range.ordered = (end <= ORDERED_END && hits * 5 <= n * 2).then_some((range.lo, end));
+        let sample = self.sample(range, ORDER_SAMPLES);
+        let narrow = sample.hits * 5 <= sample.taken * 2;
+        range.ordered = (end <= ORDERED_END && narrow).then_some((range.lo, end));
         range
+    }
+
+    /// About `samples` evenly spaced rows, and how many of them lie in `range`.
+    fn sample(&self, range: StoredRange, samples: usize) -> Sample {
+        let stride = (self.high.len() / samples).max(1);
+        let sampled = (0..self.high.len()).step_by(stride);
+        let (taken, hits) = sampled.fold((0, 0), |(taken, hits), r| {
+            let hit = range.decide(self.high[r], || self.low[r]);
+            (taken + 1, hits + usize::from(hit))
+        });
+        Sample {
+            stride,
+            taken,
+            hits,
+        }
     }
 
     /// Chunk `i`'s rows in `range` from its bucket order (sorted now if no query has
@@ -490,19 +500,6 @@ impl TimeColumn {
             .get(i)?
             .get_or_init(|| BucketOrder::build(high, low));
         Some(OrderedRows { order, lo, end })
-    }
-
-    /// Chunk `i`'s rows in `range` from its bucket order, when setting their bits
-    /// touches less than a scan.
-    fn cheap_rows(
-        &self,
-        i: usize,
-        high: &[u16],
-        low: &[u16],
-        range: StoredRange,
-    ) -> Option<OrderedRows<'_>> {
-        let rows = self.ordered_rows(i, high, low, range)?;
-        (rows.count() * ORDER_ROW <= high.len() * SCAN_ROW).then_some(rows)
     }
 
     /// Whether reading `n` candidates one by one touches less than answering the whole
@@ -532,7 +529,8 @@ impl TimeColumn {
         invert: bool,
     ) -> RoaringBitmap {
         let mut words: Vec<u64> = Vec::with_capacity(high.len().div_ceil(64));
-        match self.cheap_rows(i, high, low, range) {
+        let ordered = self.ordered_rows(i, high, low, range);
+        match ordered.and_then(|rows| rows.cheaper_than_scan(high.len())) {
             Some(rows) => {
                 words.resize(high.len().div_ceil(64), 0);
                 rows.set_bits(&mut words);
@@ -554,17 +552,13 @@ impl TimeColumn {
 
     /// Estimates, from an evenly spaced sample, how many rows have `lo <= t < hi` and
     /// how many bytes finding them reads: a scan's, or fewer where bucket orders answer
-    /// (as `cheap_rows` decides, for the column as a whole).
+    /// (as `OrderedRows::cheaper_than_scan` decides, for the column as a whole).
     pub fn estimate(&self, lo: Seconds, hi: Seconds) -> RangeEstimate {
-        let range = StoredRange::new(lo, hi, self.top);
-        let stride = (self.high.len() / 4096).max(1);
-        let sampled = (0..self.high.len()).step_by(stride);
-        let hits = sampled
-            .filter(|&r| range.decide(self.high[r], || self.low[r]))
-            .count();
-        let rows = hits * stride;
+        let range = self.stored_range(lo, hi);
+        let sample = self.sample(range, 4096);
+        let rows = sample.hits * sample.stride;
         let scan = self.high.len() * SCAN_ROW;
-        let read = match self.stored_range(lo, hi).ordered {
+        let read = match range.ordered {
             Some(_) => (rows * ORDER_ROW + self.orders.len() * ORDER_CHUNK).min(scan),
             None => scan,
         };
@@ -649,6 +643,13 @@ fn for_each_word(high: &[u16], low: &[u16], range: StoredRange, mut each: impl F
     }
 }
 
+/// Rows sampled from a column: every `stride`-th, `taken` in all, `hits` in a range.
+struct Sample {
+    stride: usize,
+    taken: usize,
+    hits: usize,
+}
+
 /// A chunk's rows whose stored value v has `lo <= v < end`, read from its bucket order.
 #[derive(Clone, Copy)]
 struct OrderedRows<'a> {
@@ -660,6 +661,11 @@ struct OrderedRows<'a> {
 impl OrderedRows<'_> {
     fn count(self) -> usize {
         self.order.count(self.lo, self.end)
+    }
+
+    /// The rows, if setting their bits touches less than a scan of the chunk's `rows`.
+    fn cheaper_than_scan(self, rows: usize) -> Option<Self> {
+        (self.count() * ORDER_ROW <= rows * SCAN_ROW).then_some(self)
     }
 
     /// Sets the rows' bits in the chunk's words.
@@ -1001,13 +1007,17 @@ mod tests {
         let wide = (100 * 65_536, 900 * 65_536 + 9);
         let range = |(lo, hi)| col.stored_range(lo, hi);
         let (high, low) = (&col.high[..CHUNK], &col.low[..CHUNK]);
-        assert!(col.cheap_rows(0, high, low, range(narrow)).is_some());
-        assert!(col.cheap_rows(0, high, low, range(wide)).is_none());
+        let cheap = |r| {
+            col.ordered_rows(0, high, low, r)
+                .and_then(|o| o.cheaper_than_scan(CHUNK))
+        };
+        assert!(cheap(range(narrow)).is_some());
+        assert!(cheap(range(wide)).is_none());
         assert!(col.ordered_rows(0, high, low, range(wide)).is_none());
         // A third of the rows: counted from the orders, built by scans.
         let middle = (100 * 65_536 + 3, 400 * 65_536);
         assert!(col.ordered_rows(0, high, low, range(middle)).is_some());
-        assert!(col.cheap_rows(0, high, low, range(middle)).is_none());
+        assert!(cheap(range(middle)).is_none());
         let check = |col: &TimeColumn, values: &[Option<Seconds>]| {
             let candidates: RoaringBitmap = (0..values.len() as u32 + 5)
                 .filter(|r| r % 3 != 1)
