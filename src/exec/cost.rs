@@ -72,6 +72,12 @@ pub enum Strategy {
     UnionWithinTogether,
     /// The children in order, each restricted to the running rows.
     IntersectionWithin,
+    /// The children in cost order, applied to each 65,536-row chunk in turn over bit
+    /// words (`fused.rs`).
+    Fused,
+    /// One child of a fused AND: its actual rows are those left after it, its time is
+    /// the AND's.
+    FusedStep,
 }
 
 impl std::fmt::Display for Strategy {
@@ -95,6 +101,8 @@ impl std::fmt::Display for Strategy {
             Strategy::UnionWithin => "union within running",
             Strategy::UnionWithinTogether => "union within running, time ranges together",
             Strategy::IntersectionWithin => "intersection within running",
+            Strategy::Fused => "fused, chunk by chunk over bit words",
+            Strategy::FusedStep => "in the fused pass",
         })
     }
 }

@@ -38,8 +38,12 @@ impl Trace for Recorder {
             None => costs.eval(plan),
             Some(n) => costs.restrict(plan, n as f64),
         };
+        let label = match step.how {
+            Strategy::FusedStep => one_line(plan),
+            _ => plan.label(),
+        };
         let node = ExplainNode {
-            label: plan.label(),
+            label,
             strategy: step.how,
             counted: step.counted,
             estimate: costs.estimate(plan) as u64,
@@ -106,6 +110,21 @@ impl ExplainNode {
         for (i, child) in self.children.iter().enumerate() {
             child.render(&child_prefix, i + 1 == self.children.len(), false, out);
         }
+    }
+}
+
+/// A plan on one line: a fused AND's steps are its children whole, with no steps of
+/// their own.
+fn one_line(plan: &Plan) -> String {
+    let join = |children: &[Plan], op: &str| {
+        let parts: Vec<String> = children.iter().map(one_line).collect();
+        format!("({})", parts.join(op))
+    };
+    match plan {
+        Plan::Not(inner) => format!("NOT {}", one_line(inner)),
+        Plan::And(children) => join(children, " AND "),
+        Plan::Or(children) => join(children, " OR "),
+        other => other.label(),
     }
 }
 

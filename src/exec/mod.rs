@@ -1,7 +1,10 @@
 //! Execution: [`Plan`] → roaring bitmap of live rows, over the store's indexes.
 //!
-//! An AND runs its children in the order the cost model (`cost.rs`, bytes touched per
-//! row rejected) picks: a positive child first, answered alone, then each next child
+//! An AND whose most selective child holds at least one row in 64 is fused
+//! (`fused.rs`): its children, in cost order, narrow each 65,536-row chunk's bit words
+//! in turn, one chunk after another, building no bitmap per step. Any other AND runs
+//! its children in the order the cost model (`cost.rs`, bytes touched per row
+//! rejected) picks: a positive child first, answered alone, then each next child
 //! only within the rows so far, stopping as soon as nothing is left; negated children
 //! become differences (never a complement of every contact), a negated time range a
 //! filter that keeps the rows outside it. A time range within running
@@ -11,11 +14,13 @@
 //! their columns (`TimeColumn::union_of`). A count builds as little as it can
 //! ([`Run::count`]). Every step reports to a [`Trace`]: EXPLAIN ANALYZE (`explain.rs`)
 //! counts as `count` does and records the strategy, estimate, cost, actual rows and
-//! time of each; a plain run ignores them.
-//! Time-range scans are the parallel part.
+//! time of each (a fused AND's steps show the rows left after each; its time is the
+//! AND's); a plain run ignores them. Time-range scans and fused chunks are the
+//! parallel part.
 
 mod cost;
 mod explain;
+mod fused;
 
 pub use cost::{Costs, Strategy};
 pub use explain::{ExplainNode, explain_text};
@@ -28,6 +33,7 @@ use roaring::RoaringBitmap;
 use crate::model::{Seconds, TimeField};
 use crate::plan::{Leaf, Plan};
 use crate::store::Store;
+use fused::Fused;
 
 /// The rows one evaluation gives: an index's own bitmap, one the store keeps derived
 /// (shared, never copied to be read), or one made for this query.
@@ -62,6 +68,9 @@ impl Rows<'_> {
 /// What the executor reports of each step it takes: EXPLAIN ANALYZE listens, a plain run
 /// does not (and pays nothing).
 pub(crate) trait Trace {
+    /// Whether the trace records anything (a plain run's does not, and skips the work
+    /// of reporting).
+    const LISTENS: bool = true;
     /// A node starts, answered as `step` says.
     fn enter(&mut self, plan: &Plan, step: Step, costs: &Costs<'_>);
     /// The node entered last is done, with that many rows.
@@ -100,6 +109,7 @@ impl Step {
 struct Quiet;
 
 impl Trace for Quiet {
+    const LISTENS: bool = false;
     #[inline]
     fn enter(&mut self, _: &Plan, _: Step, _: &Costs<'_>) {}
     #[inline]
@@ -153,7 +163,7 @@ impl<'s, T: Trace> Run<'s, T> {
 
     /// The rows of `plan`, answered on its own.
     fn eval(&mut self, plan: &Plan) -> Rows<'s> {
-        let step = Step::alone(cost::eval_strategy(plan), false);
+        let step = Step::alone(self.fused_or(plan, cost::eval_strategy(plan)), false);
         self.step(plan, step, |run| run.eval_node(plan), |rows| rows.len())
     }
 
@@ -165,8 +175,30 @@ impl<'s, T: Trace> Run<'s, T> {
     /// AND of negations only is the live rows less the OR of what they negate, and any
     /// other AND counts its last step against the rows so far.
     pub(crate) fn count(&mut self, plan: &Plan) -> u64 {
-        let step = Step::alone(cost::count_strategy(plan), true);
+        let step = Step::alone(self.fused_or(plan, cost::count_strategy(plan)), true);
         self.step(plan, step, |run| run.count_node(plan), |&n| n)
+    }
+
+    /// `Fused` for an AND the executor fuses ([`Run::fuses`]), else `strategy`.
+    fn fused_or(&self, plan: &Plan, strategy: Strategy) -> Strategy {
+        match plan {
+            Plan::And(children) if strategy == Strategy::Intersection && self.fuses(children) => {
+                Strategy::Fused
+            }
+            _ => strategy,
+        }
+    }
+
+    /// Whether an AND of `children` is fused (`fused.rs`): it can be, and its most
+    /// selective positive child (by estimate) holds at least one row in
+    /// [`FUSED_FROM`]. Sparser, the roaring path visits only the chunks holding a row,
+    /// one candidate at a time, where a fused pass goes through every chunk.
+    fn fuses(&self, children: &[Plan]) -> bool {
+        let positive = children.iter().filter(|c| !matches!(c, Plan::Not(_)));
+        let fewest = positive
+            .map(|c| self.costs.estimate(c))
+            .fold(self.store.len() as f64, f64::min);
+        fused::fusable(children) && fewest * FUSED_FROM >= self.store.len() as f64
     }
 
     fn count_node(&mut self, plan: &Plan) -> u64 {
@@ -244,6 +276,11 @@ impl<'s, T: Trace> Run<'s, T> {
     /// when nothing is left.
     fn and(&mut self, children: &[Plan]) -> Rows<'s> {
         let order = self.costs.order(children, None);
+        if let Some(fused) = self.fuses(children).then(|| Fused::new(self, &order)) {
+            let rows = fused.rows();
+            self.report_fused(&order, &fused, None);
+            return Rows::Made(rows);
+        }
         let (acc, rest) = self.start(&order);
         self.narrow(acc, rest)
     }
@@ -252,6 +289,11 @@ impl<'s, T: Trace> Run<'s, T> {
     /// far, not built.
     fn count_and(&mut self, children: &[Plan]) -> u64 {
         let order = self.costs.order(children, None);
+        if let Some(fused) = self.fuses(children).then(|| Fused::new(self, &order)) {
+            let (count, left) = fused.count();
+            self.report_fused(&order, &fused, Some(&left));
+            return count;
+        }
         let Some((last, init)) = order.split_last() else {
             return self.store.len();
         };
@@ -261,6 +303,33 @@ impl<'s, T: Trace> Run<'s, T> {
         let (acc, rest) = self.start(init);
         let acc = self.narrow(acc, rest);
         self.count_within(last, &acc)
+    }
+
+    /// Reports a fused AND's children to the trace as steps, each with the rows left
+    /// after it (counted again for a run that built the rows instead).
+    fn report_fused(&mut self, order: &[&Plan], fused: &Fused<'_>, left: Option<&[u64]>) {
+        if !T::LISTENS {
+            return;
+        }
+        let counted;
+        let left = match left {
+            Some(left) => left,
+            None => {
+                counted = fused.count().1;
+                &counted
+            }
+        };
+        let mut within = self.store.len();
+        for (child, &rows) in order.iter().zip(left) {
+            let step = Step {
+                how: Strategy::FusedStep,
+                within: Some(within),
+                counted: true,
+            };
+            self.trace.enter(child, step, &self.costs);
+            self.trace.leave(rows);
+            within = rows;
+        }
     }
 
     /// How many rows of `context` match `plan`: an index bitmap (or its negation) is
@@ -389,6 +458,9 @@ fn time_range(plan: &Plan) -> Option<(TimeField, Seconds, Seconds)> {
         _ => None,
     }
 }
+
+/// An AND is fused when its most selective child holds at least one row in this many.
+const FUSED_FROM: f64 = 64.0;
 
 /// How many time ranges an OR needs to take them together in one pass.
 const RANGES_TOGETHER: usize = 2;

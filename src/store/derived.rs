@@ -1,7 +1,8 @@
 //! Values derived from the store and kept until its next change: the opted-in Facebook
-//! rows (`fb_rows`) and the unsubscribed contacts. Each is keyed by the store's write
-//! counter, which every change moves, so a derived value is never stale and the commit
-//! path does no extra work for it; a store's clone starts without them.
+//! rows (`fb_rows`), the unsubscribed contacts and the bitmaps' word views (`words`).
+//! Each is keyed by the store's write counter, which every change moves, so a derived
+//! value is never stale and the commit path does no extra work for it; a store's clone
+//! starts without them.
 
 use std::sync::{Arc, Mutex};
 
@@ -9,6 +10,7 @@ use roaring::RoaringBitmap;
 
 use super::Store;
 use super::fb_rows::FbRows;
+use super::words::WordViews;
 use crate::model::{Flag, OptOutKind};
 
 /// A value built at a write count, rebuilt when asked at another.
@@ -47,6 +49,7 @@ impl<T> Cached<T> {
 pub struct Derived {
     pub fb_rows: Cached<FbRows>,
     pub unsubscribed: Cached<RoaringBitmap>,
+    pub words: WordViews,
 }
 
 impl Store {

@@ -79,11 +79,15 @@ impl FbRows {
         super::rowset::union_in_order(parts.collect())
     }
 
-    /// How many rows are sendable: the same test, counted in parallel, nothing built.
+    /// How many rows are sendable: the same test, counted container by container in
+    /// parallel (a plain loop in each, which the compiler keeps tight), nothing built.
     fn count_sendable(&self, at: SendableAt) -> u64 {
         let at = Thresholds::new(at);
         let sendable = |i: usize| u64::from(self.is_sendable(i, &at));
-        (0..self.rows.len()).into_par_iter().map(sendable).sum()
+        let container = |(_, entries): &(u32, std::ops::Range<usize>)| {
+            entries.clone().map(sendable).sum::<u64>()
+        };
+        self.containers.par_iter().map(container).sum()
     }
 
     /// The sendable rows among fewer `candidates`: both lists are ascending, so each
@@ -124,6 +128,56 @@ fn containers(rows: &[u32]) -> Vec<(u32, std::ops::Range<usize>)> {
     out
 }
 
+/// `is:fb_sendable` at one instant, ready to narrow bit words chunk by chunk (the
+/// executor's fused AND).
+pub struct FbFilter {
+    rows: Arc<FbRows>,
+    at: Thresholds,
+}
+
+impl FbFilter {
+    /// Clears the bits of chunk `i`'s `words` (1,024 of them, fewer at the store's end)
+    /// whose row is not sendable: the chunk's opted-in entries tested in one pass, or,
+    /// for few set bits, each one found by galloping through them.
+    pub fn keep(&self, i: usize, words: &mut [u64]) {
+        let rows = &self.rows;
+        let first = (i as u32) << 16;
+        let entries = match rows.containers.binary_search_by_key(&first, |(f, _)| *f) {
+            Ok(k) => rows.containers[k].1.clone(),
+            Err(_) => 0..0,
+        };
+        let set: u64 = words.iter().map(|w| u64::from(w.count_ones())).sum();
+        if set * LOOKUP_RATIO < entries.len() as u64 {
+            return self.keep_each(entries, first, words);
+        }
+        let mut sendable = vec![0u64; words.len()];
+        for e in entries {
+            let at = (rows.rows[e] - first) as usize;
+            if let Some(word) = sendable.get_mut(at / 64) {
+                *word |= u64::from(rows.is_sendable(e, &self.at)) << (at % 64);
+            }
+        }
+        words.iter_mut().zip(sendable).for_each(|(w, s)| *w &= s);
+    }
+
+    fn keep_each(&self, entries: std::ops::Range<usize>, first: u32, words: &mut [u64]) {
+        let rows = &self.rows.rows[entries.clone()];
+        let mut from = 0;
+        for (w, word) in words.iter_mut().enumerate() {
+            let mut bits = *word;
+            while bits != 0 {
+                let at = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let row = first + at as u32;
+                from = gallop(rows, from, row);
+                let sendable = rows.get(from) == Some(&row)
+                    && self.rows.is_sendable(entries.start + from, &self.at);
+                *word &= !(u64::from(!sendable) << (at % 64));
+            }
+        }
+    }
+}
+
 /// [`SendableAt`] in the stored values' terms.
 struct Thresholds {
     now: i64,
@@ -150,6 +204,14 @@ impl Store {
     /// The live contacts that may receive a recurring notification at `at`.
     pub fn fb_sendable(&self, at: SendableAt) -> RoaringBitmap {
         self.fb_rows().sendable(at)
+    }
+
+    /// `fb_sendable(at)` as a filter of bit words, chunk by chunk.
+    pub(crate) fn fb_filter(&self, at: SendableAt) -> FbFilter {
+        FbFilter {
+            rows: self.fb_rows(),
+            at: Thresholds::new(at),
+        }
     }
 
     /// How many live contacts `fb_sendable(at)` holds, without building them.

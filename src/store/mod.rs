@@ -18,14 +18,19 @@ pub mod snapshot;
 mod strings;
 mod text;
 mod time_column;
+mod words;
 
 pub use crate::model::fold;
 pub use batch::RowBatch;
 pub use change::{Applied, Change, ChangeError, Checked, UpsertOutcome};
+pub(crate) use fb_rows::FbFilter;
 pub use reader::RowReader;
 pub use registry::Entry;
+pub(crate) use rowset::{from_words, union_in_order};
 pub use text::TextCursor;
+pub(crate) use time_column::ChunkFilter;
 pub use time_column::RangeEstimate;
+pub(crate) use words::{CHUNK_WORDS, Words, set_chunk};
 
 use std::sync::OnceLock;
 
@@ -272,6 +277,18 @@ impl Store {
         outside: bool,
     ) -> u64 {
         self.times[field.index()].filter_count(candidates, lo, hi, outside)
+    }
+
+    /// Time `field` in `[lo, hi)` (with `outside`, missing or outside it), to narrow bit
+    /// words chunk by chunk.
+    pub(crate) fn chunk_filter(
+        &self,
+        field: TimeField,
+        lo: Seconds,
+        hi: Seconds,
+        outside: bool,
+    ) -> ChunkFilter<'_> {
+        self.times[field.index()].chunk_filter(lo, hi, outside)
     }
 
     /// How many contacts have time `field` in `[lo, hi)` (a scan that builds no bitmap).
@@ -548,6 +565,7 @@ impl Store {
                     + self.tagged.serialized_size(),
             ),
         ];
+        parts.push(("word views".into(), self.derived.words.heap_bytes()));
         for field in TimeField::ALL {
             let i = field.index();
             let bytes = self.times[i].heap_bytes() + self.time_present[i].serialized_size();

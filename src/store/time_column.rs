@@ -625,6 +625,116 @@ enum Part {
     Scanned(RoaringBitmap),
 }
 
+/// A time range ready to narrow bit words chunk by chunk (the executor's fused AND,
+/// `exec::fused`): [`ChunkFilter::keep`] clears the bits of the rows outside it (with
+/// `invert`, inside it; a row with no time is outside every range).
+#[derive(Clone, Copy, Debug)]
+pub struct ChunkFilter<'a> {
+    column: &'a TimeColumn,
+    range: StoredRange,
+    invert: bool,
+}
+
+impl TimeColumn {
+    /// `[lo, hi)` (with `invert`, its complement) as a [`ChunkFilter`].
+    pub fn chunk_filter(&self, lo: Seconds, hi: Seconds, invert: bool) -> ChunkFilter<'_> {
+        ChunkFilter {
+            column: self,
+            range: self.stored_range(lo, hi),
+            invert,
+        }
+    }
+}
+
+impl ChunkFilter<'_> {
+    /// Clears the bits of chunk `i`'s `words` (1,024 of them, fewer at the store's end)
+    /// whose row the filter leaves out, reading as little as it can: each set bit's
+    /// value when they are few, else the chunk's bucket order when the range is narrow
+    /// and that reads less, else the words that hold a set bit, 64 rows at a time.
+    pub fn keep(&self, i: usize, words: &mut [u64]) {
+        let column = self.column;
+        let rows = column.high.len();
+        let (base, end) = ((i * CHUNK).min(rows), (i * CHUNK + CHUNK).min(rows));
+        let (high, low) = (&column.high[base..end], &column.low[base..end]);
+        // Words past the column's end hold rows with no time.
+        let held = high.len().div_ceil(64).min(words.len());
+        if !self.invert {
+            words[held..].fill(0);
+        }
+        let words = &mut words[..held];
+        if let Some(last) = words.last_mut().filter(|_| !self.invert) {
+            *last &= u64::MAX >> ((64 - high.len() % 64) % 64);
+        }
+        if self.range.width == 0 {
+            if !self.invert {
+                words.fill(0);
+            }
+            return;
+        }
+        let set: usize = words.iter().map(|w| w.count_ones() as usize).sum();
+        let busy = words.iter().filter(|&&w| w != 0).count();
+        let by_words = busy * 64 * SCAN_ROW;
+        if set == 0 {
+            return;
+        }
+        if set * GATHERED_ROW < by_words {
+            return self.keep_each(high, low, words);
+        }
+        let ordered = column.ordered_rows(i, high, low, self.range);
+        match ordered.filter(|rows| rows.count() * ORDER_ROW < by_words) {
+            Some(rows) => {
+                let mut inside = vec![0u64; words.len()];
+                rows.set_bits(&mut inside);
+                let flip = if self.invert { u64::MAX } else { 0 };
+                for (word, inside) in words.iter_mut().zip(inside) {
+                    *word &= inside ^ flip;
+                }
+            }
+            None => self.keep_by_words(high, low, words),
+        }
+    }
+
+    /// Reads the value of each set bit's row: their high halves first, in a loop of
+    /// independent loads so that the cache misses overlap, then the bits cleared without
+    /// a branch.
+    fn keep_each(&self, high: &[u16], low: &[u16], words: &mut [u64]) {
+        let mut rows = Vec::with_capacity(GATHER_BELOW as usize);
+        for (w, &word) in words.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                rows.push(w * 64 + bits.trailing_zeros() as usize);
+                bits &= bits - 1;
+            }
+        }
+        // Rows past the column's end have no time: outside, as `keep` left their bits.
+        rows.retain(|&at| at < high.len());
+        let codes: Vec<u16> = rows.iter().map(|&at| high[at]).collect();
+        for (&at, &code) in rows.iter().zip(&codes) {
+            let inside = self.range.decide(code, || low[at]);
+            words[at / 64] &= !(u64::from(inside == self.invert) << (at % 64));
+        }
+    }
+
+    /// Compares the 64 rows of each word holding a set bit.
+    fn keep_by_words(&self, high: &[u16], low: &[u16], words: &mut [u64]) {
+        let flip = if self.invert { u64::MAX } else { 0 };
+        let (full_high, tail_high) = high.as_chunks::<64>();
+        let (full_low, tail_low) = low.as_chunks::<64>();
+        for ((word, h), l) in words.iter_mut().zip(full_high).zip(full_low) {
+            if *word != 0 {
+                *word &= self.range.word(h, l) ^ flip;
+            }
+        }
+        if let Some(word) = words.get_mut(full_high.len()).filter(|w| **w != 0) {
+            let (mut h, mut l) = ([0u16; 64], [0u16; 64]);
+            h[..tail_high.len()].copy_from_slice(tail_high);
+            l[..tail_low.len()].copy_from_slice(tail_low);
+            let inside = self.range.word(&h, &l) & (u64::MAX >> (64 - tail_high.len()));
+            *word &= inside ^ flip;
+        }
+    }
+}
+
 /// Hands `each` the chunk's words, 64 rows to a word, set where the row's time lies in
 /// `range` (the last word padded with rows outside it). Inlined into each caller, so
 /// that the compare and what is done with its word make one loop.
@@ -919,6 +1029,26 @@ mod tests {
     }
 
     /// Times near bucket edges (multiples of 65,536 s), the last bucket, and none.
+    /// The rows of `candidates` (below `rows`, which may pass the column's end) that
+    /// [`ChunkFilter::keep`] leaves, chunk by chunk over words.
+    fn kept_by_chunks(
+        col: &TimeColumn,
+        candidates: &RoaringBitmap,
+        rows: usize,
+        (lo, hi): (Seconds, Seconds),
+        invert: bool,
+    ) -> RoaringBitmap {
+        let filter = col.chunk_filter(lo, hi, invert);
+        let mut kept = RoaringBitmap::new();
+        for i in 0..rows.div_ceil(CHUNK) {
+            let mut words = vec![0u64; (rows - i * CHUNK).min(CHUNK).div_ceil(64)];
+            super::super::words::set_chunk(candidates, i, &mut words);
+            filter.keep(i, &mut words);
+            kept |= from_words(i * CHUNK, words);
+        }
+        kept
+    }
+
     fn near_edges() -> impl proptest::strategy::Strategy<Value = Option<Seconds>> {
         use proptest::prelude::*;
         prop_oneof![
@@ -967,10 +1097,16 @@ mod tests {
             proptest::prop_assert_eq!(col.count(lo, hi), want.len() as u64);
             let kept: Vec<u32> = want.into_iter().filter(|&r| pick[r as usize]).collect();
             proptest::prop_assert_eq!(col.filter_count(&candidates, lo, hi, false), kept.len() as u64);
-            proptest::prop_assert_eq!(col.filter(&candidates, lo, hi).iter().collect::<Vec<_>>(), kept);
+            proptest::prop_assert_eq!(col.filter(&candidates, lo, hi).iter().collect::<Vec<_>>(), kept.clone());
             let kept_out: Vec<u32> = (0..values.len() as u32).filter(|&r| pick[r as usize] && !inside(&values[r as usize])).collect();
             proptest::prop_assert_eq!(col.filter_count(&candidates, lo, hi, true), kept_out.len() as u64);
-            proptest::prop_assert_eq!(col.filter_outside(&candidates, lo, hi).iter().collect::<Vec<_>>(), kept_out);
+            proptest::prop_assert_eq!(col.filter_outside(&candidates, lo, hi).iter().collect::<Vec<_>>(), kept_out.clone());
+            let rows = values.len() + 70;
+            let past_end: RoaringBitmap = (values.len() as u32..rows as u32).collect();
+            let by_chunks = kept_by_chunks(&col, &(&candidates | &past_end), rows, (lo, hi), false);
+            proptest::prop_assert_eq!(by_chunks.iter().collect::<Vec<_>>(), kept);
+            let by_chunks = kept_by_chunks(&col, &(&candidates | &past_end), rows, (lo, hi), true);
+            proptest::prop_assert_eq!(by_chunks, kept_out.into_iter().collect::<RoaringBitmap>() | past_end);
             let stored: Vec<Option<Seconds>> = col.stored_values().map(from_stored).collect();
             proptest::prop_assert_eq!(stored, values.clone());
             proptest::prop_assert_eq!(TimeColumn::from_raw(&col.stored_values().collect::<Vec<_>>()).range(lo, hi), col.range(lo, hi));
@@ -1037,6 +1173,17 @@ mod tests {
                 assert_eq!(col.filter(&candidates, lo, hi), kept);
                 assert_eq!(col.filter_count(&candidates, lo, hi, false), kept.len());
                 assert_eq!(col.filter_outside(&candidates, lo, hi), &candidates - &kept);
+                // Chunk by chunk over words: dense candidates, and sparse ones (read
+                // one by one), past the column's end too.
+                let rows = values.len() + 5;
+                let sparse: RoaringBitmap = candidates.iter().step_by(97).collect();
+                for candidates in [&candidates, &sparse] {
+                    let kept = &want & candidates;
+                    let by_chunks =
+                        |invert| kept_by_chunks(col, candidates, rows, (lo, hi), invert);
+                    assert_eq!(by_chunks(false), kept, "{lo}..{hi}");
+                    assert_eq!(by_chunks(true), candidates - &kept, "{lo}..{hi}");
+                }
                 let all: RoaringBitmap = (0..values.len() as u32).collect();
                 assert_eq!(col.outside(lo, hi), &all - &want);
                 let union = TimeColumn::union_of(&[(col, lo, hi), (col, narrow.0, narrow.1)]);

@@ -47,14 +47,46 @@ fn a_selective_lookup_runs_before_a_time_scan_which_then_filters() {
 }
 
 #[test]
-fn a_stored_bitmap_runs_before_a_time_range() {
-    let steps = steps(&engine(), "checkout:-30d.. tag:vip");
+fn a_dense_and_is_fused_its_steps_in_cost_order_with_the_rows_left_after_each() {
+    let engine = engine();
+    let segment = "checkout:-30d.. tag:vip -tag:churned";
+    let steps = steps(&engine, segment);
+    let order: Vec<&str> = steps.iter().map(|s| s.1.as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "fused, chunk by chunk over bit words, counted",
+            "in the fused pass, counted",
+            "in the fused pass, counted",
+            "in the fused pass, counted",
+        ],
+        "{steps:?}"
+    );
+    // The stored bitmap runs before the time range, a negation shows what it negates.
+    assert_eq!(steps[1].0, r#"tag = "vip""#, "{steps:?}");
+    assert!(
+        steps.iter().any(|s| s.0 == r#"NOT tag = "churned""#),
+        "{steps:?}"
+    );
+    let rows_left: Vec<u64> = steps[1..].iter().map(|s| s.2).collect();
+    assert!(rows_left.is_sorted_by(|a, b| a >= b), "{steps:?}");
+    let compiled = engine.compile(segment, NOW).expect("compiles");
+    let vip = engine.compile("tag:vip", NOW).expect("compiles");
+    assert_eq!(steps[1].2, engine.count(&vip));
+    assert_eq!(steps[0].2, engine.count(&compiled));
+    assert_eq!(steps[3].2, engine.count(&compiled));
+    assert_eq!(steps[0].2, engine.rows(&compiled).len());
+}
+
+#[test]
+fn an_and_whose_every_child_is_sparse_takes_the_roaring_path() {
+    let steps = steps(&engine(), r#"checkout:-30d.. name:"alice chen""#);
     let order: Vec<&str> = steps.iter().map(|s| s.1.as_str()).collect();
     assert_eq!(
         order,
         [
             "intersection, cost order, counted",
-            "bitmap",
+            "index lookup",
             "filter running rows, counted"
         ],
         "{steps:?}"
@@ -92,7 +124,7 @@ fn an_or_of_time_ranges_is_one_scan_of_their_columns() {
     let engine = engine();
     for segment in [
         "checkout:-7d.. or interaction:-7d..",
-        "(checkout:-7d.. or interaction:-30d.. or tag:vip) -tag:churned",
+        "checkout:-7d.. or interaction:-30d.. or tag:vip",
     ] {
         let steps = steps(&engine, segment);
         let union = steps.iter().find(|s| s.0 == "OR").expect("an OR step");
@@ -111,7 +143,7 @@ fn an_or_of_time_ranges_is_one_scan_of_their_columns() {
 #[test]
 fn an_or_of_time_ranges_within_running_rows_takes_them_together() {
     let engine = engine();
-    let segment = "(checkout:-7d.. or interaction:-7d.. or tag:gold) channel:line";
+    let segment = r#"(checkout:-7d.. or interaction:-7d.. or tag:gold) name:"alice chen""#;
     let steps = steps(&engine, segment);
     let union = steps.iter().find(|s| s.0 == "OR").expect("an OR step");
     assert_eq!(

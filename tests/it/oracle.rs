@@ -457,6 +457,14 @@ fn many_row_paths_equal_the_oracle() {
         "-checkout:-7d.. -interaction:-30d..",
         "-tag:vip -checkout:-7d.. -channel:line",
         "-(checkout:-7d.. or tag:gold)",
+        // Fused ANDs: bitmaps, time ranges, negations, ORs and is:fb_sendable.
+        "is:subscribed (tag:vip or tag:gold) -tag:churned checkout:-90d.. interaction:-30d.. joined:<-1y",
+        "checkout:-30d.. interaction:-30d.. marketing:-30d.. -tag:vip",
+        "channel:web has:email -has:member_id joined:>=2024-03-01",
+        "channel:facebook -is:fb_sendable tag:gold",
+        "channel:facebook is:fb_sendable (tag:vip or -interaction:-30d..)",
+        "interaction:-2d.. -is:fb_sendable channel:facebook",
+        "tag:vip (channel:line or -(checkout:-30d.. tag:gold)) -is:blocked",
     ] {
         check_sized(3, segment, "+08:00", 140_000).expect(segment);
     }
