@@ -154,37 +154,13 @@ impl StoredRange {
         words
     }
 
-    /// One bit per row of 64, set where the row's time lies in the range: the buckets
-    /// wholly inside from the high halves; the rows of a partial bucket compare their
-    /// low halves, read only for the words that hold such a row (all vectorized).
-    #[inline(always)]
-    fn word(self, high: &[u16; 64], low: &[u16; 64]) -> u64 {
-        let mut bits = simd::in_range(high, self.first, self.count);
-        let at_least = |m: u16| simd::in_range(low, m, 0u16.wrapping_sub(m));
-        let below = |e: u16| simd::in_range(low, 0, e);
+    /// The buckets partly inside, as a pair for [`simd::equal`], if any.
+    fn edges(self) -> Option<(u16, u16)> {
         match (self.lo_edge, self.hi_edge) {
-            (Some((a, m)), Some((b, e))) if a == b => {
-                let rows = simd::equal(high, a, a);
-                if rows != 0 {
-                    bits |= rows & at_least(m) & below(e);
-                }
-            }
-            (lo_edge, hi_edge) => {
-                if let Some((a, m)) = lo_edge {
-                    let rows = simd::equal(high, a, a);
-                    if rows != 0 {
-                        bits |= rows & at_least(m);
-                    }
-                }
-                if let Some((b, e)) = hi_edge {
-                    let rows = simd::equal(high, b, b);
-                    if rows != 0 {
-                        bits |= rows & below(e);
-                    }
-                }
-            }
+            (Some((a, _)), Some((b, _))) => Some((a, b)),
+            (Some((a, _)), None) | (None, Some((a, _))) => Some((a, a)),
+            (None, None) => None,
         }
-        bits
     }
 }
 
@@ -690,7 +666,7 @@ impl ChunkFilter<'_> {
                     *word &= inside ^ flip;
                 }
             }
-            None => self.keep_by_words(high, low, words),
+            None => narrow_by_words(self.range, self.invert, high, low, words),
         }
     }
 
@@ -709,48 +685,80 @@ impl ChunkFilter<'_> {
         // Rows past the column's end have no time: outside, as `keep` left their bits.
         rows.retain(|&at| at < high.len());
         let codes: Vec<u16> = rows.iter().map(|&at| high[at]).collect();
+        // The high halves decide every row but those of partly covered buckets, whose
+        // low halves are read afterwards, all at once too.
+        let range = self.range;
+        let edges = range.edges();
+        let mut edge_rows = Vec::new();
         for (&at, &code) in rows.iter().zip(&codes) {
-            let inside = self.range.decide(code, || low[at]);
+            let whole = code.wrapping_sub(range.first) < range.count;
+            let edge = edges.is_some_and(|(a, b)| code == a || code == b);
+            let clear = !edge & (whole == self.invert);
+            words[at / 64] &= !(u64::from(clear) << (at % 64));
+            if edge {
+                edge_rows.push(at);
+            }
+        }
+        let lows: Vec<u16> = edge_rows.iter().map(|&at| low[at]).collect();
+        for (&at, &l) in edge_rows.iter().zip(&lows) {
+            let inside = range.contains(join(high[at], l));
             words[at / 64] &= !(u64::from(inside == self.invert) << (at % 64));
         }
     }
+}
 
-    /// Compares the 64 rows of each word holding a set bit.
-    fn keep_by_words(&self, high: &[u16], low: &[u16], words: &mut [u64]) {
-        let flip = if self.invert { u64::MAX } else { 0 };
-        let (full_high, tail_high) = high.as_chunks::<64>();
-        let (full_low, tail_low) = low.as_chunks::<64>();
-        for ((word, h), l) in words.iter_mut().zip(full_high).zip(full_low) {
-            if *word != 0 {
-                *word &= self.range.word(h, l) ^ flip;
-            }
+/// Clears the bits of a chunk's `words` whose row lies outside `range` (with `invert`,
+/// inside), comparing the 64 rows of each word holding a set bit: their high halves
+/// decide every row but those of the (at most two) partly covered buckets, whose low
+/// halves are read afterwards, all at once, so that their cache misses overlap.
+fn narrow_by_words(range: StoredRange, invert: bool, high: &[u16], low: &[u16], words: &mut [u64]) {
+    let flip = if invert { u64::MAX } else { 0 };
+    let edges = range.edges();
+    let mut edge_rows: Vec<usize> = Vec::new();
+    let (full, tail) = high.as_chunks::<64>();
+    let mut padded = [0u16; 64];
+    padded[..tail.len()].copy_from_slice(tail);
+    let codes = full.iter().chain((!tail.is_empty()).then_some(&padded));
+    for (w, (word, h)) in words.iter_mut().zip(codes).enumerate() {
+        if *word == 0 {
+            continue;
         }
-        if let Some(word) = words.get_mut(full_high.len()).filter(|w| **w != 0) {
-            let (mut h, mut l) = ([0u16; 64], [0u16; 64]);
-            h[..tail_high.len()].copy_from_slice(tail_high);
-            l[..tail_low.len()].copy_from_slice(tail_low);
-            let inside = self.range.word(&h, &l) & (u64::MAX >> (64 - tail_high.len()));
-            *word &= inside ^ flip;
+        // The padding past the column's end holds no time: neither inside nor edge.
+        let real = match w == full.len() {
+            true => u64::MAX >> (64 - tail.len()),
+            false => u64::MAX,
+        };
+        let whole = simd::in_range(h, range.first, range.count) & real;
+        let mut edge = edges.map_or(0, |(a, b)| simd::equal(h, a, b)) & *word & real;
+        *word &= whole ^ flip;
+        while edge != 0 {
+            edge_rows.push(w * 64 + edge.trailing_zeros() as usize);
+            edge &= edge - 1;
+        }
+    }
+    let lows: Vec<u16> = edge_rows.iter().map(|&at| low[at]).collect();
+    for (&at, &l) in edge_rows.iter().zip(&lows) {
+        let inside = range.contains(join(high[at], l));
+        let bit = 1u64 << (at % 64);
+        // Not inverted, the edge row's bit was cleared; inverted, it was kept.
+        match (inside, invert) {
+            (true, false) => words[at / 64] |= bit,
+            (true, true) => words[at / 64] &= !bit,
+            _ => {}
         }
     }
 }
 
 /// Hands `each` the chunk's words, 64 rows to a word, set where the row's time lies in
-/// `range` (the last word padded with rows outside it). Inlined into each caller, so
-/// that the compare and what is done with its word make one loop.
+/// `range` (the last word padded with rows outside it).
 #[inline(always)]
-fn for_each_word(high: &[u16], low: &[u16], range: StoredRange, mut each: impl FnMut(u64)) {
-    let (full_high, tail_high) = high.as_chunks::<64>();
-    let (full_low, tail_low) = low.as_chunks::<64>();
-    for (h, l) in full_high.iter().zip(full_low) {
-        each(range.word(h, l));
+fn for_each_word(high: &[u16], low: &[u16], range: StoredRange, each: impl FnMut(u64)) {
+    let mut words = vec![u64::MAX; high.len().div_ceil(64)];
+    if let Some(last) = words.last_mut().filter(|_| !high.len().is_multiple_of(64)) {
+        *last = u64::MAX >> (64 - high.len() % 64);
     }
-    if !tail_high.is_empty() {
-        let (mut h, mut l) = ([0u16; 64], [0u16; 64]);
-        h[..tail_high.len()].copy_from_slice(tail_high);
-        l[..tail_low.len()].copy_from_slice(tail_low);
-        each(range.word(&h, &l) & (u64::MAX >> (64 - tail_high.len())));
-    }
+    narrow_by_words(range, false, high, low, &mut words);
+    words.into_iter().for_each(each);
 }
 
 /// Rows sampled from a column: every `stride`-th, `taken` in all, `hits` in a range.
