@@ -49,6 +49,8 @@ pub enum Strategy {
     ComplementOfUnion,
     /// The union of the children's rows.
     Union,
+    /// An OR of two children, counted as `|a| + |b| - |a AND b|`, building no union.
+    UnionByInclusion,
     /// The union, its time ranges found in one pass over their columns (not shown as
     /// steps of their own).
     UnionOneScan,
@@ -91,6 +93,7 @@ impl std::fmt::Display for Strategy {
             Strategy::Complement => "complement",
             Strategy::ComplementOfUnion => "complement of the negated rows' union",
             Strategy::Union => "union",
+            Strategy::UnionByInclusion => "union, counted as |a| + |b| - |a AND b|",
             Strategy::UnionOneScan => "union, time ranges in one scan",
             Strategy::Intersection => "intersection, cost order",
             Strategy::Filter => "filter running rows",
@@ -322,8 +325,12 @@ impl<'s> Costs<'s> {
     /// rejected row on its own may make the next steps dearer (a narrow time range before
     /// a union of tags that is cheaper to build than to cut). Within running rows the
     /// order is greedy from the start.
-    pub fn order<'p>(&self, children: &'p [Plan], start: Option<f64>) -> Vec<&'p Plan> {
-        let all: Vec<&Plan> = children.iter().collect();
+    pub fn order<'p>(
+        &self,
+        children: impl IntoIterator<Item = &'p Plan>,
+        start: Option<f64>,
+    ) -> Vec<&'p Plan> {
+        let all: Vec<&Plan> = children.into_iter().collect();
         if start.is_some() {
             return self.greedy(all, start);
         }

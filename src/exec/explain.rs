@@ -55,6 +55,24 @@ impl Trace for Recorder {
         self.open.push((node, Instant::now()));
     }
 
+    fn enter_and(&mut self, children: &[&Plan], step: Step, costs: &Costs<'_>) {
+        let estimate = children
+            .iter()
+            .map(|c| costs.estimate(c))
+            .fold(f64::MAX, f64::min);
+        let node = ExplainNode {
+            label: "AND".into(),
+            strategy: step.how,
+            counted: step.counted,
+            estimate: estimate as u64,
+            cost: 0.0,
+            actual: 0,
+            micros: 0.0,
+            children: Vec::new(),
+        };
+        self.open.push((node, Instant::now()));
+    }
+
     fn leave(&mut self, rows: u64) {
         let Some((mut node, started)) = self.open.pop() else {
             return;

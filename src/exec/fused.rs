@@ -51,7 +51,7 @@ pub(super) struct Fused<'s> {
 }
 
 /// Whether an AND of `children` can be fused: it nests no deeper than [`MAX_DEPTH`].
-pub(super) fn fusable(children: &[Plan]) -> bool {
+pub(super) fn fusable(children: &[&Plan]) -> bool {
     fn node(plan: &Plan, depth: usize) -> bool {
         depth <= MAX_DEPTH
             && match plan {

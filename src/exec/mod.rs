@@ -73,6 +73,9 @@ pub(crate) trait Trace {
     const LISTENS: bool = true;
     /// A node starts, answered as `step` says.
     fn enter(&mut self, plan: &Plan, step: Step, costs: &Costs<'_>);
+    /// An AND of `children` that the plan does not hold as a node starts (an OR's
+    /// children counted together).
+    fn enter_and(&mut self, children: &[&Plan], step: Step, costs: &Costs<'_>);
     /// The node entered last is done, with that many rows.
     fn leave(&mut self, rows: u64);
 }
@@ -112,6 +115,8 @@ impl Trace for Quiet {
     const LISTENS: bool = false;
     #[inline]
     fn enter(&mut self, _: &Plan, _: Step, _: &Costs<'_>) {}
+    #[inline]
+    fn enter_and(&mut self, _: &[&Plan], _: Step, _: &Costs<'_>) {}
     #[inline]
     fn leave(&mut self, _: u64) {}
 }
@@ -175,17 +180,29 @@ impl<'s, T: Trace> Run<'s, T> {
     /// AND of negations only is the live rows less the OR of what they negate, and any
     /// other AND counts its last step against the rows so far.
     pub(crate) fn count(&mut self, plan: &Plan) -> u64 {
-        let step = Step::alone(self.fused_or(plan, cost::count_strategy(plan)), true);
+        let strategy = match plan {
+            Plan::Or(children) if by_inclusion(children).is_some() => Strategy::UnionByInclusion,
+            _ => self.fused_or(plan, cost::count_strategy(plan)),
+        };
+        let step = Step::alone(strategy, true);
         self.step(plan, step, |run| run.count_node(plan), |&n| n)
     }
 
     /// `Fused` for an AND the executor fuses ([`Run::fuses`]), else `strategy`.
     fn fused_or(&self, plan: &Plan, strategy: Strategy) -> Strategy {
         match plan {
-            Plan::And(children) if strategy == Strategy::Intersection && self.fuses(children) => {
-                Strategy::Fused
+            Plan::And(children) if strategy == Strategy::Intersection => {
+                self.fused_or_of(&refs(children))
             }
             _ => strategy,
+        }
+    }
+
+    /// How an AND of `children` is counted: fused or in cost order.
+    fn fused_or_of(&self, children: &[&Plan]) -> Strategy {
+        match self.fuses(children) {
+            true => Strategy::Fused,
+            false => Strategy::Intersection,
         }
     }
 
@@ -193,7 +210,7 @@ impl<'s, T: Trace> Run<'s, T> {
     /// selective positive child (by estimate) holds at least one row in
     /// [`FUSED_FROM`]. Sparser, the roaring path visits only the chunks holding a row,
     /// one candidate at a time, where a fused pass goes through every chunk.
-    fn fuses(&self, children: &[Plan]) -> bool {
+    fn fuses(&self, children: &[&Plan]) -> bool {
         let positive = children.iter().filter(|c| !matches!(c, Plan::Not(_)));
         let fewest = positive
             .map(|c| self.costs.estimate(c))
@@ -211,7 +228,7 @@ impl<'s, T: Trace> Run<'s, T> {
             Plan::Or(children) => self.count_or(children),
             Plan::And(children) => match negated_all(children) {
                 Some(inners) => self.store.len().saturating_sub(self.count_or(&inners)),
-                None => self.count_and(children),
+                None => self.count_and(&refs(children)),
             },
             other => self.eval_node(other).len(),
         }
@@ -223,6 +240,14 @@ impl<'s, T: Trace> Run<'s, T> {
     fn count_or(&mut self, children: &[Plan]) -> u64 {
         if let Some(ranges) = children.iter().map(time_range).collect::<Option<Vec<_>>>() {
             return self.store.time_union_count(&ranges);
+        }
+        if let Some(pair) = by_inclusion(children) {
+            let (a, b) = (self.count(pair[0]), self.count(pair[1]));
+            let step = Step::alone(self.fused_or_of(&pair), true);
+            self.trace.enter_and(&pair, step, &self.costs);
+            let both = self.count_and(&pair);
+            self.trace.leave(both);
+            return (a + b).saturating_sub(both);
         }
         let largest = (0..children.len()).max_by(|&a, &b| {
             let estimate = |i: usize| self.costs.estimate(&children[i]);
@@ -276,7 +301,10 @@ impl<'s, T: Trace> Run<'s, T> {
     /// when nothing is left.
     fn and(&mut self, children: &[Plan]) -> Rows<'s> {
         let order = self.costs.order(children, None);
-        if let Some(fused) = self.fuses(children).then(|| Fused::new(self, &order)) {
+        if let Some(fused) = self
+            .fuses(&refs(children))
+            .then(|| Fused::new(self, &order))
+        {
             let rows = fused.rows();
             self.report_fused(&order, &fused, None);
             return Rows::Made(rows);
@@ -287,8 +315,8 @@ impl<'s, T: Trace> Run<'s, T> {
 
     /// An AND's count: as [`Run::and`], but the last step is counted against the rows so
     /// far, not built.
-    fn count_and(&mut self, children: &[Plan]) -> u64 {
-        let order = self.costs.order(children, None);
+    fn count_and(&mut self, children: &[&Plan]) -> u64 {
+        let order = self.costs.order(children.iter().copied(), None);
         if let Some(fused) = self.fuses(children).then(|| Fused::new(self, &order)) {
             let (count, left) = fused.count();
             self.report_fused(&order, &fused, Some(&left));
@@ -449,6 +477,30 @@ fn negated_all(children: &[Plan]) -> Option<Vec<Plan>> {
         _ => None,
     };
     children.iter().map(inner).collect()
+}
+
+/// The two children of an OR counted as `|a| + |b| - |a AND b|`, when each is counted
+/// without building its rows (a stored bitmap, a time range, `is:fb_sendable`, an AND,
+/// or the negation of one) and so is their AND: no union is built. Two time ranges
+/// are counted in one pass over their columns instead.
+fn by_inclusion(children: &[Plan]) -> Option<[&Plan; 2]> {
+    fn counted(plan: &Plan) -> bool {
+        match plan {
+            Plan::Not(inner) => counted(inner),
+            Plan::And(_) => true,
+            Plan::Leaf(_) => !matches!(cost::eval_strategy(plan), Strategy::Lookup),
+            _ => false,
+        }
+    }
+    let ranges = |a: &Plan, b: &Plan| time_range(a).is_some() && time_range(b).is_some();
+    match children {
+        [a, b] if counted(a) && counted(b) && !ranges(a, b) => Some([a, b]),
+        _ => None,
+    }
+}
+
+fn refs(children: &[Plan]) -> Vec<&Plan> {
+    children.iter().collect()
 }
 
 /// The field and bounds of a time-range leaf.

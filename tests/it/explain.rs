@@ -120,6 +120,23 @@ fn an_or_counts_its_largest_child_into_the_union_of_the_others() {
 }
 
 #[test]
+fn an_or_of_two_counts_each_and_their_and() {
+    let engine = engine();
+    let segment = "is:fb_sendable or tag:vip";
+    let steps = steps(&engine, segment);
+    assert_eq!(
+        steps[0].1, "union, counted as |a| + |b| - |a AND b|, counted",
+        "{steps:?}"
+    );
+    let and = steps.iter().find(|s| s.0 == "AND").expect("an AND step");
+    let count = |segment: &str| engine.count(&engine.compile(segment, NOW).expect("compiles"));
+    assert_eq!(and.2, count("is:fb_sendable tag:vip"));
+    assert_eq!(steps[0].2, count(segment));
+    let compiled = engine.compile(segment, NOW).expect("compiles");
+    assert_eq!(steps[0].2, engine.rows(&compiled).len());
+}
+
+#[test]
 fn an_or_of_time_ranges_is_one_scan_of_their_columns() {
     let engine = engine();
     for segment in [

@@ -465,6 +465,10 @@ fn many_row_paths_equal_the_oracle() {
         "channel:facebook is:fb_sendable (tag:vip or -interaction:-30d..)",
         "interaction:-2d.. -is:fb_sendable channel:facebook",
         "tag:vip (channel:line or -(checkout:-30d.. tag:gold)) -is:blocked",
+        // ORs of two, counted as |a| + |b| - |a AND b|.
+        "is:subscribed or is:fb_sendable",
+        "-tag:vip or checkout:-30d..",
+        "(tag:vip checkout:-30d..) or -channel:line",
     ] {
         check_sized(3, segment, "+08:00", 140_000).expect(segment);
     }
