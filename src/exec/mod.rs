@@ -215,7 +215,9 @@ impl<'s, T: Trace> Run<'s, T> {
         let fewest = positive
             .map(|c| self.costs.estimate(c))
             .fold(self.store.len() as f64, f64::min);
-        fused::fusable(children) && fewest * FUSED_FROM >= self.store.len() as f64
+        !children.is_empty()
+            && fused::fusable(children)
+            && fewest * FUSED_FROM >= self.store.len() as f64
     }
 
     fn count_node(&mut self, plan: &Plan) -> u64 {

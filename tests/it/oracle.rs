@@ -537,3 +537,18 @@ fn derived_states_follow_every_change() {
         store.apply(&change, NOW).expect("a valid change");
     }
 }
+
+/// The plans no segment lowers to, at the public API: an AND of nothing is every live
+/// contact, an OR of nothing is no one, counted and built.
+#[test]
+fn empty_ands_and_ors_are_everyone_and_no_one() {
+    use reach::plan::Plan;
+    let (store, _) = population(13, 3_000);
+    assert_eq!(reach::exec::count(&Plan::And(vec![]), &store), store.len());
+    assert_eq!(
+        reach::exec::execute(&Plan::And(vec![]), &store).len(),
+        store.len()
+    );
+    assert_eq!(reach::exec::count(&Plan::Or(vec![]), &store), 0);
+    assert_eq!(reach::exec::execute(&Plan::Or(vec![]), &store).len(), 0);
+}
