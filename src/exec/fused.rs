@@ -1,7 +1,7 @@
 //! The fused AND: an AND of index bitmaps and time ranges (their negations, ORs and ANDs
-//! of them too) answered 65,536 rows at a time over plain bit words. Each chunk starts
-//! as its live rows and goes through every child in cost order before the next chunk
-//! starts, so the rows so far stay in 8 KiB of cache and no step builds a roaring
+//! of them too) answered 65,536 rows at a time over plain bit words. Each chunk goes
+//! through every child in cost order (cut to the live rows after the first, if that is
+//! a negation, which may keep others) before the next chunk starts, so the rows so far stay in 8 KiB of cache and no step builds a roaring
 //! bitmap over all rows (at 10M rows each such step cost 1–3 ms in allocations,
 //! container conversions and merges, more than the bytes it read).
 //!
@@ -10,8 +10,9 @@
 //! the cheapest of the rows' values one by one, the bucket order, or the words holding a
 //! row so far (`store::ChunkFilter`); `is:fb_sendable` tests the chunk's opted-in
 //! Facebook entries, or looks up its few rows so far (`store::FbFilter`). A chunk stops
-//! as soon as it holds no row. Chunks run in parallel. The executor fuses an AND when
-//! its most selective child holds at least one row in 64 (`Run::fuses`): sparser, the
+//! as soon as it holds no row (a word view knows its empty chunks). Chunks run in
+//! parallel. The executor fuses an AND when its most selective child holds at least one
+//! row in 64 and it is more than one or two stored bitmaps (`Run::fuses`): sparser, the
 //! roaring path visits only the chunks holding a row, one candidate at a time. A plan
 //! nested deeper than [`MAX_DEPTH`] takes the roaring path too.
 
@@ -45,7 +46,8 @@ enum Node<'s> {
 
 /// An AND compiled for fused evaluation: its children in the order they run.
 pub(super) struct Fused<'s> {
-    live: Node<'s>,
+    /// The live rows, when the first step may keep others (a negation).
+    live: Option<Node<'s>>,
     steps: Vec<Node<'s>>,
     rows: usize,
 }
@@ -71,8 +73,9 @@ impl<'s> Fused<'s> {
     pub(super) fn new<T: Trace>(run: &mut Run<'s, T>, order: &[&Plan]) -> Fused<'s> {
         let store = run.store;
         let steps = order.iter().map(|c| compile(run, c)).collect();
+        let first_within_live = order.first().is_some_and(|first| within_live(first));
         Fused {
-            live: bitmap(store, Rows::Stored(store.live())),
+            live: (!first_within_live).then(|| bitmap(store, Rows::Stored(store.live()))),
             steps,
             rows: store.row_count() as usize,
         }
@@ -113,20 +116,50 @@ impl<'s> Fused<'s> {
 
     /// Chunk `i`'s words after every step, adding to `left` the rows each step left.
     fn chunk(&self, i: usize, left: &mut [u64]) -> Vec<u64> {
+        if self.steps.first().is_some_and(|first| empty_in(first, i)) {
+            return Vec::new();
+        }
         let rows = (self.rows - i * CHUNK_WORDS * 64).min(CHUNK_WORDS * 64);
         let mut words = vec![u64::MAX; rows.div_ceil(64)];
         if let Some(last) = words.last_mut().filter(|_| !rows.is_multiple_of(64)) {
             *last = u64::MAX >> (64 - rows % 64);
         }
-        keep(&self.live, i, &mut words);
-        for (step, left) in self.steps.iter().zip(left) {
+        for (k, (step, left)) in self.steps.iter().zip(left).enumerate() {
             if words.iter().all(|&w| w == 0) {
                 break;
             }
             keep(step, i, &mut words);
+            // The live rows after the first step, which skips the chunk if it empties.
+            if let Some(live) = self.live.as_ref().filter(|_| k == 0) {
+                keep(live, i, &mut words);
+            }
             *left += ones(&words);
         }
         words
+    }
+}
+
+/// Whether `node` has no row in chunk `i`, known without reading the chunk (a bitmap's
+/// rows there are counted).
+fn empty_in(node: &Node<'_>, i: usize) -> bool {
+    let base = (i * CHUNK_WORDS * 64) as u32;
+    match node {
+        Node::Words(view) => view.chunk(i).is_none(),
+        Node::Values(rows) => rows.range_cardinality(base..base.saturating_add(1 << 16)) == 0,
+        Node::And(children) => children.iter().any(|c| empty_in(c, i)),
+        Node::Or(children) => children.iter().all(|c| empty_in(c, i)),
+        Node::Range(_) | Node::FbSendable(_) | Node::Not(_) => false,
+    }
+}
+
+/// Whether `plan`'s rows are all live, as every index's, time range's and lookup's are
+/// (deleting a row blanks its fields); a negation's are not.
+fn within_live(plan: &Plan) -> bool {
+    match plan {
+        Plan::Not(_) => false,
+        Plan::Or(children) => children.iter().all(within_live),
+        Plan::And(children) => children.iter().any(within_live),
+        _ => true,
     }
 }
 
@@ -170,12 +203,12 @@ fn bitmap<'s>(store: &'s Store, rows: Rows<'s>) -> Node<'s> {
 /// one).
 fn keep(node: &Node<'_>, i: usize, words: &mut [u64]) {
     match node {
-        Node::Words(view) => {
-            let view = view.get(i * CHUNK_WORDS..).unwrap_or(&[]);
-            words.iter_mut().enumerate().for_each(|(w, word)| {
+        Node::Words(view) => match view.chunk(i) {
+            Some(view) => words.iter_mut().enumerate().for_each(|(w, word)| {
                 *word &= view.get(w).copied().unwrap_or(0);
-            });
-        }
+            }),
+            None => words.fill(0),
+        },
         Node::Values(rows) => {
             let mut set = vec![0u64; words.len()];
             set_chunk(rows, i, &mut set);
@@ -186,6 +219,13 @@ fn keep(node: &Node<'_>, i: usize, words: &mut [u64]) {
         }
         Node::Range(filter) => filter.keep(i, words),
         Node::FbSendable(filter) => filter.keep(i, words),
+        Node::Not(inner) if matches!(**inner, Node::Words(_)) => {
+            if let Node::Words(view) = &**inner
+                && let Some(view) = view.chunk(i)
+            {
+                words.iter_mut().zip(view).for_each(|(word, v)| *word &= !v);
+            }
+        }
         Node::Not(inner) => {
             let mut inside = words.to_vec();
             keep(inner, i, &mut inside);

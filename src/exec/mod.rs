@@ -1,7 +1,7 @@
 //! Execution: [`Plan`] → roaring bitmap of live rows, over the store's indexes.
 //!
-//! An AND whose most selective child holds at least one row in 64 is fused
-//! (`fused.rs`): its children, in cost order, narrow each 65,536-row chunk's bit words
+//! An AND whose most selective child holds at least one row in 64, and which is more
+//! than one or two stored bitmaps, is fused (`fused.rs`): its children, in cost order, narrow each 65,536-row chunk's bit words
 //! in turn, one chunk after another, building no bitmap per step. Any other AND runs
 //! its children in the order the cost model (`cost.rs`, bytes touched per row
 //! rejected) picks: a positive child first, answered alone, then each next child
@@ -206,16 +206,20 @@ impl<'s, T: Trace> Run<'s, T> {
         }
     }
 
-    /// Whether an AND of `children` is fused (`fused.rs`): it can be, and its most
-    /// selective positive child (by estimate) holds at least one row in
-    /// [`FUSED_FROM`]. Sparser, the roaring path visits only the chunks holding a row,
-    /// one candidate at a time, where a fused pass goes through every chunk.
+    /// Whether an AND of `children` is fused (`fused.rs`): it can be, it is more than
+    /// one or two stored bitmaps (whose count roaring takes from their containers,
+    /// reading nothing else), and its most selective positive child (by estimate) holds
+    /// at least one row in [`FUSED_FROM`]. Sparser, the roaring path visits only the
+    /// chunks holding a row, one candidate at a time, where a fused pass goes through
+    /// every chunk.
     fn fuses(&self, children: &[&Plan]) -> bool {
         let positive = children.iter().filter(|c| !matches!(c, Plan::Not(_)));
         let fewest = positive
             .map(|c| self.costs.estimate(c))
             .fold(self.store.len() as f64, f64::min);
+        let bitmaps_only = children.len() <= 2 && children.iter().all(|c| stored_bitmap(c));
         !children.is_empty()
+            && !bitmaps_only
             && fused::fusable(children)
             && fewest * FUSED_FROM >= self.store.len() as f64
     }
@@ -484,7 +488,7 @@ fn negated_all(children: &[Plan]) -> Option<Vec<Plan>> {
 /// The two children of an OR counted as `|a| + |b| - |a AND b|`, when each is counted
 /// without building its rows (a stored bitmap, a time range, `is:fb_sendable`, an AND,
 /// or the negation of one) and so is their AND: no union is built. Two time ranges
-/// are counted in one pass over their columns instead.
+/// are counted in one pass over their columns instead, two stored bitmaps by roaring.
 fn by_inclusion(children: &[Plan]) -> Option<[&Plan; 2]> {
     fn counted(plan: &Plan) -> bool {
         match plan {
@@ -495,10 +499,20 @@ fn by_inclusion(children: &[Plan]) -> Option<[&Plan; 2]> {
         }
     }
     let ranges = |a: &Plan, b: &Plan| time_range(a).is_some() && time_range(b).is_some();
+    let bitmaps = |a: &Plan, b: &Plan| stored_bitmap(a) && stored_bitmap(b);
     match children {
-        [a, b] if counted(a) && counted(b) && !ranges(a, b) => Some([a, b]),
+        [a, b] if counted(a) && counted(b) && !ranges(a, b) && !bitmaps(a, b) => Some([a, b]),
         _ => None,
     }
+}
+
+/// Whether `plan` is a stored (or derived) index bitmap, or the negation of one.
+fn stored_bitmap(plan: &Plan) -> bool {
+    let inner = match plan {
+        Plan::Not(inner) => &**inner,
+        other => other,
+    };
+    matches!(inner, Plan::Leaf(_)) && cost::eval_strategy(inner) == Strategy::Bitmap
 }
 
 fn refs(children: &[Plan]) -> Vec<&Plan> {

@@ -22,8 +22,22 @@ pub const CHUNK_ROWS: usize = 1 << 16;
 /// Words per chunk.
 pub const CHUNK_WORDS: usize = CHUNK_ROWS / 64;
 
-/// A bitmap's words for every row of the store.
-pub type Words = Vec<u64>;
+/// A bitmap's words for every row of the store, and how many rows each chunk holds (so
+/// that a chunk without one is skipped unread).
+#[derive(Debug)]
+pub struct Words {
+    pub words: Vec<u64>,
+    pub chunk_rows: Vec<u32>,
+}
+
+impl Words {
+    /// Chunk `i`'s words, or `None` when it holds no row.
+    pub fn chunk(&self, i: usize) -> Option<&[u64]> {
+        let held = self.chunk_rows.get(i).is_some_and(|&n| n > 0);
+        let words = self.words.chunks(CHUNK_WORDS).nth(i);
+        words.filter(|_| held)
+    }
+}
 
 /// The views built at one write count, keyed by the address of the bitmap they copy:
 /// while the count stays, the store is unchanged, so an address names one bitmap.
@@ -53,7 +67,7 @@ impl WordViews {
     /// Bytes of memory held.
     pub fn heap_bytes(&self) -> usize {
         let held = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        held.1.values().map(|w| w.capacity() * 8).sum()
+        held.1.values().map(|w| w.words.capacity() * 8).sum()
     }
 }
 
@@ -74,7 +88,13 @@ pub fn words_of(bitmap: &RoaringBitmap, rows: usize) -> Words {
         .par_chunks_mut(CHUNK_WORDS)
         .enumerate()
         .for_each(|(i, chunk)| set_chunk(bitmap, i, chunk));
-    words
+    let chunk_rows = (0..rows.div_ceil(CHUNK_ROWS))
+        .map(|i| {
+            let base = i * CHUNK_ROWS;
+            bitmap.range_cardinality(base as u32..(base + CHUNK_ROWS).min(rows) as u32) as u32
+        })
+        .collect();
+    Words { words, chunk_rows }
 }
 
 /// Sets in `words` (chunk `i`'s, or its first ones) the bits of `bitmap`'s rows in
@@ -99,11 +119,16 @@ mod tests {
     fn words_hold_exactly_the_bitmaps_rows() {
         let bitmap: RoaringBitmap = (0..200_000u32).filter(|r| r % 7 == 3).collect();
         let rows = 150_001;
-        let words = words_of(&bitmap, rows);
-        assert_eq!(words.len(), rows.div_ceil(64));
+        let view = words_of(&bitmap, rows);
+        assert_eq!(view.words.len(), rows.div_ceil(64));
         for row in 0..rows {
-            let set = words[row / 64] >> (row % 64) & 1 == 1;
+            let set = view.words[row / 64] >> (row % 64) & 1 == 1;
             assert_eq!(set, row % 7 == 3, "row {row}");
         }
+        assert_eq!(view.chunk_rows, [9362, 9363, 2704]);
+        let sparse: RoaringBitmap = [70_000u32].into_iter().collect();
+        let view = words_of(&sparse, rows);
+        assert!(view.chunk(0).is_none() && view.chunk(2).is_none());
+        assert_eq!(view.chunk(1).map(|w| w.len()), Some(CHUNK_WORDS));
     }
 }
