@@ -32,6 +32,22 @@ struct Recorder {
     done: Option<ExplainNode>,
 }
 
+impl Recorder {
+    fn push_node(&mut self, label: String, step: Step, estimate: f64, cost: f64) {
+        let node = ExplainNode {
+            label,
+            strategy: step.how,
+            counted: step.counted,
+            estimate: estimate as u64,
+            cost,
+            actual: 0,
+            micros: 0.0,
+            children: Vec::new(),
+        };
+        self.open.push((node, Instant::now()));
+    }
+}
+
 impl Trace for Recorder {
     fn enter(&mut self, plan: &Plan, step: Step, costs: &Costs<'_>) {
         let cost = match step.within {
@@ -42,35 +58,12 @@ impl Trace for Recorder {
             Strategy::FusedStep => one_line(plan),
             _ => plan.label(),
         };
-        let node = ExplainNode {
-            label,
-            strategy: step.how,
-            counted: step.counted,
-            estimate: costs.estimate(plan) as u64,
-            cost,
-            actual: 0,
-            micros: 0.0,
-            children: Vec::new(),
-        };
-        self.open.push((node, Instant::now()));
+        self.push_node(label, step, costs.estimate(plan), cost);
     }
 
     fn enter_and(&mut self, children: &[&Plan], step: Step, costs: &Costs<'_>) {
-        let estimate = children
-            .iter()
-            .map(|c| costs.estimate(c))
-            .fold(f64::MAX, f64::min);
-        let node = ExplainNode {
-            label: "AND".into(),
-            strategy: step.how,
-            counted: step.counted,
-            estimate: estimate as u64,
-            cost: 0.0,
-            actual: 0,
-            micros: 0.0,
-            children: Vec::new(),
-        };
-        self.open.push((node, Instant::now()));
+        let estimate = children.iter().map(|c| costs.estimate(c));
+        self.push_node("AND".into(), step, estimate.fold(f64::MAX, f64::min), 0.0);
     }
 
     fn leave(&mut self, rows: u64) {

@@ -1,9 +1,10 @@
 //! The fused AND: an AND of index bitmaps and time ranges (their negations, ORs and ANDs
 //! of them too) answered 65,536 rows at a time over plain bit words. Each chunk goes
 //! through every child in cost order (cut to the live rows after the first, if that is
-//! a negation, which may keep others) before the next chunk starts, so the rows so far stay in 8 KiB of cache and no step builds a roaring
-//! bitmap over all rows (at 10M rows each such step cost 1–3 ms in allocations,
-//! container conversions and merges, more than the bytes it read).
+//! a negation, which may keep others) before the next chunk starts, so the rows so far
+//! stay in 8 KiB of cache and no step builds a roaring bitmap over all rows (at 10M rows
+//! each such step cost 1–3 ms in allocations, container conversions and merges, more
+//! than the bytes it read).
 //!
 //! A bitmap is ANDed word by word through its word view (`store::words`), or set value
 //! by value when it is sparse or made for this query; a time range reads, in each chunk,
@@ -24,7 +25,7 @@ use roaring::RoaringBitmap;
 use super::{Rows, Run, Trace, lookup};
 use crate::plan::{Leaf, Plan};
 use crate::store::{
-    CHUNK_WORDS, ChunkFilter, FbFilter, Store, Words, from_words, set_chunk, union_in_order,
+    CHUNK_ROWS, ChunkFilter, FbFilter, Store, Words, from_words, set_chunk, union_in_order,
 };
 
 /// How deeply a fused AND may nest: each level keeps a chunk's words (8 KiB) while its
@@ -70,7 +71,7 @@ pub(super) fn fusable(children: &[&Plan]) -> bool {
 impl<'s> Fused<'s> {
     /// `order` (an AND's children in cost order, [`fusable`]) compiled over `run`'s
     /// store.
-    pub(super) fn new<T: Trace>(run: &mut Run<'s, T>, order: &[&Plan]) -> Fused<'s> {
+    pub(super) fn new<T: Trace>(run: &Run<'s, T>, order: &[&Plan]) -> Fused<'s> {
         let store = run.store;
         let steps = order.iter().map(|c| compile(run, c)).collect();
         let first_within_live = order.first().is_some_and(|first| within_live(first));
@@ -81,37 +82,44 @@ impl<'s> Fused<'s> {
         }
     }
 
-    /// The matching rows, and how many rows were left after each step.
+    /// How many rows match, and how many were left after each step.
     pub(super) fn count(&self) -> (u64, Vec<u64>) {
-        let steps = self.steps.len();
-        let left = (0..self.chunks())
-            .into_par_iter()
-            .map(|i| {
-                let mut left = vec![0u64; steps];
-                self.chunk(i, &mut left);
-                left
-            })
-            .reduce(
-                || vec![0u64; steps],
-                |mut a, b| {
-                    a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
-                    a
-                },
-            );
+        let left = self.each_chunk(|_, _| ()).1;
         (left.last().copied().unwrap_or(0), left)
     }
 
-    /// The matching rows, built chunk by chunk.
-    pub(super) fn rows(&self) -> RoaringBitmap {
+    /// The matching rows, built chunk by chunk, and how many were left after each step.
+    pub(super) fn rows(&self) -> (RoaringBitmap, Vec<u64>) {
+        let (parts, left) = self.each_chunk(|i, words| from_words(i * CHUNK_ROWS, words));
+        (union_in_order(parts), left)
+    }
+
+    /// `each` of every chunk's words after all steps (in chunk order), in parallel, and
+    /// the rows left after each step over all chunks.
+    fn each_chunk<R: Send>(
+        &self,
+        each: impl Fn(usize, Vec<u64>) -> R + Sync,
+    ) -> (Vec<R>, Vec<u64>) {
+        let steps = self.steps.len();
         let chunk = |i: usize| {
-            let mut left = vec![0u64; self.steps.len()];
-            from_words(i * CHUNK_WORDS * 64, self.chunk(i, &mut left))
+            let mut left = vec![0u64; steps];
+            let words = self.chunk(i, &mut left);
+            (each(i, words), left)
         };
-        union_in_order((0..self.chunks()).into_par_iter().map(chunk).collect())
+        let done: Vec<(R, Vec<u64>)> = (0..self.chunks()).into_par_iter().map(chunk).collect();
+        let mut left = vec![0u64; steps];
+        let parts = done
+            .into_iter()
+            .map(|(part, chunk_left)| {
+                left.iter_mut().zip(chunk_left).for_each(|(a, b)| *a += b);
+                part
+            })
+            .collect();
+        (parts, left)
     }
 
     fn chunks(&self) -> usize {
-        self.rows.div_ceil(CHUNK_WORDS * 64)
+        self.rows.div_ceil(CHUNK_ROWS)
     }
 
     /// Chunk `i`'s words after every step, adding to `left` the rows each step left.
@@ -119,7 +127,7 @@ impl<'s> Fused<'s> {
         if self.steps.first().is_some_and(|first| empty_in(first, i)) {
             return Vec::new();
         }
-        let rows = (self.rows - i * CHUNK_WORDS * 64).min(CHUNK_WORDS * 64);
+        let rows = (self.rows - i * CHUNK_ROWS).min(CHUNK_ROWS);
         let mut words = vec![u64::MAX; rows.div_ceil(64)];
         if let Some(last) = words.last_mut().filter(|_| !rows.is_multiple_of(64)) {
             *last = u64::MAX >> (64 - rows % 64);
@@ -142,10 +150,12 @@ impl<'s> Fused<'s> {
 /// Whether `node` has no row in chunk `i`, known without reading the chunk (a bitmap's
 /// rows there are counted).
 fn empty_in(node: &Node<'_>, i: usize) -> bool {
-    let base = (i * CHUNK_WORDS * 64) as u32;
+    let base = (i * CHUNK_ROWS) as u32;
     match node {
         Node::Words(view) => view.chunk(i).is_none(),
-        Node::Values(rows) => rows.range_cardinality(base..base.saturating_add(1 << 16)) == 0,
+        Node::Values(rows) => {
+            rows.range_cardinality(base..base.saturating_add(CHUNK_ROWS as u32)) == 0
+        }
         Node::And(children) => children.iter().any(|c| empty_in(c, i)),
         Node::Or(children) => children.iter().all(|c| empty_in(c, i)),
         Node::Range(_) | Node::FbSendable(_) | Node::Not(_) => false,
@@ -164,7 +174,7 @@ fn within_live(plan: &Plan) -> bool {
 }
 
 /// `plan` as a node (it is [`fusable`]); an AND's children in cost order.
-fn compile<'s, T: Trace>(run: &mut Run<'s, T>, plan: &Plan) -> Node<'s> {
+fn compile<'s, T: Trace>(run: &Run<'s, T>, plan: &Plan) -> Node<'s> {
     let store = run.store;
     match plan {
         Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => {
@@ -219,21 +229,21 @@ fn keep(node: &Node<'_>, i: usize, words: &mut [u64]) {
         }
         Node::Range(filter) => filter.keep(i, words),
         Node::FbSendable(filter) => filter.keep(i, words),
-        Node::Not(inner) if matches!(**inner, Node::Words(_)) => {
-            if let Node::Words(view) = &**inner
-                && let Some(view) = view.chunk(i)
-            {
-                words.iter_mut().zip(view).for_each(|(word, v)| *word &= !v);
+        Node::Not(inner) => match &**inner {
+            Node::Words(view) => {
+                if let Some(view) = view.chunk(i) {
+                    words.iter_mut().zip(view).for_each(|(word, v)| *word &= !v);
+                }
             }
-        }
-        Node::Not(inner) => {
-            let mut inside = words.to_vec();
-            keep(inner, i, &mut inside);
-            words
-                .iter_mut()
-                .zip(inside)
-                .for_each(|(word, inside)| *word ^= inside);
-        }
+            inner => {
+                let mut inside = words.to_vec();
+                keep(inner, i, &mut inside);
+                words
+                    .iter_mut()
+                    .zip(inside)
+                    .for_each(|(word, inside)| *word ^= inside);
+            }
+        },
         Node::And(children) => {
             for child in children {
                 if words.iter().all(|&w| w == 0) {

@@ -1,8 +1,9 @@
 //! Execution: [`Plan`] → roaring bitmap of live rows, over the store's indexes.
 //!
 //! An AND whose most selective child holds at least one row in 64, and which is more
-//! than one or two stored bitmaps, is fused (`fused.rs`): its children, in cost order, narrow each 65,536-row chunk's bit words
-//! in turn, one chunk after another, building no bitmap per step. Any other AND runs
+//! than one or two stored bitmaps, is fused (`fused.rs`): its children, in cost order,
+//! narrow each 65,536-row chunk's bit words in turn, one chunk after another, building
+//! no bitmap per step. Any other AND runs
 //! its children in the order the cost model (`cost.rs`, bytes touched per row
 //! rejected) picks: a positive child first, answered alone, then each next child
 //! only within the rows so far, stopping as soon as nothing is left; negated children
@@ -68,9 +69,6 @@ impl Rows<'_> {
 /// What the executor reports of each step it takes: EXPLAIN ANALYZE listens, a plain run
 /// does not (and pays nothing).
 pub(crate) trait Trace {
-    /// Whether the trace records anything (a plain run's does not, and skips the work
-    /// of reporting).
-    const LISTENS: bool = true;
     /// A node starts, answered as `step` says.
     fn enter(&mut self, plan: &Plan, step: Step, costs: &Costs<'_>);
     /// An AND of `children` that the plan does not hold as a node starts (an OR's
@@ -112,7 +110,6 @@ impl Step {
 struct Quiet;
 
 impl Trace for Quiet {
-    const LISTENS: bool = false;
     #[inline]
     fn enter(&mut self, _: &Plan, _: Step, _: &Costs<'_>) {}
     #[inline]
@@ -168,7 +165,7 @@ impl<'s, T: Trace> Run<'s, T> {
 
     /// The rows of `plan`, answered on its own.
     fn eval(&mut self, plan: &Plan) -> Rows<'s> {
-        let step = Step::alone(self.fused_or(plan, cost::eval_strategy(plan)), false);
+        let step = Step::alone(self.taken(plan, cost::eval_strategy(plan)), false);
         self.step(plan, step, |run| run.eval_node(plan), |rows| rows.len())
     }
 
@@ -182,24 +179,25 @@ impl<'s, T: Trace> Run<'s, T> {
     pub(crate) fn count(&mut self, plan: &Plan) -> u64 {
         let strategy = match plan {
             Plan::Or(children) if by_inclusion(children).is_some() => Strategy::UnionByInclusion,
-            _ => self.fused_or(plan, cost::count_strategy(plan)),
+            _ => self.taken(plan, cost::count_strategy(plan)),
         };
         let step = Step::alone(strategy, true);
         self.step(plan, step, |run| run.count_node(plan), |&n| n)
     }
 
-    /// `Fused` for an AND the executor fuses ([`Run::fuses`]), else `strategy`.
-    fn fused_or(&self, plan: &Plan, strategy: Strategy) -> Strategy {
+    /// The strategy the run takes for `plan`, planned as `strategy`: an AND's may be
+    /// [`Strategy::Fused`] ([`Run::and_strategy`]).
+    fn taken(&self, plan: &Plan, strategy: Strategy) -> Strategy {
         match plan {
             Plan::And(children) if strategy == Strategy::Intersection => {
-                self.fused_or_of(&refs(children))
+                self.and_strategy(&refs(children))
             }
             _ => strategy,
         }
     }
 
-    /// How an AND of `children` is counted: fused or in cost order.
-    fn fused_or_of(&self, children: &[&Plan]) -> Strategy {
+    /// How an AND of `children` is answered: fused or in cost order.
+    fn and_strategy(&self, children: &[&Plan]) -> Strategy {
         match self.fuses(children) {
             true => Strategy::Fused,
             false => Strategy::Intersection,
@@ -249,7 +247,7 @@ impl<'s, T: Trace> Run<'s, T> {
         }
         if let Some(pair) = by_inclusion(children) {
             let (a, b) = (self.count(pair[0]), self.count(pair[1]));
-            let step = Step::alone(self.fused_or_of(&pair), true);
+            let step = Step::alone(self.and_strategy(&pair), true);
             self.trace.enter_and(&pair, step, &self.costs);
             let both = self.count_and(&pair);
             self.trace.leave(both);
@@ -311,8 +309,8 @@ impl<'s, T: Trace> Run<'s, T> {
             .fuses(&refs(children))
             .then(|| Fused::new(self, &order))
         {
-            let rows = fused.rows();
-            self.report_fused(&order, &fused, None);
+            let (rows, left) = fused.rows();
+            self.report_fused(&order, &left);
             return Rows::Made(rows);
         }
         let (acc, rest) = self.start(&order);
@@ -325,7 +323,7 @@ impl<'s, T: Trace> Run<'s, T> {
         let order = self.costs.order(children.iter().copied(), None);
         if let Some(fused) = self.fuses(children).then(|| Fused::new(self, &order)) {
             let (count, left) = fused.count();
-            self.report_fused(&order, &fused, Some(&left));
+            self.report_fused(&order, &left);
             return count;
         }
         let Some((last, init)) = order.split_last() else {
@@ -339,20 +337,9 @@ impl<'s, T: Trace> Run<'s, T> {
         self.count_within(last, &acc)
     }
 
-    /// Reports a fused AND's children to the trace as steps, each with the rows left
-    /// after it (counted again for a run that built the rows instead).
-    fn report_fused(&mut self, order: &[&Plan], fused: &Fused<'_>, left: Option<&[u64]>) {
-        if !T::LISTENS {
-            return;
-        }
-        let counted;
-        let left = match left {
-            Some(left) => left,
-            None => {
-                counted = fused.count().1;
-                &counted
-            }
-        };
+    /// Reports a fused AND's children to the trace as steps, each with the rows `left`
+    /// after it.
+    fn report_fused(&mut self, order: &[&Plan], left: &[u64]) {
         let mut within = self.store.len();
         for (child, &rows) in order.iter().zip(left) {
             let step = Step {

@@ -30,7 +30,7 @@ pub(crate) use rowset::{from_words, union_in_order};
 pub use text::TextCursor;
 pub(crate) use time_column::ChunkFilter;
 pub use time_column::RangeEstimate;
-pub(crate) use words::{CHUNK_WORDS, Words, set_chunk};
+pub(crate) use words::{CHUNK_ROWS, Words, set_chunk};
 
 use std::sync::OnceLock;
 

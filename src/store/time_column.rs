@@ -699,11 +699,7 @@ impl ChunkFilter<'_> {
                 edge_rows.push(at);
             }
         }
-        let lows: Vec<u16> = edge_rows.iter().map(|&at| low[at]).collect();
-        for (&at, &l) in edge_rows.iter().zip(&lows) {
-            let inside = range.contains(join(high[at], l));
-            words[at / 64] &= !(u64::from(inside == self.invert) << (at % 64));
-        }
+        settle_edges(range, self.invert, high, low, &edge_rows, words);
     }
 }
 
@@ -730,22 +726,31 @@ fn narrow_by_words(range: StoredRange, invert: bool, high: &[u16], low: &[u16], 
         };
         let whole = simd::in_range(h, range.first, range.count) & real;
         let mut edge = edges.map_or(0, |(a, b)| simd::equal(h, a, b)) & *word & real;
-        *word &= whole ^ flip;
+        // Edge rows keep their bits until `settle_edges` reads their low halves.
+        *word &= (whole ^ flip) | edge;
         while edge != 0 {
             edge_rows.push(w * 64 + edge.trailing_zeros() as usize);
             edge &= edge - 1;
         }
     }
+    settle_edges(range, invert, high, low, &edge_rows, words);
+}
+
+/// Decides the rows of partly covered buckets (`edge_rows`, whose bits are still set):
+/// their low halves read in one loop of independent loads, then each bit cleared where
+/// the row is outside the range (with `invert`, inside).
+fn settle_edges(
+    range: StoredRange,
+    invert: bool,
+    high: &[u16],
+    low: &[u16],
+    edge_rows: &[usize],
+    words: &mut [u64],
+) {
     let lows: Vec<u16> = edge_rows.iter().map(|&at| low[at]).collect();
     for (&at, &l) in edge_rows.iter().zip(&lows) {
         let inside = range.contains(join(high[at], l));
-        let bit = 1u64 << (at % 64);
-        // Not inverted, the edge row's bit was cleared; inverted, it was kept.
-        match (inside, invert) {
-            (true, false) => words[at / 64] |= bit,
-            (true, true) => words[at / 64] &= !bit,
-            _ => {}
-        }
+        words[at / 64] &= !(u64::from(inside == invert) << (at % 64));
     }
 }
 
@@ -1036,7 +1041,6 @@ mod tests {
         }
     }
 
-    /// Times near bucket edges (multiples of 65,536 s), the last bucket, and none.
     /// The rows of `candidates` (below `rows`, which may pass the column's end) that
     /// [`ChunkFilter::keep`] leaves, chunk by chunk over words.
     fn kept_by_chunks(
@@ -1057,6 +1061,7 @@ mod tests {
         kept
     }
 
+    /// Times near bucket edges (multiples of 65,536 s), the last bucket, and none.
     fn near_edges() -> impl proptest::strategy::Strategy<Value = Option<Seconds>> {
         use proptest::prelude::*;
         prop_oneof![
