@@ -8,8 +8,9 @@
 //!
 //! A bitmap is ANDed word by word through its word view (`store::words`), or set value
 //! by value when it is sparse or made for this query; a time range reads, in each chunk,
-//! the cheapest of the rows' values one by one, the bucket order, or the words holding a
-//! row so far (`store::ChunkFilter`); `is:fb_sendable` tests the chunk's opted-in
+//! the cheapest of the rows' values one by one, the bucket order (its rows, or its
+//! prefix words for a wide range), or the words holding a row so far
+//! (`store::ChunkFilter`); `is:fb_sendable` tests the chunk's opted-in
 //! Facebook entries, or looks up its few rows so far (`store::FbFilter`). A chunk stops
 //! as soon as it holds no row (a word view knows its empty chunks). Chunks run in
 //! parallel. The executor fuses an AND when its most selective child holds at least one

@@ -14,11 +14,18 @@
 //! dropped when a row of its chunk changes (see `TimeColumn`), so that a write costs
 //! nothing and a chunk is sorted again only if it is read again. Sorting is one counting
 //! pass over the chunk; the order holds 4 bytes a row with a time, plus 6 bytes a bucket
-//! present.
+//! present. A range too wide to list its rows cheaply reads the order's
+//! [`PrefixWords`], built from it on first use and kept inside it, so dropped with it.
+
+use std::sync::OnceLock;
+
+use super::prefix_words::PrefixWords;
 
 /// A chunk's rows with a time, grouped by bucket.
 #[derive(Clone, Debug, Default)]
 pub(super) struct BucketOrder {
+    /// The rows as cumulative words, built the first time a wide range asks.
+    prefixes: OnceLock<PrefixWords>,
     /// `low << 16 | row offset` for each row with a time, grouped by bucket in
     /// ascending order, in row order within a bucket.
     entries: Vec<u32>,
@@ -79,6 +86,7 @@ impl BucketOrder {
         entries.truncate(ends.last().map_or(0, |&end| end as usize));
         entries.shrink_to_fit();
         BucketOrder {
+            prefixes: OnceLock::new(),
             entries,
             buckets,
             ends,
@@ -87,14 +95,22 @@ impl BucketOrder {
 
     /// How many rows have a stored value v with `lo <= v < end` (`end <= ORDERED_END`).
     pub fn count(&self, lo: u32, end: u32) -> usize {
-        let parts = self.parts(lo, end);
-        let kept = |&(entries, from, to): &(&[u32], u32, u32)| {
-            entries
-                .iter()
-                .filter(|&&e| (from..to).contains(&(e >> 16)))
-                .count()
-        };
-        parts.whole.len() + parts.partial.iter().map(kept).sum::<usize>()
+        self.rank(end).saturating_sub(self.rank(lo))
+    }
+
+    /// How many rows have a stored value below `v` (`v <= ORDERED_END`): the entries of
+    /// the buckets below its own, and those of its bucket with a lower low half.
+    pub fn rank(&self, v: u32) -> usize {
+        let (bucket, low) = (v >> 16, v & 0xffff);
+        let k = self.buckets.partition_point(|&b| u32::from(b) < bucket);
+        let before = k.checked_sub(1).map_or(0, |k| self.ends[k] as usize);
+        match self.buckets.get(k) {
+            Some(&b) if u32::from(b) == bucket && low != 0 => {
+                let own = &self.entries[before..self.ends[k] as usize];
+                before + own.iter().filter(|&&e| e >> 16 < low).count()
+            }
+            _ => before,
+        }
     }
 
     /// Hands each row offset with `lo <= v < end` to `each`: the whole buckets' in bucket
@@ -139,9 +155,31 @@ impl BucketOrder {
         self.entries.get(start..stop.max(start)).unwrap_or(&[])
     }
 
-    /// Bytes of memory held.
+    /// How many rows the order holds (those with a time).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Each bucket present, ascending, with its entries.
+    pub fn buckets(&self) -> impl Iterator<Item = (u16, &[u32])> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        let spans = starts.zip(&self.ends);
+        let entries = spans.map(|(start, &end)| &self.entries[start as usize..end as usize]);
+        self.buckets.iter().copied().zip(entries)
+    }
+
+    /// The rows as cumulative words ([`PrefixWords`]), built now if not yet.
+    pub fn prefix_words(&self) -> &PrefixWords {
+        self.prefixes.get_or_init(|| PrefixWords::build(self))
+    }
+
+    /// Bytes of memory held, the prefix words included.
     pub fn heap_bytes(&self) -> usize {
-        self.entries.capacity() * 4 + self.buckets.capacity() * 2 + self.ends.capacity() * 4
+        let prefixes = self.prefixes.get().map_or(0, PrefixWords::heap_bytes);
+        self.entries.capacity() * 4
+            + self.buckets.capacity() * 2
+            + self.ends.capacity() * 4
+            + prefixes
     }
 }
 

@@ -11,6 +11,7 @@ mod fb_rows;
 mod identity;
 mod memory;
 mod postings;
+mod prefix_words;
 mod reader;
 mod registry;
 mod rowset;

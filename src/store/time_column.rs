@@ -14,10 +14,13 @@
 //! row of the chunk changes. A range a sample says holds at most 2 in 5 rows
 //! (`stored_range`) is counted from the orders ([`TimeColumn::count`]: slice lengths),
 //! and built from them in each chunk where setting its rows' bits touches fewer bytes
-//! than a scan (`OrderedRows::cheaper_than_scan`); a wider one never sorts a chunk. Why
-//! not a bit-sliced index: it reads ~3.5 bytes a row for 28 bits (limits.md). When a
-//! query already has a small candidate set the executor calls [`TimeColumn::filter`] (or
-//! [`TimeColumn::filter_count`]), which visits only those rows' chunks.
+//! than a scan (`OrderedRows::cheaper_than_scan`); a wider one sorts chunks only for a
+//! fused AND's [`ChunkFilter`], which then reads the order's prefix words (a
+//! range-encoded index of 32 bins a chunk: [`PrefixWords`]) where they touch less than
+//! a scan. Why not a bit-sliced index: it reads ~3.5 bytes a row for 28 bits
+//! (limits.md). When a query already has a small candidate set the executor calls
+//! [`TimeColumn::filter`] (or [`TimeColumn::filter_count`]), which visits only those
+//! rows' chunks.
 
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -26,6 +29,7 @@ use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
 use super::bucket_order::{BucketOrder, ORDERED_END};
+use super::prefix_words::{Binned, LEAST_COST, PrefixWords};
 use super::rowset::{from_words, union_in_order};
 use crate::model::Seconds;
 use crate::model::time::{MAX_STORED, MIN_STORED};
@@ -48,6 +52,10 @@ const GATHERED_ROW: usize = 64;
 /// What a bucket order touches in every chunk it answers, whatever the range: the binary
 /// searches, and the entries of two partly covered buckets (~100 rows each, 4 bytes).
 const ORDER_CHUNK: usize = 1024;
+/// Rows sampled to estimate a range for the cost model, in runs of consecutive rows
+/// (4,096 lone rows cost ~70 µs a range at 10M, in cache misses).
+const ESTIMATE_SAMPLES: usize = 4096;
+const ESTIMATE_RUN: usize = 4;
 /// Rows sampled to tell whether a range is narrow enough for bucket orders.
 const ORDER_SAMPLES: usize = 512;
 
@@ -88,6 +96,8 @@ struct StoredRange {
     /// The stored values `lo..end` to read from bucket orders, when they answer the
     /// range ([`TimeColumn::stored_range`]).
     ordered: Option<(u32, u32)>,
+    /// The same values when bucket orders can answer the range, however wide.
+    orderable: Option<(u32, u32)>,
 }
 
 impl StoredRange {
@@ -103,6 +113,7 @@ impl StoredRange {
             lo_edge: None,
             hi_edge: None,
             ordered: None,
+            orderable: None,
         };
         if width == 0 {
             return range;
@@ -288,7 +299,7 @@ impl TimeColumn {
                     continue;
                 };
                 let low = &column.low[span.start..end];
-                let ordered = column.ordered_rows(i, high, low, range);
+                let ordered = column.order_rows(i, high, low, range.ordered);
                 match ordered.and_then(|rows| rows.cheaper_than_scan(high.len())) {
                     Some(rows) => rows.set_bits(&mut words),
                     None => {
@@ -419,9 +430,12 @@ impl TimeColumn {
         if range.width == 0 {
             return 0;
         }
-        let ones = |(i, high, low): (usize, &[u16], &[u16])| match self
-            .ordered_rows(i, high, low, range)
-        {
+        let ones = |(i, high, low): (usize, &[u16], &[u16])| match self.order_rows(
+            i,
+            high,
+            low,
+            range.ordered,
+        ) {
             Some(rows) => rows.count() as u64,
             None => {
                 let mut n = 0u64;
@@ -440,41 +454,41 @@ impl TimeColumn {
         let mut range = StoredRange::new(lo, hi, self.top);
         let end = range.lo.saturating_add(range.width);
         let end = if self.top { end } else { end.min(ORDERED_END) };
-        let sample = self.sample(range, ORDER_SAMPLES);
+        let sample = self.sample(range, ORDER_SAMPLES, 1);
         let narrow = sample.hits * 5 <= sample.taken * 2;
-        range.ordered = (end <= ORDERED_END && narrow).then_some((range.lo, end));
+        range.orderable = (end <= ORDERED_END).then_some((range.lo, end));
+        range.ordered = range.orderable.filter(|_| narrow);
         range
     }
 
-    /// About `samples` evenly spaced rows, and how many of them lie in `range`.
-    fn sample(&self, range: StoredRange, samples: usize) -> Sample {
-        let stride = (self.high.len() / samples).max(1);
-        let sampled = (0..self.high.len()).step_by(stride);
-        let (taken, hits) = sampled.fold((0, 0), |(taken, hits), r| {
-            let hit = range.decide(self.high[r], || self.low[r]);
-            (taken + 1, hits + usize::from(hit))
-        });
-        Sample {
-            stride,
-            taken,
-            hits,
+    /// About `samples` rows, in evenly spaced runs of `run` consecutive rows (a run's
+    /// high halves share cache lines, where lone rows read one each), and how many of
+    /// them lie in `range`.
+    fn sample(&self, range: StoredRange, samples: usize, run: usize) -> Sample {
+        let rows = self.high.len();
+        let stride = (rows / samples.div_ceil(run)).max(run);
+        let (mut taken, mut hits) = (0, 0);
+        for start in (0..rows).step_by(stride) {
+            for r in start..(start + run).min(rows) {
+                taken += 1;
+                hits += usize::from(range.decide(self.high[r], || self.low[r]));
+            }
         }
+        Sample { rows, taken, hits }
     }
 
-    /// Chunk `i`'s rows in `range` from its bucket order (sorted now if no query has
-    /// read it since its rows last changed), when the order answers the range.
-    fn ordered_rows(
+    /// Chunk `i`'s rows with stored values `lo..end` from its bucket order (sorted now if
+    /// no query has read it since its rows last changed), when `values` are given.
+    fn order_rows(
         &self,
         i: usize,
         high: &[u16],
         low: &[u16],
-        range: StoredRange,
+        values: Option<(u32, u32)>,
     ) -> Option<OrderedRows<'_>> {
-        let (lo, end) = range.ordered?;
-        let order = self
-            .orders
-            .get(i)?
-            .get_or_init(|| BucketOrder::build(high, low));
+        let (lo, end) = values?;
+        let order = self.orders.get(i)?;
+        let order = order.get_or_init(|| BucketOrder::build(high, low));
         Some(OrderedRows { order, lo, end })
     }
 
@@ -505,7 +519,7 @@ impl TimeColumn {
         invert: bool,
     ) -> RoaringBitmap {
         let mut words: Vec<u64> = Vec::with_capacity(high.len().div_ceil(64));
-        let ordered = self.ordered_rows(i, high, low, range);
+        let ordered = self.order_rows(i, high, low, range.ordered);
         match ordered.and_then(|rows| rows.cheaper_than_scan(high.len())) {
             Some(rows) => {
                 words.resize(high.len().div_ceil(64), 0);
@@ -531,8 +545,8 @@ impl TimeColumn {
     /// (as `OrderedRows::cheaper_than_scan` decides, for the column as a whole).
     pub fn estimate(&self, lo: Seconds, hi: Seconds) -> RangeEstimate {
         let range = self.stored_range(lo, hi);
-        let sample = self.sample(range, 4096);
-        let rows = sample.hits * sample.stride;
+        let sample = self.sample(range, ESTIMATE_SAMPLES, ESTIMATE_RUN);
+        let rows = sample.rows_in_range();
         let scan = self.high.len() * SCAN_ROW;
         let read = match range.ordered {
             Some(_) => (rows * ORDER_ROW + self.orders.len() * ORDER_CHUNK).min(scan),
@@ -624,9 +638,10 @@ impl TimeColumn {
 
 impl ChunkFilter<'_> {
     /// Clears the bits of chunk `i`'s `words` (1,024 of them, fewer at the store's end)
-    /// whose row the filter leaves out, reading as little as it can: each set bit's
-    /// value when they are few, else the chunk's bucket order when the range is narrow
-    /// and that reads less, else the words that hold a set bit, 64 rows at a time.
+    /// whose row the filter leaves out, touching as little as it can: each set bit's
+    /// value, the chunk's bucket order (its rows listed, or its prefix words), or the
+    /// words that hold a set bit, 64 rows at a time. A chunk is sorted only when its
+    /// set bits are too many to read one by one.
     pub fn keep(&self, i: usize, words: &mut [u64]) {
         let column = self.column;
         let rows = column.high.len();
@@ -653,19 +668,25 @@ impl ChunkFilter<'_> {
         if set == 0 {
             return;
         }
-        if set * GATHERED_ROW < by_words {
-            return self.keep_each(high, low, words);
-        }
-        let ordered = column.ordered_rows(i, high, low, self.range);
-        match ordered.filter(|rows| rows.count() * ORDER_ROW < by_words) {
-            Some(rows) => {
+        let gathered = set * GATHERED_ROW;
+        // Rows so few that reading them beats any order are read without sorting one.
+        let orderable = self
+            .range
+            .orderable
+            .filter(|_| gathered >= by_words.min(LEAST_COST));
+        let ordered = column
+            .order_rows(i, high, low, orderable)
+            .map(OrderedRows::cheapest);
+        match ordered.filter(|&(_, cost)| cost < gathered.min(by_words)) {
+            Some((answer, _)) => {
                 let mut inside = vec![0u64; words.len()];
-                rows.set_bits(&mut inside);
+                answer.set_bits(&mut inside);
                 let flip = if self.invert { u64::MAX } else { 0 };
                 for (word, inside) in words.iter_mut().zip(inside) {
                     *word &= inside ^ flip;
                 }
             }
+            None if gathered < by_words => self.keep_each(high, low, words),
             None => narrow_by_words(self.range, self.invert, high, low, words),
         }
     }
@@ -766,11 +787,18 @@ fn for_each_word(high: &[u16], low: &[u16], range: StoredRange, each: impl FnMut
     words.into_iter().for_each(each);
 }
 
-/// Rows sampled from a column: every `stride`-th, `taken` in all, `hits` in a range.
+/// Rows sampled from a column of `rows`: `taken` in all, `hits` in a range.
 struct Sample {
-    stride: usize,
+    rows: usize,
     taken: usize,
     hits: usize,
+}
+
+impl Sample {
+    /// The column's rows in the range, as the sample has them.
+    fn rows_in_range(&self) -> usize {
+        (self.hits * self.rows).checked_div(self.taken).unwrap_or(0)
+    }
 }
 
 /// A chunk's rows whose stored value v has `lo <= v < end`, read from its bucket order.
@@ -781,7 +809,7 @@ struct OrderedRows<'a> {
     end: u32,
 }
 
-impl OrderedRows<'_> {
+impl<'a> OrderedRows<'a> {
     fn count(self) -> usize {
         self.order.count(self.lo, self.end)
     }
@@ -795,6 +823,39 @@ impl OrderedRows<'_> {
     fn set_bits(self, words: &mut [u64]) {
         let set = |at: u16| words[usize::from(at) / 64] |= 1 << (at % 64);
         self.order.for_each(self.lo, self.end, set);
+    }
+
+    /// The cheaper way to set the rows, listed or through the order's prefix words, and
+    /// the bytes it touches. The prefix words are built (now, if not yet) only where
+    /// listing the rows costs more than the least they touch.
+    fn cheapest(self) -> (OrderAnswer<'a>, usize) {
+        let ranked = |v: u32| (v, self.order.rank(v));
+        let (lo, end) = (ranked(self.lo), ranked(self.end));
+        let listed = end.1.saturating_sub(lo.1) * ORDER_ROW;
+        let prefixes = (listed > LEAST_COST).then(|| self.order.prefix_words());
+        let binned = prefixes.and_then(|p| Some((p, p.binned(lo, end)?)));
+        match binned.filter(|(_, binned)| binned.cost < listed) {
+            Some((prefixes, binned)) => (OrderAnswer::Binned(self, prefixes, binned), binned.cost),
+            None => (OrderAnswer::Listed(self), listed),
+        }
+    }
+}
+
+/// How a chunk's bucket order sets a range's rows ([`OrderedRows::cheapest`]).
+enum OrderAnswer<'a> {
+    Listed(OrderedRows<'a>),
+    Binned(OrderedRows<'a>, &'a PrefixWords, Binned),
+}
+
+impl OrderAnswer<'_> {
+    /// Sets the rows' bits in the chunk's words (zero on entry).
+    fn set_bits(self, words: &mut [u64]) {
+        match self {
+            OrderAnswer::Listed(rows) => rows.set_bits(words),
+            OrderAnswer::Binned(rows, prefixes, binned) => {
+                prefixes.set(rows.order, binned, rows.lo, rows.end, words);
+            }
+        }
     }
 }
 
@@ -1156,16 +1217,19 @@ mod tests {
         let wide = (100 * 65_536, 900 * 65_536 + 9);
         let range = |(lo, hi)| col.stored_range(lo, hi);
         let (high, low) = (&col.high[..CHUNK], &col.low[..CHUNK]);
-        let cheap = |r| {
-            col.ordered_rows(0, high, low, r)
+        let cheap = |r: StoredRange| {
+            col.order_rows(0, high, low, r.ordered)
                 .and_then(|o| o.cheaper_than_scan(CHUNK))
         };
         assert!(cheap(range(narrow)).is_some());
         assert!(cheap(range(wide)).is_none());
-        assert!(col.ordered_rows(0, high, low, range(wide)).is_none());
+        assert!(col.order_rows(0, high, low, range(wide).ordered).is_none());
         // A third of the rows: counted from the orders, built by scans.
         let middle = (100 * 65_536 + 3, 400 * 65_536);
-        assert!(col.ordered_rows(0, high, low, range(middle)).is_some());
+        assert!(
+            col.order_rows(0, high, low, range(middle).ordered)
+                .is_some()
+        );
         assert!(cheap(range(middle)).is_none());
         let check = |col: &TimeColumn, values: &[Option<Seconds>]| {
             let candidates: RoaringBitmap = (0..values.len() as u32 + 5)

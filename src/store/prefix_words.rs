@@ -1,0 +1,196 @@
+//! `PrefixWords`: one chunk's timed rows as cumulative bit words (a range-encoded
+//! index), so that a range wider than bucket orders pay for reads two chunks of words
+//! instead of the chunk's times.
+//!
+//! The chunk's [`BucketOrder`] is cut at bucket bounds into [`BINS`] bins of nearly
+//! equal rows; for each bound the words hold every row whose time lies below it. The
+//! rows of a range `[lo, end)` are then those below one bound and not below another,
+//! with the rows between each bound and the range's own edge set or cleared from the
+//! order (the nearer bound on each side is taken, so at most half a bin's rows a side).
+//! At 10M rows a wide range then touches ~16 KiB and a few hundred entries a chunk where
+//! a scan reads 128 KiB of high halves.
+//!
+//! Built from the order the first time a wide range asks (one pass over its entries),
+//! kept inside it, so dropped with it when a row of the chunk changes: 8 KiB a bin, 4
+//! bytes a row at 32 bins, as much as the order.
+
+use super::bucket_order::BucketOrder;
+
+/// Bins a chunk is cut into (fewer when it has fewer buckets).
+const BINS: usize = 32;
+/// Words per chunk.
+const WORDS: usize = 1024;
+/// The least a binned range touches: one chunk of words.
+pub(super) const LEAST_COST: usize = WORDS * 8;
+/// Bytes a row set or cleared from the order costs, as `TimeColumn`'s `ORDER_ROW`.
+const ORDER_ROW: usize = 8;
+
+/// The cumulative words: `words` holds, for each bound but the first, the rows whose
+/// stored value lies below it (none lie below the first, the chunk's least bucket).
+#[derive(Clone, Debug, Default)]
+pub(super) struct PrefixWords {
+    /// Stored values, each the start of a bucket, ascending.
+    bounds: Vec<u32>,
+    /// How many rows lie below each bound ([`BucketOrder::rank`]).
+    ranks: Vec<usize>,
+    words: Vec<u64>,
+}
+
+/// How to set a range's rows: those below bound `upper` and not below bound `lower`,
+/// then the rows between each bound and the range's edge, at `cost` bytes touched.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Binned {
+    lower: usize,
+    upper: usize,
+    pub cost: usize,
+}
+
+impl PrefixWords {
+    /// The order's rows at bounds cutting it into at most [`BINS`] bins.
+    pub fn build(order: &BucketOrder) -> PrefixWords {
+        let step = order.len().div_ceil(BINS).max(1);
+        let mut below = vec![0u64; WORDS];
+        let mut prefixes = PrefixWords::default();
+        let (mut since, mut rank) = (0, 0);
+        for (bucket, entries) in order.buckets() {
+            if prefixes.bounds.is_empty() || since >= step {
+                if !prefixes.bounds.is_empty() {
+                    prefixes.words.extend_from_slice(&below);
+                }
+                prefixes.bounds.push(u32::from(bucket) << 16);
+                prefixes.ranks.push(rank);
+                since = 0;
+            }
+            rank += entries.len();
+            for &entry in entries {
+                let at = usize::from(entry as u16);
+                below[at / 64] |= 1 << (at % 64);
+            }
+            since += entries.len();
+        }
+        if let Some(&last) = prefixes.bounds.last() {
+            let end = order
+                .buckets()
+                .last()
+                .map_or(last, |(b, _)| u32::from(b) + 1);
+            prefixes.words.extend_from_slice(&below);
+            prefixes.bounds.push(end << 16);
+            prefixes.ranks.push(rank);
+        }
+        prefixes
+    }
+
+    /// The cheapest way to set the rows of `[lo, end)`, if a pair of bounds helps: of
+    /// the bounds either side of `lo` and either side of `end`, given how many rows lie
+    /// below each ([`BucketOrder::rank`]).
+    pub fn binned(
+        &self,
+        (lo, rank_lo): (u32, usize),
+        (end, rank_end): (u32, usize),
+    ) -> Option<Binned> {
+        let near = |v: u32| {
+            let above = self.bounds.partition_point(|&b| b < v);
+            [
+                above.checked_sub(1),
+                Some(above).filter(|&k| k < self.bounds.len()),
+            ]
+        };
+        let mut best: Option<Binned> = None;
+        for lower in near(lo).into_iter().flatten() {
+            for upper in near(end).into_iter().flatten() {
+                let (a, b) = (self.bounds[lower], self.bounds[upper]);
+                // The edges' sets and clears are exact only with the bounds this way.
+                if lower >= upper || a > end || b < lo {
+                    continue;
+                }
+                let edges =
+                    rank_lo.abs_diff(self.ranks[lower]) + rank_end.abs_diff(self.ranks[upper]);
+                let words = WORDS * 8 * (1 + usize::from(lower > 0));
+                let cost = words + edges * ORDER_ROW;
+                if best.is_none_or(|best| cost < best.cost) {
+                    best = Some(Binned { lower, upper, cost });
+                }
+            }
+        }
+        best
+    }
+
+    /// Sets in `words` (zero on entry) the bits of the rows of `[lo, end)`, as
+    /// `binned` says.
+    pub fn set(&self, order: &BucketOrder, binned: Binned, lo: u32, end: u32, words: &mut [u64]) {
+        let below = |k: usize| &self.words[(k - 1) * WORDS..k * WORDS];
+        let upper = below(binned.upper);
+        match binned.lower {
+            0 => words.iter_mut().zip(upper).for_each(|(w, &u)| *w = u),
+            k => {
+                let lower = below(k);
+                for ((w, &u), &l) in words.iter_mut().zip(upper).zip(lower) {
+                    *w = u & !l;
+                }
+            }
+        }
+        let (a, b) = (self.bounds[binned.lower], self.bounds[binned.upper]);
+        let mut flip = |from: u32, to: u32, on: bool| {
+            order.for_each(from, to, |at| {
+                let (word, bit) = (usize::from(at) / 64, 1u64 << (at % 64));
+                match on {
+                    true => words[word] |= bit,
+                    false => words[word] &= !bit,
+                }
+            });
+        };
+        flip(a.min(lo), a.max(lo), lo < a);
+        flip(b.min(end), b.max(end), end > b);
+    }
+
+    /// Bytes of memory held.
+    pub fn heap_bytes(&self) -> usize {
+        self.words.capacity() * 8 + self.bounds.capacity() * 4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every range over a chunk of 3,000 rows spread over 200 buckets, through the
+    /// prefixes, equals the rows the order lists.
+    #[test]
+    fn binned_ranges_equal_the_listed_rows() {
+        let rows = 3_000usize;
+        let high: Vec<u16> = (0..rows).map(|r| (100 + (r * 7919) % 200) as u16).collect();
+        let low: Vec<u16> = (0..rows).map(|r| ((r * 104_729) % 65_536) as u16).collect();
+        let mut high = high;
+        high[17] = u16::MAX;
+        let order = BucketOrder::build(&high, &low);
+        let prefixes = PrefixWords::build(&order);
+        assert!(prefixes.bounds.len() > BINS / 2);
+        let v = |h: u32, l: u32| h << 16 | l;
+        let edges = [
+            v(90, 0),
+            v(100, 0),
+            v(100, 5),
+            v(131, 0),
+            v(131, 40_000),
+            v(205, 9),
+            v(299, 65_535),
+            v(300, 0),
+            v(400, 0),
+        ];
+        let mut checked = 0;
+        for &lo in &edges {
+            for &end in &edges {
+                let mut listed = vec![0u64; rows.div_ceil(64)];
+                order.for_each(lo, end, |at| listed[usize::from(at) / 64] |= 1 << (at % 64));
+                let ranked = |v: u32| (v, order.rank(v));
+                if let Some(binned) = prefixes.binned(ranked(lo), ranked(end)) {
+                    let mut words = vec![0u64; rows.div_ceil(64)];
+                    prefixes.set(&order, binned, lo, end, &mut words);
+                    assert_eq!(words, listed, "[{lo:#x}, {end:#x})");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 20, "{checked}");
+    }
+}
