@@ -15,6 +15,7 @@
 //! bytes a row at 32 bins, as much as the order.
 
 use super::bucket_order::BucketOrder;
+use super::time_column::ORDER_ROW;
 
 /// Bins a chunk is cut into (fewer when it has fewer buckets).
 const BINS: usize = 32;
@@ -22,8 +23,6 @@ const BINS: usize = 32;
 const WORDS: usize = 1024;
 /// The least a binned range touches: one chunk of words.
 pub(super) const LEAST_COST: usize = WORDS * 8;
-/// Bytes a row set or cleared from the order costs, as `TimeColumn`'s `ORDER_ROW`.
-const ORDER_ROW: usize = 8;
 
 /// The cumulative words: `words` holds, for each bound but the first, the rows whose
 /// stored value lies below it (none lie below the first, the chunk's least bucket).

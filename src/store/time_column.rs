@@ -47,7 +47,7 @@ const GATHER_BELOW: u64 = 1024;
 /// bytes' worth (on 10M rows a range of a fifth of the rows takes as long either way);
 /// a candidate gathered reads a cache line.
 const SCAN_ROW: usize = 2;
-const ORDER_ROW: usize = 8;
+pub(super) const ORDER_ROW: usize = 8;
 const GATHERED_ROW: usize = 64;
 /// What a bucket order touches in every chunk it answers, whatever the range: the binary
 /// searches, and the entries of two partly covered buckets (~100 rows each, 4 bytes).
