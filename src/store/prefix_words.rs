@@ -16,11 +16,10 @@
 
 use super::bucket_order::BucketOrder;
 use super::time_column::ORDER_ROW;
+use super::words::CHUNK_WORDS as WORDS;
 
 /// Bins a chunk is cut into (fewer when it has fewer buckets).
 const BINS: usize = 32;
-/// Words per chunk.
-const WORDS: usize = 1024;
 /// The least a binned range touches: one chunk of words.
 pub(super) const LEAST_COST: usize = WORDS * 8;
 
@@ -50,28 +49,23 @@ impl PrefixWords {
         let step = order.len().div_ceil(BINS).max(1);
         let mut below = vec![0u64; WORDS];
         let mut prefixes = PrefixWords::default();
-        let (mut since, mut rank) = (0, 0);
+        let (mut rank, mut end) = (0, 0);
         for (bucket, entries) in order.buckets() {
-            if prefixes.bounds.is_empty() || since >= step {
-                if !prefixes.bounds.is_empty() {
+            let bin = prefixes.ranks.last().map(|&at| rank - at);
+            if bin.is_none_or(|rows| rows >= step) {
+                if bin.is_some() {
                     prefixes.words.extend_from_slice(&below);
                 }
                 prefixes.bounds.push(u32::from(bucket) << 16);
                 prefixes.ranks.push(rank);
-                since = 0;
             }
-            rank += entries.len();
             for &entry in entries {
                 let at = usize::from(entry as u16);
                 below[at / 64] |= 1 << (at % 64);
             }
-            since += entries.len();
+            (rank, end) = (rank + entries.len(), u32::from(bucket) + 1);
         }
-        if let Some(&last) = prefixes.bounds.last() {
-            let end = order
-                .buckets()
-                .last()
-                .map_or(last, |(b, _)| u32::from(b) + 1);
+        if !prefixes.bounds.is_empty() {
             prefixes.words.extend_from_slice(&below);
             prefixes.bounds.push(end << 16);
             prefixes.ranks.push(rank);
@@ -144,7 +138,7 @@ impl PrefixWords {
 
     /// Bytes of memory held.
     pub fn heap_bytes(&self) -> usize {
-        self.words.capacity() * 8 + self.bounds.capacity() * 4
+        self.words.capacity() * 8 + self.bounds.capacity() * 4 + self.ranks.capacity() * 8
     }
 }
 

@@ -12,7 +12,7 @@
 //! A narrow range (the last 30 days of two years of times) reads less from each chunk's
 //! [`BucketOrder`], its rows grouped by bucket, built when first read and dropped when a
 //! row of the chunk changes. A range a sample says holds at most 2 in 5 rows
-//! (`stored_range`) is counted from the orders ([`TimeColumn::count`]: slice lengths),
+//! (`stored_range`) is counted from the orders ([`TimeColumn::count`]: rank differences),
 //! and built from them in each chunk where setting its rows' bits touches fewer bytes
 //! than a scan (`OrderedRows::cheaper_than_scan`); a wider one sorts chunks only for a
 //! fused AND's [`ChunkFilter`], which then reads the order's prefix words (a
@@ -29,7 +29,7 @@ use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
 use super::bucket_order::{BucketOrder, ORDERED_END};
-use super::prefix_words::{Binned, LEAST_COST, PrefixWords};
+use super::prefix_words::{Binned, LEAST_COST};
 use super::rowset::{from_words, union_in_order};
 use crate::model::Seconds;
 use crate::model::time::{MAX_STORED, MIN_STORED};
@@ -93,11 +93,12 @@ struct StoredRange {
     lo_edge: Option<(u16, u16)>,
     /// The bucket of `hi` when the range ends inside it: (bucket, low half it ends at).
     hi_edge: Option<(u16, u16)>,
-    /// The stored values `lo..end` to read from bucket orders, when they answer the
-    /// range ([`TimeColumn::stored_range`]).
-    ordered: Option<(u32, u32)>,
-    /// The same values when bucket orders can answer the range, however wide.
+    /// The stored values `lo..end` to read from bucket orders, when they can answer the
+    /// range at all, however wide ([`TimeColumn::stored_range`]).
     orderable: Option<(u32, u32)>,
+    /// Whether a sample says the range is narrow enough for the orders to answer it
+    /// outside a fused AND ([`StoredRange::ordered`]).
+    narrow: bool,
 }
 
 impl StoredRange {
@@ -112,8 +113,8 @@ impl StoredRange {
             count: 0,
             lo_edge: None,
             hi_edge: None,
-            ordered: None,
             orderable: None,
+            narrow: false,
         };
         if width == 0 {
             return range;
@@ -135,6 +136,12 @@ impl StoredRange {
         range.lo_edge = (lo_partial && real(first)).then_some((first, low(lo)));
         range.hi_edge = (hi_partial && real(last)).then_some((last, low(end)));
         range
+    }
+
+    /// The stored values to read from bucket orders, when they answer the range: they
+    /// can, and it is narrow.
+    fn ordered(self) -> Option<(u32, u32)> {
+        self.orderable.filter(|_| self.narrow)
     }
 
     #[inline]
@@ -299,7 +306,7 @@ impl TimeColumn {
                     continue;
                 };
                 let low = &column.low[span.start..end];
-                let ordered = column.order_rows(i, high, low, range.ordered);
+                let ordered = column.order_rows(i, high, low, range.ordered());
                 match ordered.and_then(|rows| rows.cheaper_than_scan(high.len())) {
                     Some(rows) => rows.set_bits(&mut words),
                     None => {
@@ -434,7 +441,7 @@ impl TimeColumn {
             i,
             high,
             low,
-            range.ordered,
+            range.ordered(),
         ) {
             Some(rows) => rows.count() as u64,
             None => {
@@ -455,9 +462,8 @@ impl TimeColumn {
         let end = range.lo.saturating_add(range.width);
         let end = if self.top { end } else { end.min(ORDERED_END) };
         let sample = self.sample(range, ORDER_SAMPLES, 1);
-        let narrow = sample.hits * 5 <= sample.taken * 2;
+        range.narrow = sample.hits * 5 <= sample.taken * 2;
         range.orderable = (end <= ORDERED_END).then_some((range.lo, end));
-        range.ordered = range.orderable.filter(|_| narrow);
         range
     }
 
@@ -502,7 +508,7 @@ impl TimeColumn {
             Some(OrderedRows { order, lo, end }.count() * ORDER_ROW)
         };
         let whole = range
-            .ordered
+            .ordered()
             .and_then(built)
             .map_or(scan, |cost| cost.min(scan));
         (n as usize) * GATHERED_ROW < whole
@@ -519,7 +525,7 @@ impl TimeColumn {
         invert: bool,
     ) -> RoaringBitmap {
         let mut words: Vec<u64> = Vec::with_capacity(high.len().div_ceil(64));
-        let ordered = self.order_rows(i, high, low, range.ordered);
+        let ordered = self.order_rows(i, high, low, range.ordered());
         match ordered.and_then(|rows| rows.cheaper_than_scan(high.len())) {
             Some(rows) => {
                 words.resize(high.len().div_ceil(64), 0);
@@ -548,7 +554,7 @@ impl TimeColumn {
         let sample = self.sample(range, ESTIMATE_SAMPLES, ESTIMATE_RUN);
         let rows = sample.rows_in_range();
         let scan = self.high.len() * SCAN_ROW;
-        let read = match range.ordered {
+        let read = match range.ordered() {
             Some(_) => (rows * ORDER_ROW + self.orders.len() * ORDER_CHUNK).min(scan),
             None => scan,
         };
@@ -832,10 +838,11 @@ impl<'a> OrderedRows<'a> {
         let ranked = |v: u32| (v, self.order.rank(v));
         let (lo, end) = (ranked(self.lo), ranked(self.end));
         let listed = end.1.saturating_sub(lo.1) * ORDER_ROW;
-        let prefixes = (listed > LEAST_COST).then(|| self.order.prefix_words());
-        let binned = prefixes.and_then(|p| Some((p, p.binned(lo, end)?)));
-        match binned.filter(|(_, binned)| binned.cost < listed) {
-            Some((prefixes, binned)) => (OrderAnswer::Binned(self, prefixes, binned), binned.cost),
+        let binned = (listed > LEAST_COST)
+            .then(|| self.order.prefix_words().binned(lo, end))
+            .flatten();
+        match binned.filter(|binned| binned.cost < listed) {
+            Some(binned) => (OrderAnswer::Binned(self, binned), binned.cost),
             None => (OrderAnswer::Listed(self), listed),
         }
     }
@@ -844,7 +851,7 @@ impl<'a> OrderedRows<'a> {
 /// How a chunk's bucket order sets a range's rows ([`OrderedRows::cheapest`]).
 enum OrderAnswer<'a> {
     Listed(OrderedRows<'a>),
-    Binned(OrderedRows<'a>, &'a PrefixWords, Binned),
+    Binned(OrderedRows<'a>, Binned),
 }
 
 impl OrderAnswer<'_> {
@@ -852,7 +859,8 @@ impl OrderAnswer<'_> {
     fn set_bits(self, words: &mut [u64]) {
         match self {
             OrderAnswer::Listed(rows) => rows.set_bits(words),
-            OrderAnswer::Binned(rows, prefixes, binned) => {
+            OrderAnswer::Binned(rows, binned) => {
+                let prefixes = rows.order.prefix_words();
                 prefixes.set(rows.order, binned, rows.lo, rows.end, words);
             }
         }
@@ -1218,16 +1226,19 @@ mod tests {
         let range = |(lo, hi)| col.stored_range(lo, hi);
         let (high, low) = (&col.high[..CHUNK], &col.low[..CHUNK]);
         let cheap = |r: StoredRange| {
-            col.order_rows(0, high, low, r.ordered)
+            col.order_rows(0, high, low, r.ordered())
                 .and_then(|o| o.cheaper_than_scan(CHUNK))
         };
         assert!(cheap(range(narrow)).is_some());
         assert!(cheap(range(wide)).is_none());
-        assert!(col.order_rows(0, high, low, range(wide).ordered).is_none());
+        assert!(
+            col.order_rows(0, high, low, range(wide).ordered())
+                .is_none()
+        );
         // A third of the rows: counted from the orders, built by scans.
         let middle = (100 * 65_536 + 3, 400 * 65_536);
         assert!(
-            col.order_rows(0, high, low, range(middle).ordered)
+            col.order_rows(0, high, low, range(middle).ordered())
                 .is_some()
         );
         assert!(cheap(range(middle)).is_none());
