@@ -1,5 +1,6 @@
 //! The fused AND: an AND of index bitmaps and time ranges (their negations, ORs and ANDs
-//! of them too) answered 65,536 rows at a time over plain bit words. Each chunk goes
+//! of them too) answered 65,536 rows at a time over plain bit words. A dense OR is
+//! answered the same way, as a fused AND of one step (`Run::fuses_or`). Each chunk goes
 //! through every child in cost order (cut to the live rows after the first, if that is
 //! a negation, which may keep others) before the next chunk starts, so the rows so far
 //! stay in 8 KiB of cache and no step builds a roaring bitmap over all rows (at 10M rows
@@ -237,7 +238,9 @@ fn compile<'s, T: Trace>(run: &Run<'s, T>, plan: &Plan) -> Node<'s> {
             and(order.into_iter().map(|c| compile(run, c)).collect())
         }
         Plan::Or(children) => {
-            let children: Vec<Node<'s>> = children.iter().map(|c| compile(run, c)).collect();
+            let mut children: Vec<Node<'s>> = children.iter().map(|c| compile(run, c)).collect();
+            // Word views first: what they take, the others need not look at.
+            children.sort_by_key(|c| c.bits().is_none());
             match children.iter().all(|c| c.bits().is_some()) {
                 true => Node::Bits(Bits::Or(
                     children.into_iter().filter_map(Node::into_bits).collect(),

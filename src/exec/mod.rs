@@ -3,7 +3,8 @@
 //! An AND whose most selective child holds at least one row in 64, and which is more
 //! than one or two stored bitmaps, is fused (`fused.rs`): its children, in cost order,
 //! narrow each 65,536-row chunk's bit words in turn, one chunk after another, building
-//! no bitmap per step. Any other AND runs
+//! no bitmap per step. So is an OR with such a child (not a lookup, nor only time ranges
+//! or one or two stored bitmaps): each child keeps what the ones before left out. Any other AND runs
 //! its children in the order the cost model (`cost.rs`, bytes touched per row
 //! rejected) picks: a positive child first, answered alone, then each next child
 //! only within the rows so far, stopping as soon as nothing is left; negated children
@@ -172,13 +173,16 @@ impl<'s, T: Trace> Run<'s, T> {
     /// How many rows `plan` has, answered on its own, building as little as it can:
     /// a time range is counted as it is scanned, a negation is the live rows less its
     /// child's count (every node's rows are live rows: deleting a row blanks its fields),
-    /// an OR counts its largest child into the others' union (its time ranges alone: one
-    /// pass that builds nothing), `is:fb_sendable` counts its rows as it tests them, an
+    /// an OR holding many rows is counted in one fused pass, any other counts its largest
+    /// child into the others' union (its time ranges alone: one pass that builds
+    /// nothing), `is:fb_sendable` counts its rows as it tests them, an
     /// AND of negations only is the live rows less the OR of what they negate, and any
     /// other AND counts its last step against the rows so far.
     pub(crate) fn count(&mut self, plan: &Plan) -> u64 {
         let strategy = match plan {
-            Plan::Or(children) if by_inclusion(children).is_some() => Strategy::UnionByInclusion,
+            Plan::Or(children) if !self.fuses_or(plan) && by_inclusion(children).is_some() => {
+                Strategy::UnionByInclusion
+            }
             _ => self.taken(plan, cost::count_strategy(plan)),
         };
         let step = Step::alone(strategy, true);
@@ -192,6 +196,7 @@ impl<'s, T: Trace> Run<'s, T> {
             Plan::And(children) if strategy == Strategy::Intersection => {
                 self.and_strategy(&refs(children))
             }
+            Plan::Or(_) if self.fuses_or(plan) => Strategy::Fused,
             _ => strategy,
         }
     }
@@ -222,6 +227,26 @@ impl<'s, T: Trace> Run<'s, T> {
             && fewest * FUSED_FROM >= self.store.len() as f64
     }
 
+    /// Whether `plan`, an OR, is fused (`fused.rs`: one step whose children each narrow
+    /// what the others left): it can be, a child other than a lookup (whose rows a
+    /// fused pass sets one by one) holds at least one row in [`FUSED_FROM`] (by
+    /// estimate), and it is neither time ranges only (one pass over their columns) nor
+    /// one or two stored bitmaps (roaring unites those container by container, reading
+    /// nothing else).
+    fn fuses_or(&self, plan: &Plan) -> bool {
+        let Plan::Or(children) = plan else {
+            return false;
+        };
+        let read_whole = |c: &&Plan| cost::eval_strategy(c) != Strategy::Lookup;
+        let dense = |c: &Plan| self.costs.estimate(c) * FUSED_FROM >= self.store.len() as f64;
+        let ranges_only = children.iter().all(|c| time_range(c).is_some());
+        let bitmaps_only = children.len() <= 2 && children.iter().all(stored_bitmap);
+        !ranges_only
+            && !bitmaps_only
+            && children.iter().filter(read_whole).any(dense)
+            && fused::fusable(&[plan])
+    }
+
     fn count_node(&mut self, plan: &Plan) -> u64 {
         match plan {
             Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => {
@@ -229,6 +254,7 @@ impl<'s, T: Trace> Run<'s, T> {
             }
             Plan::Leaf(Leaf::FbSendable(at)) => self.store.fb_sendable_count(*at),
             Plan::Not(inner) => self.store.len().saturating_sub(self.count(inner)),
+            Plan::Or(_) if self.fuses_or(plan) => Fused::new(self, &[plan]).count().0,
             Plan::Or(children) => self.count_or(children),
             Plan::And(children) => match negated_all(children) {
                 Some(inners) => self.store.len().saturating_sub(self.count_or(&inners)),
@@ -295,6 +321,7 @@ impl<'s, T: Trace> Run<'s, T> {
                 }
                 other => Rows::Made(store.live() - &*self.eval(other)),
             },
+            Plan::Or(_) if self.fuses_or(plan) => Rows::Made(Fused::new(self, &[plan]).rows().0),
             Plan::Or(children) => self.union(children),
             Plan::And(children) => self.and(children),
         }

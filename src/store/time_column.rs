@@ -12,7 +12,8 @@
 //! A narrow range (the last 30 days of two years of times) reads less from each chunk's
 //! [`BucketOrder`], its rows grouped by bucket, built when first read and dropped when a
 //! row of the chunk changes. A range a sample says holds at most 2 in 5 rows
-//! (`stored_range`) is counted from the orders ([`TimeColumn::count`]: rank differences),
+//! (`stored_range`) is counted from the orders ([`TimeColumn::count`]: rank differences;
+//! a wider one too, in the chunks a query has sorted already),
 //! and built from them in each chunk where setting its rows' bits touches fewer bytes
 //! than a scan (`OrderedRows::cheaper_than_scan`); a wider one sorts chunks only for a
 //! fused AND's [`ChunkFilter`], which then reads the order's prefix words (a
@@ -306,7 +307,7 @@ impl TimeColumn {
                     continue;
                 };
                 let low = &column.low[span.start..end];
-                let ordered = column.order_rows(i, high, low, range.ordered());
+                let ordered = column.answering_order(i, high, low, range);
                 match ordered.and_then(|rows| rows.cheaper_than_scan(high.len())) {
                     Some(rows) => rows.set_bits(&mut words),
                     None => {
@@ -429,20 +430,18 @@ impl TimeColumn {
         })
     }
 
-    /// How many rows have `lo <= t < hi`: per chunk, from its bucket order when the
-    /// orders answer the range, else a scan as [`TimeColumn::range`], counting the words
-    /// it computes instead of building bitmaps from them.
+    /// How many rows have `lo <= t < hi`: per chunk, from its bucket order when one
+    /// answers the range ([`TimeColumn::answering_order`]: a rank difference), else a
+    /// scan as [`TimeColumn::range`], counting the words it computes instead of building
+    /// bitmaps from them.
     pub fn count(&self, lo: Seconds, hi: Seconds) -> u64 {
         let range = self.stored_range(lo, hi);
         if range.width == 0 {
             return 0;
         }
-        let ones = |(i, high, low): (usize, &[u16], &[u16])| match self.order_rows(
-            i,
-            high,
-            low,
-            range.ordered(),
-        ) {
+        let ones = |(i, high, low): (usize, &[u16], &[u16])| match self
+            .answering_order(i, high, low, range)
+        {
             Some(rows) => rows.count() as u64,
             None => {
                 let mut n = 0u64;
@@ -498,19 +497,36 @@ impl TimeColumn {
         Some(OrderedRows { order, lo, end })
     }
 
+    /// Chunk `i`'s rows in `range` from its bucket order: sorted now if the range is
+    /// narrow ([`StoredRange::ordered`]); a wider one reads the order only if a query
+    /// has sorted it already (sorting a chunk costs more than scanning it).
+    fn answering_order(
+        &self,
+        i: usize,
+        high: &[u16],
+        low: &[u16],
+        range: StoredRange,
+    ) -> Option<OrderedRows<'_>> {
+        (self.order_rows(i, high, low, range.ordered()))
+            .or_else(|| self.built_order(i, range.orderable))
+    }
+
+    /// Chunk `i`'s rows with stored values `lo..end` from its bucket order, if one is
+    /// built and `values` are given.
+    fn built_order(&self, i: usize, values: Option<(u32, u32)>) -> Option<OrderedRows<'_>> {
+        let (lo, end) = values?;
+        let order = self.orders.get(i)?.get()?;
+        Some(OrderedRows { order, lo, end })
+    }
+
     /// Whether reading `n` candidates one by one touches less than answering the whole
     /// chunk: by a scan, or by its bucket order if one is built (a chunk is not sorted
     /// only to find that its few candidates are cheaper to read).
     fn gathering_pays(&self, i: usize, high: &[u16], range: StoredRange, n: u64) -> bool {
         let scan = high.len() * SCAN_ROW;
-        let built = |(lo, end)| {
-            let order = self.orders.get(i)?.get()?;
-            Some(OrderedRows { order, lo, end }.count() * ORDER_ROW)
-        };
-        let whole = range
-            .ordered()
-            .and_then(built)
-            .map_or(scan, |cost| cost.min(scan));
+        let whole = self
+            .built_order(i, range.ordered())
+            .map_or(scan, |rows| (rows.count() * ORDER_ROW).min(scan));
         (n as usize) * GATHERED_ROW < whole
     }
 

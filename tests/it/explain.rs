@@ -110,11 +110,15 @@ fn a_lone_time_range_is_counted_as_scanned_and_a_negation_as_the_rest() {
 #[test]
 fn an_or_counts_its_largest_child_into_the_union_of_the_others() {
     let engine = engine();
-    let segment = "tag:vip or checkout:-30d.. or channel:line";
+    // Sparse children (an OR holding many rows is fused: `a_dense_or_is_one_fused_pass`).
+    let segment = r#"name:"alice chen" or checkout:-1d.. or salesperson:E042"#;
     let steps = steps(&engine, segment);
     assert_eq!(steps[0].1, "union, counted", "{steps:?}");
-    // The largest child (every LINE contact) is evaluated last.
-    assert_eq!(steps.last().map(|s| s.0.as_str()), Some("channel = line"));
+    // The largest child (~270 rows) is evaluated last.
+    assert_eq!(
+        steps.last().map(|s| s.0.as_str()),
+        Some(r#"name ≈ "alice chen""#)
+    );
     let compiled = engine.compile(segment, NOW).expect("compiles");
     assert_eq!(steps[0].2, engine.count(&compiled));
     assert_eq!(steps[0].2, engine.rows(&compiled).len());
@@ -123,18 +127,47 @@ fn an_or_counts_its_largest_child_into_the_union_of_the_others() {
 #[test]
 fn an_or_of_two_counts_each_and_their_and() {
     let engine = engine();
-    let segment = "is:fb_sendable or tag:vip";
+    let segment = r#"checkout:-1d.. or (name:"alice chen" tag:vip)"#;
     let steps = steps(&engine, segment);
     assert_eq!(
         steps[0].1, "union, counted as |a| + |b| - |a AND b|, counted",
         "{steps:?}"
     );
-    let and = steps.iter().find(|s| s.0 == "AND").expect("an AND step");
+    // The AND of both comes after the second child's own AND.
+    let and = steps.iter().rfind(|s| s.0 == "AND").expect("an AND step");
     let count = |segment: &str| engine.count(&engine.compile(segment, NOW).expect("compiles"));
-    assert_eq!(and.2, count("is:fb_sendable tag:vip"));
+    assert_eq!(and.2, count(r#"checkout:-1d.. name:"alice chen" tag:vip"#));
     assert_eq!(steps[0].2, count(segment));
     let compiled = engine.compile(segment, NOW).expect("compiles");
     assert_eq!(steps[0].2, engine.rows(&compiled).len());
+}
+
+#[test]
+fn a_dense_or_is_one_fused_pass() {
+    let engine = engine();
+    for segment in [
+        "tag:vip or checkout:-30d.. or channel:line",
+        "is:fb_sendable or tag:vip",
+        "-tag:vip or checkout:-30d..",
+    ] {
+        let steps = steps(&engine, segment);
+        assert_eq!(
+            steps,
+            [(
+                "OR".to_string(),
+                "fused, chunk by chunk over bit words, counted".to_string(),
+                steps[0].2
+            )],
+            "{segment}"
+        );
+        let compiled = engine.compile(segment, NOW).expect("compiles");
+        assert_eq!(steps[0].2, engine.count(&compiled), "{segment}");
+        assert_eq!(steps[0].2, engine.rows(&compiled).len(), "{segment}");
+    }
+    // Two stored bitmaps (or their negations) are united by roaring, container by
+    // container.
+    let steps = steps(&engine, "-tag:vip or tag:gold");
+    assert_eq!(steps[0].1, "union, counted", "{steps:?}");
 }
 
 #[test]
@@ -142,7 +175,7 @@ fn an_or_of_time_ranges_is_one_scan_of_their_columns() {
     let engine = engine();
     for segment in [
         "checkout:-7d.. or interaction:-7d..",
-        "checkout:-7d.. or interaction:-30d.. or tag:vip",
+        "checkout:-1d.. or interaction:-1d.. or marketing:-1d..",
     ] {
         let steps = steps(&engine, segment);
         let union = steps.iter().find(|s| s.0 == "OR").expect("an OR step");

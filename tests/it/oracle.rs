@@ -465,10 +465,18 @@ fn many_row_paths_equal_the_oracle() {
         "channel:facebook is:fb_sendable (tag:vip or -interaction:-30d..)",
         "interaction:-2d.. -is:fb_sendable channel:facebook",
         "tag:vip (channel:line or -(checkout:-30d.. tag:gold)) -is:blocked",
-        // ORs of two, counted as |a| + |b| - |a AND b|.
+        // Fused ORs: word views, negations (cut to the live rows), ranges, ANDs and
+        // is:fb_sendable.
         "is:subscribed or is:fb_sendable",
         "-tag:vip or checkout:-30d..",
         "(tag:vip checkout:-30d..) or -channel:line",
+        "tag:vip or tag:gold or channel:web",
+        "tag:vip or (tag:gold -channel:line) or -is:subscribed",
+        "is:fb_sendable or tag:vip or checkout:-7d..",
+        "tag:gold (tag:vip or -channel:line or interaction:<-90d)",
+        // Sparse ORs: counted as |a| + |b| - |a AND b|, or into the others' union.
+        "checkout:-1d.. or (name:\"alice chen\" tag:vip)",
+        "name:\"alice chen\" or checkout:-1d.. or salesperson:E042",
     ] {
         check_sized(3, segment, "+08:00", 140_000).expect(segment);
     }
