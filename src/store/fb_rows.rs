@@ -5,6 +5,7 @@
 //! Built on the first `fb_sendable` after a change and kept until the next one (a
 //! [`super::derived::Cached`] value).
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -23,7 +24,7 @@ pub struct FbRows {
     /// 0: none, else 1 + the frequency's index.
     frequency: Vec<u8>,
     /// The entries of each 65,536-row container: (its first row, its entries).
-    containers: Vec<(u32, std::ops::Range<usize>)>,
+    containers: Vec<(u32, Range<usize>)>,
 }
 
 impl FbRows {
@@ -70,13 +71,27 @@ impl FbRows {
         let at = Thresholds::new(at);
         let parts = self.containers.par_iter().map(|(first, entries)| {
             let mut words = vec![0u64; 1024];
-            for i in entries.clone() {
-                let at_row = (self.rows[i] - first) as usize;
-                words[at_row / 64] |= u64::from(self.is_sendable(i, &at)) << (at_row % 64);
-            }
+            self.set_sendable(entries.clone(), *first, &at, &mut words);
             super::rowset::from_words(*first as usize, words)
         });
         super::rowset::union_in_order(parts.collect())
+    }
+
+    /// Sets in a container's `words` (zero on entry; rows past them are left out) the
+    /// bits of its sendable `entries`, the container starting at row `first`. A word's
+    /// entries come together (rows ascend), so its bits gather in a register and each
+    /// entry writes the word whole: no write waits on reading the one before.
+    fn set_sendable(&self, entries: Range<usize>, first: u32, at: &Thresholds, words: &mut [u64]) {
+        let (mut current, mut bits) = (usize::MAX, 0u64);
+        for i in entries {
+            let row = (self.rows[i] - first) as usize;
+            let so_far = if row / 64 == current { bits } else { 0 };
+            bits = so_far | u64::from(self.is_sendable(i, at)) << (row % 64);
+            current = row / 64;
+            if let Some(word) = words.get_mut(current) {
+                *word = bits;
+            }
+        }
     }
 
     /// How many rows are sendable: the same test, counted container by container in
@@ -84,9 +99,8 @@ impl FbRows {
     fn count_sendable(&self, at: SendableAt) -> u64 {
         let at = Thresholds::new(at);
         let sendable = |i: usize| u64::from(self.is_sendable(i, &at));
-        let container = |(_, entries): &(u32, std::ops::Range<usize>)| {
-            entries.clone().map(sendable).sum::<u64>()
-        };
+        let container =
+            |(_, entries): &(u32, Range<usize>)| entries.clone().map(sendable).sum::<u64>();
         self.containers.par_iter().map(container).sum()
     }
 
@@ -122,7 +136,7 @@ fn gallop(rows: &[u32], from: usize, row: u32) -> usize {
 }
 
 /// The entries of each 65,536-row container of ascending `rows`.
-fn containers(rows: &[u32]) -> Vec<(u32, std::ops::Range<usize>)> {
+fn containers(rows: &[u32]) -> Vec<(u32, Range<usize>)> {
     let mut out = Vec::new();
     let mut start = 0;
     while let Some(&row) = rows.get(start) {
@@ -157,16 +171,11 @@ impl FbFilter {
             return self.keep_each(entries, first, words);
         }
         let mut sendable = vec![0u64; words.len()];
-        for e in entries {
-            let at = (rows.rows[e] - first) as usize;
-            if let Some(word) = sendable.get_mut(at / 64) {
-                *word |= u64::from(rows.is_sendable(e, &self.at)) << (at % 64);
-            }
-        }
+        rows.set_sendable(entries, first, &self.at, &mut sendable);
         words.iter_mut().zip(sendable).for_each(|(w, s)| *w &= s);
     }
 
-    fn keep_each(&self, entries: std::ops::Range<usize>, first: u32, words: &mut [u64]) {
+    fn keep_each(&self, entries: Range<usize>, first: u32, words: &mut [u64]) {
         let rows = &self.rows.rows[entries.clone()];
         let mut from = 0;
         for (w, word) in words.iter_mut().enumerate() {
