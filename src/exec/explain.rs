@@ -54,8 +54,8 @@ impl Trace for Recorder {
             None => costs.eval(plan),
             Some(n) => costs.restrict(plan, n as f64),
         };
-        let label = match step.how {
-            Strategy::FusedStep => one_line(plan),
+        let label = match (step.how, plan) {
+            (Strategy::FusedStep, _) | (Strategy::Fused, Plan::Or(_)) => one_line(plan),
             _ => plan.label(),
         };
         self.push_node(label, step, costs.estimate(plan), cost);
@@ -124,8 +124,8 @@ impl ExplainNode {
     }
 }
 
-/// A plan on one line: a fused AND's steps are its children whole, with no steps of
-/// their own.
+/// A plan on one line: a fused AND's steps are its children whole, and a fused OR is
+/// one step, with no steps of their own.
 fn one_line(plan: &Plan) -> String {
     let join = |children: &[Plan], op: &str| {
         let parts: Vec<String> = children.iter().map(one_line).collect();

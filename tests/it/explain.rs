@@ -145,16 +145,25 @@ fn an_or_of_two_counts_each_and_their_and() {
 #[test]
 fn a_dense_or_is_one_fused_pass() {
     let engine = engine();
-    for segment in [
-        "tag:vip or checkout:-30d.. or channel:line",
-        "is:fb_sendable or tag:vip",
-        "-tag:vip or checkout:-30d..",
+    for (segment, label) in [
+        (
+            "tag:vip or checkout:-30d.. or channel:line",
+            r#"(tag = "vip" OR last_checkout_at in [2025-05-02T04:00:00Z, +∞) OR channel = line)"#,
+        ),
+        (
+            "is:fb_sendable or tag:vip",
+            r#"(fb_sendable at 2025-06-01T04:00:00Z OR tag = "vip")"#,
+        ),
+        (
+            "-tag:vip or checkout:-30d..",
+            r#"(NOT tag = "vip" OR last_checkout_at in [2025-05-02T04:00:00Z, +∞))"#,
+        ),
     ] {
         let steps = steps(&engine, segment);
         assert_eq!(
             steps,
             [(
-                "OR".to_string(),
+                label.to_string(),
                 "fused, chunk by chunk over bit words, counted".to_string(),
                 steps[0].2
             )],
