@@ -187,8 +187,9 @@ pub struct Costs<'s> {
     live: f64,
     rows: f64,
     estimates: RefCell<HashMap<*const Plan, f64>>,
-    /// Bytes each time range's rows take to find, sampled with its estimate.
-    range_reads: RefCell<HashMap<*const Plan, f64>>,
+    /// Bytes each time range's rows take to find, and whether that is a scan of its
+    /// whole column, sampled with its estimate.
+    range_reads: RefCell<HashMap<*const Plan, (f64, bool)>>,
 }
 
 impl<'s> Costs<'s> {
@@ -214,7 +215,7 @@ impl<'s> Costs<'s> {
             Plan::Nothing => 0.0,
             Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => {
                 let estimate = store.time_estimate(*field, *lo, *hi);
-                let read = estimate.read_bytes as f64;
+                let read = (estimate.read_bytes as f64, estimate.scans);
                 self.range_reads
                     .borrow_mut()
                     .insert(std::ptr::from_ref(plan), read);
@@ -251,9 +252,20 @@ impl<'s> Costs<'s> {
 
     /// Bytes read finding the rows of time range `plan`.
     fn range(&self, plan: &Plan) -> f64 {
+        self.range_read(plan).0
+    }
+
+    /// Whether `plan` is a time range whose rows, found on its own, take a scan of its
+    /// whole column (its bucket orders do not answer it).
+    pub fn scans_column(&self, plan: &Plan) -> bool {
+        matches!(plan, Plan::Leaf(Leaf::TimeRange { .. })) && self.range_read(plan).1
+    }
+
+    fn range_read(&self, plan: &Plan) -> (f64, bool) {
         self.estimate(plan);
         let reads = self.range_reads.borrow();
-        reads.get(&std::ptr::from_ref(plan)).copied().unwrap_or(0.0)
+        let read = reads.get(&std::ptr::from_ref(plan)).copied();
+        read.unwrap_or((0.0, false))
     }
 
     /// The cost of answering `plan` on its own.

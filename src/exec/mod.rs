@@ -176,8 +176,9 @@ impl<'s, T: Trace> Run<'s, T> {
     /// an OR holding many rows is counted in one fused pass, any other counts its largest
     /// child into the others' union (its time ranges alone: one pass that builds
     /// nothing), `is:fb_sendable` counts its rows as it tests them, an
-    /// AND of negations only is the live rows less the OR of what they negate, and any
-    /// other AND counts its last step against the rows so far.
+    /// AND of negations only is the live rows less the OR of what they negate (of
+    /// leaves found without a whole-column scan: [`Run::complement_of_union`]), and any
+    /// other AND is fused or counts its last step against the rows so far.
     pub(crate) fn count(&mut self, plan: &Plan) -> u64 {
         let strategy = match plan {
             Plan::Or(children) if !self.fuses_or(plan) && by_inclusion(children).is_some() => {
@@ -194,6 +195,12 @@ impl<'s, T: Trace> Run<'s, T> {
     fn taken(&self, plan: &Plan, strategy: Strategy) -> Strategy {
         match plan {
             Plan::And(children) if strategy == Strategy::Intersection => {
+                self.and_strategy(&refs(children))
+            }
+            Plan::And(children)
+                if strategy == Strategy::ComplementOfUnion
+                    && self.complement_of_union(children).is_none() =>
+            {
                 self.and_strategy(&refs(children))
             }
             Plan::Or(_) if self.fuses_or(plan) => Strategy::Fused,
@@ -230,18 +237,21 @@ impl<'s, T: Trace> Run<'s, T> {
     /// Whether `plan`, an OR, is fused (`fused.rs`: one step whose children each narrow
     /// what the others left): it can be, a child other than a lookup (whose rows a
     /// fused pass sets one by one) holds at least one row in [`FUSED_FROM`] (by
-    /// estimate), and it is neither time ranges only (one pass over their columns) nor
-    /// one or two stored bitmaps (roaring unites those container by container, reading
-    /// nothing else).
+    /// estimate), and it is neither time ranges only that their bucket orders answer
+    /// (one pass over their orders; a range that would scan its column reads a fused
+    /// pass's prefix words instead) nor one or two stored bitmaps (roaring unites those
+    /// container by container, reading nothing else).
     fn fuses_or(&self, plan: &Plan) -> bool {
         let Plan::Or(children) = plan else {
             return false;
         };
         let read_whole = |c: &&Plan| cost::eval_strategy(c) != Strategy::Lookup;
         let dense = |c: &Plan| self.costs.estimate(c) * FUSED_FROM >= self.store.len() as f64;
-        let ranges_only = children.iter().all(|c| time_range(c).is_some());
+        let ordered_ranges = children
+            .iter()
+            .all(|c| time_range(c).is_some() && !self.costs.scans_column(c));
         let bitmaps_only = children.len() <= 2 && children.iter().all(stored_bitmap);
-        !ranges_only
+        !ordered_ranges
             && !bitmaps_only
             && children.iter().filter(read_whole).any(dense)
             && fused::fusable(&[plan])
@@ -256,12 +266,24 @@ impl<'s, T: Trace> Run<'s, T> {
             Plan::Not(inner) => self.store.len().saturating_sub(self.count(inner)),
             Plan::Or(_) if self.fuses_or(plan) => Fused::new(self, &[plan]).count().0,
             Plan::Or(children) => self.count_or(children),
-            Plan::And(children) => match negated_all(children) {
+            Plan::And(children) => match self.complement_of_union(children) {
                 Some(inners) => self.store.len().saturating_sub(self.count_or(&inners)),
                 None => self.count_and(&refs(children)),
             },
             other => self.eval_node(other).len(),
         }
+    }
+
+    /// What an AND of negations only negates, when it is counted as the live rows less
+    /// their union (`-a -b` as `a or b`): it is not fused, or every one it negates is
+    /// a leaf whose rows come without a scan of a whole column (a stored bitmap, a
+    /// lookup, a time range its bucket orders answer). A union of scanned ranges or of
+    /// ANDs would read or build more than one fused pass, whose ranges read prefix words.
+    fn complement_of_union(&self, children: &[Plan]) -> Option<Vec<Plan>> {
+        let united_cheaply =
+            |inner: &Plan| matches!(inner, Plan::Leaf(_)) && !self.costs.scans_column(inner);
+        negated_all(children)
+            .filter(|inners| !self.fuses(&refs(children)) || inners.iter().all(united_cheaply))
     }
 
     /// An OR's count: of time ranges only, one pass over their columns that builds

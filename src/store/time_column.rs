@@ -74,11 +74,13 @@ pub struct TimeColumn {
     orders: Vec<OnceLock<BucketOrder>>,
 }
 
-/// A sampled guess at a time range: its rows, and the bytes finding them reads.
+/// A sampled guess at a time range: its rows, the bytes finding them reads, and whether
+/// finding them on its own reads the whole column (its bucket orders do not answer it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RangeEstimate {
     pub rows: u64,
     pub read_bytes: u64,
+    pub scans: bool,
 }
 
 /// A half-open range of stored values, `lo <= v < hi`, clamped to what the column holds,
@@ -577,6 +579,7 @@ impl TimeColumn {
         RangeEstimate {
             rows: rows as u64,
             read_bytes: read as u64,
+            scans: read == scan,
         }
     }
 
