@@ -51,17 +51,10 @@ impl FbRows {
         }
     }
 
-    /// Whether entry `i` is sendable at `at`: not expired (no expiry, or expiring after
-    /// now), and never sent to, or last sent no later than its frequency allows. Without
-    /// branches: which entries pass is unpredictable, and a mispredicted branch costs
-    /// more than the test.
+    /// Whether entry `i` is sendable at `at` ([`Thresholds::sendable`]).
     #[inline]
     fn is_sendable(&self, i: usize, at: &Thresholds) -> bool {
-        let (expires, last) = (self.expires[i], self.last_sent[i]);
-        let live = (expires == NONE) | (i64::from(expires) > at.now);
-        let latest = at.latest[usize::from(self.frequency[i]).min(3)];
-        let due = (last == NONE) | (i64::from(last) <= latest);
-        live & due
+        at.sendable(self.expires[i], self.last_sent[i], self.frequency[i])
     }
 
     /// Every sendable row: container by container, in parallel; in each, bits into
@@ -78,18 +71,35 @@ impl FbRows {
     }
 
     /// Sets in a container's `words` (zero on entry; rows past them are left out) the
-    /// bits of its sendable `entries`, the container starting at row `first`. A word's
-    /// entries come together (rows ascend), so its bits gather in a register and each
-    /// entry writes the word whole: no write waits on reading the one before.
+    /// bits of its sendable `entries`, the container starting at row `first`. The
+    /// entries are tested [`FLAGS`] at a time, each block in a loop of its own without
+    /// bounds checks, then their bits set: a word's entries come together (rows ascend),
+    /// so its bits gather in a register and each entry writes the word whole, no write
+    /// waiting on reading the one before.
     fn set_sendable(&self, entries: Range<usize>, first: u32, at: &Thresholds, words: &mut [u64]) {
+        let rows = self.rows[entries.clone()].chunks(FLAGS);
+        let expires = self.expires[entries.clone()].chunks(FLAGS);
+        let last_sent = self.last_sent[entries.clone()].chunks(FLAGS);
+        let frequency = self.frequency[entries].chunks(FLAGS);
         let (mut current, mut bits) = (usize::MAX, 0u64);
-        for i in entries {
-            let row = (self.rows[i] - first) as usize;
-            let so_far = if row / 64 == current { bits } else { 0 };
-            bits = so_far | u64::from(self.is_sendable(i, at)) << (row % 64);
-            current = row / 64;
-            if let Some(word) = words.get_mut(current) {
-                *word = bits;
+        for (((rows, expires), last_sent), frequency) in
+            rows.zip(expires).zip(last_sent).zip(frequency)
+        {
+            // The tests first, a block at a time in a loop of their own (no bit waits
+            // on them), then the bits.
+            let mut flags = [0u64; FLAGS];
+            let tested = expires.iter().zip(last_sent).zip(frequency);
+            for (flag, ((&e, &l), &f)) in flags.iter_mut().zip(tested) {
+                *flag = u64::from(at.sendable(e, l, f));
+            }
+            for (&row, flag) in rows.iter().zip(flags) {
+                let row = (row - first) as usize;
+                let so_far = if row / 64 == current { bits } else { 0 };
+                bits = so_far | flag << (row % 64);
+                current = row / 64;
+                if let Some(word) = words.get_mut(current) {
+                    *word = bits;
+                }
             }
         }
     }
@@ -202,6 +212,18 @@ struct Thresholds {
 }
 
 impl Thresholds {
+    /// Whether an entry with these columns is sendable: not expired (no expiry, or
+    /// expiring after now), and never sent to, or last sent no later than its frequency
+    /// allows. Without branches: which entries pass is unpredictable, and a mispredicted
+    /// branch costs more than the test.
+    #[inline]
+    fn sendable(&self, expires: u32, last_sent: u32, frequency: u8) -> bool {
+        let live = (expires == NONE) | (i64::from(expires) > self.now);
+        let latest = self.latest[usize::from(frequency).min(3)];
+        let due = (last_sent == NONE) | (i64::from(last_sent) <= latest);
+        live & due
+    }
+
     fn new(at: SendableAt) -> Thresholds {
         let stored = |t: Seconds| t.clamp(-1, i64::from(NONE));
         let [daily, weekly, monthly] = at.latest_send.map(stored);
@@ -211,6 +233,9 @@ impl Thresholds {
         }
     }
 }
+
+/// Entries tested together before their bits are set.
+const FLAGS: usize = 64;
 
 /// Candidates fewer than the opted-in rows over this are looked up one by one.
 const LOOKUP_RATIO: u64 = 4;
