@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use crate::model::Flag;
 use crate::plan::{Leaf, Plan};
-use crate::store::Store;
+use crate::store::{RangeEstimate, Store};
 
 /// A roaring byte's weight against a scanned byte.
 const ROARING: f64 = 4.0;
@@ -187,9 +187,9 @@ pub struct Costs<'s> {
     live: f64,
     rows: f64,
     estimates: RefCell<HashMap<*const Plan, f64>>,
-    /// Bytes each time range's rows take to find, and whether that is a scan of its
-    /// whole column, sampled with its estimate.
-    range_reads: RefCell<HashMap<*const Plan, (f64, bool)>>,
+    /// What each time range's rows take to find (bytes, and whether a whole-column
+    /// scan), sampled with its estimate.
+    range_reads: RefCell<HashMap<*const Plan, RangeEstimate>>,
 }
 
 impl<'s> Costs<'s> {
@@ -215,10 +215,9 @@ impl<'s> Costs<'s> {
             Plan::Nothing => 0.0,
             Plan::Leaf(Leaf::TimeRange { field, lo, hi }) => {
                 let estimate = store.time_estimate(*field, *lo, *hi);
-                let read = (estimate.read_bytes as f64, estimate.scans);
                 self.range_reads
                     .borrow_mut()
-                    .insert(std::ptr::from_ref(plan), read);
+                    .insert(std::ptr::from_ref(plan), estimate);
                 estimate.rows as f64
             }
             Plan::Leaf(Leaf::FbSendable(_)) => self.facebook_rows(),
@@ -252,20 +251,21 @@ impl<'s> Costs<'s> {
 
     /// Bytes read finding the rows of time range `plan`.
     fn range(&self, plan: &Plan) -> f64 {
-        self.range_read(plan).0
+        self.range_read(plan)
+            .map_or(0.0, |read| read.read_bytes as f64)
     }
 
     /// Whether `plan` is a time range whose rows, found on its own, take a scan of its
     /// whole column (its bucket orders do not answer it).
     pub fn scans_column(&self, plan: &Plan) -> bool {
-        matches!(plan, Plan::Leaf(Leaf::TimeRange { .. })) && self.range_read(plan).1
+        self.range_read(plan).is_some_and(|read| read.scans)
     }
 
-    fn range_read(&self, plan: &Plan) -> (f64, bool) {
+    /// What finding time range `plan`'s rows takes (`None` for any other node).
+    fn range_read(&self, plan: &Plan) -> Option<RangeEstimate> {
         self.estimate(plan);
         let reads = self.range_reads.borrow();
-        let read = reads.get(&std::ptr::from_ref(plan)).copied();
-        read.unwrap_or((0.0, false))
+        reads.get(&std::ptr::from_ref(plan)).copied()
     }
 
     /// The cost of answering `plan` on its own.

@@ -194,12 +194,10 @@ impl<'s, T: Trace> Run<'s, T> {
     /// [`Strategy::Fused`] ([`Run::and_strategy`]).
     fn taken(&self, plan: &Plan, strategy: Strategy) -> Strategy {
         match plan {
-            Plan::And(children) if strategy == Strategy::Intersection => {
-                self.and_strategy(&refs(children))
-            }
             Plan::And(children)
-                if strategy == Strategy::ComplementOfUnion
-                    && self.complement_of_union(children).is_none() =>
+                if strategy == Strategy::Intersection
+                    || (strategy == Strategy::ComplementOfUnion
+                        && self.complement_of_union(children).is_none()) =>
             {
                 self.and_strategy(&refs(children))
             }

@@ -221,31 +221,20 @@ fn an_and_of_negations_counts_the_live_rows_less_their_union() {
         "-tag:vip -checkout:-30d.. -channel:line",
         "-(tag:gold or marketing:-7d..)",
     ] {
-        let steps = steps(&engine, segment);
-        assert_eq!(
-            steps[0].1, "complement of the negated rows' union, counted",
-            "{steps:?}"
+        first_step_is(
+            &engine,
+            segment,
+            "complement of the negated rows' union, counted",
         );
-        let compiled = engine.compile(segment, NOW).expect("compiles");
-        assert_eq!(steps[0].2, engine.count(&compiled), "{segment}");
-        assert_eq!(steps[0].2, engine.rows(&compiled).len(), "{segment}");
     }
 }
 
 #[test]
 fn an_or_of_time_ranges_one_of_which_would_scan_its_column_is_fused() {
-    let engine = engine();
     // `interaction:-150d..` holds ~70% of the rows: its bucket orders do not answer it
     // alone, so a union would scan its column; the fused pass reads prefix words.
     let segment = "checkout:-7d.. or interaction:-150d..";
-    let steps = steps(&engine, segment);
-    assert_eq!(
-        steps[0].1, "fused, chunk by chunk over bit words, counted",
-        "{steps:?}"
-    );
-    let compiled = engine.compile(segment, NOW).expect("compiles");
-    assert_eq!(steps[0].2, engine.count(&compiled));
-    assert_eq!(steps[0].2, engine.rows(&compiled).len());
+    first_step_is(&engine(), segment, FUSED);
 }
 
 #[test]
@@ -255,13 +244,18 @@ fn an_and_of_negations_of_scanned_ranges_or_of_ands_is_fused() {
         "-checkout:-7d.. -interaction:-150d..",
         "-(checkout:-30d.. tag:vip) -(marketing:-7d.. tag:gold)",
     ] {
-        let steps = steps(&engine, segment);
-        assert_eq!(
-            steps[0].1, "fused, chunk by chunk over bit words, counted",
-            "{segment}: {steps:?}"
-        );
-        let compiled = engine.compile(segment, NOW).expect("compiles");
-        assert_eq!(steps[0].2, engine.count(&compiled), "{segment}");
-        assert_eq!(steps[0].2, engine.rows(&compiled).len(), "{segment}");
+        first_step_is(&engine, segment, FUSED);
     }
+}
+
+const FUSED: &str = "fused, chunk by chunk over bit words, counted";
+
+/// Asserts that `segment`'s first explained step takes `strategy` and that its actual
+/// count is what the executor counts and returns.
+fn first_step_is(engine: &Engine, segment: &str, strategy: &str) {
+    let steps = steps(engine, segment);
+    assert_eq!(steps[0].1, strategy, "{segment}: {steps:?}");
+    let compiled = engine.compile(segment, NOW).expect("compiles");
+    assert_eq!(steps[0].2, engine.count(&compiled), "{segment}");
+    assert_eq!(steps[0].2, engine.rows(&compiled).len(), "{segment}");
 }
