@@ -8,7 +8,7 @@ use std::io::Read;
 
 use roaring::RoaringBitmap;
 
-use super::job::Variables;
+use crate::engine::Variables;
 use crate::engine::{Segment, View};
 use crate::error::Error;
 use crate::model::Channel;

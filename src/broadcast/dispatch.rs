@@ -13,10 +13,10 @@ use roaring::RoaringBitmap;
 
 use super::audience::{Audience, AudienceSource};
 use super::eligibility::{Judgement, Rules, judge};
-use super::job::{Batch, BatchOutcome, BatchState, Job, JobState, Message, Options};
 use super::message::Template;
 use super::report::Report;
 use super::sink::{Delivery, Outcome, Outgoing, Pace, Sink};
+use crate::engine::{Batch, BatchOutcome, BatchState, Job, JobState, Message, Options};
 use crate::engine::{Edit, Engine};
 use crate::error::Error;
 use crate::model::{Channel, Flag, Seconds};

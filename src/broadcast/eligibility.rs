@@ -5,7 +5,7 @@
 
 use roaring::RoaringBitmap;
 
-use super::job::Excluded;
+use crate::engine::Excluded;
 use crate::engine::View;
 use crate::error::Error;
 use crate::model::{Channel, Flag, MessageKind, Seconds, TextField};
@@ -26,12 +26,12 @@ pub struct Judgement {
 
 impl Judgement {
     /// The figures of a job starting with this verdict.
-    pub fn figures(&self) -> super::job::Figures {
-        super::job::Figures {
+    pub fn figures(&self) -> crate::engine::Figures {
+        crate::engine::Figures {
             audience: self.audience,
             eligible: self.eligible.len(),
             excluded: self.excluded,
-            ..super::job::Figures::default()
+            ..crate::engine::Figures::default()
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::eligibility::Judgement;
-use super::job::{Figures, Job};
+use crate::engine::{Figures, Job};
 
 /// A broadcast's state and figures.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -24,8 +24,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::job::Variables;
 use super::message::Template;
+use crate::engine::Variables;
 use crate::model::{Channel, MessageKind, TextField};
 use crate::store::Store;
 

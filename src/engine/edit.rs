@@ -7,8 +7,11 @@ use std::fmt;
 
 use roaring::RoaringBitmap;
 
+use super::compile::Segment;
+use super::job::{BatchOutcome, Job, JobState};
+use super::quota::Quota;
 use super::record::Record;
-use super::state::{Quota, Segment, State};
+use super::state::State;
 use crate::csv::{Staged, StagedOutcome};
 use crate::error::Error;
 use crate::model::{Channel, Contact, Event, FieldSet, OptOuts, Seconds};
@@ -87,7 +90,7 @@ pub enum Edit {
         used: Option<u64>,
     },
     /// Starts a broadcast job (made by [`crate::broadcast::start`]).
-    StartJob(Box<crate::broadcast::Job>),
+    StartJob(Box<Job>),
     /// A batch's requests are about to go out through a sink without idempotency keys.
     BatchIntent { job: String, batch: u32 },
     /// Batches found in flight after a crash, now uncertain.
@@ -96,13 +99,10 @@ pub enum Edit {
     BatchDone {
         job: String,
         batch: u32,
-        outcome: Box<crate::broadcast::BatchOutcome>,
+        outcome: Box<BatchOutcome>,
     },
     /// Ends a job.
-    EndJob {
-        job: String,
-        state: crate::broadcast::JobState,
-    },
+    EndJob { job: String, state: JobState },
     /// Commits a CSV import staged by [`crate::csv::stage`] against the state whose
     /// sequence number was `base` ([`super::View::seq`]); refused if the state moved since.
     Import { staged: Staged, base: u64 },

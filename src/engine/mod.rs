@@ -7,7 +7,11 @@
 //! - `dir.rs`: the directory's files, the OS write lock, exclusive no-follow files.
 //! - `log.rs`: the write-ahead log (framed, checksummed records; torn tails and damage).
 //! - `record.rs`: what a log record holds; `edit.rs`: what callers ask for.
-//! - `state.rs`: the state, how a record applies to it, and [`View`], a consistent read.
+//! - `quota.rs`, `job.rs`: LINE quotas and broadcast jobs as the engine keeps them (the
+//!   broadcaster above builds and drives jobs; the engine only logs and applies them).
+//! - `state.rs`: the state and how a record applies to it.
+//! - `compile.rs`: a segment compiled against the state; `view.rs`: [`View`], a consistent
+//!   read.
 //! - `stream.rs`: the JSON Lines change stream of `reach apply`, into edits.
 //!
 //! A data directory holds `contacts.snap` (a snapshot: generation *g*, the sequence
@@ -16,12 +20,16 @@
 //! checkpoint writes snapshot *g+1* atomically and retires `wal-g.log`; row ids change
 //! only then, so a logged change replays onto exactly the rows it was made on.
 
+mod compile;
 mod dir;
 mod edit;
+mod job;
 mod log;
+mod quota;
 mod record;
 mod state;
 mod stream;
+mod view;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -33,10 +41,15 @@ use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use chrono::FixedOffset;
 use roaring::RoaringBitmap;
 
+pub use compile::Segment;
 pub use dir::DataDir;
 pub use edit::{CONFIRM_WORD, Edit, Identity, Target};
-pub use state::{Quota, Segment, View};
+pub use job::{
+    Batch, BatchOutcome, BatchState, Excluded, Figures, Job, JobState, Message, Options, Variables,
+};
+pub use quota::Quota;
 pub use stream::parse_change;
+pub use view::View;
 
 use crate::csv::{ImportOptions, ImportSummary};
 use crate::error::Error;

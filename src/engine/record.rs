@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::state::Quota;
-use crate::broadcast::{BatchOutcome, Job, JobState};
+use super::job::{BatchOutcome, Job, JobState};
+use super::quota::Quota;
 use crate::error::Error;
 use crate::model::Seconds;
 use crate::store::Change;

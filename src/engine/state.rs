@@ -1,52 +1,21 @@
-//! [`State`]: everything the engine holds — contacts, saved segments, LINE quotas — and
-//! how a [`Record`] changes it, the same way when it is first made and when the log is
-//! replayed. [`View`] is a consistent read of it.
+//! [`State`]: everything the engine holds — contacts, saved segments, LINE quotas,
+//! broadcast jobs — and how a [`Record`] changes it, the same way when it is first made
+//! and when the log is replayed.
 
 use std::collections::BTreeMap;
-use std::sync::RwLockReadGuard;
 
 use chrono::FixedOffset;
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
+use super::compile::Compiler;
+use super::job::{Batch, BatchOutcome, BatchState, Job, JobState};
+use super::quota::Quota;
 use super::record::Record;
-use crate::broadcast::{BatchOutcome, BatchState, Job, JobState};
 use crate::error::Error;
-use crate::exec::{ExplainNode, explain_text};
-use crate::model::{Channel, Seconds, TimeField};
-use crate::plan::{self, Clock, Leaf, ParsedSegments, Plan, SavedSegments};
-use crate::store::Change;
-use crate::store::{Applied, Checked, Store};
-use crate::syntax;
-
-/// A LINE account's message quota for the month.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Quota {
-    pub plan: u64,
-    pub purchased: u64,
-    pub used: u64,
-}
-
-impl Quota {
-    /// Plan allowance plus purchased add-on messages.
-    pub fn total(&self) -> u64 {
-        self.plan.saturating_add(self.purchased)
-    }
-
-    /// Messages left this month.
-    pub fn remaining(&self) -> u64 {
-        self.total().saturating_sub(self.used)
-    }
-}
-
-/// A compiled segment: its optimized plan, fixed to one `now`.
-#[derive(Clone, Debug)]
-pub struct Segment {
-    pub text: String,
-    pub plan: Plan,
-    pub warnings: Vec<String>,
-    pub clock: Clock,
-}
+use crate::model::{Channel, TimeField};
+use crate::plan::{Clock, ParsedSegments, SavedSegments};
+use crate::store::{Applied, Change, Checked, Store};
 
 /// The engine's state.
 #[derive(Debug, Default)]
@@ -179,7 +148,7 @@ impl State {
     }
 
     /// A batch of a job that is sending.
-    fn sending_batch(&self, id: &str, batch: u32) -> Result<&crate::broadcast::Batch, Error> {
+    fn sending_batch(&self, id: &str, batch: u32) -> Result<&Batch, Error> {
         self.sending(id)?
             .batches
             .get(batch as usize)
@@ -349,125 +318,6 @@ fn check_segment_name(name: &str) -> Result<(), Error> {
         Err(Error::Usage(format!(
             "'{name}' is not a segment name: use letters, digits and _, not starting with a digit"
         )))
-    }
-}
-
-/// Compiles segments against a store's tags and a set of saved segments.
-struct Compiler<'a> {
-    store: &'a Store,
-    saved: &'a SavedSegments,
-    parsed: &'a ParsedSegments,
-}
-
-impl Compiler<'_> {
-    fn lower(&self, text: &str, clock: Clock) -> Result<plan::Lowering, Error> {
-        let expr = syntax::parse(text).map_err(Error::Segment)?;
-        plan::lower(expr.as_ref(), text, clock, self.saved, self.parsed).map_err(Error::Segment)
-    }
-
-    fn compile(&self, text: &str, clock: Clock) -> Result<Segment, Error> {
-        let lowering = self.lower(text, clock)?;
-        let mut warnings = lowering.warnings;
-        self.note_unknown_tags(&lowering.plan, &mut warnings);
-        Ok(Segment {
-            text: text.to_string(),
-            plan: plan::rules::optimize(lowering.plan),
-            warnings,
-            clock,
-        })
-    }
-
-    fn note_unknown_tags(&self, plan: &Plan, warnings: &mut Vec<String>) {
-        match plan {
-            Plan::Leaf(Leaf::Tag(tag)) if self.store.tag(tag).is_none() => {
-                warnings.push(format!(
-                    "no contact carries the tag {tag:?}: it matches nothing"
-                ));
-            }
-            Plan::Not(inner) => self.note_unknown_tags(inner, warnings),
-            Plan::And(children) | Plan::Or(children) => {
-                children
-                    .iter()
-                    .for_each(|c| self.note_unknown_tags(c, warnings));
-            }
-            _ => {}
-        }
-    }
-}
-
-/// A consistent read of the engine's state: every call on one view sees the same state,
-/// and changes wait until the view is dropped (keep views short).
-pub struct View<'a> {
-    pub(super) state: RwLockReadGuard<'a, State>,
-    pub(super) tz: FixedOffset,
-}
-
-impl View<'_> {
-    /// The contacts.
-    pub fn store(&self) -> &Store {
-        &self.state.store
-    }
-
-    /// Saved segments by name.
-    pub fn saved_segments(&self) -> &SavedSegments {
-        &self.state.saved
-    }
-
-    /// LINE quotas by account id.
-    pub fn quotas(&self) -> &BTreeMap<String, Quota> {
-        &self.state.quotas
-    }
-
-    /// The sequence number of the last change this state holds.
-    pub fn seq(&self) -> u64 {
-        self.state.seq
-    }
-
-    /// Broadcast jobs by id.
-    pub fn jobs(&self) -> &BTreeMap<String, Job> {
-        &self.state.jobs
-    }
-
-    /// Parses, plans and optimizes a segment at `now`.
-    pub fn compile(&self, text: &str, now: Seconds) -> Result<Segment, Error> {
-        let compiler = Compiler {
-            store: &self.state.store,
-            saved: &self.state.saved,
-            parsed: &self.state.parsed,
-        };
-        compiler.compile(text, Clock { now, tz: self.tz })
-    }
-
-    /// The rows matching a compiled segment.
-    pub fn rows(&self, segment: &Segment) -> RoaringBitmap {
-        crate::exec::execute(&segment.plan, &self.state.store)
-    }
-
-    /// How many contacts match a compiled segment.
-    pub fn count(&self, segment: &Segment) -> u64 {
-        crate::exec::count(&segment.plan, &self.state.store)
-    }
-
-    /// EXPLAIN VERBOSE: the plan as lowered, then after each optimizer rule that
-    /// changed it (named as its file).
-    pub fn explain_steps(&self, text: &str, now: Seconds) -> Result<String, Error> {
-        let compiler = Compiler {
-            store: &self.state.store,
-            saved: &self.state.saved,
-            parsed: &self.state.parsed,
-        };
-        let lowered = compiler.lower(text, Clock { now, tz: self.tz })?.plan;
-        let mut out = format!("lowered:\n{lowered}");
-        for (rule, plan) in plan::rules::optimize_steps(lowered) {
-            out.push_str(&format!("after {rule}:\n{plan}"));
-        }
-        Ok(out)
-    }
-
-    /// EXPLAIN ANALYZE: the plan tree with estimated and actual cardinalities.
-    pub fn explain(&self, segment: &Segment) -> String {
-        let node = ExplainNode::new(&segment.plan, &self.state.store);
-        explain_text(&node, &segment.warnings)
     }
 }
 

@@ -1,0 +1,94 @@
+//! [`View`]: a consistent read of the engine's state: the contacts, saved segments,
+//! quotas and jobs as of one commit, and segments compiled and run against them.
+
+use std::collections::BTreeMap;
+use std::sync::RwLockReadGuard;
+
+use chrono::FixedOffset;
+use roaring::RoaringBitmap;
+
+use super::compile::{Compiler, Segment};
+use super::job::Job;
+use super::quota::Quota;
+use super::state::State;
+use crate::error::Error;
+use crate::exec::{ExplainNode, explain_text};
+use crate::model::Seconds;
+use crate::plan::{self, Clock, SavedSegments};
+use crate::store::Store;
+
+/// A consistent read of the engine's state: every call on one view sees the same state,
+/// and changes wait until the view is dropped (keep views short).
+pub struct View<'a> {
+    pub(super) state: RwLockReadGuard<'a, State>,
+    pub(super) tz: FixedOffset,
+}
+
+impl View<'_> {
+    /// The contacts.
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    /// Saved segments by name.
+    pub fn saved_segments(&self) -> &SavedSegments {
+        &self.state.saved
+    }
+
+    /// LINE quotas by account id.
+    pub fn quotas(&self) -> &BTreeMap<String, Quota> {
+        &self.state.quotas
+    }
+
+    /// The sequence number of the last change this state holds.
+    pub fn seq(&self) -> u64 {
+        self.state.seq
+    }
+
+    /// Broadcast jobs by id.
+    pub fn jobs(&self) -> &BTreeMap<String, Job> {
+        &self.state.jobs
+    }
+
+    /// Parses, plans and optimizes a segment at `now`.
+    pub fn compile(&self, text: &str, now: Seconds) -> Result<Segment, Error> {
+        let compiler = Compiler {
+            store: &self.state.store,
+            saved: &self.state.saved,
+            parsed: &self.state.parsed,
+        };
+        compiler.compile(text, Clock { now, tz: self.tz })
+    }
+
+    /// The rows matching a compiled segment.
+    pub fn rows(&self, segment: &Segment) -> RoaringBitmap {
+        crate::exec::execute(&segment.plan, &self.state.store)
+    }
+
+    /// How many contacts match a compiled segment.
+    pub fn count(&self, segment: &Segment) -> u64 {
+        crate::exec::count(&segment.plan, &self.state.store)
+    }
+
+    /// EXPLAIN VERBOSE: the plan as lowered, then after each optimizer rule that
+    /// changed it (named as its file).
+    pub fn explain_steps(&self, text: &str, now: Seconds) -> Result<String, Error> {
+        let compiler = Compiler {
+            store: &self.state.store,
+            saved: &self.state.saved,
+            parsed: &self.state.parsed,
+        };
+        let lowered = compiler.lower(text, Clock { now, tz: self.tz })?.plan;
+        let mut out = format!("lowered:\n{lowered}");
+        for (rule, plan) in plan::rules::optimize_steps(lowered) {
+            out.push_str(&format!("after {rule}:\n{plan}"));
+        }
+        Ok(out)
+    }
+
+    /// EXPLAIN ANALYZE: the plan tree with estimated and actual cardinalities.
+    pub fn explain(&self, segment: &Segment) -> String {
+        let node = ExplainNode::new(&segment.plan, &self.state.store);
+        explain_text(&node, &segment.warnings)
+    }
+}
