@@ -16,8 +16,20 @@
 //! snapshots; a change is checked by [`store::Store::check`] and written by
 //! [`store::Store::write`]), [`csv`] (import and export), [`synth`] (synthetic
 //! audiences), [`engine`] (the API most users want: the state behind a reader-writer lock,
-//! its data directory, and the one commit path through a write-ahead log), [`cli`] and
-//! [`repl`].
+//! its data directory, and the one commit path through a write-ahead log). The `reach`
+//! command line and its REPL are not part of the library: they are the binary's own
+//! modules (`src/main.rs`), written against this API like any embedder.
+//!
+//! # Features
+//!
+//! | feature | adds | pulls in |
+//! |---|---|---|
+//! | *(none)* | everything above; the `jsonl` and `discard` sinks | roaring, nom, rayon, serde, csv, chrono |
+//! | `platforms` | the sinks that call LINE, WhatsApp, Messenger, Instagram, SMTP and webhooks | ureq, lettre, toml |
+//! | `cli` (default) | the `reach` binary | `platforms`, clap, rustyline, indicatif |
+//!
+//! An embedder that wants the engine alone depends on `reach` with
+//! `default-features = false`.
 //!
 //! # Durability and concurrency
 //!
@@ -57,15 +69,12 @@
 
 pub mod broadcast;
 pub mod cancel;
-#[macro_use]
-pub mod cli;
 pub mod csv;
 pub mod engine;
 pub mod error;
 pub mod exec;
 pub mod model;
 pub mod plan;
-pub mod repl;
 pub mod sql;
 pub mod store;
 pub mod suggest;

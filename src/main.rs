@@ -4,8 +4,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+#[macro_use]
+mod cli;
+mod repl;
+
 fn main() -> ExitCode {
-    let cli = match reach::cli::Cli::try_parse() {
+    let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -18,17 +22,17 @@ fn main() -> ExitCode {
     };
     // The command layer runs the command; the REPL, when that is what was asked for, sits
     // on top of it.
-    let result = match reach::cli::run(cli) {
-        Ok(reach::cli::Next::Repl(mut ctx)) => reach::repl::run(&mut ctx),
-        Ok(reach::cli::Next::Script(mut ctx, script)) => reach::repl::run_script(&mut ctx, &script),
-        Ok(reach::cli::Next::Done) => Ok(()),
+    let result = match cli::run(cli) {
+        Ok(cli::Next::Repl(mut ctx)) => repl::run(&mut ctx),
+        Ok(cli::Next::Script(mut ctx, script)) => repl::run_script(&mut ctx, &script),
+        Ok(cli::Next::Done) => Ok(()),
         Err(e) => Err(e),
     };
     match result {
         Ok(()) | Err(reach::Error::Closed) => ExitCode::SUCCESS,
         Err(e) => {
-            let message = reach::cli::output::paint_error(&format!("error: {e}"));
-            reach::cli::output::note(format_args!("{message}\n"));
+            let message = cli::output::paint_error(&format!("error: {e}"));
+            cli::output::note(format_args!("{message}\n"));
             ExitCode::from(e.exit_code())
         }
     }

@@ -5,8 +5,8 @@
 use std::io::{self, Read, Write};
 
 use super::Context;
-use crate::engine::{Committed, Durability, Edit, parse_change};
-use crate::error::Error;
+use reach::engine::{Committed, Durability, Edit, parse_change};
+use reach::error::Error;
 
 /// Bytes read at a time: the lines of one read form one group.
 const CHUNK: usize = 1 << 20;

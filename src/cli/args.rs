@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::model::{MessageKind, OptOutKind};
+use reach::model::{MessageKind, OptOutKind};
 
 /// `--kind` of a broadcast: the message kinds.
 fn message_kinds() -> PossibleValuesParser {
@@ -493,4 +493,47 @@ pub enum TagSort {
 pub enum TagAction {
     Add,
     Remove,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn every_option_of_every_command_has_a_help_line() {
+        let mut missing = Vec::new();
+        let mut commands = vec![(String::from("reach"), Cli::command())];
+        while let Some((name, command)) = commands.pop() {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.get_help().is_none() && !["help", "version"].contains(&id) {
+                    missing.push(format!("{name} {id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                commands.push((format!("{name} {}", sub.get_name()), sub.clone()));
+            }
+        }
+        assert!(missing.is_empty(), "no help line: {missing:?}");
+    }
+
+    /// Every word the REPL completes (and `demo`, `repl`) is a command whose `--help`
+    /// shows an example.
+    #[test]
+    fn every_command_has_help_with_an_example() {
+        let words = crate::repl::COMMANDS
+            .iter()
+            .filter(|c| !matches!(**c, "help" | "quit"));
+        let mut root = Cli::command();
+        for word in words.chain(&["demo", "repl"]) {
+            let command = root.find_subcommand_mut(word);
+            let help = command.map(|c| c.render_long_help().to_string());
+            assert!(
+                help.is_some_and(|h| h.contains("Example")),
+                "{word} --help has no example"
+            );
+        }
+    }
 }

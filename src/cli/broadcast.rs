@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use super::Context;
 use super::args::{BroadcastAction, BroadcastArgs};
 use super::output::{ask, progress, table, terminal_width, write_error};
-use crate::broadcast::{self, AudienceSource, Judgement, Message, Options, Report, Request, Run};
-use crate::error::Error;
-use crate::model::MessageKind;
+use reach::broadcast::{self, AudienceSource, Judgement, Message, Options, Report, Request, Run};
+use reach::error::Error;
+use reach::model::MessageKind;
 
 pub fn broadcast(ctx: &mut Context, args: BroadcastArgs) -> Result<(), Error> {
     match args.action {
@@ -161,7 +161,7 @@ pub fn sync_quotas(
             .map_err(|e| Error::Io(format!("LINE {id}: {e}")))?
         {
             Some((limit, used)) => {
-                let edit = crate::engine::Edit::SetQuota {
+                let edit = reach::engine::Edit::SetQuota {
                     account: id.clone(),
                     plan: Some(limit),
                     purchased: Some(0),
@@ -191,7 +191,7 @@ fn payloads(path: &Path) -> Result<std::collections::BTreeMap<String, String>, E
     object
         .iter()
         .map(|(channel, message)| {
-            let channel = crate::model::Channel::parse(channel)
+            let channel = reach::model::Channel::parse(channel)
                 .ok_or_else(|| bad(format!("unknown channel '{channel}'")))?;
             Ok((channel.name().to_string(), message.to_string()))
         })
@@ -227,8 +227,8 @@ fn confirmed(eligible: u64) -> bool {
 
 /// Runs a job with a progress bar on a terminal; Ctrl-C stops it after the current batch.
 fn run(ctx: &Context, send: impl FnOnce(&Run) -> Result<Report, Error>) -> Result<Report, Error> {
-    let _ = ctrlc::set_handler(crate::cancel::request);
-    crate::cancel::reset();
+    let _ = ctrlc::set_handler(reach::cancel::request);
+    reach::cancel::reset();
     let bar = progress(0, "sending");
     let fixed = ctx.fixed_now;
     let clock = move || fixed.unwrap_or_else(now_seconds);
@@ -246,7 +246,7 @@ fn run(ctx: &Context, send: impl FnOnce(&Run) -> Result<Report, Error>) -> Resul
     let run = Run {
         clock: &clock,
         progress: &show,
-        stop: &crate::cancel::requested,
+        stop: &reach::cancel::requested,
         backoff,
     };
     let report = send(&run);
@@ -262,10 +262,10 @@ fn run(ctx: &Context, send: impl FnOnce(&Run) -> Result<Report, Error>) -> Resul
     Ok(report)
 }
 
-fn now_seconds() -> crate::model::Seconds {
+fn now_seconds() -> reach::model::Seconds {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as crate::model::Seconds)
+        .map_or(0, |d| d.as_secs() as reach::model::Seconds)
 }
 
 /// Prints the report and sets the exit status: 0 when done with nothing failed.
@@ -332,7 +332,7 @@ fn jobs(ctx: &Context, json: bool) -> Result<(), Error> {
                 job.figures.sent.to_string(),
                 job.figures.failed.to_string(),
                 job.figures.uncertain.to_string(),
-                crate::model::time::format_rfc3339(job.started_at),
+                reach::model::time::format_rfc3339(job.started_at),
             ]
         })
         .collect();
@@ -379,7 +379,7 @@ fn show(ctx: &Context, id: &str, json: bool) -> Result<(), Error> {
 
 /// The recipients whose delivery is uncertain: those of uncertain or in-flight batches
 /// while the job is sending, the recorded ones after.
-fn uncertain_recipients(ctx: &Context, id: &str) -> Vec<(crate::model::Channel, String, String)> {
+fn uncertain_recipients(ctx: &Context, id: &str) -> Vec<(reach::model::Channel, String, String)> {
     let view = ctx.engine.read();
     let Some(job) = view.jobs().get(id) else {
         return Vec::new();
@@ -389,7 +389,5 @@ fn uncertain_recipients(ctx: &Context, id: &str) -> Vec<(crate::model::Channel, 
     }
     let rows = job.rows_of(&broadcast::BatchState::Uncertain)
         | job.rows_of(&broadcast::BatchState::InFlight);
-    (view.store().contacts_with(&rows, false).into_iter())
-        .map(|c| (c.channel, c.account, c.external_id))
-        .collect()
+    view.identities(&rows)
 }

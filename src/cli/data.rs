@@ -9,11 +9,11 @@ use chrono::FixedOffset;
 
 use super::Context;
 use super::output::progress;
-use crate::csv::ImportOptions;
-use crate::engine::{Edit, Engine};
-use crate::error::Error;
-use crate::model::{Channel, Seconds};
-use crate::synth;
+use reach::csv::ImportOptions;
+use reach::engine::{Edit, Engine};
+use reach::error::Error;
+use reach::model::{Channel, Seconds};
+use reach::synth;
 
 pub fn import(
     ctx: &mut Context,

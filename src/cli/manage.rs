@@ -5,10 +5,10 @@ use super::Context;
 use super::args::{Format, TagAction, TagSort, TagsArgs};
 use super::output::{ask, count_of};
 use super::query::compile;
-use crate::engine::{CONFIRM_WORD, Edit, Target};
-use crate::error::Error;
-use crate::model::time::format_rfc3339;
-use crate::model::{
+use reach::engine::{CONFIRM_WORD, Edit, Target};
+use reach::error::Error;
+use reach::model::time::format_rfc3339;
+use reach::model::{
     Channel, Contact, FieldSet, OptOutKind, OptOuts, Seconds, TextField, international_phone,
 };
 
@@ -229,7 +229,7 @@ pub fn resubscribe(ctx: &mut Context, segment: &str, yes: bool) -> Result<(), Er
         let compiled = compile(ctx, segment)?;
         let view = ctx.engine.read();
         view.rows(&compiled)
-            .intersection_len(view.store().flag(crate::model::Flag::Blocked))
+            .intersection_len(view.store().flag(reach::model::Flag::Blocked))
     };
     let committed = ctx.engine.commit(Edit::Resubscribe { target }, ctx.now())?;
     outln!("{} changed", count_of(committed.applied.changed, "contact"))?;
@@ -306,7 +306,7 @@ pub fn add_whatsapp(
     let mut contact = Contact::new(Channel::Whatsapp, &account, &phone);
     contact.name = name.trim().to_string();
     contact.texts[TextField::Phone.index()] = Some(phone.clone());
-    let fields = FieldSet::from_iter([crate::model::Field::Name, crate::model::Field::Phone]);
+    let fields = FieldSet::from_iter([reach::model::Field::Name, reach::model::Field::Phone]);
     let edit = Edit::Upsert {
         contacts: vec![contact],
         fields,

@@ -36,12 +36,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::FixedOffset;
 
-use crate::engine::{DataDir, Durability, Engine};
-use crate::error::Error;
-use crate::model::Seconds;
-use crate::model::time::{parse_offset, parse_rfc3339};
 pub use args::{Cli, Command};
 pub use query::compile as query_compile;
+use reach::engine::{DataDir, Durability, Engine};
+use reach::error::Error;
+use reach::model::Seconds;
+use reach::model::time::{parse_offset, parse_rfc3339};
 
 /// What every command runs against.
 pub struct Context {

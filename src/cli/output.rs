@@ -40,16 +40,16 @@ pub fn waited() -> std::time::Duration {
 
 /// The error for a failed write to stdout or a file: a closed pipe ends the command
 /// quietly, anything else (a full disk) is reported.
-pub fn write_error(e: std::io::Error) -> crate::error::Error {
+pub fn write_error(e: std::io::Error) -> reach::error::Error {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
-        crate::error::Error::Closed
+        reach::error::Error::Closed
     } else {
-        crate::error::Error::Io(format!("cannot write the output: {e}"))
+        reach::error::Error::Io(format!("cannot write the output: {e}"))
     }
 }
 
 /// Writes to stdout, or where `\o` sent it (see the `out!` macro).
-pub fn out(args: std::fmt::Arguments) -> Result<(), crate::error::Error> {
+pub fn out(args: std::fmt::Arguments) -> Result<(), reach::error::Error> {
     let mut redirect = REDIRECT.lock().unwrap_or_else(|e| e.into_inner());
     match redirect.as_mut() {
         Some(file) => file.write_fmt(args).map_err(write_error),
@@ -67,7 +67,7 @@ pub fn emit(
     header: &[String],
     rows: &[Vec<String>],
     format: Format,
-) -> Result<(), crate::error::Error> {
+) -> Result<(), reach::error::Error> {
     match format {
         Format::Table => page(&table(header, rows, terminal_width())),
         Format::Csv => {
@@ -98,7 +98,7 @@ pub fn emit(
 
 /// Writes `text`; on a terminal, through `$PAGER` (else `less -FRX`) when it is longer
 /// than the screen.
-pub fn page(text: &str) -> Result<(), crate::error::Error> {
+pub fn page(text: &str) -> Result<(), reach::error::Error> {
     let rows = terminal_size::terminal_size().map_or(usize::MAX, |(_, h)| h.0 as usize);
     if !to_terminal() || text.lines().count() + 2 < rows {
         return out!("{text}");
@@ -139,8 +139,8 @@ pub fn count_of(n: u64, noun: &str) -> String {
 }
 
 /// What the contact list's "Status" column says: blocked, unsubscribed or subscribed.
-pub fn status(c: &crate::model::Contact) -> &'static str {
-    if c.flag(crate::model::Flag::Blocked) {
+pub fn status(c: &reach::model::Contact) -> &'static str {
+    if c.flag(reach::model::Flag::Blocked) {
         "blocked"
     } else if c.is_subscribed() {
         "subscribed"
@@ -151,12 +151,12 @@ pub fn status(c: &crate::model::Contact) -> &'static str {
 
 /// A contact as one JSON object with typed values: every field, always the same keys
 /// (booleans, arrays of tags and opt-outs, RFC 3339 times at `tz`, null for none).
-pub fn contact_json(c: &crate::model::Contact, tz: chrono::FixedOffset) -> serde_json::Value {
-    use crate::model::{Field, FieldKind};
+pub fn contact_json(c: &reach::model::Contact, tz: chrono::FixedOffset) -> serde_json::Value {
+    use reach::model::{Field, FieldKind};
     use serde_json::Value;
     let time = |t: Option<i64>| {
         t.map_or(Value::Null, |t| {
-            crate::model::time::format_rfc3339_at(t, tz).into()
+            reach::model::time::format_rfc3339_at(t, tz).into()
         })
     };
     let object: serde_json::Map<String, Value> = (Field::ALL.iter())

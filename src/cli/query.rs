@@ -8,10 +8,10 @@ use std::time::Instant;
 use super::Context;
 use super::args::{CountArgs, Format, SqlArgs};
 use super::output::progress;
-use crate::csv::{ColumnChoice, format_cell, list_columns};
-use crate::engine::Segment;
-use crate::error::Error;
-use crate::model::Field;
+use reach::csv::{ColumnChoice, format_cell, list_columns};
+use reach::engine::Segment;
+use reach::error::Error;
+use reach::model::Field;
 
 /// Compiles a segment at the context's now, printing its warnings to stderr.
 pub fn compile(ctx: &Context, text: &str) -> Result<Segment, Error> {
@@ -88,24 +88,24 @@ pub fn list(
     let view = ctx.engine.read();
     let store = view.store();
     let matching = view.rows(&segment);
-    let page: roaring::RoaringBitmap = crate::csv::page_rows(store, &matching, offset, limit)
+    let page: roaring::RoaringBitmap = reach::csv::page_rows(store, &matching, offset, limit)
         .into_iter()
         .collect();
     let mut contacts = store.contacts(&page);
     contacts.sort_by(|a, b| a.identity_order().cmp(&b.identity_order()));
     // Store and salesperson columns when any contact of the listed channels has one in
     // the store (not only on this page), so that pages line up.
-    let with_store = |channel: crate::model::Channel| {
+    let with_store = |channel: reach::model::Channel| {
         let of_channel = store.channel(channel);
         [
-            crate::model::TextField::Store,
-            crate::model::TextField::Salesperson,
+            reach::model::TextField::Store,
+            reach::model::TextField::Salesperson,
         ]
         .iter()
         .any(|f| !store.text_present(*f).is_disjoint(of_channel))
     };
     let mut fields = vec![Field::Channel, Field::Account, Field::ExternalId];
-    for channel in crate::model::Channel::ALL {
+    for channel in reach::model::Channel::ALL {
         if contacts.iter().any(|c| c.channel == channel) {
             fields.extend(list_columns(channel, with_store(channel)));
         }
@@ -115,9 +115,9 @@ pub fn list(
         .filter(|f| fields.contains(f) && !matches!(f, Field::Blocked | Field::OptOuts))
         .collect();
     let tz = ctx.engine.time_zone();
-    let cell = |c: &crate::model::Contact, f: Field| match f.kind() {
-        crate::model::FieldKind::Time(t) => (c.time(t)).map_or_else(String::new, |t| {
-            crate::model::time::format_rfc3339_at(t, tz)
+    let cell = |c: &reach::model::Contact, f: Field| match f.kind() {
+        reach::model::FieldKind::Time(t) => (c.time(t)).map_or_else(String::new, |t| {
+            reach::model::time::format_rfc3339_at(t, tz)
         }),
         _ => format_cell(c, f),
     };
@@ -195,9 +195,9 @@ pub fn export(
     let written = match output {
         Some(path) => {
             let file = ctx.create_output(path)?;
-            crate::csv::export(view.store(), &rows, choice, file, &report)
+            reach::csv::export(view.store(), &rows, choice, file, &report)
         }
-        None => crate::csv::export(view.store(), &rows, choice, io::stdout(), &report),
+        None => reach::csv::export(view.store(), &rows, choice, io::stdout(), &report),
     }
     .map_err(super::output::write_error)?;
     bar.finish_and_clear();
@@ -214,7 +214,7 @@ pub fn export(
 /// One contact's card (or each contact of that account and id, should the same account
 /// id be on several channels): every field, its tags, its saved segments.
 pub fn show(ctx: &Context, account: &str, external_id: &str, format: Format) -> Result<(), Error> {
-    let quoted = |v: &str| crate::syntax::quote(v);
+    let quoted = |v: &str| reach::syntax::quote(v);
     let text = format!("account:{} id:{}", quoted(account), quoted(external_id));
     let segment = ctx.engine.compile(&text, ctx.now())?;
     let view = ctx.engine.read();
@@ -261,11 +261,11 @@ pub fn show(ctx: &Context, account: &str, external_id: &str, format: Format) -> 
 
 /// Prints a segment as one `SELECT`, or the table's statements (`--schema`).
 pub fn sql(ctx: &Context, args: SqlArgs) -> Result<(), Error> {
-    let dialect = crate::sql::dialect(&args.dialect).ok_or_else(|| {
+    let dialect = reach::sql::dialect(&args.dialect).ok_or_else(|| {
         Error::Usage(format!(
             "--dialect {}: expected one of {}",
             args.dialect,
-            crate::sql::DIALECTS.join(", ")
+            reach::sql::DIALECTS.join(", ")
         ))
     })?;
     identifier("--table", &args.table, true)?;
@@ -296,12 +296,12 @@ pub fn sql(ctx: &Context, args: SqlArgs) -> Result<(), Error> {
         ctx.engine.compile(text, ctx.now())?
     };
     let what = match args.select.as_str() {
-        "ids" => crate::sql::Select::Ids,
-        _ => crate::sql::Select::Count,
+        "ids" => reach::sql::Select::Ids,
+        _ => reach::sql::Select::Count,
     };
     outln!(
         "{};",
-        crate::sql::select(&segment.plan, dialect.as_ref(), &args.table, what)
+        reach::sql::select(&segment.plan, dialect.as_ref(), &args.table, what)
     )
 }
 

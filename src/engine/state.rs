@@ -279,7 +279,7 @@ impl State {
     }
 
     /// The identities of the live rows among `rows`.
-    fn identities(&self, rows: &RoaringBitmap) -> Vec<(Channel, String, String)> {
+    pub(super) fn identities(&self, rows: &RoaringBitmap) -> Vec<(Channel, String, String)> {
         (self.store.contacts_with(rows, false).into_iter())
             .map(|c| (c.channel, c.account, c.external_id))
             .collect()

@@ -13,7 +13,7 @@ use super::quota::Quota;
 use super::state::State;
 use crate::error::Error;
 use crate::exec::{ExplainNode, explain_text};
-use crate::model::Seconds;
+use crate::model::{Channel, Seconds};
 use crate::plan::{self, Clock, SavedSegments};
 use crate::store::Store;
 
@@ -48,6 +48,11 @@ impl View<'_> {
     /// Broadcast jobs by id.
     pub fn jobs(&self) -> &BTreeMap<String, Job> {
         &self.state.jobs
+    }
+
+    /// The identities (channel, account, external id) of the live rows among `rows`.
+    pub fn identities(&self, rows: &RoaringBitmap) -> Vec<(Channel, String, String)> {
+        self.state.identities(rows)
     }
 
     /// Parses, plans and optimizes a segment at `now`.

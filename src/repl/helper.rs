@@ -8,8 +8,8 @@ use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Context as LineContext, Helper};
 
 use crate::cli::Context;
-use crate::model::{Channel, OptOutKind};
-use crate::plan::{FIELDS, PRESENCE, STATES};
+use reach::model::{Channel, OptOutKind};
+use reach::plan::{FIELDS, PRESENCE, STATES};
 
 /// Command names the REPL knows (a line starting with one runs it).
 pub const COMMANDS: &[&str] = &[

@@ -11,8 +11,8 @@ use rustyline::{CompletionType, Config, Editor};
 use crate::cli::args::Format;
 use crate::cli::output::paint_error;
 use crate::cli::{Command, Context, Script, execute};
-use crate::error::Error;
 use helper::ReachHelper;
+use reach::error::Error;
 
 /// Where the REPL keeps its history: where shells keep theirs (`$XDG_STATE_HOME`, else
 /// `~/.local/state`), never in the data directory, whose files hold only contact data
@@ -37,7 +37,7 @@ pub fn run(ctx: &mut Context) -> Result<(), Error> {
     ctx.interactive = true;
     // Ctrl-C at the prompt is a key (rustyline cancels the line); during a command it is
     // a signal, which now stops long work instead of the whole REPL.
-    let _ = ctrlc::set_handler(crate::cancel::request);
+    let _ = ctrlc::set_handler(reach::cancel::request);
     // A first Tab completes what is common, a second lists the candidates.
     let config = Config::builder()
         .auto_add_history(true)
@@ -174,7 +174,7 @@ fn handle(ctx: &mut Context, session: &mut Session, line: &str) -> bool {
     }
     let started = std::time::Instant::now();
     let waited = crate::cli::output::waited();
-    crate::cancel::reset();
+    reach::cancel::reset();
     let result = match (line, command_words(line)) {
         _ if line.starts_with('\\') => backslash(ctx, session, line),
         ("more", _) => more(ctx, session),
@@ -207,7 +207,7 @@ fn mistyped_command(line: &str) -> Option<Error> {
     if first.contains(':') || !word_like || ["not", "and", "or"].contains(&&*first.to_lowercase()) {
         return None;
     }
-    let near = crate::suggest::closest(first, COMMANDS)?;
+    let near = reach::suggest::closest(first, COMMANDS)?;
     Some(Error::Usage(format!(
         "unknown command '{first}': did you mean '{near}'? (`help` lists the commands; a segment is field:value, e.g. tag:{first})"
     )))

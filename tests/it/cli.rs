@@ -236,24 +236,6 @@ fn management_commands_work_end_to_end() {
     assert!(steps.ends_with("tag = \"vip\"\n"), "{steps}");
 }
 
-#[test]
-fn every_command_has_help_with_an_example() {
-    let words = reach::repl::COMMANDS
-        .iter()
-        .filter(|c| !matches!(**c, "help" | "quit"));
-    for command in words.chain(&["demo", "repl"]) {
-        let out = Command::new(env!("CARGO_BIN_EXE_reach"))
-            .args([command, "--help"])
-            .output()
-            .expect("runs");
-        assert!(out.status.success());
-        assert!(
-            stdout(&out).contains("Example"),
-            "{command} --help has no example"
-        );
-    }
-}
-
 /// Every command, with stdout a pipe nobody reads and with stdout on /dev/full: never a
 /// panic; a closed pipe ends quietly, a full disk is exit 1 with a message.
 #[test]

@@ -288,21 +288,3 @@ fn scripts_run_repl_lines_and_stop_on_error_when_asked() {
         "{names}"
     );
 }
-
-#[test]
-fn every_option_of_every_command_has_a_help_line() {
-    let mut missing = Vec::new();
-    let root = <reach::cli::Cli as clap::CommandFactory>::command();
-    let mut commands = vec![(String::from("reach"), root)];
-    while let Some((name, command)) = commands.pop() {
-        for arg in command.get_arguments() {
-            if arg.get_help().is_none() && !["help", "version"].contains(&arg.get_id().as_str()) {
-                missing.push(format!("{name} {}", arg.get_id()));
-            }
-        }
-        for sub in command.get_subcommands() {
-            commands.push((format!("{name} {}", sub.get_name()), sub.clone()));
-        }
-    }
-    assert!(missing.is_empty(), "no help line: {missing:?}");
-}
