@@ -1,6 +1,8 @@
 //! One HTTP client for the sinks that speak HTTP (webhook, LINE, WhatsApp, Messenger), and
 //! how an answer's status becomes a verdict: 2xx delivered; 408, 429, 5xx and network
-//! errors retried; 401 and 403 stop the job (credentials); any other status fails.
+//! errors retried; 401 and 403 stop the job (credentials); a redirect stops it too (it is
+//! never followed: a redirected POST is not a delivery, and following it would carry the
+//! request's retry key to another host); any other status fails.
 
 use std::time::Duration;
 
@@ -11,10 +13,11 @@ pub struct Http {
     agent: ureq::Agent,
 }
 
-/// An answer: its status and body.
+/// An answer: its status, body, and where a redirect pointed.
 pub struct Answer {
     pub status: u16,
     pub body: String,
+    pub location: Option<String>,
 }
 
 /// How an answer (or its absence) reads.
@@ -30,6 +33,7 @@ impl Http {
     pub fn new() -> Http {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .max_redirects(0)
             .timeout_global(Some(Duration::from_secs(30)))
             .build();
         Http {
@@ -72,8 +76,14 @@ fn answer(
 ) -> Result<Answer, String> {
     let response = response.map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
+    let location = (response.headers().get("location"))
+        .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
     let body = response.into_body().read_to_string().unwrap_or_default();
-    Ok(Answer { status, body })
+    Ok(Answer {
+        status,
+        body,
+        location,
+    })
 }
 
 /// How a request's result reads (`what`: the request, for messages).
@@ -81,6 +91,12 @@ pub fn verdict(result: &Result<Answer, String>, what: &str) -> Verdict {
     match result {
         Err(e) => Verdict::Retry(format!("{what}: {e}")),
         Ok(a) if (200..300).contains(&a.status) => Verdict::Delivered,
+        Ok(a) if (300..400).contains(&a.status) => Verdict::Stop(format!(
+            "{what}: HTTP {} redirects to {}, which reach does not follow (a redirected \
+             request is not a delivery): point the URL at where it redirects and send again",
+            a.status,
+            a.location.as_deref().unwrap_or("nowhere named")
+        )),
         Ok(a) => {
             let why = format!(
                 "{what}: HTTP {} {}",

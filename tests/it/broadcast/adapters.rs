@@ -796,3 +796,46 @@ fn webhook_batches_carry_their_key_in_the_header_and_the_body() {
     }
     assert_eq!(total, report["sent"].as_u64().expect("sent"));
 }
+
+/// A server that answers every request with a 302 to `to`.
+fn redirecting_server(to: &str) -> String {
+    let server = tiny_http::Server::http("127.0.0.1:0").expect("a port");
+    let base = format!("http://{}", server.server_addr());
+    let location = tiny_http::Header::from_bytes("Location", to).expect("a header");
+    std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            let response = tiny_http::Response::from_string("")
+                .with_status_code(302)
+                .with_header(location.clone());
+            let _ = request.respond(response);
+        }
+    });
+    base
+}
+
+#[test]
+fn a_redirect_is_never_followed_nor_booked_as_delivered() {
+    let dir = loaded(300);
+    let data = dir.path().join("d");
+    let (elsewhere, seen) = recording_server();
+    let sink = format!("webhook:{}/hook", redirecting_server(&elsewhere));
+    let out = reach()
+        .arg("--data")
+        .arg(&data)
+        .args(["broadcast", "", "--kind", "bot", "--text", "hi"])
+        .args(["--sink", &sink, "--id", "r", "--yes", "--json"])
+        .output()
+        .expect("runs");
+    let report = json(&out);
+    assert_eq!(report["state"], "failed", "{report}");
+    assert_eq!(report["sent"], 0, "{report}");
+    assert!(
+        seen.lock().expect("lock").is_empty(),
+        "the redirect was followed"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("HTTP 302 redirects to") && stderr.contains(&elsewhere),
+        "{stderr}"
+    );
+}
