@@ -2,13 +2,19 @@
 //! one write-ahead log per snapshot generation (`wal-<generation>.log`), and the `lock`
 //! file that the one writing process holds locked (with its pid inside, to name it).
 //!
-//! Every file the engine writes is created exclusively (`O_CREAT | O_EXCL`) and without
-//! following symbolic links (`O_NOFOLLOW`), so a link planted in the directory is never
-//! followed, and replaced by rename, with the file and the directory flushed.
+//! The snapshot is written to a temporary file created exclusively (`O_CREAT | O_EXCL`)
+//! and without following symbolic links (`O_NOFOLLOW`), flushed and renamed into place;
+//! a log is created the same way and then only appended to; the lock file is opened
+//! `O_NOFOLLOW`. So a link planted in the directory is never followed.
+//!
+//! The directory holds personal data: it is created `0700` and its files `0600`, and a
+//! directory or file that another user could change (owned by someone else, or writable
+//! by group or others) is refused with the fix, since whoever can write it decides what
+//! every query answers.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
@@ -45,9 +51,12 @@ impl DataDir {
     /// A directory that must exist already (for reading).
     pub fn existing(path: &Path) -> Result<DataDir, Error> {
         match fs::metadata(path) {
-            Ok(m) if m.is_dir() => Ok(DataDir {
-                path: path.to_path_buf(),
-            }),
+            Ok(m) if m.is_dir() => {
+                check_private(path, &m, "chmod 700")?;
+                Ok(DataDir {
+                    path: path.to_path_buf(),
+                })
+            }
             Ok(_) => Err(Error::Data(format!(
                 "{} is not a directory: --data must name a reach data directory",
                 path.display()
@@ -62,7 +71,10 @@ impl DataDir {
 
     /// A directory to write, created if needed.
     pub fn create(path: &Path) -> Result<DataDir, Error> {
-        fs::create_dir_all(path)
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
             .map_err(|e| Error::Io(format!("cannot create {}: {e}", path.display())))?;
         DataDir::existing(path)
     }
@@ -99,6 +111,7 @@ impl DataDir {
         match open_no_follow(&path) {
             Ok(file) => {
                 let meta = file.metadata().map_err(|e| io_error(&path, e))?;
+                check_private(&path, &meta, "chmod 600")?;
                 Ok(Some((
                     file,
                     FileId {
@@ -128,6 +141,7 @@ impl DataDir {
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|e| io_error(&path, e))?;
@@ -231,25 +245,64 @@ pub fn open_no_follow(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
-/// Creates a new file for writing; refuses if anything (a link included) is there.
+/// Opens one of the directory's files for reading, never through a link, refusing one
+/// another user could change.
+pub fn open_private(path: &Path) -> Result<File, Error> {
+    let file = open_no_follow(path).map_err(|e| io_error(path, e))?;
+    let meta = file.metadata().map_err(|e| io_error(path, e))?;
+    check_private(path, &meta, "chmod 600")?;
+    Ok(file)
+}
+
+/// Creates a new file (`0600`) for writing; refuses if anything (a link included) is
+/// there.
 pub fn create_new(path: &Path) -> Result<File, Error> {
     OpenOptions::new()
         .read(true)
         .write(true)
         .create_new(true)
+        .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .map_err(|e| io_error(path, e))
 }
 
-/// Opens an existing file to append to, never through a link.
+/// Opens an existing file to append to, never through a link, refusing one another user
+/// could change.
 pub fn open_append(path: &Path) -> Result<File, Error> {
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
         .write(true)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)
-        .map_err(|e| io_error(path, e))
+        .map_err(|e| io_error(path, e))?;
+    let meta = file.metadata().map_err(|e| io_error(path, e))?;
+    check_private(path, &meta, "chmod 600")?;
+    Ok(file)
+}
+
+/// Refuses a directory or file that another user could change: owned by someone other
+/// than this process's user, or writable by its group or by others. `fix` is the chmod
+/// that makes it private.
+fn check_private(path: &Path, meta: &fs::Metadata, fix: &str) -> Result<(), Error> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let shown = path.display();
+    if meta.uid() != me {
+        return Err(Error::Data(format!(
+            "{shown} belongs to user {}, not to this user ({me}): another user could change \
+             what reach reads there. Run reach as its owner, or `chown` it to this user",
+            meta.uid()
+        )));
+    }
+    let mode = meta.mode() & 0o777;
+    if mode & 0o022 != 0 {
+        return Err(Error::Data(format!(
+            "{shown} is writable by other users (mode {mode:03o}): any of them could change \
+             its contacts. Make it private with `{fix} {shown}`"
+        )));
+    }
+    Ok(())
 }
 
 fn remove_if_present(path: &Path) -> Result<(), Error> {

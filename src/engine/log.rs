@@ -16,7 +16,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::dir::{create_new, io_error, open_append, open_no_follow};
+use super::dir::{create_new, io_error, open_append, open_private};
 use crate::error::Error;
 
 const MAGIC: &[u8; 8] = b"REACHWAL";
@@ -147,7 +147,7 @@ pub fn read(
     after: u64,
     each: &mut dyn FnMut(u64, Vec<u8>) -> Result<(), Error>,
 ) -> Result<LogEnd, Error> {
-    let file = open_no_follow(path).map_err(|e| io_error(path, e))?;
+    let file = open_private(path)?;
     let size = file.metadata().map_err(|e| io_error(path, e))?.len();
     let mut input = BufReader::with_capacity(1 << 20, file);
     let damaged = |offset: u64, why: &str| {

@@ -794,3 +794,55 @@ fn events_move_their_field_only_forward() {
     );
     assert_eq!(count(""), 1, "and creates nobody");
 }
+
+/// The data directory holds personal data: made 0700 with 0600 files whatever the umask,
+/// and a directory or file another user could change is refused with the fix, changing
+/// nothing; once made private it opens as before.
+#[test]
+fn a_data_directory_others_could_change_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("d");
+    let csv = dir.path().join("c.csv");
+    let file = std::fs::File::create(&csv).expect("csv");
+    synth::write_csv(50, 1, synth::DEFAULT_ANCHOR, file, &|_| {}).expect("csv");
+    let shell = format!(
+        "umask 000 && exec {} --data {} import {}",
+        env!("CARGO_BIN_EXE_reach"),
+        data.display(),
+        csv.display()
+    );
+    let status = std::process::Command::new("sh")
+        .args(["-c", &shell])
+        .status();
+    assert!(status.expect("sh runs").success());
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    for entry in std::fs::read_dir(&data).expect("read dir").flatten() {
+        assert_eq!(mode(&entry.path()), 0o600, "{}", entry.path().display());
+    }
+    let set = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).expect("chmod")
+    };
+    let snapshot = data.join("contacts.snap");
+    for (path, loose, private) in [(&data, 0o777, 0o700), (&snapshot, 0o666, 0o600)] {
+        set(path, loose);
+        let out = crate::run_at(&data, &["count", ""]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("writable by other users"), "{stderr}");
+        assert!(stderr.contains("chmod"), "{stderr}");
+        set(path, private);
+        let out = crate::run_at(&data, &["count", ""]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "50");
+    }
+    // Owned by another user (only root can hand a file to another user; CI runs as root).
+    if std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0) {
+        std::os::unix::fs::chown(&snapshot, Some(65534), None).expect("chown");
+        let out = crate::run_at(&data, &["count", ""]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("belongs to user 65534"), "{stderr}");
+        std::os::unix::fs::chown(&snapshot, Some(0), None).expect("chown back");
+    }
+}
