@@ -231,7 +231,7 @@ fn run(ctx: &Context, send: impl FnOnce(&Run) -> Result<Report, Error>) -> Resul
     crate::cancel::reset();
     let bar = progress(0, "sending");
     let fixed = ctx.fixed_now;
-    let clock = move || fixed.unwrap_or_else(now_seconds);
+    let clock = move || fixed.unwrap_or_else(crate::model::time::now);
     let show = |done: u64, total: u64| {
         bar.set_length(total);
         bar.set_position(done);
@@ -260,12 +260,6 @@ fn run(ctx: &Context, send: impl FnOnce(&Run) -> Result<Report, Error>) -> Resul
         );
     }
     Ok(report)
-}
-
-fn now_seconds() -> crate::model::Seconds {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as crate::model::Seconds)
 }
 
 /// Prints the report and sets the exit status: 0 when done with nothing failed.

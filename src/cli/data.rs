@@ -64,9 +64,7 @@ pub fn generate(
     // Relative to --now, else to the start of today (UTC): the audience's recent
     // checkouts and interactions are recent today, and one day's runs agree.
     let anchor = now.unwrap_or_else(|| {
-        let clock = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(synth::DEFAULT_ANCHOR, |d| d.as_secs() as Seconds);
+        let clock = crate::model::time::now();
         clock - clock.rem_euclid(86_400)
     });
     let bar = progress(contacts, "generating");

@@ -32,7 +32,6 @@ pub mod output;
 mod query;
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::FixedOffset;
 
@@ -74,11 +73,7 @@ impl Context {
 
     /// The query's now: `--now`, else the clock.
     pub fn now(&self) -> Seconds {
-        self.fixed_now.unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as Seconds)
-        })
+        self.fixed_now.unwrap_or_else(crate::model::time::now)
     }
 }
 

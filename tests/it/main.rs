@@ -2,6 +2,7 @@
 
 mod broadcast;
 mod cli;
+mod clock;
 mod durability;
 mod engines;
 mod everyday;
