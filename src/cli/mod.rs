@@ -156,7 +156,7 @@ impl Command {
                 Some(args::BroadcastAction::Jobs { .. } | args::BroadcastAction::Show { .. }) => {
                     Access::Read
                 }
-                None if args.dry_run || args.sink == "dry-run" => Access::Read,
+                None if args.dry_run || args.sink == args::SinkSpec::DryRun => Access::Read,
                 _ => Access::Write,
             },
             _ => Access::Write,
@@ -339,11 +339,7 @@ pub fn execute(ctx: &mut Context, command: Command) -> Result<(), Error> {
         Command::Segments { format } => manage::segments(ctx, format),
         Command::Unsave { name } => manage::unsave(ctx, &name),
         Command::Apply { file, durability } => {
-            let durability = Durability::parse(&durability).ok_or_else(|| {
-                Error::Usage(format!(
-                    "--durability {durability}: expected sync, group or none"
-                ))
-            })?;
+            let durability = Durability::from(durability);
             match file {
                 Some(path) if path != Path::new("-") => {
                     let file = std::fs::File::open(&path)

@@ -261,13 +261,7 @@ pub fn show(ctx: &Context, account: &str, external_id: &str, format: Format) -> 
 
 /// Prints a segment as one `SELECT`, or the table's statements (`--schema`).
 pub fn sql(ctx: &Context, args: SqlArgs) -> Result<(), Error> {
-    let dialect = crate::sql::dialect(&args.dialect).ok_or_else(|| {
-        Error::Usage(format!(
-            "--dialect {}: expected one of {}",
-            args.dialect,
-            crate::sql::DIALECTS.join(", ")
-        ))
-    })?;
+    let dialect = args.dialect.dialect();
     identifier("--table", &args.table, true)?;
     if let Some(cluster) = &args.cluster {
         identifier("--cluster", cluster, false)?;
@@ -295,10 +289,7 @@ pub fn sql(ctx: &Context, args: SqlArgs) -> Result<(), Error> {
     } else {
         ctx.engine.compile(text, ctx.now())?
     };
-    let what = match args.select.as_str() {
-        "ids" => crate::sql::Select::Ids,
-        _ => crate::sql::Select::Count,
-    };
+    let what = crate::sql::Select::from(args.select);
     outln!(
         "{};",
         crate::sql::select(&segment.plan, dialect.as_ref(), &args.table, what)

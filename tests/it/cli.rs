@@ -361,3 +361,69 @@ fn reach_with_stdout(data: &Path, args: &[String], stdout: Stdio) -> Output {
         .output()
         .expect("runs")
 }
+
+/// The closed sets of options are clap value enums: a wrong value is a usage error
+/// (exit 2) that lists the values there are.
+#[test]
+fn a_wrong_option_value_lists_the_valid_ones() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("d");
+    for (args, listed) in [
+        (
+            &["sql", "--dialect", "mysql", "tag:a"][..],
+            "[possible values: clickhouse, postgres]",
+        ),
+        (
+            &["sql", "--dialect", "postgres", "--select", "rows"],
+            "[possible values: count, ids]",
+        ),
+        (
+            &["apply", "--durability", "fast"],
+            "[possible values: sync, group, none]",
+        ),
+        (
+            &[
+                "broadcast",
+                "tag:a",
+                "--kind",
+                "broadcast",
+                "--text",
+                "x",
+                "--sink",
+                "ftp:x",
+            ],
+            "expected platform, jsonl:PATH (jsonl:- for stdout), webhook:URL or dry-run",
+        ),
+        (
+            &[
+                "broadcast",
+                "tag:a",
+                "--kind",
+                "broadcast",
+                "--text",
+                "x",
+                "--sink",
+                "webhook:ftp://x",
+            ],
+            "expected an http:// or https:// URL",
+        ),
+        (
+            &[
+                "broadcast",
+                "tag:a",
+                "--kind",
+                "broadcast",
+                "--text",
+                "x",
+                "--sink",
+                "jsonl:",
+            ],
+            "jsonl: needs a PATH",
+        ),
+    ] {
+        let out = reach(&data, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(listed), "{args:?}: {}", stderr(&out));
+    }
+    assert!(!data.exists(), "a usage error opens nothing");
+}
