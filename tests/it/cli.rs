@@ -427,3 +427,43 @@ fn a_wrong_option_value_lists_the_valid_ones() {
     }
     assert!(!data.exists(), "a usage error opens nothing");
 }
+
+/// `reach apply` refuses a line longer than 16 MiB by its number (and reads on), rather
+/// than holding a line with no end in memory.
+#[test]
+fn apply_refuses_a_line_over_16_mib_and_goes_on() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tmp");
+    let upsert =
+        r#"{"op": "upsert", "contact": {"channel": "web", "account": "w", "external_id": "1"}}"#;
+    let long = format!(
+        r#"{{"op": "quota", "account": "{}"}}"#,
+        "a".repeat(16 << 20)
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reach"))
+        .arg("--data")
+        .arg(dir.path().join("d"))
+        .args(["apply", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = format!("{upsert}\n{long}\n{upsert}\n");
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().expect("runs");
+    writer.join().expect("writer").expect("written");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let acks: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(acks.len(), 3, "{acks:?}");
+    assert_eq!(acks[0]["ok"], true);
+    assert_eq!(
+        acks[1]["error"],
+        "line 2 is longer than 16777216 bytes, the longest line reach apply takes: split the change (an upsert of one contact, tags of a segment) into shorter lines"
+    );
+    assert_eq!(acks[2]["ok"], true);
+}
