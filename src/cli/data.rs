@@ -8,7 +8,7 @@ use std::time::Instant;
 use chrono::FixedOffset;
 
 use super::Context;
-use super::output::progress;
+use super::output::{Cell, progress};
 use crate::csv::ImportOptions;
 use crate::engine::{Edit, Engine};
 use crate::error::Error;
@@ -101,12 +101,12 @@ pub fn stats(ctx: &Context, memory: bool, format: super::args::Format) -> Result
         let total = set.len();
         let sub = set.intersection_len(&subscribed);
         vec![
-            channel.to_string(),
-            account.to_string(),
-            total.to_string(),
-            sub.to_string(),
-            (total - sub).to_string(),
-            sub.to_string(),
+            Cell::from(channel),
+            Cell::from(account),
+            Cell::Count(total),
+            Cell::Count(sub),
+            Cell::Count(total - sub),
+            Cell::Count(sub),
         ]
     };
     for channel in Channel::ALL {
@@ -131,20 +131,21 @@ pub fn stats(ctx: &Context, memory: bool, format: super::args::Format) -> Result
         let parts = store.memory_breakdown();
         let total: usize = parts.iter().map(|p| p.1).sum();
         let per = |b: usize| b as f64 / store.len().max(1) as f64;
-        let mut rows: Vec<Vec<String>> = parts
+        let tenths = |value: f64| Cell::Decimal { value, decimals: 1 };
+        let mut rows: Vec<Vec<Cell>> = parts
             .iter()
             .map(|(name, b)| {
                 vec![
-                    name.clone(),
-                    format!("{:.1}", *b as f64 / 1e6),
-                    format!("{:.1}", per(*b)),
+                    Cell::from(name.as_str()),
+                    tenths(*b as f64 / 1e6),
+                    tenths(per(*b)),
                 ]
             })
             .collect();
         rows.push(vec![
-            "total".into(),
-            format!("{:.1}", total as f64 / 1e6),
-            format!("{:.1}", per(total)),
+            Cell::from("total"),
+            tenths(total as f64 / 1e6),
+            tenths(per(total)),
         ]);
         let header = ["part", "MB", "bytes/contact"].map(String::from);
         super::output::emit(&header, &rows, format)?;

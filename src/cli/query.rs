@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::Context;
 use super::args::{CountArgs, Format, SqlArgs};
-use super::output::progress;
+use super::output::{Cell, progress};
 use crate::csv::{ColumnChoice, format_cell, list_columns};
 use crate::engine::Segment;
 use crate::error::Error;
@@ -123,10 +123,10 @@ pub fn list(
     };
     let mut header: Vec<String> = fields.iter().map(|f| f.name().to_string()).collect();
     header.push("status".into());
-    let rows: Vec<Vec<String>> = (contacts.iter())
+    let rows: Vec<Vec<Cell>> = (contacts.iter())
         .map(|c| {
-            let mut row: Vec<String> = fields.iter().map(|f| cell(c, *f)).collect();
-            row.push(super::output::status(c).to_string());
+            let mut row: Vec<Cell> = fields.iter().map(|f| Cell::Text(cell(c, *f))).collect();
+            row.push(super::output::status(c).into());
             row
         })
         .collect();
@@ -143,7 +143,7 @@ pub fn list(
             "{} of {} (from {})",
             rows.len(),
             super::output::count_of(matching.len(), "contact"),
-            offset + usize::from(!rows.is_empty())
+            offset.saturating_add(usize::from(!rows.is_empty()))
         );
     }
     Ok(())
