@@ -7,6 +7,7 @@ mod durability;
 mod engines;
 mod everyday;
 mod explain;
+mod golden;
 mod grammar;
 mod import_export;
 pub mod oracle;
