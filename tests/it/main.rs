@@ -12,6 +12,7 @@ mod grammar;
 mod import_export;
 pub mod oracle;
 mod parser;
+mod printed;
 mod repl;
 mod snapshot;
 mod sql;
