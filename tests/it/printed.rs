@@ -20,6 +20,16 @@ fn stdout(out: &Output) -> String {
 /// must succeed.
 fn run(data: Option<&Path>, args: &[&str]) -> String {
     let mut command = crate::reach();
+    // What could colour or reflow the text comes from the environment: none of it.
+    for var in [
+        "CLICOLOR_FORCE",
+        "CLICOLOR",
+        "NO_COLOR",
+        "COLUMNS",
+        "REACH_DATA",
+    ] {
+        command.env_remove(var);
+    }
     command.args(["--tz", TZ]);
     if let Some(data) = data {
         command.arg("--data").arg(data);
