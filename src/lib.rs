@@ -83,3 +83,4 @@ pub mod synth;
 
 pub use engine::{Committed, Durability, Edit, Engine, Identity, Quota, Segment, Target, View};
 pub use error::Error;
+pub use exec::{ExplainNode, Strategy};

@@ -46,7 +46,7 @@ pub struct Run<'a> {
 impl Default for Run<'_> {
     fn default() -> Self {
         Run {
-            clock: &now_seconds,
+            clock: &crate::model::time::now,
             progress: &|_, _| {},
             stop: &|| false,
             backoff: Duration::from_millis(200),
@@ -56,12 +56,6 @@ impl Default for Run<'_> {
 
 /// Attempts per recipient (the first and the retries).
 const ATTEMPTS: usize = 6;
-
-fn now_seconds() -> Seconds {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as Seconds)
-}
 
 /// Freezes and judges a request without starting anything: what `--dry-run` and the
 /// preview show.

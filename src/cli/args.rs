@@ -302,8 +302,8 @@ pub enum Command {
         /// The file of changes [default: stdin]
         file: Option<PathBuf>,
         /// When a change counts as durable: sync (each flushed), group (lines arriving together share a flush), none
-        #[arg(long, default_value = "group", value_name = "MODE", value_parser = ["sync", "group", "none"])]
-        durability: String,
+        #[arg(long, value_enum, default_value_t = DurabilityMode::Group, value_name = "MODE")]
+        durability: DurabilityMode,
     },
     /// Send a message to a segment's contacts (or a CSV audience), exactly once
     #[command(
@@ -327,8 +327,8 @@ pub struct SqlArgs {
     #[arg(allow_hyphen_values = true)]
     pub segment: Option<String>,
     /// The engine whose SQL to write
-    #[arg(long, value_parser = ["clickhouse", "postgres"])]
-    pub dialect: String,
+    #[arg(long, value_enum)]
+    pub dialect: DialectName,
     /// Print the statements that create the table instead of a query
     #[arg(long)]
     pub schema: bool,
@@ -339,8 +339,8 @@ pub struct SqlArgs {
     #[arg(long, value_name = "NAME")]
     pub cluster: Option<String>,
     /// What the query returns: the count, or the matching contacts' identities
-    #[arg(long, value_parser = ["count", "ids"], default_value = "count")]
-    pub select: String,
+    #[arg(long, value_enum, default_value_t = SelectWhat::Count)]
+    pub select: SelectWhat,
 }
 
 #[derive(Args, Debug)]
@@ -360,8 +360,8 @@ pub struct BroadcastArgs {
     #[arg(long)]
     pub text: Option<String>,
     /// Where the messages go: platform, jsonl:PATH, webhook:URL, dry-run
-    #[arg(long, default_value = "platform")]
-    pub sink: String,
+    #[arg(long, default_value = "platform", value_name = "SINK", value_parser = SinkSpec::parse)]
+    pub sink: SinkSpec,
     /// The channels file (endpoints and tokens) [default: DATA/channels.toml]
     #[arg(long, value_name = "FILE")]
     pub channels: Option<PathBuf>,
@@ -495,6 +495,113 @@ pub enum TagAction {
     Remove,
 }
 
+/// `--durability` of `reach apply`: the engine's [`Durability`](reach::Durability) modes.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DurabilityMode {
+    Sync,
+    Group,
+    None,
+}
+
+impl From<DurabilityMode> for reach::Durability {
+    fn from(mode: DurabilityMode) -> Self {
+        match mode {
+            DurabilityMode::Sync => reach::Durability::Sync,
+            DurabilityMode::Group => reach::Durability::Group,
+            DurabilityMode::None => reach::Durability::None,
+        }
+    }
+}
+
+/// `--dialect` of `reach sql`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DialectName {
+    Clickhouse,
+    Postgres,
+}
+
+impl DialectName {
+    /// The dialect's SQL writer.
+    pub fn dialect(self) -> Box<dyn reach::sql::Dialect> {
+        match self {
+            DialectName::Clickhouse => Box::new(reach::sql::ClickHouse),
+            DialectName::Postgres => Box::new(reach::sql::Postgres),
+        }
+    }
+}
+
+/// `--select` of `reach sql`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SelectWhat {
+    Count,
+    Ids,
+}
+
+impl From<SelectWhat> for reach::sql::Select {
+    fn from(what: SelectWhat) -> Self {
+        match what {
+            SelectWhat::Count => reach::sql::Select::Count,
+            SelectWhat::Ids => reach::sql::Select::Ids,
+        }
+    }
+}
+
+/// `--sink` of `reach broadcast`: where the messages go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SinkSpec {
+    /// Each channel's API, per the channels file.
+    Platform,
+    /// A JSON Lines outbox at PATH (`-`: stdout).
+    Jsonl(String),
+    /// One POST a batch to an http(s) URL.
+    Webhook(String),
+    /// The preview and report only (as `--dry-run`).
+    DryRun,
+    /// Accepts everything, sends nothing (for measurements; not listed in the help).
+    Discard,
+}
+
+impl SinkSpec {
+    /// Parses a `--sink` spelling; the error lists what is accepted.
+    pub fn parse(text: &str) -> Result<SinkSpec, String> {
+        const EXPECTED: &str =
+            "expected platform, jsonl:PATH (jsonl:- for stdout), webhook:URL or dry-run";
+        if let Some(path) = text.strip_prefix("jsonl:") {
+            return match path {
+                "" => Err(format!("jsonl: needs a PATH; {EXPECTED}")),
+                path => Ok(SinkSpec::Jsonl(path.to_string())),
+            };
+        }
+        if let Some(url) = text.strip_prefix("webhook:") {
+            return if url.starts_with("http://") || url.starts_with("https://") {
+                Ok(SinkSpec::Webhook(url.to_string()))
+            } else {
+                Err(format!(
+                    "webhook:{url}: expected an http:// or https:// URL after webhook:"
+                ))
+            };
+        }
+        match text {
+            "platform" => Ok(SinkSpec::Platform),
+            "dry-run" => Ok(SinkSpec::DryRun),
+            "discard" => Ok(SinkSpec::Discard),
+            _ => Err(EXPECTED.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for SinkSpec {
+    /// The spelling [`SinkSpec::parse`] takes (what a job records).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SinkSpec::Platform => f.write_str("platform"),
+            SinkSpec::Jsonl(path) => write!(f, "jsonl:{path}"),
+            SinkSpec::Webhook(url) => write!(f, "webhook:{url}"),
+            SinkSpec::DryRun => f.write_str("dry-run"),
+            SinkSpec::Discard => f.write_str("discard"),
+        }
+    }
+}
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;

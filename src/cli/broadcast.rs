@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use super::Context;
-use super::args::{BroadcastAction, BroadcastArgs};
+use super::args::{BroadcastAction, BroadcastArgs, SinkSpec};
 use super::output::{ask, progress, table, terminal_width, write_error};
 use reach::broadcast::{self, AudienceSource, Judgement, Message, Options, Report, Request, Run};
 use reach::error::Error;
@@ -31,14 +31,14 @@ pub fn broadcast(ctx: &mut Context, args: BroadcastArgs) -> Result<(), Error> {
     let now = ctx.now();
     let (judgement, _) = broadcast::preview(&ctx.engine, &request, now)?;
     note_raw!("{}", preview_text(&judgement));
-    let dry = args.dry_run || args.sink == "dry-run";
+    let dry = args.dry_run || args.sink == SinkSpec::DryRun;
     if dry {
         let report = Report::preview(request.id.as_deref().unwrap_or("preview"), &judgement);
         return finish(&report, args.json);
     }
     let mut sink = open_sink(
         ctx,
-        &args.sink,
+        &args.sink.to_string(),
         args.channels.as_deref(),
         request.id.as_deref().unwrap_or(""),
         false,
@@ -109,7 +109,7 @@ fn request(ctx: &Context, args: &BroadcastArgs) -> Result<Request, Error> {
             reply_window: args.reply_window,
             partial: args.partial,
             rate: args.rate,
-            sink: args.sink.clone(),
+            sink: args.sink.to_string(),
             channels,
         },
     })
@@ -231,7 +231,7 @@ fn run(ctx: &Context, send: impl FnOnce(&Run) -> Result<Report, Error>) -> Resul
     reach::cancel::reset();
     let bar = progress(0, "sending");
     let fixed = ctx.fixed_now;
-    let clock = move || fixed.unwrap_or_else(now_seconds);
+    let clock = move || fixed.unwrap_or_else(reach::model::time::now);
     let show = |done: u64, total: u64| {
         bar.set_length(total);
         bar.set_position(done);
@@ -260,12 +260,6 @@ fn run(ctx: &Context, send: impl FnOnce(&Run) -> Result<Report, Error>) -> Resul
         );
     }
     Ok(report)
-}
-
-fn now_seconds() -> reach::model::Seconds {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as reach::model::Seconds)
 }
 
 /// Prints the report and sets the exit status: 0 when done with nothing failed.

@@ -8,7 +8,7 @@ use std::time::Instant;
 use chrono::FixedOffset;
 
 use super::Context;
-use super::output::progress;
+use super::output::{Cell, progress};
 use reach::csv::ImportOptions;
 use reach::engine::{Edit, Engine};
 use reach::error::Error;
@@ -64,9 +64,7 @@ pub fn generate(
     // Relative to --now, else to the start of today (UTC): the audience's recent
     // checkouts and interactions are recent today, and one day's runs agree.
     let anchor = now.unwrap_or_else(|| {
-        let clock = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(synth::DEFAULT_ANCHOR, |d| d.as_secs() as Seconds);
+        let clock = reach::model::time::now();
         clock - clock.rem_euclid(86_400)
     });
     let bar = progress(contacts, "generating");
@@ -103,12 +101,12 @@ pub fn stats(ctx: &Context, memory: bool, format: super::args::Format) -> Result
         let total = set.len();
         let sub = set.intersection_len(&subscribed);
         vec![
-            channel.to_string(),
-            account.to_string(),
-            total.to_string(),
-            sub.to_string(),
-            (total - sub).to_string(),
-            sub.to_string(),
+            Cell::from(channel),
+            Cell::from(account),
+            Cell::Count(total),
+            Cell::Count(sub),
+            Cell::Count(total - sub),
+            Cell::Count(sub),
         ]
     };
     for channel in Channel::ALL {
@@ -133,20 +131,21 @@ pub fn stats(ctx: &Context, memory: bool, format: super::args::Format) -> Result
         let parts = store.memory_breakdown();
         let total: usize = parts.iter().map(|p| p.1).sum();
         let per = |b: usize| b as f64 / store.len().max(1) as f64;
-        let mut rows: Vec<Vec<String>> = parts
+        let tenths = |value: f64| Cell::Decimal { value, decimals: 1 };
+        let mut rows: Vec<Vec<Cell>> = parts
             .iter()
             .map(|(name, b)| {
                 vec![
-                    name.clone(),
-                    format!("{:.1}", *b as f64 / 1e6),
-                    format!("{:.1}", per(*b)),
+                    Cell::from(name.as_str()),
+                    tenths(*b as f64 / 1e6),
+                    tenths(per(*b)),
                 ]
             })
             .collect();
         rows.push(vec![
-            "total".into(),
-            format!("{:.1}", total as f64 / 1e6),
-            format!("{:.1}", per(total)),
+            Cell::from("total"),
+            tenths(total as f64 / 1e6),
+            tenths(per(total)),
         ]);
         let header = ["part", "MB", "bytes/contact"].map(String::from);
         super::output::emit(&header, &rows, format)?;

@@ -3,7 +3,7 @@
 
 use super::Context;
 use super::args::{Format, TagAction, TagSort, TagsArgs};
-use super::output::{ask, count_of};
+use super::output::{Cell, ask, count_of};
 use super::query::compile;
 use reach::engine::{CONFIRM_WORD, Edit, Target};
 use reach::error::Error;
@@ -67,16 +67,16 @@ pub fn quota(
     accounts.extend(quotas.keys().cloned());
     accounts.sort();
     accounts.dedup();
-    let rows: Vec<Vec<String>> = accounts
+    let rows: Vec<Vec<Cell>> = accounts
         .iter()
         .map(|a| {
             let q = quotas.get(a).copied().unwrap_or_default();
             vec![
-                a.clone(),
-                format!("{}/{}", q.used, q.total()),
-                q.plan.to_string(),
-                q.purchased.to_string(),
-                q.remaining().to_string(),
+                a.as_str().into(),
+                format!("{}/{}", q.used, q.total()).into(),
+                q.plan.into(),
+                q.purchased.into(),
+                q.remaining().into(),
             ]
         })
         .collect();
@@ -150,15 +150,15 @@ pub fn tags(ctx: &mut Context, args: TagsArgs) -> Result<(), Error> {
     }
     let size = args.page_size as usize;
     let pages = entries.len().div_ceil(size).max(1);
-    let rows: Vec<Vec<String>> = entries
+    let rows: Vec<Vec<Cell>> = entries
         .iter()
-        .skip((args.page as usize - 1) * size)
+        .skip(page_start(args.page, size))
         .take(size)
         .map(|e| {
             vec![
-                e.name.to_string(),
-                e.rows.len().to_string(),
-                format_rfc3339(e.created_at),
+                e.name.to_string().into(),
+                e.rows.len().into(),
+                format_rfc3339(e.created_at).into(),
             ]
         })
         .collect();
@@ -333,11 +333,11 @@ pub fn save(ctx: &mut Context, name: &str, segment: &str) -> Result<(), Error> {
 }
 
 pub fn segments(ctx: &Context, format: Format) -> Result<(), Error> {
-    let rows: Vec<Vec<String>> = ctx
+    let rows: Vec<Vec<Cell>> = ctx
         .engine
         .saved_segments()
         .into_iter()
-        .map(|(n, t)| vec![format!("@{n}"), t])
+        .map(|(n, t)| vec![format!("@{n}").into(), t.into()])
         .collect();
     super::output::emit(&["name".into(), "segment".into()], &rows, format)
 }
@@ -355,4 +355,12 @@ pub fn unsave(ctx: &mut Context, name: &str) -> Result<(), Error> {
     ctx.engine
         .commit(Edit::ForgetSegment { name: name.clone() }, ctx.now())?;
     outln!("removed @{name}")
+}
+
+/// The index of page `page`'s first entry (pages count from 1), saturating: a page past
+/// every entry is empty, however large its number.
+fn page_start(page: u64, size: usize) -> usize {
+    usize::try_from(page.saturating_sub(1))
+        .unwrap_or(usize::MAX)
+        .saturating_mul(size)
 }

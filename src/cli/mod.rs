@@ -32,7 +32,6 @@ pub mod output;
 mod query;
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::FixedOffset;
 
@@ -74,11 +73,7 @@ impl Context {
 
     /// The query's now: `--now`, else the clock.
     pub fn now(&self) -> Seconds {
-        self.fixed_now.unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as Seconds)
-        })
+        self.fixed_now.unwrap_or_else(reach::model::time::now)
     }
 }
 
@@ -161,7 +156,7 @@ impl Command {
                 Some(args::BroadcastAction::Jobs { .. } | args::BroadcastAction::Show { .. }) => {
                     Access::Read
                 }
-                None if args.dry_run || args.sink == "dry-run" => Access::Read,
+                None if args.dry_run || args.sink == args::SinkSpec::DryRun => Access::Read,
                 _ => Access::Write,
             },
             _ => Access::Write,
@@ -344,11 +339,7 @@ pub fn execute(ctx: &mut Context, command: Command) -> Result<(), Error> {
         Command::Segments { format } => manage::segments(ctx, format),
         Command::Unsave { name } => manage::unsave(ctx, &name),
         Command::Apply { file, durability } => {
-            let durability = Durability::parse(&durability).ok_or_else(|| {
-                Error::Usage(format!(
-                    "--durability {durability}: expected sync, group or none"
-                ))
-            })?;
+            let durability = Durability::from(durability);
             match file {
                 Some(path) if path != Path::new("-") => {
                     let file = std::fs::File::open(&path)

@@ -60,18 +60,83 @@ pub fn out(args: std::fmt::Arguments) -> Result<(), reach::error::Error> {
     }
 }
 
+/// One cell of a table, typed by its column: json writes a number as a number and text
+/// as a string, whatever the text looks like (a tag named `2024`, an account
+/// `+85230001234`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    Text(String),
+    Count(u64),
+    /// A measure shown with `decimals` digits after the point.
+    Decimal {
+        value: f64,
+        decimals: usize,
+    },
+}
+
+impl Cell {
+    /// The cell as json: a number for a count or a measure (rounded as shown), else a
+    /// string.
+    fn json(&self) -> serde_json::Value {
+        match self {
+            Cell::Text(text) => text.as_str().into(),
+            Cell::Count(n) => (*n).into(),
+            Cell::Decimal { .. } => self
+                .to_string()
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map_or_else(|| self.to_string().into(), serde_json::Value::Number),
+        }
+    }
+}
+
+impl std::fmt::Display for Cell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cell::Text(text) => f.write_str(text),
+            Cell::Count(n) => write!(f, "{n}"),
+            Cell::Decimal { value, decimals } => write!(f, "{value:.decimals$}"),
+        }
+    }
+}
+
+impl From<String> for Cell {
+    fn from(text: String) -> Cell {
+        Cell::Text(text)
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(text: &str) -> Cell {
+        Cell::Text(text.to_string())
+    }
+}
+
+impl From<u64> for Cell {
+    fn from(n: u64) -> Cell {
+        Cell::Count(n)
+    }
+}
+
 /// Writes rows with their header as a table (or records, under `\x`), csv, or json
-/// (one object a row, numbers as numbers). Tables longer than the terminal go through a
-/// pager.
+/// (one object a row, each cell as its type: numbers as numbers, text as strings).
+/// Tables longer than the terminal go through a pager.
 pub fn emit(
     header: &[String],
-    rows: &[Vec<String>],
+    rows: &[Vec<Cell>],
     format: Format,
 ) -> Result<(), reach::error::Error> {
+    let text_rows = || -> Vec<Vec<String>> {
+        (rows.iter())
+            .map(|row| row.iter().map(Cell::to_string).collect())
+            .collect()
+    };
     match format {
-        Format::Table => page(&table(header, rows, terminal_width())),
+        Format::Table => page(&table(header, &text_rows(), terminal_width())),
         Format::Csv => {
             let mut w = csv::Writer::from_writer(Vec::new());
+            let rows = text_rows();
             for row in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
                 w.write_record(row).map_err(|e| write_error(e.into()))?;
             }
@@ -81,13 +146,7 @@ pub fn emit(
         Format::Json => {
             for row in rows {
                 let object: serde_json::Map<String, serde_json::Value> = (header.iter().zip(row))
-                    .map(|(key, cell)| {
-                        let value = match cell.parse::<u64>() {
-                            Ok(n) if !cell.starts_with('0') || cell == "0" => n.into(),
-                            _ => cell.clone().into(),
-                        };
-                        (key.clone(), value)
-                    })
+                    .map(|(key, cell)| (key.clone(), cell.json()))
                     .collect();
                 outln!("{}", serde_json::Value::Object(object))?;
             }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::Context;
 use super::args::{CountArgs, Format, SqlArgs};
-use super::output::progress;
+use super::output::{Cell, progress};
 use reach::csv::{ColumnChoice, format_cell, list_columns};
 use reach::engine::Segment;
 use reach::error::Error;
@@ -123,10 +123,10 @@ pub fn list(
     };
     let mut header: Vec<String> = fields.iter().map(|f| f.name().to_string()).collect();
     header.push("status".into());
-    let rows: Vec<Vec<String>> = (contacts.iter())
+    let rows: Vec<Vec<Cell>> = (contacts.iter())
         .map(|c| {
-            let mut row: Vec<String> = fields.iter().map(|f| cell(c, *f)).collect();
-            row.push(super::output::status(c).to_string());
+            let mut row: Vec<Cell> = fields.iter().map(|f| Cell::Text(cell(c, *f))).collect();
+            row.push(super::output::status(c).into());
             row
         })
         .collect();
@@ -143,7 +143,7 @@ pub fn list(
             "{} of {} (from {})",
             rows.len(),
             super::output::count_of(matching.len(), "contact"),
-            offset + usize::from(!rows.is_empty())
+            offset.saturating_add(usize::from(!rows.is_empty()))
         );
     }
     Ok(())
@@ -261,13 +261,7 @@ pub fn show(ctx: &Context, account: &str, external_id: &str, format: Format) -> 
 
 /// Prints a segment as one `SELECT`, or the table's statements (`--schema`).
 pub fn sql(ctx: &Context, args: SqlArgs) -> Result<(), Error> {
-    let dialect = reach::sql::dialect(&args.dialect).ok_or_else(|| {
-        Error::Usage(format!(
-            "--dialect {}: expected one of {}",
-            args.dialect,
-            reach::sql::DIALECTS.join(", ")
-        ))
-    })?;
+    let dialect = args.dialect.dialect();
     identifier("--table", &args.table, true)?;
     if let Some(cluster) = &args.cluster {
         identifier("--cluster", cluster, false)?;
@@ -295,10 +289,7 @@ pub fn sql(ctx: &Context, args: SqlArgs) -> Result<(), Error> {
     } else {
         ctx.engine.compile(text, ctx.now())?
     };
-    let what = match args.select.as_str() {
-        "ids" => reach::sql::Select::Ids,
-        _ => reach::sql::Select::Count,
-    };
+    let what = reach::sql::Select::from(args.select);
     outln!(
         "{};",
         reach::sql::select(&segment.plan, dialect.as_ref(), &args.table, what)

@@ -123,7 +123,8 @@ pub fn page_rows(store: &Store, rows: &RoaringBitmap, offset: usize, limit: usiz
     let mut accounts: Vec<_> = store.accounts().collect();
     accounts.sort_by(|a, b| (a.channel.name(), a.id).cmp(&(b.channel.name(), b.id)));
     let by_id = |a: &u32, b: &u32| store.external_id(*a).cmp(store.external_id(*b));
-    let (mut out, mut skip) = (Vec::with_capacity(limit), offset);
+    let capacity = limit.min(rows.len() as usize);
+    let (mut out, mut skip) = (Vec::with_capacity(capacity), offset);
     for account in accounts {
         if out.len() == limit {
             break;
@@ -134,7 +135,7 @@ pub fn page_rows(store: &Store, rows: &RoaringBitmap, offset: usize, limit: usiz
             continue;
         }
         let mut members: Vec<u32> = (account.rows & rows).iter().collect();
-        let wanted = skip + limit - out.len();
+        let wanted = skip.saturating_add(limit - out.len());
         if wanted < members.len() {
             members.select_nth_unstable_by(wanted, by_id);
             members.truncate(wanted);

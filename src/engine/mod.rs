@@ -304,6 +304,12 @@ impl Engine {
         self.read().explain(segment)
     }
 
+    /// The steps the executor took to count `segment`, as a tree (see
+    /// [`View::explain_tree`]).
+    pub fn explain_tree(&self, segment: &Segment) -> crate::exec::ExplainNode {
+        self.read().explain_tree(segment)
+    }
+
     /// Saved segments by name (a copy).
     pub fn saved_segments(&self) -> SavedSegments {
         self.read().saved_segments().clone()

@@ -93,7 +93,13 @@ impl View<'_> {
 
     /// EXPLAIN ANALYZE: the plan tree with estimated and actual cardinalities.
     pub fn explain(&self, segment: &Segment) -> String {
-        let node = ExplainNode::new(&segment.plan, &self.state.store);
-        explain_text(&node, &segment.warnings)
+        explain_text(&self.explain_tree(segment), &segment.warnings)
+    }
+
+    /// EXPLAIN ANALYZE as a tree: the steps the executor took to count `segment`, each
+    /// with its strategy, estimate, cost, actual rows and time (what [`View::explain`]
+    /// renders).
+    pub fn explain_tree(&self, segment: &Segment) -> ExplainNode {
+        ExplainNode::new(&segment.plan, &self.state.store)
     }
 }

@@ -11,6 +11,15 @@ pub const MIN_STORED: Seconds = 0;
 /// The latest instant the store can hold (2106-02-07T06:28:14Z): columns keep `u32` seconds.
 pub const MAX_STORED: Seconds = u32::MAX as Seconds - 1;
 
+/// The clock's now, in whole seconds (0 for a clock set before 1970). The one place
+/// reach reads the wall clock: everything else takes a `now` (the command line's `--now`
+/// fixes it), so that results can be reproduced.
+pub fn now() -> Seconds {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as Seconds)
+}
+
 /// Parses an RFC 3339 time (`2024-05-01T10:00:00+08:00`), dropping any fraction of a second.
 pub fn parse_rfc3339(text: &str) -> Option<Seconds> {
     let text = text.trim();

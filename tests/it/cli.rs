@@ -343,3 +343,109 @@ fn reach_with_stdout(data: &Path, args: &[String], stdout: Stdio) -> Output {
         .output()
         .expect("runs")
 }
+
+/// The closed sets of options are clap value enums: a wrong value is a usage error
+/// (exit 2) that lists the values there are.
+#[test]
+fn a_wrong_option_value_lists_the_valid_ones() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("d");
+    for (args, listed) in [
+        (
+            &["sql", "--dialect", "mysql", "tag:a"][..],
+            "[possible values: clickhouse, postgres]",
+        ),
+        (
+            &["sql", "--dialect", "postgres", "--select", "rows"],
+            "[possible values: count, ids]",
+        ),
+        (
+            &["apply", "--durability", "fast"],
+            "[possible values: sync, group, none]",
+        ),
+        (
+            &[
+                "broadcast",
+                "tag:a",
+                "--kind",
+                "broadcast",
+                "--text",
+                "x",
+                "--sink",
+                "ftp:x",
+            ],
+            "expected platform, jsonl:PATH (jsonl:- for stdout), webhook:URL or dry-run",
+        ),
+        (
+            &[
+                "broadcast",
+                "tag:a",
+                "--kind",
+                "broadcast",
+                "--text",
+                "x",
+                "--sink",
+                "webhook:ftp://x",
+            ],
+            "expected an http:// or https:// URL",
+        ),
+        (
+            &[
+                "broadcast",
+                "tag:a",
+                "--kind",
+                "broadcast",
+                "--text",
+                "x",
+                "--sink",
+                "jsonl:",
+            ],
+            "jsonl: needs a PATH",
+        ),
+    ] {
+        let out = reach(&data, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(listed), "{args:?}: {}", stderr(&out));
+    }
+    assert!(!data.exists(), "a usage error opens nothing");
+}
+
+/// `reach apply` refuses a line longer than 16 MiB by its number (and reads on), rather
+/// than holding a line with no end in memory.
+#[test]
+fn apply_refuses_a_line_over_16_mib_and_goes_on() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tmp");
+    let upsert =
+        r#"{"op": "upsert", "contact": {"channel": "web", "account": "w", "external_id": "1"}}"#;
+    let long = format!(
+        r#"{{"op": "quota", "account": "{}"}}"#,
+        "a".repeat(16 << 20)
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reach"))
+        .arg("--data")
+        .arg(dir.path().join("d"))
+        .args(["apply", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = format!("{upsert}\n{long}\n{upsert}\n");
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().expect("runs");
+    writer.join().expect("writer").expect("written");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let acks: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(acks.len(), 3, "{acks:?}");
+    assert_eq!(acks[0]["ok"], true);
+    assert_eq!(
+        acks[1]["error"],
+        "line 2 is longer than 16777216 bytes, the longest line reach apply takes: split the change (an upsert of one contact, tags of a segment) into shorter lines"
+    );
+    assert_eq!(acks[2]["ok"], true);
+}

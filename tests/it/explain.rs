@@ -2,7 +2,8 @@
 //! children in the order the cost model chose, each with its strategy (", counted" where
 //! the step's rows are counted, not built), and actual counts that are the executor's.
 
-use reach::Engine;
+use reach::Strategy::{self, *};
+use reach::{Engine, ExplainNode};
 
 use crate::oracle::NOW;
 
@@ -11,25 +12,38 @@ fn engine() -> Engine {
     Engine::in_memory_with(crate::generated_store(100_000, 7, NOW))
 }
 
-/// The explained steps of `segment`: (label, strategy, actual rows), depth-first.
-fn steps(engine: &Engine, segment: &str) -> Vec<(String, String, u64)> {
+/// One explained step, read from the executor's tree.
+#[derive(Debug, PartialEq)]
+struct Step {
+    label: String,
+    how: Strategy,
+    /// Whether its rows were only counted, not built.
+    counted: bool,
+    actual: u64,
+}
+
+/// The explained steps of `segment`, depth-first.
+fn steps(engine: &Engine, segment: &str) -> Vec<Step> {
+    fn walk(node: &ExplainNode, out: &mut Vec<Step>) {
+        out.push(Step {
+            label: node.label.clone(),
+            how: node.strategy,
+            counted: node.counted,
+            actual: node.actual,
+        });
+        for child in &node.children {
+            walk(child, out);
+        }
+    }
     let compiled = engine.compile(segment, NOW).expect("compiles");
-    let text = engine.explain(&compiled);
-    text.lines()
-        .map(|line| {
-            let line = line.trim_start_matches(|c: char| "│├└─ ".contains(c));
-            let (label, rest) = line.split_once("  [").expect("a strategy");
-            let (strategy, rest) = rest.split_once(']').expect("closed");
-            let actual = rest
-                .split("actual ")
-                .nth(1)
-                .and_then(|r| r.split(',').next());
-            let actual = actual
-                .and_then(|a| a.parse().ok())
-                .expect("an actual count");
-            (label.to_string(), strategy.to_string(), actual)
-        })
-        .collect()
+    let mut out = Vec::new();
+    walk(&engine.explain_tree(&compiled), &mut out);
+    out
+}
+
+/// The steps' strategies, with whether each was counted.
+fn hows(steps: &[Step]) -> Vec<(Strategy, bool)> {
+    steps.iter().map(|s| (s.how, s.counted)).collect()
 }
 
 #[test]
@@ -38,13 +52,18 @@ fn a_selective_lookup_runs_before_a_time_scan_which_then_filters() {
     // A fifth of the rows in the range: a scan, where the lookup finds ~270 rows.
     let segment = r#"marketing:-7d.. name:"alice chen""#;
     let steps = steps(&engine, segment);
-    assert_eq!(steps[0].1, "intersection, cost order, counted", "{steps:?}");
-    assert!(steps[1].0.starts_with("name "), "{steps:?}");
-    assert_eq!(steps[1].1, "index lookup");
-    assert!(steps[2].0.starts_with("team_marketing_at in"), "{steps:?}");
-    assert_eq!(steps[2].1, "filter running rows, counted");
+    assert_eq!(
+        hows(&steps),
+        [(Intersection, true), (Lookup, false), (Filter, true)],
+        "{steps:?}"
+    );
+    assert!(steps[1].label.starts_with("name "), "{steps:?}");
+    assert!(
+        steps[2].label.starts_with("team_marketing_at in"),
+        "{steps:?}"
+    );
     let compiled = engine.compile(segment, NOW).expect("compiles");
-    assert_eq!(steps[0].2, engine.count(&compiled));
+    assert_eq!(steps[0].actual, engine.count(&compiled));
 }
 
 #[test]
@@ -52,44 +71,38 @@ fn a_dense_and_is_fused_its_steps_in_cost_order_with_the_rows_left_after_each() 
     let engine = engine();
     let segment = "checkout:-30d.. tag:vip -tag:churned";
     let steps = steps(&engine, segment);
-    let order: Vec<&str> = steps.iter().map(|s| s.1.as_str()).collect();
     assert_eq!(
-        order,
+        hows(&steps),
         [
-            "fused, chunk by chunk over bit words, counted",
-            "in the fused pass, counted",
-            "in the fused pass, counted",
-            "in the fused pass, counted",
+            (Fused, true),
+            (FusedStep, true),
+            (FusedStep, true),
+            (FusedStep, true)
         ],
         "{steps:?}"
     );
     // The stored bitmap runs before the time range, a negation shows what it negates.
-    assert_eq!(steps[1].0, r#"tag = "vip""#, "{steps:?}");
+    assert_eq!(steps[1].label, r#"tag = "vip""#, "{steps:?}");
     assert!(
-        steps.iter().any(|s| s.0 == r#"NOT tag = "churned""#),
+        steps.iter().any(|s| s.label == r#"NOT tag = "churned""#),
         "{steps:?}"
     );
-    let rows_left: Vec<u64> = steps[1..].iter().map(|s| s.2).collect();
+    let rows_left: Vec<u64> = steps[1..].iter().map(|s| s.actual).collect();
     assert!(rows_left.is_sorted_by(|a, b| a >= b), "{steps:?}");
     let compiled = engine.compile(segment, NOW).expect("compiles");
     let vip = engine.compile("tag:vip", NOW).expect("compiles");
-    assert_eq!(steps[1].2, engine.count(&vip));
-    assert_eq!(steps[0].2, engine.count(&compiled));
-    assert_eq!(steps[3].2, engine.count(&compiled));
-    assert_eq!(steps[0].2, engine.rows(&compiled).len());
+    assert_eq!(steps[1].actual, engine.count(&vip));
+    assert_eq!(steps[0].actual, engine.count(&compiled));
+    assert_eq!(steps[3].actual, engine.count(&compiled));
+    assert_eq!(steps[0].actual, engine.rows(&compiled).len());
 }
 
 #[test]
 fn an_and_whose_every_child_is_sparse_takes_the_roaring_path() {
     let steps = steps(&engine(), r#"checkout:-30d.. name:"alice chen""#);
-    let order: Vec<&str> = steps.iter().map(|s| s.1.as_str()).collect();
     assert_eq!(
-        order,
-        [
-            "intersection, cost order, counted",
-            "index lookup",
-            "filter running rows, counted"
-        ],
+        hows(&steps),
+        [(Intersection, true), (Lookup, false), (Filter, true)],
         "{steps:?}"
     );
 }
@@ -97,14 +110,14 @@ fn an_and_whose_every_child_is_sparse_takes_the_roaring_path() {
 #[test]
 fn a_lone_time_range_is_counted_as_scanned_and_a_negation_as_the_rest() {
     let engine = engine();
-    assert_eq!(
-        steps(&engine, "checkout:-30d..")[0].1,
-        "column scan, counted"
-    );
+    assert_eq!(hows(&steps(&engine, "checkout:-30d..")), [(Scan, true)]);
     let negated = steps(&engine, "-checkout:-30d..");
-    let order: Vec<&str> = negated.iter().map(|s| s.1.as_str()).collect();
-    assert_eq!(order, ["complement, counted", "column scan, counted"]);
-    assert_eq!(negated[0].2, 100_000 - negated[1].2, "{negated:?}");
+    assert_eq!(hows(&negated), [(Complement, true), (Scan, true)]);
+    assert_eq!(
+        negated[0].actual,
+        100_000 - negated[1].actual,
+        "{negated:?}"
+    );
 }
 
 #[test]
@@ -113,15 +126,15 @@ fn an_or_counts_its_largest_child_into_the_union_of_the_others() {
     // Sparse children (an OR holding many rows is fused: `a_dense_or_is_one_fused_pass`).
     let segment = r#"name:"alice chen" or checkout:-1d.. or salesperson:E042"#;
     let steps = steps(&engine, segment);
-    assert_eq!(steps[0].1, "union, counted", "{steps:?}");
+    assert_eq!((steps[0].how, steps[0].counted), (Union, true), "{steps:?}");
     // The largest child (~270 rows) is evaluated last.
     assert_eq!(
-        steps.last().map(|s| s.0.as_str()),
+        steps.last().map(|s| s.label.as_str()),
         Some(r#"name ≈ "alice chen""#)
     );
     let compiled = engine.compile(segment, NOW).expect("compiles");
-    assert_eq!(steps[0].2, engine.count(&compiled));
-    assert_eq!(steps[0].2, engine.rows(&compiled).len());
+    assert_eq!(steps[0].actual, engine.count(&compiled));
+    assert_eq!(steps[0].actual, engine.rows(&compiled).len());
 }
 
 #[test]
@@ -130,16 +143,23 @@ fn an_or_of_two_counts_each_and_their_and() {
     let segment = r#"checkout:-1d.. or (name:"alice chen" tag:vip)"#;
     let steps = steps(&engine, segment);
     assert_eq!(
-        steps[0].1, "union, counted as |a| + |b| - |a AND b|, counted",
+        (steps[0].how, steps[0].counted),
+        (UnionByInclusion, true),
         "{steps:?}"
     );
     // The AND of both comes after the second child's own AND.
-    let and = steps.iter().rfind(|s| s.0 == "AND").expect("an AND step");
+    let and = steps
+        .iter()
+        .rfind(|s| s.label == "AND")
+        .expect("an AND step");
     let count = |segment: &str| engine.count(&engine.compile(segment, NOW).expect("compiles"));
-    assert_eq!(and.2, count(r#"checkout:-1d.. name:"alice chen" tag:vip"#));
-    assert_eq!(steps[0].2, count(segment));
+    assert_eq!(
+        and.actual,
+        count(r#"checkout:-1d.. name:"alice chen" tag:vip"#)
+    );
+    assert_eq!(steps[0].actual, count(segment));
     let compiled = engine.compile(segment, NOW).expect("compiles");
-    assert_eq!(steps[0].2, engine.rows(&compiled).len());
+    assert_eq!(steps[0].actual, engine.rows(&compiled).len());
 }
 
 #[test]
@@ -160,23 +180,23 @@ fn a_dense_or_is_one_fused_pass() {
         ),
     ] {
         let steps = steps(&engine, segment);
+        let compiled = engine.compile(segment, NOW).expect("compiles");
         assert_eq!(
             steps,
-            [(
-                label.to_string(),
-                "fused, chunk by chunk over bit words, counted".to_string(),
-                steps[0].2
-            )],
+            [Step {
+                label: label.to_string(),
+                how: Fused,
+                counted: true,
+                actual: engine.count(&compiled),
+            }],
             "{segment}"
         );
-        let compiled = engine.compile(segment, NOW).expect("compiles");
-        assert_eq!(steps[0].2, engine.count(&compiled), "{segment}");
-        assert_eq!(steps[0].2, engine.rows(&compiled).len(), "{segment}");
+        assert_eq!(steps[0].actual, engine.rows(&compiled).len(), "{segment}");
     }
     // Two stored bitmaps (or their negations) are united by roaring, container by
     // container.
     let steps = steps(&engine, "-tag:vip or tag:gold");
-    assert_eq!(steps[0].1, "union, counted", "{steps:?}");
+    assert_eq!((steps[0].how, steps[0].counted), (Union, true), "{steps:?}");
 }
 
 #[test]
@@ -187,16 +207,16 @@ fn an_or_of_time_ranges_is_one_scan_of_their_columns() {
         "checkout:-1d.. or interaction:-1d.. or marketing:-1d..",
     ] {
         let steps = steps(&engine, segment);
-        let union = steps.iter().find(|s| s.0 == "OR").expect("an OR step");
+        let union = steps.iter().find(|s| s.label == "OR").expect("an OR step");
+        assert_eq!(union.how, UnionOneScan, "{steps:?}");
+        // Its time ranges are not steps of their own.
         assert!(
-            union.1.starts_with("union, time ranges in one scan"),
+            !steps.iter().any(|s| s.label.contains(" in [")),
             "{steps:?}"
         );
-        // Its time ranges are not steps of their own.
-        assert!(!steps.iter().any(|s| s.0.contains(" in [")), "{steps:?}");
         let compiled = engine.compile(segment, NOW).expect("compiles");
-        assert_eq!(steps[0].2, engine.count(&compiled));
-        assert_eq!(steps[0].2, engine.rows(&compiled).len());
+        assert_eq!(steps[0].actual, engine.count(&compiled));
+        assert_eq!(steps[0].actual, engine.rows(&compiled).len());
     }
 }
 
@@ -205,13 +225,14 @@ fn an_or_of_time_ranges_within_running_rows_takes_them_together() {
     let engine = engine();
     let segment = r#"(checkout:-7d.. or interaction:-7d.. or tag:gold) name:"alice chen""#;
     let steps = steps(&engine, segment);
-    let union = steps.iter().find(|s| s.0 == "OR").expect("an OR step");
+    let union = steps.iter().find(|s| s.label == "OR").expect("an OR step");
     assert_eq!(
-        union.1, "union within running, time ranges together",
+        (union.how, union.counted),
+        (UnionWithinTogether, false),
         "{steps:?}"
     );
     let compiled = engine.compile(segment, NOW).expect("compiles");
-    assert_eq!(steps[0].2, engine.rows(&compiled).len());
+    assert_eq!(steps[0].actual, engine.rows(&compiled).len());
 }
 
 #[test]
@@ -221,11 +242,7 @@ fn an_and_of_negations_counts_the_live_rows_less_their_union() {
         "-tag:vip -checkout:-30d.. -channel:line",
         "-(tag:gold or marketing:-7d..)",
     ] {
-        first_step_is(
-            &engine,
-            segment,
-            "complement of the negated rows' union, counted",
-        );
+        first_step_is(&engine, segment, ComplementOfUnion);
     }
 }
 
@@ -234,7 +251,7 @@ fn an_or_of_time_ranges_one_of_which_would_scan_its_column_is_fused() {
     // `interaction:-150d..` holds ~70% of the rows: its bucket orders do not answer it
     // alone, so a union would scan its column; the fused pass reads prefix words.
     let segment = "checkout:-7d.. or interaction:-150d..";
-    first_step_is(&engine(), segment, FUSED);
+    first_step_is(&engine(), segment, Fused);
 }
 
 #[test]
@@ -244,18 +261,45 @@ fn an_and_of_negations_of_scanned_ranges_or_of_ands_is_fused() {
         "-checkout:-7d.. -interaction:-150d..",
         "-(checkout:-30d.. tag:vip) -(marketing:-7d.. tag:gold)",
     ] {
-        first_step_is(&engine, segment, FUSED);
+        first_step_is(&engine, segment, Fused);
     }
 }
 
-const FUSED: &str = "fused, chunk by chunk over bit words, counted";
-
-/// Asserts that `segment`'s first explained step takes `strategy` and that its actual
-/// count is what the executor counts and returns.
-fn first_step_is(engine: &Engine, segment: &str, strategy: &str) {
+/// Asserts that `segment`'s first explained step takes `strategy`, counted, and that
+/// its actual count is what the executor counts and returns.
+fn first_step_is(engine: &Engine, segment: &str, strategy: Strategy) {
     let steps = steps(engine, segment);
-    assert_eq!(steps[0].1, strategy, "{segment}: {steps:?}");
+    assert_eq!(
+        (steps[0].how, steps[0].counted),
+        (strategy, true),
+        "{segment}: {steps:?}"
+    );
     let compiled = engine.compile(segment, NOW).expect("compiles");
-    assert_eq!(steps[0].2, engine.count(&compiled), "{segment}");
-    assert_eq!(steps[0].2, engine.rows(&compiled).len(), "{segment}");
+    assert_eq!(steps[0].actual, engine.count(&compiled), "{segment}");
+    assert_eq!(steps[0].actual, engine.rows(&compiled).len(), "{segment}");
+}
+
+/// The tree is what EXPLAIN ANALYZE prints: one line a step, depth-first, each with its
+/// label, strategy and actual rows.
+#[test]
+fn the_printed_explanation_renders_the_tree() {
+    let engine = engine();
+    for segment in [
+        "checkout:-30d.. tag:vip -tag:churned",
+        r#"checkout:-1d.. or (name:"alice chen" tag:vip)"#,
+    ] {
+        let compiled = engine.compile(segment, NOW).expect("compiles");
+        let text = engine.explain(&compiled);
+        let steps = steps(&engine, segment);
+        assert_eq!(text.lines().count(), steps.len(), "{text}");
+        for (line, step) in text.lines().zip(&steps) {
+            let counted = if step.counted { ", counted" } else { "" };
+            let shown = format!("{}  [{}{counted}]", step.label, step.how);
+            assert!(line.contains(&shown), "{line} / {shown}");
+            assert!(
+                line.contains(&format!("; actual {}, ", step.actual)),
+                "{line}"
+            );
+        }
+    }
 }

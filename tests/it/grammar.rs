@@ -35,16 +35,26 @@ fn readme_segments_parse() {
     }
 }
 
+/// The spec lives beside the repository (`../shared/spec`), as it does for every
+/// developer and for CI: its absence is a failure, not a pass.
 #[test]
-fn spec_examples_parse_when_the_spec_is_beside_us() {
-    let Ok(spec) = std::fs::read_to_string(concat!(
+fn spec_examples_parse() {
+    let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../shared/spec/segment-language.md"
-    )) else {
-        return;
-    };
-    let block = spec.split("```").nth(1).unwrap_or_default();
-    for segment in segments_in(block) {
+    );
+    let spec = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("the segment language spec {path}: {e}"));
+    let block = spec
+        .split("```")
+        .nth(1)
+        .expect("a block of example segments");
+    let segments = segments_in(block);
+    assert!(
+        !segments.is_empty(),
+        "the spec's first block holds examples"
+    );
+    for segment in segments {
         assert!(parse(&segment).is_ok(), "{segment}");
     }
 }

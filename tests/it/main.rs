@@ -2,14 +2,17 @@
 
 mod broadcast;
 mod cli;
+mod clock;
 mod durability;
 mod engines;
 mod everyday;
 mod explain;
+mod golden;
 mod grammar;
 mod import_export;
 pub mod oracle;
 mod parser;
+mod printed;
 mod repl;
 mod snapshot;
 mod sql;

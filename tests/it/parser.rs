@@ -1,9 +1,10 @@
-//! Parser behaviour: precedence, spellings, error messages with their underline (pinned
-//! text), limits, and the print → parse round trip.
+//! Parser behaviour: precedence, spellings, error messages with their underline and
+//! syntax trees (golden files under tests/data/parser), limits, and the print → parse
+//! round trip.
 
 use proptest::prelude::*;
 use reach::Engine;
-use reach::syntax::{MAX_DEPTH, parse, print};
+use reach::syntax::{Expr, MAX_DEPTH, Span, parse, print};
 
 fn shape(segment: &str) -> String {
     print(&parse(segment).expect("parses").expect("not empty"))
@@ -33,32 +34,84 @@ fn precedence_is_not_then_and_then_or() {
     assert_eq!(shape("-tag:a,b"), "-tag:a,b");
 }
 
-#[test]
-fn errors_point_at_the_text_with_a_suggestion() {
-    assert_eq!(
-        error("tg:vip channel:line"),
-        "unknown field 'tg': did you mean 'tag'?\n  tg:vip channel:line\n  ^^\n  at byte 0, column 1\n  help: expected one of: channel, account, external_id, id, name, tag, checkout, last_checkout, interaction, customer_interaction, team_interaction, marketing, team_marketing, joined, subscribed_at, email, phone, member_id, store, salesperson, optout, is, has"
-    );
-    let state = error("channel:line is:subscibed");
-    assert!(state.starts_with("unknown state 'subscibed' for 'is': did you mean 'subscribed'?\n  channel:line is:subscibed\n                  ^^^^^^^^^\n  at byte 16, column 17"), "{state}");
-    assert!(error("joined:2024").contains("a year alone is not a point"));
-    assert!(error("tag:\"open").contains("unterminated quoted value"));
-    assert!(error("(tag:a").contains("expected ')'"));
-    assert!(error("tag:a)").contains("')' without its '('"));
-    assert!(error("- tag:a").contains("must touch the term"));
-    assert!(error("vip").contains("for a tag, write tag:vip"));
-    assert!(error("tag:").contains("expected a value"));
-    assert!(error("tag:a or").contains("expected a term"));
-    assert!(error("checkout:-3x..").contains("unknown time unit"));
-    assert!(error("channel:telegram").contains("unknown channel"));
-    assert!(error("@nope").contains("unknown saved segment"));
+/// The segment of a case file (its text without the final line break).
+fn case(path: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(path).expect("case");
+    text.strip_suffix('\n').unwrap_or(&text).to_string()
 }
 
+/// `tests/data/parser/err/NAME.seg`: each refused, its diagnostic (message, the text
+/// with its underline, place, help) pinned in NAME.out.
 #[test]
-fn column_counts_characters_and_underline_fits_wide_text() {
-    let e = error("tag:會員 tg:x");
-    assert!(e.contains("at byte 11, column 8"), "{e}");
-    assert!(e.contains("\n  tag:會員 tg:x\n           ^^\n"), "{e}");
+fn refused_segments_render_their_diagnostic_as_pinned() {
+    for path in crate::golden::inputs("parser/err", "seg") {
+        let segment = case(&path);
+        let name = path
+            .strip_prefix(crate::golden::data_dir())
+            .expect("under data");
+        let out = name.with_extension("out");
+        crate::golden::check(&out.to_string_lossy(), &format!("{}\n", error(&segment)));
+    }
+    crate::golden::no_stale_outputs("parser/err", "seg");
+}
+
+/// `tests/data/parser/ok/NAME.seg`: each parsed, its printed form and syntax tree (with
+/// byte spans) pinned in NAME.out.
+#[test]
+fn parsed_segments_print_their_tree_as_pinned() {
+    for path in crate::golden::inputs("parser/ok", "seg") {
+        let segment = case(&path);
+        let expr = parse(&segment)
+            .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()))
+            .expect("not empty");
+        let mut text = format!("{}\n", print(&expr));
+        tree(&expr, 0, &mut text);
+        let name = path
+            .strip_prefix(crate::golden::data_dir())
+            .expect("under data");
+        crate::golden::check(&name.with_extension("out").to_string_lossy(), &text);
+    }
+    crate::golden::no_stale_outputs("parser/ok", "seg");
+}
+
+/// The syntax tree, one node a line, indented by depth, each with its byte span.
+fn tree(expr: &Expr, depth: usize, out: &mut String) {
+    let indent = "  ".repeat(depth);
+    let span = |s: Span| format!("{}..{}", s.start, s.end);
+    match expr {
+        Expr::Or(children, s) | Expr::And(children, s) => {
+            let op = if matches!(expr, Expr::Or(..)) {
+                "or"
+            } else {
+                "and"
+            };
+            out.push_str(&format!("{indent}{op} {}\n", span(*s)));
+            for child in children {
+                tree(child, depth + 1, out);
+            }
+        }
+        Expr::Not(inner, s) => {
+            out.push_str(&format!("{indent}not {}\n", span(*s)));
+            tree(inner, depth + 1, out);
+        }
+        Expr::Saved(name, s) => out.push_str(&format!("{indent}saved {name:?} {}\n", span(*s))),
+        Expr::Predicate(p) => {
+            out.push_str(&format!(
+                "{indent}predicate {} (field {:?} {})\n",
+                span(p.span),
+                p.field,
+                span(p.field_span)
+            ));
+            for v in &p.values {
+                let quoted = if v.quoted { " quoted" } else { "" };
+                out.push_str(&format!(
+                    "{indent}  value {:?}{quoted} {}\n",
+                    v.text,
+                    span(v.span)
+                ));
+            }
+        }
+    }
 }
 
 #[test]
