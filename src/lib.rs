@@ -73,4 +73,4 @@ pub mod syntax;
 pub mod synth;
 
 pub use engine::{Committed, Durability, Edit, Engine, Identity, Quota, Segment, Target, View};
-pub use error::Error;
+pub use error::{Error, ErrorKind};

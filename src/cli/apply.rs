@@ -24,7 +24,7 @@ pub fn apply(ctx: &Context, mut input: impl Read, durability: Durability) -> Res
         let n = match input.read(&mut chunk) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::Io(format!("cannot read the changes: {e}"))),
+            Err(e) => return Err(Error::io("cannot read the changes", e)),
         };
         pending.extend_from_slice(&chunk[..n]);
         let complete = if n == 0 {
@@ -99,7 +99,12 @@ fn commit_group(ctx: &Context, group: Vec<Line>, out: &mut impl Write) -> Result
             Some(why) => Err(why),
             None => results
                 .next()
-                .unwrap_or_else(|| Err(Error::Io("no result".into())))
+                .unwrap_or_else(|| {
+                    Err(Error::Internal {
+                        message: "no result".into(),
+                        source: None,
+                    })
+                })
                 .map_err(|e| e.to_string()),
         };
         let ack = match outcome {

@@ -39,12 +39,14 @@ pub fn waited() -> std::time::Duration {
 }
 
 /// The error for a failed write to stdout or a file: a closed pipe ends the command
-/// quietly, anything else (a full disk) is reported.
+/// quietly, a Ctrl-C stops it, anything else (a full disk) is reported.
 pub fn write_error(e: std::io::Error) -> crate::error::Error {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
         crate::error::Error::Closed
+    } else if crate::cancel::is_cancel(&e) {
+        crate::error::Error::Cancelled(e.to_string())
     } else {
-        crate::error::Error::Io(format!("cannot write the output: {e}"))
+        crate::error::Error::io("cannot write the output", e)
     }
 }
 

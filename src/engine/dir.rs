@@ -48,22 +48,22 @@ impl DataDir {
             Ok(m) if m.is_dir() => Ok(DataDir {
                 path: path.to_path_buf(),
             }),
-            Ok(_) => Err(Error::Data(format!(
+            Ok(_) => Err(Error::data(format!(
                 "{} is not a directory: --data must name a reach data directory",
                 path.display()
             ))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::Data(format!(
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::NotFound(format!(
                 "there is no data directory at {}: check --data (or $REACH_DATA), or create one with `reach import FILE.csv`",
                 path.display()
             ))),
-            Err(e) => Err(Error::Io(format!("cannot read {}: {e}", path.display()))),
+            Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
         }
     }
 
     /// A directory to write, created if needed.
     pub fn create(path: &Path) -> Result<DataDir, Error> {
         fs::create_dir_all(path)
-            .map_err(|e| Error::Io(format!("cannot create {}: {e}", path.display())))?;
+            .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
         DataDir::existing(path)
     }
 
@@ -261,5 +261,5 @@ fn remove_if_present(path: &Path) -> Result<(), Error> {
 
 /// An I/O error naming the file.
 pub fn io_error(path: &Path, e: io::Error) -> Error {
-    Error::Io(format!("{}: {e}", path.display()))
+    Error::io(path.display(), e)
 }
