@@ -303,3 +303,186 @@ impl From<Diagnostic> for Error {
         Error::Segment(Box::new(d))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+    use std::io::{self, Write};
+
+    use super::*;
+    use crate::csv::ImportOptions;
+    use crate::engine::{Edit, Engine, Target};
+
+    #[test]
+    fn each_kind_has_a_name_an_exit_status_and_an_http_status() {
+        let segment = Engine::in_memory()
+            .compile("tg:vip", 0)
+            .expect_err("refused");
+        let io_error = || io::Error::new(io::ErrorKind::PermissionDenied, "denied");
+        let cases = [
+            (segment, "segment", 2, 400),
+            (Error::Usage("u".into()), "usage", 2, 400),
+            (Error::NotFound("n".into()), "not_found", 1, 404),
+            (
+                Error::UnknownContact("line/a/1".into()),
+                "not_found",
+                1,
+                404,
+            ),
+            (Error::Conflict("c".into()), "conflict", 1, 409),
+            (Error::Refused("r".into()), "refused", 1, 409),
+            (Error::Busy("b".into()), "busy", 1, 503),
+            (Error::Cancelled("x".into()), "cancelled", 1, 503),
+            (Error::data("d"), "data", 1, 500),
+            (Error::io("cannot read f", io_error()), "io", 1, 500),
+            (Error::Closed, "closed", 1, 500),
+            (Error::Change(ChangeError::Malformed), "change", 1, 400),
+            (
+                Error::Import(ImportError::Header("h".into())),
+                "import",
+                1,
+                400,
+            ),
+            (Error::Import(ImportError::Io(io_error())), "io", 1, 500),
+            (
+                Error::Import(ImportError::Rejects(io_error())),
+                "io",
+                1,
+                500,
+            ),
+            (Error::Import(ImportError::Cancelled), "cancelled", 1, 503),
+            (
+                Error::Import(ImportError::Internal(ChangeError::Malformed)),
+                "internal",
+                1,
+                500,
+            ),
+        ];
+        for (error, name, exit, status) in cases {
+            let kind = error.kind();
+            assert_eq!(kind.as_str(), name, "{error}");
+            assert_eq!(kind.to_string(), name);
+            assert_eq!(error.exit_code(), exit, "{error}");
+            assert_eq!(kind.http_status(), status, "{error}");
+            assert_eq!(error.replicate().kind(), kind, "{error}");
+            assert_eq!(error.replicate().to_string(), error.to_string());
+        }
+    }
+
+    #[test]
+    fn causes_are_kept_as_sources() {
+        let denied = io::Error::new(io::ErrorKind::PermissionDenied, "denied");
+        let io = Error::io("cannot read x.csv", denied);
+        assert_eq!(io.to_string(), "cannot read x.csv: denied");
+        let source = io.source().and_then(|s| s.downcast_ref::<io::Error>());
+        assert_eq!(
+            source.map(io::Error::kind),
+            Some(io::ErrorKind::PermissionDenied)
+        );
+        assert_eq!(
+            io.replicate()
+                .source()
+                .and_then(|s| s.downcast_ref::<io::Error>())
+                .map(io::Error::kind),
+            Some(io::ErrorKind::PermissionDenied)
+        );
+
+        let json = serde_json::from_str::<u32>("x").expect_err("not JSON");
+        let data = Error::data_from(format!("segments.json is damaged: {json}"), json);
+        assert!(data.source().is_some_and(|s| s.is::<serde_json::Error>()));
+        assert!(Error::data("an empty record").source().is_none());
+
+        // A wrapped stage error shows itself: its cause is the wrapper's.
+        let import = Error::Import(ImportError::Io(io::Error::other("gone")));
+        assert!(import.source().is_some_and(|s| s.is::<io::Error>()));
+        let internal = Error::Import(ImportError::Internal(ChangeError::Malformed));
+        assert!(internal.source().is_some_and(|s| s.is::<ChangeError>()));
+        let segment = Engine::in_memory()
+            .compile("(tag:a", 0)
+            .expect_err("refused");
+        assert!(segment.source().is_none());
+        assert!(Error::Usage("u".into()).source().is_none());
+    }
+
+    #[test]
+    fn a_busy_directory_refuses_every_edit_of_a_group_as_busy() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let _writer = Engine::open(dir.path()).expect("opens");
+        let other = Engine::open_shared(dir.path()).expect("opens shared");
+        let tag = |t: &str| Edit::CreateTag { tag: t.into() };
+        let results = other.commit_all(vec![tag("a"), tag("b"), tag("c")], 0);
+        assert_eq!(results.len(), 3);
+        for result in &results {
+            let e = result.as_ref().expect_err("refused");
+            assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+            assert!(e.to_string().contains("is being written by"), "{e}");
+        }
+    }
+
+    #[test]
+    fn missing_things_are_not_found_and_exit_1() {
+        let engine = Engine::in_memory();
+        let forget = Edit::ForgetSegment {
+            name: "nope".into(),
+        };
+        let e = engine.commit(forget, 0).expect_err("refused");
+        assert_eq!((e.kind(), e.exit_code()), (ErrorKind::NotFound, 1), "{e}");
+        assert_eq!(e.to_string(), "there is no saved segment @nope");
+        let quota = Edit::SetQuota {
+            account: "line-tw".into(),
+            plan: Some(1),
+            purchased: None,
+            used: None,
+        };
+        let e = engine.commit(quota, 0).expect_err("refused");
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+        let dir = tempfile::tempdir().expect("tmp");
+        let e = Engine::open_read_only(dir.path().join("typo")).expect_err("no directory");
+        assert_eq!((e.kind(), e.exit_code()), (ErrorKind::NotFound, 1), "{e}");
+    }
+
+    #[test]
+    fn a_deletion_without_its_word_is_a_conflict() {
+        let engine = Engine::in_memory();
+        let target = Target::Segment(engine.compile("", 0).expect("compiles"));
+        let delete = Edit::Delete {
+            target,
+            confirm: "delete".into(),
+        };
+        let e = engine.commit(delete, 0).expect_err("refused");
+        assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+        assert_eq!(e.kind().http_status(), 409);
+    }
+
+    /// A reject file on a full disk.
+    struct Full;
+
+    impl Write for Full {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::other("no space left"))
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Err(io::Error::other("no space left"))
+        }
+    }
+
+    #[test]
+    fn a_reject_file_that_cannot_be_written_is_not_a_csv_that_cannot_be_read() {
+        let engine = Engine::in_memory();
+        let csv = "channel,account,external_id\nline,a,1\n";
+        let mut full = Full;
+        let e = engine
+            .import(
+                csv.as_bytes(),
+                &ImportOptions::default(),
+                Some(&mut full),
+                0,
+                &|_| {},
+            )
+            .expect_err("refused");
+        assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+        assert_eq!(e.to_string(), "cannot write the reject file: no space left");
+        assert!(e.source().is_some_and(|s| s.is::<io::Error>()));
+    }
+}

@@ -64,3 +64,25 @@ impl Record {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn a_record_that_does_not_decode_keeps_the_decoder_error() {
+        let e = Record::decode(&[FORMAT, 0xff, 0xff, 0xff]).expect_err("not a record");
+        assert_eq!(e.kind(), ErrorKind::Data);
+        assert!(e.to_string().starts_with("a record does not decode"), "{e}");
+        assert!(
+            e.source().is_some_and(|s| s.is::<postcard::Error>()),
+            "{e:?}"
+        );
+        let e = Record::decode(&[]).expect_err("empty");
+        assert_eq!(e.kind(), ErrorKind::Data);
+        assert!(e.source().is_none());
+    }
+}

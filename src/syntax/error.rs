@@ -322,3 +322,69 @@ impl fmt::Display for Diagnostic {
 }
 
 impl std::error::Error for Diagnostic {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::parse;
+
+    fn refused(segment: &str) -> Diagnostic {
+        parse(segment).expect_err("refused")
+    }
+
+    #[test]
+    fn the_column_of_an_unclosed_parenthesis_counts_characters() {
+        // "tag:會員 " is 11 bytes and 7 characters: the '(' is at byte 11, column 8.
+        let e = refused("tag:會員 (tag:a");
+        assert_eq!(e.kind.as_str(), "unclosed_group");
+        assert!(
+            e.to_string()
+                .starts_with("expected ')' to close the '(' at column 8, found the end"),
+            "{e}"
+        );
+        let e = refused("tag:\"會 員\" (tag:a");
+        assert_eq!(
+            e.kind,
+            DiagnosticKind::UnclosedGroup {
+                open_column: 11,
+                found: "the end of the segment".into()
+            }
+        );
+    }
+
+    #[test]
+    fn the_underline_follows_terminal_widths() {
+        // A combining accent takes no column; a wide character takes two.
+        let e = refused("tag:e\u{301} ()");
+        assert_eq!(e.underline(), "  tag:e\u{301} ()\n         ^");
+        let e = refused("tag:會 ()");
+        assert_eq!(e.underline(), "  tag:會 ()\n          ^");
+        assert_eq!((e.span.start, e.column()), (9, 8));
+    }
+
+    #[test]
+    fn the_message_is_worded_by_the_kind() {
+        let cases = [
+            ("tag:a)", "unmatched_close", "a ')' without its '('"),
+            (
+                "tag:a b:",
+                "expected_value",
+                "expected a value, found the end",
+            ),
+            (
+                "- tag:a",
+                "detached_negation",
+                "'-' must touch the term it negates",
+            ),
+            ("tag:\"x", "unterminated_quote", "unterminated quoted value"),
+            ("@", "expected_saved_name", "expected a saved segment name"),
+            ("vip", "not_a_term", "'vip' is not a term"),
+        ];
+        for (segment, kind, message) in cases {
+            let e = refused(segment);
+            assert_eq!(e.kind.as_str(), kind, "{segment}");
+            assert!(e.message().starts_with(message), "{segment}: {e}");
+            assert!(e.to_string().starts_with(&e.message()));
+        }
+    }
+}
