@@ -370,6 +370,13 @@ mod tests {
     }
 
     #[test]
+    fn errors_cross_threads() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<Error>();
+        send_sync::<ErrorKind>();
+    }
+
+    #[test]
     fn causes_are_kept_as_sources() {
         let denied = io::Error::new(io::ErrorKind::PermissionDenied, "denied");
         let io = Error::io("cannot read x.csv", denied);
