@@ -23,5 +23,22 @@ pub fn reset() {
 
 /// The error long operations return when stopped.
 pub fn error() -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::Interrupted, "cancelled (Ctrl-C)")
+    std::io::Error::new(std::io::ErrorKind::Interrupted, Cancelled)
 }
+
+/// Whether an I/O error is the one [`error`] makes.
+pub fn is_cancel(e: &std::io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<Cancelled>())
+}
+
+/// What [`error`] carries, to be told apart from other interruptions.
+#[derive(Debug)]
+struct Cancelled;
+
+impl std::fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("cancelled (Ctrl-C)")
+    }
+}
+
+impl std::error::Error for Cancelled {}

@@ -82,5 +82,5 @@ pub mod syntax;
 pub mod synth;
 
 pub use engine::{Committed, Durability, Edit, Engine, Identity, Quota, Segment, Target, View};
-pub use error::Error;
+pub use error::{Error, ErrorKind};
 pub use exec::{ExplainNode, Strategy};

@@ -452,7 +452,7 @@ pub fn cancel(engine: &Engine, id: &str, now: Seconds) -> Result<Report, Error> 
 fn job_of(engine: &Engine, id: &str) -> Result<Job, Error> {
     let view = engine.read();
     view.jobs().get(id).cloned().ok_or_else(|| {
-        Error::Usage(format!(
+        Error::NotFound(format!(
             "there is no job '{id}' (`reach broadcast jobs` lists them)"
         ))
     })
@@ -462,7 +462,7 @@ fn job_of(engine: &Engine, id: &str) -> Result<Job, Error> {
 pub fn report(engine: &Engine, id: &str) -> Result<Report, Error> {
     let view = engine.read();
     let job = view.jobs().get(id).ok_or_else(|| {
-        Error::Usage(format!(
+        Error::NotFound(format!(
             "there is no job '{id}' (`reach broadcast jobs` lists them)"
         ))
     })?;

@@ -49,7 +49,7 @@ fn acknowledge(
         let n = match input.read(&mut chunk) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::Io(format!("cannot read the changes: {e}"))),
+            Err(e) => return Err(Error::io("cannot read the changes", e)),
         };
         let mut fresh = &chunk[..n];
         if skipping {
@@ -145,7 +145,12 @@ fn commit_group(ctx: &Context, group: Vec<Line>, out: &mut impl Write) -> Result
             Some(why) => Err(why),
             None => results
                 .next()
-                .unwrap_or_else(|| Err(Error::Io("no result".into())))
+                .unwrap_or_else(|| {
+                    Err(Error::Internal {
+                        message: "no result".into(),
+                        source: None,
+                    })
+                })
                 .map_err(|e| e.to_string()),
         };
         let ack = match outcome {

@@ -158,7 +158,7 @@ pub fn sync_quotas(
         .filter(|(id, _)| only.is_none_or(|o| o == id.as_str()))
     {
         match broadcast::sinks::line_quota(&http, account)
-            .map_err(|e| Error::Io(format!("LINE {id}: {e}")))?
+            .map_err(|e| Error::io(format!("LINE {id}"), std::io::Error::other(e)))?
         {
             Some((limit, used)) => {
                 let edit = reach::engine::Edit::SetQuota {
@@ -177,7 +177,7 @@ pub fn sync_quotas(
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))
+    std::fs::read(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))
 }
 
 /// A payload file: a JSON object of per-channel messages.
@@ -291,7 +291,7 @@ fn resume(ctx: &mut Context, id: &str, resend_uncertain: bool, json: bool) -> Re
     let options = {
         let view = ctx.engine.read();
         let job = view.jobs().get(id).ok_or_else(|| {
-            Error::Usage(format!(
+            Error::NotFound(format!(
                 "there is no job '{id}' (`reach broadcast jobs` lists them)"
             ))
         })?;

@@ -26,7 +26,7 @@ pub fn import(
         (Box::new(io::stdin()), 0)
     } else {
         let f = fs::File::open(file)
-            .map_err(|e| Error::Io(format!("cannot open {}: {e}", file.display())))?;
+            .map_err(|e| Error::io(format!("cannot open {}", file.display()), e))?;
         let size = f.metadata().map_or(0, |m| m.len());
         (Box::new(f), size)
     };
@@ -72,7 +72,7 @@ pub fn generate(
     let result = match output {
         Some(path) => {
             let file = fs::File::create(path)
-                .map_err(|e| Error::Io(format!("cannot create {}: {e}", path.display())))?;
+                .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
             synth::write_csv(contacts, seed, anchor, file, &report)
         }
         None => synth::write_csv(contacts, seed, anchor, io::stdout().lock(), &report),
@@ -175,7 +175,7 @@ pub fn demo(
         let bar = progress(contacts, "generating");
         let mut csv = Vec::new();
         synth::write_csv(contacts, 1, anchor, &mut csv, &|n| bar.set_position(n))
-            .map_err(|e| Error::Io(e.to_string()))?;
+            .map_err(super::output::write_error)?;
         bar.finish_and_clear();
         let options = ImportOptions::default();
         ctx.engine

@@ -68,7 +68,7 @@ impl Context {
             refuse_inside(&dir, path)?;
         }
         std::fs::File::create(path)
-            .map_err(|e| Error::Io(format!("cannot create {}: {e}", path.display())))
+            .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))
     }
 
     /// The query's now: `--now`, else the clock.
@@ -197,7 +197,7 @@ impl Script {
             } else {
                 std::fs::read_to_string(file)
             }
-            .map_err(|e| Error::Io(format!("cannot read {}: {e}", file.display())))?;
+            .map_err(|e| Error::io(format!("cannot read {}", file.display()), e))?;
             lines.extend(text.lines().map(String::from));
         }
         Ok(Some(Script {
@@ -343,7 +343,7 @@ pub fn execute(ctx: &mut Context, command: Command) -> Result<(), Error> {
             match file {
                 Some(path) if path != Path::new("-") => {
                     let file = std::fs::File::open(&path)
-                        .map_err(|e| Error::Io(format!("cannot open {}: {e}", path.display())))?;
+                        .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
                     apply::apply(ctx, file, durability)
                 }
                 _ => apply::apply(ctx, std::io::stdin().lock(), durability),

@@ -39,12 +39,14 @@ pub fn waited() -> std::time::Duration {
 }
 
 /// The error for a failed write to stdout or a file: a closed pipe ends the command
-/// quietly, anything else (a full disk) is reported.
+/// quietly, a Ctrl-C stops it, anything else (a full disk) is reported.
 pub fn write_error(e: std::io::Error) -> reach::error::Error {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
         reach::error::Error::Closed
+    } else if reach::cancel::is_cancel(&e) {
+        reach::error::Error::Cancelled(e.to_string())
     } else {
-        reach::error::Error::Io(format!("cannot write the output: {e}"))
+        reach::error::Error::io("cannot write the output", e)
     }
 }
 

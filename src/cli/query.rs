@@ -45,11 +45,11 @@ pub fn count(ctx: &Context, args: CountArgs) -> Result<(), Error> {
 /// Counts each segment line of `file` `repeat` times; reports the median time.
 fn batch(ctx: &Context, file: &Path, repeat: u32, json: bool) -> Result<(), Error> {
     let input = fs::File::open(file)
-        .map_err(|e| Error::Io(format!("cannot open {}: {e}", file.display())))?;
+        .map_err(|e| Error::io(format!("cannot open {}", file.display()), e))?;
     let stdout = io::stdout();
     let mut out = stdout.lock();
     for line in io::BufReader::new(input).lines() {
-        let line = line.map_err(|e| Error::Io(format!("cannot read {}: {e}", file.display())))?;
+        let line = line.map_err(|e| Error::io(format!("cannot read {}", file.display()), e))?;
         if line.trim().is_empty() || line.trim_start().starts_with('#') {
             continue;
         }

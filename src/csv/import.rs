@@ -207,7 +207,7 @@ impl<'a> Importer<'a> {
             row.push("error".into());
             writer
                 .write_record(&row)
-                .map_err(|e| ImportError::Io(e.into()))?;
+                .map_err(|e| ImportError::Rejects(e.into()))?;
         }
         let importer = Importer {
             parser: RowParser {
@@ -243,8 +243,6 @@ impl Importer<'_> {
         } = parsed;
         self.rows += (lines.len() + bad.len()) as u64;
         let base = self.staging.row_count();
-        let internal =
-            |e: ChangeError| ImportError::Header(format!("internal error while staging: {e}"));
         let change = Change::Append {
             batch: Box::new(batch),
         };
@@ -265,9 +263,11 @@ impl Importer<'_> {
                 let kept = Change::Append {
                     batch: Box::new(batch.without(repeated)),
                 };
-                self.staging.apply(&kept, self.now).map_err(internal)?;
+                self.staging
+                    .apply(&kept, self.now)
+                    .map_err(ImportError::Internal)?;
             }
-            Err(e) => return Err(internal(e)),
+            Err(e) => return Err(ImportError::Internal(e)),
         }
         lines.into_iter().for_each(|line| self.lines.push(line));
         bad.sort_by_key(|b| b.line);
@@ -334,7 +334,7 @@ impl Importer<'_> {
             row.push(why.join("; "));
             writer
                 .write_record(&row)
-                .map_err(|e| ImportError::Io(e.into()))?;
+                .map_err(|e| ImportError::Rejects(e.into()))?;
         } else {
             let room = self.options.max_reported.saturating_sub(self.errors.len());
             self.errors.extend(row_errors.take(room));
@@ -364,7 +364,7 @@ impl Importer<'_> {
             StagedOutcome::Changes(self.merge_into(store, &mut summary)?)
         };
         if let Some(writer) = self.rejects.as_mut() {
-            writer.flush().map_err(ImportError::Io)?;
+            writer.flush().map_err(ImportError::Rejects)?;
         }
         summary.unchanged = summary.rows - summary.rejected - summary.created - summary.updated;
         Ok(Staged { summary, outcome })

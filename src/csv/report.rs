@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::store::ChangeError;
+
 /// How to import.
 #[derive(Clone, Debug)]
 pub struct ImportOptions {
@@ -78,6 +80,10 @@ pub enum ImportError {
     Header(String),
     /// The file could not be read.
     Io(std::io::Error),
+    /// The reject file could not be written.
+    Rejects(std::io::Error),
+    /// The staging store refused what the rows' checks had let through (a bug).
+    Internal(ChangeError),
     /// Stopped by Ctrl-C (see `crate::cancel`).
     Cancelled,
     /// Some rows are bad: the first ones, and how many there are in all.
@@ -89,6 +95,8 @@ impl fmt::Display for ImportError {
         match self {
             ImportError::Header(why) => write!(f, "bad CSV header: {why}"),
             ImportError::Io(e) => write!(f, "cannot read the CSV: {e}"),
+            ImportError::Rejects(e) => write!(f, "cannot write the reject file: {e}"),
+            ImportError::Internal(e) => write!(f, "internal error while staging: {e}"),
             ImportError::Cancelled => {
                 f.write_str("import cancelled (Ctrl-C); nothing was imported")
             }
@@ -109,4 +117,12 @@ impl fmt::Display for ImportError {
     }
 }
 
-impl std::error::Error for ImportError {}
+impl std::error::Error for ImportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ImportError::Io(e) | ImportError::Rejects(e) => Some(e),
+            ImportError::Internal(e) => Some(e),
+            ImportError::Header(_) | ImportError::Cancelled | ImportError::Rows { .. } => None,
+        }
+    }
+}

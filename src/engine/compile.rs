@@ -24,8 +24,8 @@ pub(super) struct Compiler<'a> {
 
 impl Compiler<'_> {
     pub(super) fn lower(&self, text: &str, clock: Clock) -> Result<plan::Lowering, Error> {
-        let expr = syntax::parse(text).map_err(Error::Segment)?;
-        plan::lower(expr.as_ref(), text, clock, self.saved, self.parsed).map_err(Error::Segment)
+        let expr = syntax::parse(text)?;
+        plan::lower(expr.as_ref(), text, clock, self.saved, self.parsed).map_err(Error::from)
     }
 
     pub(super) fn compile(&self, text: &str, clock: Clock) -> Result<Segment, Error> {

@@ -57,15 +57,15 @@ impl DataDir {
                     path: path.to_path_buf(),
                 })
             }
-            Ok(_) => Err(Error::Data(format!(
+            Ok(_) => Err(Error::data(format!(
                 "{} is not a directory: --data must name a reach data directory",
                 path.display()
             ))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::Data(format!(
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::NotFound(format!(
                 "there is no data directory at {}: check --data (or $REACH_DATA), or create one with `reach import FILE.csv`",
                 path.display()
             ))),
-            Err(e) => Err(Error::Io(format!("cannot read {}: {e}", path.display()))),
+            Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
         }
     }
 
@@ -75,7 +75,7 @@ impl DataDir {
             .recursive(true)
             .mode(0o700)
             .create(path)
-            .map_err(|e| Error::Io(format!("cannot create {}: {e}", path.display())))?;
+            .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
         DataDir::existing(path)
     }
 
@@ -289,7 +289,7 @@ fn check_private(path: &Path, meta: &fs::Metadata, fix: &str) -> Result<(), Erro
     let me = unsafe { libc::geteuid() };
     let shown = path.display();
     if meta.uid() != me {
-        return Err(Error::Data(format!(
+        return Err(Error::data(format!(
             "{shown} belongs to user {}, not to this user ({me}): another user could change \
              what reach reads there. Run reach as its owner, or `chown` it to this user",
             meta.uid()
@@ -297,7 +297,7 @@ fn check_private(path: &Path, meta: &fs::Metadata, fix: &str) -> Result<(), Erro
     }
     let mode = meta.mode() & 0o777;
     if mode & 0o022 != 0 {
-        return Err(Error::Data(format!(
+        return Err(Error::data(format!(
             "{shown} is writable by other users (mode {mode:03o}): any of them could change \
              its contacts. Make it private with `{fix} {shown}`"
         )));
@@ -314,5 +314,5 @@ fn remove_if_present(path: &Path) -> Result<(), Error> {
 
 /// An I/O error naming the file.
 pub fn io_error(path: &Path, e: io::Error) -> Error {
-    Error::Io(format!("{}: {e}", path.display()))
+    Error::io(path.display(), e)
 }

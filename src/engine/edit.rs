@@ -154,7 +154,7 @@ impl Edit {
             }]),
             Edit::Delete { target, confirm } => {
                 if confirm != CONFIRM_WORD {
-                    return Err(Error::Usage(format!(
+                    return Err(Error::Conflict(format!(
                         "a deletion needs the confirmation word {CONFIRM_WORD} (upper case); nothing was deleted"
                     )));
                 }
@@ -167,7 +167,9 @@ impl Edit {
             }
             Edit::ForgetSegment { name } => {
                 if !state.saved.contains_key(&name) {
-                    return Err(Error::Usage(format!("there is no saved segment @{name}")));
+                    return Err(Error::NotFound(format!(
+                        "there is no saved segment @{name}"
+                    )));
                 }
                 Ok(Resolved::Record(Record::ForgetSegment { name }))
             }
@@ -205,7 +207,7 @@ impl Edit {
             Edit::EndJob { job, state } => Ok(Resolved::Record(Record::JobEnd { job, state })),
             Edit::Import { staged, base } => {
                 if base != state.seq {
-                    return Err(Error::Usage(
+                    return Err(Error::Conflict(
                         "the contacts changed while the file was being read: import it again"
                             .into(),
                     ));
@@ -242,18 +244,25 @@ fn check_line_account(state: &State, account: &str) -> Result<(), Error> {
     if line.contains(&account) {
         return Ok(());
     }
+    // Another channel's account is a malformed request; no such account, nothing found.
     let other = state.store.accounts().find(|a| a.id == account);
-    let why = match other {
-        Some(a) => format!(
-            "'{account}' is a {} account, and quotas are LINE's",
-            a.channel
+    let (why, error): (String, fn(String) -> Error) = match other {
+        Some(a) => (
+            format!(
+                "'{account}' is a {} account, and quotas are LINE's",
+                a.channel
+            ),
+            Error::Usage,
         ),
-        None => format!("there is no LINE account '{account}'"),
+        None => (
+            format!("there is no LINE account '{account}'"),
+            Error::NotFound,
+        ),
     };
     let hint = match crate::suggest::closest(account, &line) {
         Some(near) => format!(": did you mean '{near}'?"),
         None if line.is_empty() => ": no LINE contacts are loaded yet".to_string(),
         None => format!(" (LINE accounts: {})", line.join(", ")),
     };
-    Err(Error::Usage(format!("{why}{hint}")))
+    Err(error(format!("{why}{hint}")))
 }

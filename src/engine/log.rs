@@ -114,10 +114,13 @@ impl LogWriter {
                 .and_then(|()| self.file.seek(SeekFrom::Start(self.written)));
             return Err(match undone {
                 Ok(_) => io_error(&self.path, e),
-                Err(undo) => Error::Io(format!(
-                    "{}: {e}; cutting back the partial record failed too ({undo})",
-                    self.path.display()
-                )),
+                Err(undo) => Error::Io {
+                    message: format!(
+                        "{}: {e}; cutting back the partial record failed too ({undo})",
+                        self.path.display()
+                    ),
+                    source: e,
+                },
             });
         }
         self.written += self.pending.len() as u64;
@@ -151,7 +154,7 @@ pub fn read(
     let size = file.metadata().map_err(|e| io_error(path, e))?.len();
     let mut input = BufReader::with_capacity(1 << 20, file);
     let damaged = |offset: u64, why: &str| {
-        Error::Data(format!(
+        Error::data(format!(
             "{} is damaged at byte {offset}: {why}. Nothing was changed; restore the directory from a backup, or move this file away to open the snapshot without the changes it holds",
             path.display()
         ))
@@ -235,7 +238,10 @@ pub fn read(
             return Err(damaged(offset, "a record fails its checksum"));
         }
         each(record_seq, payload).map_err(|e| match e {
-            Error::Data(why) => damaged(offset, &why),
+            Error::Data { message, source } => match damaged(offset, &message) {
+                Error::Data { message, .. } => Error::Data { message, source },
+                other => other,
+            },
             other => other,
         })?;
         seq = record_seq;

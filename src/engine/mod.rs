@@ -328,9 +328,8 @@ impl Engine {
     pub fn commit_all(&self, edits: Vec<Edit>, now: Seconds) -> Vec<Result<Committed, Error>> {
         let mut writer = self.writer();
         if let Err(e) = self.begin(&mut writer) {
-            let message = e.to_string();
-            let mut results = vec![Err(e)];
-            results.extend((1..edits.len()).map(|_| Err(Error::Io(message.clone()))));
+            let mut results: Vec<_> = (1..edits.len()).map(|_| Err(e.replicate())).collect();
+            results.insert(0, Err(e));
             return results;
         }
         let mut results: Vec<Result<Committed, Error>> = edits
@@ -340,9 +339,8 @@ impl Engine {
         let last = results.iter().flatten().map(|c| c.seq).max().unwrap_or(0);
         let outcome = self.finish(writer, last);
         if let Err(e) = outcome {
-            let message = e.to_string();
             for result in results.iter_mut().filter(|r| r.is_ok()) {
-                *result = Err(Error::Io(message.clone()));
+                *result = Err(e.replicate());
             }
         }
         results
@@ -414,9 +412,12 @@ impl Engine {
     /// the write lock and catches up.
     fn begin(&self, writer: &mut Writer) -> Result<(), Error> {
         if let Some(why) = &writer.failed {
-            return Err(Error::Io(format!(
-                "an earlier write to the data directory failed ({why}); no change is accepted until it is opened again"
-            )));
+            return Err(Error::Io {
+                message: format!(
+                    "an earlier write to the data directory failed ({why}); no change is accepted until it is opened again"
+                ),
+                source: std::io::Error::other(why.clone()),
+            });
         }
         match &mut writer.access {
             Access::ReadOnly { dir, .. } => Err(Error::Usage(format!(
@@ -508,7 +509,7 @@ impl Engine {
         let target = self.written.load(Ordering::Acquire);
         if let Some(file) = &flush.file {
             file.sync_data()
-                .map_err(|e| Error::Io(format!("cannot flush the log: {e}")))?;
+                .map_err(|e| Error::io("cannot flush the log", e))?;
         }
         flush.synced = target;
         Ok(())
@@ -599,7 +600,13 @@ impl Engine {
             let meta = meta.encode()?;
             let store = compacted.as_ref().unwrap_or(&state.store);
             active.dir.replace("contacts.snap", |out| {
-                snapshot::write(store, &meta, out).map_err(|e| Error::Io(e.to_string()))
+                snapshot::write(store, &meta, out).map_err(|e| match e {
+                    snapshot::SnapshotError::Io(e) => Error::Io {
+                        message: e.to_string(),
+                        source: e,
+                    },
+                    other => Error::internal_from(other.to_string(), other),
+                })
             })?;
         }
         if let Some(store) = compacted {
@@ -712,13 +719,16 @@ fn load(dir: &DataDir) -> Result<(State, Position), Error> {
         None => (State::default(), 0, None, false),
         Some((file, id)) => {
             let path = dir.snapshot();
-            let (store, attachment) = snapshot::read_file(file)
-                .map_err(|e| Error::Data(format!("{}: {e}", path.display())))?;
+            let (store, attachment) = snapshot::read_file(file).map_err(|e| match e {
+                snapshot::SnapshotError::Io(e) => Error::io(path.display(), e),
+                other => Error::data_from(format!("{}: {other}", path.display()), other),
+            })?;
             let (meta, legacy) = if attachment.is_empty() {
                 (legacy_meta(dir)?, true)
             } else {
-                let meta = Meta::decode(&attachment).map_err(|e| {
-                    Error::Data(format!("{}: its metadata is damaged ({e})", path.display()))
+                let meta = Meta::decode(&attachment).map_err(|e| Error::Data {
+                    message: format!("{}: its metadata is damaged ({e})", path.display()),
+                    source: Some(e),
                 })?;
                 (meta, false)
             };
@@ -765,9 +775,9 @@ fn legacy_meta(dir: &DataDir) -> Result<Meta, Error> {
     fn read_json<T: for<'de> serde::Deserialize<'de> + Default>(path: &Path) -> Result<T, Error> {
         match std::fs::read_to_string(path) {
             Ok(text) => serde_json::from_str(&text)
-                .map_err(|e| Error::Data(format!("{} is damaged: {e}", path.display()))),
+                .map_err(|e| Error::data_from(format!("{} is damaged: {e}", path.display()), e)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
-            Err(e) => Err(Error::Io(format!("cannot read {}: {e}", path.display()))),
+            Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
         }
     }
     Ok(Meta {

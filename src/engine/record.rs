@@ -46,8 +46,9 @@ impl Record {
     /// The record as log payload bytes.
     pub fn encode(&self) -> Result<Vec<u8>, Error> {
         let mut bytes = vec![FORMAT];
-        postcard::to_io(self, &mut bytes)
-            .map_err(|e| Error::Io(format!("cannot encode a change for the log: {e}")))?;
+        postcard::to_io(self, &mut bytes).map_err(|e| {
+            Error::internal_from(format!("cannot encode a change for the log: {e}"), e)
+        })?;
         Ok(bytes)
     }
 
@@ -55,11 +56,33 @@ impl Record {
     pub fn decode(bytes: &[u8]) -> Result<Record, Error> {
         match bytes.split_first() {
             Some((&FORMAT, rest)) => postcard::from_bytes(rest)
-                .map_err(|e| Error::Data(format!("a record does not decode ({e})"))),
-            Some((other, _)) => Err(Error::Data(format!(
+                .map_err(|e| Error::data_from(format!("a record does not decode ({e})"), e)),
+            Some((other, _)) => Err(Error::data(format!(
                 "a record of format {other}, which this reach does not read"
             ))),
-            None => Err(Error::Data("an empty record".into())),
+            None => Err(Error::data("an empty record")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn a_record_that_does_not_decode_keeps_the_decoder_error() {
+        let e = Record::decode(&[FORMAT, 0xff, 0xff, 0xff]).expect_err("not a record");
+        assert_eq!(e.kind(), ErrorKind::Data);
+        assert!(e.to_string().starts_with("a record does not decode"), "{e}");
+        assert!(
+            e.source().is_some_and(|s| s.is::<postcard::Error>()),
+            "{e:?}"
+        );
+        let e = Record::decode(&[]).expect_err("empty");
+        assert_eq!(e.kind(), ErrorKind::Data);
+        assert!(e.source().is_none());
     }
 }

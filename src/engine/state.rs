@@ -12,7 +12,7 @@ use super::compile::Compiler;
 use super::job::{Batch, BatchOutcome, BatchState, Job, JobState};
 use super::quota::Quota;
 use super::record::Record;
-use crate::error::Error;
+use crate::error::{BoxError, Error};
 use crate::model::{Channel, TimeField};
 use crate::plan::{Clock, ParsedSegments, SavedSegments};
 use crate::store::{Applied, Change, Checked, Store};
@@ -47,17 +47,18 @@ const META_FORMAT: u8 = 1;
 impl Meta {
     pub(super) fn encode(&self) -> Result<Vec<u8>, Error> {
         let mut bytes = vec![META_FORMAT];
-        postcard::to_io(self, &mut bytes)
-            .map_err(|e| Error::Io(format!("cannot encode the snapshot's metadata: {e}")))?;
+        postcard::to_io(self, &mut bytes).map_err(|e| {
+            Error::internal_from(format!("cannot encode the snapshot's metadata: {e}"), e)
+        })?;
         Ok(bytes)
     }
 
-    pub(super) fn decode(bytes: &[u8]) -> Result<Meta, String> {
+    pub(super) fn decode(bytes: &[u8]) -> Result<Meta, BoxError> {
         match bytes.split_first() {
-            Some((&META_FORMAT, rest)) => postcard::from_bytes(rest).map_err(|e| e.to_string()),
-            Some((other, _)) => Err(format!(
-                "metadata format {other} is not one this reach reads"
-            )),
+            Some((&META_FORMAT, rest)) => Ok(postcard::from_bytes(rest)?),
+            Some((other, _)) => {
+                Err(format!("metadata format {other} is not one this reach reads").into())
+            }
             None => Err("no metadata".into()),
         }
     }
@@ -89,7 +90,7 @@ impl State {
             }
             Record::ForgetSegment { .. } | Record::SetQuota { .. } => Ok(CheckedRecord(Vec::new())),
             Record::JobStart { job } if self.jobs.contains_key(&job.id) => {
-                Err(Error::Usage(format!(
+                Err(Error::Conflict(format!(
                     "there is a job '{}' already: a job id is used once; give another --id",
                     job.id
                 )))
@@ -101,7 +102,7 @@ impl State {
                     BatchState::Pending | BatchState::InFlight | BatchState::Uncertain => {
                         Ok(CheckedRecord(Vec::new()))
                     }
-                    other => Err(Error::Usage(format!(
+                    other => Err(Error::Conflict(format!(
                         "batch {batch} of job '{job}' is {other:?}"
                     ))),
                 }
@@ -119,7 +120,7 @@ impl State {
             } => {
                 let b = self.sending_batch(job, *batch)?;
                 if b.state == BatchState::Done {
-                    return Err(Error::Usage(format!(
+                    return Err(Error::Conflict(format!(
                         "batch {batch} of job '{job}' was sent already: nobody gets a message twice"
                     )));
                 }
@@ -139,11 +140,11 @@ impl State {
     fn sending(&self, id: &str) -> Result<&Job, Error> {
         match self.jobs.get(id) {
             Some(job) if job.state == JobState::Sending => Ok(job),
-            Some(job) => Err(Error::Usage(format!(
+            Some(job) => Err(Error::Conflict(format!(
                 "job '{id}' is {}: it sends nothing any more",
                 job.state.name()
             ))),
-            None => Err(Error::Usage(format!("there is no job '{id}'"))),
+            None => Err(Error::NotFound(format!("there is no job '{id}'"))),
         }
     }
 
@@ -152,7 +153,7 @@ impl State {
         self.sending(id)?
             .batches
             .get(batch as usize)
-            .ok_or_else(|| Error::Usage(format!("job '{id}' has no batch {batch}")))
+            .ok_or_else(|| Error::NotFound(format!("job '{id}' has no batch {batch}")))
     }
 
     /// Whether a job is sending (its batches name rows, so rows must not be renumbered).
@@ -289,7 +290,7 @@ impl State {
     pub(super) fn replay(&mut self, record: &Record, seq: u64) -> Result<Applied, Error> {
         let checked = self
             .check(record)
-            .map_err(|e| Error::Data(format!("record {seq} no longer applies ({e})")))?;
+            .map_err(|e| Error::data_from(format!("record {seq} no longer applies ({e})"), e))?;
         self.write(record, checked, seq)
     }
 

@@ -9,7 +9,7 @@ use crate::model::{
     Channel, Flag, OptOutKind, Seconds, SendableAt, TextField, TimeField, normalize_phone,
 };
 use crate::suggest::closest;
-use crate::syntax::{Diagnostic, Expr, MAX_DEPTH, Predicate, Span, Value};
+use crate::syntax::{Diagnostic, DiagnosticKind, Expr, MAX_DEPTH, Predicate, Span, Value, ValueOf};
 
 use super::time_filter::{Clock, TimeFilter, resolve};
 use super::{Leaf, Plan};
@@ -131,13 +131,38 @@ pub fn lower(
     })
 }
 
-fn unknown(kind: &str, word: &str, span: Span, input: &str, known: &[&str]) -> Diagnostic {
-    let suggestion = closest(word, known);
-    let message = match suggestion {
-        Some(s) => format!("{kind} '{word}': did you mean '{s}'?"),
-        None => format!("{kind} '{word}'"),
+/// What an unknown word should have been.
+#[derive(Clone, Copy)]
+enum Unknown {
+    /// A field (`presence`: as the value of `has:`).
+    Field {
+        presence: bool,
+    },
+    Value(ValueOf),
+    Segment,
+}
+
+/// An unknown word, with the closest known one as a suggestion and the known ones as help.
+fn unknown(what: Unknown, word: &str, span: Span, input: &str, known: &[&str]) -> Diagnostic {
+    let suggestion = closest(word, known).map(str::to_string);
+    let word = word.to_string();
+    let kind = match what {
+        Unknown::Field { presence } => DiagnosticKind::UnknownField {
+            word,
+            presence,
+            suggestion,
+        },
+        Unknown::Value(of) => DiagnosticKind::UnknownValue {
+            of,
+            word,
+            suggestion,
+        },
+        Unknown::Segment => DiagnosticKind::UnknownSegment {
+            name: word,
+            suggestion,
+        },
     };
-    Diagnostic::new(message, span, input)
+    Diagnostic::new(kind, span, input)
         .with_help(Some(format!("expected one of: {}", known.join(", "))))
 }
 
@@ -167,10 +192,10 @@ impl Lowerer<'_> {
                 .map(|n| format!("@{n}"))
                 .collect::<Vec<_>>();
             Err(Diagnostic::new(
-                format!(
-                    "the segment nests more than {MAX_PLAN_DEPTH} levels deep once saved segments are expanded ({}): save a flatter one",
-                    chain.join(" -> ")
-                ),
+                DiagnosticKind::PlanTooDeep {
+                    max: MAX_PLAN_DEPTH,
+                    chain: chain.join(" -> "),
+                },
                 expr.span(),
                 input,
             ))
@@ -204,27 +229,29 @@ impl Lowerer<'_> {
     fn saved(&mut self, name: &str, span: Span, input: &str) -> Result<Plan, Diagnostic> {
         let Some(text) = self.saved.get(name) else {
             let names: Vec<&str> = self.saved.keys().map(String::as_str).collect();
-            return Err(unknown("unknown saved segment", name, span, input, &names));
+            return Err(unknown(Unknown::Segment, name, span, input, &names));
         };
         if self.stack.iter().any(|n| n == name) {
             let chain = format!("{} -> {name}", self.stack.join(" -> "));
             return Err(Diagnostic::new(
-                format!("saved segment @{name} refers to itself ({chain})"),
+                DiagnosticKind::Recursion {
+                    name: name.to_string(),
+                    chain,
+                },
                 span,
                 input,
             ));
         }
         if self.stack.len() >= MAX_DEPTH {
-            return Err(Diagnostic::new(
-                "saved segments nest too deeply",
-                span,
-                input,
-            ));
+            return Err(Diagnostic::new(DiagnosticKind::SavedTooDeep, span, input));
         }
         let parsed = self.parsed.get(text);
         let inner = parsed.as_ref().as_ref().map_err(|e| {
             Diagnostic::new(
-                format!("saved segment @{name} no longer parses: {}", e.message),
+                DiagnosticKind::SavedUnparsable {
+                    name: name.to_string(),
+                    cause: Box::new(e.kind.clone()),
+                },
                 span,
                 input,
             )
@@ -233,7 +260,10 @@ impl Lowerer<'_> {
         let plan = match inner {
             Some(expr) => self.expr(expr, text).map_err(|e| {
                 Diagnostic::new(
-                    format!("in saved segment @{name}: {}", e.message),
+                    DiagnosticKind::InSavedSegment {
+                        name: name.to_string(),
+                        cause: Box::new(e.kind),
+                    },
                     span,
                     input,
                 )
@@ -249,7 +279,7 @@ impl Lowerer<'_> {
         let field = p.field.to_ascii_lowercase();
         if !FIELDS.contains(&field.as_str()) {
             return Err(unknown(
-                "unknown field",
+                Unknown::Field { presence: false },
                 &p.field,
                 p.field_span,
                 input,
@@ -282,7 +312,13 @@ impl Lowerer<'_> {
                         .flat_map(|c| c.spellings())
                         .copied()
                         .collect();
-                    Err(unknown("unknown channel", text, value.span, input, &names))
+                    Err(unknown(
+                        Unknown::Value(ValueOf::Channel),
+                        text,
+                        value.span,
+                        input,
+                        &names,
+                    ))
                 }
             },
             "account" => leaf(Leaf::Account(text.to_string())),
@@ -298,10 +334,13 @@ impl Lowerer<'_> {
                 Some(k) => leaf(Leaf::OptOut(k)),
                 None => {
                     let kinds: Vec<&str> = OptOutKind::ALL.iter().map(|k| k.name()).collect();
-                    Err(
-                        unknown("unknown opt-out kind", text, value.span, input, &kinds)
-                            .map_for("optout"),
-                    )
+                    Err(unknown(
+                        Unknown::Value(ValueOf::OptOutKind),
+                        text,
+                        value.span,
+                        input,
+                        &kinds,
+                    ))
                 }
             },
             "is" => self.state(text, value.span, input),
@@ -322,7 +361,7 @@ impl Lowerer<'_> {
                 }
                 Ok(Plan::Leaf(Leaf::TimeRange { field, lo, hi }))
             }
-            Err(why) => Err(Diagnostic::new(format!("bad time filter: {why}"), value.span, input)
+            Err(why) => Err(Diagnostic::new(DiagnosticKind::BadTime { why }, value.span, input)
                 .with_help(Some("examples: -30d.. (last 30 days), <-90d, 2024-01-01..2024-06-30, >=2024-03, today, never".into()))),
         }
     }
@@ -337,7 +376,13 @@ impl Lowerer<'_> {
             other => match Flag::parse(other) {
                 Some(flag) => Plan::Leaf(Leaf::Flag(flag)),
                 None => {
-                    return Err(unknown("unknown state", text, span, input, STATES).map_for("is"));
+                    return Err(unknown(
+                        Unknown::Value(ValueOf::State),
+                        text,
+                        span,
+                        input,
+                        STATES,
+                    ));
                 }
             },
         })
@@ -353,27 +398,16 @@ impl Lowerer<'_> {
             other => match TextField::parse(other) {
                 Some(field) => Leaf::TextPresent(field),
                 None => {
-                    return Err(
-                        unknown("unknown field", text, span, input, PRESENCE).map_for("has")
-                    );
+                    return Err(unknown(
+                        Unknown::Field { presence: true },
+                        text,
+                        span,
+                        input,
+                        PRESENCE,
+                    ));
                 }
             },
         }))
-    }
-}
-
-trait ForField {
-    fn map_for(self, field: &str) -> Self;
-}
-
-impl ForField for Diagnostic {
-    /// Names the field in the message: "unknown state 'x' for 'is'".
-    fn map_for(mut self, field: &str) -> Self {
-        match self.message.find(':') {
-            Some(i) => self.message.insert_str(i, &format!(" for '{field}'")),
-            None => self.message.push_str(&format!(" for '{field}'")),
-        }
-        self
     }
 }
 

@@ -43,8 +43,7 @@ pub fn run(ctx: &mut Context) -> Result<(), Error> {
         .auto_add_history(true)
         .completion_type(CompletionType::List)
         .build();
-    let mut editor: Editor<ReachHelper, _> =
-        Editor::with_config(config).map_err(|e| Error::Io(e.to_string()))?;
+    let mut editor: Editor<ReachHelper, _> = Editor::with_config(config).map_err(readline_error)?;
     editor.set_helper(Some(ReachHelper::new(ctx)));
     let history = history_path();
     if let Some(path) = &history {
@@ -79,7 +78,7 @@ pub fn run(ctx: &mut Context) -> Result<(), Error> {
             }
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,
-            Err(e) => return Err(Error::Io(e.to_string())),
+            Err(e) => return Err(readline_error(e)),
         }
     }
     if let Some(path) = &history {
@@ -159,6 +158,16 @@ pub fn run_script(ctx: &mut Context, script: &Script) -> Result<(), Error> {
         )));
     }
     Ok(())
+}
+
+/// The line editor failed (the terminal): an I/O error, whatever its own type.
+fn readline_error(e: ReadlineError) -> Error {
+    let message = e.to_string();
+    let source = match e {
+        ReadlineError::Io(e) => e,
+        other => std::io::Error::other(other),
+    };
+    Error::Io { message, source }
 }
 
 /// Rows a bare segment (and each `more`) shows.
@@ -260,7 +269,7 @@ fn backslash(ctx: &mut Context, session: &mut Session, line: &str) -> Result<(),
         ))),
         "\\i" => {
             let text = std::fs::read_to_string(argument)
-                .map_err(|e| Error::Io(format!("cannot read {argument}: {e}")))?;
+                .map_err(|e| Error::io(format!("cannot read {argument}"), e))?;
             for line in text.lines().map(str::trim) {
                 if !line.is_empty() && !line.starts_with('#') {
                     note!("reach> {line}");

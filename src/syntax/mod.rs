@@ -7,6 +7,6 @@ mod parse;
 mod print;
 
 pub use ast::{Expr, Predicate, Span, Value};
-pub use error::Diagnostic;
+pub use error::{Diagnostic, DiagnosticKind, ValueOf};
 pub use parse::{MAX_DEPTH, MAX_SEGMENT_BYTES, parse};
 pub use print::{print, quote};

@@ -10,7 +10,7 @@ use nom::sequence::pair;
 use nom::{IResult, Parser};
 
 use super::ast::{Expr, Predicate, Span, Value};
-use super::error::Diagnostic;
+use super::error::{Diagnostic, DiagnosticKind, column_at};
 
 /// The longest segment accepted, in bytes.
 pub const MAX_SEGMENT_BYTES: usize = 64 * 1024;
@@ -23,10 +23,7 @@ pub fn parse(input: &str) -> Result<Option<Expr>, Diagnostic> {
         let span = Span::new(MAX_SEGMENT_BYTES, input.len());
         let shown: String = input.chars().take(60).collect();
         return Err(Diagnostic::new(
-            format!(
-                "the segment is {} bytes long; at most {MAX_SEGMENT_BYTES} are accepted",
-                input.len()
-            ),
+            DiagnosticKind::TooLong { len: input.len() },
             Span::new(0, 0),
             &shown,
         )
@@ -47,16 +44,12 @@ pub fn parse(input: &str) -> Result<Option<Expr>, Diagnostic> {
     let expr = parser.or()?;
     parser.skip_ws();
     if !parser.at_end() {
-        let found = parser.rest();
-        let what = if found.starts_with(')') {
-            "a ')' without its '('"
+        let kind = if parser.rest().starts_with(')') {
+            DiagnosticKind::UnmatchedClose
         } else {
-            "unexpected text"
+            DiagnosticKind::ExpectedOperator
         };
-        return Err(parser.error_here(
-            format!("{what}: expected an operator (or, and) or the end of the segment"),
-            1,
-        ));
+        return Err(parser.error_here(kind, 1));
     }
     Ok(Some(expr))
 }
@@ -133,13 +126,13 @@ impl<'a> SegmentParser<'a> {
         Some(Span::new(start, self.pos))
     }
 
-    fn error_here(&self, message: impl Into<String>, len: usize) -> Diagnostic {
+    fn error_here(&self, kind: DiagnosticKind, len: usize) -> Diagnostic {
         let end = (self.pos + len).min(self.input.len());
         let mut end = end;
         while !self.input.is_char_boundary(end) {
             end += 1;
         }
-        Diagnostic::new(message, Span::new(self.pos, end), self.input)
+        Diagnostic::new(kind, Span::new(self.pos, end), self.input)
     }
 
     fn describe_here(&self) -> String {
@@ -153,10 +146,7 @@ impl<'a> SegmentParser<'a> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(self
-                .error_here(
-                    format!("the segment nests deeper than {MAX_DEPTH} levels"),
-                    1,
-                )
+                .error_here(DiagnosticKind::NestTooDeep, 1)
                 .with_help(Some(
                     "flatten it: a b c needs no parentheses, and -(a or b) is -a -b".into(),
                 )));
@@ -218,10 +208,9 @@ impl<'a> SegmentParser<'a> {
             self.skip_ws();
         } else if self.rest().starts_with(char::is_whitespace) || self.at_end() {
             return Err(Diagnostic::new(
-                format!(
-                    "'{}' must touch the term it negates",
-                    &self.input[op.start..op.end]
-                ),
+                DiagnosticKind::DetachedNegation {
+                    operator: self.input[op.start..op.end].to_string(),
+                },
                 op,
                 self.input,
             )
@@ -242,19 +231,16 @@ impl<'a> SegmentParser<'a> {
             self.enter()?;
             self.skip_ws();
             if self.rest().starts_with(')') {
-                return Err(
-                    self.error_here("empty parentheses: expected a term such as tag:vip", 1)
-                );
+                return Err(self.error_here(DiagnosticKind::EmptyGroup, 1));
             }
             let inner = self.or()?;
             self.skip_ws();
             if self.token(|i| tag(")").parse(i)).is_none() {
                 let mut e = self.error_here(
-                    format!(
-                        "expected ')' to close the '(' at column {}, found {}",
-                        start + 1,
-                        self.describe_here()
-                    ),
+                    DiagnosticKind::UnclosedGroup {
+                        open_column: column_at(self.input, start),
+                        found: self.describe_here(),
+                    },
                     1,
                 );
                 e.help = Some("every '(' needs a matching ')'".into());
@@ -265,13 +251,10 @@ impl<'a> SegmentParser<'a> {
         }
         if self.token(|i| tag("@").parse(i)).is_some() {
             let Some(name) = self.token(field_name) else {
-                return Err(self.error_here(
-                    "expected a saved segment name after '@' ([A-Za-z_][A-Za-z0-9_]*)",
-                    1,
-                ));
+                return Err(self.error_here(DiagnosticKind::ExpectedSavedName, 1));
             };
             if self.rest().starts_with(is_bare) {
-                return Err(self.error_here("a saved segment name is [A-Za-z_][A-Za-z0-9_]*", 1));
+                return Err(self.error_here(DiagnosticKind::BadSavedName, 1));
             }
             return Ok(Expr::Saved(
                 self.input[name.start..name.end].to_string(),
@@ -290,10 +273,9 @@ impl<'a> SegmentParser<'a> {
             .unwrap_or(0);
         if word_len == 0 {
             return Err(self.error_here(
-                format!(
-                    "expected a term such as tag:vip, found {}",
-                    self.describe_here()
-                ),
+                DiagnosticKind::ExpectedTerm {
+                    found: self.describe_here(),
+                },
                 1,
             ));
         }
@@ -304,7 +286,9 @@ impl<'a> SegmentParser<'a> {
             self.pos = start;
             let word = &rest[..word_len];
             return Err(Diagnostic::new(
-                format!("'{word}' is not a term: expected field:value"),
+                DiagnosticKind::NotATerm {
+                    word: word.to_string(),
+                },
                 Span::new(start, start + word_len),
                 self.input,
             )
@@ -336,7 +320,9 @@ impl<'a> SegmentParser<'a> {
                 span,
             }),
             None => Err(Diagnostic::new(
-                format!("expected a value, found {}", self.describe_here()),
+                DiagnosticKind::ExpectedValue {
+                    found: self.describe_here(),
+                },
                 Span::new(start, (start + 1).min(self.input.len())),
                 self.input,
             )
@@ -367,7 +353,7 @@ impl<'a> SegmentParser<'a> {
                         let at = start + i;
                         let len = 1 + other.map_or(0, |(_, c)| c.len_utf8());
                         return Err(Diagnostic::new(
-                            "unknown escape in a quoted value: only \\\" and \\\\ are escapes",
+                            DiagnosticKind::UnknownEscape,
                             Span::new(at, at + len),
                             self.input,
                         ));
@@ -377,7 +363,7 @@ impl<'a> SegmentParser<'a> {
             }
         }
         Err(Diagnostic::new(
-            "unterminated quoted value: expected a closing '\"'",
+            DiagnosticKind::UnterminatedQuote,
             Span::new(start, self.input.len()),
             self.input,
         ))

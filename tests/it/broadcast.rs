@@ -395,7 +395,8 @@ fn a_job_id_is_used_once_and_a_done_job_never_sends_again() {
         String::from_utf8_lossy(&first.stderr)
     );
     let again = run(&once);
-    assert_eq!(again.status.code(), Some(2));
+    // A job id used before is a conflict with the state, not a malformed command.
+    assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("used once"));
     let resume = run(&["broadcast", "resume", "once"]);
     assert_eq!(resume.status.code(), Some(1));

@@ -111,10 +111,10 @@ impl Channels {
             Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => {
                 Ok(Channels::default())
             }
-            Err(e) => Err(Error::Io(format!(
-                "cannot read the channels file {}: {e}",
-                path.display()
-            ))),
+            Err(e) => Err(Error::io(
+                format!("cannot read the channels file {}", path.display()),
+                e,
+            )),
         }
     }
 }

@@ -105,7 +105,7 @@ fn key(channel: Channel, account: &str, external_id: &str) -> String {
 /// sent, and its recipients go again), so that what is appended starts a line.
 fn cut_torn_line(path: &Path) -> Result<(), Error> {
     use std::io::{Read, Seek, SeekFrom};
-    let io = |e: io::Error| Error::Io(format!("cannot repair the outbox {}: {e}", path.display()));
+    let io = |e: io::Error| Error::io(format!("cannot repair the outbox {}", path.display()), e);
     let mut file = match OpenOptions::new().read(true).write(true).open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -139,16 +139,16 @@ fn read_back(path: &Path, job: &str) -> Result<HashSet<String>, Error> {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(written),
         Err(e) => {
-            return Err(Error::Io(format!(
-                "cannot read the outbox {}: {e}",
-                path.display()
-            )));
+            return Err(Error::io(
+                format!("cannot read the outbox {}", path.display()),
+                e,
+            ));
         }
     };
     let marker = format!("\"job\":{}", serde_json::Value::from(job));
     for line in BufReader::new(file).lines() {
         let line =
-            line.map_err(|e| Error::Io(format!("cannot read the outbox {}: {e}", path.display())))?;
+            line.map_err(|e| Error::io(format!("cannot read the outbox {}", path.display()), e))?;
         if !line.contains(&marker) {
             continue;
         }
