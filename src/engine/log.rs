@@ -36,6 +36,9 @@ pub struct LogWriter {
     written: u64,
     /// Records appended but not written yet.
     pending: Vec<u8>,
+    /// Whether a failed write could not be cut back: the file may end in a partial or
+    /// refused record, so nothing more may be appended.
+    damaged: bool,
 }
 
 /// Where a log stands once read.
@@ -65,6 +68,7 @@ impl LogWriter {
             path: path.to_path_buf(),
             written: HEADER,
             pending: Vec::new(),
+            damaged: false,
         })
     }
 
@@ -81,6 +85,7 @@ impl LogWriter {
             path: path.to_path_buf(),
             written: end.offset,
             pending: Vec::new(),
+            damaged: false,
         })
     }
 
@@ -101,31 +106,49 @@ impl LogWriter {
         record.extend_from_slice(payload);
     }
 
-    /// Writes the pending records (one `write`; not flushed to disk). On failure the log
-    /// is cut back to where it was, so no partial record stays behind.
+    /// Writes the pending records (one `write`; not flushed to disk). On failure the
+    /// records are dropped (their changes are refused) and the log is cut back to where
+    /// it was, so no partial or refused record stays behind.
     pub fn write_pending(&mut self) -> Result<(), Error> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        if let Err(e) = self.file.write_all(&self.pending) {
-            let undone = self
-                .file
-                .set_len(self.written)
-                .and_then(|()| self.file.seek(SeekFrom::Start(self.written)));
-            return Err(match undone {
-                Ok(_) => io_error(&self.path, e),
-                Err(undo) => Error::Io {
+        let records = std::mem::take(&mut self.pending);
+        if let Err(e) = self.file.write_all(&records) {
+            return Err(self.cut_back(self.written, e));
+        }
+        self.written += records.len() as u64;
+        Ok(())
+    }
+
+    /// Cuts the file back to `end` after `e` (a failed write or flush), so that what
+    /// followed `end` is not there to replay; the error says whether that worked too.
+    fn cut_back(&mut self, end: u64, e: io::Error) -> Error {
+        let undone = self
+            .file
+            .set_len(end)
+            .and_then(|()| self.file.seek(SeekFrom::Start(end)));
+        match undone {
+            Ok(_) => {
+                self.written = end;
+                io_error(&self.path, e)
+            }
+            Err(undo) => {
+                self.damaged = true;
+                Error::Io {
                     message: format!(
-                        "{}: {e}; cutting back the partial record failed too ({undo})",
+                        "{}: {e}; cutting back the records that failed failed too ({undo})",
                         self.path.display()
                     ),
                     source: e,
-                },
-            });
+                }
+            }
         }
-        self.written += self.pending.len() as u64;
-        self.pending.clear();
-        Ok(())
+    }
+
+    /// Whether a failed write left the file as it should not be (see `damaged`).
+    pub fn is_damaged(&self) -> bool {
+        self.damaged
     }
 
     /// A second handle on the file, for flushing it from another thread.
@@ -133,10 +156,15 @@ impl LogWriter {
         self.file.try_clone().map_err(|e| io_error(&self.path, e))
     }
 
-    /// Writes the pending records and flushes the file to disk.
+    /// Writes the pending records and flushes the file to disk. On failure the records
+    /// are cut back off, as [`LogWriter::write_pending`] does.
     pub fn sync(&mut self) -> Result<(), Error> {
+        let before = self.written;
         self.write_pending()?;
-        self.file.sync_data().map_err(|e| io_error(&self.path, e))
+        match self.file.sync_data() {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.cut_back(before, e)),
+        }
     }
 }
 

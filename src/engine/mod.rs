@@ -164,6 +164,21 @@ struct Writer {
     checkpoint_bytes: u64,
 }
 
+impl Writer {
+    /// Refuses every change once a write failed with memory ahead of the disk.
+    fn refuse_if_failed(&self) -> Result<(), Error> {
+        match &self.failed {
+            Some(why) => Err(Error::Io {
+                message: format!(
+                    "an earlier write to the data directory failed ({why}); no change is accepted until it is opened again"
+                ),
+                source: std::io::Error::other(why.clone()),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The log handle that group flushes use, and how far they got.
 #[derive(Debug, Default)]
 struct Flush {
@@ -411,14 +426,7 @@ impl Engine {
     /// Gets ready to commit: refuses a failed or read-only engine; a shared engine takes
     /// the write lock and catches up.
     fn begin(&self, writer: &mut Writer) -> Result<(), Error> {
-        if let Some(why) = &writer.failed {
-            return Err(Error::Io {
-                message: format!(
-                    "an earlier write to the data directory failed ({why}); no change is accepted until it is opened again"
-                ),
-                source: std::io::Error::other(why.clone()),
-            });
-        }
+        writer.refuse_if_failed()?;
         match &mut writer.access {
             Access::ReadOnly { dir, .. } => Err(Error::Usage(format!(
                 "{} was opened read-only: nothing can be changed",
@@ -522,6 +530,7 @@ impl Engine {
         edit: Edit,
         now: Seconds,
     ) -> Result<Committed, Error> {
+        writer.refuse_if_failed()?;
         let resolved = {
             let state = self.state_read();
             edit.resolve(&state, now)?
@@ -545,8 +554,18 @@ impl Engine {
             let state = self.state_read();
             (state.check(&record)?, state.seq + 1)
         };
+        let sync = writer.durability == Durability::Sync;
         if let Some(active) = writer.active() {
             active.log.append(seq, &record.encode()?);
+            // Under `sync` the record is on disk before memory changes: a write that
+            // fails (a full disk) refuses this change alone, and the next may succeed.
+            let logged = if sync { active.log.sync() } else { Ok(()) };
+            if let Err(e) = logged {
+                if active.log.is_damaged() {
+                    writer.failed = Some(e.to_string());
+                }
+                return Err(e);
+            }
             self.written.store(seq, Ordering::Release);
         }
         let applied = self.state_write().write(&record, checked, seq);
@@ -557,14 +576,6 @@ impl Engine {
                 return Err(e);
             }
         };
-        let sync = writer.durability == Durability::Sync;
-        if sync
-            && let Some(active) = writer.active()
-            && let Err(e) = active.log.sync()
-        {
-            writer.failed = Some(e.to_string());
-            return Err(e);
-        }
         Ok(Committed { applied, seq })
     }
 

@@ -858,3 +858,98 @@ fn a_data_directory_others_could_change_is_refused() {
         std::os::unix::fs::chown(&snapshot, Some(0), None).expect("chown back");
     }
 }
+
+/// A full disk (here: a file size limit, with SIGXFSZ ignored so writes fail with
+/// EFBIG): every line answered `"ok": false` changes nothing, every line answered ok is
+/// there after reopening, and once there is room again the directory takes changes.
+#[test]
+fn a_change_refused_for_want_of_space_is_not_applied() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("d");
+    let csv = dir.path().join("c.csv");
+    let file = std::fs::File::create(&csv).expect("csv");
+    synth::write_csv(20, 1, synth::DEFAULT_ANCHOR, file, &|_| {}).expect("csv");
+    assert!(
+        crate::run_at(&data, &["import", csv.to_str().expect("utf-8")])
+            .status
+            .success()
+    );
+    let lines: String = (0..400)
+        .map(|i| {
+            format!(
+                "{{\"op\":\"upsert\",\"contact\":{{\"channel\":\"line\",\"account\":\"line-full\",\"external_id\":\"U{i}\",\"name\":\"{}\"}}}}\n",
+                "n".repeat(200)
+            )
+        })
+        .collect();
+    let changes = dir.path().join("changes.jsonl");
+    std::fs::write(&changes, lines).expect("write");
+    // 16 blocks of 512 bytes: the log holds a few dozen of these records.
+    let shell = format!(
+        "trap '' XFSZ; ulimit -f 16; exec {} --data {} apply {} --durability sync",
+        env!("CARGO_BIN_EXE_reach"),
+        data.display(),
+        changes.display()
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &shell])
+        .output()
+        .expect("sh runs");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let acks: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("an acknowledgement"))
+        .collect();
+    assert_eq!(acks.len(), 400);
+    let applied: Vec<String> = (acks.iter().enumerate())
+        .filter(|(_, a)| a["ok"] == true)
+        .map(|(i, _)| format!("U{i}"))
+        .collect();
+    let refused = acks.iter().filter(|a| a["ok"] == false).count();
+    assert!(!applied.is_empty() && refused > 0, "{acks:?}");
+    let error = acks
+        .iter()
+        .find(|a| a["ok"] == false)
+        .map(|a| a["error"].to_string());
+    assert!(
+        error.as_ref().is_some_and(|e| e.contains("wal-")),
+        "{error:?}"
+    );
+    let listed = crate::run_at(
+        &data,
+        &[
+            "list",
+            "account:line-full",
+            "--format",
+            "csv",
+            "--limit",
+            "1000",
+        ],
+    );
+    let mut ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(2).map(str::to_string))
+        .collect();
+    ids.sort();
+    let mut expected = applied.clone();
+    expected.sort();
+    assert_eq!(ids, expected, "what was acknowledged, and only that");
+    let more = dir.path().join("more.jsonl");
+    std::fs::write(
+        &more,
+        "{\"op\":\"upsert\",\"contact\":{\"channel\":\"line\",\"account\":\"line-full\",\"external_id\":\"later\"}}\n",
+    )
+    .expect("write");
+    let out = crate::run_at(&data, &["apply", more.to_str().expect("utf-8")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
