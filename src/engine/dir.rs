@@ -2,9 +2,12 @@
 //! one write-ahead log per snapshot generation (`wal-<generation>.log`), and the `lock`
 //! file that the one writing process holds locked (with its pid inside, to name it).
 //!
-//! Every file the engine writes is created exclusively (`O_CREAT | O_EXCL`) and without
-//! following symbolic links (`O_NOFOLLOW`), so a link planted in the directory is never
-//! followed, and replaced by rename, with the file and the directory flushed.
+//! No file here is opened through a symbolic link (`O_NOFOLLOW` on every open), so a link
+//! planted in the directory is refused, never followed. The snapshot is written to a
+//! temporary file created exclusively (`O_CREAT | O_EXCL`, a leftover removed first),
+//! flushed and renamed over the old one, then the directory is flushed ([`DataDir::replace`]).
+//! A new generation's log is created exclusively and appended to in place (a torn tail is
+//! cut on reopening); the lock file is created if missing and reused, its pid rewritten.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};

@@ -8,6 +8,7 @@ mod everyday;
 mod explain;
 mod grammar;
 mod import_export;
+mod invariants;
 pub mod oracle;
 mod parser;
 mod repl;
