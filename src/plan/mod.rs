@@ -10,7 +10,7 @@
 //! as other terms, for SQL and tests. Saved segments are expanded in place; their texts
 //! are parsed once each ([`ParsedSegments`], held by the engine's state and keyed by the
 //! text, so a segment saved again is a new entry, never a stale one). Expanded, a plan
-//! nests at most `MAX_PLAN_DEPTH` (512) levels, so every walk of it is bounded.
+//! nests at most `MAX_PLAN_DEPTH` (512) levels, so no recursive walk of it goes deeper.
 
 mod lower;
 pub mod rules;

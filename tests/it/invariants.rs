@@ -81,7 +81,11 @@ fn source_imports() -> Vec<(String, PathBuf, BTreeSet<String>)> {
     for file in files {
         let relative = file.strip_prefix(&src).expect("under src");
         let first = relative.components().next().expect("a path");
-        let module = first.as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
+        let module = first
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_string();
         let text = std::fs::read_to_string(&file).expect("source");
         out.push((module, file, modules_named(&text)));
     }
@@ -188,7 +192,7 @@ fn log_name(data: &Path) -> String {
 /// created with `O_EXCL | O_NOFOLLOW`.
 #[test]
 fn a_link_planted_at_any_file_the_engine_opens_is_not_followed() {
-    let (_, pristine) = directory();
+    let (_pristine_dir, pristine) = directory();
     let log = log_name(&pristine);
     let generation: u64 = log["wal-".len()..log.len() - ".log".len()]
         .parse()
@@ -246,7 +250,7 @@ fn a_link_planted_at_any_file_the_engine_opens_is_not_followed() {
 /// A read-only engine creates, writes and removes nothing, and refuses changes.
 #[test]
 fn a_read_only_engine_writes_nothing() {
-    let (_, data) = directory();
+    let (_dir, data) = directory();
     std::fs::write(data.join("contacts.snap.tmp"), "a leftover").expect("leftover");
     let files = |dir: &Path| -> Vec<(String, Vec<u8>)> {
         names_in(dir)
@@ -275,14 +279,9 @@ fn a_read_only_engine_writes_nothing() {
 fn saved_segment_chains_stop_at_the_plan_depth_bound() {
     let engine = Engine::in_memory();
     upsert(&engine, 500);
-    // 50 times `(tag:vip or (-tag:gold …))`: an OR in an AND, which no rule flattens.
-    let nest = |inner: &str| {
-        format!(
-            "{}{inner}{}",
-            "(tag:vip or (-tag:gold ".repeat(50),
-            "))".repeat(50)
-        )
-    };
+    // 100 nested ORs, `(tag:vip or (tag:vip or … inner))`: lowering and the optimizer walk
+    // every level (the optimizer then flattens them into one OR).
+    let nest = |inner: &str| format!("{}{inner}{}", "(tag:vip or ".repeat(100), ")".repeat(100));
     let mut last = String::new();
     let mut refused = None;
     for level in 0..20 {
@@ -310,10 +309,15 @@ fn saved_segment_chains_stop_at_the_plan_depth_bound() {
         "{message}"
     );
     let typed = engine.compile(&text, NOW).expect_err("refused typed");
-    assert!(typed.to_string().contains("more than 512 levels deep"), "{typed}");
+    assert!(
+        typed.to_string().contains("more than 512 levels deep"),
+        "{typed}"
+    );
     assert!(!engine.saved_segments().contains_key(&format!("s{level}")));
 
-    let deepest = engine.compile(&last, NOW).expect("the deepest allowed compiles");
+    let deepest = engine
+        .compile(&last, NOW)
+        .expect("the deepest allowed compiles");
     let vip = engine.compile("tag:vip", NOW).expect("compiles");
     assert!(engine.count(&vip) > 0);
     assert_eq!(engine.count(&deepest), engine.count(&vip));
@@ -407,9 +411,15 @@ fn row_ids_stay_put_while_a_job_is_sending() {
 
     let (live, last_row) = {
         let view = engine.read();
-        (view.store().live().len(), view.store().live().max().expect("rows"))
+        (
+            view.store().live().len(),
+            view.store().live().max().expect("rows"),
+        )
     };
-    assert!(u64::from(last_row) + 1 > live, "deleted rows stayed as blank rows");
+    assert!(
+        u64::from(last_row) + 1 > live,
+        "deleted rows stayed as blank rows"
+    );
     engine.compact().expect("compacts now");
     let view = engine.read();
     assert_eq!(view.store().live().len(), live);
