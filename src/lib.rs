@@ -63,9 +63,10 @@
 //! # Input safety
 //!
 //! Segments, CSV files and data files are untrusted input: every failure is an
-//! [`Error`] (with the place and what was expected), never a panic; a segment nests at
-//! most 256 levels and is at most 64 KiB; a refused import or change leaves the store as
-//! it was; a damaged or foreign data file is refused, never misread.
+//! [`Error`] (with the place and what was expected), never a panic; a segment's text nests
+//! at most 256 levels and is at most 64 KiB, and at most 512 once its saved segments are
+//! expanded; a refused import or change leaves the store as it was; a damaged or foreign
+//! data file is refused, never misread.
 
 pub mod broadcast;
 pub mod cancel;

@@ -1,10 +1,11 @@
 //! The dispatcher: starts a job (freezes the audience, judges it, cuts the eligible into
 //! batches per account, logs the job), then sends batch after batch through a [`Sink`] —
 //! each batch's recipients checked again at their turn, paced per account, retried with
-//! a bounded backoff — and logs each batch's outcome with its books before the next. A
-//! job killed at any moment is `resume`d: batches not logged as sent go again with the
-//! same idempotency keys; a batch in flight through a sink without keys is `uncertain`
-//! and is sent again only when asked.
+//! a doubling backoff (at most 5 s a wait) — and logs each batch's outcome with its books
+//! before the next. A job killed at any moment is `resume`d: batches not logged as sent go
+//! again with the same idempotency keys; a batch in flight through a sink without keys
+//! has its intent logged before its requests go out, is `uncertain` after a crash, and is
+//! sent again only when asked.
 
 use std::collections::HashMap;
 use std::time::Duration;

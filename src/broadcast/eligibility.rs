@@ -1,7 +1,9 @@
 //! Who receives a broadcast (broadcast.md, "Who receives it"): each audience member is
 //! judged once, at the start, by the first reason that applies — blocked, opted out,
 //! over quota, not fb_sendable, no email, beyond the LINE quota — all with bitmaps, so
-//! judging ten million members is a few bitmap operations.
+//! judging ten million members is a few bitmap operations. A LINE account whose quota is
+//! short refuses the broadcast, or with a partial send keeps its first members in identity
+//! order (by external id) up to what the quota leaves.
 
 use roaring::RoaringBitmap;
 

@@ -1,5 +1,13 @@
 //! The command line: arguments → [`Context`] → one function per command. The REPL runs
 //! the same commands, so both behave alike.
+//!
+//! `args.rs` (the clap grammar), `query.rs`, `data.rs`, `manage.rs`, `broadcast.rs`,
+//! `apply.rs` (the change stream's read, parse, commit, acknowledge loop), `output.rs`
+//! (tables, progress bars, the pager). Each command opens the engine as it needs:
+//! read-only (count, list, explain, export, stats, segments), exclusive (changes), shared
+//! (the REPL). [`run`] returns [`Next`] and `main` opens the REPL or runs the script: the
+//! REPL sits on the commands, which never call into it. Output goes through `outln!`,
+//! which maps a closed pipe to [`Error::Closed`] (exit 0, quietly).
 
 /// Writes to stdout: a closed pipe ([`Error::Closed`]) or a full disk is an error the
 /// caller passes on, never a panic.

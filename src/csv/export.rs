@@ -1,5 +1,8 @@
 //! CSV export: a set of rows written in (channel, account, external_id) order, with all
-//! columns or the columns of the channels' contact lists.
+//! columns or the columns of the channels' contact lists. The rows are put in identity
+//! order, then formatted from the columns (a [`RowReader`]) chunk by chunk: each chunk's
+//! rows in row order on every core (a walk through the columns the prefetcher follows),
+//! put back in export order and written while the next chunk is formatted.
 
 use std::io::{self, Write};
 

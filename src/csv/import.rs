@@ -1,8 +1,8 @@
 //! CSV import: streaming, parallel parsing, all-or-nothing (or reject-file) semantics.
 //!
-//! The file is cut into blocks of whole records (`blocks.rs`); blocks are parsed on every
-//! core into column-wise [`RowBatch`]es (`rows.rs`) while the previous ones are appended, in file order,
-//! to a *staging* store, never to the target: the raw text is dropped block by block, and
+//! The file is cut into blocks of whole records (`blocks.rs`); the next blocks are read
+//! while blocks are parsed on every core into column-wise [`RowBatch`]es (`rows.rs`) and
+//! the previous ones are appended, in file order, all three at once, to a *staging* store, never to the target: the raw text is dropped block by block, and
 //! the staging store holds the file in columnar form. Only when every row is good (or the
 //! caller asked for a reject file) is the staging store merged into the target, after
 //! checking the merged contacts, so a bad file changes nothing. Staging only reads the

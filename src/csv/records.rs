@@ -4,7 +4,7 @@
 //! with `memchr`, the cells borrowed from the block. A record with a quote (or a bare
 //! carriage return) goes through `csv_core`, the state machine under the `csv` crate, into
 //! a buffer. Either way the cells are what `csv::Reader` would give (a property test
-//! holds the two together).
+//! holds the two together), each with the line it starts on, as an editor numbers lines.
 
 use std::ops::Range;
 

@@ -2,10 +2,12 @@
 //! one write-ahead log per snapshot generation (`wal-<generation>.log`), and the `lock`
 //! file that the one writing process holds locked (with its pid inside, to name it).
 //!
-//! The snapshot is written to a temporary file created exclusively (`O_CREAT | O_EXCL`)
-//! and without following symbolic links (`O_NOFOLLOW`), flushed and renamed into place;
-//! a log is created the same way and then only appended to; the lock file is opened
-//! `O_NOFOLLOW`. So a link planted in the directory is never followed.
+//! No file here is opened through a symbolic link (`O_NOFOLLOW` on every open), so a link
+//! planted in the directory is refused, never followed. The snapshot is written to a
+//! temporary file created exclusively (`O_CREAT | O_EXCL`, a leftover removed first),
+//! flushed and renamed over the old one, then the directory is flushed ([`DataDir::replace`]).
+//! A new generation's log is created exclusively and appended to in place (a torn tail is
+//! cut on reopening); the lock file is created if missing and reused, its pid rewritten.
 //!
 //! The directory holds personal data: it is created `0700` and its files `0600`, and a
 //! directory or file that another user could change (owned by someone else, or writable

@@ -18,7 +18,22 @@
 //! number of the last change it holds, the store, saved segments and quotas) and
 //! `wal-g.log` (every change since). Opening reads the snapshot and replays the log. A
 //! checkpoint writes snapshot *g+1* atomically and retires `wal-g.log`; row ids change
-//! only then, so a logged change replays onto exactly the rows it was made on.
+//! only then, so a logged change replays onto exactly the rows it was made on, and memory
+//! changes only once the new snapshot is on disk. The log is checkpointed on its own once
+//! it passes 128 MiB (`set_checkpoint_bytes`).
+//!
+//! A commit is resolved under the writer's `Mutex`, checked whole while only reading
+//! (`State::check`, `Store::check`, under the read lock), appended to the log, then
+//! applied (`State::write`, under the write lock); replay applies the same records the
+//! same way (`State::replay`). The records of one round of commits go to the log in one
+//! `write` and are flushed per [`Durability`] (commits from many threads share a flush)
+//! before any is acknowledged. A write that fails after its check stops the engine: no
+//! further change is accepted until it is opened again.
+//!
+//! Access modes: in memory; read-only (a follower that never creates or writes a file);
+//! shared (the REPL: the directory's write lock only while a round of commits runs,
+//! catching up with other writers before each); exclusive (the lock for the engine's
+//! life). One process writes a directory: the `lock` file's `flock` names the holder.
 
 mod compile;
 mod dir;

@@ -2,6 +2,12 @@
 //! so that an AND runs its children cheapest-per-rejected-row first (a bitmap operation,
 //! a column scan and a per-row gather cost very differently for the same cardinality).
 //!
+//! An AND runs a positive child first, then greedily the child with the least cost
+//! (within the rows so far) per row it rejects; answered on its own, it tries each of the
+//! three positive children cheapest per rejected row first (`FIRSTS_TRIED`) and runs the
+//! order whose whole chain costs least ([`Costs::order`]). Negations are differences, a
+//! negated time range a filter keeping the rows outside.
+//!
 //! Units: a time range reads the bytes its column estimates (`Store::time_estimate`: a
 //! scan's 2 bytes a row, or fewer from bucket orders for a narrow range); a gather of one
 //! candidate misses the cache, one 64-byte line; a roaring operation reads its

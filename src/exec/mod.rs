@@ -13,11 +13,27 @@
 //! rows reads only their chunks, gathering a few candidates one by one or scanning a
 //! chunk that holds many (`TimeColumn::filter`); `is:fb_sendable` is one pass over the
 //! opted-in Facebook rows (`store::fb_rows`); an OR's time ranges are one pass over
-//! their columns (`TimeColumn::union_of`). A count builds as little as it can
-//! ([`Run::count`]). Every step reports to a [`Trace`]: EXPLAIN ANALYZE (`explain.rs`)
-//! counts as `count` does and records the strategy, estimate, cost, actual rows and
-//! time of each (a fused AND's steps show the rows left after each; its time is the
-//! AND's); a plain run ignores them. Time-range scans and fused chunks are the
+//! their columns (`TimeColumn::union_of`), and within running rows one pass cut to them
+//! where they are dense, each range filtered where they are sparse
+//! (`TimeColumn::union_within`).
+//!
+//! A count builds as little as it can ([`Run::count`]): a lone time range is counted as it
+//! is scanned (or from its bucket orders' slice lengths), a lone `is:fb_sendable` as its
+//! opted-in rows are tested; a negation is the live rows less its child's count (every
+//! node's rows are live rows: deleting a row blanks its fields, so no index holds it); a
+//! dense OR is fused; an OR of two children each counted without building rows (a stored
+//! bitmap, a time range, `is:fb_sendable`, an AND, or a negation of one; not two ranges
+//! nor two stored bitmaps) is `|a| + |b| - |a AND b|`; any other OR counts its largest
+//! child into the union of the others; an AND of negations only is the live rows less the
+//! union of what they negate when each is a leaf found without scanning a whole column
+//! (`Run::complement_of_union`; else it is fused); any other AND counts its last step
+//! against the rows so far.
+//!
+//! Every step reports to a [`Trace`]: EXPLAIN ANALYZE (`explain.rs`)
+//! counts as `count` does and records the strategy (marked "counted" where the rows were
+//! only counted), estimate, cost, actual rows and time of each, in the order they ran (a
+//! fused AND's steps show the rows left after each; its time is the AND's; a fused OR is
+//! one line holding its children); a plain run ignores them. Time-range scans and fused chunks are the
 //! parallel part.
 
 mod cost;

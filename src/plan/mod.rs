@@ -1,6 +1,16 @@
 //! Planning: [`Expr`](crate::syntax::Expr) → [`Plan`], a tree over the store's indexes.
-//! `lower` resolves fields, aliases, values and times (no I/O, a fixed `now`); `rules/`
-//! simplify and order the tree; `explain` shows it.
+//! `lower` resolves fields, aliases, values and times (`time_filter`: `[lo, hi)` seconds;
+//! no I/O, a fixed `now`) into [`Leaf`] lookups; `rules/` simplify the tree; the plan's
+//! `Display` is EXPLAIN, [`rules::optimize_steps`] (the plan after each rule) EXPLAIN
+//! VERBOSE.
+//!
+//! `is:fb_sendable` is one leaf, [`Leaf::FbSendable`], holding the latest last send each
+//! frequency allows, and `is:unsubscribed` is [`Leaf::Unsubscribed`]: the store answers
+//! both from cached rows. [`fb_sendable_terms`] and [`unsubscribed_terms`] spell them out
+//! as other terms, for SQL and tests. Saved segments are expanded in place; their texts
+//! are parsed once each ([`ParsedSegments`], held by the engine's state and keyed by the
+//! text, so a segment saved again is a new entry, never a stale one). Expanded, a plan
+//! nests at most `MAX_PLAN_DEPTH` (512) levels, so no recursive walk of it goes deeper.
 
 mod lower;
 pub mod rules;

@@ -1,5 +1,10 @@
 //! The REPL: type a segment to count it and see the first contacts, or a command
 //! (`help` lists them). Line editing, history and completion come from rustyline.
+//!
+//! A line is split into words as a shell does, then parsed by the command line's own clap
+//! grammar; backslash commands, `more`, did-you-mean; scripts (`-c`, `-f`) run lines the
+//! same way. `helper.rs` completes a word given the words before it (option values from
+//! clap's possible values).
 
 mod helper;
 

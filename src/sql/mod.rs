@@ -6,7 +6,9 @@
 //! means (generated or materialized columns), the keys segments compare: the canonical
 //! channel, tag and opt-out arrays, names and emails folded as reach folds them, phones
 //! normalized, text trimmed, times typed. Every predicate is written to be true or false,
-//! never NULL, so that `NOT` means what it means in reach.
+//! never NULL, so that `NOT` means what it means in reach; time bounds are clamped to what
+//! a store can hold. The walk is here; [`Dialect`] is what differs, and `postgres.rs` and
+//! `clickhouse.rs` write each engine's literals, predicates and schema.
 
 mod clickhouse;
 mod postgres;

@@ -10,6 +10,7 @@ mod explain;
 mod golden;
 mod grammar;
 mod import_export;
+mod invariants;
 pub mod oracle;
 mod parser;
 mod printed;

@@ -1,5 +1,9 @@
 //! Optimizer rules, one per file. Each rewrites one node whose children are already
-//! rewritten; [`optimize`] walks the tree bottom-up and repeats until nothing changes.
+//! rewritten; [`optimize`] walks the tree bottom-up and repeats until nothing changes;
+//! [`optimize_steps`] keeps the plan after each rule that changed it (EXPLAIN VERBOSE).
+//! The rules: `flatten` (nested ANDs, ORs), `double_negation`, `de_morgan` (a negated OR
+//! becomes negations, which an AND answers as differences), `constants`, `dedupe`,
+//! `contradictions`.
 //! Ordering AND children by cardinality needs the store, so the executor does it.
 
 mod constants;
