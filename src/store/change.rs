@@ -7,8 +7,9 @@ use std::fmt;
 use hashbrown::HashSet;
 use roaring::RoaringBitmap;
 
-use super::batch::RowBatch;
-use super::{Store, account_key, fold, push_rows, rowset};
+use super::bulk::batch::RowBatch;
+use super::index::rowset;
+use super::{Store, account_key, fold, push_rows};
 use crate::model::time::{MAX_STORED, MIN_STORED};
 use crate::model::{
     Channel, Contact, Event, EventKind, FbFrequency, FieldError, FieldSet, Flag, OptOutKind,

@@ -2,36 +2,25 @@
 //! roaring bitmap per channel, account, tag, flag, opt-out kind, frequency and "field
 //! present". Reads live here; every change goes through [`Store::apply`] in `change.rs`.
 
-mod batch;
-mod bucket_order;
+mod bulk;
 mod change;
-mod compact;
-mod derived;
-mod fb_rows;
-mod identity;
-mod memory;
-mod postings;
-mod prefix_words;
-mod reader;
-mod registry;
-mod rowset;
-pub mod snapshot;
-mod strings;
-mod text;
-mod time_column;
-mod words;
+mod columns;
+mod files;
+mod index;
+mod time;
 
 pub use crate::model::fold;
-pub use batch::RowBatch;
+pub use bulk::batch::RowBatch;
+pub use bulk::reader::RowReader;
 pub use change::{Applied, Change, ChangeError, Checked, UpsertOutcome};
-pub(crate) use fb_rows::FbFilter;
-pub use reader::RowReader;
-pub use registry::Entry;
-pub(crate) use rowset::{from_words, union_in_order};
-pub use text::TextCursor;
-pub(crate) use time_column::ChunkFilter;
-pub use time_column::RangeEstimate;
-pub(crate) use words::{CHUNK_ROWS, Words, set_chunk};
+pub use columns::registry::Entry;
+pub use columns::text::TextCursor;
+pub use files::snapshot;
+pub(crate) use index::fb_rows::FbFilter;
+pub(crate) use index::rowset::{from_words, union_in_order};
+pub(crate) use index::words::{CHUNK_ROWS, Words, set_chunk};
+pub(crate) use time::ChunkFilter;
+pub use time::RangeEstimate;
 
 use std::sync::OnceLock;
 
@@ -40,12 +29,14 @@ use roaring::RoaringBitmap;
 use crate::model::{
     Channel, Contact, FbFrequency, Flag, OptOutKind, OptOuts, Seconds, TextField, TimeField,
 };
-use identity::IdentityMap;
-use postings::EqIndex;
-use registry::Registry;
-use strings::StrColumn;
-use text::TextColumn;
-use time_column::TimeColumn;
+use columns::identity::IdentityMap;
+use columns::memory;
+use columns::registry::Registry;
+use columns::strings::StrColumn;
+use columns::text::TextColumn;
+use index::derived;
+use index::postings::{self, EqIndex};
+use time::TimeColumn;
 
 /// The in-memory columnar store of contacts.
 #[derive(Clone, Debug)]

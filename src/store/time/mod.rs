@@ -29,11 +29,14 @@ use std::sync::OnceLock;
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
-use super::bucket_order::{BucketOrder, ORDERED_END};
-use super::prefix_words::{Binned, LEAST_COST};
-use super::rowset::{from_words, union_in_order};
+mod bucket_order;
+mod prefix_words;
+
 use crate::model::Seconds;
 use crate::model::time::{MAX_STORED, MIN_STORED};
+use crate::store::index::rowset::{from_words, union_in_order};
+use bucket_order::{BucketOrder, ORDERED_END};
+use prefix_words::{Binned, LEAST_COST};
 
 /// The stored value meaning "no time".
 pub(super) const NONE: u32 = u32::MAX;
@@ -591,8 +594,8 @@ impl TimeColumn {
     /// The rows of `runs`, in order, as a new column (rows past the end have no time).
     pub fn gathered(&self, runs: &[Range<u32>]) -> TimeColumn {
         TimeColumn {
-            high: super::compact::gather(&self.high, runs, high(NONE)),
-            low: super::compact::gather(&self.low, runs, low(NONE)),
+            high: crate::store::columns::gather(&self.high, runs, high(NONE)),
+            low: crate::store::columns::gather(&self.low, runs, low(NONE)),
             top: self.top,
             orders: Vec::new(),
         }
@@ -601,8 +604,8 @@ impl TimeColumn {
 
     /// Builds a column from stored values (from a snapshot).
     pub fn from_raw(values: &[u32]) -> TimeColumn {
-        let mut high = super::memory::zeroed::<u16>(values.len());
-        let mut low = super::memory::zeroed::<u16>(values.len());
+        let mut high = crate::store::columns::memory::zeroed::<u16>(values.len());
+        let mut low = crate::store::columns::memory::zeroed::<u16>(values.len());
         (high.par_iter_mut().zip(low.par_iter_mut()))
             .zip(values.par_iter())
             .for_each(|((h, l), &v)| (*h, *l) = (self::high(v), self::low(v)));
@@ -1142,7 +1145,7 @@ mod tests {
         let mut kept = RoaringBitmap::new();
         for i in 0..rows.div_ceil(CHUNK) {
             let mut words = vec![0u64; (rows - i * CHUNK).min(CHUNK).div_ceil(64)];
-            super::super::words::set_chunk(candidates, i, &mut words);
+            crate::store::index::words::set_chunk(candidates, i, &mut words);
             filter.keep(i, &mut words);
             kept |= from_words(i * CHUNK, words);
         }

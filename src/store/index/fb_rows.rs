@@ -11,9 +11,9 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
-use super::Store;
-use super::time_column::NONE;
 use crate::model::{Channel, FbFrequency, Flag, Seconds, SendableAt, TimeField};
+use crate::store::Store;
+use crate::store::time::NONE;
 
 /// The opted-in live Facebook rows, ascending, with their columns.
 #[derive(Debug, Default)]
@@ -35,7 +35,7 @@ impl FbRows {
             (rows.iter()).map(|r| column.stored_at(r)).collect()
         };
         let mut frequency = vec![0u8; rows.len() as usize];
-        let position = super::RowPositions::new(&rows);
+        let position = crate::store::RowPositions::new(&rows);
         for f in FbFrequency::ALL {
             for row in store.frequency(*f) & &rows {
                 frequency[position.of(row)] = 1 + f.index() as u8;

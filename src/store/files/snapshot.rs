@@ -19,12 +19,12 @@ use std::path::Path;
 
 use roaring::RoaringBitmap;
 
-use super::registry::{Entry, Registry};
-use super::strings::StrColumn;
-use super::text::{MatchRule, TextColumn};
-use super::time_column::TimeColumn;
-use super::{Store, split_account_key};
 use crate::model::{Seconds, TimeField};
+use crate::store::columns::registry::{Entry, Registry};
+use crate::store::columns::strings::StrColumn;
+use crate::store::columns::text::{MatchRule, TextColumn};
+use crate::store::time::TimeColumn;
+use crate::store::{Store, split_account_key};
 
 const MAGIC: &[u8; 8] = b"REACHSNP";
 const END: &[u8; 8] = b"REACHEND";
@@ -335,7 +335,7 @@ impl<R: Read> Decoder<'_, R> {
 
     /// Reads exactly `len` bytes into a buffer allocated once.
     fn exact(&mut self, len: u64) -> io::Result<Vec<u8>> {
-        let mut buf = super::memory::zeroed::<u8>(self.fits(len)?);
+        let mut buf = crate::store::columns::memory::zeroed::<u8>(self.fits(len)?);
         self.read_exact(&mut buf)?;
         Ok(buf)
     }
@@ -350,7 +350,8 @@ impl<R: Read> Decoder<'_, R> {
         if expected.is_some_and(|e| e != n) {
             return Err(corrupt("column lengths disagree"));
         }
-        let mut values = super::memory::zeroed::<u32>(self.fits(u64::from(n) * 4)? / 4);
+        let mut values =
+            crate::store::columns::memory::zeroed::<u32>(self.fits(u64::from(n) * 4)? / 4);
         self.read_exact(bytemuck::cast_slice_mut(&mut values))?;
         for v in &mut values {
             *v = u32::from_le(*v);

@@ -12,10 +12,11 @@ use std::sync::OnceLock;
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
-use super::registry::{Entry, Registry};
-use super::strings::StrColumn;
-use super::text::TextColumn;
-use super::{Store, split_account_key};
+use crate::store::columns::gather;
+use crate::store::columns::registry::{Entry, Registry};
+use crate::store::columns::strings::StrColumn;
+use crate::store::columns::text::TextColumn;
+use crate::store::{Store, split_account_key};
 
 /// Renumbers rows by skipping the dead ones.
 struct Renumber {
@@ -125,21 +126,6 @@ fn live_runs(live: &RoaringBitmap) -> Vec<std::ops::Range<u32>> {
         runs.push(*run.start()..*run.end() + 1);
     }
     runs
-}
-
-/// The values of the rows of `runs`, one copy per run (`missing` past the end).
-pub(super) fn gather<T: Copy>(values: &[T], runs: &[std::ops::Range<u32>], missing: T) -> Vec<T> {
-    let mut out = Vec::with_capacity(runs.iter().map(|r| r.len()).sum());
-    for run in runs {
-        match values.get(run.start as usize..run.end as usize) {
-            Some(slice) => out.extend_from_slice(slice),
-            None => out.extend(
-                run.clone()
-                    .map(|r| values.get(r as usize).copied().unwrap_or(missing)),
-            ),
-        }
-    }
-    out
 }
 
 fn to_array<const N: usize>(maps: Vec<RoaringBitmap>) -> [RoaringBitmap; N] {

@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex};
 
 use roaring::RoaringBitmap;
 
-use super::Store;
 use super::fb_rows::FbRows;
 use super::words::WordViews;
 use crate::model::{Flag, OptOutKind};
+use crate::store::Store;
 
 /// A value built at a write count, rebuilt when asked at another.
 #[derive(Debug)]

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
-use super::Store;
+use crate::store::Store;
 
 /// Rows per chunk, as roaring's containers.
 pub const CHUNK_ROWS: usize = 1 << 16;

@@ -14,9 +14,9 @@
 //! kept inside it, so dropped with it when a row of the chunk changes: 8 KiB a bin, 4
 //! bytes a row at 32 bins, as much as the order.
 
+use super::ORDER_ROW;
 use super::bucket_order::BucketOrder;
-use super::time_column::ORDER_ROW;
-use super::words::CHUNK_WORDS as WORDS;
+use crate::store::index::words::CHUNK_WORDS as WORDS;
 
 /// Bins a chunk is cut into (fewer when it has fewer buckets).
 const BINS: usize = 32;

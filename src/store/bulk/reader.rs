@@ -8,9 +8,9 @@ use std::borrow::Cow;
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
-use super::text::TextCursor;
-use super::{Store, split_account_key};
 use crate::model::{Channel, FbFrequency, Flag, OptOutKind, OptOuts, Seconds, TimeField};
+use crate::store::columns::text::TextCursor;
+use crate::store::{Store, split_account_key};
 
 /// Bit of a row's flag word where opt-outs start (after the five flags).
 const OPT_OUT_BIT: usize = 5;
