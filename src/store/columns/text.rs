@@ -171,7 +171,7 @@ impl TextColumn {
         }
         self.values.append(values);
         self.rows.extend(present.iter().map(|&r| base + r));
-        crate::store::push_rows(&mut self.present, base, present);
+        crate::store::index::rowset::push_rows(&mut self.present, base, present);
         if let Some(mut index) = self.index.take() {
             for (i, &row) in present.iter().enumerate() {
                 index.insert(&self.rule.key(values.get(i as u32)), base + row, |r| {

@@ -16,7 +16,7 @@ use crate::store::columns::gather;
 use crate::store::columns::registry::{Entry, Registry};
 use crate::store::columns::strings::StrColumn;
 use crate::store::columns::text::TextColumn;
-use crate::store::{Store, split_account_key};
+use crate::store::{Data, split_account_key};
 
 /// Renumbers rows by skipping the dead ones.
 struct Renumber {
@@ -56,66 +56,64 @@ impl Renumber {
     }
 }
 
-impl Store {
-    /// A copy holding only live rows, renumbered densely in row order. Accounts nobody
-    /// is on any more are dropped; tags (and their creation times) are kept.
-    pub fn compacted(&self) -> Store {
-        let mut dead = RoaringBitmap::new();
-        dead.insert_range(0..self.row_count());
-        dead -= &self.live;
-        let renumber = Renumber {
-            dead: dead.iter().collect(),
-        };
-        let runs = live_runs(&self.live);
-        let bitmaps = |maps: &[RoaringBitmap]| -> Vec<RoaringBitmap> {
-            maps.par_iter().map(|b| renumber.bitmap(b)).collect()
-        };
-        let mut out = Store::new();
-        let ((accounts, codes), (tags, _)) = rayon::join(
-            || renumber.registry(&self.accounts, false),
-            || renumber.registry(&self.tags, true),
-        );
-        rayon::scope(|s| {
-            s.spawn(|_| out.external_ids = self.external_ids.gathered(&runs));
-            s.spawn(|_| out.names = self.names.gathered(&runs));
-            s.spawn(|_| out.avatars = self.avatars.gathered(&runs));
-            s.spawn(|_| {
-                out.row_account = gather(&self.row_account, &runs, 0);
-                out.row_account
-                    .iter_mut()
-                    .for_each(|c| *c = codes[*c as usize]);
-            });
-            s.spawn(|_| {
-                for (i, column) in self.times.iter().enumerate() {
-                    out.times[i] = column.gathered(&runs);
-                }
-            });
-            s.spawn(|_| {
-                for (i, column) in self.texts.iter().enumerate() {
-                    let present = renumber.bitmap(column.present());
-                    let mut values = StrColumn::default();
-                    column.iter().for_each(|(_, value)| values.push(value));
-                    out.texts[i] = TextColumn::from_values(column.rule(), present, values);
-                }
-            });
-            s.spawn(|_| {
-                out.tagged = renumber.bitmap(&self.tagged);
-                out.flags = to_array(bitmaps(&self.flags));
-                out.opt_outs = to_array(bitmaps(&self.opt_outs));
-                out.frequencies = to_array(bitmaps(&self.frequencies));
-                out.time_present = to_array(bitmaps(&self.time_present));
-            });
+/// A copy of `data` holding only live rows, renumbered densely in row order. Accounts
+/// nobody is on any more are dropped; tags (and their creation times) are kept.
+pub(in crate::store) fn compacted(data: &Data) -> Data {
+    let mut dead = RoaringBitmap::new();
+    dead.insert_range(0..data.row_account.len() as u32);
+    dead -= &data.live;
+    let renumber = Renumber {
+        dead: dead.iter().collect(),
+    };
+    let runs = live_runs(&data.live);
+    let bitmaps = |maps: &[RoaringBitmap]| -> Vec<RoaringBitmap> {
+        maps.par_iter().map(|b| renumber.bitmap(b)).collect()
+    };
+    let mut out = Data::default();
+    let ((accounts, codes), (tags, _)) = rayon::join(
+        || renumber.registry(&data.accounts, false),
+        || renumber.registry(&data.tags, true),
+    );
+    rayon::scope(|s| {
+        s.spawn(|_| out.external_ids = data.external_ids.gathered(&runs));
+        s.spawn(|_| out.names = data.names.gathered(&runs));
+        s.spawn(|_| out.avatars = data.avatars.gathered(&runs));
+        s.spawn(|_| {
+            out.row_account = gather(&data.row_account, &runs, 0);
+            out.row_account
+                .iter_mut()
+                .for_each(|c| *c = codes[*c as usize]);
         });
-        out.live = (0..self.live.len() as u32).collect();
-        for entry in accounts.entries() {
-            let (channel, _) = split_account_key(&entry.name);
-            out.channels[channel.index()] |= &entry.rows;
-        }
-        out.accounts = accounts;
-        out.tags = tags;
-        out.identity = OnceLock::new();
-        out
+        s.spawn(|_| {
+            for (i, column) in data.times.iter().enumerate() {
+                out.times[i] = column.gathered(&runs);
+            }
+        });
+        s.spawn(|_| {
+            for (i, column) in data.texts.iter().enumerate() {
+                let present = renumber.bitmap(column.present());
+                let mut values = StrColumn::default();
+                column.iter().for_each(|(_, value)| values.push(value));
+                out.texts[i] = TextColumn::from_values(column.rule(), present, values);
+            }
+        });
+        s.spawn(|_| {
+            out.tagged = renumber.bitmap(&data.tagged);
+            out.flags = to_array(bitmaps(&data.flags));
+            out.opt_outs = to_array(bitmaps(&data.opt_outs));
+            out.frequencies = to_array(bitmaps(&data.frequencies));
+            out.time_present = to_array(bitmaps(&data.time_present));
+        });
+    });
+    out.live = (0..data.live.len() as u32).collect();
+    for entry in accounts.entries() {
+        let (channel, _) = split_account_key(&entry.name);
+        out.channels[channel.index()] |= &entry.rows;
     }
+    out.accounts = accounts;
+    out.tags = tags;
+    out.identity = OnceLock::new();
+    out
 }
 
 /// The live rows as runs of consecutive rows.

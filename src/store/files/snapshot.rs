@@ -24,7 +24,7 @@ use crate::store::columns::registry::{Entry, Registry};
 use crate::store::columns::strings::StrColumn;
 use crate::store::columns::text::{MatchRule, TextColumn};
 use crate::store::time::TimeColumn;
-use crate::store::{Store, split_account_key};
+use crate::store::{Data, Store, split_account_key};
 
 const MAGIC: &[u8; 8] = b"REACHSNP";
 const END: &[u8; 8] = b"REACHEND";
@@ -264,26 +264,27 @@ impl<W: Write> Encoder<'_, W> {
 
     fn store(&mut self, store: &Store) -> io::Result<()> {
         let rows = store.row_count();
-        self.registry(&store.accounts)?;
-        self.registry(&store.tags)?;
-        self.u32s(&store.row_account)?;
-        self.bitmap(&store.live)?;
-        self.strings(&store.external_ids, rows)?;
-        self.strings(&store.names, rows)?;
-        self.strings(&store.avatars, rows)?;
+        self.registry(&store.data.accounts)?;
+        self.registry(&store.data.tags)?;
+        self.u32s(&store.data.row_account)?;
+        self.bitmap(&store.data.live)?;
+        self.strings(&store.data.external_ids, rows)?;
+        self.strings(&store.data.names, rows)?;
+        self.strings(&store.data.avatars, rows)?;
         for bitmap in store
+            .data
             .flags
             .iter()
-            .chain(&store.opt_outs)
-            .chain(&store.frequencies)
+            .chain(&store.data.opt_outs)
+            .chain(&store.data.frequencies)
         {
             self.bitmap(bitmap)?;
         }
-        for column in &store.times {
+        for column in &store.data.times {
             let values = column.stored_values();
             self.u32_iter(values.len() as u32, values)?;
         }
-        for column in &store.texts {
+        for column in &store.data.texts {
             self.texts(column)?;
         }
         Ok(())
@@ -411,49 +412,49 @@ impl<R: Read> Decoder<'_, R> {
     }
 
     fn store(&mut self, version: u32) -> Result<Store, SnapshotError> {
-        let mut store = Store::new();
+        let mut data = Data::default();
         let accounts = self.registry()?;
         let tags = self.registry()?;
         let row_account = self.u32s(None)?;
         let rows = row_account.len() as u32;
-        store.live = if version >= 4 {
+        data.live = if version >= 4 {
             self.bitmap(Some(rows))?
         } else {
             (0..rows).collect()
         };
-        store.live.remove_run_compression();
+        data.live.remove_run_compression();
         if row_account
             .iter()
             .any(|&a| a as usize >= accounts.entries().len())
         {
             return Err(corrupt("a row names an account that does not exist"));
         }
-        store.external_ids = self.strings(rows)?;
-        store.names = self.strings(rows)?;
-        store.avatars = self.strings(rows)?;
-        for bitmap in store
+        data.external_ids = self.strings(rows)?;
+        data.names = self.strings(rows)?;
+        data.avatars = self.strings(rows)?;
+        for bitmap in data
             .flags
             .iter_mut()
-            .chain(&mut store.opt_outs)
-            .chain(&mut store.frequencies)
+            .chain(&mut data.opt_outs)
+            .chain(&mut data.frequencies)
         {
             *bitmap = self.bitmap(Some(rows))?;
         }
-        for column in &mut store.times {
+        for column in &mut data.times {
             *column = TimeColumn::from_raw(&self.u32s(Some(rows))?);
         }
-        for column in &mut store.texts {
+        for column in &mut data.texts {
             *column = self.texts(column.rule(), rows)?;
         }
-        store.accounts = accounts;
-        store.tags = tags;
-        store.row_account = row_account;
-        store.rebuild_derived(rows)?;
-        Ok(store)
+        data.accounts = accounts;
+        data.tags = tags;
+        data.row_account = row_account;
+        data.rebuild_derived(rows)?;
+        Ok(Store::from_data(data))
     }
 }
 
-impl Store {
+impl Data {
     /// Rebuilds what the snapshot does not hold: live rows, channels, tag counts and
     /// presence bitmaps. The identity map and equality indexes are built on first use.
     fn rebuild_derived(&mut self, rows: u32) -> Result<(), SnapshotError> {
