@@ -2,7 +2,7 @@
 //! roaring bitmap per channel, account, tag, flag, opt-out kind, frequency and "field
 //! present".
 //!
-//! - `mod.rs`: the [`Store`] and what it holds ([`Data`]).
+//! - `mod.rs`: the [`Store`] and what it holds (`Data`).
 //! - `read.rs`, `contacts.rs`: every read: bitmaps, time ranges, lookups, derived sets;
 //!   whole contacts.
 //! - `change.rs`: every write, through [`Store::apply`]. It is the only writer by

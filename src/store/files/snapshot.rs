@@ -106,7 +106,7 @@ pub fn read(path: &Path) -> Result<(Store, Vec<u8>), SnapshotError> {
 }
 
 /// Reads a store and its attachment from an open snapshot file: the trailer and the
-/// checksum of the whole body are checked first ([`check_body`]), and only a body that
+/// checksum of the whole body are checked first (`check_body`), and only a body that
 /// is what was written is decoded.
 pub fn read_file(file: File) -> Result<(Store, Vec<u8>), SnapshotError> {
     let size = file.metadata()?.len();
