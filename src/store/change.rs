@@ -1,6 +1,9 @@
 //! Every change to a [`Store`] is a [`Change`] applied by [`Store::apply`]: the one place
 //! where contacts are created, edited and erased, and so the one place a log hooks in.
 //! A change is checked whole before any of it is written: it applies fully or not at all.
+//!
+//! This file is the only writer by visibility, not by convention: a store holds its data
+//! in a [`Sealed`], which only this file can open for writing.
 
 use std::fmt;
 use std::ops::Deref;

@@ -20,7 +20,8 @@ pub(super) struct StoredRange {
     /// The bucket of `hi` when the range ends inside it: (bucket, low half it ends at).
     pub(super) hi_edge: Option<(u16, u16)>,
     /// The stored values `lo..end` to read from bucket orders, when they can answer the
-    /// range at all, however wide ([`TimeColumn::stored_range`](super::column::TimeColumn::stored_range)).
+    /// range at all, however wide
+    /// ([`TimeColumn::stored_range`](super::column::TimeColumn::stored_range)).
     pub(super) orderable: Option<(u32, u32)>,
     /// Whether a sample says the range is narrow enough for the orders to answer it
     /// outside a fused AND ([`StoredRange::ordered`]).
