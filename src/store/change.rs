@@ -1,19 +1,57 @@
 //! Every change to a [`Store`] is a [`Change`] applied by [`Store::apply`]: the one place
 //! where contacts are created, edited and erased, and so the one place a log hooks in.
 //! A change is checked whole before any of it is written: it applies fully or not at all.
+//!
+//! This file is the only writer by visibility, not by convention: a store holds its data
+//! in a [`Sealed`], which only this file can open for writing.
 
 use std::fmt;
+use std::ops::Deref;
+use std::sync::OnceLock;
 
 use hashbrown::HashSet;
 use roaring::RoaringBitmap;
 
-use super::batch::RowBatch;
-use super::{Store, account_key, fold, push_rows, rowset};
+use super::bulk::batch::RowBatch;
+use super::columns::identity::IdentityMap;
+use super::columns::strings::StrColumn;
+use super::contacts::FEW_ROWS;
+use super::index::rowset;
+use super::index::rowset::push_rows;
+use super::{Store, account_key, fold};
 use crate::model::time::{MAX_STORED, MIN_STORED};
 use crate::model::{
     Channel, Contact, Event, EventKind, FbFrequency, FieldError, FieldSet, Flag, OptOutKind,
     OptOuts, Seconds, TextField, TimeField, check_tag_name, moved_forward,
 };
+
+/// What a [`Store`] holds, sealed: code anywhere in the crate reads it through `Deref`,
+/// and only this file can change it, because the field is private to this module, and
+/// `Sealed` implements neither `DerefMut` nor any other way to a `&mut` (a test below
+/// checks that at compile time). So "every change goes through [`Store::apply`]" is kept
+/// by the compiler: a read in `read.rs` or a snapshot's encoder that tried to insert into
+/// a bitmap or set a column would not compile. Code elsewhere may only replace a store's
+/// data whole, with data built anew (a snapshot read, a compaction: [`Sealed::new`]), as
+/// `*store = other` could.
+///
+/// In this file, writes name the field: `self.data.0.live.insert(row)`.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Sealed<T>(T);
+
+impl<T> Sealed<T> {
+    /// Seals data built whole, for a store of its own.
+    pub(super) fn new(data: T) -> Sealed<T> {
+        Sealed(data)
+    }
+}
+
+impl<T> Deref for Sealed<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
 
 /// A change to the store. It travels in log records as it is (serde), row ids and all:
 /// row ids only change when a checkpoint renumbers them and starts a new log.
@@ -191,7 +229,7 @@ impl Store {
             Change::AddTag { tag, rows } => {
                 check_tag_name(tag).map_err(ChangeError::BadTag)?;
                 let carriers = self.tag(tag).unwrap_or(&empty);
-                let rows = rowset::minus(&rowset::and(rows, &self.live), carriers);
+                let rows = rowset::minus(&rowset::and(rows, &self.data.live), carriers);
                 work = Work::Tagging { rows, counts: None };
             }
             Change::CreateTag { tag } => check_tag_name(tag).map_err(ChangeError::BadTag)?,
@@ -202,7 +240,7 @@ impl Store {
             }
             Change::DeleteTags { tags } => {
                 let doomed: HashSet<&str> = tags.iter().map(String::as_str).collect();
-                let carriers = (self.tags.entries().iter())
+                let carriers = (self.data.tags.entries().iter())
                     .filter(|e| doomed.contains(&*e.name))
                     .map(|e| &e.rows);
                 let rows = roaring::MultiOps::union(carriers);
@@ -222,7 +260,7 @@ impl Store {
             _ => {}
         }
         Ok(Checked {
-            version: self.version,
+            version: self.data.version,
             work,
         })
     }
@@ -230,7 +268,7 @@ impl Store {
     /// Tags per row, counted now (reading only) when removing a tag from `rows` needs
     /// them and they are not counted yet; few rows are looked at one by one instead.
     fn counts_for_removal(&self, rows: &RoaringBitmap) -> Option<Vec<u16>> {
-        (self.tag_counts.is_none() && rows.len() > super::FEW_ROWS).then(|| self.count_tags())
+        (self.data.tag_counts.is_none() && rows.len() > FEW_ROWS).then(|| self.count_tags())
     }
 
     /// Applies a change that [`Store::check`] accepted (checking again if the store changed
@@ -243,13 +281,14 @@ impl Store {
     ) -> Result<Applied, ChangeError> {
         // An append checks its identities as it inserts them; anything else checked
         // against an older store is checked again.
-        let current = checked.version == self.version || matches!(change, Change::Append { .. });
+        let current =
+            checked.version == self.data.version || matches!(change, Change::Append { .. });
         let checked = if current {
             checked
         } else {
             self.check(change)?
         };
-        self.version += 1;
+        self.data.0.version += 1;
         let (rows, counts) = match checked.work {
             Work::Merged(merged) => {
                 if let Change::Upsert { contacts, .. } = change {
@@ -261,14 +300,14 @@ impl Store {
             Work::Nothing => (RoaringBitmap::new(), None),
         };
         if counts.is_some() {
-            self.tag_counts = counts;
+            self.data.0.tag_counts = counts;
         }
         Ok(match change {
             Change::AddTag { tag, .. } => self.add_tag(tag, &rows, now),
             Change::RemoveTag { tag, .. } => self.remove_tag(tag, &rows),
             Change::DeleteTags { tags } => self.delete_tags(tags, &rows),
             Change::CreateTag { tag } => {
-                self.tags.intern(tag, now);
+                self.data.0.tags.intern(tag, now);
                 Applied::default()
             }
             Change::Unsubscribe { rows, kinds } => self.set_opt_outs(rows, *kinds, true),
@@ -376,39 +415,46 @@ impl Store {
         }
         let base = self.row_count();
         self.append_identities(batch)?;
-        self.version += 1;
+        self.data.0.version += 1;
         let codes: Vec<u32> = (batch.accounts.names.iter())
-            .map(|key| self.accounts.intern(key, 0))
+            .map(|key| self.data.0.accounts.intern(key, 0))
             .collect();
         for (code, rows) in codes.iter().zip(&batch.accounts.rows) {
-            push_rows(self.accounts.rows_mut(*code), base, rows);
-            let channel = super::split_account_key(&self.accounts.entry(*code).name).0;
-            push_rows(&mut self.channels[channel.index()], base, rows);
+            push_rows(self.data.0.accounts.rows_mut(*code), base, rows);
+            let channel = super::split_account_key(&self.data.accounts.entry(*code).name).0;
+            push_rows(&mut self.data.0.channels[channel.index()], base, rows);
         }
-        self.live.insert_range(base..base + batch.len() as u32);
+        self.data
+            .0
+            .live
+            .insert_range(base..base + batch.len() as u32);
         // Run containers make every `live − x` (a NOT) split runs one row at a time.
-        self.live.remove_run_compression();
-        self.names.append(&batch.names);
-        if let Some(index) = self.name_index.get_mut() {
-            let names = &self.names;
+        self.data.0.live.remove_run_compression();
+        self.data.0.names.append(&batch.names);
+        if let Some(index) = self.data.0.name_index.get_mut() {
+            let names = &self.data.0.names;
             for row in base..names.rows() {
                 index.insert(&fold(names.get(row)), row, |r| fold(names.get(r)));
             }
         }
-        self.avatars.append(&batch.avatars);
+        self.data.0.avatars.append(&batch.avatars);
         self.append_tags(batch, base, now);
-        let bitmaps = (self.flags.iter_mut().zip(&batch.flags))
-            .chain(self.opt_outs.iter_mut().zip(&batch.opt_outs))
-            .chain(self.frequencies.iter_mut().zip(&batch.frequencies));
+        let bitmaps = (self.data.0.flags.iter_mut().zip(&batch.flags))
+            .chain(self.data.0.opt_outs.iter_mut().zip(&batch.opt_outs))
+            .chain(self.data.0.frequencies.iter_mut().zip(&batch.frequencies));
         for (bitmap, rows) in bitmaps {
             push_rows(bitmap, base, rows);
         }
         for (i, values) in batch.times.iter().enumerate() {
-            self.times[i].append(values);
-            push_rows(&mut self.time_present[i], base, &batch.time_present[i]);
+            self.data.0.times[i].append(values);
+            push_rows(
+                &mut self.data.0.time_present[i],
+                base,
+                &batch.time_present[i],
+            );
         }
         for (i, values) in batch.texts.iter().enumerate() {
-            self.texts[i].append(values, base, &batch.text_present[i]);
+            self.data.0.texts[i].append(values, base, &batch.text_present[i]);
         }
         Ok(Applied {
             created: batch.len() as u64,
@@ -421,20 +467,22 @@ impl Store {
     fn append_identities(&mut self, batch: &RowBatch) -> Result<(), ChangeError> {
         self.identity();
         let base = self.row_count();
-        let mark = self.external_ids.mark();
+        let mark = self.data.external_ids.mark();
         // New accounts get the codes `intern` will give them: the next ones, in order.
-        let mut next_code = self.accounts.entries().len() as u32;
+        let mut next_code = self.data.accounts.entries().len() as u32;
         let codes: Vec<u32> = (batch.accounts.names.iter())
             .map(|key| {
-                self.accounts.code(key).unwrap_or_else(|| {
+                self.data.accounts.code(key).unwrap_or_else(|| {
                     next_code += 1;
                     next_code - 1
                 })
             })
             .collect();
-        self.row_account
+        self.data
+            .0
+            .row_account
             .extend(batch.row_account.iter().map(|&c| codes[c as usize]));
-        self.external_ids.append(&batch.external_ids);
+        self.data.0.external_ids.append(&batch.external_ids);
         let (identity, accounts, ids) = self.identity_parts();
         identity.reserve(batch.len(), accounts, ids);
         let mut repeated = Vec::new();
@@ -454,21 +502,21 @@ impl Store {
                 identity.remove(row, accounts, ids);
             }
         }
-        self.row_account.truncate(base as usize);
-        self.external_ids.truncate(mark);
+        self.data.0.row_account.truncate(base as usize);
+        self.data.0.external_ids.truncate(mark);
         Err(ChangeError::Repeated(repeated))
     }
 
     fn append_tags(&mut self, batch: &RowBatch, base: u32, now: Seconds) {
         for (name, rows) in batch.tags.names.iter().zip(&batch.tags.rows) {
-            let code = self.tags.intern(name, now);
-            push_rows(self.tags.rows_mut(code), base, rows);
+            let code = self.data.0.tags.intern(name, now);
+            push_rows(self.data.0.tags.rows_mut(code), base, rows);
         }
         let tagged: Vec<u32> = (0..batch.len() as u32)
             .filter(|&r| batch.tag_counts[r as usize] > 0)
             .collect();
-        push_rows(&mut self.tagged, base, &tagged);
-        if let Some(counts) = self.tag_counts.as_mut() {
+        push_rows(&mut self.data.0.tagged, base, &tagged);
+        if let Some(counts) = self.data.0.tag_counts.as_mut() {
             counts.resize(base as usize, 0);
             counts.extend_from_slice(&batch.tag_counts);
         }
@@ -479,19 +527,19 @@ impl Store {
     /// cannot give is skipped (it is only a hint).
     pub fn reserve(&mut self, additional: usize) {
         self.reserve_rows(additional);
-        self.avatars.reserve(additional, 0);
-        for column in &mut self.times {
+        self.data.0.avatars.reserve(additional, 0);
+        for column in &mut self.data.0.times {
             column.reserve(additional);
         }
-        for column in &mut self.texts {
+        for column in &mut self.data.0.texts {
             column.reserve(additional);
         }
     }
 
     fn reserve_rows(&mut self, additional: usize) {
-        let _ = self.row_account.try_reserve(additional);
-        self.external_ids.reserve(additional, 24);
-        self.names.reserve(additional, 12);
+        let _ = self.data.0.row_account.try_reserve(additional);
+        self.data.0.external_ids.reserve(additional, 24);
+        self.data.0.names.reserve(additional, 12);
         let (identity, accounts, ids) = self.identity_parts();
         identity.reserve(additional, accounts, ids);
     }
@@ -500,27 +548,27 @@ impl Store {
     fn create_row(&mut self, contact: &Contact) -> u32 {
         let row = self.row_count();
         let key = account_key(contact.channel, &contact.account);
-        let account = self.accounts.intern(&key, 0);
-        self.row_account.push(account);
-        self.external_ids.set(row, &contact.external_id);
+        let account = self.data.0.accounts.intern(&key, 0);
+        self.data.0.row_account.push(account);
+        self.data.0.external_ids.set(row, &contact.external_id);
         let (identity, accounts, ids) = self.identity_parts();
         identity.insert(row, accounts, ids);
-        self.accounts.rows_mut(account).insert(row);
-        self.channels[contact.channel.index()].insert(row);
-        self.live.insert(row);
+        self.data.0.accounts.rows_mut(account).insert(row);
+        self.data.0.channels[contact.channel.index()].insert(row);
+        self.data.0.live.insert(row);
         row
     }
 
     /// Sets the name of `row`, keeping the name index exact if it is built (an index not
     /// built yet will be built from the names as they are then).
     fn write_name(&mut self, row: u32, old: Option<&str>, new: &str) {
-        let index = self.name_index.get_mut();
+        let index = self.data.0.name_index.get_mut();
         if let (Some(index), Some(old)) = (index, old) {
             index.remove(&fold(old), row);
         }
-        self.names.set(row, new);
-        if let Some(index) = self.name_index.get_mut() {
-            let names = &self.names;
+        self.data.0.names.set(row, new);
+        if let Some(index) = self.data.0.name_index.get_mut() {
+            let names = &self.data.0.names;
             index.insert(&fold(new), row, |r| fold(names.get(r)));
         }
     }
@@ -534,7 +582,7 @@ impl Store {
             self.write_name(row, old.map(|o| o.name.as_str()), &new.name);
         }
         if differs(&|o| o.avatar_url == new.avatar_url) {
-            self.avatars.set(row, &new.avatar_url);
+            self.data.0.avatars.set(row, &new.avatar_url);
         }
         // Tags the change does not touch (or that an upsert did not read) stay as they are.
         if differs(&|o| o.tags == new.tags) {
@@ -542,61 +590,71 @@ impl Store {
         }
         if differs(&|o| o.flags == new.flags) {
             for flag in Flag::ALL {
-                set_bit(fresh, &mut self.flags[flag.index()], row, new.flag(*flag));
+                set_bit(
+                    fresh,
+                    &mut self.data.0.flags[flag.index()],
+                    row,
+                    new.flag(*flag),
+                );
             }
         }
         if differs(&|o| o.opt_outs == new.opt_outs) {
             for kind in OptOutKind::ALL {
                 let on = new.opt_outs.contains(*kind);
-                set_bit(fresh, &mut self.opt_outs[kind.index()], row, on);
+                set_bit(fresh, &mut self.data.0.opt_outs[kind.index()], row, on);
             }
         }
         if differs(&|o| o.fb_frequency == new.fb_frequency) {
             for frequency in FbFrequency::ALL {
                 let on = new.fb_frequency == Some(*frequency);
-                set_bit(fresh, &mut self.frequencies[frequency.index()], row, on);
+                set_bit(
+                    fresh,
+                    &mut self.data.0.frequencies[frequency.index()],
+                    row,
+                    on,
+                );
             }
         }
         for field in TimeField::ALL {
             let value = new.time(*field);
             if differs(&|o| o.time(*field) == value) {
-                self.times[field.index()].set(row, value);
-                let present = &mut self.time_present[field.index()];
+                self.data.0.times[field.index()].set(row, value);
+                let present = &mut self.data.0.time_present[field.index()];
                 set_bit(fresh, present, row, value.is_some());
             }
         }
         for field in TextField::ALL {
             if differs(&|o| o.text(*field) == new.text(*field)) {
-                self.texts[field.index()].set(row, new.text(*field));
+                self.data.0.texts[field.index()].set(row, new.text(*field));
             }
         }
     }
 
     fn write_tags(&mut self, row: u32, old: &[String], new: &[String], now: Seconds) {
         for tag in old.iter().filter(|t| !new.contains(t)) {
-            if let Some(code) = self.tags.code(tag) {
-                self.tags.rows_mut(code).remove(row);
+            if let Some(code) = self.data.tags.code(tag) {
+                self.data.0.tags.rows_mut(code).remove(row);
             }
         }
         for tag in new.iter().filter(|t| !old.contains(t)) {
-            let code = self.tags.intern(tag, now);
-            self.tags.rows_mut(code).insert(row);
+            let code = self.data.0.tags.intern(tag, now);
+            self.data.0.tags.rows_mut(code).insert(row);
         }
         let count = u16::try_from(new.len()).unwrap_or(u16::MAX);
         self.set_tag_count(row, count);
-        set_bit(old.is_empty(), &mut self.tagged, row, count > 0);
+        set_bit(old.is_empty(), &mut self.data.0.tagged, row, count > 0);
     }
 
     /// Adds `tag` to `added`: live rows that did not carry it (as checked).
     fn add_tag(&mut self, tag: &str, added: &RoaringBitmap, now: Seconds) -> Applied {
-        let code = self.tags.intern(tag, now);
-        if let Some(counts) = self.tag_counts.as_mut() {
+        let code = self.data.0.tags.intern(tag, now);
+        if let Some(counts) = self.data.0.tag_counts.as_mut() {
             for row in added {
                 counts[row as usize] = counts[row as usize].saturating_add(1);
             }
         }
-        rowset::add(&mut self.tagged, added);
-        rowset::add(self.tags.rows_mut(code), added);
+        rowset::add(&mut self.data.0.tagged, added);
+        rowset::add(self.data.0.tags.rows_mut(code), added);
         Applied {
             changed: added.len(),
             ..Applied::default()
@@ -605,10 +663,10 @@ impl Store {
 
     /// Removes `tag` from `removed`: rows that carried it (as checked).
     fn remove_tag(&mut self, tag: &str, removed: &RoaringBitmap) -> Applied {
-        let Some(code) = self.tags.code(tag) else {
+        let Some(code) = self.data.tags.code(tag) else {
             return Applied::default();
         };
-        rowset::remove(self.tags.rows_mut(code), removed);
+        rowset::remove(self.data.0.tags.rows_mut(code), removed);
         self.untag_rows(removed);
         Applied {
             changed: removed.len(),
@@ -619,20 +677,20 @@ impl Store {
     /// Keeps `tagged` exact after one tag went away from each of `rows`: by the counts
     /// when tags are counted, else by looking for another tag of each row.
     fn untag_rows(&mut self, rows: &RoaringBitmap) {
-        match self.tag_counts.as_mut() {
+        match self.data.0.tag_counts.as_mut() {
             Some(counts) => {
                 for row in rows {
                     let count = &mut counts[row as usize];
                     *count = count.saturating_sub(1);
                     if *count == 0 {
-                        self.tagged.remove(row);
+                        self.data.0.tagged.remove(row);
                     }
                 }
             }
             None => {
                 let bare: Vec<u32> = rows.iter().filter(|&r| !self.has_any_tag(r)).collect();
                 for row in bare {
-                    self.tagged.remove(row);
+                    self.data.0.tagged.remove(row);
                 }
             }
         }
@@ -641,12 +699,12 @@ impl Store {
     /// Deletes `tags`, which `touched` (as checked) carry.
     fn delete_tags(&mut self, tags: &[String], touched: &RoaringBitmap) -> Applied {
         let doomed: HashSet<&str> = tags.iter().map(String::as_str).collect();
-        let entries: Vec<RoaringBitmap> = (self.tags.entries().iter())
+        let entries: Vec<RoaringBitmap> = (self.data.tags.entries().iter())
             .filter(|e| doomed.contains(&*e.name))
             .map(|e| e.rows.clone())
             .collect();
-        self.tags.remove_where(|e| doomed.contains(&*e.name));
-        match self.tag_counts {
+        self.data.0.tags.remove_where(|e| doomed.contains(&*e.name));
+        match self.data.tag_counts {
             Some(_) => entries.iter().for_each(|rows| self.untag_rows(rows)),
             None => self.untag_rows(touched),
         }
@@ -657,10 +715,10 @@ impl Store {
     }
 
     fn set_opt_outs(&mut self, rows: &RoaringBitmap, kinds: OptOuts, on: bool) -> Applied {
-        let rows = rowset::and(rows, &self.live);
+        let rows = rowset::and(rows, &self.data.live);
         let mut changed = RoaringBitmap::new();
         for kind in kinds.iter() {
-            let bitmap = &mut self.opt_outs[kind.index()];
+            let bitmap = &mut self.data.0.opt_outs[kind.index()];
             if on {
                 changed |= rowset::minus(&rows, bitmap);
                 rowset::add(bitmap, &rows);
@@ -676,21 +734,21 @@ impl Store {
     }
 
     fn record_event(&mut self, event: Event, rows: &RoaringBitmap) -> Applied {
-        let rows = rowset::and(rows, &self.live);
+        let rows = rowset::and(rows, &self.data.live);
         let mut changed = RoaringBitmap::new();
         if let Some(field) = event.kind.time_field() {
             let i = field.index();
             for row in &rows {
-                let stored = self.times[i].get(row);
+                let stored = self.data.times[i].get(row);
                 let next = moved_forward(stored, event.at);
                 if stored != Some(next) {
-                    self.times[i].set(row, Some(next));
-                    self.time_present[i].insert(row);
+                    self.data.0.times[i].set(row, Some(next));
+                    self.data.0.time_present[i].insert(row);
                     changed.insert(row);
                 }
             }
         }
-        let blocked = &mut self.flags[Flag::Blocked.index()];
+        let blocked = &mut self.data.0.flags[Flag::Blocked.index()];
         match event.kind {
             EventKind::Subscribe => {
                 changed |= rowset::and(&rows, blocked);
@@ -709,8 +767,8 @@ impl Store {
     }
 
     fn stamp(&mut self, field: TimeField, at: Seconds, rows: &RoaringBitmap) -> Applied {
-        let rows = rowset::and(rows, &self.live);
-        let column = &mut self.times[field.index()];
+        let rows = rowset::and(rows, &self.data.live);
+        let column = &mut self.data.0.times[field.index()];
         let mut changed = 0;
         for row in &rows {
             if column.get(row) != Some(at) {
@@ -718,7 +776,7 @@ impl Store {
                 changed += 1;
             }
         }
-        rowset::add(&mut self.time_present[field.index()], &rows);
+        rowset::add(&mut self.data.0.time_present[field.index()], &rows);
         Applied {
             changed,
             ..Applied::default()
@@ -751,29 +809,46 @@ impl Store {
     }
 
     fn delete(&mut self, rows: &RoaringBitmap) -> Applied {
-        let rows = rowset::and(rows, &self.live);
+        let rows = rowset::and(rows, &self.data.live);
         let contacts = self.contacts(&rows);
         let mut erased = Vec::with_capacity(contacts.len());
         for (row, contact) in rows.iter().zip(contacts) {
             let blank = Contact::new(contact.channel, &contact.account, &contact.external_id);
             self.write_fields(row, Some(&contact), &blank, 0);
             // The blank name is indexed like any other; an erased row leaves the index.
-            if let Some(index) = self.name_index.get_mut() {
+            if let Some(index) = self.data.0.name_index.get_mut() {
                 index.remove("", row);
             }
             let (identity, accounts, ids) = self.identity_parts();
             identity.remove(row, accounts, ids);
-            self.external_ids.set(row, "");
-            let account = self.row_account[row as usize];
-            self.accounts.rows_mut(account).remove(row);
-            self.channels[contact.channel.index()].remove(row);
-            self.live.remove(row);
+            self.data.0.external_ids.set(row, "");
+            let account = self.data.row_account[row as usize];
+            self.data.0.accounts.rows_mut(account).remove(row);
+            self.data.0.channels[contact.channel.index()].remove(row);
+            self.data.0.live.remove(row);
             erased.push((contact.channel, contact.account, contact.external_id));
         }
         Applied {
             changed: erased.len() as u64,
             created: 0,
             erased,
+        }
+    }
+
+    /// The identity map and the columns it reads, for changing it.
+    fn identity_parts(&mut self) -> (&mut IdentityMap, &[u32], &StrColumn) {
+        self.identity();
+        let map = lazy_mut(&mut self.data.0.identity);
+        (map, &self.data.0.row_account, &self.data.0.external_ids)
+    }
+
+    /// Records how many tags `row` carries, if tags are counted.
+    fn set_tag_count(&mut self, row: u32, count: u16) {
+        if let Some(counts) = self.data.0.tag_counts.as_mut() {
+            if counts.len() <= row as usize {
+                counts.resize(row as usize + 1, 0);
+            }
+            counts[row as usize] = count;
         }
     }
 }
@@ -790,4 +865,39 @@ fn check_unique(contacts: &[Contact]) -> Result<(), ChangeError> {
         }
     }
     Ok(())
+}
+
+/// The value of a cell already initialized by the caller.
+fn lazy_mut<T>(cell: &mut OnceLock<T>) -> &mut T {
+    match cell.get_mut() {
+        Some(value) => value,
+        None => unreachable!("the caller initializes the cell first"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Sealed;
+
+    /// Names `check` once for any type, and once more for a type with `DerefMut`: for such
+    /// a type `<T as NoMutableAccess<_>>::check` is ambiguous, a compile error.
+    trait NoMutableAccess<Which> {
+        fn check() {}
+    }
+    impl<T: ?Sized> NoMutableAccess<()> for T {}
+    struct WithDerefMut;
+    impl<T: ?Sized + std::ops::DerefMut> NoMutableAccess<WithDerefMut> for T {}
+    struct WithAsMut;
+    impl<T: ?Sized + AsMut<crate::store::Data>> NoMutableAccess<WithAsMut> for T {}
+    struct WithBorrowMut;
+    impl<T: ?Sized + std::borrow::BorrowMut<crate::store::Data>> NoMutableAccess<WithBorrowMut> for T {}
+
+    /// Outside this file a store's data has no way to a `&mut`: `Sealed` implements none
+    /// of `DerefMut`, `AsMut`, `BorrowMut` (else this would not compile), and its field is
+    /// private here. (A `compile_fail` doc test cannot show it: doc tests see only the
+    /// crate's public items, where every field of `Store` is private anyway.)
+    #[test]
+    fn sealed_data_gives_no_mutable_access() {
+        <Sealed<crate::store::Data> as NoMutableAccess<_>>::check();
+    }
 }

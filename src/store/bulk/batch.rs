@@ -1,5 +1,5 @@
 //! `RowBatch`: new contacts laid out column by column, so that a store can take thousands
-//! of them in one [`Change::Append`](super::Change::Append) (a few array copies and bitmap
+//! of them in one [`Change::Append`](crate::store::Change::Append) (a few array copies and bitmap
 //! appends) instead of one row at a time. Import fills batches on many threads at once.
 //!
 //! ```
@@ -22,9 +22,9 @@
 
 use hashbrown::HashMap;
 
-use super::account_key_into;
-use super::strings::StrColumn;
 use crate::model::{Contact, FbFrequency, FieldError, Flag, OptOutKind, TextField, TimeField};
+use crate::store::account_key_into;
+use crate::store::columns::strings::StrColumn;
 
 /// Rows of a batch, numbered from 0, for one bitmap of the store.
 pub type LocalRows = Vec<u32>;
@@ -62,23 +62,23 @@ impl LocalNames {
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct RowBatch {
     /// Accounts, keyed `channel|id` as the store keys them.
-    pub(super) accounts: LocalNames,
-    pub(super) row_account: Vec<u32>,
-    pub(super) external_ids: StrColumn,
-    pub(super) names: StrColumn,
-    pub(super) avatars: StrColumn,
-    pub(super) tags: LocalNames,
-    pub(super) tag_counts: Vec<u16>,
-    pub(super) flags: [LocalRows; 5],
-    pub(super) opt_outs: [LocalRows; 3],
-    pub(super) frequencies: [LocalRows; 3],
-    /// Seconds per row, [`super::time_column::NONE`] for none.
-    pub(super) times: [Vec<u32>; 7],
+    pub(in crate::store) accounts: LocalNames,
+    pub(in crate::store) row_account: Vec<u32>,
+    pub(in crate::store) external_ids: StrColumn,
+    pub(in crate::store) names: StrColumn,
+    pub(in crate::store) avatars: StrColumn,
+    pub(in crate::store) tags: LocalNames,
+    pub(in crate::store) tag_counts: Vec<u16>,
+    pub(in crate::store) flags: [LocalRows; 5],
+    pub(in crate::store) opt_outs: [LocalRows; 3],
+    pub(in crate::store) frequencies: [LocalRows; 3],
+    /// Seconds per row, [`crate::store::time::NONE`] for none.
+    pub(in crate::store) times: [Vec<u32>; 7],
     /// The rows with each time.
-    pub(super) time_present: [LocalRows; 7],
+    pub(in crate::store) time_present: [LocalRows; 7],
     /// The values of each text field, for the rows of `text_present` in order.
-    pub(super) texts: [StrColumn; 5],
-    pub(super) text_present: [LocalRows; 5],
+    pub(in crate::store) texts: [StrColumn; 5],
+    pub(in crate::store) text_present: [LocalRows; 5],
     /// Room to spell account keys in without allocating.
     #[serde(skip)]
     key: String,
@@ -138,7 +138,7 @@ impl RowBatch {
         }
         for field in TimeField::ALL {
             let value = contact.time(*field);
-            self.times[field.index()].push(super::time_column::stored(value));
+            self.times[field.index()].push(crate::store::time::stored(value));
             if value.is_some() {
                 self.time_present[field.index()].push(row);
             }
@@ -153,7 +153,7 @@ impl RowBatch {
 
     /// Whether every column has a value per row and every row list names rows of the
     /// batch in order: always true of a batch filled by `push`, checked for one read back.
-    pub(super) fn is_well_formed(&self) -> bool {
+    pub(in crate::store) fn is_well_formed(&self) -> bool {
         let rows = self.len();
         let lists_ok = |lists: &[LocalRows]| {
             lists.iter().all(|l| {
@@ -203,7 +203,7 @@ impl RowBatch {
 
     fn contact_at(&self, row: u32, account: &str) -> Contact {
         let has = |rows: &LocalRows| rows.binary_search(&row).is_ok();
-        let (channel, account) = super::split_account_key(account);
+        let (channel, account) = crate::store::split_account_key(account);
         let mut c = Contact::new(channel, account, self.external_ids.get(row));
         c.name = self.names.get(row).to_string();
         c.avatar_url = self.avatars.get(row).to_string();
@@ -226,7 +226,7 @@ impl RowBatch {
             .find(|f| has(&self.frequencies[f.index()]));
         for field in TimeField::ALL {
             let stored = self.times[field.index()].get(row as usize).copied();
-            c.times[field.index()] = stored.and_then(super::time_column::from_stored);
+            c.times[field.index()] = stored.and_then(crate::store::time::from_stored);
         }
         for field in TextField::ALL {
             let present = self.text_present[field.index()].binary_search(&row);

@@ -62,6 +62,54 @@ pub fn union_in_order(parts: Vec<RoaringBitmap>) -> RoaringBitmap {
     out
 }
 
+/// Adds `base + r` for each of `rows` (ascending, all past the bitmap's last row: the
+/// rows of a batch being appended).
+pub fn push_rows(bitmap: &mut RoaringBitmap, base: u32, rows: &[u32]) {
+    let shifted = rows.iter().map(|&r| base + r);
+    if bitmap.append(shifted.clone()).is_err() {
+        bitmap.extend(shifted);
+    }
+}
+
+/// Maps the rows of a sorted set to their positions in it.
+pub enum RowPositions {
+    Dense { base: u32, positions: Vec<u32> },
+    Sparse(hashbrown::HashMap<u32, u32>),
+}
+
+impl RowPositions {
+    pub fn new(rows: &RoaringBitmap) -> RowPositions {
+        let (Some(min), Some(max)) = (rows.min(), rows.max()) else {
+            return RowPositions::Sparse(Default::default());
+        };
+        let span = (max - min) as usize + 1;
+        if span <= (rows.len() as usize * 8).max(1 << 16) {
+            let mut positions = vec![0; span];
+            for (i, row) in rows.iter().enumerate() {
+                positions[(row - min) as usize] = i as u32;
+            }
+            RowPositions::Dense {
+                base: min,
+                positions,
+            }
+        } else {
+            RowPositions::Sparse(
+                rows.iter()
+                    .enumerate()
+                    .map(|(i, r)| (r, i as u32))
+                    .collect(),
+            )
+        }
+    }
+
+    pub fn of(&self, row: u32) -> usize {
+        match self {
+            RowPositions::Dense { base, positions } => positions[(row - base) as usize] as usize,
+            RowPositions::Sparse(map) => map.get(&row).copied().unwrap_or(0) as usize,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,10 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use roaring::RoaringBitmap;
 
-use super::Store;
 use super::fb_rows::FbRows;
 use super::words::WordViews;
-use crate::model::{Flag, OptOutKind};
 
 /// A value built at a write count, rebuilt when asked at another.
 #[derive(Debug)]
@@ -50,14 +48,4 @@ pub struct Derived {
     pub fb_rows: Cached<FbRows>,
     pub unsubscribed: Cached<RoaringBitmap>,
     pub words: WordViews,
-}
-
-impl Store {
-    /// The live contacts that are unsubscribed: blocked, or opted out of broadcasts
-    /// (data-model.md); every other live contact is subscribed.
-    pub fn unsubscribed(&self) -> Arc<RoaringBitmap> {
-        self.derived.unsubscribed.get(self.version, || {
-            (self.flag(Flag::Blocked) | self.opt_out(OptOutKind::Broadcast)) & self.live()
-        })
-    }
 }

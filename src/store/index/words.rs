@@ -15,8 +15,6 @@ use std::sync::{Arc, Mutex};
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
-use super::Store;
-
 /// Rows per chunk, as roaring's containers.
 pub const CHUNK_ROWS: usize = 1 << 16;
 /// Words per chunk.
@@ -51,7 +49,7 @@ impl Clone for WordViews {
 }
 
 impl WordViews {
-    fn get(&self, version: u64, bitmap: &RoaringBitmap, rows: usize) -> Arc<Words> {
+    pub fn get(&self, version: u64, bitmap: &RoaringBitmap, rows: usize) -> Arc<Words> {
         let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if held.0 != version {
             *held = (version, HashMap::new());
@@ -68,16 +66,6 @@ impl WordViews {
     pub fn heap_bytes(&self) -> usize {
         let held = self.0.lock().unwrap_or_else(|e| e.into_inner());
         held.1.values().map(|w| w.words.capacity() * 8).sum()
-    }
-}
-
-impl Store {
-    /// `bitmap` (one of this store's bitmaps, or one it derived) as words over every row,
-    /// when it holds at least one row in 64; else `None`, and the caller reads its values.
-    pub(crate) fn word_view(&self, bitmap: &RoaringBitmap) -> Option<Arc<Words>> {
-        let rows = self.row_count() as usize;
-        (bitmap.len() * 64 >= rows as u64 && rows > 0)
-            .then(|| self.derived.words.get(self.version, bitmap, rows))
     }
 }
 

@@ -8,9 +8,9 @@ use std::borrow::Cow;
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
-use super::text::TextCursor;
-use super::{Store, split_account_key};
 use crate::model::{Channel, FbFrequency, Flag, OptOutKind, OptOuts, Seconds, TimeField};
+use crate::store::columns::text::TextCursor;
+use crate::store::{Store, split_account_key};
 
 /// Bit of a row's flag word where opt-outs start (after the five flags).
 const OPT_OUT_BIT: usize = 5;
@@ -32,7 +32,7 @@ pub struct RowReader<'s> {
 impl<'s> RowReader<'s> {
     /// A reader of the rows among `rows` (other rows read as having no tags or flags).
     pub fn new(store: &'s Store, rows: &RoaringBitmap) -> RowReader<'s> {
-        let accounts = (store.accounts.entries().iter())
+        let accounts = (store.data.accounts.entries().iter())
             .map(|e| split_account_key(&e.name))
             .collect();
         let (tag_start, tag_codes) = tag_lists(store, rows);
@@ -47,29 +47,29 @@ impl<'s> RowReader<'s> {
 
     /// Channel and account id of `row` (web and empty past the last row).
     pub fn account(&self, row: u32) -> (Channel, &'s str) {
-        let code = self.store.row_account.get(row as usize);
+        let code = self.store.data.row_account.get(row as usize);
         (code.and_then(|&c| self.accounts.get(c as usize)))
             .copied()
             .unwrap_or((Channel::Web, ""))
     }
 
     pub fn external_id(&self, row: u32) -> &'s str {
-        self.store.external_ids.get(row)
+        self.store.data.external_ids.get(row)
     }
 
     pub fn name(&self, row: u32) -> &'s str {
-        self.store.names.get(row)
+        self.store.data.names.get(row)
     }
 
     pub fn avatar_url(&self, row: u32) -> &'s str {
-        self.store.avatars.get(row)
+        self.store.data.avatars.get(row)
     }
 
     /// The tags of `row`, sorted by name.
     pub fn tags(&self, row: u32) -> impl Iterator<Item = &'s str> + '_ {
         let start = self.tag_start.get(row as usize).copied().unwrap_or(0) as usize;
         let end = self.tag_start.get(row as usize + 1).copied().unwrap_or(0) as usize;
-        let tags = self.store.tags.entries();
+        let tags = self.store.data.tags.entries();
         (self.tag_codes.get(start..end).unwrap_or_default().iter())
             .map(move |&code| &*tags[code as usize].name)
     }
@@ -89,13 +89,13 @@ impl<'s> RowReader<'s> {
     }
 
     pub fn time(&self, row: u32, field: TimeField) -> Option<Seconds> {
-        self.store.times[field.index()].get(row)
+        self.store.data.times[field.index()].get(row)
     }
 
     /// Readers of the text fields (by [`crate::model::TextField::index`]) for rows in
     /// ascending order.
     pub fn text_cursors(&self) -> [TextCursor<'s>; 5] {
-        let texts = &self.store.texts;
+        let texts = &self.store.data.texts;
         std::array::from_fn(|i| texts[i].cursor())
     }
 
@@ -130,9 +130,10 @@ fn among<'a>(bitmap: &'a RoaringBitmap, rows: &RoaringBitmap) -> Cow<'a, Roaring
 
 /// One word per row with a bit per flag, opt-out kind and frequency.
 fn flag_bits(store: &Store, rows: &RoaringBitmap) -> Vec<u16> {
-    let bitmaps: Vec<(usize, Cow<RoaringBitmap>)> = (store.flags.iter().enumerate())
+    let bitmaps: Vec<(usize, Cow<RoaringBitmap>)> = (store.data.flags.iter().enumerate())
         .chain(
             store
+                .data
                 .opt_outs
                 .iter()
                 .enumerate()
@@ -140,6 +141,7 @@ fn flag_bits(store: &Store, rows: &RoaringBitmap) -> Vec<u16> {
         )
         .chain(
             store
+                .data
                 .frequencies
                 .iter()
                 .enumerate()
@@ -162,7 +164,7 @@ fn flag_bits(store: &Store, rows: &RoaringBitmap) -> Vec<u16> {
 
 /// Each row's tag codes, ordered by tag name, as offsets into one array.
 fn tag_lists(store: &Store, rows: &RoaringBitmap) -> (Vec<u32>, Vec<u32>) {
-    let entries = store.tags.entries();
+    let entries = store.data.tags.entries();
     let mut by_name: Vec<u32> = (0..entries.len() as u32).collect();
     by_name.sort_unstable_by(|&a, &b| entries[a as usize].name.cmp(&entries[b as usize].name));
     let carried: Vec<(u32, Cow<RoaringBitmap>)> = (by_name.into_par_iter())

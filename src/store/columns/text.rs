@@ -7,9 +7,9 @@ use std::sync::OnceLock;
 
 use roaring::RoaringBitmap;
 
-use super::postings::{EqIndex, matching};
 use super::strings::StrColumn;
 pub use crate::model::MatchRule;
+use crate::store::index::postings::{EqIndex, matching};
 
 /// Optional row → value, indexed for equality, costing memory only for rows with a value.
 ///
@@ -171,7 +171,7 @@ impl TextColumn {
         }
         self.values.append(values);
         self.rows.extend(present.iter().map(|&r| base + r));
-        super::push_rows(&mut self.present, base, present);
+        crate::store::index::rowset::push_rows(&mut self.present, base, present);
         if let Some(mut index) = self.index.take() {
             for (i, &row) in present.iter().enumerate() {
                 index.insert(&self.rule.key(values.get(i as u32)), base + row, |r| {

@@ -11,9 +11,10 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
-use super::Store;
-use super::time_column::NONE;
-use crate::model::{Channel, FbFrequency, Flag, Seconds, SendableAt, TimeField};
+use super::rowset::RowPositions;
+use crate::model::{FbFrequency, Seconds, SendableAt, TimeField};
+use crate::store::time::NONE;
+use crate::store::time::TimeColumn;
 
 /// The opted-in live Facebook rows, ascending, with their columns.
 #[derive(Debug, Default)]
@@ -28,16 +29,22 @@ pub struct FbRows {
 }
 
 impl FbRows {
-    fn build(store: &Store) -> FbRows {
-        let rows = store.flag(Flag::FbOptin) & store.channel(Channel::Facebook) & store.live();
+    /// The opted-in live Facebook `rows` with their expiry and last send (read from
+    /// `times`, one column per time field) and frequency (from `frequencies`, one bitmap
+    /// per frequency).
+    pub fn build(
+        rows: RoaringBitmap,
+        times: &[TimeColumn],
+        frequencies: &[RoaringBitmap],
+    ) -> FbRows {
         let times = |field: TimeField| {
-            let column = &store.times[field.index()];
+            let column = &times[field.index()];
             (rows.iter()).map(|r| column.stored_at(r)).collect()
         };
         let mut frequency = vec![0u8; rows.len() as usize];
-        let position = super::RowPositions::new(&rows);
+        let position = RowPositions::new(&rows);
         for f in FbFrequency::ALL {
-            for row in store.frequency(*f) & &rows {
+            for row in &frequencies[f.index()] & &rows {
                 frequency[position.of(row)] = 1 + f.index() as u8;
             }
         }
@@ -51,6 +58,23 @@ impl FbRows {
         }
     }
 
+    /// `sendable(at)` as a filter of bit words, chunk by chunk.
+    pub fn filter(self: Arc<Self>, at: SendableAt) -> FbFilter {
+        FbFilter {
+            rows: self,
+            at: Thresholds::new(at),
+        }
+    }
+
+    /// `sendable(at) ∩ candidates`, looking up few candidates one by one.
+    pub fn sendable_within(&self, at: SendableAt, candidates: &RoaringBitmap) -> RoaringBitmap {
+        if candidates.len() * LOOKUP_RATIO < self.rows.len() as u64 {
+            self.sendable_among(at, candidates)
+        } else {
+            self.sendable(at) & candidates
+        }
+    }
+
     /// Whether entry `i` is sendable at `at` ([`Thresholds::sendable`]).
     #[inline]
     fn is_sendable(&self, i: usize, at: &Thresholds) -> bool {
@@ -60,7 +84,7 @@ impl FbRows {
     /// Every sendable row: container by container, in parallel; in each, bits into
     /// words, then the whole container at once (appending row by row costs more than
     /// the test itself).
-    fn sendable(&self, at: SendableAt) -> RoaringBitmap {
+    pub fn sendable(&self, at: SendableAt) -> RoaringBitmap {
         let at = Thresholds::new(at);
         let parts = self.containers.par_iter().map(|(first, entries)| {
             let mut words = vec![0u64; 1024];
@@ -106,7 +130,7 @@ impl FbRows {
 
     /// How many rows are sendable: the same test, counted container by container in
     /// parallel (a plain loop in each, which the compiler keeps tight), nothing built.
-    fn count_sendable(&self, at: SendableAt) -> u64 {
+    pub fn count_sendable(&self, at: SendableAt) -> u64 {
         let at = Thresholds::new(at);
         let sendable = |i: usize| u64::from(self.is_sendable(i, &at));
         let container =
@@ -239,42 +263,6 @@ const FLAGS: usize = 64;
 
 /// Candidates fewer than the opted-in rows over this are looked up one by one.
 const LOOKUP_RATIO: u64 = 4;
-
-impl Store {
-    /// The live contacts that may receive a recurring notification at `at`.
-    pub fn fb_sendable(&self, at: SendableAt) -> RoaringBitmap {
-        self.fb_rows().sendable(at)
-    }
-
-    /// `fb_sendable(at)` as a filter of bit words, chunk by chunk.
-    pub(crate) fn fb_filter(&self, at: SendableAt) -> FbFilter {
-        FbFilter {
-            rows: self.fb_rows(),
-            at: Thresholds::new(at),
-        }
-    }
-
-    /// How many live contacts `fb_sendable(at)` holds, without building them.
-    pub fn fb_sendable_count(&self, at: SendableAt) -> u64 {
-        self.fb_rows().count_sendable(at)
-    }
-
-    /// `fb_sendable(at) ∩ candidates`, looking up few candidates one by one.
-    pub fn fb_sendable_among(&self, at: SendableAt, candidates: &RoaringBitmap) -> RoaringBitmap {
-        let rows = self.fb_rows();
-        if candidates.len() * LOOKUP_RATIO < rows.rows.len() as u64 {
-            rows.sendable_among(at, candidates)
-        } else {
-            rows.sendable(at) & candidates
-        }
-    }
-
-    fn fb_rows(&self) -> Arc<FbRows> {
-        self.derived
-            .fb_rows
-            .get(self.version, || FbRows::build(self))
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -19,7 +19,7 @@
 
 use std::sync::OnceLock;
 
-use super::prefix_words::PrefixWords;
+use super::prefix_words::{Grouped, PrefixWords};
 
 /// A chunk's rows with a time, grouped by bucket.
 #[derive(Clone, Debug, Default)]
@@ -168,19 +168,6 @@ impl BucketOrder {
         self.entries.get(start..stop.max(start)).unwrap_or(&[])
     }
 
-    /// How many rows the order holds (those with a time).
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Each bucket present, ascending, with its entries.
-    pub fn buckets(&self) -> impl Iterator<Item = (u16, &[u32])> {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        let spans = starts.zip(&self.ends);
-        let entries = spans.map(|(start, &end)| &self.entries[start as usize..end as usize]);
-        self.buckets.iter().copied().zip(entries)
-    }
-
     /// The rows as cumulative words ([`PrefixWords`]), built now if not yet.
     pub fn prefix_words(&self) -> &PrefixWords {
         self.prefixes.get_or_init(|| PrefixWords::build(self))
@@ -193,6 +180,26 @@ impl BucketOrder {
             + self.buckets.capacity() * 2
             + self.ends.capacity() * 4
             + prefixes
+    }
+}
+
+/// What the prefix words read of the order.
+impl Grouped for BucketOrder {
+    /// How many rows the order holds (those with a time).
+    fn rows(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Each bucket present, ascending, with its entries.
+    fn buckets(&self) -> impl Iterator<Item = (u16, &[u32])> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        let spans = starts.zip(&self.ends);
+        let entries = spans.map(|(start, &end)| &self.entries[start as usize..end as usize]);
+        self.buckets.iter().copied().zip(entries)
+    }
+
+    fn for_each(&self, lo: u32, end: u32, each: impl FnMut(u16)) {
+        BucketOrder::for_each(self, lo, end, each);
     }
 }
 
@@ -223,5 +230,46 @@ mod tests {
         assert_eq!(rows(&order, v(9, 0), v(3, 0)), [] as [u16; 0]);
         let nothing = BucketOrder::build(&[LEFT_OUT; 4], &[0; 4]);
         assert!(rows(&nothing, 0, ORDERED_END).is_empty());
+    }
+
+    /// Every range over a chunk of 3,000 rows spread over 200 buckets, through the
+    /// prefixes, equals the rows the order lists.
+    #[test]
+    fn binned_ranges_equal_the_listed_rows() {
+        let rows = 3_000usize;
+        let high: Vec<u16> = (0..rows).map(|r| (100 + (r * 7919) % 200) as u16).collect();
+        let low: Vec<u16> = (0..rows).map(|r| ((r * 104_729) % 65_536) as u16).collect();
+        let mut high = high;
+        high[17] = u16::MAX;
+        let order = BucketOrder::build(&high, &low);
+        let prefixes = PrefixWords::build(&order);
+        assert!(prefixes.bounds() > 32 / 2);
+        let v = |h: u32, l: u32| h << 16 | l;
+        let edges = [
+            v(90, 0),
+            v(100, 0),
+            v(100, 5),
+            v(131, 0),
+            v(131, 40_000),
+            v(205, 9),
+            v(299, 65_535),
+            v(300, 0),
+            v(400, 0),
+        ];
+        let mut checked = 0;
+        for &lo in &edges {
+            for &end in &edges {
+                let mut listed = vec![0u64; rows.div_ceil(64)];
+                order.for_each(lo, end, |at| listed[usize::from(at) / 64] |= 1 << (at % 64));
+                let ranked = |v: u32| (v, order.rank(v));
+                if let Some(binned) = prefixes.binned(ranked(lo), ranked(end)) {
+                    let mut words = vec![0u64; rows.div_ceil(64)];
+                    prefixes.set(&order, binned, lo, end, &mut words);
+                    assert_eq!(words, listed, "[{lo:#x}, {end:#x})");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 20, "{checked}");
     }
 }

@@ -1,6 +1,7 @@
-//! Snapshot files: the whole store in one versioned, checksummed file, read back with
-//! every length and checksum checked, so that a truncated, corrupted or foreign file is
-//! refused, never misread. Where the file goes and how it replaces the last one is the
+//! Snapshot files: the whole store in one versioned, checksummed file. Reading checks the
+//! trailer and the checksum of the whole body before decoding any of it, then every
+//! length as it decodes, so that a truncated, corrupted or foreign file is refused, never
+//! misread. Where the file goes and how it replaces the last one is the
 //! engine's business (`engine::dir`); this module only encodes and decodes.
 //!
 //! Layout: `REACHSNP` magic, format version (u32 LE), body, trailer (body length u64 LE,
@@ -15,16 +16,20 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
+
+use rayon::prelude::*;
 
 use roaring::RoaringBitmap;
 
-use super::registry::{Entry, Registry};
-use super::strings::StrColumn;
-use super::text::{MatchRule, TextColumn};
-use super::time_column::TimeColumn;
-use super::{Store, split_account_key};
 use crate::model::{Seconds, TimeField};
+use crate::store::columns::registry::{Entry, Registry};
+use crate::store::columns::strings::StrColumn;
+use crate::store::columns::text::{MatchRule, TextColumn};
+use crate::store::time::TimeColumn;
+use crate::store::{Data, Store, split_account_key};
 
 const MAGIC: &[u8; 8] = b"REACHSNP";
 const END: &[u8; 8] = b"REACHEND";
@@ -100,7 +105,9 @@ pub fn read(path: &Path) -> Result<(Store, Vec<u8>), SnapshotError> {
     read_file(File::open(path)?)
 }
 
-/// Reads a store and its attachment from an open snapshot file.
+/// Reads a store and its attachment from an open snapshot file: the trailer and the
+/// checksum of the whole body are checked first (`check_body`), and only a body that
+/// is what was written is decoded.
 pub fn read_file(file: File) -> Result<(Store, Vec<u8>), SnapshotError> {
     let size = file.metadata()?.len();
     let mut file = BufReader::with_capacity(1 << 20, file);
@@ -117,11 +124,11 @@ pub fn read_file(file: File) -> Result<(Store, Vec<u8>), SnapshotError> {
     if !(OLDEST_READ..=FORMAT_VERSION).contains(&version) || version == 3 {
         return Err(SnapshotError::Version(version));
     }
+    let len = check_body(file.get_ref(), size)?;
     let mut body = Decoder {
         input: &mut file,
-        crc: crc32fast::Hasher::new(),
         len: 0,
-        available: size.saturating_sub(12 + 20),
+        available: len,
     };
     let store = body.store(version)?;
     let attachment = if version >= 4 {
@@ -130,20 +137,59 @@ pub fn read_file(file: File) -> Result<(Store, Vec<u8>), SnapshotError> {
     } else {
         Vec::new()
     };
-    let (crc, len) = (body.crc.finalize(), body.len);
-    let mut trailer = [0u8; 20];
-    file.read_exact(&mut trailer)?;
-    let stored_len = u64::from_le_bytes(trailer[..8].try_into().unwrap_or_default());
-    let stored_crc = u32::from_le_bytes(trailer[8..12].try_into().unwrap_or_default());
-    if stored_len != len || stored_crc != crc || &trailer[12..] != END {
-        return Err(SnapshotError::Corrupt("checksum mismatch".into()));
-    }
-    if file.read(&mut [0u8; 1])? != 0 {
-        return Err(SnapshotError::Corrupt(
-            "unexpected bytes after the end".into(),
-        ));
+    if body.len != len {
+        return Err(corrupt("its parts do not add up to its length"));
     }
     Ok((store, attachment))
+}
+
+/// Bytes before the body: magic and format version.
+const HEADER: u64 = 12;
+/// Bytes after it: body length, checksum, `REACHEND`.
+const TRAILER: u64 = 20;
+/// Bytes of the body one task checksums.
+const CHECKED_PART: u64 = 32 << 20;
+
+/// Checks, before any of the body is decoded, that the trailer ends the file and gives
+/// the body's length, and that the body's CRC-32 is the trailer's: parts of the body are
+/// read (positioned reads) and checksummed on every core, then their checksums combined
+/// in order. Returns the body's length.
+fn check_body(file: &File, size: u64) -> Result<u64, SnapshotError> {
+    let truncated = || corrupt("it ends too early (truncated)");
+    let len = size.checked_sub(HEADER + TRAILER).ok_or_else(truncated)?;
+    let mut trailer = [0u8; TRAILER as usize];
+    file.read_exact_at(&mut trailer, HEADER + len)?;
+    let stored_len = u64::from_le_bytes(trailer[..8].try_into().unwrap_or_default());
+    let stored_crc = u32::from_le_bytes(trailer[8..12].try_into().unwrap_or_default());
+    if &trailer[12..] != END || stored_len != len {
+        return Err(corrupt(
+            "its trailer does not end it (truncated, or bytes after the end)",
+        ));
+    }
+    let parts: Vec<Range<u64>> = (0..len.div_ceil(CHECKED_PART))
+        .map(|i| i * CHECKED_PART..((i + 1) * CHECKED_PART).min(len))
+        .collect();
+    let checksums = parts.par_iter().map(|part| {
+        let mut crc = crc32fast::Hasher::new();
+        let mut buffer = vec![0u8; BUFFER.min((part.end - part.start) as usize)];
+        let mut at = part.start;
+        while at < part.end {
+            let n = buffer.len().min((part.end - at) as usize);
+            file.read_exact_at(&mut buffer[..n], HEADER + at)?;
+            crc.update(&buffer[..n]);
+            at += n as u64;
+        }
+        Ok(crc)
+    });
+    let checksums: Vec<crc32fast::Hasher> = checksums.collect::<io::Result<_>>()?;
+    let mut crc = crc32fast::Hasher::new();
+    for part in &checksums {
+        crc.combine(part);
+    }
+    if crc.finalize() != stored_crc {
+        return Err(corrupt("checksum mismatch"));
+    }
+    Ok(len)
 }
 
 /// Bytes the encoder gathers before checksumming and writing them.
@@ -264,35 +310,36 @@ impl<W: Write> Encoder<'_, W> {
 
     fn store(&mut self, store: &Store) -> io::Result<()> {
         let rows = store.row_count();
-        self.registry(&store.accounts)?;
-        self.registry(&store.tags)?;
-        self.u32s(&store.row_account)?;
-        self.bitmap(&store.live)?;
-        self.strings(&store.external_ids, rows)?;
-        self.strings(&store.names, rows)?;
-        self.strings(&store.avatars, rows)?;
+        self.registry(&store.data.accounts)?;
+        self.registry(&store.data.tags)?;
+        self.u32s(&store.data.row_account)?;
+        self.bitmap(&store.data.live)?;
+        self.strings(&store.data.external_ids, rows)?;
+        self.strings(&store.data.names, rows)?;
+        self.strings(&store.data.avatars, rows)?;
         for bitmap in store
+            .data
             .flags
             .iter()
-            .chain(&store.opt_outs)
-            .chain(&store.frequencies)
+            .chain(&store.data.opt_outs)
+            .chain(&store.data.frequencies)
         {
             self.bitmap(bitmap)?;
         }
-        for column in &store.times {
+        for column in &store.data.times {
             let values = column.stored_values();
             self.u32_iter(values.len() as u32, values)?;
         }
-        for column in &store.texts {
+        for column in &store.data.texts {
             self.texts(column)?;
         }
         Ok(())
     }
 }
 
+/// Reads the body (checksummed already), counting what it reads.
 struct Decoder<'a, R: Read> {
     input: &'a mut R,
-    crc: crc32fast::Hasher,
     len: u64,
     /// Body bytes the file holds: no length read from it may ask for more.
     available: u64,
@@ -301,7 +348,6 @@ struct Decoder<'a, R: Read> {
 impl<R: Read> Read for Decoder<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.input.read(buf)?;
-        self.crc.update(&buf[..n]);
         self.len += n as u64;
         Ok(n)
     }
@@ -335,7 +381,7 @@ impl<R: Read> Decoder<'_, R> {
 
     /// Reads exactly `len` bytes into a buffer allocated once.
     fn exact(&mut self, len: u64) -> io::Result<Vec<u8>> {
-        let mut buf = super::memory::zeroed::<u8>(self.fits(len)?);
+        let mut buf = crate::store::columns::memory::zeroed::<u8>(self.fits(len)?);
         self.read_exact(&mut buf)?;
         Ok(buf)
     }
@@ -350,7 +396,8 @@ impl<R: Read> Decoder<'_, R> {
         if expected.is_some_and(|e| e != n) {
             return Err(corrupt("column lengths disagree"));
         }
-        let mut values = super::memory::zeroed::<u32>(self.fits(u64::from(n) * 4)? / 4);
+        let mut values =
+            crate::store::columns::memory::zeroed::<u32>(self.fits(u64::from(n) * 4)? / 4);
         self.read_exact(bytemuck::cast_slice_mut(&mut values))?;
         for v in &mut values {
             *v = u32::from_le(*v);
@@ -410,49 +457,49 @@ impl<R: Read> Decoder<'_, R> {
     }
 
     fn store(&mut self, version: u32) -> Result<Store, SnapshotError> {
-        let mut store = Store::new();
+        let mut data = Data::default();
         let accounts = self.registry()?;
         let tags = self.registry()?;
         let row_account = self.u32s(None)?;
         let rows = row_account.len() as u32;
-        store.live = if version >= 4 {
+        data.live = if version >= 4 {
             self.bitmap(Some(rows))?
         } else {
             (0..rows).collect()
         };
-        store.live.remove_run_compression();
+        data.live.remove_run_compression();
         if row_account
             .iter()
             .any(|&a| a as usize >= accounts.entries().len())
         {
             return Err(corrupt("a row names an account that does not exist"));
         }
-        store.external_ids = self.strings(rows)?;
-        store.names = self.strings(rows)?;
-        store.avatars = self.strings(rows)?;
-        for bitmap in store
+        data.external_ids = self.strings(rows)?;
+        data.names = self.strings(rows)?;
+        data.avatars = self.strings(rows)?;
+        for bitmap in data
             .flags
             .iter_mut()
-            .chain(&mut store.opt_outs)
-            .chain(&mut store.frequencies)
+            .chain(&mut data.opt_outs)
+            .chain(&mut data.frequencies)
         {
             *bitmap = self.bitmap(Some(rows))?;
         }
-        for column in &mut store.times {
+        for column in &mut data.times {
             *column = TimeColumn::from_raw(&self.u32s(Some(rows))?);
         }
-        for column in &mut store.texts {
+        for column in &mut data.texts {
             *column = self.texts(column.rule(), rows)?;
         }
-        store.accounts = accounts;
-        store.tags = tags;
-        store.row_account = row_account;
-        store.rebuild_derived(rows)?;
-        Ok(store)
+        data.accounts = accounts;
+        data.tags = tags;
+        data.row_account = row_account;
+        data.rebuild_derived(rows)?;
+        Ok(Store::from_data(data))
     }
 }
 
-impl Store {
+impl Data {
     /// Rebuilds what the snapshot does not hold: live rows, channels, tag counts and
     /// presence bitmaps. The identity map and equality indexes are built on first use.
     fn rebuild_derived(&mut self, rows: u32) -> Result<(), SnapshotError> {
@@ -472,5 +519,90 @@ impl Store {
                 self.times[field.index()].range(Seconds::MIN, Seconds::MAX);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Channel, Contact, FieldSet};
+    use crate::store::Change;
+
+    /// A snapshot of two contacts, with an attachment.
+    fn snapshot() -> Vec<u8> {
+        let mut store = Store::new();
+        let contacts = ["Ada Lovelace", "Grace Hopper"].map(|name| {
+            let mut c = Contact::new(Channel::Web, "site", &name.to_lowercase());
+            c.name = name.to_string();
+            c
+        });
+        let upsert = Change::Upsert {
+            contacts: contacts.to_vec(),
+            fields: FieldSet::all(),
+        };
+        store.apply(&upsert, 0).expect("two valid contacts");
+        let mut bytes = Vec::new();
+        write(&store, b"attached", &mut bytes).expect("write to memory");
+        bytes
+    }
+
+    fn read_bytes(bytes: &[u8]) -> Result<(Store, Vec<u8>), SnapshotError> {
+        let mut file = tempfile::tempfile().expect("a temporary file");
+        file.write_all(bytes).expect("write");
+        io::Seek::rewind(&mut file).expect("rewind");
+        read_file(file)
+    }
+
+    fn at(bytes: &[u8], part: &[u8]) -> usize {
+        let found = bytes.windows(part.len()).position(|w| w == part);
+        found.expect("the part is in the file")
+    }
+
+    fn refusal(bytes: &[u8]) -> String {
+        match read_bytes(bytes) {
+            Ok(_) => panic!("a damaged snapshot was read"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// One byte flipped where it still decodes into a plausible store (a name, the
+    /// attachment): refused by the checksum.
+    #[test]
+    fn a_flipped_byte_that_decodes_plausibly_is_refused() {
+        let bytes = snapshot();
+        let (store, attachment) = read_bytes(&bytes).expect("the snapshot reads back");
+        assert_eq!((store.len(), &attachment[..]), (2, &b"attached"[..]));
+        for part in [&b"Grace"[..], b"attached"] {
+            let mut damaged = bytes.clone();
+            damaged[at(&bytes, part)] ^= 0x01;
+            let err = refusal(&damaged);
+            assert_eq!(err, "data file is damaged: checksum mismatch");
+        }
+    }
+
+    /// Damage that decoding would meet first and name otherwise (a count asking for more
+    /// bytes than the file holds, a bitmap that does not parse): the checksum, checked
+    /// before anything is decoded, refuses it, whatever decoding would have said.
+    #[test]
+    fn the_checksum_is_checked_before_decoding() {
+        let bytes = snapshot();
+        let mut count = bytes.clone();
+        // The number of accounts, the body's first word.
+        count[HEADER as usize..HEADER as usize + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let mut bitmap = bytes.clone();
+        // The cookie of the first account's bitmap, after its name and creation time.
+        bitmap[at(&bytes, b"web|site") + 8 + 8 + 4] ^= 0xff;
+        for damaged in [count, bitmap] {
+            assert_eq!(refusal(&damaged), "data file is damaged: checksum mismatch");
+            // The same damage under a checksum made to match reaches the decoder, which
+            // names it otherwise: so the refusal above came before decoding.
+            let len = damaged.len() - TRAILER as usize;
+            let crc = crc32fast::hash(&damaged[HEADER as usize..len]);
+            let mut resealed = damaged.clone();
+            resealed[len + 8..len + 12].copy_from_slice(&crc.to_le_bytes());
+            let err = refusal(&resealed);
+            assert!(err.starts_with("data file is damaged: "), "{err}");
+            assert_ne!(err, "data file is damaged: checksum mismatch");
+        }
     }
 }

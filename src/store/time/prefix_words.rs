@@ -2,7 +2,7 @@
 //! index), so that a range wider than bucket orders pay for reads two chunks of words
 //! instead of the chunk's times.
 //!
-//! The chunk's [`BucketOrder`] is cut at bucket bounds into [`BINS`] bins of nearly
+//! The chunk's `BucketOrder` is cut at bucket bounds into [`BINS`] bins of nearly
 //! equal rows; for each bound the words hold every row whose time lies below it. The
 //! rows of a range `[lo, end)` are then those below one bound and not below another,
 //! with the rows between each bound and the range's own edge set or cleared from the
@@ -14,14 +14,24 @@
 //! kept inside it, so dropped with it when a row of the chunk changes: 8 KiB a bin, 4
 //! bytes a row at 32 bins, as much as the order.
 
-use super::bucket_order::BucketOrder;
-use super::time_column::ORDER_ROW;
-use super::words::CHUNK_WORDS as WORDS;
+use super::cost::ORDER_ROW;
+use crate::store::index::words::CHUNK_WORDS as WORDS;
 
 /// Bins a chunk is cut into (fewer when it has fewer buckets).
 const BINS: usize = 32;
-/// The least a binned range touches: one chunk of words.
-pub(super) const LEAST_COST: usize = WORDS * 8;
+
+/// What prefix words are cut from and corrected by: a chunk's timed rows grouped by
+/// bucket, ascending. A [`BucketOrder`](super::bucket_order::BucketOrder) is one, and holds
+/// its prefix words: so this file names only what it reads of it, and imports nothing
+/// from the order's file.
+pub(super) trait Grouped {
+    /// How many rows the grouping holds.
+    fn rows(&self) -> usize;
+    /// Each bucket present, ascending, with its entries (`low << 16 | row offset`).
+    fn buckets(&self) -> impl Iterator<Item = (u16, &[u32])>;
+    /// Hands each row offset with a stored value v, `lo <= v < end`, to `each`.
+    fn for_each(&self, lo: u32, end: u32, each: impl FnMut(u16));
+}
 
 /// The cumulative words: `words` holds, for each bound but the first, the rows whose
 /// stored value lies below it (none lie below the first, the chunk's least bucket).
@@ -29,7 +39,7 @@ pub(super) const LEAST_COST: usize = WORDS * 8;
 pub(super) struct PrefixWords {
     /// Stored values, each the start of a bucket, ascending.
     bounds: Vec<u32>,
-    /// How many rows lie below each bound ([`BucketOrder::rank`]).
+    /// How many rows lie below each bound (`BucketOrder::rank`).
     ranks: Vec<usize>,
     words: Vec<u64>,
 }
@@ -45,8 +55,8 @@ pub(super) struct Binned {
 
 impl PrefixWords {
     /// The order's rows at bounds cutting it into at most [`BINS`] bins.
-    pub fn build(order: &BucketOrder) -> PrefixWords {
-        let step = order.len().div_ceil(BINS).max(1);
+    pub fn build(order: &impl Grouped) -> PrefixWords {
+        let step = order.rows().div_ceil(BINS).max(1);
         let mut below = vec![0u64; WORDS];
         let mut prefixes = PrefixWords::default();
         let (mut rank, mut end) = (0, 0);
@@ -75,7 +85,7 @@ impl PrefixWords {
 
     /// The cheapest way to set the rows of `[lo, end)`, if a pair of bounds helps: of
     /// the bounds either side of `lo` and either side of `end`, given how many rows lie
-    /// below each ([`BucketOrder::rank`]).
+    /// below each (`BucketOrder::rank`).
     pub fn binned(
         &self,
         (lo, rank_lo): (u32, usize),
@@ -110,7 +120,7 @@ impl PrefixWords {
 
     /// Sets in `words` (zero on entry) the bits of the rows of `[lo, end)`, as
     /// `binned` says.
-    pub fn set(&self, order: &BucketOrder, binned: Binned, lo: u32, end: u32, words: &mut [u64]) {
+    pub fn set(&self, order: &impl Grouped, binned: Binned, lo: u32, end: u32, words: &mut [u64]) {
         let below = |k: usize| &self.words[(k - 1) * WORDS..k * WORDS];
         let upper = below(binned.upper);
         match binned.lower {
@@ -143,47 +153,9 @@ impl PrefixWords {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every range over a chunk of 3,000 rows spread over 200 buckets, through the
-    /// prefixes, equals the rows the order lists.
-    #[test]
-    fn binned_ranges_equal_the_listed_rows() {
-        let rows = 3_000usize;
-        let high: Vec<u16> = (0..rows).map(|r| (100 + (r * 7919) % 200) as u16).collect();
-        let low: Vec<u16> = (0..rows).map(|r| ((r * 104_729) % 65_536) as u16).collect();
-        let mut high = high;
-        high[17] = u16::MAX;
-        let order = BucketOrder::build(&high, &low);
-        let prefixes = PrefixWords::build(&order);
-        assert!(prefixes.bounds.len() > BINS / 2);
-        let v = |h: u32, l: u32| h << 16 | l;
-        let edges = [
-            v(90, 0),
-            v(100, 0),
-            v(100, 5),
-            v(131, 0),
-            v(131, 40_000),
-            v(205, 9),
-            v(299, 65_535),
-            v(300, 0),
-            v(400, 0),
-        ];
-        let mut checked = 0;
-        for &lo in &edges {
-            for &end in &edges {
-                let mut listed = vec![0u64; rows.div_ceil(64)];
-                order.for_each(lo, end, |at| listed[usize::from(at) / 64] |= 1 << (at % 64));
-                let ranked = |v: u32| (v, order.rank(v));
-                if let Some(binned) = prefixes.binned(ranked(lo), ranked(end)) {
-                    let mut words = vec![0u64; rows.div_ceil(64)];
-                    prefixes.set(&order, binned, lo, end, &mut words);
-                    assert_eq!(words, listed, "[{lo:#x}, {end:#x})");
-                    checked += 1;
-                }
-            }
-        }
-        assert!(checked >= 20, "{checked}");
+impl PrefixWords {
+    /// How many bounds cut the rows (bins + 1).
+    pub fn bounds(&self) -> usize {
+        self.bounds.len()
     }
 }

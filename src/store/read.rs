@@ -1,0 +1,399 @@
+//! Every read of a store: sizes, the membership bitmaps (channels, accounts, tags, flags,
+//! opt-outs, frequencies), time ranges (answered by `time/`), text, name and identity
+//! lookups, the sets derived from them (unsubscribed, `fb_sendable`), word views, a
+//! compacted copy, and memory use. Whole contacts are read in `contacts.rs`.
+
+use std::sync::Arc;
+
+use roaring::RoaringBitmap;
+
+use super::columns::identity::IdentityMap;
+use super::columns::memory;
+use super::files::compact;
+use super::index::fb_rows::{FbFilter, FbRows};
+use super::index::postings::{self, EqIndex};
+use super::index::words::Words;
+use super::time::{ChunkFilter, RangeEstimate, TimeColumn};
+use super::{AccountRef, Entry, Store, account_key, split_account_key};
+use crate::model::{
+    Channel, FbFrequency, Flag, OptOutKind, Seconds, SendableAt, TextField, TimeField, fold,
+};
+
+impl Store {
+    /// Number of live contacts.
+    pub fn len(&self) -> u64 {
+        self.data.live.len()
+    }
+
+    /// Whether there are no live contacts.
+    pub fn is_empty(&self) -> bool {
+        self.data.live.is_empty()
+    }
+
+    /// Number of row ids handed out (live or deleted).
+    pub fn row_count(&self) -> u32 {
+        self.data.row_account.len() as u32
+    }
+
+    /// The rows of live contacts.
+    pub fn live(&self) -> &RoaringBitmap {
+        &self.data.live
+    }
+
+    /// The row of an identity, if it is live.
+    pub fn find(&self, channel: Channel, account: &str, external_id: &str) -> Option<u32> {
+        let code = self.data.accounts.code(&account_key(channel, account))?;
+        self.identity().find(
+            code,
+            external_id,
+            &self.data.row_account,
+            &self.data.external_ids,
+        )
+    }
+
+    /// The contacts of a channel.
+    pub fn channel(&self, channel: Channel) -> &RoaringBitmap {
+        &self.data.channels[channel.index()]
+    }
+
+    /// Every account (any channel), in creation order.
+    pub fn accounts(&self) -> impl Iterator<Item = AccountRef<'_>> {
+        self.data.accounts.entries().iter().map(|e| {
+            let (channel, id) = split_account_key(&e.name);
+            AccountRef {
+                channel,
+                id,
+                rows: &e.rows,
+            }
+        })
+    }
+
+    /// The contacts of accounts named `id` (on any channel).
+    pub fn account(&self, id: &str) -> RoaringBitmap {
+        let mut rows = RoaringBitmap::new();
+        for channel in Channel::ALL {
+            if let Some(bitmap) = self.data.accounts.rows(&account_key(channel, id)) {
+                rows |= bitmap;
+            }
+        }
+        rows
+    }
+
+    /// The contacts carrying `tag` (`None`: no such tag exists).
+    pub fn tag(&self, tag: &str) -> Option<&RoaringBitmap> {
+        self.data.tags.rows(tag)
+    }
+
+    /// Every tag with its rows and creation time.
+    pub fn tags(&self) -> &[Entry] {
+        self.data.tags.entries()
+    }
+
+    /// The contacts carrying at least one tag.
+    pub fn tagged(&self) -> &RoaringBitmap {
+        &self.data.tagged
+    }
+
+    /// The contacts whose `flag` is true.
+    pub fn flag(&self, flag: Flag) -> &RoaringBitmap {
+        &self.data.flags[flag.index()]
+    }
+
+    /// The contacts that opted out of `kind`.
+    pub fn opt_out(&self, kind: OptOutKind) -> &RoaringBitmap {
+        &self.data.opt_outs[kind.index()]
+    }
+
+    /// The contacts with recurring-notification frequency `frequency`.
+    pub fn frequency(&self, frequency: FbFrequency) -> &RoaringBitmap {
+        &self.data.frequencies[frequency.index()]
+    }
+
+    /// The contacts whose time `field` is set.
+    pub fn time_present(&self, field: TimeField) -> &RoaringBitmap {
+        &self.data.time_present[field.index()]
+    }
+
+    /// The contacts whose time `field` lies in `[lo, hi)`.
+    pub fn time_range(&self, field: TimeField, lo: Seconds, hi: Seconds) -> RoaringBitmap {
+        self.data.times[field.index()].range(lo, hi)
+    }
+
+    /// The live contacts whose time `field` is missing or outside `[lo, hi)`.
+    pub fn time_outside(&self, field: TimeField, lo: Seconds, hi: Seconds) -> RoaringBitmap {
+        self.data.times[field.index()].outside(lo, hi) & &self.data.live
+    }
+
+    /// An estimate of how many contacts have time `field` in `[lo, hi)`, and of the
+    /// bytes finding them reads.
+    pub fn time_estimate(&self, field: TimeField, lo: Seconds, hi: Seconds) -> RangeEstimate {
+        let estimate = self.data.times[field.index()].estimate(lo, hi);
+        RangeEstimate {
+            rows: estimate.rows.min(self.len()),
+            ..estimate
+        }
+    }
+
+    /// The rows of `candidates` whose time `field` lies in `[lo, hi)`, or with `outside`,
+    /// whose time is missing or outside it.
+    pub fn time_filter(
+        &self,
+        field: TimeField,
+        candidates: &RoaringBitmap,
+        lo: Seconds,
+        hi: Seconds,
+        outside: bool,
+    ) -> RoaringBitmap {
+        let column = &self.data.times[field.index()];
+        match outside {
+            false => column.filter(candidates, lo, hi),
+            true => column.filter_outside(candidates, lo, hi),
+        }
+    }
+
+    /// How many rows of `candidates` [`Store::time_filter`] would give, without building
+    /// them.
+    pub fn time_filter_count(
+        &self,
+        field: TimeField,
+        candidates: &RoaringBitmap,
+        lo: Seconds,
+        hi: Seconds,
+        outside: bool,
+    ) -> u64 {
+        self.data.times[field.index()].filter_count(candidates, lo, hi, outside)
+    }
+
+    /// Time `field` in `[lo, hi)` (with `outside`, missing or outside it), to narrow bit
+    /// words chunk by chunk.
+    pub(crate) fn chunk_filter(
+        &self,
+        field: TimeField,
+        lo: Seconds,
+        hi: Seconds,
+        outside: bool,
+    ) -> ChunkFilter<'_> {
+        self.data.times[field.index()].chunk_filter(lo, hi, outside)
+    }
+
+    /// How many contacts have time `field` in `[lo, hi)` (a scan that builds no bitmap).
+    pub fn time_count(&self, field: TimeField, lo: Seconds, hi: Seconds) -> u64 {
+        self.data.times[field.index()].count(lo, hi)
+    }
+
+    /// The contacts with a time in any of `ranges` (field, lo, hi), found in one pass
+    /// over those columns.
+    pub fn time_union(&self, ranges: &[(TimeField, Seconds, Seconds)]) -> RoaringBitmap {
+        TimeColumn::union_of(&self.time_ranges(ranges))
+    }
+
+    /// The rows of `candidates` with a time in any of `ranges`.
+    pub fn time_union_within(
+        &self,
+        ranges: &[(TimeField, Seconds, Seconds)],
+        candidates: &RoaringBitmap,
+    ) -> RoaringBitmap {
+        TimeColumn::union_within(&self.time_ranges(ranges), candidates)
+    }
+
+    /// How many contacts [`Store::time_union`] gives, without building them.
+    pub fn time_union_count(&self, ranges: &[(TimeField, Seconds, Seconds)]) -> u64 {
+        TimeColumn::union_count(&self.time_ranges(ranges))
+    }
+
+    fn time_ranges(
+        &self,
+        ranges: &[(TimeField, Seconds, Seconds)],
+    ) -> Vec<(&TimeColumn, Seconds, Seconds)> {
+        let column = |field: TimeField| &self.data.times[field.index()];
+        ranges
+            .iter()
+            .map(|&(f, lo, hi)| (column(f), lo, hi))
+            .collect()
+    }
+
+    /// The contacts whose text `field` is set.
+    pub fn text_present(&self, field: TextField) -> &RoaringBitmap {
+        self.data.texts[field.index()].present()
+    }
+
+    /// The contacts whose text `field` equals `value` (emails ignoring case).
+    pub fn text_eq(&self, field: TextField, value: &str) -> RoaringBitmap {
+        self.data.texts[field.index()].matching(value)
+    }
+
+    /// The contacts whose external id is `id`, on any account (one probe of the identity
+    /// map per account).
+    pub fn external_id_eq(&self, id: &str) -> RoaringBitmap {
+        let identity = self.identity();
+        (0..self.data.accounts.entries().len() as u32)
+            .filter_map(|code| {
+                identity.find(code, id, &self.data.row_account, &self.data.external_ids)
+            })
+            .collect()
+    }
+
+    /// The contacts whose trimmed, lower-cased name equals `value`'s.
+    pub fn name_eq(&self, value: &str) -> RoaringBitmap {
+        postings::matching(self.name_index(), &fold(value), |r| {
+            fold(self.data.names.get(r))
+        })
+    }
+
+    /// Builds the indexes otherwise built at their first use (names, identities, the
+    /// text columns'), on every core: for a REPL, so that its first `name:` or `email:`
+    /// answers as fast as the next.
+    pub fn build_indexes(&self) {
+        rayon::scope(|s| {
+            s.spawn(|_| {
+                self.name_index();
+            });
+            s.spawn(|_| {
+                self.identity();
+            });
+            for text in &self.data.texts {
+                s.spawn(move |_| text.build_index());
+            }
+        });
+    }
+
+    pub(super) fn identity(&self) -> &IdentityMap {
+        self.data.identity.get_or_init(|| {
+            IdentityMap::build(
+                &self.data.live,
+                &self.data.row_account,
+                &self.data.external_ids,
+            )
+        })
+    }
+
+    /// The name index, of live rows only (an erased row keeps a blank name until the next
+    /// snapshot compacts it away; `delete` takes it out of a built index).
+    pub(super) fn name_index(&self) -> &EqIndex {
+        self.data
+            .name_index
+            .get_or_init(|| EqIndex::build(&self.data.live, |r| fold(self.data.names.get(r))))
+    }
+
+    /// Tags per row, counted from the tag bitmaps.
+    pub(super) fn count_tags(&self) -> Vec<u16> {
+        let mut counts = memory::zeroed::<u16>(self.row_count() as usize);
+        for entry in self.data.tags.entries() {
+            for row in &entry.rows {
+                counts[row as usize] = counts[row as usize].saturating_add(1);
+            }
+        }
+        counts
+    }
+
+    /// Whether `row` carries any tag (a membership test per tag until one says yes).
+    pub(super) fn has_any_tag(&self, row: u32) -> bool {
+        self.data
+            .tags
+            .entries()
+            .iter()
+            .any(|e| e.rows.contains(row))
+    }
+
+    /// Approximate bytes of memory held, by part, largest first.
+    pub fn memory_breakdown(&self) -> Vec<(String, usize)> {
+        let bitmaps =
+            |maps: &[RoaringBitmap]| maps.iter().map(|b| b.serialized_size()).sum::<usize>();
+        let mut parts: Vec<(String, usize)> = vec![
+            ("external ids".into(), self.data.external_ids.heap_bytes()),
+            ("names".into(), self.data.names.heap_bytes()),
+            (
+                "name index".into(),
+                self.data.name_index.get().map_or(0, EqIndex::heap_bytes),
+            ),
+            ("avatar urls".into(), self.data.avatars.heap_bytes()),
+            (
+                "identity map".into(),
+                self.data.identity.get().map_or(0, IdentityMap::heap_bytes),
+            ),
+            ("row → account".into(), self.data.row_account.capacity() * 4),
+            ("tag bitmaps".into(), self.data.tags.heap_bytes()),
+            (
+                "tag counts".into(),
+                self.data
+                    .tag_counts
+                    .as_ref()
+                    .map_or(0, |c| c.capacity() * 2),
+            ),
+            ("account bitmaps".into(), self.data.accounts.heap_bytes()),
+            (
+                "flag/channel/opt-out/frequency bitmaps".into(),
+                bitmaps(&self.data.flags)
+                    + bitmaps(&self.data.channels)
+                    + bitmaps(&self.data.opt_outs)
+                    + bitmaps(&self.data.frequencies)
+                    + self.data.live.serialized_size()
+                    + self.data.tagged.serialized_size(),
+            ),
+        ];
+        parts.push(("word views".into(), self.data.derived.words.heap_bytes()));
+        for field in TimeField::ALL {
+            let i = field.index();
+            let bytes =
+                self.data.times[i].heap_bytes() + self.data.time_present[i].serialized_size();
+            parts.push((format!("time {}", field.name()), bytes));
+        }
+        for field in TextField::ALL {
+            let bytes = self.data.texts[field.index()].heap_bytes();
+            parts.push((format!("text {}", field.name()), bytes));
+        }
+        parts.sort_by_key(|p| std::cmp::Reverse(p.1));
+        parts
+    }
+
+    /// The live contacts that are unsubscribed: blocked, or opted out of broadcasts
+    /// (data-model.md); every other live contact is subscribed.
+    pub fn unsubscribed(&self) -> Arc<RoaringBitmap> {
+        self.data.derived.unsubscribed.get(self.data.version, || {
+            (self.flag(Flag::Blocked) | self.opt_out(OptOutKind::Broadcast)) & self.live()
+        })
+    }
+
+    /// `bitmap` (one of this store's bitmaps, or one it derived) as words over every row,
+    /// when it holds at least one row in 64; else `None`, and the caller reads its values.
+    pub(crate) fn word_view(&self, bitmap: &RoaringBitmap) -> Option<Arc<Words>> {
+        let rows = self.row_count() as usize;
+        (bitmap.len() * 64 >= rows as u64 && rows > 0)
+            .then(|| self.data.derived.words.get(self.data.version, bitmap, rows))
+    }
+
+    /// The live contacts that may receive a recurring notification at `at`.
+    pub fn fb_sendable(&self, at: SendableAt) -> RoaringBitmap {
+        self.fb_rows().sendable(at)
+    }
+
+    /// `fb_sendable(at)` as a filter of bit words, chunk by chunk.
+    pub(crate) fn fb_filter(&self, at: SendableAt) -> FbFilter {
+        self.fb_rows().filter(at)
+    }
+
+    /// How many live contacts `fb_sendable(at)` holds, without building them.
+    pub fn fb_sendable_count(&self, at: SendableAt) -> u64 {
+        self.fb_rows().count_sendable(at)
+    }
+
+    /// `fb_sendable(at) ∩ candidates`, looking up few candidates one by one.
+    pub fn fb_sendable_among(&self, at: SendableAt, candidates: &RoaringBitmap) -> RoaringBitmap {
+        self.fb_rows().sendable_within(at, candidates)
+    }
+
+    /// The opted-in live Facebook rows with their columns, built at the first ask after a
+    /// change.
+    fn fb_rows(&self) -> Arc<FbRows> {
+        self.data.derived.fb_rows.get(self.data.version, || {
+            let rows = self.flag(Flag::FbOptin) & self.channel(Channel::Facebook) & self.live();
+            FbRows::build(rows, &self.data.times, &self.data.frequencies)
+        })
+    }
+
+    /// A copy holding only live rows, renumbered densely in row order. Accounts nobody
+    /// is on any more are dropped; tags (and their creation times) are kept.
+    pub fn compacted(&self) -> Store {
+        Store::from_data(compact::compacted(&self.data))
+    }
+}

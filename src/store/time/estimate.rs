@@ -1,0 +1,85 @@
+//! What a range holds, guessed from a sample of rows: whether bucket orders should answer
+//! it ([`TimeColumn::stored_range`]), and the executor's estimate of its rows and of the
+//! bytes finding them reads ([`RangeEstimate`]).
+
+use super::bucket_order::ORDERED_END;
+use super::column::TimeColumn;
+use super::cost::{
+    ESTIMATE_RUN, ESTIMATE_SAMPLES, ORDER_CHUNK, ORDER_ROW, ORDER_SAMPLES, SCAN_ROW,
+};
+use super::range::StoredRange;
+use crate::model::Seconds;
+
+/// A sampled guess at a time range: its rows, the bytes finding them reads, and whether
+/// finding them on its own reads the whole column (its bucket orders do not answer it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RangeEstimate {
+    pub rows: u64,
+    pub read_bytes: u64,
+    pub scans: bool,
+}
+
+/// Rows sampled from a column of `rows`: `taken` in all, `hits` in a range.
+pub(super) struct Sample {
+    rows: usize,
+    taken: usize,
+    hits: usize,
+}
+
+impl Sample {
+    /// The column's rows in the range, as the sample has them.
+    fn rows_in_range(&self) -> usize {
+        (self.hits * self.rows).checked_div(self.taken).unwrap_or(0)
+    }
+}
+
+impl TimeColumn {
+    /// The range of stored values `lo <= v < hi`, and whether bucket orders answer it:
+    /// they can (it does not reach the last bucket, which they leave out, or no row has
+    /// a time there), and a sample of rows says it holds at most 2 in 5 of them. Wider,
+    /// a scan wins in nearly every chunk, and sorting them would be wasted.
+    pub(super) fn stored_range(&self, lo: Seconds, hi: Seconds) -> StoredRange {
+        let mut range = StoredRange::new(lo, hi, self.top);
+        let end = range.lo.saturating_add(range.width);
+        let end = if self.top { end } else { end.min(ORDERED_END) };
+        let sample = self.sample(range, ORDER_SAMPLES, 1);
+        range.narrow = sample.hits * 5 <= sample.taken * 2;
+        range.orderable = (end <= ORDERED_END).then_some((range.lo, end));
+        range
+    }
+
+    /// About `samples` rows, in evenly spaced runs of `run` consecutive rows (a run's
+    /// high halves share cache lines, where lone rows read one each), and how many of
+    /// them lie in `range`.
+    pub(super) fn sample(&self, range: StoredRange, samples: usize, run: usize) -> Sample {
+        let rows = self.high.len();
+        let stride = (rows / samples.div_ceil(run)).max(run);
+        let (mut taken, mut hits) = (0, 0);
+        for start in (0..rows).step_by(stride) {
+            for r in start..(start + run).min(rows) {
+                taken += 1;
+                hits += usize::from(range.decide(self.high[r], || self.low[r]));
+            }
+        }
+        Sample { rows, taken, hits }
+    }
+
+    /// Estimates, from an evenly spaced sample, how many rows have `lo <= t < hi` and
+    /// how many bytes finding them reads: a scan's, or fewer where bucket orders answer
+    /// (as `OrderedRows::cheaper_than_scan` decides, for the column as a whole).
+    pub fn estimate(&self, lo: Seconds, hi: Seconds) -> RangeEstimate {
+        let range = self.stored_range(lo, hi);
+        let sample = self.sample(range, ESTIMATE_SAMPLES, ESTIMATE_RUN);
+        let rows = sample.rows_in_range();
+        let scan = self.high.len() * SCAN_ROW;
+        let read = match range.ordered() {
+            Some(_) => (rows * ORDER_ROW + self.orders.len() * ORDER_CHUNK).min(scan),
+            None => scan,
+        };
+        RangeEstimate {
+            rows: rows as u64,
+            read_bytes: read as u64,
+            scans: read == scan,
+        }
+    }
+}
