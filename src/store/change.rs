@@ -1,6 +1,10 @@
 //! Every change to a [`Store`] is a [`Change`] applied by [`Store::apply`]: the one place
 //! where contacts are created, edited and erased, and so the one place a log hooks in.
 //! A change is checked whole before any of it is written: it applies fully or not at all.
+//! `Store::check` only reads (validity, and the read-only part of the work, e.g. which
+//! rows a tag edit changes) and `Store::write` then writes what it found; `apply` is both.
+//! Every write moves the store's write counter, which keys the derived values
+//! (`index/derived.rs`); lazy equality indexes, once built, are kept exact by each write.
 //!
 //! This file is the only writer by visibility, not by convention: a store holds its data
 //! in a [`Sealed`], which only this file can open for writing.

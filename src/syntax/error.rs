@@ -7,7 +7,7 @@ use std::fmt;
 use unicode_width::UnicodeWidthChar;
 
 use super::ast::Span;
-use super::parse::{MAX_DEPTH, MAX_SEGMENT_BYTES};
+use super::limits::{MAX_DEPTH, MAX_SEGMENT_BYTES};
 
 /// What is wrong with a segment. Its `Display` is the diagnostic's message.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,10 +3,12 @@
 
 mod ast;
 mod error;
+mod limits;
 mod parse;
 mod print;
 
 pub use ast::{Expr, Predicate, Span, Value};
 pub use error::{Diagnostic, DiagnosticKind, ValueOf};
-pub use parse::{MAX_DEPTH, MAX_SEGMENT_BYTES, parse};
+pub use limits::{MAX_DEPTH, MAX_SEGMENT_BYTES};
+pub use parse::parse;
 pub use print::{print, quote};

@@ -11,11 +11,7 @@ use nom::{IResult, Parser};
 
 use super::ast::{Expr, Predicate, Span, Value};
 use super::error::{Diagnostic, DiagnosticKind, column_at};
-
-/// The longest segment accepted, in bytes.
-pub const MAX_SEGMENT_BYTES: usize = 64 * 1024;
-/// The deepest nesting accepted (parentheses and negations).
-pub const MAX_DEPTH: usize = 256;
+use super::limits::{MAX_DEPTH, MAX_SEGMENT_BYTES};
 
 /// Parses a segment. `Ok(None)` is the empty segment (every contact).
 pub fn parse(input: &str) -> Result<Option<Expr>, Diagnostic> {

@@ -1,5 +1,10 @@
 //! `TextColumn`: an optional-string column (email, phone, member id, store,
 //! salesperson) with its equality index and its "present" bitmap.
+//!
+//! Only rows with a value are kept: their row ids sorted beside a string arena, and an
+//! ordered overlay for values set out of row order (folded back in when a snapshot is
+//! written). The equality index (value hash → rows, each checked against the stored
+//! value) is built on the first query and kept exact by every write from then on.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;

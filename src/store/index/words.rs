@@ -8,6 +8,11 @@
 //! counter, and a view asked for at another count is built again. Only bitmaps holding
 //! at least one row in 64 get a view (held in `WordViews`), so views take at most 4
 //! times the memory of the bitmaps they copy; sparser ones are read value by value.
+//!
+//! Views are keyed by the address of the bitmap they copy, which names one bitmap only
+//! while the store is unchanged: so only the store's own bitmaps and the ones it derives
+//! get views (`Store::word_view`), never a bitmap made for one query (the executor reads
+//! those value by value).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -23,6 +23,11 @@
 //! [`TimeColumn::filter`] (or [`TimeColumn::filter_count`]), which visits only those
 //! rows' chunks.
 //!
+//! An order always holds exactly its chunk's rows with a time, by their current bucket:
+//! it is dropped whenever a row of its chunk changes (`append` drops the last, partial
+//! chunk's), and columns built whole (a snapshot read, a compaction) start with none.
+//! Its prefix words live inside it, so they go with it.
+//!
 //! The files, from the bottom up: `stored` (how a time is stored) and `cost` (the cost
 //! model's constants), `simd`, `prefix_words` and `bucket_order`, `column` (the column
 //! and its writes), `range` (a range as stored values), `estimate` and `ordered` (what a
