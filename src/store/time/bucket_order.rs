@@ -198,6 +198,7 @@ impl Grouped for BucketOrder {
         self.buckets.iter().copied().zip(entries)
     }
 
+    #[inline]
     fn for_each(&self, lo: u32, end: u32, each: impl FnMut(u16)) {
         BucketOrder::for_each(self, lo, end, each);
     }

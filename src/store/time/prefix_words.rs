@@ -120,6 +120,7 @@ impl PrefixWords {
 
     /// Sets in `words` (zero on entry) the bits of the rows of `[lo, end)`, as
     /// `binned` says.
+    #[inline]
     pub fn set(&self, order: &impl Grouped, binned: Binned, lo: u32, end: u32, words: &mut [u64]) {
         let below = |k: usize| &self.words[(k - 1) * WORDS..k * WORDS];
         let upper = below(binned.upper);
