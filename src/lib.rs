@@ -67,6 +67,15 @@
 //! at most 256 levels and is at most 64 KiB, and at most 512 once its saved segments are
 //! expanded; a refused import or change leaves the store as it was; a damaged or foreign
 //! data file is refused, never misread.
+//!
+//! # Errors
+//!
+//! Every [`Error`] has a machine-readable [`ErrorKind`] ([`Error::kind`]: `segment`,
+//! `usage`, `not_found`, `conflict`, `busy`, `io`, …) with the command line's exit status
+//! and the HTTP status a service answers with, and keeps its cause as
+//! [`std::error::Error::source`]. A segment's error is a [`syntax::Diagnostic`]: a
+//! [`syntax::DiagnosticKind`], the byte span it points at, and a suggestion when there is
+//! one; its `Display` underlines the span.
 
 pub mod broadcast;
 pub mod cancel;

@@ -92,18 +92,6 @@ pub enum Durability {
     None,
 }
 
-impl Durability {
-    /// Parses `sync`, `group` or `none`.
-    pub fn parse(text: &str) -> Option<Durability> {
-        match text {
-            "sync" => Some(Durability::Sync),
-            "group" => Some(Durability::Group),
-            "none" => Some(Durability::None),
-            _ => None,
-        }
-    }
-}
-
 /// What a committed change did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Committed {

@@ -121,9 +121,6 @@ pub fn dialect(name: &str) -> Option<Box<dyn Dialect>> {
     }
 }
 
-/// The dialects `--dialect` accepts.
-pub const DIALECTS: &[&str] = &["clickhouse", "postgres"];
-
 /// The derived key columns, by what they hold (one name for both engines).
 pub mod keys {
     pub const CHANNEL: &str = "channel_key";

@@ -38,13 +38,7 @@ impl Store {
 
     /// The channel of a row.
     pub fn channel_of(&self, row: u32) -> Channel {
-        let code = self
-            .data
-            .row_account
-            .get(row as usize)
-            .copied()
-            .unwrap_or(0);
-        split_account_key(&self.data.accounts.entry(code).name).0
+        self.account_of(row).0
     }
 
     /// The contact of a live row.
