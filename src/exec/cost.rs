@@ -187,7 +187,10 @@ fn computed(leaf: &Leaf) -> bool {
 
 /// The cost model over one store, for one query: each node's estimate is computed once
 /// (a time range's samples its column, which also tells what finding its rows reads)
-/// and remembered by the node's address.
+/// and remembered by the node's address, and so are its costs (alone, and within each
+/// running-row count), so that costing a plan is polynomial in its size however deeply
+/// its ANDs and ORs nest. Every node costed must outlive the `Costs` (the executor costs
+/// only nodes of the plan it runs).
 pub struct Costs<'s> {
     store: &'s Store,
     live: f64,
@@ -196,6 +199,43 @@ pub struct Costs<'s> {
     /// What each time range's rows take to find (bytes, and whether a whole-column
     /// scan), sampled with its estimate.
     range_reads: RefCell<HashMap<*const Plan, RangeEstimate>>,
+    /// Each node's cost answered alone, and within running rows (by the bits of the
+    /// running-row count it was costed at), each computed once: a node's cost reads its
+    /// children's, so without these an AND/OR nested n deep was costed exponentially
+    /// often in n (an AND tries up to three orders, each reading every child's cost).
+    evals: RefCell<HashMap<*const Plan, f64>>,
+    restricts: RefCell<HashMap<(*const Plan, u64), f64>>,
+    /// How many running-row counts each node has been costed at exactly: past
+    /// [`EXACT_RUNNING`], a count is rounded to [`running_bucket`] first, so that a node
+    /// is costed at a bounded number of counts however deep the plan nests.
+    exact_running: RefCell<HashMap<*const Plan, usize>>,
+    /// How many node costs were computed (not remembered), for the tests.
+    #[cfg(test)]
+    computed: std::cell::Cell<usize>,
+}
+
+/// How many running-row counts a node is costed at exactly before further counts are
+/// rounded: an ordinary segment's nodes are costed at a few dozen at most (an AND of k
+/// children tries three orders, costing a child at up to ~3k counts; EXPLAIN ANALYZE
+/// adds the actual ones), but nested ANDs multiply the counts the nodes below them see
+/// by each sibling's selectivity, which can make their number grow exponentially with
+/// depth.
+const EXACT_RUNNING: usize = 256;
+
+/// Steps per doubling of the grid a running-row count is rounded to past
+/// [`EXACT_RUNNING`] (an estimate within 2^(1/32), ~2%: the count is a product of
+/// estimated selectivities anyway).
+const BUCKETS_PER_DOUBLING: f64 = 32.0;
+
+/// `n` rounded to the nearest of a geometric grid ([`BUCKETS_PER_DOUBLING`] steps per
+/// doubling); below 2^-10 of a row, to 0. A node's cost within `n` rows for `n` in
+/// `0..=rows` is then one of at most ~32 × (log2(rows) + 11) values.
+fn running_bucket(n: f64) -> f64 {
+    if n < 1.0 / 1024.0 {
+        return 0.0;
+    }
+    let step = (n.log2() * BUCKETS_PER_DOUBLING).round();
+    (step / BUCKETS_PER_DOUBLING).exp2()
 }
 
 impl<'s> Costs<'s> {
@@ -206,6 +246,11 @@ impl<'s> Costs<'s> {
             rows: f64::from(store.row_count()),
             estimates: RefCell::default(),
             range_reads: RefCell::default(),
+            evals: RefCell::default(),
+            restricts: RefCell::default(),
+            exact_running: RefCell::default(),
+            #[cfg(test)]
+            computed: std::cell::Cell::new(0),
         }
     }
 
@@ -274,8 +319,62 @@ impl<'s> Costs<'s> {
         reads.get(&std::ptr::from_ref(plan)).copied()
     }
 
-    /// The cost of answering `plan` on its own.
+    /// The cost of answering `plan` on its own (computed once per node).
     pub fn eval(&self, plan: &Plan) -> f64 {
+        let key = std::ptr::from_ref(plan);
+        if let Some(&cost) = self.evals.borrow().get(&key) {
+            return cost;
+        }
+        let cost = self.eval_node(plan);
+        self.evals.borrow_mut().insert(key, cost);
+        cost
+    }
+
+    /// The cost of answering `plan` within `n` running rows (computed once per node and
+    /// count; past [`EXACT_RUNNING`] counts for one node, at `n` rounded to
+    /// [`running_bucket`]).
+    pub fn restrict(&self, plan: &Plan, n: f64) -> f64 {
+        let node = std::ptr::from_ref(plan);
+        if let Some(&cost) = self.restricts.borrow().get(&(node, n.to_bits())) {
+            return cost;
+        }
+        let exact = {
+            let mut counts = self.exact_running.borrow_mut();
+            let count = counts.entry(node).or_insert(0);
+            *count += 1;
+            *count <= EXACT_RUNNING
+        };
+        let n = match exact {
+            true => n,
+            false => running_bucket(n),
+        };
+        if let Some(&cost) = self.restricts.borrow().get(&(node, n.to_bits())) {
+            return cost;
+        }
+        let cost = self.restrict_node(plan, n);
+        self.restricts
+            .borrow_mut()
+            .insert((node, n.to_bits()), cost);
+        cost
+    }
+
+    /// Counts one node cost computed (tests only).
+    fn computing(&self) {
+        #[cfg(test)]
+        {
+            self.computed.set(self.computed.get() + 1);
+            // A regression to costing each subtree once per level above it would take
+            // exponential time: fail instead of hanging.
+            assert!(
+                self.computed.get() <= tests::COMPUTED_LIMIT,
+                "more than {} node costs computed",
+                tests::COMPUTED_LIMIT
+            );
+        }
+    }
+
+    fn eval_node(&self, plan: &Plan) -> f64 {
+        self.computing();
         let est = |p: &Plan| self.estimate(p);
         match plan {
             Plan::All | Plan::Nothing => 0.0,
@@ -292,8 +391,8 @@ impl<'s> Costs<'s> {
         }
     }
 
-    /// The cost of answering `plan` within `n` running rows.
-    pub fn restrict(&self, plan: &Plan, n: f64) -> f64 {
+    fn restrict_node(&self, plan: &Plan, n: f64) -> f64 {
+        self.computing();
         let est = |p: &Plan| self.estimate(p);
         match plan {
             Plan::Leaf(Leaf::TimeRange { .. }) => {
@@ -419,6 +518,73 @@ impl<'s> Costs<'s> {
 mod tests {
     use super::*;
     use crate::store::Change;
+
+    /// Past this many node costs computed by one `Costs`, a test fails rather than
+    /// running on.
+    pub(super) const COMPUTED_LIMIT: usize = 2_000_000;
+
+    fn nodes(plan: &Plan) -> usize {
+        1 + match plan {
+            Plan::Not(inner) => nodes(inner),
+            Plan::And(children) | Plan::Or(children) => children.iter().map(nodes).sum(),
+            _ => 0,
+        }
+    }
+
+    /// A segment nesting OR and AND alternately `depth` times, each level's AND taking
+    /// `level(i)` (closing parentheses at the end).
+    fn alternating(depth: usize, level: impl Fn(usize) -> String) -> String {
+        let open: String = (0..depth)
+            .map(|i| format!("(tag:vip or ({} ", level(i)))
+            .collect();
+        format!("{open}tag:churned{}", "))".repeat(depth))
+    }
+
+    /// Costing a plan nested as alternating AND/OR computes each node's cost a bounded
+    /// number of times (remembered per node and running-row count, the counts rounded
+    /// past `EXACT_RUNNING`), not once per order tried at every level above it, which
+    /// took time exponential in the depth.
+    #[test]
+    fn nested_ands_and_ors_are_costed_a_bounded_number_of_times_per_node() {
+        let now = crate::synth::DEFAULT_ANCHOR;
+        let small = || {
+            let mut store = Store::new();
+            let contacts = crate::synth::contacts(2_000, 7, crate::synth::DEFAULT_ANCHOR);
+            let fields = crate::model::FieldSet::all();
+            let change = Change::Upsert { contacts, fields };
+            store
+                .apply(&change, now)
+                .expect("generated contacts are valid");
+            store
+        };
+        let engine = crate::Engine::in_memory_with(small());
+        let store = small();
+        for text in [
+            alternating(40, |_| "-tag:gold".to_string()),
+            alternating(40, |_| "tag:gold".to_string()),
+            // Each level a different selectivity: the running-row counts the nodes below
+            // are costed at multiply.
+            alternating(40, |i| format!("checkout:-{}d..", i + 1)),
+            alternating(40, |i| format!("tag:gold interaction:-{}d..", 3 * i + 1)),
+        ] {
+            let plan = engine.compile(&text, now).expect("compiles").plan;
+            let costs = Costs::new(&store);
+            costs.eval(&plan);
+            for n in [1.0, 10.0, 100.0, 1000.0] {
+                costs.restrict(&plan, n);
+            }
+            let (computed, nodes) = (costs.computed.get(), nodes(&plan));
+            // Once alone, and within at most `EXACT_RUNNING` exact counts plus one per
+            // step of the grid over 2^-10..=rows: linear in the nodes (measured: ~70
+            // per node for the first two, ~570 and ~660 for the others).
+            let grid = BUCKETS_PER_DOUBLING * (f64::from(store.row_count()).log2() + 11.0);
+            let per_node = 1 + EXACT_RUNNING + grid as usize + 1;
+            assert!(
+                computed <= per_node * nodes,
+                "{computed} node costs computed for {nodes} nodes: {text}"
+            );
+        }
+    }
 
     fn store(now: i64) -> Store {
         let mut store = Store::new();

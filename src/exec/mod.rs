@@ -197,7 +197,9 @@ impl<'s, T: Trace> Run<'s, T> {
     /// other AND is fused or counts its last step against the rows so far.
     pub(crate) fn count(&mut self, plan: &Plan) -> u64 {
         let strategy = match plan {
-            Plan::Or(children) if !self.fuses_or(plan) && by_inclusion(children).is_some() => {
+            Plan::Or(children)
+                if !self.fuses_or(plan) && by_inclusion(&refs(children)).is_some() =>
+            {
                 Strategy::UnionByInclusion
             }
             _ => self.taken(plan, cost::count_strategy(plan)),
@@ -279,7 +281,7 @@ impl<'s, T: Trace> Run<'s, T> {
             Plan::Leaf(Leaf::FbSendable(at)) => self.store.fb_sendable_count(*at),
             Plan::Not(inner) => self.store.len().saturating_sub(self.count(inner)),
             Plan::Or(_) if self.fuses_or(plan) => Fused::new(self, &[plan]).count().0,
-            Plan::Or(children) => self.count_or(children),
+            Plan::Or(children) => self.count_or(&refs(children)),
             Plan::And(children) => match self.complement_of_union(children) {
                 Some(inners) => self.store.len().saturating_sub(self.count_or(&inners)),
                 None => self.count_and(&refs(children)),
@@ -293,9 +295,9 @@ impl<'s, T: Trace> Run<'s, T> {
     /// a leaf whose rows come without a scan of a whole column (a stored bitmap, a
     /// lookup, a time range its bucket orders answer). A union of scanned ranges or of
     /// ANDs would read or build more than one fused pass, whose ranges read prefix words.
-    fn complement_of_union(&self, children: &[Plan]) -> Option<Vec<Plan>> {
+    fn complement_of_union<'p>(&self, children: &'p [Plan]) -> Option<Vec<&'p Plan>> {
         let united_cheaply =
-            |inner: &Plan| matches!(inner, Plan::Leaf(_)) && !self.costs.scans_column(inner);
+            |inner: &&Plan| matches!(inner, Plan::Leaf(_)) && !self.costs.scans_column(inner);
         negated_all(children)
             .filter(|inners| !self.fuses(&refs(children)) || inners.iter().all(united_cheaply))
     }
@@ -303,8 +305,12 @@ impl<'s, T: Trace> Run<'s, T> {
     /// An OR's count: of time ranges only, one pass over their columns that builds
     /// nothing; else the union of all children but the largest (by estimate), counted
     /// together with the largest one's rows without building their union.
-    fn count_or(&mut self, children: &[Plan]) -> u64 {
-        if let Some(ranges) = children.iter().map(time_range).collect::<Option<Vec<_>>>() {
+    fn count_or(&mut self, children: &[&Plan]) -> u64 {
+        if let Some(ranges) = children
+            .iter()
+            .map(|c| time_range(c))
+            .collect::<Option<Vec<_>>>()
+        {
             return self.store.time_union_count(&ranges);
         }
         if let Some(pair) = by_inclusion(children) {
@@ -316,15 +322,15 @@ impl<'s, T: Trace> Run<'s, T> {
             return (a + b).saturating_sub(both);
         }
         let largest = (0..children.len()).max_by(|&a, &b| {
-            let estimate = |i: usize| self.costs.estimate(&children[i]);
+            let estimate = |i: usize| self.costs.estimate(children[i]);
             estimate(a).total_cmp(&estimate(b))
         });
         let Some(largest) = largest else {
             return 0;
         };
         let rest = children.iter().enumerate().filter(|&(i, _)| i != largest);
-        let union = self.union(rest.map(|(_, child)| child));
-        union.union_len(&self.eval(&children[largest]))
+        let union = self.union(rest.map(|(_, child)| *child));
+        union.union_len(&self.eval(children[largest]))
     }
 
     /// The union of `children`'s rows: two or more time ranges in one pass over their
@@ -527,11 +533,13 @@ impl Countable<'_> {
 
 /// What an AND of negations only negates (`-a -b` counts as the live rows less
 /// `a or b`, which an OR counts without building the union), else `None`.
-fn negated_all(children: &[Plan]) -> Option<Vec<Plan>> {
-    let inner = |child: &Plan| match child {
-        Plan::Not(inner) => Some((**inner).clone()),
-        _ => None,
-    };
+fn negated_all(children: &[Plan]) -> Option<Vec<&Plan>> {
+    fn inner(child: &Plan) -> Option<&Plan> {
+        match child {
+            Plan::Not(inner) => Some(inner),
+            _ => None,
+        }
+    }
     children.iter().map(inner).collect()
 }
 
@@ -539,7 +547,7 @@ fn negated_all(children: &[Plan]) -> Option<Vec<Plan>> {
 /// without building its rows (a stored bitmap, a time range, `is:fb_sendable`, an AND,
 /// or the negation of one) and so is their AND: no union is built. Two time ranges
 /// are counted in one pass over their columns instead, two stored bitmaps by roaring.
-fn by_inclusion(children: &[Plan]) -> Option<[&Plan; 2]> {
+fn by_inclusion<'p>(children: &[&'p Plan]) -> Option<[&'p Plan; 2]> {
     fn counted(plan: &Plan) -> bool {
         match plan {
             Plan::Not(inner) => counted(inner),

@@ -560,3 +560,35 @@ fn empty_ands_and_ors_are_everyone_and_no_one() {
     assert_eq!(reach::exec::count(&Plan::Or(vec![]), &store), 0);
     assert_eq!(reach::exec::execute(&Plan::Or(vec![]), &store).len(), 0);
 }
+
+/// A segment nested as alternating AND/OR, 60 levels deep (each level's AND a negation,
+/// a tag, or a different time range), counts and lists as the oracle says. Its cost was
+/// once computed exponentially often in the depth (each subtree's cost recomputed for
+/// every order tried at every level above it): the check runs in a thread with a
+/// generous deadline, so that such a regression fails instead of hanging.
+#[test]
+fn deeply_nested_alternation_equals_the_oracle() {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let depth = 60;
+        let levels: [&dyn Fn(usize) -> String; 3] = [
+            &|_| "-tag:gold".to_string(),
+            &|_| "tag:gold".to_string(),
+            &|i| format!("interaction:-{}d.. -tag:churned", 7 * i + 1),
+        ];
+        for level in levels {
+            let open: String = (0..depth)
+                .map(|i| format!("(tag:vip or ({} ", level(i)))
+                .collect();
+            let segment = format!("{open}checkout:-3mo..{}", "))".repeat(depth));
+            let checked = check_sized(5, &segment, "Z", 400).map_err(|e| format!("{e}"));
+            sender.send(checked).expect("the test waits");
+        }
+    });
+    for _ in 0..3 {
+        let checked = receiver
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("a 60-level nested segment is checked within 60 s");
+        checked.expect("the nested segment equals the oracle");
+    }
+}
