@@ -71,8 +71,7 @@ pub fn generate(
     let report = |n| bar.set_position(n);
     let result = match output {
         Some(path) => {
-            let file = fs::File::create(path)
-                .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
+            let file = super::create_output(path)?;
             synth::write_csv(contacts, seed, anchor, file, &report)
         }
         None => synth::write_csv(contacts, seed, anchor, io::stdout().lock(), &report),

@@ -75,8 +75,7 @@ impl Context {
         if let Some(dir) = self.engine.dir() {
             refuse_inside(&dir, path)?;
         }
-        std::fs::File::create(path)
-            .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))
+        create_output(path)
     }
 
     /// The query's now: `--now`, else the clock.
@@ -126,6 +125,29 @@ pub fn refuse_inside(dir: &DataDir, path: &Path) -> Result<(), Error> {
         )));
     }
     Ok(())
+}
+
+/// Creates an output file, refusing one in any reach data directory (a folder holding a
+/// snapshot or a write lock), named by `--data` or not: it would overwrite or shadow
+/// reach's own files.
+pub fn create_output(path: &Path) -> Result<std::fs::File, Error> {
+    let folder = match std::fs::canonicalize(path) {
+        Ok(target) => target.parent().map(Path::to_path_buf),
+        Err(_) => {
+            let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+            std::fs::canonicalize(parent.unwrap_or(Path::new("."))).ok()
+        }
+    };
+    let is_reach = |f: &PathBuf| f.join("contacts.snap").exists() || f.join("lock").exists();
+    if let Some(folder) = folder.filter(is_reach) {
+        return Err(Error::Usage(format!(
+            "{} is inside the reach data directory {}: only reach's own files live there; write it somewhere else",
+            path.display(),
+            folder.display()
+        )));
+    }
+    std::fs::File::create(path)
+        .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))
 }
 
 /// How a command reaches the data directory.

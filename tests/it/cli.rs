@@ -449,3 +449,51 @@ fn apply_refuses_a_line_over_16_mib_and_goes_on() {
     );
     assert_eq!(acks[2]["ok"], true);
 }
+
+/// No command writes its output into a reach data directory, named by `--data` or not:
+/// `gen -o D/contacts.snap` once destroyed D.
+#[test]
+fn no_output_lands_in_a_data_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("d");
+    let csv = dir.path().join("c.csv");
+    let generate = |out: &Path| {
+        crate::reach()
+            .args(["gen", "--contacts", "30", "--seed", "1", "-o"])
+            .arg(out)
+            .output()
+            .expect("runs")
+    };
+    assert!(generate(&csv).status.success());
+    assert!(
+        reach(&data, &["import", csv.to_str().expect("utf-8")])
+            .status
+            .success()
+    );
+    let second = dir.path().join("d2");
+    assert!(
+        reach(&second, &["import", csv.to_str().expect("utf-8")])
+            .status
+            .success()
+    );
+    let refused = |out: Output| {
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("inside the reach data directory"));
+    };
+    for target in [data.join("contacts.snap"), data.join("new.csv")] {
+        refused(generate(&target));
+    }
+    let into_second = second.join("x.csv");
+    let into_second = into_second.to_str().expect("utf-8");
+    refused(reach(&data, &["export", "", "-o", into_second]));
+    assert!(!data.join("new.csv").exists() && !second.join("x.csv").exists());
+    for d in [&data, &second] {
+        let count = reach(d, &["count", ""]);
+        assert_eq!(String::from_utf8_lossy(&count.stdout).trim(), "30");
+    }
+}
