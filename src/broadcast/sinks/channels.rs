@@ -105,9 +105,7 @@ impl Channels {
     /// Reads a channels file; a missing file is an empty one when `optional`.
     pub fn read(path: &Path, optional: bool) -> Result<Channels, Error> {
         match std::fs::read_to_string(path) {
-            Ok(text) => {
-                toml::from_str(&text).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))
-            }
+            Ok(text) => toml::from_str(&text).map_err(|e| malformed(path, &text, &e)),
             Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => {
                 Ok(Channels::default())
             }
@@ -119,7 +117,55 @@ impl Channels {
     }
 }
 
+/// A malformed channels file's error: where, and what is wrong, never the text there (it
+/// may hold a token): the parser's own message would quote the line, and a value.
+fn malformed(path: &Path, text: &str, e: &toml::de::Error) -> Error {
+    let place = e.span().map_or(String::new(), |span| {
+        let before = text.get(..span.start).unwrap_or(text);
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        format!(", line {line}, column {column}")
+    });
+    Error::Usage(format!(
+        "the channels file {}{place} is malformed: {} (values are not shown: they may be secrets)",
+        path.display(),
+        without_quoted(e.message())
+    ))
+}
+
+/// `text` with whatever stands between a pair of double quotes replaced by `…` (a lone
+/// quote, as in "expected `\"`", stays).
+fn without_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('"') {
+        let Some(close) = rest[open + 1..].find('"') else {
+            break;
+        };
+        out.push_str(&rest[..=open]);
+        out.push_str("…\"");
+        rest = &rest[open + close + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Trims one trailing slash, so that `base_url` joins with paths.
 pub fn join(base: &str, path: &str) -> String {
     format!("{}{path}", base.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_quoted;
+
+    #[test]
+    fn quoted_values_are_hidden_and_lone_quotes_kept() {
+        assert_eq!(
+            without_quoted("invalid type: string \"SECRET\", expected a map"),
+            "invalid type: string \"…\", expected a map"
+        );
+        assert_eq!(without_quoted("expected `\"`"), "expected `\"`");
+        assert_eq!(without_quoted("a \"x\" b \"y\" c"), "a \"…\" b \"…\" c");
+    }
 }

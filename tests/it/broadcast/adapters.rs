@@ -839,3 +839,48 @@ fn a_redirect_is_never_followed_nor_booked_as_delivered() {
         "{stderr}"
     );
 }
+
+/// A malformed channels file is refused saying where, never echoing the token there.
+#[test]
+fn a_malformed_channels_file_never_shows_its_secrets() {
+    let dir = loaded(50);
+    let data = dir.path().join("d");
+    let secret = "S3CRET-TOKEN-42";
+    let shapes = [
+        format!("[line.\"line-tw\"]\ntoken = \"{secret}\n"),
+        format!("[line.\"line-tw\"]\ntoken = {secret}\n"),
+        format!("[line.\"line-tw\"]\ntokn = \"{secret}\"\n"),
+        format!("[line.\"line-tw\"]\ntoken = \"{secret}\"\ntoken = \"{secret}\"\n"),
+        format!("[line.\"line-tw\"]\ntoken = [\"{secret}\"]\n"),
+        format!("[line.\"line-tw\"]\ntoken = \"\"\"\n{secret}\n"),
+        format!("[line.\"line-tw\"]\ntoken = 7\nbase_url = \"http://x/{secret}\" junk\n"),
+    ];
+    for shape in shapes {
+        let channels = channels_file(dir.path(), &shape);
+        let out = reach()
+            .arg("--data")
+            .arg(&data)
+            .args(["broadcast", "channel:line", "--kind", "bot", "--text", "hi"])
+            .args([
+                "--sink",
+                "platform",
+                "--channels",
+                &channels,
+                "--yes",
+                "--json",
+            ])
+            .output()
+            .expect("runs");
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(2), "{shape}: {all}");
+        assert!(
+            all.contains("is malformed") && all.contains("line "),
+            "{shape}: {all}"
+        );
+        assert!(!all.contains(secret), "{shape}: {all}");
+    }
+}
