@@ -86,10 +86,12 @@ fn answer(
     })
 }
 
-/// How a request's result reads (`what`: the request, for messages).
-pub fn verdict(result: &Result<Answer, String>, what: &str) -> Verdict {
+/// How a request's result reads (`what`: the request, for messages; `secret`: the
+/// request's credential, which an answer echoing it must not carry into reports, logs or
+/// snapshots).
+pub fn verdict(result: &Result<Answer, String>, what: &str, secret: &str) -> Verdict {
     match result {
-        Err(e) => Verdict::Retry(format!("{what}: {e}")),
+        Err(e) => Verdict::Retry(format!("{what}: {}", redact(e, secret))),
         Ok(a) if (200..300).contains(&a.status) => Verdict::Delivered,
         Ok(a) if (300..400).contains(&a.status) => Verdict::Stop(format!(
             "{what}: HTTP {} redirects to {}, which reach does not follow (a redirected \
@@ -98,10 +100,11 @@ pub fn verdict(result: &Result<Answer, String>, what: &str) -> Verdict {
             a.location.as_deref().unwrap_or("nowhere named")
         )),
         Ok(a) => {
+            let body = redact(&a.body, secret);
             let why = format!(
                 "{what}: HTTP {} {}",
                 a.status,
-                a.body.chars().take(200).collect::<String>()
+                body.chars().take(200).collect::<String>()
             );
             match a.status {
                 408 | 429 | 500..=599 => Verdict::Retry(why),
@@ -110,6 +113,25 @@ pub fn verdict(result: &Result<Answer, String>, what: &str) -> Verdict {
             }
         }
     }
+}
+
+/// `text` with `secret` (when there is one) and any bearer credential replaced by
+/// `[redacted]`.
+pub fn redact(text: &str, secret: &str) -> String {
+    let text = match secret {
+        "" => text.to_string(),
+        secret => text.replace(secret, "[redacted]"),
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("Bearer ") {
+        out.push_str(&rest[..at + "Bearer ".len()]);
+        out.push_str("[redacted]");
+        rest = rest[at + "Bearer ".len()..]
+            .trim_start_matches(|c: char| !c.is_whitespace() && !matches!(c, '"' | '\'' | ','));
+    }
+    out.push_str(rest);
+    out
 }
 
 impl Verdict {
@@ -150,7 +172,8 @@ pub fn each(
     let mut outcomes = Vec::with_capacity(batch.len());
     for i in 0..batch.len() {
         batch.pace();
-        let verdict = verdict(&http.post(url, &[("Authorization", &auth)], &body(i)), what);
+        let result = http.post(url, &[("Authorization", &auth)], &body(i));
+        let verdict = verdict(&result, what, token);
         if let Verdict::Stop(why) = verdict {
             return Delivery::Stop {
                 done: outcomes,

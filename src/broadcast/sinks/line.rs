@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::channels::{LineAccount, join};
-use super::http::{Http, Verdict, payload, verdict};
+use super::http::{Http, Verdict, payload, redact, verdict};
 use crate::broadcast::{Delivery, Outcome, Outgoing};
 
 /// Sends a LINE batch.
@@ -41,7 +41,7 @@ pub fn send(http: &Http, account: &LineAccount, batch: &Outgoing) -> Delivery {
             let verdict = if accepted_before {
                 Verdict::Delivered
             } else {
-                verdict(&result, "LINE multicast")
+                verdict(&result, "LINE multicast", &account.token)
             };
             if let Verdict::Stop(why) = verdict {
                 // Groups go out in order: those before this one are dealt with.
@@ -68,7 +68,8 @@ pub fn quota(http: &Http, account: &LineAccount) -> Result<Option<(u64, u64)>, S
     let read = |path: &str| -> Result<serde_json::Value, String> {
         let answer = http.get(&join(&account.base_url, path), &[("Authorization", &auth)])?;
         if !(200..300).contains(&answer.status) {
-            return Err(format!("{path}: HTTP {} {}", answer.status, answer.body));
+            let body = redact(&answer.body, &account.token);
+            return Err(format!("{path}: HTTP {} {body}", answer.status));
         }
         serde_json::from_str(&answer.body).map_err(|e| format!("{path}: {e}"))
     };

@@ -53,6 +53,6 @@ impl Sink for Webhook {
         let result = self
             .http
             .post(&self.url, &[("Idempotency-Key", &batch.key)], &body);
-        verdict(&result, "webhook").for_batch(batch.len())
+        verdict(&result, "webhook", "").for_batch(batch.len())
     }
 }

@@ -884,3 +884,87 @@ fn a_malformed_channels_file_never_shows_its_secrets() {
         assert!(!all.contains(secret), "{shape}: {all}");
     }
 }
+
+/// A platform answering with the request's token in its error body: the token reaches no
+/// output and no file of the data directory (the report, `broadcast show`, the log, the
+/// snapshot after a compaction).
+#[test]
+fn a_token_echoed_by_a_platform_is_never_kept_or_shown() {
+    let secret = "T0KEN-SECRET-9";
+    let server = tiny_http::Server::http("127.0.0.1:0").expect("a port");
+    let base = format!("http://{}", server.server_addr());
+    std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            let auth = header(&request, "Authorization").unwrap_or_default();
+            let token = auth.strip_prefix("Bearer ").unwrap_or_default();
+            let body = format!("{{\"message\":\"no such channel for {auth} ({token})\"}}");
+            respond(request, 400, &body);
+        }
+    });
+    let dir = loaded(60);
+    let data = dir.path().join("d");
+    let accounts: String = ["line-tw", "line-hk", "line-jp"]
+        .iter()
+        .map(|a| format!("[line.\"{a}\"]\ntoken = \"{secret}\"\nbase_url = \"{base}\"\n"))
+        .collect();
+    let channels = channels_file(dir.path(), &accounts);
+    let run = |args: &[&str]| {
+        let out = reach()
+            .arg("--data")
+            .arg(&data)
+            .args(args)
+            .output()
+            .expect("runs");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let sent = run(&[
+        "broadcast",
+        "channel:line",
+        "--kind",
+        "bot",
+        "--text",
+        "hi",
+        "--sink",
+        "platform",
+        "--channels",
+        &channels,
+        "--id",
+        "echo",
+        "--yes",
+        "--json",
+    ]);
+    assert!(
+        sent.contains("no such channel for Bearer [redacted]"),
+        "{sent}"
+    );
+    let shown = run(&["broadcast", "show", "echo", "--json"]);
+    let jobs = run(&["broadcast", "jobs"]);
+    for text in [&sent, &shown, &jobs] {
+        assert!(!text.contains(secret), "{text}");
+    }
+    let files = |data: &Path| {
+        (std::fs::read_dir(data).expect("dir").flatten())
+            .map(|e| std::fs::read(e.path()).expect("read"))
+            .collect::<Vec<_>>()
+    };
+    let holds = |bytes: &[u8]| bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+    assert!(
+        files(&data).iter().all(|f| !holds(f)),
+        "the log holds the token"
+    );
+    let compacted = reach()
+        .arg("--data")
+        .arg(&data)
+        .arg("compact")
+        .output()
+        .expect("runs");
+    assert!(compacted.status.success());
+    assert!(
+        files(&data).iter().all(|f| !holds(f)),
+        "the snapshot holds the token"
+    );
+}
