@@ -113,11 +113,14 @@ impl LogWriter {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let records = std::mem::take(&mut self.pending);
-        if let Err(e) = self.file.write_all(&records) {
+        let written = self.file.write_all(&self.pending);
+        let bytes = self.pending.len() as u64;
+        // Written or refused, the records leave the buffer (which keeps its capacity).
+        self.pending.clear();
+        if let Err(e) = written {
             return Err(self.cut_back(self.written, e));
         }
-        self.written += records.len() as u64;
+        self.written += bytes;
         Ok(())
     }
 
