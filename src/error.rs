@@ -45,6 +45,9 @@ pub enum Error {
     Busy(String),
     /// A change names a contact that is not in the store.
     UnknownContact(String),
+    /// The caller's [`Scope`](crate::engine::Scope) does not reach the contacts, account
+    /// or action asked for (the message says nothing of what lies outside it).
+    Forbidden(String),
     /// Some of a batch of changes were refused (each was reported where it was given),
     /// or a broadcast was refused or did not deliver to everyone.
     Refused(String),
@@ -80,6 +83,8 @@ pub enum ErrorKind {
     Import,
     /// A change the store refused.
     Change,
+    /// Outside what the caller may reach or do.
+    Forbidden,
     /// Data that cannot be read as it is.
     Data,
     /// Another process writes the data directory.
@@ -106,6 +111,7 @@ impl ErrorKind {
             ErrorKind::Conflict => "conflict",
             ErrorKind::Import => "import",
             ErrorKind::Change => "change",
+            ErrorKind::Forbidden => "forbidden",
             ErrorKind::Data => "data",
             ErrorKind::Busy => "busy",
             ErrorKind::Refused => "refused",
@@ -127,12 +133,13 @@ impl ErrorKind {
 
     /// The HTTP status of an answer carrying this error (serve.md): 400 a malformed
     /// request, segment, CSV or change; 404 no such thing; 409 a conflict or a refusal;
-    /// 503 busy or stopped; 500 a failure of reach or its system. (401, 403 and 413 are
-    /// the server's own: keys and body sizes.)
+    /// 403 outside the caller's reach; 503 busy or stopped; 500 a failure of reach or its
+    /// system. (401 and 413 are the server's own: keys and body sizes.)
     pub fn http_status(self) -> u16 {
         match self {
             ErrorKind::Segment | ErrorKind::Usage | ErrorKind::Import | ErrorKind::Change => 400,
             ErrorKind::NotFound => 404,
+            ErrorKind::Forbidden => 403,
             ErrorKind::Conflict | ErrorKind::Refused => 409,
             ErrorKind::Busy | ErrorKind::Cancelled => 503,
             ErrorKind::Data | ErrorKind::Closed | ErrorKind::Io | ErrorKind::Internal => 500,
@@ -195,6 +202,7 @@ impl Error {
             Error::Change(_) => ErrorKind::Change,
             Error::Data { .. } => ErrorKind::Data,
             Error::Busy(_) => ErrorKind::Busy,
+            Error::Forbidden(_) => ErrorKind::Forbidden,
             Error::Refused(_) => ErrorKind::Refused,
             Error::Closed => ErrorKind::Closed,
             Error::Cancelled(_) => ErrorKind::Cancelled,
@@ -239,6 +247,7 @@ impl Error {
             },
             Error::Busy(m) => Error::Busy(m.clone()),
             Error::UnknownContact(m) => Error::UnknownContact(m.clone()),
+            Error::Forbidden(m) => Error::Forbidden(m.clone()),
             Error::Refused(m) => Error::Refused(m.clone()),
             Error::Closed => Error::Closed,
             Error::Cancelled(m) => Error::Cancelled(m.clone()),
@@ -262,6 +271,7 @@ impl fmt::Display for Error {
             | Error::NotFound(m)
             | Error::Conflict(m)
             | Error::Busy(m)
+            | Error::Forbidden(m)
             | Error::Refused(m)
             | Error::Cancelled(m)
             | Error::Data { message: m, .. }
@@ -291,6 +301,7 @@ impl StdError for Error {
             | Error::Conflict(_)
             | Error::Busy(_)
             | Error::UnknownContact(_)
+            | Error::Forbidden(_)
             | Error::Refused(_)
             | Error::Closed
             | Error::Cancelled(_) => None,
@@ -323,6 +334,7 @@ mod tests {
             (segment, "segment", 2, 400),
             (Error::Usage("u".into()), "usage", 2, 400),
             (Error::NotFound("n".into()), "not_found", 1, 404),
+            (Error::Forbidden("f".into()), "forbidden", 1, 403),
             (
                 Error::UnknownContact("line/a/1".into()),
                 "not_found",

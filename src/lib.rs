@@ -91,6 +91,9 @@ pub mod suggest;
 pub mod syntax;
 pub mod synth;
 
-pub use engine::{Committed, Durability, Edit, Engine, Identity, Quota, Segment, Target, View};
+pub use engine::{
+    Committed, Durability, Edit, Engine, Identity, MembershipEvent, Quota, Scope, Segment,
+    Subscription, Target, View,
+};
 pub use error::{Error, ErrorKind};
 pub use exec::{ExplainNode, Strategy};

@@ -11,6 +11,7 @@ use super::compile::Segment;
 use super::job::{BatchOutcome, Job, JobState};
 use super::quota::Quota;
 use super::record::Record;
+use super::scope::Reach;
 use super::state::State;
 use crate::csv::{Staged, StagedOutcome};
 use crate::error::Error;
@@ -36,6 +37,18 @@ impl Identity {
             account: account.to_string(),
             external_id: external_id.to_string(),
         }
+    }
+}
+
+/// As the change stream names a contact: `{"channel", "account", "external_id"}`.
+impl serde::Serialize for Identity {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("Identity", 3)?;
+        out.serialize_field("channel", &self.channel.to_string())?;
+        out.serialize_field("account", &self.account)?;
+        out.serialize_field("external_id", &self.external_id)?;
+        out.end()
     }
 }
 
@@ -115,12 +128,21 @@ pub(super) enum Resolved {
 }
 
 impl Edit {
-    /// Resolves the edit against `state` at time `now`.
-    pub(super) fn resolve(self, state: &State, now: Seconds) -> Result<Resolved, Error> {
+    /// Resolves the edit against `state` at time `now`, within `reach`: the rows of a
+    /// segment are cut to it, and a contact or account outside it is refused.
+    pub(super) fn resolve(
+        self,
+        state: &State,
+        now: Seconds,
+        reach: &Reach<'_>,
+    ) -> Result<Resolved, Error> {
         let store = |changes: Vec<Change>| Ok(Resolved::Record(Record::Store { changes, now }));
-        let rows = |target: &Target| rows_of(state, target);
+        let rows = |target: &Target| rows_of(state, target, reach);
         match self {
-            Edit::Upsert { contacts, fields } => store(vec![Change::Upsert { contacts, fields }]),
+            Edit::Upsert { contacts, fields } => {
+                reach.check_upserts(&contacts)?;
+                store(vec![Change::Upsert { contacts, fields }])
+            }
             Edit::Event { contact, event } => {
                 let rows = rows(&Target::Contact(contact))?;
                 store(vec![Change::Event { event, rows }])
@@ -144,6 +166,15 @@ impl Edit {
             Edit::CreateTag { tag } => store(vec![Change::CreateTag {
                 tag: tag.trim().to_string(),
             }]),
+            // Tags are shared names: a scoped caller takes them off its own contacts only.
+            Edit::DeleteTags { tags } if reach.plan().is_some() => {
+                let rows = reach.restrict(state.store.live().clone());
+                let remove = |tag| Change::RemoveTag {
+                    tag,
+                    rows: rows.clone(),
+                };
+                store(tags.into_iter().map(remove).collect())
+            }
             Edit::DeleteTags { tags } => store(vec![Change::DeleteTags { tags }]),
             Edit::Unsubscribe { target, kinds } => store(vec![Change::Unsubscribe {
                 rows: rows(&target)?,
@@ -179,6 +210,11 @@ impl Edit {
                 purchased,
                 used,
             } => {
+                if !reach.reaches_account(&account) {
+                    return Err(Error::Forbidden(format!(
+                        "this key does not reach account '{account}'"
+                    )));
+                }
                 check_line_account(state, &account)?;
                 let old = state.quotas.get(&account).copied().unwrap_or_default();
                 let quota = Quota {
@@ -212,6 +248,7 @@ impl Edit {
                             .into(),
                     ));
                 }
+                reach.check_import(&staged.outcome)?;
                 match staged.outcome {
                     StagedOutcome::Replace(store) => Ok(Resolved::Replace(store)),
                     StagedOutcome::Changes(changes) => {
@@ -223,15 +260,13 @@ impl Edit {
     }
 }
 
-/// The rows a target names now.
-fn rows_of(state: &State, target: &Target) -> Result<RoaringBitmap, Error> {
+/// The rows a target names now, within `reach`.
+fn rows_of(state: &State, target: &Target, reach: &Reach<'_>) -> Result<RoaringBitmap, Error> {
     match target {
-        Target::Segment(segment) => Ok(crate::exec::execute(&segment.plan, &state.store)),
-        Target::Contact(id) => {
-            let row = state.store.find(id.channel, &id.account, &id.external_id);
-            row.map(|r| RoaringBitmap::from_iter([r]))
-                .ok_or_else(|| Error::UnknownContact(id.to_string()))
+        Target::Segment(segment) => {
+            Ok(reach.restrict(crate::exec::execute(&segment.plan, &state.store)))
         }
+        Target::Contact(id) => reach.contact(id).map(|r| RoaringBitmap::from_iter([r])),
     }
 }
 

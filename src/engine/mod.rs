@@ -40,8 +40,10 @@ mod dir;
 mod edit;
 mod job;
 mod log;
+mod membership;
 mod quota;
 mod record;
+mod scope;
 mod state;
 mod stream;
 mod view;
@@ -51,7 +53,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use chrono::FixedOffset;
 use roaring::RoaringBitmap;
@@ -62,19 +64,22 @@ pub use edit::{CONFIRM_WORD, Edit, Identity, Target};
 pub use job::{
     Batch, BatchOutcome, BatchState, Excluded, Figures, Job, JobState, Message, Options, Variables,
 };
+pub use membership::{Deliver, MembershipEvent, Subscription};
 pub use quota::Quota;
+pub use scope::Scope;
 pub use stream::parse_change;
 pub use view::View;
 
 use crate::csv::{ImportOptions, ImportSummary};
 use crate::error::Error;
 use crate::model::Seconds;
-use crate::plan::SavedSegments;
+use crate::plan::{self, SavedSegments};
 use crate::store::{Applied, Store, snapshot};
 use dir::{DirLock, FileId, LEGACY_QUOTAS, LEGACY_SEGMENTS};
 use edit::Resolved;
 use log::{LogEnd, LogWriter};
 use record::Record;
+use scope::Reach;
 use state::{Meta, State, utc};
 
 /// When a change counts as durable (changes.md, `--durability`).
@@ -115,6 +120,8 @@ pub struct Engine {
     flush: Mutex<Flush>,
     /// The sequence number of the last record appended to the log.
     written: AtomicU64,
+    /// Membership events of watched saved segments.
+    membership: Arc<Mutex<membership::Hub>>,
 }
 
 /// How an engine reaches its directory.
@@ -222,6 +229,7 @@ impl Engine {
                 checkpoint_bytes: CHECKPOINT_LOG_BYTES,
             }),
             flush: Mutex::new(Flush::default()),
+            membership: Arc::default(),
         }
     }
 
@@ -337,13 +345,29 @@ impl Engine {
     /// applied, and durable (per [`Durability`]) before this returns. A refused change
     /// changes nothing.
     pub fn commit(&self, edit: Edit, now: Seconds) -> Result<Committed, Error> {
-        let mut results = self.commit_all(vec![edit], now);
+        self.commit_in(edit, now, &Scope::everything())
+    }
+
+    /// Commits one change for a caller confined to `scope`: a segment's rows are cut to
+    /// it, and a contact or account outside it is refused with [`Error::Forbidden`].
+    pub fn commit_in(&self, edit: Edit, now: Seconds, scope: &Scope) -> Result<Committed, Error> {
+        let mut results = self.commit_all_in(vec![edit], now, scope);
         results.pop().unwrap_or_else(|| Ok(Committed::default()))
     }
 
     /// Commits changes in order, each on its own (a refused one changes nothing and the
     /// rest go on), sharing one flush to disk under [`Durability::Group`].
     pub fn commit_all(&self, edits: Vec<Edit>, now: Seconds) -> Vec<Result<Committed, Error>> {
+        self.commit_all_in(edits, now, &Scope::everything())
+    }
+
+    /// [`Engine::commit_all`] for a caller confined to `scope` (see [`Engine::commit_in`]).
+    pub fn commit_all_in(
+        &self,
+        edits: Vec<Edit>,
+        now: Seconds,
+        scope: &Scope,
+    ) -> Vec<Result<Committed, Error>> {
         let mut writer = self.writer();
         if let Err(e) = self.begin(&mut writer) {
             let mut results: Vec<_> = (1..edits.len()).map(|_| Err(e.replicate())).collect();
@@ -352,7 +376,7 @@ impl Engine {
         }
         let mut results: Vec<Result<Committed, Error>> = edits
             .into_iter()
-            .map(|edit| self.commit_one(&mut writer, edit, now))
+            .map(|edit| self.commit_one(&mut writer, edit, now, scope))
             .collect();
         let last = results.iter().flatten().map(|c| c.seq).max().unwrap_or(0);
         let outcome = self.finish(writer, last);
@@ -374,6 +398,20 @@ impl Engine {
         now: Seconds,
         progress: &dyn Fn(u64),
     ) -> Result<ImportSummary, Error> {
+        self.import_in(input, options, rejects, now, progress, &Scope::everything())
+    }
+
+    /// [`Engine::import`] for a caller confined to `scope`: a file holding a contact
+    /// outside it is refused whole ([`Error::Forbidden`]).
+    pub fn import_in<'a>(
+        &self,
+        input: impl Read + Send,
+        options: &'a ImportOptions,
+        rejects: Option<&'a mut (dyn std::io::Write + Send)>,
+        now: Seconds,
+        progress: &dyn Fn(u64),
+        scope: &Scope,
+    ) -> Result<ImportSummary, Error> {
         let mut writer = self.writer();
         self.begin(&mut writer)?;
         let staged = {
@@ -384,7 +422,7 @@ impl Engine {
         let committed = match staged {
             Ok((staged, base)) => {
                 let summary = staged.summary.clone();
-                self.commit_one(&mut writer, Edit::Import { staged, base }, now)
+                self.commit_one(&mut writer, Edit::Import { staged, base }, now, scope)
                     .map(|c| (summary, c.seq))
             }
             Err(e) => Err(Error::Import(e)),
@@ -392,6 +430,54 @@ impl Engine {
         let last = committed.as_ref().map_or(0, |c| c.1);
         self.finish(writer, last)?;
         committed.map(|c| c.0)
+    }
+
+    /// Subscribes to the membership events of saved segments (see
+    /// [`MembershipEvent`]): who enters and leaves each, at every commit once durable and
+    /// at every [`Engine::tick`]. With `after` (an event's `seq`), the held events after
+    /// it come first, or a `resync` event when they are no longer held. `now` starts the
+    /// tracker's clock if nothing is watched yet. An unknown name is
+    /// [`Error::NotFound`].
+    pub fn subscribe(
+        &self,
+        segments: &[String],
+        after: Option<u64>,
+        now: Seconds,
+    ) -> Result<Subscription, Error> {
+        let (deliver, events) = membership::channel();
+        let id = self.subscribe_with(segments, after, now, deliver)?;
+        Ok(Subscription::new(events, id, Arc::clone(&self.membership)))
+    }
+
+    /// [`Engine::subscribe`] with a callback of its own, called in order with each event
+    /// (under the tracker's lock: it should only pass the event on, never call the
+    /// engine); it returns `false` to end the subscription. Gives the subscription's id
+    /// for [`Engine::unsubscribe`].
+    pub fn subscribe_with(
+        &self,
+        segments: &[String],
+        after: Option<u64>,
+        now: Seconds,
+        deliver: Deliver,
+    ) -> Result<u64, Error> {
+        let _writer = self.writer();
+        let state = self.state_read();
+        let mut hub = membership::lock(&self.membership);
+        hub.subscribe(&state, segments, after, now, self.tz, deliver)
+    }
+
+    /// Ends a subscription made by [`Engine::subscribe_with`].
+    pub fn unsubscribe(&self, id: u64) {
+        membership::lock(&self.membership).unsubscribe(id);
+    }
+
+    /// Moves the membership tracker's clock to `now`: contacts that a relative bound
+    /// (`checkout:-30d..`) now takes in or leaves out enter or leave, looking only at
+    /// the contacts between each bound's old and new place.
+    pub fn tick(&self, now: Seconds) {
+        let _writer = self.writer();
+        let state = self.state_read();
+        membership::lock(&self.membership).tick(&state, now);
     }
 
     /// Writes a new snapshot holding every change so far and retires the log; erased
@@ -504,8 +590,10 @@ impl Engine {
             done = done.and(self.flush_through(last));
             writer = self.writer();
         }
-        if let Err(e) = &done {
-            writer.failed.get_or_insert_with(|| e.to_string());
+        match &done {
+            Err(e) => _ = writer.failed.get_or_insert_with(|| e.to_string()),
+            Ok(()) if last > 0 => membership::lock(&self.membership).release(last),
+            Ok(()) => {}
         }
         done
     }
@@ -532,11 +620,14 @@ impl Engine {
         writer: &mut Writer,
         edit: Edit,
         now: Seconds,
+        scope: &Scope,
     ) -> Result<Committed, Error> {
         writer.refuse_if_failed()?;
         let resolved = {
             let state = self.state_read();
-            edit.resolve(&state, now)?
+            let clock = plan::Clock { now, tz: self.tz };
+            let reach = Reach::new(scope, &state.compiler(), clock)?;
+            edit.resolve(&state, now, &reach)?
         };
         let record = match resolved {
             Resolved::Replace(store) => {
@@ -579,7 +670,24 @@ impl Engine {
                 return Err(e);
             }
         };
+        self.observe(&record, &applied, seq);
         Ok(Committed { applied, seq })
+    }
+
+    /// Tells the membership tracker what commit `seq` did (its events wait until it is
+    /// durable).
+    fn observe(&self, record: &Record, applied: &Applied, seq: u64) {
+        let state = self.state_read();
+        let mut hub = membership::lock(&self.membership);
+        if hub.is_idle() {
+            return;
+        }
+        match record {
+            Record::SaveSegment { .. } | Record::ForgetSegment { .. } => {
+                hub.after_definition(&state, seq)
+            }
+            _ => hub.after_change(&state, applied, seq),
+        }
     }
 
     /// Writes snapshot g+1 of the state (with `replacement` as its store, if given, else
@@ -591,6 +699,9 @@ impl Engine {
                 let mut state = self.state_write();
                 state.store = store;
                 state.seq += 1;
+                let mut hub = membership::lock(&self.membership);
+                hub.after_renumbering(&state, true);
+                hub.release(state.seq);
             }
             return Ok(());
         };
@@ -627,6 +738,9 @@ impl Engine {
             let mut state = self.state_write();
             state.store = store;
             state.seq = seq;
+            let mut hub = membership::lock(&self.membership);
+            hub.after_renumbering(&state, replacement_given);
+            hub.release(seq);
         }
         self.written.store(seq, Ordering::Release);
         active.log = LogWriter::create(&active.dir.log(generation), generation)?;

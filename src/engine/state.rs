@@ -68,6 +68,15 @@ impl Meta {
 pub(super) struct CheckedRecord(Vec<Checked>);
 
 impl State {
+    /// A compiler of segments against this state's tags and saved segments.
+    pub(super) fn compiler(&self) -> Compiler<'_> {
+        Compiler {
+            store: &self.store,
+            saved: &self.saved,
+            parsed: &self.parsed,
+        }
+    }
+
     /// Checks a record against the state without changing it.
     pub(super) fn check(&self, record: &Record) -> Result<CheckedRecord, Error> {
         match record {
@@ -179,6 +188,8 @@ impl State {
                     applied.created += one.created;
                     applied.changed += one.changed;
                     applied.erased.extend(one.erased);
+                    applied.rows |= one.rows;
+                    applied.erased_rows |= one.erased_rows;
                     if let Change::Delete { rows } = change {
                         self.forget_in_jobs(rows, &applied.erased);
                     }
@@ -209,7 +220,7 @@ impl State {
                 job,
                 batch,
                 outcome,
-            } => self.batch_done(job, *batch, outcome)?,
+            } => applied.rows = self.batch_done(job, *batch, outcome)?,
             Record::JobEnd { job, state } => {
                 let uncertain = match self.jobs.get(job) {
                     Some(j) => self.identities(&j.rows_of(&BatchState::Uncertain)),
@@ -236,12 +247,19 @@ impl State {
 
     /// A batch's outcome, and the books in the same step: `team_marketing_at` of the
     /// sent (marketing kinds), `fb_last_sent_at` (a recurring notification), LINE quota.
-    fn batch_done(&mut self, job: &str, batch: u32, outcome: &BatchOutcome) -> Result<(), Error> {
+    /// Gives the rows whose fields changed.
+    fn batch_done(
+        &mut self,
+        job: &str,
+        batch: u32,
+        outcome: &BatchOutcome,
+    ) -> Result<RoaringBitmap, Error> {
+        let mut changed = RoaringBitmap::new();
         let Some(j) = self.jobs.get_mut(job) else {
-            return Ok(());
+            return Ok(changed);
         };
         let Some(b) = j.batches.get(batch as usize) else {
-            return Ok(());
+            return Ok(changed);
         };
         let (channel, account) = (b.channel, b.account.clone());
         let (kind, reply_window) = (j.message.kind, j.options.reply_window);
@@ -259,15 +277,14 @@ impl State {
                 at: outcome.at,
                 rows: outcome.sent.clone(),
             };
-            self.store
-                .apply(&stamp, outcome.at)
-                .map_err(Error::Change)?;
+            let applied = (self.store.apply(&stamp, outcome.at)).map_err(Error::Change)?;
+            changed |= applied.rows;
         }
         if channel == Channel::Line {
             let quota = self.quotas.entry(account).or_default();
             quota.used = quota.used.saturating_add(outcome.sent.len());
         }
-        Ok(())
+        Ok(changed)
     }
 
     /// Erased contacts leave nothing in jobs: no CSV variables, no uncertain identity.

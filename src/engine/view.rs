@@ -7,14 +7,15 @@ use std::sync::RwLockReadGuard;
 use chrono::FixedOffset;
 use roaring::RoaringBitmap;
 
-use super::compile::{Compiler, Segment};
+use super::compile::Segment;
 use super::job::Job;
 use super::quota::Quota;
+use super::scope::{Reach, Scope};
 use super::state::State;
 use crate::error::Error;
 use crate::exec::{ExplainNode, explain_text};
 use crate::model::{Channel, Seconds};
-use crate::plan::{self, Clock, SavedSegments};
+use crate::plan::{self, Clock, Plan, SavedSegments};
 use crate::store::Store;
 
 /// A consistent read of the engine's state: every call on one view sees the same state,
@@ -57,12 +58,30 @@ impl View<'_> {
 
     /// Parses, plans and optimizes a segment at `now`.
     pub fn compile(&self, text: &str, now: Seconds) -> Result<Segment, Error> {
-        let compiler = Compiler {
-            store: &self.state.store,
-            saved: &self.state.saved,
-            parsed: &self.state.parsed,
-        };
-        compiler.compile(text, Clock { now, tz: self.tz })
+        self.state
+            .compiler()
+            .compile(text, Clock { now, tz: self.tz })
+    }
+
+    /// Compiles a segment for a caller confined to `scope`: its plan is `scope AND
+    /// segment`, so whatever runs it (a count, a list, an export, a broadcast, a
+    /// segment-wide change) reaches only the scope's contacts.
+    pub fn compile_in(&self, text: &str, now: Seconds, scope: &Scope) -> Result<Segment, Error> {
+        let compiler = self.state.compiler();
+        let clock = Clock { now, tz: self.tz };
+        let mut segment = compiler.compile(text, clock)?;
+        if let Some(reach) = Reach::new(scope, &compiler, clock)?.plan() {
+            let both = Plan::And(vec![reach.clone(), segment.plan]);
+            segment.plan = plan::rules::optimize(both);
+        }
+        Ok(segment)
+    }
+
+    /// The rows `scope` reaches.
+    pub fn reach(&self, scope: &Scope, now: Seconds) -> Result<RoaringBitmap, Error> {
+        let compiler = self.state.compiler();
+        let reach = Reach::new(scope, &compiler, Clock { now, tz: self.tz })?;
+        Ok(reach.restrict(self.state.store.live().clone()))
     }
 
     /// The rows matching a compiled segment.
@@ -78,12 +97,11 @@ impl View<'_> {
     /// EXPLAIN VERBOSE: the plan as lowered, then after each optimizer rule that
     /// changed it (named as its file).
     pub fn explain_steps(&self, text: &str, now: Seconds) -> Result<String, Error> {
-        let compiler = Compiler {
-            store: &self.state.store,
-            saved: &self.state.saved,
-            parsed: &self.state.parsed,
-        };
-        let lowered = compiler.lower(text, Clock { now, tz: self.tz })?.plan;
+        let lowered = self
+            .state
+            .compiler()
+            .lower(text, Clock { now, tz: self.tz })?
+            .plan;
         let mut out = format!("lowered:\n{lowered}");
         for (rule, plan) in plan::rules::optimize_steps(lowered) {
             out.push_str(&format!("after {rule}:\n{plan}"));

@@ -140,6 +140,13 @@ pub fn execute(plan: &Plan, store: &Store) -> RoaringBitmap {
     Run::new(store, Quiet).eval(plan).into_owned()
 }
 
+/// The live rows among `within` matching `plan`, computed over those rows only (a
+/// membership tracker's work per change).
+pub fn execute_within(plan: &Plan, store: &Store, within: &RoaringBitmap) -> RoaringBitmap {
+    let within = within & store.live();
+    Run::new(store, Quiet).restrict(plan, &within)
+}
+
 /// How many live rows match `plan`.
 pub fn count(plan: &Plan, store: &Store) -> u64 {
     Run::new(store, Quiet).count(plan)

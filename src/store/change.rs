@@ -103,8 +103,13 @@ pub struct Applied {
     pub created: u64,
     /// Existing contacts changed (for tag and opt-out edits: those whose state changed).
     pub changed: u64,
-    /// Identities of erased contacts, `(channel, account, external_id)`.
+    /// Identities of erased contacts, `(channel, account, external_id)`, in row order.
     pub erased: Vec<(Channel, String, String)>,
+    /// The rows created or changed: a reader of the change (a membership tracker) need
+    /// look at these rows only.
+    pub rows: RoaringBitmap,
+    /// The erased rows: the i-th is `erased[i]`.
+    pub erased_rows: RoaringBitmap,
 }
 
 /// What upserting one contact would do ([`Store::upsert_outcomes`]).
@@ -400,6 +405,7 @@ impl Store {
                 (Some((before, next)), Some(row)) => {
                     if before != next {
                         applied.changed += 1;
+                        applied.rows.insert(row);
                         self.write_fields(row, Some(&before), &next, now);
                     }
                 }
@@ -407,6 +413,7 @@ impl Store {
                     let row = self.create_row(contact);
                     self.write_fields(row, None, contact, now);
                     applied.created += 1;
+                    applied.rows.insert(row);
                 }
             }
         }
@@ -462,6 +469,7 @@ impl Store {
         }
         Ok(Applied {
             created: batch.len() as u64,
+            rows: (base..base + batch.len() as u32).collect(),
             ..Applied::default()
         })
     }
@@ -661,6 +669,7 @@ impl Store {
         rowset::add(self.data.0.tags.rows_mut(code), added);
         Applied {
             changed: added.len(),
+            rows: added.clone(),
             ..Applied::default()
         }
     }
@@ -674,6 +683,7 @@ impl Store {
         self.untag_rows(removed);
         Applied {
             changed: removed.len(),
+            rows: removed.clone(),
             ..Applied::default()
         }
     }
@@ -714,6 +724,7 @@ impl Store {
         }
         Applied {
             changed: touched.len(),
+            rows: touched.clone(),
             ..Applied::default()
         }
     }
@@ -733,6 +744,7 @@ impl Store {
         }
         Applied {
             changed: changed.len(),
+            rows: changed,
             ..Applied::default()
         }
     }
@@ -766,6 +778,7 @@ impl Store {
         }
         Applied {
             changed: changed.len(),
+            rows: changed,
             ..Applied::default()
         }
     }
@@ -773,16 +786,17 @@ impl Store {
     fn stamp(&mut self, field: TimeField, at: Seconds, rows: &RoaringBitmap) -> Applied {
         let rows = rowset::and(rows, &self.data.live);
         let column = &mut self.data.0.times[field.index()];
-        let mut changed = 0;
+        let mut changed = RoaringBitmap::new();
         for row in &rows {
             if column.get(row) != Some(at) {
                 column.set(row, Some(at));
-                changed += 1;
+                changed.insert(row);
             }
         }
         rowset::add(&mut self.data.0.time_present[field.index()], &rows);
         Applied {
-            changed,
+            changed: changed.len(),
+            rows: changed,
             ..Applied::default()
         }
     }
@@ -836,6 +850,8 @@ impl Store {
             changed: erased.len() as u64,
             created: 0,
             erased,
+            erased_rows: rows,
+            ..Applied::default()
         }
     }
 

@@ -141,7 +141,7 @@ fn account_key_into(key: &mut String, channel: Channel, id: &str) {
     key.push_str(id);
 }
 
-fn split_account_key(key: &str) -> (Channel, &str) {
+pub(crate) fn split_account_key(key: &str) -> (Channel, &str) {
     let (channel, id) = key.split_once('|').unwrap_or(("web", key));
     (Channel::parse(channel).unwrap_or(Channel::Web), id)
 }

@@ -60,7 +60,7 @@ impl Times for Rng {
     }
 }
 
-fn random_contact(rng: &mut Rng, serial: usize) -> Contact {
+pub fn random_contact(rng: &mut Rng, serial: usize) -> Contact {
     let (channel, account) = *rng.pick(ACCOUNTS);
     let mut c = Contact::new(channel, account, &format!("id{serial}"));
     c.name = rng.pick(NAMES).to_string();
@@ -240,7 +240,7 @@ pub fn segment() -> impl Strategy<Value = String> {
 }
 
 /// The row-by-row meaning of a segment.
-fn eval(expr: &Expr, c: &Contact, clock: Clock) -> bool {
+pub fn eval(expr: &Expr, c: &Contact, clock: Clock) -> bool {
     match expr {
         Expr::Or(terms, _) => terms.iter().any(|t| eval(t, c, clock)),
         Expr::And(terms, _) => terms.iter().all(|t| eval(t, c, clock)),

@@ -182,6 +182,11 @@ impl RowBatch {
                 .all(|(t, p)| t.rows() as usize == p.len())
     }
 
+    /// The ids of the accounts the batch's contacts are of.
+    pub fn account_ids(&self) -> impl Iterator<Item = &str> {
+        (self.accounts.names.iter()).map(|key| crate::store::split_account_key(key).1)
+    }
+
     /// The batch without the rows for which `drop` is true (renumbered densely).
     pub fn without(&self, drop: impl Fn(u32) -> bool) -> RowBatch {
         let mut out = RowBatch::new();
