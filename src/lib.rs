@@ -77,6 +77,7 @@
 //! [`syntax::DiagnosticKind`], the byte span it points at, and a suggestion when there is
 //! one; its `Display` underlines the span.
 
+pub mod access;
 pub mod broadcast;
 pub mod cancel;
 pub mod csv;

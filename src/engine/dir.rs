@@ -199,6 +199,20 @@ impl DataDir {
         self.sync()
     }
 
+    /// The bytes of the directory's file `name` (`None` if there is none), read without
+    /// following a link and refused if another user could change it.
+    pub fn read_private(&self, name: &str) -> Result<Option<Vec<u8>>, Error> {
+        let path = self.path.join(name);
+        let mut file = match open_no_follow(&path) {
+            Ok(_) => open_private(&path)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_error(&path, e)),
+        };
+        let mut bytes = Vec::new();
+        io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| io_error(&path, e))?;
+        Ok(Some(bytes))
+    }
+
     /// Flushes the directory itself (renames, creations and removals).
     pub fn sync(&self) -> Result<(), Error> {
         File::open(&self.path)

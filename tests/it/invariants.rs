@@ -27,7 +27,7 @@ const LAYERS: &[&[&str]] = &[
     &["csv", "sql", "synth"],
     &["error"],
     &["engine"],
-    &["broadcast"],
+    &["access", "broadcast"],
     &["cli"],
     &["repl"],
 ];
