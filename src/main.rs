@@ -7,6 +7,7 @@ use clap::Parser;
 #[macro_use]
 mod cli;
 mod repl;
+mod serve;
 
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {

@@ -53,6 +53,48 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// `reach serve`'s options.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The address to listen on
+    #[arg(long, default_value = "127.0.0.1:7700", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// The key that may do everything [default: $REACH_MASTER_KEY]
+    #[arg(long, value_name = "KEY")]
+    pub master_key: Option<String>,
+    /// When a change counts as durable: sync, group, none
+    #[arg(long, value_enum, default_value_t = DurabilityMode::Group, value_name = "MODE")]
+    pub durability: DurabilityMode,
+    /// How often time-driven membership changes are looked for (500ms, 60s, 5m)
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub tick: std::time::Duration,
+    /// The largest request body, in MiB
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    pub max_body_mib: usize,
+}
+
+/// `500ms`, `60s`, `5m`, `1h`.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("'{text}': expected a number and a unit, e.g. 60s"))?;
+    let millis = match unit {
+        "ms" => n,
+        "s" | "" => n * 1000,
+        "m" => n * 60_000,
+        "h" => n * 3_600_000,
+        _ => return Err(format!("'{text}': units are ms, s, m, h")),
+    };
+    match millis {
+        0 => Err("the tick must be longer than 0".into()),
+        _ => Ok(std::time::Duration::from_millis(millis)),
+    }
+}
+
 /// A command, as typed on the command line or at the REPL prompt.
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -319,6 +361,12 @@ pub enum Command {
         after_help = "The segment's now and time zone (--now, --tz) are written into the statement; saved segments come from --data when it exists.\n\nExamples:\n  reach sql --schema --dialect postgres\n  reach sql --dialect clickhouse 'channel:line tag:vip checkout:-30d..'\n  reach sql --dialect postgres --select ids '-tag:churned is:subscribed'\n  reach sql --schema --dialect clickhouse --cluster brands --table contacts"
     )]
     Sql(SqlArgs),
+    /// Serve the data directory over HTTP/JSON (serve.md): counts, lists, changes,
+    /// broadcasts, membership events, keys
+    #[command(
+        after_help = "Without --master-key (or REACH_MASTER_KEY) every request is allowed, so a non-loopback --listen needs one. SIGTERM or Ctrl-C: finish what is in flight, checkpoint, exit 0.\n\nExamples:\n  reach --data ./d serve\n  curl -s localhost:7700/count -H 'content-type: application/json' -d '{\"segment\": \"tag:vip\"}'\n  REACH_MASTER_KEY=secret reach --data ./d serve --listen 0.0.0.0:7700"
+    )]
+    Serve(ServeArgs),
 }
 
 #[derive(Args, Debug)]

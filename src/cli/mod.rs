@@ -260,6 +260,7 @@ pub fn run(cli: Cli) -> Result<Next, Error> {
         Command::Demo { contacts } => {
             return data::demo(&dir, contacts, fixed_now, tz).map(|c| Next::Repl(Box::new(c)));
         }
+        Command::Serve(args) => return serve(&dir, args, fixed_now, tz).map(|()| Next::Done),
         _ => {}
     }
     let mut engine = match command.access() {
@@ -295,10 +296,38 @@ pub fn run(cli: Cli) -> Result<Next, Error> {
     result.map(|()| Next::Done)
 }
 
+/// `reach serve`: the options from the command line, the engine opened to write.
+fn serve(
+    dir: &Path,
+    args: args::ServeArgs,
+    fixed_now: Option<i64>,
+    tz: Option<chrono::FixedOffset>,
+) -> Result<(), Error> {
+    let master_key = args
+        .master_key
+        .or_else(|| std::env::var("REACH_MASTER_KEY").ok());
+    let options = crate::serve::Options {
+        listen: args.listen,
+        master_key: master_key.filter(|k| !k.is_empty()),
+        durability: Durability::from(args.durability),
+        tick: args.tick,
+        max_body: args.max_body_mib.saturating_mul(1 << 20),
+        now: fixed_now,
+    };
+    let mut engine = Engine::open(dir)?;
+    if let Some(tz) = tz {
+        engine.set_time_zone(tz);
+    }
+    crate::serve::run(dir, Some(engine), options)
+}
+
 /// Runs one command against a context (shared by the command line and the REPL).
 pub fn execute(ctx: &mut Context, command: Command) -> Result<(), Error> {
     match command {
         Command::Repl | Command::Demo { .. } => Err(Error::Usage("already in the REPL".into())),
+        Command::Serve(_) => Err(Error::Usage(
+            "reach serve runs on its own: leave the REPL and run `reach serve`".into(),
+        )),
         Command::Gen {
             contacts,
             seed,

@@ -150,6 +150,44 @@ pub fn page_rows(store: &Store, rows: &RoaringBitmap, offset: usize, limit: usiz
     out
 }
 
+/// Up to `limit` rows of `rows` that come after the identity `after` (channel, account,
+/// external id) in identity order: a page that stays put when contacts before it come
+/// and go.
+pub fn page_after(
+    store: &Store,
+    rows: &RoaringBitmap,
+    after: Option<(Channel, &str, &str)>,
+    limit: usize,
+) -> Vec<u32> {
+    let mut accounts: Vec<_> = store.accounts().collect();
+    accounts.sort_by(|a, b| (a.channel.name(), a.id).cmp(&(b.channel.name(), b.id)));
+    let mut out = Vec::with_capacity(limit.min(rows.len() as usize));
+    for account in accounts {
+        if out.len() == limit {
+            break;
+        }
+        let place = (account.channel.name(), account.id);
+        let start = after.map(|(c, a, _)| (c.name(), a));
+        if start.is_some_and(|s| place < s) {
+            continue;
+        }
+        let same = start == Some(place);
+        let mut members: Vec<u32> = (account.rows & rows).iter().collect();
+        if let (true, Some((_, _, id))) = (same, after) {
+            members.retain(|&r| store.external_id(r) > id);
+        }
+        let wanted = limit - out.len();
+        let by_id = |a: &u32, b: &u32| store.external_id(*a).cmp(store.external_id(*b));
+        if wanted < members.len() {
+            members.select_nth_unstable_by(wanted, by_id);
+            members.truncate(wanted);
+        }
+        members.sort_unstable_by(by_id);
+        out.extend(members);
+    }
+    out
+}
+
 /// Rows formatted per parallel task.
 const TASK_ROWS: usize = 8_192;
 /// Rows formatted between two writes (and progress reports).

@@ -10,6 +10,6 @@ mod report;
 mod rows;
 
 pub use cells::{CellError, format_cell, map_header, parse_bool, parse_into};
-pub use export::{ColumnChoice, export, list_columns, page_rows, sorted_rows};
+pub use export::{ColumnChoice, export, list_columns, page_after, page_rows, sorted_rows};
 pub use import::{Staged, StagedOutcome, stage};
 pub use report::{ImportError, ImportOptions, ImportSummary, RowError};

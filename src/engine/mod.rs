@@ -35,6 +35,7 @@
 //! catching up with other writers before each); exclusive (the lock for the engine's
 //! life). One process writes a directory: the `lock` file's `flock` names the holder.
 
+mod acknowledge;
 mod compile;
 mod dir;
 mod edit;
@@ -58,6 +59,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 use chrono::FixedOffset;
 use roaring::RoaringBitmap;
 
+pub use acknowledge::{MAX_LINE, acknowledge};
 pub use compile::Segment;
 pub use dir::DataDir;
 pub use edit::{CONFIRM_WORD, Edit, Identity, Target};

@@ -26,6 +26,12 @@ pub struct View<'a> {
 }
 
 impl View<'_> {
+    /// This view with dates without an offset read at `tz`.
+    pub fn in_zone(mut self, tz: FixedOffset) -> Self {
+        self.tz = tz;
+        self
+    }
+
     /// The contacts.
     pub fn store(&self) -> &Store {
         &self.state.store

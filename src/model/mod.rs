@@ -5,6 +5,7 @@ mod channel;
 mod contact;
 mod event;
 mod fields;
+pub mod json;
 mod matching;
 mod phone;
 pub mod time;

@@ -28,6 +28,7 @@ const LAYERS: &[&[&str]] = &[
     &["error"],
     &["engine"],
     &["access", "broadcast"],
+    &["serve"],
     &["cli"],
     &["repl"],
 ];

@@ -17,6 +17,7 @@ mod parser;
 mod printed;
 mod repl;
 mod scope;
+mod serve;
 mod snapshot;
 mod sql;
 mod store;

@@ -1,0 +1,115 @@
+//! `reach serve` (serve.md): one process holds the data directory and answers many
+//! clients over HTTP/JSON, on axum and tokio. Every handler is a thin translation: it
+//! authenticates the caller into an `access::Grant` (`auth.rs`), runs the library on a
+//! blocking thread (`App::run`: queries never hold an I/O thread), and answers JSON or an
+//! error of one shape (`error.rs`). What a key reaches is never checked here: every
+//! segment is compiled with `View::compile_in` and every change committed with
+//! `Engine::commit_in` under the grant's scope.
+//!
+//! - `app.rs`: the shared state (engine, keys, options) and the blocking bridge.
+//! - `query.rs`: count, list, explain, export; `change.rs`: import, changes;
+//!   `manage.rs`: contacts, tags, saved segments, quotas; `jobs.rs`: broadcasts;
+//!   `events.rs`: membership as Server-Sent Events; `keys.rs`: API keys.
+//! - `openapi.rs`: the OpenAPI 3.1 document, made from the handlers' annotations.
+
+mod app;
+mod auth;
+mod change;
+mod error;
+mod events;
+mod jobs;
+mod keys;
+mod manage;
+mod openapi;
+mod query;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use reach::{Durability, Engine, Error};
+
+pub use app::App;
+
+/// How `reach serve` runs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub listen: SocketAddr,
+    pub master_key: Option<String>,
+    pub durability: Durability,
+    /// How often time-driven membership changes are looked for.
+    pub tick: Duration,
+    /// The largest request body, in bytes.
+    pub max_body: usize,
+    /// A fixed clock (`--now`), for reproducible answers.
+    pub now: Option<i64>,
+}
+
+/// Opens `dir` and serves it until SIGTERM or SIGINT; then finishes what is in flight,
+/// checkpoints and returns.
+pub fn run(dir: &Path, engine: Option<Engine>, options: Options) -> Result<(), Error> {
+    if options.master_key.is_none() && !options.listen.ip().is_loopback() {
+        return Err(Error::Usage(format!(
+            "{} is not a loopback address: give --master-key KEY (or REACH_MASTER_KEY) so that only holders of a key are answered",
+            options.listen
+        )));
+    }
+    let engine = match engine {
+        Some(engine) => engine,
+        None => Engine::open(dir)?,
+    };
+    engine.set_durability(options.durability);
+    let app = Arc::new(App::new(engine, &options)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("cannot start the server's runtime", e))?;
+    runtime.block_on(serve(Arc::clone(&app), &options))?;
+    app.stop()
+}
+
+async fn serve(app: Arc<App>, options: &Options) -> Result<(), Error> {
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|e| Error::io(format!("cannot listen on {}", options.listen), e))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| Error::io("cannot read the address", e))?;
+    eprintln!("reach serve: listening on http://{address}");
+    tokio::spawn(events::tick(Arc::clone(&app), options.tick));
+    let router = router(Arc::clone(&app)).layer(DefaultBodyLimit::max(options.max_body));
+    axum::serve(listener, router)
+        .with_graceful_shutdown(stopping(Arc::clone(&app)))
+        .await
+        .map_err(|e| Error::io("the server stopped", e))
+}
+
+/// Every route, from the annotated handlers (so the document lists exactly them).
+pub fn router(app: Arc<App>) -> Router {
+    let (router, _) = openapi::routes().split_for_parts();
+    router.with_state(app)
+}
+
+/// Resolves on SIGTERM or SIGINT, after marking the app as stopping (new requests get
+/// 503; streams end).
+async fn stopping(app: Arc<App>) {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => _ = signal.recv().await,
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    eprintln!("reach serve: stopping (finishing what is in flight)");
+    app.begin_stopping();
+}

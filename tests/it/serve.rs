@@ -1,0 +1,436 @@
+//! `reach serve` through a real HTTP client against a server started by the test: every
+//! endpoint's answer and error shape, keys and scoped tokens, membership events, and a
+//! clean stop on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+/// A running server and its address; killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(data: &Path, extra: &[&str]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reach"))
+        .arg("--data")
+        .arg(data)
+        .args([
+            "--now",
+            "2025-06-01T04:00:00Z",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tick",
+            "200ms",
+        ])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("reach serve starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let base = loop {
+        let line = lines.next().expect("a line").expect("text");
+        if let Some(address) = line.split("listening on ").nth(1) {
+            break address.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    Server { child, base }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// (status, JSON body) of a request.
+fn call(
+    server: &Server,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let url = format!("{}{path}", server.base);
+    let agent = agent();
+    let auth = key.map(|k| format!("Bearer {k}"));
+    let response = match (method, body) {
+        ("GET", _) => {
+            let mut r = agent.get(&url);
+            if let Some(a) = &auth {
+                r = r.header("authorization", a);
+            }
+            r.call()
+        }
+        ("DELETE", body) => {
+            let mut r = agent.delete(&url).force_send_body();
+            if let Some(a) = &auth {
+                r = r.header("authorization", a);
+            }
+            r.send_json(body.unwrap_or(Value::Null))
+        }
+        (method, body) => {
+            let mut r = match method {
+                "PUT" => agent.put(&url),
+                _ => agent.post(&url),
+            };
+            if let Some(a) = &auth {
+                r = r.header("authorization", a);
+            }
+            r.send_json(body.unwrap_or(json!({})))
+        }
+    }
+    .expect("the server answers");
+    let status = response.status().as_u16();
+    let text = response.into_body().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn demo_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("c.csv");
+    let made = crate::reach()
+        .args(["gen", "--contacts", "3000", "-o"])
+        .arg(&csv)
+        .output()
+        .expect("gen");
+    assert!(made.status.success());
+    let data = dir.path().join("d");
+    let import = crate::reach()
+        .arg("--data")
+        .arg(&data)
+        .arg("import")
+        .arg(&csv)
+        .output()
+        .expect("import");
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    dir
+}
+
+fn cli_count(data: &Path, segment: &str) -> u64 {
+    let out = crate::reach()
+        .arg("--data")
+        .arg(data)
+        .args(["count", segment])
+        .output()
+        .expect("count");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a number")
+}
+
+#[test]
+fn queries_answer_as_the_command_line_does_and_errors_have_one_shape() {
+    let dir = demo_dir();
+    let data = dir.path().join("d");
+    let want = cli_count(&data, "channel:line tag:vip");
+    let server = start(&data, &[]);
+    let (status, body) = call(
+        &server,
+        "POST",
+        "/count",
+        None,
+        Some(json!({"segment": "channel:line tag:vip"})),
+    );
+    assert_eq!((status, body["count"].as_u64()), (200, Some(want)));
+    let (status, body) = call(
+        &server,
+        "POST",
+        "/count",
+        None,
+        Some(json!({"segment": "tg:vip"})),
+    );
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["kind"], "segment");
+    assert_eq!(body["error"]["span"], json!([0, 2]));
+    assert!(
+        body["error"]["help"]
+            .as_str()
+            .is_some_and(|h| h.contains("tag"))
+    );
+    let (status, body) = call(
+        &server,
+        "POST",
+        "/count",
+        None,
+        Some(json!({"segmnt": "x"})),
+    );
+    assert_eq!((status, &body["error"]["kind"]), (400, &json!("usage")));
+
+    // Pages in identity order, each starting after the last.
+    let (_, first) = call(
+        &server,
+        "POST",
+        "/list",
+        None,
+        Some(json!({"segment": "tag:vip", "limit": 3})),
+    );
+    let next = first["next"].clone();
+    let (_, second) = call(
+        &server,
+        "POST",
+        "/list",
+        None,
+        Some(json!({"segment": "tag:vip", "limit": 3, "after": next})),
+    );
+    let ids = |page: &Value| -> Vec<String> {
+        page["contacts"]
+            .as_array()
+            .expect("contacts")
+            .iter()
+            .map(|c| format!("{}/{}/{}", c["channel"], c["account"], c["external_id"]))
+            .collect()
+    };
+    assert_eq!(ids(&first).len(), 3);
+    assert!(ids(&first).iter().all(|a| !ids(&second).contains(a)));
+
+    let (status, _) = call(&server, "GET", "/contacts/line/nope/nope", None, None);
+    assert_eq!(status, 404);
+    let (status, body) = call(
+        &server,
+        "PUT",
+        "/segments/vips",
+        None,
+        Some(json!({"segment": "tag:vip"})),
+    );
+    assert_eq!(
+        (status, body["count"].as_u64()),
+        (200, Some(cli_count_at(&server, "tag:vip")))
+    );
+    let (status, _) = call(&server, "DELETE", "/segments/nope", None, None);
+    assert_eq!(status, 404);
+    let (status, _) = call(&server, "GET", "/openapi.json", None, None);
+    assert_eq!(status, 200);
+}
+
+fn cli_count_at(server: &Server, segment: &str) -> u64 {
+    count_with(server, None, segment)
+}
+
+fn count_with(server: &Server, key: Option<&str>, segment: &str) -> u64 {
+    let body = Some(json!({"segment": segment}));
+    call(server, "POST", "/count", key, body).1["count"]
+        .as_u64()
+        .expect("count")
+}
+
+#[test]
+fn keys_reach_only_their_contacts_and_tokens_only_narrow() {
+    let dir = demo_dir();
+    let data = dir.path().join("d");
+    let server = start(&data, &["--master-key", "master-secret"]);
+    let master = Some("master-secret");
+    let (status, _) = call(
+        &server,
+        "POST",
+        "/count",
+        None,
+        Some(json!({"segment": ""})),
+    );
+    assert_eq!(status, 401);
+    let (status, _) = call(
+        &server,
+        "POST",
+        "/count",
+        Some("wrong"),
+        Some(json!({"segment": ""})),
+    );
+    assert_eq!(status, 401);
+    let (status, _) = call(&server, "GET", "/health", None, None);
+    assert_eq!(status, 200);
+
+    let accounts = call(
+        &server,
+        "POST",
+        "/list",
+        master,
+        Some(json!({"segment": "channel:line", "limit": 1})),
+    );
+    let account = accounts.1["contacts"][0]["account"]
+        .as_str()
+        .expect("an account")
+        .to_string();
+    let (status, made) = call(
+        &server,
+        "POST",
+        "/keys",
+        master,
+        Some(json!({"actions": ["read"], "accounts": [account]})),
+    );
+    assert_eq!(status, 201);
+    let key = made["key"].as_str().expect("value").to_string();
+    let id = made["id"].as_str().expect("id").to_string();
+    let scoped = |segment: &str| {
+        call(
+            &server,
+            "POST",
+            "/count",
+            Some(&key),
+            Some(json!({"segment": segment})),
+        )
+        .1["count"]
+            .as_u64()
+    };
+    let full = |segment: &str| count_with(&server, master, segment);
+    assert_eq!(scoped(""), Some(full(&format!("account:{account}"))));
+    assert_eq!(
+        scoped("tag:vip"),
+        Some(full(&format!("account:{account} tag:vip")))
+    );
+    let (status, body) = call(&server, "POST", "/changes", Some(&key), None);
+    assert_eq!((status, &body["error"]["kind"]), (403, &json!("forbidden")));
+
+    // A token signed by the key narrows it to a segment, and cannot widen it.
+    let token = reach::access::token::sign(
+        &key,
+        &json!({"key": id, "segment": "tag:vip", "accounts": ["*"], "exp": 4_000_000_000u64}),
+    );
+    let (_, body) = call(
+        &server,
+        "POST",
+        "/count",
+        Some(&token),
+        Some(json!({"segment": ""})),
+    );
+    assert_eq!(
+        body["count"].as_u64(),
+        Some(full(&format!("account:{account} tag:vip")))
+    );
+    let expired = reach::access::token::sign(&key, &json!({"key": id, "exp": 1}));
+    assert_eq!(
+        call(
+            &server,
+            "POST",
+            "/count",
+            Some(&expired),
+            Some(json!({"segment": ""}))
+        )
+        .0,
+        401
+    );
+
+    let (status, _) = call(&server, "DELETE", &format!("/keys/{id}"), master, None);
+    assert_eq!(status, 204);
+    assert_eq!(
+        call(
+            &server,
+            "POST",
+            "/count",
+            Some(&key),
+            Some(json!({"segment": ""}))
+        )
+        .0,
+        401
+    );
+}
+
+#[test]
+fn changes_are_acknowledged_per_line_and_membership_events_follow() {
+    let dir = demo_dir();
+    let data = dir.path().join("d");
+    let server = start(&data, &[]);
+    call(
+        &server,
+        "PUT",
+        "/segments/gold",
+        None,
+        Some(json!({"segment": "tag:gold"})),
+    );
+    let (_, page) = call(
+        &server,
+        "POST",
+        "/list",
+        None,
+        Some(json!({"segment": "-tag:gold", "limit": 1})),
+    );
+    let who = &page["contacts"][0];
+    let identity = json!({"channel": who["channel"], "account": who["account"], "external_id": who["external_id"]});
+
+    let events = format!("{}/membership?segments=gold", server.base);
+    let stream = agent().get(&events).call().expect("a stream");
+    assert_eq!(stream.status().as_u16(), 200);
+    let mut reader = BufReader::new(stream.into_body().into_reader());
+
+    let lines = format!(
+        "{}\n{{\"op\":\"nope\"}}\n",
+        json!({"op": "tag_add", "tags": ["gold"], "contact": identity})
+    );
+    let acks = agent()
+        .post(format!("{}/changes", server.base))
+        .send(lines.as_bytes())
+        .expect("acks");
+    let acks = acks.into_body().read_to_string().expect("text");
+    let acks: Vec<Value> = acks
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(acks[0]["ok"], true);
+    assert_eq!(acks[1]["ok"], false);
+
+    let mut data_line = String::new();
+    while !data_line.starts_with("data:") {
+        data_line.clear();
+        reader.read_line(&mut data_line).expect("an event");
+    }
+    let event: Value =
+        serde_json::from_str(data_line.trim_start_matches("data:").trim()).expect("json");
+    assert_eq!(event["segment"], "gold");
+    assert_eq!(event["entered"], json!([identity]));
+    assert_eq!(event["left"], json!([]));
+}
+
+#[test]
+fn sigterm_stops_cleanly_and_keeps_every_acknowledged_change() {
+    let dir = demo_dir();
+    let data = dir.path().join("d");
+    let mut server = start(&data, &[]);
+    let (status, _) = call(
+        &server,
+        "POST",
+        "/tags",
+        None,
+        Some(json!({"tags": ["kept"]})),
+    );
+    assert_eq!(status, 200);
+    let line = json!({"op": "tag_add", "tags": ["kept"], "segment": "channel:web"});
+    let acks = agent()
+        .post(format!("{}/changes", server.base))
+        .send(format!("{line}\n").as_bytes())
+        .expect("acks");
+    let ack: Value = serde_json::from_str(acks.into_body().read_to_string().expect("text").trim())
+        .expect("json");
+    let pid = server.child.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    let status = server.child.wait().expect("exits");
+    assert!(status.success(), "exit 0 on SIGTERM");
+    assert_eq!(
+        cli_count(&data, "tag:kept"),
+        ack["changed"].as_u64().expect("changed")
+    );
+}
