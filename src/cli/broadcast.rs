@@ -502,13 +502,16 @@ fn jobs(ctx: &Context, json: bool) -> Result<(), Error> {
     use std::io::Write;
     let view = ctx.engine.read();
     let mut out = std::io::stdout().lock();
+    // In the order they started (then by id).
+    let mut all: Vec<&reach::broadcast::Job> = view.jobs().values().collect();
+    all.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
     if json {
-        for job in view.jobs().values() {
+        for job in all {
             writeln!(out, "{}", Report::of(job).json()).map_err(write_error)?;
         }
         return Ok(());
     }
-    let rows: Vec<Vec<String>> = (view.jobs().values())
+    let rows: Vec<Vec<String>> = (all.iter())
         .map(|job| {
             vec![
                 job.id.clone(),
@@ -539,42 +542,63 @@ fn jobs(ctx: &Context, json: bool) -> Result<(), Error> {
     write!(out, "{}", table(&header, &rows, terminal_width())).map_err(write_error)
 }
 
+/// A list of recipients as JSON objects.
+fn identities_json(list: &[(reach::model::Channel, String, String)]) -> serde_json::Value {
+    (list.iter())
+        .map(|(c, a, e)| serde_json::json!({"channel": c.name(), "account": a, "external_id": e}))
+        .collect::<Vec<_>>()
+        .into()
+}
+
 fn show(ctx: &Context, id: &str, json: bool) -> Result<(), Error> {
-    use std::io::Write;
     let report = broadcast::report(&ctx.engine, id)?;
-    let uncertain = uncertain_recipients(ctx, id);
-    let mut out = std::io::stdout().lock();
+    let uncertain = recipients(ctx, id, &broadcast::BatchState::Uncertain);
+    let in_flight = recipients(ctx, id, &broadcast::BatchState::InFlight);
     if json {
         let mut value = report.json();
-        if let Some(map) = value.as_object_mut() {
-            let list: Vec<serde_json::Value> = (uncertain.iter())
-                .map(|(c, a, e)| serde_json::json!({"channel": c.name(), "account": a, "external_id": e}))
-                .collect();
-            map.insert("uncertain_recipients".into(), list.into());
-        }
-        return writeln!(out, "{value}").map_err(write_error);
+        value["uncertain_recipients"] = identities_json(&uncertain);
+        value["in_flight_recipients"] = identities_json(&in_flight);
+        return outln!("{value}");
     }
-    write!(out, "{report}").map_err(write_error)?;
-    if !uncertain.is_empty() {
-        writeln!(out, "uncertain recipients (a batch was in flight when the job stopped; `resume --resend-uncertain` sends to them again):").map_err(write_error)?;
-        for (channel, account, id) in uncertain {
-            writeln!(out, "  {channel}/{account}/{id}").map_err(write_error)?;
+    out!("{report}")?;
+    let lists = [
+        (
+            uncertain,
+            "uncertain recipients (their batch was in flight when the job stopped; `resume --resend-uncertain` sends to them again):",
+        ),
+        (
+            in_flight,
+            "recipients of the batch in flight (being sent now; if the job was killed, `resume` counts them uncertain):",
+        ),
+    ];
+    for (list, title) in lists {
+        if list.is_empty() {
+            continue;
+        }
+        outln!("{title}")?;
+        for (channel, account, id) in list {
+            outln!("  {channel}/{account}/{id}")?;
         }
     }
     Ok(())
 }
 
-/// The recipients whose delivery is uncertain: those of uncertain or in-flight batches
-/// while the job is sending, the recorded ones after.
-fn uncertain_recipients(ctx: &Context, id: &str) -> Vec<(reach::model::Channel, String, String)> {
+/// The recipients of a job's batches in `state` (uncertain: the recorded ones once the
+/// job ended).
+fn recipients(
+    ctx: &Context,
+    id: &str,
+    state: &broadcast::BatchState,
+) -> Vec<(reach::model::Channel, String, String)> {
     let view = ctx.engine.read();
     let Some(job) = view.jobs().get(id) else {
         return Vec::new();
     };
-    if !job.uncertain_recipients.is_empty() {
+    if *state == broadcast::BatchState::Uncertain && !job.uncertain_recipients.is_empty() {
         return job.uncertain_recipients.clone();
     }
-    let rows = job.rows_of(&broadcast::BatchState::Uncertain)
-        | job.rows_of(&broadcast::BatchState::InFlight);
-    view.identities(&rows)
+    if job.state != broadcast::JobState::Sending {
+        return Vec::new();
+    }
+    view.identities(&job.rows_of(state))
 }

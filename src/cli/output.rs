@@ -269,7 +269,7 @@ pub fn terminal_width() -> usize {
 fn whole(column: &str) -> bool {
     matches!(
         column,
-        "channel" | "account" | "external_id" | "status" | "job" | "state"
+        "channel" | "account" | "external_id" | "status" | "job" | "state" | "kind" | "email"
     ) || column.ends_with("_at")
         || column == "created"
         || column == "started"

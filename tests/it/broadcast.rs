@@ -5,6 +5,7 @@
 
 mod adapters;
 mod exactly_once;
+mod refusals;
 mod tools;
 
 use proptest::prelude::*;

@@ -416,7 +416,9 @@ fn a_whatsapp_batch_in_flight_at_a_kill_is_uncertain_and_resent_only_when_asked(
     assert!(before > 0, "some messages went out before the kill");
     let shown = json(&run(&["broadcast", "show", "wa-1", "--json"]));
     assert_eq!(shown["state"], "sending");
-    let in_flight = shown["uncertain_recipients"]
+    assert_eq!(shown["uncertain"], 0);
+    assert_eq!(shown["uncertain_recipients"], serde_json::json!([]));
+    let in_flight = shown["in_flight_recipients"]
         .as_array()
         .expect("a list")
         .len();
