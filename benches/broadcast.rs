@@ -26,6 +26,7 @@ fn request(engine: &Engine, id: &str, sink: &str) -> Request {
             kind: MessageKind::Bot,
             text: "Hi {{name|friend}}".into(),
             payloads: Default::default(),
+            subject: None,
         },
         options: Options {
             reply_window: false,

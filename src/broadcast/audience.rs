@@ -90,7 +90,10 @@ fn from_csv(input: impl Read, view: &View) -> Result<Audience, Error> {
         let cell = |i: usize| record.get(i).unwrap_or("").trim();
         let channel = Channel::parse(cell(at[0]))
             .ok_or_else(|| bad_csv(format!("line {line}: unknown channel '{}'", cell(at[0]))))?;
-        let (account, id) = (cell(at[1]), cell(at[2]));
+        // WhatsApp ids are phone numbers, normalized as import normalizes them.
+        let phone =
+            (channel == Channel::Whatsapp).then(|| crate::model::normalize_phone(cell(at[2])));
+        let (account, id) = (cell(at[1]), phone.as_deref().unwrap_or(cell(at[2])));
         let found = store.find(channel, account, id);
         let earlier = match found {
             Some(row) => lines.insert(row, line),

@@ -42,6 +42,9 @@ pub struct Run<'a> {
     pub stop: &'a dyn Fn() -> bool,
     /// The first retry's wait; each further retry waits twice as long (at most 5 s).
     pub backoff: Duration,
+    /// At most this many requests a second to each account, instead of the job's rate
+    /// (`resume --rate`).
+    pub rate: Option<u32>,
 }
 
 impl Default for Run<'_> {
@@ -51,6 +54,7 @@ impl Default for Run<'_> {
             progress: &|_, _| {},
             stop: &|| false,
             backoff: Duration::from_millis(200),
+            rate: None,
         }
     }
 }
@@ -102,8 +106,9 @@ pub fn start(
             now,
         };
         let judgement = judge(&view, &audience.rows, audience.unknown, rules)?;
-        if !request.options.partial && !judgement.short.is_empty() {
-            return Err(Error::Refused(refusal(&judgement.short)));
+        let options = &request.options;
+        if let Some(why) = refusal(view.store(), &judgement, options.partial, Some(sink)) {
+            return Err(Error::Refused(why));
         }
         let batches = cut(view.store(), &judgement.eligible, sink);
         let mut variables = audience.variables;
@@ -142,8 +147,36 @@ fn fresh_id(jobs: &std::collections::BTreeMap<String, Job>, now: Seconds) -> Str
         .unwrap_or(base)
 }
 
+/// Why a judged broadcast must be refused before anything is sent, if it must: a LINE
+/// account's quota is short (without `partial`), or `sink` (when known) cannot reach an
+/// account of the eligible at all.
+pub fn refusal(
+    store: &crate::store::Store,
+    judgement: &Judgement,
+    partial: bool,
+    sink: Option<&dyn Sink>,
+) -> Option<String> {
+    let mut reasons = Vec::new();
+    if !partial && !judgement.short.is_empty() {
+        reasons.push(short_quota(&judgement.short));
+    }
+    if let Some(sink) = sink {
+        let missing: Vec<String> = (store.accounts())
+            .filter(|a| !a.rows.is_disjoint(&judgement.eligible))
+            .filter_map(|a| sink.unreachable(a.channel, a.id))
+            .collect();
+        if !missing.is_empty() {
+            reasons.push(format!(
+                "the channels file has no {} (endpoint and token) for accounts of this audience; add them, or send elsewhere with --sink",
+                missing.join(", ")
+            ));
+        }
+    }
+    (!reasons.is_empty()).then(|| format!("{}; nothing was sent", reasons.join("; ")))
+}
+
 /// Why a broadcast is refused for lack of LINE quota.
-fn refusal(short: &[(String, u64, u64)]) -> String {
+fn short_quota(short: &[(String, u64, u64)]) -> String {
     let accounts: Vec<String> = (short.iter())
         .map(|(account, left, needed)| {
             format!(
@@ -152,7 +185,7 @@ fn refusal(short: &[(String, u64, u64)]) -> String {
         })
         .collect();
     format!(
-        "{}; nothing was sent. Buy more messages (then `reach quota ACCOUNT --purchased N`), or send what the quota allows with --partial",
+        "{}. Buy more messages (then `reach quota ACCOUNT --purchased N`), or send what the quota allows with --partial",
         accounts.join("; ")
     )
 }
@@ -245,9 +278,7 @@ pub fn send(
         if (run.stop)() {
             return report(engine, id);
         }
-        let rate = job
-            .options
-            .rate
+        let rate = (run.rate.or(job.options.rate))
             .map(f64::from)
             .or_else(|| sink.default_rate(batch.channel));
         let pace = paces
@@ -338,6 +369,7 @@ fn send_batch(
                 .get(batch.channel.name())
                 .map(String::as_str),
             reply_window: job.options.reply_window,
+            subject: job.message.subject.as_deref(),
             rows,
             store,
             template: &template,

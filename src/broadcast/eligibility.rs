@@ -1,6 +1,8 @@
 //! Who receives a broadcast (broadcast.md, "Who receives it"): each audience member is
 //! judged once, at the start, by the first reason that applies — blocked, opted out,
-//! over quota, not fb_sendable, no email, beyond the LINE quota — all with bitmaps, so
+//! over quota, not fb_sendable (or no recurring-notification token), outside the 24-hour
+//! window (Instagram marketing; Facebook replies), no email, beyond the LINE quota — all
+//! with bitmaps, so
 //! judging ten million members is a few bitmap operations. A LINE account whose quota is
 //! short refuses the broadcast, or with a partial send keeps its first members in identity
 //! order (by external id) up to what the quota leaves.
@@ -10,7 +12,10 @@ use roaring::RoaringBitmap;
 use crate::engine::Excluded;
 use crate::engine::View;
 use crate::error::Error;
-use crate::model::{Channel, Flag, MessageKind, Seconds, TextField};
+use crate::model::{Channel, Flag, MessageKind, Seconds, TextField, TimeField};
+
+/// The platforms' messaging window after a contact's last interaction.
+pub const WINDOW: Seconds = 24 * 3600;
 
 /// The verdict on an audience.
 #[derive(Clone, Debug, Default)]
@@ -77,10 +82,8 @@ pub fn judge(
     if rules.kind.respects_over_quota() {
         excluded.over_quota = take(store.flag(Flag::OverQuota));
     }
-    if rules.kind.is_marketing() && !rules.reply_window {
-        let sendable = view.rows(&view.compile("is:fb_sendable", rules.now)?);
-        excluded.not_fb_sendable = take(&(store.channel(Channel::Facebook) - &sendable));
-    }
+    excluded.not_fb_sendable = take(&not_fb_sendable(view, rules)?);
+    excluded.outside_window = take(&outside_window(view, rules));
     excluded.no_email = take(&(store.channel(Channel::Web) - store.text_present(TextField::Email)));
     let mut judgement = Judgement {
         audience: rows.len() + unknown,
@@ -113,6 +116,36 @@ pub fn judge(
     judgement.excluded = excluded;
     judgement.eligible = members - taken;
     Ok(judgement)
+}
+
+/// Facebook contacts a marketing message without the reply window cannot reach: only a
+/// recurring notification may, so the contact must be `fb_sendable` and hold a token.
+fn not_fb_sendable(view: &View, rules: Rules) -> Result<RoaringBitmap, Error> {
+    if !rules.kind.is_marketing() || rules.reply_window {
+        return Ok(RoaringBitmap::new());
+    }
+    let store = view.store();
+    let sendable = view.rows(&view.compile("is:fb_sendable", rules.now)?);
+    let token = store.text_present(TextField::FbNotificationToken);
+    Ok(store.channel(Channel::Facebook) - (sendable & token))
+}
+
+/// Contacts a message may reach only inside the 24-hour window, who are outside it:
+/// Instagram marketing, and Facebook messages sent as replies.
+fn outside_window(view: &View, rules: Rules) -> RoaringBitmap {
+    let store = view.store();
+    let mut bound = RoaringBitmap::new();
+    if rules.kind.is_marketing() {
+        bound |= store.channel(Channel::Instagram);
+    }
+    if rules.reply_window {
+        bound |= store.channel(Channel::Facebook);
+    }
+    if bound.is_empty() {
+        return bound;
+    }
+    let since = rules.now.saturating_sub(WINDOW);
+    bound & store.time_outside(TimeField::CustomerInteractionAt, since, Seconds::MAX)
 }
 
 /// The members after the first `keep` in identity order (by external id, within one

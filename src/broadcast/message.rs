@@ -80,6 +80,13 @@ impl Template {
             .any(|p| matches!(p, Part::Placeholder { .. }))
     }
 
+    /// How many placeholders the text has (a WhatsApp template's body parameters).
+    pub fn placeholders(&self) -> usize {
+        (self.parts.iter())
+            .filter(|p| matches!(p, Part::Placeholder { .. }))
+            .count()
+    }
+
     /// The text for the contact of `row`, with `values` its CSV variables.
     pub fn render(&self, store: &Store, row: u32, values: Option<&[String]>) -> String {
         let mut out = String::new();

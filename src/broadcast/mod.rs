@@ -18,7 +18,9 @@ pub use crate::engine::{
     Batch, BatchOutcome, BatchState, Excluded, Figures, Job, JobState, Message, Options, Variables,
 };
 pub use audience::{Audience, AudienceSource};
-pub use dispatch::{Request, Run, cancel, idempotency_key, preview, report, resume, send, start};
+pub use dispatch::{
+    Request, Run, cancel, idempotency_key, preview, refusal, report, resume, send, start,
+};
 pub use eligibility::{Judgement, Rules, judge};
 pub use message::Template;
 pub use report::Report;

@@ -78,6 +78,14 @@ pub trait Sink {
         None
     }
 
+    /// Why this sink cannot send to `account` of `channel` at all (e.g. the channels
+    /// file does not name it), if it cannot: a broadcast to it is refused before
+    /// anything is sent.
+    fn unreachable(&self, channel: Channel, account: &str) -> Option<String> {
+        let _ = (channel, account);
+        None
+    }
+
     /// Sends one batch.
     fn send(&mut self, batch: &Outgoing) -> Delivery;
 }
@@ -131,6 +139,8 @@ pub struct Outgoing<'a> {
     pub payload: Option<&'a str>,
     /// Facebook: whether the message answers inside the 24-hour window.
     pub reply_window: bool,
+    /// The email subject given with the job (`--subject`).
+    pub subject: Option<&'a str>,
     pub(super) rows: Vec<u32>,
     pub(super) store: &'a Store,
     pub(super) template: &'a Template,
@@ -171,6 +181,12 @@ impl Outgoing<'_> {
     /// Whether every recipient gets the same text.
     pub fn same_text_for_all(&self) -> bool {
         !self.template.is_personal()
+    }
+
+    /// Recipient `i`'s recurring-notification token (Facebook contacts that hold one).
+    pub fn notification_token(&self, i: usize) -> Option<&str> {
+        self.store
+            .text_of(TextField::FbNotificationToken, self.rows[i])
     }
 
     /// Recipient `i`'s email address (web contacts).

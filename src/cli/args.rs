@@ -407,9 +407,9 @@ pub struct BroadcastArgs {
     /// The message text, with placeholders such as {{name|friend}}
     #[arg(long)]
     pub text: Option<String>,
-    /// Where the messages go: platform, jsonl:PATH, webhook:URL, dry-run
-    #[arg(long, default_value = "platform", value_name = "SINK", value_parser = SinkSpec::parse)]
-    pub sink: SinkSpec,
+    /// Where the messages go: platform, jsonl:PATH, webhook:URL, dry-run [default: platform; in `reach demo`, the demo's outbox]
+    #[arg(long, value_name = "SINK", value_parser = SinkSpec::parse)]
+    pub sink: Option<SinkSpec>,
     /// The channels file (endpoints and tokens) [default: DATA/channels.toml]
     #[arg(long, value_name = "FILE")]
     pub channels: Option<PathBuf>,
@@ -428,6 +428,9 @@ pub struct BroadcastArgs {
     /// At most N requests a second to each account [default: the platform's limit]
     #[arg(long, value_name = "N")]
     pub rate: Option<u32>,
+    /// The email subject [default: the text's first line]
+    #[arg(long, value_name = "TEXT")]
+    pub subject: Option<String>,
     /// A JSON file of per-channel messages in the platforms' formats ({"line": {...}})
     #[arg(long, value_name = "FILE")]
     pub payload: Option<PathBuf>,
@@ -462,6 +465,12 @@ pub enum BroadcastAction {
         /// Send again the batches whose delivery is uncertain (sinks without idempotency keys)
         #[arg(long)]
         resend_uncertain: bool,
+        /// Another channels file than the job's (a token was rotated, an endpoint moved)
+        #[arg(long, value_name = "FILE")]
+        channels: Option<PathBuf>,
+        /// At most N requests a second to each account, instead of the job's rate
+        #[arg(long, value_name = "N")]
+        rate: Option<u32>,
         /// Print the final report as one JSON object
         #[arg(long)]
         json: bool,

@@ -18,31 +18,69 @@ pub fn broadcast(ctx: &mut Context, args: BroadcastArgs) -> Result<(), Error> {
         Some(BroadcastAction::Resume {
             id,
             resend_uncertain,
+            channels,
+            rate,
             json,
-        }) => return resume(ctx, &id, resend_uncertain, json),
-        Some(BroadcastAction::Cancel { id }) => {
-            let report = broadcast::cancel(&ctx.engine, &id, ctx.now())?;
-            note!("job {id} cancelled: it sends nothing more");
-            return finish(&report, false);
+        }) => {
+            let how = Resume {
+                resend_uncertain,
+                channels,
+                rate,
+            };
+            return resume(ctx, &id, how, json);
         }
+        Some(BroadcastAction::Cancel { id }) => return cancel(ctx, &id),
         None => {}
     }
-    let request = request(ctx, &args)?;
-    let now = ctx.now();
-    let (judgement, _) = broadcast::preview(&ctx.engine, &request, now)?;
-    note_raw!("{}", preview_text(&judgement));
-    let dry = args.dry_run || args.sink == SinkSpec::DryRun;
-    if dry {
-        let report = Report::preview(request.id.as_deref().unwrap_or("preview"), &judgement);
-        return finish(&report, args.json);
+    let spelling = sink_spelling(ctx, &args);
+    let request = request(ctx, &args, &spelling)?;
+    if let Some(id) = &request.id
+        && ctx.engine.read().jobs().contains_key(id)
+    {
+        let why = format!(
+            "there is a job '{id}' already: a job id is used once; give another --id (`reach broadcast jobs` lists them)"
+        );
+        return refuse(Some(id), None, &why, args.json);
     }
-    let mut sink = open_sink(
+    let now = ctx.now();
+    let (judgement, template) = broadcast::preview(&ctx.engine, &request, now)?;
+    let dry = args.dry_run || spelling == "dry-run";
+    let checked = checking_sink(ctx, &spelling, args.channels.as_deref())?;
+    let refused = {
+        let view = ctx.engine.read();
+        broadcast::refusal(view.store(), &judgement, args.partial, checked.as_deref())
+    };
+    let described = describe(
         ctx,
-        &args.sink.to_string(),
+        &judgement,
+        &template,
+        &request,
+        &spelling,
         args.channels.as_deref(),
-        request.id.as_deref().unwrap_or(""),
-        false,
-    )?;
+    );
+    if dry {
+        return dry_run(
+            request.id.as_deref(),
+            &judgement,
+            &described,
+            refused,
+            args.json,
+        );
+    }
+    note_raw!("{described}");
+    if let Some(why) = refused {
+        return refuse(request.id.as_deref(), Some(&judgement), &why, args.json);
+    }
+    let mut sink = match checked {
+        Some(sink) => sink,
+        None => open_sink(
+            ctx,
+            &spelling,
+            args.channels.as_deref(),
+            request.id.as_deref().unwrap_or(""),
+            false,
+        )?,
+    };
     let eligible = judgement.eligible.len();
     if !args.yes && std::io::stdin().is_terminal() && !confirmed(eligible) {
         note!("cancelled; nothing was sent");
@@ -50,14 +88,89 @@ pub fn broadcast(ctx: &mut Context, args: BroadcastArgs) -> Result<(), Error> {
     }
     let id = broadcast::start(&ctx.engine, request, sink.as_ref(), now)?;
     note!("job {id} started");
-    let report = run(ctx, |run| {
+    let report = run(ctx, None, |run| {
         broadcast::send(&ctx.engine, &id, sink.as_mut(), false, run)
     })?;
     finish(&report, args.json)
 }
 
+/// The sink a broadcast names, else the context's default (the demo's outbox), else
+/// `platform`.
+fn sink_spelling(ctx: &Context, args: &BroadcastArgs) -> String {
+    match &args.sink {
+        Some(sink) => sink.to_string(),
+        None => (ctx.default_sink.clone()).unwrap_or_else(|| SinkSpec::Platform.to_string()),
+    }
+}
+
+/// The sink to check the accounts against before asking: the platform sink (its channels
+/// file), opened now; `None` for the others (they reach any account).
+fn checking_sink(
+    ctx: &Context,
+    spelling: &str,
+    channels: Option<&Path>,
+) -> Result<Option<Box<dyn broadcast::Sink>>, Error> {
+    if spelling != "platform" {
+        return Ok(None);
+    }
+    open_sink(ctx, spelling, channels, "", false).map(Some)
+}
+
+/// Prints a refusal (`--json`: one object on stdout) and exits 1.
+fn refuse(
+    id: Option<&str>,
+    judgement: Option<&Judgement>,
+    why: &str,
+    json: bool,
+) -> Result<(), Error> {
+    if json {
+        let mut object = match judgement {
+            Some(j) => Report::preview(id.unwrap_or(""), j).json(),
+            None => serde_json::json!({"job": id}),
+        };
+        object["state"] = "refused".into();
+        object["refused"] = why.into();
+        outln!("{object}")?;
+    }
+    Err(Error::Refused(why.to_string()))
+}
+
+/// `--dry-run`: the preview once (`--json`: the report object, `"refused"` when the
+/// broadcast would be refused, then exit 1).
+fn dry_run(
+    id: Option<&str>,
+    judgement: &Judgement,
+    described: &str,
+    refused: Option<String>,
+    json: bool,
+) -> Result<(), Error> {
+    if json {
+        let mut object = Report::preview(id.unwrap_or("preview"), judgement).json();
+        if let Some(why) = &refused {
+            object["refused"] = why.clone().into();
+        }
+        outln!("{object}")?;
+    } else {
+        out!("{described}")?;
+        if let Some(why) = &refused {
+            outln!("refused: {why}")?;
+        }
+    }
+    match refused {
+        Some(why) => Err(Error::Refused(why)),
+        None => Ok(()),
+    }
+}
+
+/// `cancel`: ends the job and prints its report; exit 0 once it is stopped.
+fn cancel(ctx: &Context, id: &str) -> Result<(), Error> {
+    let report = broadcast::cancel(&ctx.engine, id, ctx.now())?;
+    note!("job {id} cancelled: it sends nothing more");
+    out!("{report}")
+}
+
 /// The request a command line describes.
-fn request(ctx: &Context, args: &BroadcastArgs) -> Result<Request, Error> {
+fn request(ctx: &Context, args: &BroadcastArgs, sink: &str) -> Result<Request, Error> {
     let kind = args.kind.as_deref().ok_or_else(|| {
         Error::Usage(
             "name the message kind with --kind (broadcast, site_marketing, cart, welcome, bot)"
@@ -104,12 +217,13 @@ fn request(ctx: &Context, args: &BroadcastArgs) -> Result<Request, Error> {
             kind,
             text,
             payloads,
+            subject: args.subject.clone(),
         },
         options: Options {
             reply_window: args.reply_window,
             partial: args.partial,
             rate: args.rate,
-            sink: args.sink.to_string(),
+            sink: sink.to_string(),
             channels,
         },
     })
@@ -130,12 +244,19 @@ fn open_sink(
     {
         super::refuse_inside(dir, Path::new(path))?;
     }
-    let default = dir
-        .map(|d| d.file("channels.toml"))
-        .unwrap_or_else(|| PathBuf::from("channels.toml"));
     let optional = channels.is_none();
-    let path = channels.map(Path::to_path_buf).unwrap_or(default);
+    let path = channels_path(ctx, channels);
     broadcast::sinks::open(spelling, job, resuming, &path, optional)
+}
+
+/// The channels file: the one named, else `DATA/channels.toml`.
+fn channels_path(ctx: &Context, channels: Option<&Path>) -> PathBuf {
+    match channels {
+        Some(path) => path.to_path_buf(),
+        None => (ctx.engine.dir())
+            .map(|d| d.file("channels.toml"))
+            .unwrap_or_else(|| PathBuf::from("channels.toml")),
+    }
 }
 
 /// `reach quota --sync`: each LINE account of the channels file (or only `only`) gets
@@ -219,14 +340,76 @@ fn preview_text(judgement: &Judgement) -> String {
     out
 }
 
+/// The preview and where the messages go: the outbox's path; through the platform sink,
+/// what WhatsApp contacts get (a template, not the text).
+fn describe(
+    ctx: &Context,
+    judgement: &Judgement,
+    template: &broadcast::Template,
+    request: &Request,
+    spelling: &str,
+    channels: Option<&Path>,
+) -> String {
+    let mut out = preview_text(judgement);
+    if let Some(path) = spelling.strip_prefix("jsonl:").filter(|p| *p != "-") {
+        out.push_str(&format!("the messages go to the outbox {path}\n"));
+    }
+    if spelling == "platform" && !request.message.payloads.contains_key("whatsapp") {
+        out.push_str(&whatsapp_note(ctx, judgement, template, channels));
+    }
+    out
+}
+
+/// What WhatsApp contacts of the eligible get through the platform sink: each account's
+/// approved template, its body parameters filled with the text's placeholder values.
+fn whatsapp_note(
+    ctx: &Context,
+    judgement: &Judgement,
+    template: &broadcast::Template,
+    channels: Option<&Path>,
+) -> String {
+    let path = channels_path(ctx, channels);
+    let file = broadcast::sinks::Channels::read(&path, true).unwrap_or_default();
+    let view = ctx.engine.read();
+    let mut out = String::new();
+    for account in view.store().accounts() {
+        let n = (account.rows & &judgement.eligible).len();
+        if account.channel != reach::model::Channel::Whatsapp || n == 0 {
+            continue;
+        }
+        let which = file.whatsapp.get(account.id).map_or_else(
+            || "no template (the channels file does not name the account)".to_string(),
+            |a| format!("the approved template {} ({})", a.template, a.language),
+        );
+        out.push_str(&format!(
+            "WhatsApp {}: {n} {} get {which}; the text itself is not sent, only its {} placeholder value(s) fill the template's body parameters in order\n",
+            account.id,
+            contacts(n),
+            template.placeholders()
+        ));
+    }
+    out
+}
+
+/// "contact" or "contacts", for `n`.
+pub fn contacts(n: u64) -> &'static str {
+    if n == 1 { "contact" } else { "contacts" }
+}
+
 fn confirmed(eligible: u64) -> bool {
-    let noun = if eligible == 1 { "contact" } else { "contacts" };
-    let answer = ask(&format!("Send to {eligible} {noun}? [y/N] "));
+    let answer = ask(&format!(
+        "Send to {eligible} {}? [y/N] ",
+        contacts(eligible)
+    ));
     answer.is_some_and(|a| matches!(a.to_lowercase().as_str(), "y" | "yes"))
 }
 
 /// Runs a job with a progress bar on a terminal; Ctrl-C stops it after the current batch.
-fn run(ctx: &Context, send: impl FnOnce(&Run) -> Result<Report, Error>) -> Result<Report, Error> {
+fn run(
+    ctx: &Context,
+    rate: Option<u32>,
+    send: impl FnOnce(&Run) -> Result<Report, Error>,
+) -> Result<Report, Error> {
     let _ = ctrlc::set_handler(reach::cancel::request);
     reach::cancel::reset();
     let bar = progress(0, "sending");
@@ -248,6 +431,7 @@ fn run(ctx: &Context, send: impl FnOnce(&Run) -> Result<Report, Error>) -> Resul
         progress: &show,
         stop: &reach::cancel::requested,
         backoff,
+        rate,
     };
     let report = send(&run);
     bar.finish_and_clear();
@@ -287,7 +471,15 @@ fn finish(report: &Report, json: bool) -> Result<(), Error> {
     }
 }
 
-fn resume(ctx: &mut Context, id: &str, resend_uncertain: bool, json: bool) -> Result<(), Error> {
+/// How `resume` runs: the uncertain batches, and another channels file or rate than the
+/// job's.
+struct Resume {
+    resend_uncertain: bool,
+    channels: Option<PathBuf>,
+    rate: Option<u32>,
+}
+
+fn resume(ctx: &mut Context, id: &str, how: Resume, json: bool) -> Result<(), Error> {
     let options = {
         let view = ctx.engine.read();
         let job = view.jobs().get(id).ok_or_else(|| {
@@ -297,10 +489,11 @@ fn resume(ctx: &mut Context, id: &str, resend_uncertain: bool, json: bool) -> Re
         })?;
         job.options.clone()
     };
-    let channels = options.channels.as_ref().map(PathBuf::from);
+    let channels = (how.channels.map(|p| std::path::absolute(&p).unwrap_or(p)))
+        .or_else(|| options.channels.as_ref().map(PathBuf::from));
     let mut sink = open_sink(ctx, &options.sink, channels.as_deref(), id, true)?;
-    let report = run(ctx, |run| {
-        broadcast::resume(&ctx.engine, id, sink.as_mut(), resend_uncertain, run)
+    let report = run(ctx, how.rate, |run| {
+        broadcast::resume(&ctx.engine, id, sink.as_mut(), how.resend_uncertain, run)
     })?;
     finish(&report, json)
 }
@@ -309,13 +502,16 @@ fn jobs(ctx: &Context, json: bool) -> Result<(), Error> {
     use std::io::Write;
     let view = ctx.engine.read();
     let mut out = std::io::stdout().lock();
+    // In the order they started (then by id).
+    let mut all: Vec<&reach::broadcast::Job> = view.jobs().values().collect();
+    all.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
     if json {
-        for job in view.jobs().values() {
+        for job in all {
             writeln!(out, "{}", Report::of(job).json()).map_err(write_error)?;
         }
         return Ok(());
     }
-    let rows: Vec<Vec<String>> = (view.jobs().values())
+    let rows: Vec<Vec<String>> = (all.iter())
         .map(|job| {
             vec![
                 job.id.clone(),
@@ -346,42 +542,63 @@ fn jobs(ctx: &Context, json: bool) -> Result<(), Error> {
     write!(out, "{}", table(&header, &rows, terminal_width())).map_err(write_error)
 }
 
+/// A list of recipients as JSON objects.
+fn identities_json(list: &[(reach::model::Channel, String, String)]) -> serde_json::Value {
+    (list.iter())
+        .map(|(c, a, e)| serde_json::json!({"channel": c.name(), "account": a, "external_id": e}))
+        .collect::<Vec<_>>()
+        .into()
+}
+
 fn show(ctx: &Context, id: &str, json: bool) -> Result<(), Error> {
-    use std::io::Write;
     let report = broadcast::report(&ctx.engine, id)?;
-    let uncertain = uncertain_recipients(ctx, id);
-    let mut out = std::io::stdout().lock();
+    let uncertain = recipients(ctx, id, &broadcast::BatchState::Uncertain);
+    let in_flight = recipients(ctx, id, &broadcast::BatchState::InFlight);
     if json {
         let mut value = report.json();
-        if let Some(map) = value.as_object_mut() {
-            let list: Vec<serde_json::Value> = (uncertain.iter())
-                .map(|(c, a, e)| serde_json::json!({"channel": c.name(), "account": a, "external_id": e}))
-                .collect();
-            map.insert("uncertain_recipients".into(), list.into());
-        }
-        return writeln!(out, "{value}").map_err(write_error);
+        value["uncertain_recipients"] = identities_json(&uncertain);
+        value["in_flight_recipients"] = identities_json(&in_flight);
+        return outln!("{value}");
     }
-    write!(out, "{report}").map_err(write_error)?;
-    if !uncertain.is_empty() {
-        writeln!(out, "uncertain recipients (a batch was in flight when the job stopped; `resume --resend-uncertain` sends to them again):").map_err(write_error)?;
-        for (channel, account, id) in uncertain {
-            writeln!(out, "  {channel}/{account}/{id}").map_err(write_error)?;
+    out!("{report}")?;
+    let lists = [
+        (
+            uncertain,
+            "uncertain recipients (their batch was in flight when the job stopped; `resume --resend-uncertain` sends to them again):",
+        ),
+        (
+            in_flight,
+            "recipients of the batch in flight (being sent now; if the job was killed, `resume` counts them uncertain):",
+        ),
+    ];
+    for (list, title) in lists {
+        if list.is_empty() {
+            continue;
+        }
+        outln!("{title}")?;
+        for (channel, account, id) in list {
+            outln!("  {channel}/{account}/{id}")?;
         }
     }
     Ok(())
 }
 
-/// The recipients whose delivery is uncertain: those of uncertain or in-flight batches
-/// while the job is sending, the recorded ones after.
-fn uncertain_recipients(ctx: &Context, id: &str) -> Vec<(reach::model::Channel, String, String)> {
+/// The recipients of a job's batches in `state` (uncertain: the recorded ones once the
+/// job ended).
+fn recipients(
+    ctx: &Context,
+    id: &str,
+    state: &broadcast::BatchState,
+) -> Vec<(reach::model::Channel, String, String)> {
     let view = ctx.engine.read();
     let Some(job) = view.jobs().get(id) else {
         return Vec::new();
     };
-    if !job.uncertain_recipients.is_empty() {
+    if *state == broadcast::BatchState::Uncertain && !job.uncertain_recipients.is_empty() {
         return job.uncertain_recipients.clone();
     }
-    let rows = job.rows_of(&broadcast::BatchState::Uncertain)
-        | job.rows_of(&broadcast::BatchState::InFlight);
-    view.identities(&rows)
+    if job.state != broadcast::JobState::Sending {
+        return Vec::new();
+    }
+    view.identities(&job.rows_of(state))
 }

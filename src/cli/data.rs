@@ -152,6 +152,16 @@ pub fn stats(ctx: &Context, memory: bool, format: super::args::Format) -> Result
     Ok(())
 }
 
+/// The demo's outbox: beside its data directory (`DIR-outbox.jsonl`), since only the
+/// engine writes inside it.
+pub fn demo_outbox(dir: &Path) -> std::path::PathBuf {
+    let mut name = dir
+        .file_name()
+        .map_or_else(|| "reach-data".into(), |n| n.to_os_string());
+    name.push("-outbox.jsonl");
+    dir.with_file_name(name)
+}
+
 /// Generates the demo audience into `dir` if it holds no contacts; the REPL opens on the
 /// context returned.
 pub fn demo(
@@ -164,7 +174,8 @@ pub fn demo(
     if let Some(tz) = tz {
         engine.set_time_zone(tz);
     }
-    let ctx = Context::new(engine, now, true);
+    let mut ctx = Context::new(engine, now, true);
+    ctx.default_sink = Some(format!("jsonl:{}", demo_outbox(dir).display()));
     if ctx.engine.read().store().is_empty() {
         note!(
             "creating a demo audience of {contacts} contacts in {} …",

@@ -93,6 +93,11 @@ pub fn tags(ctx: &mut Context, args: TagsArgs) -> Result<(), Error> {
         ctx.engine.commit(edit, now)?;
         note!("created tag {:?}", tag.trim());
     }
+    if let Some(unknown) = unknown_tags(ctx, &args.delete) {
+        return Err(Error::NotFound(format!(
+            "no tag {unknown}; nothing was deleted (`reach tags --search TEXT` finds tags)"
+        )));
+    }
     if !args.delete.is_empty() {
         let carriers: u64 = {
             let view = ctx.engine.read();
@@ -116,6 +121,11 @@ pub fn tags(ctx: &mut Context, args: TagsArgs) -> Result<(), Error> {
             tags: args.delete.clone(),
         };
         ctx.engine.commit(edit, now)?;
+        outln!(
+            "deleted {} from {}",
+            count_of(args.delete.len() as u64, "tag"),
+            count_of(carriers, "contact tag")
+        )?;
     }
     if !args.create.is_empty() || !args.delete.is_empty() {
         return Ok(());
@@ -175,18 +185,55 @@ pub fn tag(
     segment: &str,
     yes: bool,
 ) -> Result<(), Error> {
-    let (target, n) = target_of(ctx, segment)?;
-    let tags = vec![tag.to_string()];
-    let (edit, verb) = match action {
-        TagAction::Add => (Edit::AddTags { tags, target }, "Tagging"),
-        TagAction::Remove => (Edit::RemoveTags { tags, target }, "Untagging"),
+    let compiled = compile(ctx, segment)?;
+    let (n, holding) = {
+        let view = ctx.engine.read();
+        let rows = view.rows(&compiled);
+        let holding = view
+            .store()
+            .tag(tag.trim())
+            .map_or(0, |t| t.intersection_len(&rows));
+        (rows.len(), holding)
     };
-    if !confirm_many(ctx, verb, n, yes) {
+    let tags = vec![tag.to_string()];
+    let target = Target::Segment(compiled);
+    // Only the contacts the edit changes count: those without the tag for `add`, those
+    // holding it for `remove`.
+    let (edit, verb, changing) = match action {
+        TagAction::Add => (Edit::AddTags { tags, target }, "Tagging", n - holding),
+        TagAction::Remove => (Edit::RemoveTags { tags, target }, "Untagging", holding),
+    };
+    if changing < n {
+        let why = match action {
+            TagAction::Add => "already hold the tag",
+            TagAction::Remove => "do not hold the tag",
+        };
+        note!(
+            "{} of the segment's {n} {why}.",
+            count_of(n - changing, "contact")
+        );
+    }
+    if !confirm_many(ctx, verb, changing, yes) {
         return Ok(());
     }
     let committed = ctx.engine.commit(edit, ctx.now())?;
     outln!("{} changed", count_of(committed.applied.changed, "contact"))?;
     Ok(())
+}
+
+/// Tag names of `names` no contact's tag list knows (nor a created tag), each with a
+/// suggestion when one is close.
+fn unknown_tags(ctx: &Context, names: &[String]) -> Option<String> {
+    let view = ctx.engine.read();
+    let known: Vec<&str> = view.store().tags().iter().map(|e| &*e.name).collect();
+    let unknown: Vec<String> = (names.iter())
+        .filter(|t| view.store().tag(t.trim()).is_none())
+        .map(|t| match reach::suggest::closest(t, &known) {
+            Some(close) => format!("'{t}' (did you mean '{close}'?)"),
+            None => format!("'{t}'"),
+        })
+        .collect();
+    (!unknown.is_empty()).then(|| unknown.join(", "))
 }
 
 pub fn unsubscribe(
@@ -303,21 +350,39 @@ pub fn add_whatsapp(
             )));
         }
     };
+    if let Some(row) = ctx
+        .engine
+        .read()
+        .store()
+        .find(Channel::Whatsapp, &account, &phone)
+    {
+        let known = ctx.engine.read().store().name_of(row).trim().to_string();
+        return Err(Error::Conflict(format!(
+            "{account} has a WhatsApp contact {phone} already ({}): nothing changed (`reach show {account} {phone}` shows it)",
+            if known.is_empty() {
+                "unnamed".to_string()
+            } else {
+                format!("named {known}")
+            }
+        )));
+    }
+    let now = ctx.now();
     let mut contact = Contact::new(Channel::Whatsapp, &account, &phone);
     contact.name = name.trim().to_string();
     contact.texts[TextField::Phone.index()] = Some(phone.clone());
-    let fields = FieldSet::from_iter([reach::model::Field::Name, reach::model::Field::Phone]);
+    // Added now: joined now.
+    contact.times[reach::model::TimeField::SubscribedAt.index()] = Some(now);
+    let fields = FieldSet::from_iter([
+        reach::model::Field::Name,
+        reach::model::Field::Phone,
+        reach::model::Field::SubscribedAt,
+    ]);
     let edit = Edit::Upsert {
         contacts: vec![contact],
         fields,
     };
-    let committed = ctx.engine.commit(edit, ctx.now())?;
-    let verb = if committed.applied.created == 1 {
-        "added"
-    } else {
-        "updated"
-    };
-    outln!("{verb} WhatsApp contact {phone} on {account}")?;
+    ctx.engine.commit(edit, now)?;
+    outln!("added WhatsApp contact {phone} on {account}")?;
     Ok(())
 }
 

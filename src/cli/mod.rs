@@ -57,6 +57,8 @@ pub struct Context {
     pub fixed_now: Option<Seconds>,
     /// Running inside the REPL (ask before big changes even if stdin is piped).
     pub interactive: bool,
+    /// The broadcast sink when none is named (`None`: `platform`; the demo's outbox).
+    pub default_sink: Option<String>,
 }
 
 impl Context {
@@ -66,6 +68,7 @@ impl Context {
             engine,
             fixed_now,
             interactive,
+            default_sink: None,
         }
     }
 
@@ -186,7 +189,7 @@ impl Command {
                 Some(args::BroadcastAction::Jobs { .. } | args::BroadcastAction::Show { .. }) => {
                     Access::Read
                 }
-                None if args.dry_run || args.sink == args::SinkSpec::DryRun => Access::Read,
+                None if args.dry_run || args.sink == Some(args::SinkSpec::DryRun) => Access::Read,
                 _ => Access::Write,
             },
             _ => Access::Write,

@@ -23,8 +23,13 @@ pub fn redirect(file: Option<std::fs::File>) {
     *REDIRECT.lock().unwrap_or_else(|e| e.into_inner()) = file;
 }
 
+/// Whether stdout is stdout itself (not sent elsewhere by `\o`).
+pub fn not_redirected() -> bool {
+    REDIRECT.lock().is_ok_and(|r| r.is_none())
+}
+
 /// Whether stdout goes to the terminal (not redirected, not piped).
-fn to_terminal() -> bool {
+pub fn to_terminal() -> bool {
     REDIRECT.lock().is_ok_and(|r| r.is_none()) && std::io::stdout().is_terminal()
 }
 
@@ -204,7 +209,7 @@ pub use reach::model::json::{contact_json, status};
 /// The terminal's width in columns (`$COLUMNS` when set, as `ls` reads it); unlimited
 /// when stdout is not a terminal (a pipe or a file gets whole cells).
 pub fn terminal_width() -> usize {
-    if !std::io::stdout().is_terminal() {
+    if !to_terminal() {
         return usize::MAX / 4;
     }
     let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
@@ -219,7 +224,7 @@ pub fn terminal_width() -> usize {
 fn whole(column: &str) -> bool {
     matches!(
         column,
-        "channel" | "account" | "external_id" | "status" | "job" | "state"
+        "channel" | "account" | "external_id" | "status" | "job" | "state" | "kind" | "email"
     ) || column.ends_with("_at")
         || column == "created"
         || column == "started"
@@ -284,6 +289,15 @@ pub fn table(header: &[String], rows: &[Vec<String>], width: usize) -> String {
         };
         shown.iter().map(|&c| cell(c) + 2).sum::<usize>() > width + 2
     };
+    // A channel or account column saying the same on every row goes first: the seed's
+    // columns for the tab tell more than it does.
+    for column in ["channel", "account"] {
+        let c = header.iter().position(|h| h == column);
+        let constant = c.is_some_and(|c| rows.windows(2).all(|w| w[0].get(c) == w[1].get(c)));
+        if constant && !rows.is_empty() && too_wide(&shown, READABLE) {
+            shown.retain(|&i| Some(i) != c);
+        }
+    }
     let first = FIRST_DROPPED.iter().map(|d| (d, READABLE));
     for (dropped, text) in first.chain(LAST_RESORT.iter().map(|d| (d, SHORTEST))) {
         if shown.len() > 3 && too_wide(&shown, text) {
@@ -399,12 +413,23 @@ pub fn progress(len: u64, what: &str) -> ProgressBar {
     }
     let bar = ProgressBar::new(len);
     let style =
-        ProgressStyle::with_template("{msg} [{bar:30}] {human_pos}/{human_len} ({per_sec}, {eta})")
+        ProgressStyle::with_template("{msg} [{bar:30}] {human_pos}/{human_len} ({rate}, {eta})")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .with_key(
+                "rate",
+                |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = w.write_str(&per_second(state.per_sec()));
+                },
+            )
             .progress_chars("=> ");
     bar.set_style(style);
     bar.set_message(what.to_string());
     bar
+}
+
+/// A progress bar's rate: whole items a second, with thousands separators.
+pub fn per_second(rate: f64) -> String {
+    format!("{}/s", thousands(rate.max(0.0).round() as u64))
 }
 
 /// Asks a question on the terminal; `None` when stdin is not a terminal.
@@ -424,6 +449,13 @@ pub fn ask(question: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_rate_is_whole_items_a_second() {
+        assert_eq!(super::per_second(75.4546), "75/s");
+        assert_eq!(super::per_second(12_345.6), "12,346/s");
+    }
+
     use super::*;
 
     #[test]

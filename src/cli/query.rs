@@ -119,6 +119,8 @@ pub fn list(
         reach::model::FieldKind::Time(t) => (c.time(t)).map_or_else(String::new, |t| {
             reach::model::time::format_rfc3339_at(t, tz)
         }),
+        // A name is shown trimmed, as JSON shows it.
+        reach::model::FieldKind::Name => c.name.trim().to_string(),
         _ => format_cell(c, f),
     };
     let mut header: Vec<String> = fields.iter().map(|f| f.name().to_string()).collect();
@@ -196,6 +198,14 @@ pub fn export(
         Some(path) => {
             let file = ctx.create_output(path)?;
             reach::csv::export(view.store(), &rows, choice, file, &report)
+        }
+        // On a terminal, through the pager; under the REPL's `\o FILE`, to the file.
+        None if super::output::to_terminal() || !super::output::not_redirected() => {
+            let mut text = Vec::new();
+            let written = reach::csv::export(view.store(), &rows, choice, &mut text, &report);
+            bar.finish_and_clear();
+            super::output::page(&String::from_utf8_lossy(&text))?;
+            written
         }
         None => reach::csv::export(view.store(), &rows, choice, io::stdout(), &report),
     }

@@ -109,6 +109,7 @@ pub fn parse_into<'a>(
             errors.push(e);
         }
     }
+    whatsapp_identity(contact);
     if errors.is_empty() {
         Ok(())
     } else {
@@ -199,6 +200,23 @@ fn set_cell(c: &mut Contact, field: Field, text: &str) -> Result<(), CellError> 
         }
     }
     Ok(())
+}
+
+/// A WhatsApp contact's external id is its phone number, normalized as phones are (as
+/// `add-whatsapp` makes it); an empty phone is that number.
+fn whatsapp_identity(c: &mut Contact) {
+    if c.channel != Channel::Whatsapp {
+        return;
+    }
+    let id = normalize_phone(&c.external_id);
+    if id.is_empty() {
+        return;
+    }
+    let phone = &mut c.texts[crate::model::TextField::Phone.index()];
+    if phone.is_none() {
+        *phone = Some(id.clone());
+    }
+    c.external_id = id;
 }
 
 fn set_identity(c: &mut Contact, field: Field, text: &str) -> Result<(), CellError> {

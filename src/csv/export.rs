@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
 use crate::model::time::write_rfc3339_utc;
-use crate::model::{Channel, Field, Field as F, FieldKind};
+use crate::model::{Channel, Field, Field as F, FieldKind, TEXT_FIELDS};
 use crate::store::{RowReader, Store, TextCursor};
 
 /// Which columns to write.
@@ -313,7 +313,7 @@ fn write_separator(out: &mut Vec<u8>, column: usize) {
 fn write_cell(
     out: &mut Vec<u8>,
     scratch: &mut Vec<u8>,
-    texts: &mut [TextCursor<'_>; 5],
+    texts: &mut [TextCursor<'_>; TEXT_FIELDS],
     reader: &RowReader<'_>,
     row: u32,
     field: Field,

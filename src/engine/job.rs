@@ -42,6 +42,7 @@ pub struct Excluded {
     pub opted_out: u64,
     pub over_quota: u64,
     pub not_fb_sendable: u64,
+    pub outside_window: u64,
     pub no_email: u64,
     pub line_quota: u64,
     pub deleted: u64,
@@ -49,13 +50,14 @@ pub struct Excluded {
 
 impl Excluded {
     /// Every reason with its count, in report order.
-    pub fn by_reason(&self) -> [(&'static str, u64); 8] {
+    pub fn by_reason(&self) -> [(&'static str, u64); 9] {
         [
             ("unknown", self.unknown),
             ("blocked", self.blocked),
             ("opted_out", self.opted_out),
             ("over_quota", self.over_quota),
             ("not_fb_sendable", self.not_fb_sendable),
+            ("outside_window", self.outside_window),
             ("no_email", self.no_email),
             ("line_quota", self.line_quota),
             ("deleted", self.deleted),
@@ -96,6 +98,8 @@ pub struct Message {
     pub kind: MessageKind,
     pub text: String,
     pub payloads: BTreeMap<String, String>,
+    /// The email subject (`--subject`; `None`: the text's first line).
+    pub subject: Option<String>,
 }
 
 /// How the job sends.

@@ -20,7 +20,7 @@ use super::dir::{create_new, io_error, open_append, open_private};
 use crate::error::Error;
 
 const MAGIC: &[u8; 8] = b"REACHWAL";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 /// Bytes of the file header.
 pub const HEADER: u64 = 20;
 /// Bytes of a record's frame.
@@ -205,7 +205,10 @@ pub fn read(
         return Err(damaged(0, "not a reach log (wrong magic bytes)"));
     }
     if u32::from_le_bytes(header[8..12].try_into().unwrap_or_default()) != VERSION {
-        return Err(damaged(8, "a log format this reach does not read"));
+        return Err(damaged(
+            8,
+            "a log format this reach does not read (an older reach wrote it: export a CSV with that reach, then import it here)",
+        ));
     }
     if u64::from_le_bytes(header[12..20].try_into().unwrap_or_default()) != generation {
         return Err(damaged(

@@ -12,7 +12,7 @@ use crate::model::Seconds;
 use crate::store::Change;
 
 /// The payload format: the first byte of every record.
-const FORMAT: u8 = 1;
+const FORMAT: u8 = 2;
 
 /// A mutation of the engine's state.
 #[derive(Clone, Debug, Serialize, Deserialize)]

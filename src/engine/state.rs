@@ -42,7 +42,7 @@ pub(super) struct Meta {
 }
 
 /// The format of a snapshot's metadata.
-const META_FORMAT: u8 = 1;
+const META_FORMAT: u8 = 2;
 
 impl Meta {
     pub(super) fn encode(&self) -> Result<Vec<u8>, Error> {

@@ -3,7 +3,7 @@
 
 use chrono::FixedOffset;
 
-use super::fields::{AVATAR_CHANNELS, FB_FREQUENCY_CHANNELS};
+use super::fields::{AVATAR_CHANNELS, FB_FREQUENCY_CHANNELS, TEXT_FIELDS};
 use super::time::{Seconds, add_months};
 use super::{Channel, FbFrequency, Flag, OptOutKind, OptOuts, TextField, TimeField};
 
@@ -29,7 +29,7 @@ pub struct Contact {
     /// Indexed by [`TimeField::index`].
     pub times: [Option<Seconds>; 7],
     /// Indexed by [`TextField::index`]; phones are normalized.
-    pub texts: [Option<String>; 5],
+    pub texts: [Option<String>; TEXT_FIELDS],
     pub fb_frequency: Option<FbFrequency>,
 }
 

@@ -79,8 +79,12 @@ field_enum!(
         MemberId => "member_id",
         Store => "store",
         Salesperson => "salesperson",
+        FbNotificationToken => "fb_notification_token",
     }
 );
+
+/// How many text fields there are.
+pub const TEXT_FIELDS: usize = 6;
 
 field_enum!(
     /// How often a Facebook contact agreed to receive recurring notifications.
@@ -127,6 +131,7 @@ impl TextField {
             TextField::Email | TextField::MemberId => WEB,
             TextField::Phone => WA_WEB,
             TextField::Store | TextField::Salesperson => LINE_WA,
+            TextField::FbNotificationToken => FB,
         }
     }
 }
@@ -262,6 +267,7 @@ field_enum!(
         App91Bound => "app91_bound",
         Store => "store",
         Salesperson => "salesperson",
+        FbNotificationToken => "fb_notification_token",
     }
 );
 
@@ -329,7 +335,8 @@ mod field_tests {
 
     #[test]
     fn every_field_has_a_kind_matching_its_name() {
-        assert_eq!(Field::ALL.len(), 25);
+        assert_eq!(Field::ALL.len(), 26);
+        assert_eq!(TextField::ALL.len(), TEXT_FIELDS);
         assert_eq!(Field::Blocked.kind(), FieldKind::Flag(Flag::Blocked));
         assert_eq!(
             Field::FbExpiresAt.kind(),

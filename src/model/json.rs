@@ -21,7 +21,9 @@ pub fn contact_json(c: &crate::model::Contact, tz: chrono::FixedOffset) -> serde
             crate::model::time::format_rfc3339_at(t, tz).into()
         })
     };
+    // The recurring-notification token is a secret: only an all-columns export holds it.
     let object: serde_json::Map<String, Value> = (Field::ALL.iter())
+        .filter(|f| **f != Field::FbNotificationToken)
         .map(|field| {
             let value = match field.kind() {
                 FieldKind::Identity => match field {

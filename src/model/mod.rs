@@ -17,7 +17,7 @@ pub use contact::{
 pub use event::{Event, EventKind, moved_forward};
 pub use fields::{
     AVATAR_CHANNELS, FB_FREQUENCY_CHANNELS, FbFrequency, Field, FieldKind, FieldSet, Flag,
-    OptOutKind, OptOuts, SendableAt, TextField, TimeField,
+    OptOutKind, OptOuts, SendableAt, TEXT_FIELDS, TextField, TimeField,
 };
 pub use matching::{MatchRule, WHITE_SPACE, fold};
 pub use phone::{international_phone, normalize_phone};

@@ -14,7 +14,7 @@ use rustyline::error::ReadlineError;
 use rustyline::{CompletionType, Config, Editor};
 
 use crate::cli::args::Format;
-use crate::cli::output::paint_error;
+use crate::cli::output::{count_of, paint_error};
 use crate::cli::{Command, Context, Script, execute};
 use helper::ReachHelper;
 use reach::error::Error;
@@ -183,7 +183,7 @@ fn handle(ctx: &mut Context, session: &mut Session, line: &str) -> bool {
     if line.is_empty() {
         return true;
     }
-    if matches!(line, "quit" | "exit" | "\\q") {
+    if matches!(line, "quit" | "exit" | "q" | "\\q") {
         return false;
     }
     let started = std::time::Instant::now();
@@ -297,7 +297,7 @@ const BACKSLASH_HELP: &str = "\\?              this list
 \\format FORMAT  how a segment's rows show: table, csv or json
 \\o FILE         write the output to FILE (\\o alone: back to the terminal)
 \\i FILE         run the lines of FILE
-\\q              leave (also quit, exit, Ctrl-D)
+\\q              leave (also q, quit, exit, Ctrl-D)
 help            the commands; help COMMAND for one; help segments for the language
 more            the next rows of the last segment";
 
@@ -414,7 +414,29 @@ fn segment_args(words: Vec<Word>) -> Vec<String> {
     out
 }
 
+/// `help` alone: the REPL's commands, one line each (the command line's usage, with its
+/// `--data` and script options, is not the REPL's).
+fn repl_help() -> String {
+    let cli = <crate::cli::Cli as clap::CommandFactory>::command();
+    let mut out = String::from("Commands (help COMMAND for one):\n");
+    for sub in cli.get_subcommands() {
+        let name = sub.get_name();
+        if helper::COMMANDS.contains(&name) && name != "help" {
+            let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+            out.push_str(&format!("  {name:<14}  {about}\n"));
+        }
+    }
+    out.push_str(
+        "A line that is no command is a segment: its count and first rows (`more`: the next).\n",
+    );
+    out.push_str(BACKSLASH_HELP);
+    out
+}
+
 fn run_command(ctx: &mut Context, mut words: Vec<String>) -> Result<(), Error> {
+    if words.len() == 1 && words[0] == "help" {
+        return outln!("{}", repl_help());
+    }
     if words[0] == "help" {
         words.remove(0);
         words.push("--help".into());
@@ -441,7 +463,7 @@ fn run_command(ctx: &mut Context, mut words: Vec<String>) -> Result<(), Error> {
 /// A bare segment: its count and the first rows.
 fn show_segment(ctx: &mut Context, session: &mut Session, line: &str) -> Result<(), Error> {
     let segment = crate::cli::query_compile(ctx, line)?;
-    outln!("{} contacts", ctx.engine.count(&segment))?;
+    outln!("{}", count_of(ctx.engine.count(&segment), "contact"))?;
     session.last = Some((line.to_string(), PAGE));
     list_page(ctx, line, 0, session.format)
 }
@@ -454,6 +476,10 @@ fn more(ctx: &mut Context, session: &mut Session) -> Result<(), Error> {
         ));
     };
     session.last = Some((segment.clone(), shown + PAGE));
+    let total = ctx.engine.count(&crate::cli::query_compile(ctx, &segment)?);
+    if shown as u64 >= total {
+        return outln!("no more: all {} shown", count_of(total, "contact"));
+    }
     list_page(ctx, &segment, shown, session.format)
 }
 

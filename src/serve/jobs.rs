@@ -43,6 +43,8 @@ pub struct BroadcastRequest {
     pub reply_window: Option<bool>,
     /// Requests a second per account.
     pub rate: Option<u32>,
+    /// Email: the subject (default: the channels file's, else the text's first line).
+    pub subject: Option<String>,
     pub now: Option<String>,
 }
 
@@ -112,6 +114,7 @@ fn request(
             kind,
             text: body.text,
             payloads: Default::default(),
+            subject: body.subject,
         },
         options: Options {
             reply_window: body.reply_window.unwrap_or(false),

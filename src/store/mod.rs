@@ -38,7 +38,7 @@ use std::sync::OnceLock;
 
 use roaring::RoaringBitmap;
 
-use crate::model::{Channel, TextField};
+use crate::model::{Channel, TEXT_FIELDS, TextField};
 use change::Sealed;
 use columns::identity::IdentityMap;
 use columns::registry::Registry;
@@ -82,7 +82,7 @@ struct Data {
     frequencies: [RoaringBitmap; 3],
     times: [TimeColumn; 7],
     time_present: [RoaringBitmap; 7],
-    texts: [TextColumn; 5],
+    texts: [TextColumn; TEXT_FIELDS],
     /// Built on first use: opening a store does not pay for it.
     identity: OnceLock<IdentityMap>,
     /// Counts writes, so that a [`Checked`] change knows whether the store moved since.

@@ -342,6 +342,11 @@ impl Generator {
                 c.times[TimeField::FbExpiresAt.index()] = rng
                     .chance(0.8)
                     .then(|| self.anchor + (rng.below(360) as Seconds - 90) * DAY);
+                text(
+                    c,
+                    TextField::FbNotificationToken,
+                    notification_token(serial),
+                );
             }
             Channel::Line => c.flags[Flag::App91Bound.index()] = rng.chance(0.15),
             Channel::Whatsapp => text(c, TextField::Phone, c.external_id.clone()),
@@ -371,6 +376,13 @@ impl Generator {
             text(c, TextField::Salesperson, format!("E{:03}", rng.below(200)));
         }
     }
+}
+
+/// The recurring-notification token Meta would have given contact `serial` at opt-in
+/// (derived from the serial, so the random stream, and every other field, is as before).
+fn notification_token(serial: u64) -> String {
+    let uuid = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, &serial.to_le_bytes());
+    format!("rn-{}", uuid.simple())
 }
 
 #[cfg(test)]

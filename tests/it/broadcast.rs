@@ -5,7 +5,8 @@
 
 mod adapters;
 mod exactly_once;
-mod openapi;
+mod refusals;
+mod tools;
 
 use proptest::prelude::*;
 use reach::broadcast::{AudienceSource, Rules, judge};
@@ -13,7 +14,7 @@ use reach::model::time::parse_offset;
 use reach::model::{Channel, Contact, Flag, MessageKind, OptOutKind, Seconds, TextField};
 use reach::{Edit, Engine};
 
-const NOW: Seconds = 1_748_750_400; // 2025-06-01T04:00:00Z
+pub const NOW: Seconds = 1_748_750_400; // 2025-06-01T04:00:00Z
 
 /// The spec's reason table, contact by contact (broadcast.md, "Who receives it"),
 /// written out without the model's helpers.
@@ -39,8 +40,21 @@ fn reason(c: &Contact, kind: MessageKind, reply_window: bool) -> Option<&'static
         MessageKind::Broadcast | MessageKind::SiteMarketing | MessageKind::Cart
     );
     let utc = parse_offset("Z").expect("utc");
-    if c.channel == Channel::Facebook && marketing && !reply_window && !c.is_fb_sendable(NOW, utc) {
+    let token = c.text(TextField::FbNotificationToken).is_some();
+    if c.channel == Channel::Facebook
+        && marketing
+        && !reply_window
+        && !(c.is_fb_sendable(NOW, utc) && token)
+    {
         return Some("not_fb_sendable");
+    }
+    let in_window = c
+        .time(reach::model::TimeField::CustomerInteractionAt)
+        .is_some_and(|t| t >= NOW - 24 * 3600);
+    let window_bound = (c.channel == Channel::Instagram && marketing)
+        || (c.channel == Channel::Facebook && reply_window);
+    if window_bound && !in_window {
+        return Some("outside_window");
     }
     if c.channel == Channel::Web && c.text(TextField::Email).is_none() {
         return Some("no_email");
@@ -416,6 +430,7 @@ fn a_job_id_is_used_once_and_a_done_job_never_sends_again() {
             "opted_out",
             "over_quota",
             "not_fb_sendable",
+            "outside_window",
             "no_email",
             "line_quota",
             "deleted"

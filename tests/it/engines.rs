@@ -104,9 +104,17 @@ impl Postgres {
 
     /// Creates the table from `schema` and loads `csv` with `\copy … (FORMAT csv, HEADER
     /// true)`.
+    /// Loads `csv` into `table` (made by `schema`), its columns named by the file's own
+    /// header, as docs/sql.md says to (a file may lack optional columns).
     pub fn load(&self, schema: &str, table: &str, csv: &Path) -> Result<String, String> {
+        let text = std::fs::read_to_string(csv).map_err(|e| e.to_string())?;
+        let header = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches('\u{feff}');
         self.psql(&format!(
-            "{schema}\n\\copy {table} FROM '{}' (FORMAT csv, HEADER true)\n",
+            "{schema}\n\\copy {table} ({header}) FROM '{}' (FORMAT csv, HEADER true)\n",
             csv.display()
         ))
     }

@@ -363,6 +363,7 @@ fn row_ids_stay_put_while_a_job_is_sending() {
             kind: MessageKind::Bot,
             text: "hi".into(),
             payloads: Default::default(),
+            subject: None,
         },
         options: Options {
             reply_window: false,

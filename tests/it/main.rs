@@ -4,6 +4,7 @@ mod broadcast;
 mod cli;
 mod clock;
 mod durability;
+mod edges;
 mod engines;
 mod everyday;
 mod explain;

@@ -98,6 +98,8 @@ pub fn random_contact(rng: &mut Rng, serial: usize) -> Contact {
             c.fb_frequency = Some(*rng.pick(FbFrequency::ALL));
             c.times[TimeField::FbLastSentAt.index()] = rng.time();
             c.times[TimeField::FbExpiresAt.index()] = rng.time();
+            c.texts[TextField::FbNotificationToken.index()] =
+                rng.chance(80).then(|| format!("token{serial}"));
         }
         Channel::Line => c.flags[Flag::App91Bound.index()] = rng.chance(40),
         Channel::Web => {

@@ -240,7 +240,8 @@ fn reports_are_pinned() {
             "broadcast",
             "--text",
             "Hi {{name|friend}}",
-            "--dry-run",
+            "--sink",
+            "dry-run",
             "--json",
         ],
         &[

@@ -321,3 +321,52 @@ fn conventions_people_know_from_psql() -> Result<(), rexpect::error::Error> {
     p.exp_eof()?;
     Ok(())
 }
+
+/// The seed's columns for a tab come before an identity column that says the same on
+/// every row: at 80 columns a LINE list keeps its tags, at 160 a web list keeps joined and
+/// member_id; a file under `\o` gets every column (issue 27).
+#[test]
+fn lists_keep_the_tabs_columns_and_files_get_them_all() -> Result<(), rexpect::error::Error> {
+    let dir = loaded_dir();
+    let file = dir.path().join("rows.txt");
+    let header = |table: &str| {
+        (table.lines())
+            .find(|l| l.contains("external_id"))
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut p = repl_at(dir.path(), 80)?;
+    p.send_line("list channel:line tag:vip --limit 5")?;
+    let narrow = header(&utf8(&p.exp_string("reach> ")?));
+    assert!(
+        narrow.contains("tags") && !narrow.starts_with("channel"),
+        "{narrow}"
+    );
+    p.send_line(&format!("\\o {}", file.display()))?;
+    p.exp_string("reach> ")?;
+    p.send_line("list channel:line tag:vip --limit 5")?;
+    p.exp_string("reach> ")?;
+    p.send_line("\\o")?;
+    p.exp_string("reach> ")?;
+    let whole = header(&std::fs::read_to_string(&file).expect("the file"));
+    for column in [
+        "channel",
+        "account",
+        "customer_interaction_at",
+        "subscribed_at",
+    ] {
+        assert!(whole.contains(column), "{column}: {whole}");
+    }
+    p.send_control('d')?;
+    p.exp_eof()?;
+    let mut p = repl_at(dir.path(), 160)?;
+    p.send_line("list channel:web --limit 5")?;
+    let wide = header(&utf8(&p.exp_string("reach> ")?));
+    assert!(
+        wide.contains("member_id") && wide.contains("subscribed_at"),
+        "{wide}"
+    );
+    p.send_control('d')?;
+    p.exp_eof()?;
+    Ok(())
+}

@@ -88,7 +88,7 @@ fn damaged_files_are_refused() {
                 b[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
                 b
             },
-            "version 5 is not supported",
+            "version 6 is not supported",
         ),
         (
             {

@@ -41,18 +41,23 @@ impl Http {
         }
     }
 
-    /// POSTs a JSON body with extra headers; `Err` for a network error.
+    /// POSTs a JSON body with extra headers; `Err` for a network error. The body goes
+    /// as `Content-Type: application/json` exactly (JSON is UTF-8 by definition, and
+    /// WhatsApp's description allows no parameter after the media type).
     pub fn post(
         &self,
         url: &str,
         headers: &[(&str, &str)],
         body: &serde_json::Value,
     ) -> Result<Answer, String> {
-        let mut request = self.agent.post(url);
+        let mut request = self
+            .agent
+            .post(url)
+            .header("Content-Type", "application/json");
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        answer(request.send_json(body))
+        answer(request.send(body.to_string()))
     }
 
     /// GETs a URL with extra headers.
@@ -100,11 +105,10 @@ pub fn verdict(result: &Result<Answer, String>, what: &str, secret: &str) -> Ver
             a.location.as_deref().unwrap_or("nowhere named")
         )),
         Ok(a) => {
-            let body = redact(&a.body, secret);
             let why = format!(
                 "{what}: HTTP {} {}",
                 a.status,
-                body.chars().take(200).collect::<String>()
+                within_reason(&redact(&a.body, secret))
             );
             match a.status {
                 408 | 429 | 500..=599 => Verdict::Retry(why),
@@ -112,6 +116,19 @@ pub fn verdict(result: &Result<Answer, String>, what: &str, secret: &str) -> Ver
                 _ => Verdict::Failed(why),
             }
         }
+    }
+}
+
+/// The longest part of a platform's answer kept in a report, in characters: enough for
+/// any platform's error message whole, not for a page of HTML.
+pub const ANSWER_CHARS: usize = 2_000;
+
+/// `text` whole up to [`ANSWER_CHARS`], else cut there with `…` (never silently).
+pub fn within_reason(text: &str) -> String {
+    let text = text.trim();
+    match text.char_indices().nth(ANSWER_CHARS) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
     }
 }
 
@@ -158,7 +175,14 @@ impl Verdict {
     }
 }
 
-/// Sends one request per recipient of `batch` (paced): `body(i)` is recipient `i`'s. A
+/// One recipient's request: its body, and a secret of the recipient's that the answer
+/// must not carry into reports (a recurring-notification token).
+pub struct Single {
+    pub body: serde_json::Value,
+    pub secret: Option<String>,
+}
+
+/// Sends one request per recipient of `batch` (paced): `single(i)` is recipient `i`'s. A
 /// stop verdict ends the batch, keeping what the earlier recipients got.
 pub fn each(
     http: &Http,
@@ -166,13 +190,17 @@ pub fn each(
     url: &str,
     token: &str,
     what: &str,
-    body: impl Fn(usize) -> serde_json::Value,
+    single: impl Fn(usize) -> Single,
 ) -> Delivery {
     let auth = format!("Bearer {token}");
     let mut outcomes = Vec::with_capacity(batch.len());
     for i in 0..batch.len() {
         batch.pace();
-        let result = http.post(url, &[("Authorization", &auth)], &body(i));
+        let request = single(i);
+        let mut result = http.post(url, &[("Authorization", &auth)], &request.body);
+        if let Some(secret) = &request.secret {
+            result = hide(result, secret);
+        }
         let verdict = verdict(&result, what, token);
         if let Verdict::Stop(why) = verdict {
             return Delivery::Stop {
@@ -183,6 +211,17 @@ pub fn each(
         outcomes.push(verdict.for_one());
     }
     Delivery::Each(outcomes)
+}
+
+/// An answer (or network error) with `secret` replaced by `[redacted]`.
+fn hide(result: Result<Answer, String>, secret: &str) -> Result<Answer, String> {
+    match result {
+        Ok(answer) => Ok(Answer {
+            body: redact(&answer.body, secret),
+            ..answer
+        }),
+        Err(e) => Err(redact(&e, secret)),
+    }
 }
 
 /// The batch's payload for its channel, parsed (a payload that is not JSON is ignored).

@@ -46,6 +46,18 @@ impl Sink for Platform {
         }
     }
 
+    fn unreachable(&self, channel: Channel, account: &str) -> Option<String> {
+        let c = &self.channels;
+        let named = match channel {
+            Channel::Line => c.line.contains_key(account),
+            Channel::Whatsapp => c.whatsapp.contains_key(account),
+            Channel::Facebook => c.facebook.contains_key(account),
+            Channel::Instagram => c.instagram.contains_key(account),
+            Channel::Web => return c.smtp.is_none().then(|| "[smtp] section".to_string()),
+        };
+        (!named).then(|| format!("[{channel}.\"{account}\"]"))
+    }
+
     fn default_rate(&self, channel: Channel) -> Option<f64> {
         Some(match channel {
             Channel::Line => 200.0,

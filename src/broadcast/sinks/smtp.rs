@@ -1,19 +1,26 @@
-//! Email over SMTP for web contacts (their address is the email): one message per
-//! recipient, plain text, from the channels file's `[smtp]` sender; the subject is its
-//! `subject`, else the text's first line. A permanent SMTP answer (5xx) fails the
-//! recipient; a transient one or a lost connection is retried.
+//! Email over SMTP for web contacts (their address is the email): one complete RFC 5322 /
+//! MIME message per recipient — `MIME-Version`, `Message-ID`, `Date`, `From`, `To`,
+//! `Subject`, a UTF-8 plain-text body — from the channels file's `[smtp]` sender. The
+//! subject is the job's `--subject`, else the channels file's `subject`, else the text's
+//! first line (whole up to [`SUBJECT_CHARS`], else cut with `…`). The `Message-ID` is
+//! derived from the job and the recipient, so a resent message is recognizable as the
+//! same one. A permanent SMTP answer (5xx) fails the recipient; a transient one or a lost
+//! connection is retried.
 
-use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, SinglePart};
 use lettre::transport::smtp::SmtpTransport;
 use lettre::{Message, Transport};
 
 use super::channels::Smtp;
 use crate::broadcast::{Delivery, Outcome, Outgoing};
 
+/// The longest subject taken from the text's first line, in characters.
+pub const SUBJECT_CHARS: usize = 200;
+
 /// A connection to an SMTP server.
 pub struct Mailer {
     transport: SmtpTransport,
-    from: String,
+    from: Result<Mailbox, String>,
     subject: Option<String>,
 }
 
@@ -32,53 +39,94 @@ impl Mailer {
             ),
             None => (rest.trim_end_matches('/'), 25),
         };
+        let from = (config.from.parse::<Mailbox>())
+            .map_err(|e| format!("[smtp] from '{}': {e}", config.from));
         Ok(Mailer {
             transport: SmtpTransport::builder_dangerous(host).port(port).build(),
-            from: config.from.clone(),
+            from,
             subject: config.subject.clone(),
         })
     }
 
     /// Sends a web batch, one email per recipient.
     pub fn send(&self, batch: &Outgoing) -> Delivery {
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for i in 0..batch.len() {
-            let Some(to) = batch.email(i) else {
-                outcomes.push(Outcome::Failed("no email address".into()));
-                continue;
-            };
-            let text = batch.text(i);
-            let subject = self
-                .subject
-                .clone()
-                .unwrap_or_else(|| text.lines().next().unwrap_or("").chars().take(78).collect());
-            let message = (|| -> Result<Message, String> {
-                Message::builder()
-                    .from(
-                        self.from
-                            .parse()
-                            .map_err(|e| format!("[smtp] from '{}': {e}", self.from))?,
-                    )
-                    .to(to.parse().map_err(|e| format!("address '{to}': {e}"))?)
-                    .subject(subject)
-                    .header(ContentType::TEXT_PLAIN)
-                    .body(text.clone())
-                    .map_err(|e| e.to_string())
-            })();
-            let message = match message {
-                Ok(message) => message,
-                Err(why) => {
-                    outcomes.push(Outcome::Failed(why));
-                    continue;
+        let from = match &self.from {
+            Ok(from) => from,
+            Err(why) => {
+                return Delivery::Stop {
+                    done: Vec::new(),
+                    why: why.clone(),
+                };
+            }
+        };
+        let outcomes = (0..batch.len())
+            .map(|i| match self.message(from, batch, i) {
+                Ok(message) => {
+                    batch.pace();
+                    self.deliver(&message)
                 }
-            };
-            batch.pace();
-            outcomes.push(match self.transport.send(&message) {
-                Ok(_) => Outcome::Sent,
-                Err(e) if e.is_permanent() => Outcome::Failed(format!("SMTP: {e}")),
-                Err(e) => Outcome::Retry(format!("SMTP: {e}")),
-            });
-        }
+                Err(why) => Outcome::Failed(why),
+            })
+            .collect();
         Delivery::Each(outcomes)
+    }
+
+    fn deliver(&self, message: &Message) -> Outcome {
+        match self.transport.send(message) {
+            Ok(_) => Outcome::Sent,
+            Err(e) if e.is_permanent() => Outcome::Failed(format!("SMTP: {e}")),
+            Err(e) => Outcome::Retry(format!("SMTP: {e}")),
+        }
+    }
+
+    /// Recipient `i`'s message.
+    fn message(&self, from: &Mailbox, batch: &Outgoing, i: usize) -> Result<Message, String> {
+        let to = batch.email(i).ok_or("no email address")?;
+        let to: Mailbox = to.parse().map_err(|e| format!("address '{to}': {e}"))?;
+        let text = batch.text(i);
+        let subject = (batch.subject.map(str::to_string))
+            .or_else(|| self.subject.clone())
+            .unwrap_or_else(|| first_line(&text));
+        Message::builder()
+            .message_id(Some(message_id(batch, i, from)))
+            .date_now()
+            .from(from.clone())
+            .to(to)
+            .subject(subject)
+            .singlepart(SinglePart::plain(text))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The text's first line as a subject: whole up to [`SUBJECT_CHARS`], else cut with `…`.
+pub fn first_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or("").trim();
+    match line.char_indices().nth(SUBJECT_CHARS) {
+        Some((at, _)) => format!("{}…", line[..at].trim_end()),
+        None => line.to_string(),
+    }
+}
+
+/// `<UUID@DOMAIN>`: the UUID derived from the job and the recipient's identity, the
+/// domain the sender's.
+pub fn message_id(batch: &Outgoing, i: usize, from: &Mailbox) -> String {
+    let (channel, account, id) = batch.identity(i);
+    let name = format!("reach-mail:{}/{channel}/{account}/{id}", batch.job);
+    let uuid = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes());
+    format!("<{uuid}@{}>", from.email.domain())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_line;
+
+    #[test]
+    fn a_long_first_line_is_cut_with_an_ellipsis_and_a_short_one_kept_whole() {
+        let line = "x".repeat(115);
+        assert_eq!(first_line(&format!("{line}\nmore")), line);
+        let long = "y".repeat(300);
+        let subject = first_line(&long);
+        assert_eq!(subject.chars().count(), 201);
+        assert!(subject.ends_with('…'));
     }
 }

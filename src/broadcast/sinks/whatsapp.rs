@@ -4,7 +4,7 @@
 //! object itself (its `to` is set per recipient).
 
 use super::channels::{WhatsappAccount, join};
-use super::http::{Http, each, payload};
+use super::http::{Http, Single, each, payload};
 use crate::broadcast::{Delivery, Outgoing};
 
 /// Sends a WhatsApp batch, one request per recipient.
@@ -19,7 +19,7 @@ pub fn send(http: &Http, account: &WhatsappAccount, batch: &Outgoing) -> Deliver
         "WhatsApp message",
         |i| {
             let to = batch.identity(i).2.trim_start_matches('+').to_string();
-            match payload.clone() {
+            let body = match payload.clone() {
                 Some(mut message) => {
                     if let Some(object) = message.as_object_mut() {
                         object.insert("messaging_product".into(), "whatsapp".into());
@@ -29,7 +29,8 @@ pub fn send(http: &Http, account: &WhatsappAccount, batch: &Outgoing) -> Deliver
                     message
                 }
                 None => template_message(account, &to, &batch.placeholder_values(i)),
-            }
+            };
+            Single { body, secret: None }
         },
     )
 }

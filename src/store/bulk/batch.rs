@@ -22,7 +22,9 @@
 
 use hashbrown::HashMap;
 
-use crate::model::{Contact, FbFrequency, FieldError, Flag, OptOutKind, TextField, TimeField};
+use crate::model::{
+    Contact, FbFrequency, FieldError, Flag, OptOutKind, TEXT_FIELDS, TextField, TimeField,
+};
 use crate::store::account_key_into;
 use crate::store::columns::strings::StrColumn;
 
@@ -77,8 +79,8 @@ pub struct RowBatch {
     /// The rows with each time.
     pub(in crate::store) time_present: [LocalRows; 7],
     /// The values of each text field, for the rows of `text_present` in order.
-    pub(in crate::store) texts: [StrColumn; 5],
-    pub(in crate::store) text_present: [LocalRows; 5],
+    pub(in crate::store) texts: [StrColumn; TEXT_FIELDS],
+    pub(in crate::store) text_present: [LocalRows; TEXT_FIELDS],
     /// Room to spell account keys in without allocating.
     #[serde(skip)]
     key: String,

@@ -8,7 +8,9 @@ use std::borrow::Cow;
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
-use crate::model::{Channel, FbFrequency, Flag, OptOutKind, OptOuts, Seconds, TimeField};
+use crate::model::{
+    Channel, FbFrequency, Flag, OptOutKind, OptOuts, Seconds, TEXT_FIELDS, TimeField,
+};
 use crate::store::columns::text::TextCursor;
 use crate::store::{Store, split_account_key};
 
@@ -94,7 +96,7 @@ impl<'s> RowReader<'s> {
 
     /// Readers of the text fields (by [`crate::model::TextField::index`]) for rows in
     /// ascending order.
-    pub fn text_cursors(&self) -> [TextCursor<'s>; 5] {
+    pub fn text_cursors(&self) -> [TextCursor<'s>; TEXT_FIELDS] {
         let texts = &self.store.data.texts;
         std::array::from_fn(|i| texts[i].cursor())
     }

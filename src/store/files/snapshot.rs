@@ -34,9 +34,10 @@ use crate::store::{Data, Store, split_account_key};
 const MAGIC: &[u8; 8] = b"REACHSNP";
 const END: &[u8; 8] = b"REACHEND";
 /// The snapshot format this build writes.
-pub const FORMAT_VERSION: u32 = 4;
-/// The oldest format this build reads.
-const OLDEST_READ: u32 = 2;
+pub const FORMAT_VERSION: u32 = 5;
+/// The oldest format this build reads (format 5 added the recurring-notification token
+/// column and the jobs' `outside_window` and subject; older metadata would be misread).
+const OLDEST_READ: u32 = 5;
 
 /// Why a snapshot could not be read or written.
 #[derive(Debug)]
@@ -57,7 +58,7 @@ impl std::fmt::Display for SnapshotError {
             SnapshotError::Foreign => f.write_str("not a reach data file (wrong magic bytes)"),
             SnapshotError::Version(v) => write!(
                 f,
-                "data file format version {v} is not supported by this reach (it reads versions {OLDEST_READ} and {FORMAT_VERSION}); use the reach that wrote it to export a CSV, then import that"
+                "data file format version {v} is not supported by this reach (it reads versions {OLDEST_READ} to {FORMAT_VERSION}); use the reach that wrote it to export a CSV, then import that"
             ),
             SnapshotError::Corrupt(why) => write!(f, "data file is damaged: {why}"),
         }

@@ -1,11 +1,11 @@
 //! The channel adapters against servers on 127.0.0.1 started here: a LINE Messaging API
 //! stand-in (multicast, retry keys, 409 for a repeated key, faults, quota endpoints), a
-//! WhatsApp Cloud API stand-in, and an SMTP server. Request bodies are checked against
-//! the platforms' OpenAPI descriptions in `../shared/reference/`.
+//! WhatsApp Cloud API stand-in, a Messenger stand-in, and a real SMTP server. Every
+//! request a stand-in receives is checked, headers included, against the platform's
+//! OpenAPI description by a real validator (`tools.rs`); every email is read by a real
+//! mail parser.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -13,14 +13,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::openapi::Spec;
+use super::tools::{self, Recorded};
 use super::{json, loaded, reach, run_at};
 use crate::Rng;
 
-/// What a stand-in server saw: each accepted request's body, when, and any problem.
+/// What a stand-in server saw: each accepted request's body and when, every request
+/// whole, and any problem.
 #[derive(Default)]
 struct Seen {
     accepted: Vec<(Instant, Value)>,
+    requests: Vec<Recorded>,
     /// Retry keys already accepted (LINE answers 409 to a repeated one).
     keys: BTreeMap<String, usize>,
     problems: Vec<String>,
@@ -34,12 +36,6 @@ fn header(request: &tiny_http::Request, name: &'static str) -> Option<String> {
         .map(|h| h.value.to_string())
 }
 
-fn body(request: &mut tiny_http::Request) -> Value {
-    let mut text = String::new();
-    let _ = std::io::Read::read_to_string(request.as_reader(), &mut text);
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
 fn respond(request: tiny_http::Request, status: u16, body: &str) {
     let response = tiny_http::Response::from_string(body).with_status_code(status);
     let _ = request.respond(response);
@@ -47,7 +43,6 @@ fn respond(request: tiny_http::Request, status: u16, body: &str) {
 
 /// A LINE Messaging API stand-in; `faults` in percent of first attempts.
 fn line_server(token: &'static str, faults: u64) -> (String, Shared) {
-    let spec = Spec::reference("line-messaging-api.yml");
     let server = tiny_http::Server::http("127.0.0.1:0").expect("a port");
     let base = format!("http://{}", server.server_addr());
     let seen: Shared = Arc::default();
@@ -55,7 +50,9 @@ fn line_server(token: &'static str, faults: u64) -> (String, Shared) {
     std::thread::spawn(move || {
         let mut rng = Rng(7);
         for mut request in server.incoming_requests() {
+            let recorded = Recorded::of(&mut request);
             let mut seen = kept.lock().expect("lock");
+            seen.requests.push(recorded.clone());
             if header(&request, "Authorization").as_deref() != Some(&format!("Bearer {token}")) {
                 seen.problems
                     .push("a request without the channel token".into());
@@ -70,13 +67,7 @@ fn line_server(token: &'static str, faults: u64) -> (String, Shared) {
                     respond(request, 200, "{\"totalUsage\":123}")
                 }
                 "/v2/bot/message/multicast" => {
-                    let value = body(&mut request);
-                    if let Some(spec) = &spec
-                        && let Err(e) = spec.check("MulticastRequest", &value)
-                    {
-                        seen.problems
-                            .push(format!("an invalid multicast body: {e}"));
-                    }
+                    let value = recorded.json();
                     let key = header(&request, "X-Line-Retry-Key").unwrap_or_default();
                     if uuid::Uuid::parse_str(&key).is_err() {
                         seen.problems
@@ -140,6 +131,9 @@ fn count(data: &Path, segment: &str) -> u64 {
 
 #[test]
 fn line_multicasts_are_valid_keyed_and_delivered_once_through_faults() {
+    let Some(python) = tools::python() else {
+        return;
+    };
     let dir = loaded(3_000);
     let data = dir.path().join("d");
     let (base, seen) = line_server("T0KEN", 30);
@@ -173,6 +167,9 @@ fn line_multicasts_are_valid_keyed_and_delivered_once_through_faults() {
     assert_eq!(report["failed"], 0, "{report}");
     let seen = seen.lock().expect("lock");
     assert!(seen.problems.is_empty(), "{:?}", seen.problems);
+    let spec = tools::reference("line-messaging-api.yml");
+    let invalid = tools::all_violations(&python, &spec, &seen.requests);
+    assert!(invalid.is_empty(), "{invalid:?}");
     let mut delivered: BTreeMap<String, String> = BTreeMap::new();
     for (_, body) in &seen.accepted {
         let text = body["messages"][0]["text"]
@@ -298,7 +295,6 @@ fn line_requests_hold_the_configured_rate() {
 
 /// A WhatsApp Cloud API stand-in; each request takes `delay`.
 fn whatsapp_server(delay: Duration) -> (String, Shared) {
-    let spec = Spec::reference("whatsapp-business-messaging-api.yaml");
     let server = tiny_http::Server::http("127.0.0.1:0").expect("a port");
     let base = format!("http://{}", server.server_addr());
     let seen: Shared = Arc::default();
@@ -306,19 +302,16 @@ fn whatsapp_server(delay: Duration) -> (String, Shared) {
     std::thread::spawn(move || {
         for mut request in server.incoming_requests() {
             std::thread::sleep(delay);
-            let value = body(&mut request);
+            let recorded = Recorded::of(&mut request);
+            let value = recorded.json();
             let mut seen = kept.lock().expect("lock");
+            seen.requests.push(recorded);
             if request.url() != "/v23.0/106540352242922/messages" {
                 seen.problems
                     .push(format!("an unexpected path {}", request.url()));
             }
             if header(&request, "Authorization").as_deref() != Some("Bearer WA") {
                 seen.problems.push("no token".into());
-            }
-            if let Some(spec) = &spec
-                && let Err(e) = spec.check("Message", &value)
-            {
-                seen.problems.push(format!("an invalid message: {e}"));
             }
             seen.accepted.push((Instant::now(), value));
             respond(
@@ -340,6 +333,9 @@ fn whatsapp_channels(base: &str) -> String {
 
 #[test]
 fn whatsapp_template_messages_are_valid_and_fill_the_body_parameters() {
+    let Some(python) = tools::python() else {
+        return;
+    };
     let dir = loaded(800);
     let data = dir.path().join("d");
     let (base, seen) = whatsapp_server(Duration::ZERO);
@@ -373,6 +369,9 @@ fn whatsapp_template_messages_are_valid_and_fill_the_body_parameters() {
         "{:?}",
         &seen.problems[..seen.problems.len().min(3)]
     );
+    let spec = tools::reference("whatsapp-business-messaging-api.yaml");
+    let invalid = tools::all_violations(&python, &spec, &seen.requests);
+    assert!(invalid.is_empty(), "{:?}", &invalid[..invalid.len().min(3)]);
     assert_eq!(
         seen.accepted.len() as u64,
         report["sent"].as_u64().expect("sent")
@@ -417,7 +416,9 @@ fn a_whatsapp_batch_in_flight_at_a_kill_is_uncertain_and_resent_only_when_asked(
     assert!(before > 0, "some messages went out before the kill");
     let shown = json(&run(&["broadcast", "show", "wa-1", "--json"]));
     assert_eq!(shown["state"], "sending");
-    let in_flight = shown["uncertain_recipients"]
+    assert_eq!(shown["uncertain"], 0);
+    assert_eq!(shown["uncertain_recipients"], serde_json::json!([]));
+    let in_flight = shown["in_flight_recipients"]
         .as_array()
         .expect("a list")
         .len();
@@ -471,9 +472,6 @@ fn a_whatsapp_batch_in_flight_at_a_kill_is_uncertain_and_resent_only_when_asked(
     assert_eq!(resent["sent"], resent["eligible"]);
 }
 
-/// Mail an SMTP server received: (recipient, data).
-type Mailbox = Arc<Mutex<Vec<(String, String)>>>;
-
 /// Runs `reach --data DATA ARGS…` and kills it after `after`.
 fn killed_after(data: &Path, args: &[&str], after: Duration) {
     let mut child = reach()
@@ -489,170 +487,8 @@ fn killed_after(data: &Path, args: &[&str], after: Duration) {
     let _ = child.wait();
 }
 
-/// A small SMTP server: it speaks enough of RFC 5321 for a client to hand it mail, and
-/// keeps each message (recipient, data).
-fn smtp_server() -> (u16, Mailbox) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
-    let port = listener.local_addr().expect("addr").port();
-    let mail: Mailbox = Arc::default();
-    let kept = Arc::clone(&mail);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut out = stream.try_clone().expect("clone");
-            let mut input = BufReader::new(stream);
-            let _ = write!(out, "220 localhost ESMTP test\r\n");
-            let mut to = String::new();
-            let mut line = String::new();
-            while input.read_line(&mut line).unwrap_or(0) > 0 {
-                let command = line.trim_end().to_string();
-                line.clear();
-                let upper = command.to_uppercase();
-                let reply = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-                    "250 localhost".to_string()
-                } else if upper.starts_with("MAIL FROM") {
-                    "250 OK".into()
-                } else if upper.starts_with("RCPT TO") {
-                    to = command[8..]
-                        .trim()
-                        .trim_matches(['<', '>', ' '])
-                        .to_string();
-                    "250 OK".into()
-                } else if upper == "DATA" {
-                    let _ = write!(out, "354 go ahead\r\n");
-                    let mut data = String::new();
-                    loop {
-                        let mut l = String::new();
-                        if input.read_line(&mut l).unwrap_or(0) == 0 || l == ".\r\n" {
-                            break;
-                        }
-                        data.push_str(&l);
-                    }
-                    kept.lock().expect("lock").push((to.clone(), data));
-                    "250 queued".into()
-                } else if upper == "QUIT" {
-                    let _ = write!(out, "221 bye\r\n");
-                    break;
-                } else {
-                    "250 OK".into()
-                };
-                let _ = write!(out, "{reply}\r\n");
-            }
-        }
-    });
-    (port, mail)
-}
-
-#[test]
-fn web_contacts_get_an_email_over_smtp() {
-    let dir = loaded(600);
-    let data = dir.path().join("d");
-    let (port, mail) = smtp_server();
-    let channels = channels_file(
-        dir.path(),
-        &format!(
-            "[smtp]\nurl = \"smtp://127.0.0.1:{port}\"\nfrom = \"shop@example.com\"\nsubject = \"News\"\n"
-        ),
-    );
-    let out = reach()
-        .arg("--data")
-        .arg(&data)
-        .args([
-            "broadcast",
-            "channel:web",
-            "--kind",
-            "site_marketing",
-            "--text",
-            "Dear {{name|customer}}",
-        ])
-        .args([
-            "--sink",
-            "platform",
-            "--channels",
-            &channels,
-            "--yes",
-            "--json",
-        ])
-        .output()
-        .expect("runs");
-    let report = json(&out);
-    assert_eq!(report["state"], "done", "{report}");
-    let mail = mail.lock().expect("lock");
-    assert_eq!(mail.len() as u64, report["sent"].as_u64().expect("sent"));
-    assert!(!mail.is_empty());
-    for (to, data) in mail.iter() {
-        assert!(to.contains('@'), "{to}");
-        assert!(data.contains("Subject: News"), "{data}");
-        assert!(data.contains("From: shop@example.com"), "{data}");
-        assert!(data.contains(&format!("To: {to}")), "{data}");
-        let (_, text) = data.split_once("\r\n\r\n").expect("headers, then the body");
-        let text = if data.contains("Content-Transfer-Encoding: base64") {
-            base64(text)
-        } else {
-            text.to_string()
-        };
-        assert!(text.starts_with("Dear "), "{text}");
-    }
-}
-
-/// Decodes base64 (line breaks ignored).
-fn base64(text: &str) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut bits = 0u32;
-    let mut count = 0;
-    let mut out = Vec::new();
-    for c in text
-        .bytes()
-        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
-    {
-        let Some(value) = ALPHABET.iter().position(|&a| a == c) else {
-            continue;
-        };
-        bits = (bits << 6) | value as u32;
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-#[test]
-fn the_schema_check_refuses_invalid_bodies() {
-    let Some(line) = Spec::reference("line-messaging-api.yml") else {
-        return;
-    };
-    let good = serde_json::json!({"to": ["U1"], "messages": [{"type": "text", "text": "hi"}]});
-    assert_eq!(line.check("MulticastRequest", &good), Ok(()));
-    let too_many: Vec<String> = (0..501).map(|i| format!("U{i}")).collect();
-    for bad in [
-        serde_json::json!({"to": ["U1"]}),
-        serde_json::json!({"to": too_many, "messages": [{"type": "text", "text": "hi"}]}),
-        serde_json::json!({"to": ["U1"], "messages": [{"type": "text"}]}),
-        serde_json::json!({"to": ["U1"], "messages": [{"type": "nonsense", "text": "hi"}]}),
-    ] {
-        assert!(line.check("MulticastRequest", &bad).is_err(), "{bad}");
-    }
-    let Some(wa) = Spec::reference("whatsapp-business-messaging-api.yaml") else {
-        return;
-    };
-    let template = serde_json::json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "886912345678", "type": "template",
-        "template": {"name": "t", "language": {"policy": "deterministic", "code": "en_US"}}});
-    assert_eq!(wa.check("Message", &template), Ok(()));
-    let mut no_language = template.clone();
-    no_language["template"]["language"] = serde_json::json!({"code": "en_US"});
-    assert!(wa.check("Message", &no_language).is_err());
-    let mut stray = template;
-    stray["surprise"] = serde_json::json!(1);
-    let text = serde_json::json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "1", "type": "text", "text": {"body": "x", "nope": 1}});
-    assert!(
-        wa.check("Message", &text).is_err(),
-        "additionalProperties: false holds"
-    );
-}
-
-/// Requests a server kept: (path, Idempotency-Key, body).
-type Requests = Arc<Mutex<Vec<(String, String, Value)>>>;
+/// Requests a server kept, whole.
+type Requests = Arc<Mutex<Vec<Recorded>>>;
 
 /// A server that accepts every POST and keeps it.
 fn recording_server() -> (String, Requests) {
@@ -662,11 +498,8 @@ fn recording_server() -> (String, Requests) {
     let seen = Arc::clone(&kept);
     std::thread::spawn(move || {
         for mut request in server.incoming_requests() {
-            let key = header(&request, "Idempotency-Key").unwrap_or_default();
-            let value = body(&mut request);
-            seen.lock()
-                .expect("lock")
-                .push((request.url().to_string(), key, value));
+            let recorded = Recorded::of(&mut request);
+            seen.lock().expect("lock").push(recorded);
             respond(
                 request,
                 200,
@@ -677,50 +510,138 @@ fn recording_server() -> (String, Requests) {
     (base, kept)
 }
 
-#[test]
-fn messenger_sends_one_recipient_a_request_with_the_window_rules() {
-    let dir = loaded(800);
-    let data = dir.path().join("d");
-    let (base, seen) = recording_server();
-    let pages: String = ["fb-shop-tw", "@brand-hk"]
-        .iter()
-        .map(|p| format!("[facebook.\"{p}\"]\ntoken = \"PAGE\"\nbase_url = \"{base}\"\n"))
+/// Facebook and Instagram contacts of `data` in the window: those with `in_window` in
+/// their id's last digit get a customer interaction an hour before the broadcast.
+fn interactions(data: &Path, channel: &str, in_window: &[char]) {
+    let engine = reach::Engine::open_read_only(data).expect("opens");
+    let view = engine.read();
+    let segment = view
+        .compile(&format!("channel:{channel}"), super::NOW)
+        .expect("a segment");
+    let contacts = view.store().contacts(&view.rows(&segment));
+    drop(view);
+    drop(engine);
+    let lines: String = (contacts.iter())
+        .filter(|c| c.external_id.ends_with(in_window))
+        .map(|c| {
+            format!(
+                "{}\n",
+                serde_json::json!({"op": "event", "type": "customer_interaction",
+            "contact": {"channel": channel, "account": c.account, "external_id": c.external_id},
+            "at": "2025-06-01T03:00:00Z"})
+            )
+        })
         .collect();
-    let channels = channels_file(dir.path(), &pages);
-    for (window, messaging_type) in [(true, "RESPONSE"), (false, "MESSAGE_TAG")] {
-        seen.lock().expect("lock").clear();
-        let mut args = vec![
-            "broadcast",
-            "channel:facebook",
-            "--kind",
-            "cart",
-            "--text",
-            "Your cart, {{name|friend}}",
-        ];
-        args.extend([
+    let file = data.with_file_name(format!("{channel}-events.jsonl"));
+    std::fs::write(&file, lines).expect("events");
+    let out = run_at(data, &["apply", &file.display().to_string()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn graph_channels(base: &str) -> String {
+    [
+        ("facebook", "fb-shop-tw"),
+        ("facebook", "@brand-hk"),
+        ("instagram", "@brand.tw"),
+    ]
+    .iter()
+    .map(|(c, a)| format!("[{c}.\"{a}\"]\ntoken = \"PAGE\"\nbase_url = \"{base}\"\n"))
+    .collect()
+}
+
+/// Sends `kind` to `segment` through the Messenger stand-in; the report and the requests.
+fn through_messenger(
+    data: &Path,
+    segment: &str,
+    kind: &str,
+    extra: &[&str],
+) -> (Value, Vec<Recorded>) {
+    let (base, seen) = recording_server();
+    let channels = channels_file(data.parent().expect("parent"), &graph_channels(&base));
+    let args = [
+        "broadcast",
+        segment,
+        "--kind",
+        kind,
+        "--text",
+        "Hello {{name|friend}}",
+    ];
+    let out = reach()
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .args([
             "--sink",
             "platform",
             "--channels",
             &channels,
             "--yes",
             "--json",
-        ]);
-        if window {
-            args.push("--reply-window");
-        }
-        let report = json(
-            &reach()
-                .arg("--data")
-                .arg(&data)
-                .args(&args)
-                .output()
-                .expect("runs"),
+        ])
+        .args(extra)
+        .output()
+        .expect("runs");
+    let report = json(&out);
+    assert_eq!(report["state"], "done", "{report}");
+    let requests = seen.lock().expect("lock").clone();
+    assert_eq!(
+        requests.len() as u64,
+        report["sent"].as_u64().expect("sent")
+    );
+    (report, requests)
+}
+
+/// Which Meta rule each Messenger request follows (docs/platforms.md): a Facebook
+/// marketing message is a recurring notification to the contact's token; a reply in the
+/// window, a welcome or a bot message is RESPONSE to the contact's id; Instagram marketing
+/// reaches only contacts in the window, as UPDATE; no request carries a message tag. Every
+/// request is valid against the Send API description.
+#[test]
+fn messenger_requests_follow_metas_rules_and_the_send_api() {
+    let Some(python) = tools::python() else {
+        return;
+    };
+    let dir = loaded(1_200);
+    let data = dir.path().join("d");
+    interactions(&data, "instagram", &['1', '2', '3']);
+    interactions(&data, "facebook", &['4', '5']);
+    let spec = tools::messenger();
+    let tokens = tokens(&data);
+    let (report, sent) = through_messenger(&data, "channel:facebook", "broadcast", &[]);
+    assert!(report["sent"].as_u64().expect("sent") > 0, "{report}");
+    for r in &sent {
+        let body = r.json();
+        let token = body["recipient"]["notification_messages_token"]
+            .as_str()
+            .expect("a token");
+        assert!(tokens.contains(token), "{token}");
+        assert!(
+            body.get("tag").is_none() && body.get("messaging_type").is_none(),
+            "{body}"
         );
-        assert_eq!(report["state"], "done", "{report}");
-        let seen = seen.lock().expect("lock");
-        assert_eq!(seen.len() as u64, report["sent"].as_u64().expect("sent"));
-        for (path, _, body) in seen.iter() {
-            assert_eq!(path, "/v23.0/me/messages");
+    }
+    let (report, window) =
+        through_messenger(&data, "channel:facebook", "cart", &["--reply-window"]);
+    assert!(
+        report["excluded"]["outside_window"].as_u64().expect("n") > 0,
+        "{report}"
+    );
+    let (welcome, _) = through_messenger(&data, "channel:facebook", "welcome", &[]);
+    assert_eq!(welcome["excluded"]["outside_window"], 0, "{welcome}");
+    let (ig, instagram) = through_messenger(&data, "channel:instagram", "broadcast", &[]);
+    assert!(
+        ig["excluded"]["outside_window"].as_u64().expect("n") > 0,
+        "{ig}"
+    );
+    assert!(ig["sent"].as_u64().expect("sent") > 0, "{ig}");
+    for (requests, kind) in [(&window, "RESPONSE"), (&instagram, "UPDATE")] {
+        for r in requests.iter() {
+            let body = r.json();
+            assert_eq!(body["messaging_type"], kind, "{body}");
             assert!(
                 body["recipient"]["id"]
                     .as_str()
@@ -730,11 +651,215 @@ fn messenger_sends_one_recipient_a_request_with_the_window_rules() {
                 body["message"]["text"]
                     .as_str()
                     .expect("text")
-                    .starts_with("Your cart, ")
+                    .starts_with("Hello ")
             );
-            assert_eq!(body["messaging_type"], messaging_type);
+            assert!(body.get("tag").is_none(), "{body}");
         }
     }
+    let all: Vec<Recorded> = [sent, window, instagram].concat();
+    let invalid = tools::all_violations(&python, &spec, &all);
+    assert!(invalid.is_empty(), "{:?}", &invalid[..invalid.len().min(3)]);
+}
+
+/// Every recurring-notification token of the store.
+fn tokens(data: &Path) -> std::collections::BTreeSet<String> {
+    let engine = reach::Engine::open_read_only(data).expect("opens");
+    let view = engine.read();
+    let field = reach::model::TextField::FbNotificationToken;
+    let rows = view.store().text_present(field).clone();
+    rows.iter()
+        .filter_map(|row| view.store().text_of(field, row).map(str::to_string))
+        .collect()
+}
+
+/// Web contacts get complete messages: MIME-Version, a Message-ID derived from the job
+/// and the recipient, Date, From, To, the subject (`--subject`, else the whole first
+/// line), read by a real mail parser with no defect.
+#[test]
+fn emails_are_complete_messages_a_mail_parser_reads_without_defects() {
+    let Some(python) = tools::python() else {
+        return;
+    };
+    let dir = loaded(600);
+    let data = dir.path().join("d");
+    let smtp = tools::SmtpServer::start(&python);
+    let channels = channels_file(
+        dir.path(),
+        &format!(
+            "[smtp]\nurl = \"smtp://127.0.0.1:{}\"\nfrom = \"shop@example.com\"\n",
+            smtp.port
+        ),
+    );
+    let first = format!(
+        "Dear {{{{name|customer}}}},{}",
+        " our spring sale starts now:".repeat(4)
+    );
+    let text = format!("{first}\n\n春季特賣 — see you soon");
+    let send = |id: &str, subject: Option<&str>| {
+        let mut args = vec![
+            "broadcast",
+            "channel:web",
+            "--kind",
+            "site_marketing",
+            "--text",
+            &text,
+        ];
+        args.extend([
+            "--sink",
+            "platform",
+            "--channels",
+            &channels,
+            "--id",
+            id,
+            "--yes",
+            "--json",
+        ]);
+        if let Some(subject) = subject {
+            args.extend(["--subject", subject]);
+        }
+        let report = json(&run_at(&data, &args));
+        assert_eq!(report["state"], "done", "{report}");
+        report["sent"].as_u64().expect("sent")
+    };
+    let sent = send("mail-1", None) + send("mail-2", Some("春季特賣 Spring sale"));
+    let mail = smtp.mail();
+    assert_eq!(mail.len() as u64, sent);
+    assert!(sent > 0);
+    let mut ids = std::collections::BTreeSet::new();
+    for (i, m) in mail.iter().enumerate() {
+        assert_eq!(m["defects"], serde_json::json!([]), "{m}");
+        for name in [
+            "MIME-Version",
+            "Message-ID",
+            "Date",
+            "From",
+            "To",
+            "Subject",
+        ] {
+            assert!(tools::mail_header(m, name).is_some(), "no {name}: {m}");
+        }
+        let to = m["rcpt"][0].as_str().expect("a recipient");
+        assert_eq!(tools::mail_header(m, "To"), Some(to));
+        assert_eq!(tools::mail_header(m, "From"), Some("shop@example.com"));
+        assert!(ids.insert(tools::mail_header(m, "Message-ID").expect("id").to_string()));
+        let body = m["body"].as_str().expect("a plain-text body");
+        assert!(body.contains("春季特賣"), "{body}");
+        let subject = tools::mail_header(m, "Subject").expect("subject");
+        if (i as u64) < sent / 2 {
+            assert_eq!(
+                subject,
+                body.lines().next().expect("a line"),
+                "the whole first line"
+            );
+            assert!(subject.chars().count() > 100);
+        } else {
+            assert_eq!(subject, "春季特賣 Spring sale");
+        }
+    }
+}
+
+/// The validator is real: it refuses what the platforms refuse, headers included.
+#[test]
+fn the_validator_refuses_invalid_requests() {
+    let Some(python) = tools::python() else {
+        return;
+    };
+    let request = |path: &str, headers: &[(&str, &str)], body: Value| Recorded {
+        method: "POST".into(),
+        path: path.into(),
+        query: String::new(),
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
+        body: body.to_string(),
+    };
+    let json_auth = [
+        ("Content-Type", "application/json"),
+        ("Authorization", "Bearer T"),
+    ];
+    let charset = [
+        ("Content-Type", "application/json; charset=utf-8"),
+        ("Authorization", "Bearer T"),
+    ];
+    let no_auth = [("Content-Type", "application/json")];
+    let template = serde_json::json!({"messaging_product": "whatsapp", "recipient_type": "individual",
+        "to": "886912345678", "type": "template",
+        "template": {"name": "t", "language": {"policy": "deterministic", "code": "en_US"}}});
+    let mut no_policy = template.clone();
+    no_policy["template"]["language"] = serde_json::json!({"code": "en_US"});
+    let wa = "/v23.0/106540352242922/messages";
+    let wa_requests = [
+        request(wa, &json_auth, template.clone()),
+        request(wa, &charset, template.clone()),
+        request(wa, &no_auth, template),
+        request(wa, &json_auth, no_policy),
+    ];
+    let answers = tools::violations(
+        &python,
+        &tools::reference("whatsapp-business-messaging-api.yaml"),
+        &wa_requests,
+    );
+    assert!(answers[0].is_empty(), "{:?}", answers[0]);
+    assert!(answers[1..].iter().all(|a| !a.is_empty()), "{answers:?}");
+    let multicast = serde_json::json!({"to": ["U1"], "messages": [{"type": "text", "text": "hi"}]});
+    let line = "/v2/bot/message/multicast";
+    let keyed = [
+        ("Content-Type", "application/json"),
+        ("Authorization", "Bearer T"),
+        ("X-Line-Retry-Key", "123e4567-e89b-12d3-a456-426614174000"),
+    ];
+    let bad_key = [
+        ("Content-Type", "application/json"),
+        ("Authorization", "Bearer T"),
+        ("X-Line-Retry-Key", "not-a-uuid"),
+    ];
+    let too_many: Vec<String> = (0..501).map(|i| format!("U{i}")).collect();
+    let line_requests = [
+        request(line, &keyed, multicast.clone()),
+        request(line, &no_auth, multicast),
+        request(
+            line,
+            &keyed,
+            serde_json::json!({"to": too_many, "messages": [{"type": "text", "text": "hi"}]}),
+        ),
+        request(line, &keyed, serde_json::json!({"to": ["U1"]})),
+        request(
+            line,
+            &bad_key,
+            serde_json::json!({"to": ["U1"], "messages": [{"type": "text", "text": "hi"}]}),
+        ),
+    ];
+    let answers = tools::violations(
+        &python,
+        &tools::reference("line-messaging-api.yml"),
+        &line_requests,
+    );
+    assert!(answers[0].is_empty(), "{:?}", answers[0]);
+    assert!(answers[1..].iter().all(|a| !a.is_empty()), "{answers:?}");
+    let me = "/v23.0/me/messages";
+    let tagged = serde_json::json!({"recipient": {"id": "1"}, "messaging_type": "MESSAGE_TAG", "tag": "ACCOUNT_UPDATE", "message": {"text": "sale"}});
+    let messenger_requests = [
+        request(
+            me,
+            &json_auth,
+            serde_json::json!({"recipient": {"notification_messages_token": "t"}, "message": {"text": "sale"}}),
+        ),
+        request(me, &json_auth, tagged),
+        request(
+            me,
+            &charset,
+            serde_json::json!({"recipient": {"id": "1"}, "messaging_type": "RESPONSE", "message": {"text": "hi"}}),
+        ),
+        request(
+            me,
+            &json_auth,
+            serde_json::json!({"recipient": {"id": "1"}, "message": {"text": "hi"}}),
+        ),
+    ];
+    let answers = tools::violations(&python, &tools::messenger(), &messenger_requests);
+    assert!(answers[0].is_empty(), "{:?}", answers[0]);
+    assert!(answers[1..].iter().all(|a| !a.is_empty()), "{answers:?}");
 }
 
 #[test]
@@ -766,9 +891,10 @@ fn webhook_batches_carry_their_key_in_the_header_and_the_body() {
     );
     let seen = seen.lock().expect("lock");
     let mut total = 0;
-    for (i, (path, key, body)) in seen.iter().enumerate() {
+    for (i, r) in seen.iter().enumerate() {
+        let (path, key, body) = (&r.path, r.header("Idempotency-Key").unwrap_or(""), r.json());
         assert_eq!(path, "/hook");
-        assert_eq!(body["idempotency_key"], key.as_str());
+        assert_eq!(body["idempotency_key"], key);
         assert_eq!(
             key,
             &reach::broadcast::idempotency_key("w", body["batch"].as_u64().expect("batch") as u32)
