@@ -290,7 +290,7 @@ mod tests {
     fn every_command_of_the_command_line_is_a_repl_command() {
         let cli = <crate::cli::Cli as clap::CommandFactory>::command();
         for command in cli.get_subcommands().map(|c| c.get_name()) {
-            let known = COMMANDS.contains(&command) || ["repl", "demo"].contains(&command);
+            let known = COMMANDS.contains(&command) || ["repl", "demo", "serve"].contains(&command);
             assert!(known, "{command} is missing from COMMANDS");
         }
     }
