@@ -27,7 +27,7 @@ struct Stream<'a> {
 fn write_error(e: io::Error) -> Error {
     match e.kind() {
         io::ErrorKind::BrokenPipe => Error::Closed,
-        _ => Error::io("cannot write the acknowledgements", e),
+        _ => Error::io("cannot write the output", e),
     }
 }
 

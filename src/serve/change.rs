@@ -108,7 +108,7 @@ pub async fn changes(
     let (sender, receiver) = tokio::sync::mpsc::channel(8);
     let worker = Arc::clone(&app);
     tokio::task::spawn_blocking(move || {
-        let mut out = std::io::BufWriter::with_capacity(0, ChannelWriter(sender.clone()));
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, ChannelWriter(sender.clone()));
         let input = BodyReader {
             frames: reader,
             rest: Bytes::new(),

@@ -449,7 +449,7 @@ fn apply_refuses_a_line_over_16_mib_and_goes_on() {
     assert_eq!(acks[0]["ok"], true);
     assert_eq!(
         acks[1]["error"],
-        "line 2 is longer than 16777216 bytes, the longest line reach apply takes: split the change (an upsert of one contact, tags of a segment) into shorter lines"
+        "line 2 is longer than 16777216 bytes, the longest line a change stream takes: split the change (an upsert of one contact, tags of a segment) into shorter lines"
     );
     assert_eq!(acks[2]["ok"], true);
 }

@@ -434,3 +434,172 @@ fn sigterm_stops_cleanly_and_keeps_every_acknowledged_change() {
         ack["changed"].as_u64().expect("changed")
     );
 }
+
+/// The decoded body of a chunked HTTP/1.1 answer read so far (whole chunks only).
+fn dechunk(raw: &[u8]) -> Vec<u8> {
+    let Some(start) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Vec::new();
+    };
+    let (mut rest, mut body) = (&raw[start + 4..], Vec::new());
+    while let Some(end) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&rest[..end])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.trim(), 16).ok());
+        let Some(size) = size.filter(|s| rest.len() >= end + 2 + *s) else {
+            break;
+        };
+        body.extend_from_slice(&rest[end + 2..end + 2 + size]);
+        rest = &rest[(end + 4 + size).min(rest.len())..];
+    }
+    body
+}
+
+/// Streams upserts to `POST /changes` until the server is killed; the external ids of
+/// the lines acknowledged as applied.
+fn stream_until_killed(
+    server: &mut Server,
+    trial: usize,
+    kill_after: std::time::Duration,
+) -> Vec<String> {
+    use std::io::{Read, Write};
+    let address = server.base.trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&address).expect("connects");
+    let head = "POST /changes HTTP/1.1\r\nHost: reach\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n";
+    stream.write_all(head.as_bytes()).expect("head");
+    let mut reading = stream.try_clone().expect("clone");
+    let reader = std::thread::spawn(move || {
+        let mut raw = Vec::new();
+        let _ = reading.read_to_end(&mut raw);
+        raw
+    });
+    let writer = std::thread::spawn(move || {
+        for group in 0..200 {
+            let lines: String = (0..10)
+                .map(|i| {
+                    let id = format!("t{trial}-{}", group * 10 + i);
+                    format!("{}\n", json!({"op": "upsert", "contact": {"channel": "web", "account": "kill", "external_id": id}}))
+                })
+                .collect();
+            let chunk = format!("{:x}\r\n{lines}\r\n", lines.len());
+            if stream.write_all(chunk.as_bytes()).is_err() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let _ = stream.write_all(b"0\r\n\r\n");
+    });
+    std::thread::sleep(kill_after);
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    let _ = writer.join();
+    let raw = reader.join().expect("reader");
+    let body = String::from_utf8_lossy(&dechunk(&raw)).into_owned();
+    body.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|ack| ack["ok"] == true)
+        .map(|ack| format!("t{trial}-{}", ack["line"].as_u64().expect("line") - 1))
+        .collect()
+}
+
+#[test]
+fn a_server_killed_during_a_change_stream_keeps_every_acknowledged_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("d");
+    let mut acknowledged = Vec::new();
+    let mut rng = crate::Rng(29);
+    for trial in 0..100 {
+        let mut server = start(&data, &[]);
+        let after = std::time::Duration::from_millis(5 + rng.below(60));
+        acknowledged.extend(stream_until_killed(&mut server, trial, after));
+    }
+    assert!(acknowledged.len() > 1_000, "the trials acknowledged lines");
+    let out = crate::reach()
+        .arg("--data")
+        .arg(&data)
+        .args([
+            "list",
+            "account:kill",
+            "--format",
+            "json",
+            "--limit",
+            "1000000",
+        ])
+        .output()
+        .expect("list");
+    let present: std::collections::HashSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|c| c["external_id"].as_str().map(String::from))
+        .collect();
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|id| !present.contains(*id))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged lines lost, e.g. {:?}",
+        lost.len(),
+        lost.first()
+    );
+}
+
+#[test]
+fn hostile_requests_get_clear_errors_and_change_nothing() {
+    use std::io::Write;
+    let dir = demo_dir();
+    let data = dir.path().join("d");
+    let server = start(&data, &["--max-body-mib", "1"]);
+    let before = cli_count_at(&server, "");
+    let url = |path: &str| format!("{}{path}", server.base);
+
+    // A body over the limit, invalid UTF-8, JSON that is not an object.
+    let big = vec![b'a'; 2 << 20];
+    let status = |r: Result<ureq::http::Response<ureq::Body>, ureq::Error>| {
+        r.expect("an answer").status().as_u16()
+    };
+    assert_eq!(status(agent().post(url("/import")).send(&big[..])), 413);
+    let bad_utf8 = [
+        b'{', b'"', b's', b'e', b'g', b'm', b'e', b'n', b't', b'"', b':', b'"', 0xff, 0xfe, b'"',
+        b'}',
+    ];
+    let r = agent()
+        .post(url("/count"))
+        .header("content-type", "application/json")
+        .send(&bad_utf8[..]);
+    assert_eq!(status(r), 400);
+    let r = agent()
+        .post(url("/count"))
+        .header("content-type", "application/json")
+        .send("[1, 2]");
+    assert_eq!(status(r), 400);
+    let mut line = br#"{"op": "tag_add", "tags": [""#.to_vec();
+    line.extend_from_slice(&[0xff, 0xfe]);
+    line.extend_from_slice(b"\"], \"segment\": \"\"}\n");
+    let acks = agent()
+        .post(url("/changes"))
+        .send(&line[..])
+        .expect("acks")
+        .into_body()
+        .read_to_string()
+        .expect("text");
+    let ack: Value = serde_json::from_str(acks.trim()).expect("json");
+    assert_eq!(ack["ok"], false);
+    assert!(
+        ack["error"].as_str().is_some_and(|e| e.contains("UTF-8")),
+        "{ack}"
+    );
+
+    // A client that never finishes its request holds up no one else.
+    let address = server.base.trim_start_matches("http://").to_string();
+    let mut slow = std::net::TcpStream::connect(&address).expect("connects");
+    slow.write_all(b"POST /count HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"seg").expect("partial");
+    let started = std::time::Instant::now();
+    assert_eq!(cli_count_at(&server, ""), before);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    drop(slow);
+
+    // Nothing changed.
+    let (_, tags) = call(&server, "GET", "/tags?page_size=1000", None, None);
+    assert!(!tags.to_string().contains('\u{fffd}'));
+    assert_eq!(cli_count_at(&server, ""), before);
+}
