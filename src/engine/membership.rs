@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use roaring::RoaringBitmap;
 
 use super::edit::Identity;
+use super::scope::{Reach, Scope};
 use super::state::State;
 use crate::error::Error;
 use crate::model::Seconds;
@@ -71,8 +72,11 @@ impl Drop for Subscription {
     }
 }
 
-/// A watched saved segment.
+/// A watched saved segment, as one scope sees it.
 struct Tracked {
+    /// The saved segment's name.
+    segment: String,
+    scope: Scope,
     /// Its plan at the hub's clock (`None`: no such saved segment now).
     plan: Option<Plan>,
     members: RoaringBitmap,
@@ -80,6 +84,7 @@ struct Tracked {
 }
 
 struct Subscriber {
+    /// Tracked keys ([`key`]).
     segments: BTreeSet<String>,
     deliver: Deliver,
 }
@@ -93,11 +98,11 @@ pub(super) struct Hub {
     subscribers: BTreeMap<u64, Subscriber>,
     next_subscriber: u64,
     next_seq: u64,
-    /// Events made, not yet durable: (the commit they follow, the event).
-    pending: VecDeque<(u64, Arc<MembershipEvent>)>,
+    /// Events made, not yet durable: (the commit they follow, the tracked key, the event).
+    pending: VecDeque<(u64, String, Arc<MembershipEvent>)>,
     /// The last commit known durable.
     durable: u64,
-    history: VecDeque<Arc<MembershipEvent>>,
+    history: VecDeque<(String, Arc<MembershipEvent>)>,
     history_identities: usize,
     /// The lowest `seq` a subscriber may resume after without missing anything.
     history_floor: u64,
@@ -136,6 +141,7 @@ impl Hub {
         after: Option<u64>,
         now: Seconds,
         tz: chrono::FixedOffset,
+        scope: &Scope,
         mut deliver: Deliver,
     ) -> Result<u64, Error> {
         self.tz = Some(tz);
@@ -154,19 +160,22 @@ impl Hub {
             self.next_seq = (now.max(0) as u64).saturating_mul(1_000_000).max(1);
             self.history_floor = self.next_seq - 1;
         }
+        let mut keys = BTreeSet::new();
         for name in segments {
-            if !self.tracked.contains_key(name) {
-                let tracked = self.track(state, name);
-                self.tracked.insert(name.clone(), tracked);
+            let key = key(name, scope);
+            if !self.tracked.contains_key(&key) {
+                let tracked = self.track(state, name, scope);
+                self.tracked.insert(key.clone(), tracked);
             }
-            if let Some(t) = self.tracked.get_mut(name) {
+            if let Some(t) = self.tracked.get_mut(&key) {
                 t.subscribers += 1;
             }
+            keys.insert(key);
         }
-        let names: BTreeSet<String> = segments.iter().cloned().collect();
         if let Some(after) = after {
-            self.replay(&names, after, &mut deliver);
+            self.replay(&keys, after, &mut deliver);
         }
+        let names = keys;
         let id = self.next_subscriber;
         self.next_subscriber += 1;
         let subscriber = Subscriber {
@@ -178,11 +187,14 @@ impl Hub {
     }
 
     /// The events after `after` for `names`, or a resync for each when some are gone.
-    fn replay(&self, names: &BTreeSet<String>, after: u64, deliver: &mut Deliver) {
+    fn replay(&self, keys: &BTreeSet<String>, after: u64, deliver: &mut Deliver) {
         if after < self.history_floor {
-            for name in names {
+            for key in keys {
+                let Some(tracked) = self.tracked.get(key) else {
+                    continue;
+                };
                 let resync = MembershipEvent {
-                    segment: name.clone(),
+                    segment: tracked.segment.clone(),
                     entered: Vec::new(),
                     left: Vec::new(),
                     at: self.now,
@@ -193,8 +205,8 @@ impl Hub {
             }
             return;
         }
-        let missed = self.history.iter().filter(|e| e.seq > after);
-        for event in missed.filter(|e| names.contains(&e.segment)) {
+        let missed = self.history.iter().filter(|(_, e)| e.seq > after);
+        for (_, event) in missed.filter(|(key, _)| keys.contains(key)) {
             deliver(event);
         }
     }
@@ -213,28 +225,39 @@ impl Hub {
         }
     }
 
-    /// A saved segment's plan and members now.
-    fn track(&self, state: &State, name: &str) -> Tracked {
-        let plan = self.plan_of(state, name);
+    /// A saved segment's plan and members now, within `scope`.
+    fn track(&self, state: &State, name: &str, scope: &Scope) -> Tracked {
+        let plan = self.plan_of(state, name, scope);
         let members = match &plan {
             Some(plan) => crate::exec::execute(plan, &state.store),
             None => RoaringBitmap::new(),
         };
         Tracked {
+            segment: name.to_string(),
+            scope: scope.clone(),
             plan,
             members,
             subscribers: 0,
         }
     }
 
-    fn plan_of(&self, state: &State, name: &str) -> Option<Plan> {
+    fn plan_of(&self, state: &State, name: &str, scope: &Scope) -> Option<Plan> {
+        let lowered = self.lowered(state, name, scope, self.now)?;
+        Some(plan::rules::optimize(lowered))
+    }
+
+    /// A saved segment lowered at `now`, ANDed with `scope`'s plan (unoptimized, so
+    /// that two clocks give plans of one shape).
+    fn lowered(&self, state: &State, name: &str, scope: &Scope, now: Seconds) -> Option<Plan> {
         let text = state.saved.get(name)?;
-        let clock = Clock {
-            now: self.now,
-            tz: self.tz(),
-        };
-        let segment = state.compiler().compile(text, clock).ok()?;
-        Some(segment.plan)
+        let clock = Clock { now, tz: self.tz() };
+        let compiler = state.compiler();
+        let lowered = compiler.lower(text, clock).ok()?.plan;
+        let reach = Reach::new(scope, &compiler, clock).ok()?;
+        Some(match reach.plan() {
+            Some(reach) => Plan::And(vec![reach.clone(), lowered]),
+            None => lowered,
+        })
     }
 
     /// After commit `seq` applied a store change: the events of the rows it touched.
@@ -242,9 +265,9 @@ impl Hub {
         if self.tracked.is_empty() || (applied.rows.is_empty() && applied.erased_rows.is_empty()) {
             return;
         }
-        let names: Vec<String> = self.tracked.keys().cloned().collect();
-        for name in names {
-            let Some(tracked) = self.tracked.get_mut(&name) else {
+        let keys: Vec<String> = self.tracked.keys().cloned().collect();
+        for key in keys {
+            let Some(tracked) = self.tracked.get_mut(&key) else {
                 continue;
             };
             let Some(plan) = &tracked.plan else {
@@ -261,17 +284,19 @@ impl Hub {
             let mut gone = identities(&state.store, &left);
             gone.extend(erased_identities(applied, &erased));
             let arrived = identities(&state.store, &entered);
-            self.emit(&name, arrived, gone, seq, false);
+            self.emit(&key, arrived, gone, seq, false);
         }
     }
 
     /// After a saved segment was saved or forgotten: every watched segment (it may use
     /// the changed one) compared whole with its members.
     pub(super) fn after_definition(&mut self, state: &State, seq: u64) {
-        let names: Vec<String> = self.tracked.keys().cloned().collect();
-        for name in names {
-            let fresh = self.track(state, &name);
-            let Some(tracked) = self.tracked.get_mut(&name) else {
+        let keys: Vec<String> = self.tracked.keys().cloned().collect();
+        for key in keys {
+            let Some(fresh) = self.retrack(state, &key) else {
+                continue;
+            };
+            let Some(tracked) = self.tracked.get_mut(&key) else {
                 continue;
             };
             let entered = &fresh.members - &tracked.members;
@@ -280,22 +305,30 @@ impl Hub {
             tracked.members = fresh.members;
             let arrived = identities(&state.store, &entered);
             let gone = identities(&state.store, &left);
-            self.emit(&name, arrived, gone, seq, false);
+            self.emit(&key, arrived, gone, seq, false);
         }
+    }
+
+    /// A tracked segment computed again now.
+    fn retrack(&self, state: &State, key: &str) -> Option<Tracked> {
+        let tracked = self.tracked.get(key)?;
+        Some(self.track(state, &tracked.segment, &tracked.scope))
     }
 
     /// After the store's rows were renumbered (a checkpoint's compaction) or replaced
     /// whole (`replaced`: subscribers are told to read the members again).
     pub(super) fn after_renumbering(&mut self, state: &State, replaced: bool) {
-        let names: Vec<String> = self.tracked.keys().cloned().collect();
-        for name in names {
-            let fresh = self.track(state, &name);
-            if let Some(tracked) = self.tracked.get_mut(&name) {
+        let keys: Vec<String> = self.tracked.keys().cloned().collect();
+        for key in keys {
+            let Some(fresh) = self.retrack(state, &key) else {
+                continue;
+            };
+            if let Some(tracked) = self.tracked.get_mut(&key) {
                 tracked.plan = fresh.plan;
                 tracked.members = fresh.members;
             }
             if replaced {
-                self.emit(&name, Vec::new(), Vec::new(), state.seq, true);
+                self.emit(&key, Vec::new(), Vec::new(), state.seq, true);
             }
         }
     }
@@ -307,17 +340,15 @@ impl Hub {
         }
         let before = self.now;
         self.now = now;
-        let names: Vec<String> = self.tracked.keys().cloned().collect();
-        for name in names {
-            let Some(text) = state.saved.get(&name) else {
+        let keys: Vec<String> = self.tracked.keys().cloned().collect();
+        for key in keys {
+            let Some(tracked) = self.tracked.get(&key) else {
                 continue;
             };
-            let tz = self.tz();
-            let lower = |now| {
-                let clock = Clock { now, tz };
-                state.compiler().lower(text, clock).ok().map(|l| l.plan)
-            };
-            let (Some(old), Some(new)) = (lower(before), lower(now)) else {
+            let (name, scope) = (tracked.segment.clone(), tracked.scope.clone());
+            let old = self.lowered(state, &name, &scope, before);
+            let new = self.lowered(state, &name, &scope, now);
+            let (Some(old), Some(new)) = (old, new) else {
                 continue;
             };
             if old == new {
@@ -325,7 +356,7 @@ impl Hub {
             }
             let candidates = moved_rows(&old, &new, &state.store);
             let plan = plan::rules::optimize(new);
-            let Some(tracked) = self.tracked.get_mut(&name) else {
+            let Some(tracked) = self.tracked.get_mut(&key) else {
                 continue;
             };
             let now_in = crate::exec::execute_within(&plan, &state.store, &candidates);
@@ -337,14 +368,15 @@ impl Hub {
             tracked.plan = Some(plan);
             let arrived = identities(&state.store, &entered);
             let gone = identities(&state.store, &left);
-            self.emit(&name, arrived, gone, state.seq, false);
+            self.emit(&key, arrived, gone, state.seq, false);
         }
     }
 
-    /// Makes an event (if anything changed) following commit `commit`.
+    /// Makes an event of tracked segment `key` (if anything changed) following commit
+    /// `commit`.
     fn emit(
         &mut self,
-        segment: &str,
+        key: &str,
         entered: Vec<Identity>,
         left: Vec<Identity>,
         commit: u64,
@@ -353,8 +385,11 @@ impl Hub {
         if entered.is_empty() && left.is_empty() && !resync {
             return;
         }
+        let Some(segment) = self.tracked.get(key).map(|t| t.segment.clone()) else {
+            return;
+        };
         let event = MembershipEvent {
-            segment: segment.to_string(),
+            segment,
             entered,
             left,
             at: self.now,
@@ -362,7 +397,8 @@ impl Hub {
             resync,
         };
         self.next_seq += 1;
-        self.pending.push_back((commit, Arc::new(event)));
+        self.pending
+            .push_back((commit, key.to_string(), Arc::new(event)));
         if commit <= self.durable {
             self.release(self.durable);
         }
@@ -374,20 +410,20 @@ impl Hub {
         while self
             .pending
             .front()
-            .is_some_and(|(c, _)| *c <= self.durable)
+            .is_some_and(|(c, _, _)| *c <= self.durable)
         {
-            let Some((_, event)) = self.pending.pop_front() else {
+            let Some((_, key, event)) = self.pending.pop_front() else {
                 break;
             };
-            self.deliver(&event);
-            self.keep(event);
+            self.deliver(&key, &event);
+            self.keep(key, event);
         }
     }
 
-    fn deliver(&mut self, event: &MembershipEvent) {
+    fn deliver(&mut self, key: &str, event: &MembershipEvent) {
         let mut ended = Vec::new();
         for (id, subscriber) in &mut self.subscribers {
-            if subscriber.segments.contains(&event.segment) && !(subscriber.deliver)(event) {
+            if subscriber.segments.contains(key) && !(subscriber.deliver)(event) {
                 ended.push(*id);
             }
         }
@@ -396,16 +432,24 @@ impl Hub {
         }
     }
 
-    fn keep(&mut self, event: Arc<MembershipEvent>) {
+    fn keep(&mut self, key: String, event: Arc<MembershipEvent>) {
         self.history_identities += event.entered.len() + event.left.len();
-        self.history.push_back(event);
+        self.history.push_back((key, event));
         while self.history.len() > HISTORY_EVENTS || self.history_identities > HISTORY_IDENTITIES {
-            let Some(old) = self.history.pop_front() else {
+            let Some((_, old)) = self.history.pop_front() else {
                 break;
             };
             self.history_identities -= old.entered.len() + old.left.len();
             self.history_floor = old.seq;
         }
+    }
+}
+
+/// The tracked key of a saved segment as `scope` sees it.
+fn key(name: &str, scope: &Scope) -> String {
+    match scope.is_everything() {
+        true => name.to_string(),
+        false => format!("{name}\u{1f}{scope:?}"),
     }
 }
 

@@ -462,10 +462,23 @@ impl Engine {
         now: Seconds,
         deliver: Deliver,
     ) -> Result<u64, Error> {
+        self.subscribe_in(segments, after, now, &Scope::everything(), deliver)
+    }
+
+    /// [`Engine::subscribe_with`] for a caller confined to `scope`: the members it sees
+    /// are the segment's within the scope, so its events name no other contact.
+    pub fn subscribe_in(
+        &self,
+        segments: &[String],
+        after: Option<u64>,
+        now: Seconds,
+        scope: &Scope,
+        deliver: Deliver,
+    ) -> Result<u64, Error> {
         let _writer = self.writer();
         let state = self.state_read();
         let mut hub = membership::lock(&self.membership);
-        hub.subscribe(&state, segments, after, now, self.tz, deliver)
+        hub.subscribe(&state, segments, after, now, self.tz, scope, deliver)
     }
 
     /// Ends a subscription made by [`Engine::subscribe_with`].

@@ -1,5 +1,5 @@
 //! `GET /membership`: a saved segment's entered and left contacts as Server-Sent Events,
-//! from the library's subscription (`Engine::subscribe_with`), resumable with
+//! from the library's subscription (`Engine::subscribe_in`, within the key's scope), resumable with
 //! `Last-Event-ID`; and the tick that moves the tracker's clock.
 
 use std::convert::Infallible;
@@ -37,11 +37,6 @@ pub async fn membership(
     Query(query): Query<MembershipQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let grant = caller.may(Action::Read)?.clone();
-    if !grant.scope.is_everything() {
-        return Err(ApiError::from(reach::Error::Forbidden(
-            "membership events are for keys that reach every contact".into(),
-        )));
-    }
     let names: Vec<String> = (query.segments.split(','))
         .map(|s| s.trim().trim_start_matches('@').to_string())
         .filter(|s| !s.is_empty())
@@ -67,7 +62,7 @@ pub async fn membership(
             let deliver =
                 Box::new(move |event: &MembershipEvent| sender.send(event.clone()).is_ok());
             app.engine
-                .subscribe_with(&names, after, app.clock(), deliver)
+                .subscribe_in(&names, after, app.clock(), &grant.scope, deliver)
         })
         .await?;
     let (forward, events) = tokio::sync::mpsc::channel::<MembershipEvent>(64);

@@ -9,15 +9,16 @@ use proptest::prelude::*;
 use reach::model::{Contact, Event, EventKind, OptOuts, Seconds};
 use reach::plan::Clock;
 use reach::syntax::parse;
-use reach::{Edit, Engine, Identity, MembershipEvent, Target};
+use reach::{Edit, Engine, Identity, MembershipEvent, Scope, Target};
 
 use crate::Rng;
 use crate::oracle::{NOW, eval, population, random_contact, segment};
 
 type Members = BTreeSet<Identity>;
 
-/// The members of `text` by the oracle: every live contact evaluated row by row.
-fn oracle_members(engine: &Engine, text: &str, now: Seconds) -> Members {
+/// The members of `text` by the oracle: every live contact evaluated row by row, within
+/// `scope`.
+fn oracle_members(engine: &Engine, text: &str, now: Seconds, scope: &Scope) -> Members {
     let expr = parse(text).expect("generated segments parse");
     let clock = Clock {
         now,
@@ -27,8 +28,18 @@ fn oracle_members(engine: &Engine, text: &str, now: Seconds) -> Members {
     let store = view.store();
     (store.contacts(store.live()).into_iter())
         .filter(|c| expr.as_ref().is_none_or(|e| eval(e, c, clock)))
+        .filter(|c| reached_at(scope, c, clock))
         .map(|c| Identity::new(c.channel, &c.account, &c.external_id))
         .collect()
+}
+
+/// Whether `scope` reaches `c` at `clock` (its accounts, and its segments row by row).
+fn reached_at(scope: &Scope, c: &Contact, clock: Clock) -> bool {
+    let matches = |text: &String| {
+        let expr = parse(text).expect("generated segments parse");
+        expr.as_ref().is_none_or(|e| eval(e, c, clock))
+    };
+    scope.reaches_account(&c.account) && scope.segments.iter().all(matches)
 }
 
 fn live_identity(engine: &Engine, rng: &mut Rng) -> Option<Identity> {
@@ -109,6 +120,10 @@ fn apply(members: &mut Members, event: &MembershipEvent) {
 }
 
 fn check(seed: u64, text: &str) -> Result<(), TestCaseError> {
+    check_in(seed, text, &Scope::everything())
+}
+
+fn check_in(seed: u64, text: &str, scope: &Scope) -> Result<(), TestCaseError> {
     let (store, _) = population(seed, 150);
     let engine = Engine::in_memory_with(store);
     let save = Edit::SaveSegment {
@@ -117,29 +132,28 @@ fn check(seed: u64, text: &str) -> Result<(), TestCaseError> {
     };
     engine.commit(save, NOW).expect("saves");
     let watched = vec!["watched".to_string()];
-    let subscription = engine.subscribe(&watched, None, NOW).expect("subscribes");
-    let mut members = oracle_members(&engine, text, NOW);
+    let (deliver, events) = channel();
+    engine
+        .subscribe_in(&watched, None, NOW, scope, deliver)
+        .expect("subscribes");
+    let mut members = oracle_members(&engine, text, NOW, scope);
     let (mut rng, mut now, mut serial) = (Rng(seed), NOW, 0);
     let mut seen: Vec<MembershipEvent> = Vec::new();
     for _ in 0..25 {
         now = step(&engine, &mut rng, now, &mut serial);
-        for event in subscription.events.try_iter() {
+        for event in events.try_iter() {
             prop_assert!(seen.last().is_none_or(|e| e.seq < event.seq), "seq rises");
             apply(&mut members, &event);
             seen.push(event);
         }
-        prop_assert_eq!(
-            &members,
-            &oracle_members(&engine, text, now),
-            "segment {}",
-            text
-        );
+        let want = oracle_members(&engine, text, now, scope);
+        prop_assert_eq!(&members, &want, "segment {} in {:?}", text, scope);
     }
     if let Some(middle) = seen.get(seen.len() / 2) {
-        let again = engine
-            .subscribe(&watched, Some(middle.seq), now)
-            .expect("resumes");
-        let replayed: Vec<MembershipEvent> = again.events.try_iter().collect();
+        let (deliver, again) = channel();
+        let resumed = engine.subscribe_in(&watched, Some(middle.seq), now, scope, deliver);
+        resumed.expect("resumes");
+        let replayed: Vec<MembershipEvent> = again.try_iter().collect();
         let missed: Vec<MembershipEvent> = seen
             .iter()
             .filter(|e| e.seq > middle.seq)
@@ -157,6 +171,28 @@ proptest! {
     fn events_follow_the_oracle_through_changes_and_clock_moves(seed in any::<u64>(), text in segment()) {
         check(seed, &text)?;
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 60, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_scoped_subscriber_sees_the_members_within_its_scope(
+        seed in any::<u64>(), text in segment(), scope in crate::scope::scope()
+    ) {
+        check_in(seed, &text, &scope)?;
+    }
+}
+
+/// Deliveries into a channel (what `Engine::subscribe` does, with a scope).
+fn channel() -> (
+    reach::engine::Deliver,
+    std::sync::mpsc::Receiver<MembershipEvent>,
+) {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let deliver: reach::engine::Deliver =
+        Box::new(move |e: &MembershipEvent| sender.send(e.clone()).is_ok());
+    (deliver, receiver)
 }
 
 #[test]

@@ -23,7 +23,7 @@ const ACCOUNTS: &[&str] = &[
     "shop",
 ];
 
-fn scope() -> impl Strategy<Value = Scope> {
+pub fn scope() -> impl Strategy<Value = Scope> {
     let accounts = prop::sample::subsequence(ACCOUNTS.to_vec(), 1..4);
     let confined = prop_oneof![Just(None), segment().prop_map(Some)];
     (prop::bool::ANY, accounts, confined).prop_map(|(all, accounts, segment)| {
@@ -42,7 +42,7 @@ fn matches(text: &str, c: &Contact) -> bool {
     expr.as_ref().is_none_or(|e| eval(e, c, clock))
 }
 
-fn reached(scope: &Scope, c: &Contact) -> bool {
+pub fn reached(scope: &Scope, c: &Contact) -> bool {
     scope.reaches_account(&c.account) && scope.segments.iter().all(|s| matches(s, c))
 }
 
