@@ -123,6 +123,11 @@ pub(super) fn lock(hub: &Mutex<Hub>) -> MutexGuard<'_, Hub> {
 }
 
 impl Hub {
+    /// Sets the time zone dates without an offset are read at.
+    pub(super) fn set_tz(&mut self, tz: chrono::FixedOffset) {
+        self.tz = Some(tz);
+    }
+
     fn tz(&self) -> chrono::FixedOffset {
         self.tz.unwrap_or_else(super::state::utc)
     }
@@ -140,11 +145,9 @@ impl Hub {
         segments: &[String],
         after: Option<u64>,
         now: Seconds,
-        tz: chrono::FixedOffset,
         scope: &Scope,
         mut deliver: Deliver,
     ) -> Result<u64, Error> {
-        self.tz = Some(tz);
         for name in segments {
             if !state.saved.contains_key(name) {
                 return Err(Error::NotFound(format!(

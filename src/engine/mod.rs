@@ -478,7 +478,8 @@ impl Engine {
         let _writer = self.writer();
         let state = self.state_read();
         let mut hub = membership::lock(&self.membership);
-        hub.subscribe(&state, segments, after, now, self.tz, scope, deliver)
+        hub.set_tz(self.tz);
+        hub.subscribe(&state, segments, after, now, scope, deliver)
     }
 
     /// Ends a subscription made by [`Engine::subscribe_with`].
