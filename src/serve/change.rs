@@ -5,7 +5,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use reach::access::Action;
@@ -15,15 +15,17 @@ use tokio_stream::StreamExt;
 use utoipa::{IntoParams, ToSchema};
 
 use super::app::App;
-use super::auth::Caller;
-use super::error::{ApiError, ErrorBody};
+use super::auth::{BytesBody, Caller, QueryParams};
+use super::error::{ApiError, BodyErrors, PlainErrors};
 use super::query::ChannelWriter;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     /// `all_or_nothing` (default): a bad row refuses the file; `reject`: the good rows
     /// are imported and the bad ones listed.
+    #[param(value_type = Option<super::openapi::ImportMode>, inline)]
     pub mode: Option<String>,
 }
 
@@ -41,12 +43,12 @@ pub struct ImportAnswer {
 
 #[utoipa::path(post, path = "/import", tag = "change", params(ImportQuery),
     request_body(content = String, content_type = "text/csv", description = "contacts as CSV (csv-format.md)"),
-    responses((status = 200, body = ImportAnswer), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = ImportAnswer), BodyErrors))]
 pub async fn import(
     State(app): State<Arc<App>>,
     caller: Caller,
-    Query(query): Query<ImportQuery>,
-    body: Bytes,
+    QueryParams(query): QueryParams<ImportQuery>,
+    BytesBody(body): BytesBody,
 ) -> Result<axum::Json<ImportAnswer>, ApiError> {
     let grant = caller.may(Action::Change)?.clone();
     let reject = match query.mode.as_deref() {
@@ -86,7 +88,7 @@ pub async fn import(
 #[utoipa::path(post, path = "/changes", tag = "change",
     request_body(content = String, content_type = "application/x-ndjson", description = "JSON Lines of changes (changes.md)"),
     responses((status = 200, description = "one acknowledgement per line, in order, each once durable", content_type = "application/x-ndjson", body = String),
-        (status = "4XX", body = ErrorBody)))]
+        PlainErrors))]
 pub async fn changes(
     State(app): State<Arc<App>>,
     caller: Caller,

@@ -86,3 +86,74 @@ impl IntoResponse for ApiError {
         (self.status, Json(ErrorBody { error: self.body })).into_response()
     }
 }
+
+/// What each error status means, for the document.
+fn meaning(status: u16) -> &'static str {
+    match status {
+        400 => "a malformed request: its JSON, content type, parameters or segment",
+        401 => "no key, or an unknown, revoked or expired one",
+        403 => "the key may not do this, or not reach these contacts",
+        404 => "no such thing",
+        409 => "a conflict: a job id used before, a job that has ended, a refusal",
+        413 => "the body is larger than the server's limit",
+        500 => "a failure of reach or its system (never a malformed request)",
+        503 => "the server is shutting down, or busy",
+        _ => "an error",
+    }
+}
+
+/// The error answers with `statuses`, each an `ErrorBody`.
+fn error_responses(
+    statuses: &[u16],
+) -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    statuses
+        .iter()
+        .map(|status| {
+            let content = ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build();
+            let response = ResponseBuilder::new()
+                .description(meaning(*status))
+                .content("application/json", content)
+                .build();
+            (status.to_string(), response.into())
+        })
+        .collect()
+}
+
+/// Named sets of error answers for the handlers' annotations
+/// (`responses((status = 200, …), BodyErrors)`): each lists the statuses its operations
+/// can answer, so that the document holds every real answer and no other.
+macro_rules! error_sets {
+    ($($(#[$doc:meta])* $name:ident = [$($status:literal),*];)*) => {$(
+        $(#[$doc])*
+        pub struct $name;
+
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> std::collections::BTreeMap<
+                String,
+                utoipa::openapi::RefOr<utoipa::openapi::Response>,
+            > {
+                error_responses(&[$($status),*])
+            }
+        }
+    )*};
+}
+
+error_sets! {
+    /// A read with no body or parameters.
+    PlainErrors = [401, 403, 500, 503];
+    /// A request with a JSON body (or a CSV, or parameters).
+    BodyErrors = [400, 401, 403, 413, 500, 503];
+    /// A request with query parameters.
+    QueryErrors = [400, 401, 403, 500, 503];
+    /// A request with a body or parameters naming something that may not exist.
+    BodyLookupErrors = [400, 401, 403, 404, 413, 500, 503];
+    /// A request naming something that may not exist, with its name in the path.
+    LookupErrors = [400, 401, 403, 404, 500, 503];
+    /// A broadcast: its body, and a used id or a refusal.
+    BroadcastErrors = [400, 401, 403, 409, 413, 500, 503];
+    /// A job's action: no such job, or one that has ended.
+    JobErrors = [400, 401, 403, 404, 409, 500, 503];
+}

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use reach::MembershipEvent;
@@ -16,10 +16,11 @@ use tokio_stream::{Stream, StreamExt};
 use utoipa::IntoParams;
 
 use super::app::App;
-use super::auth::Caller;
-use super::error::{ApiError, ErrorBody};
+use super::auth::{Caller, QueryParams};
+use super::error::{ApiError, LookupErrors};
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MembershipQuery {
     /// Saved segment names, comma-separated.
@@ -29,12 +30,12 @@ pub struct MembershipQuery {
 #[utoipa::path(get, path = "/membership", tag = "read", params(MembershipQuery,
         ("Last-Event-ID" = Option<String>, Header, description = "the last `seq` seen: what came after it comes first")),
     responses((status = 200, description = "events `{segment, entered, left, at, seq}` (or `{segment, resync: true}`)", content_type = "text/event-stream", body = String),
-        (status = "4XX", body = ErrorBody)))]
+        LookupErrors))]
 pub async fn membership(
     State(app): State<Arc<App>>,
     caller: Caller,
     headers: HeaderMap,
-    Query(query): Query<MembershipQuery>,
+    QueryParams(query): QueryParams<MembershipQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let grant = caller.may(Action::Read)?.clone();
     let names: Vec<String> = (query.segments.split(','))

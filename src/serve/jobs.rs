@@ -5,7 +5,7 @@
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use reach::access::Action;
 use reach::broadcast::{self, AudienceSource, Report, Request, Run};
@@ -17,8 +17,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::app::App;
-use super::auth::{Caller, JsonBody};
-use super::error::{ApiError, ErrorBody};
+use super::auth::{Caller, JsonBody, PathParams};
+use super::error::{ApiError, BroadcastErrors, JobErrors, LookupErrors, PlainErrors};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -26,6 +26,7 @@ pub struct BroadcastRequest {
     /// The audience.
     pub segment: String,
     /// broadcast, site_marketing, cart, welcome or bot.
+    #[schema(schema_with = super::openapi::kind_schema)]
     pub kind: String,
     /// The message; `{{name|friend}}` and the like are filled per contact.
     pub text: String,
@@ -51,7 +52,7 @@ pub struct BroadcastRequest {
 #[utoipa::path(post, path = "/broadcasts", tag = "broadcast", request_body = BroadcastRequest,
     responses((status = 200, description = "a dry run's preview", body = Object),
         (status = 202, description = "the job, sending", body = Object),
-        (status = "4XX", body = ErrorBody)))]
+        BroadcastErrors))]
 pub async fn start(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -173,7 +174,7 @@ fn background(app: &Arc<App>, id: String, options: Options, resuming: bool) {
 }
 
 #[utoipa::path(get, path = "/broadcasts", tag = "broadcast",
-    responses((status = 200, description = "every job's report, newest first", body = Vec<Object>), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, description = "every job's report, newest first", body = Vec<Object>), PlainErrors))]
 pub async fn jobs(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -194,11 +195,11 @@ pub async fn jobs(
 }
 
 #[utoipa::path(get, path = "/broadcasts/{id}", tag = "broadcast", params(("id" = String, Path)),
-    responses((status = 200, body = Object), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = Object), LookupErrors))]
 pub async fn job(
     State(app): State<Arc<App>>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.may(Action::Read)?;
     app.run(move |app| Ok(broadcast::report(&app.engine, &id)?.json()))
@@ -207,11 +208,11 @@ pub async fn job(
 }
 
 #[utoipa::path(post, path = "/broadcasts/{id}/resume", tag = "broadcast", params(("id" = String, Path)),
-    responses((status = 202, body = Object), (status = "4XX", body = ErrorBody)))]
+    responses((status = 202, body = Object), JobErrors))]
 pub async fn resume(
     State(app): State<Arc<App>>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
     caller.may(Action::Broadcast)?;
     app.run(move |app| {
@@ -238,11 +239,11 @@ pub async fn resume(
 }
 
 #[utoipa::path(post, path = "/broadcasts/{id}/cancel", tag = "broadcast", params(("id" = String, Path)),
-    responses((status = 200, body = Object), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = Object), JobErrors))]
 pub async fn cancel(
     State(app): State<Arc<App>>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.may(Action::Broadcast)?;
     app.run(move |app| Ok(broadcast::cancel(&app.engine, &id, app.clock())?.json()))

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use reach::Error;
 use reach::access::{Action, Grant, KeySpec};
@@ -14,14 +14,14 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::app::App;
-use super::auth::{Caller, JsonBody};
-use super::error::{ApiError, ErrorBody};
+use super::auth::{Caller, JsonBody, PathParams};
+use super::error::{ApiError, BodyErrors, LookupErrors, PlainErrors};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyRequest {
     /// Any of read, change, broadcast, keys.
-    #[schema(value_type = Vec<String>)]
+    #[schema(schema_with = super::openapi::actions_schema)]
     pub actions: Vec<Action>,
     /// Account ids it reaches, or ["*"].
     pub accounts: Vec<String>,
@@ -31,8 +31,8 @@ pub struct KeyRequest {
     pub expires_at: Option<String>,
 }
 
-#[utoipa::path(post, path = "/keys", tag = "keys", request_body = KeyRequest,
-    responses((status = 201, description = "the key, with its value shown this once", body = Object), (status = "4XX", body = ErrorBody)))]
+#[utoipa::path(post, path = "/keys", tag = "keys", operation_id = "create_key", request_body = KeyRequest,
+    responses((status = 201, description = "the key, with its value shown this once", body = Object), BodyErrors))]
 pub async fn create(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -100,8 +100,8 @@ fn no_wider(maker: &Grant, spec: &KeySpec) -> Result<(), ApiError> {
     Ok(())
 }
 
-#[utoipa::path(get, path = "/keys", tag = "keys",
-    responses((status = 200, description = "every key (never a value)", body = Vec<Object>), (status = "4XX", body = ErrorBody)))]
+#[utoipa::path(get, path = "/keys", tag = "keys", operation_id = "list_keys",
+    responses((status = 200, description = "every key (never a value)", body = Vec<Object>), PlainErrors))]
 pub async fn list(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -113,12 +113,12 @@ pub async fn list(
     ))
 }
 
-#[utoipa::path(delete, path = "/keys/{id}", tag = "keys", params(("id" = String, Path)),
-    responses((status = 204, description = "revoked"), (status = "4XX", body = ErrorBody)))]
+#[utoipa::path(delete, path = "/keys/{id}", tag = "keys", operation_id = "revoke_key", params(("id" = String, Path)),
+    responses((status = 204, description = "revoked"), LookupErrors))]
 pub async fn revoke(
     State(app): State<Arc<App>>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.may(Action::Keys)?;
     app.run(move |app| {

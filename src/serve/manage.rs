@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use reach::access::{Action, Grant};
 use reach::engine::View;
 use reach::model::json::{contact_json, status};
@@ -15,8 +15,10 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::app::App;
-use super::auth::{Caller, JsonBody};
-use super::error::{ApiError, ErrorBody};
+use super::auth::{Caller, JsonBody, PathParams, QueryParams};
+use super::error::{
+    ApiError, BodyErrors, BodyLookupErrors, LookupErrors, PlainErrors, QueryErrors,
+};
 use super::query::{IdentityBody, identity};
 
 /// The rows the grant reaches now.
@@ -24,14 +26,28 @@ fn reached(app: &App, view: &View<'_>, grant: &Grant) -> Result<RoaringBitmap, E
     view.reach(&grant.scope, app.clock())
 }
 
+/// A contact's identity in a path.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ContactPath {
+    #[param(value_type = super::openapi::ChannelName, inline)]
+    pub channel: String,
+    pub account: String,
+    pub external_id: String,
+}
+
 #[utoipa::path(get, path = "/contacts/{channel}/{account}/{external_id}", tag = "read",
-    params(("channel" = String, Path), ("account" = String, Path), ("external_id" = String, Path)),
+    params(ContactPath),
     responses((status = 200, description = "the contact's card: every field, `status`, `saved_segments`", body = Object),
-        (status = "4XX", body = ErrorBody)))]
+        LookupErrors))]
 pub async fn contact(
     State(app): State<Arc<App>>,
     caller: Caller,
-    Path((channel, account, external_id)): Path<(String, String, String)>,
+    PathParams(ContactPath {
+        channel,
+        account,
+        external_id,
+    }): PathParams<ContactPath>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let grant = caller.may(Action::Read)?.clone();
     let id = identity(&IdentityBody {
@@ -88,11 +104,13 @@ fn card(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TagQuery {
     /// Part of a tag's name (any case).
     pub search: Option<String>,
     /// `count`, `created` (default) or `name`, descending; `-count` etc. ascending.
+    #[param(value_type = Option<super::openapi::TagSort>, inline)]
     pub sort: Option<String>,
     /// From 1.
     pub page: Option<usize>,
@@ -118,11 +136,11 @@ pub struct TagPage {
 }
 
 #[utoipa::path(get, path = "/tags", tag = "read", params(TagQuery),
-    responses((status = 200, body = TagPage), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = TagPage), QueryErrors))]
 pub async fn tags(
     State(app): State<Arc<App>>,
     caller: Caller,
-    Query(query): Query<TagQuery>,
+    QueryParams(query): QueryParams<TagQuery>,
 ) -> Result<axum::Json<TagPage>, ApiError> {
     let grant = caller.may(Action::Read)?.clone();
     let size = query.page_size.unwrap_or(20);
@@ -203,7 +221,7 @@ pub struct Changed {
 }
 
 #[utoipa::path(post, path = "/tags", tag = "change", request_body = TagsBody,
-    responses((status = 200, body = Changed), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = Changed), BodyErrors))]
 pub async fn create_tags(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -223,7 +241,7 @@ pub async fn create_tags(
 }
 
 #[utoipa::path(delete, path = "/tags", tag = "change", request_body = TagsBody,
-    responses((status = 200, body = Changed), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = Changed), BodyLookupErrors))]
 pub async fn delete_tags(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -264,7 +282,7 @@ pub struct SavedSegment {
 }
 
 #[utoipa::path(get, path = "/segments", tag = "read",
-    responses((status = 200, body = Vec<SavedSegment>), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = Vec<SavedSegment>), PlainErrors))]
 pub async fn segments(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -305,11 +323,11 @@ pub struct SegmentBody {
 
 #[utoipa::path(put, path = "/segments/{name}", tag = "change", request_body = SegmentBody,
     params(("name" = String, Path)),
-    responses((status = 200, body = SavedSegment), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = SavedSegment), BodyErrors))]
 pub async fn save_segment(
     State(app): State<Arc<App>>,
     caller: Caller,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<SegmentBody>,
 ) -> Result<axum::Json<SavedSegment>, ApiError> {
     let grant = caller.may(Action::Change)?.clone();
@@ -327,11 +345,11 @@ pub async fn save_segment(
 }
 
 #[utoipa::path(delete, path = "/segments/{name}", tag = "change", params(("name" = String, Path)),
-    responses((status = 200, body = Changed), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = Changed), LookupErrors))]
 pub async fn forget_segment(
     State(app): State<Arc<App>>,
     caller: Caller,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
 ) -> Result<axum::Json<Changed>, ApiError> {
     let grant = caller.may(Action::Change)?.clone();
     app.run(move |app| {
@@ -353,7 +371,7 @@ pub struct QuotaEntry {
 }
 
 #[utoipa::path(get, path = "/quota", tag = "read",
-    responses((status = 200, body = Vec<QuotaEntry>), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = Vec<QuotaEntry>), PlainErrors))]
 pub async fn quotas(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -391,11 +409,11 @@ pub struct QuotaBody {
 
 #[utoipa::path(put, path = "/quota/{account}", tag = "change", request_body = QuotaBody,
     params(("account" = String, Path)),
-    responses((status = 200, body = QuotaEntry), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = QuotaEntry), BodyLookupErrors))]
 pub async fn set_quota(
     State(app): State<Arc<App>>,
     caller: Caller,
-    Path(account): Path<String>,
+    PathParams(account): PathParams<String>,
     JsonBody(body): JsonBody<QuotaBody>,
 ) -> Result<axum::Json<QuotaEntry>, ApiError> {
     let grant = caller.may(Action::Change)?.clone();

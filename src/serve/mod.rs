@@ -90,7 +90,31 @@ async fn serve(app: Arc<App>, options: &Options) -> Result<(), Error> {
 /// Every route, from the annotated handlers (so the document lists exactly them).
 pub fn router(app: Arc<App>) -> Router {
     let (router, _) = openapi::routes().split_for_parts();
-    router.with_state(app)
+    router
+        .fallback(no_such_path)
+        .method_not_allowed_fallback(no_such_method)
+        .with_state(app)
+}
+
+/// A path the API does not have: a 404 of the API's error shape (not axum's empty one).
+async fn no_such_path(uri: axum::http::Uri) -> error::ApiError {
+    error::ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "not_found",
+        format!("there is no {}: /openapi.json lists every path", uri.path()),
+    )
+}
+
+/// A method the path does not answer: a 405 of the API's error shape.
+async fn no_such_method(method: axum::http::Method, uri: axum::http::Uri) -> error::ApiError {
+    error::ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "usage",
+        format!(
+            "{} does not answer {method}: /openapi.json lists its methods",
+            uri.path()
+        ),
+    )
 }
 
 /// Resolves on SIGTERM or SIGINT, after marking the app as stopping (new requests get

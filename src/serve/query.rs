@@ -21,7 +21,7 @@ use utoipa::ToSchema;
 
 use super::app::App;
 use super::auth::{Caller, JsonBody};
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, BodyErrors};
 
 /// The most contacts one page of `POST /list` gives.
 const MAX_PAGE: usize = 1_000;
@@ -69,7 +69,7 @@ pub fn with_segment<T>(
 }
 
 #[utoipa::path(post, path = "/count", tag = "query", request_body = CountRequest,
-    responses((status = 200, body = CountAnswer), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = CountAnswer), BodyErrors))]
 pub async fn count(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -97,6 +97,7 @@ pub async fn count(
 #[derive(Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityBody {
+    #[schema(schema_with = super::openapi::channel_schema)]
     pub channel: String,
     pub account: String,
     pub external_id: String,
@@ -127,7 +128,7 @@ pub struct ListAnswer {
 }
 
 #[utoipa::path(post, path = "/list", tag = "query", request_body = ListRequest,
-    responses((status = 200, body = ListAnswer), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = ListAnswer), BodyErrors))]
 pub async fn list(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -216,7 +217,7 @@ pub struct ExplainAnswer {
 }
 
 #[utoipa::path(post, path = "/explain", tag = "query", request_body = ExplainRequest,
-    responses((status = 200, body = ExplainAnswer), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = ExplainAnswer), BodyErrors))]
 pub async fn explain(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -270,7 +271,7 @@ pub struct ExportRequest {
 
 #[utoipa::path(post, path = "/export", tag = "query", request_body = ExportRequest,
     responses((status = 200, description = "the contacts as CSV (csv-format.md), streamed", content_type = "text/csv", body = String),
-        (status = "4XX", body = ErrorBody)))]
+        BodyErrors))]
 pub async fn export(
     State(app): State<Arc<App>>,
     caller: Caller,

@@ -19,6 +19,7 @@ mod printed;
 mod repl;
 mod scope;
 mod serve;
+mod serve_schema;
 mod snapshot;
 mod sql;
 mod store;
