@@ -376,10 +376,14 @@ impl Engine {
             results.insert(0, Err(e));
             return results;
         }
+        // Readers wait once for a round, not once per change (under `sync` each change
+        // is flushed before memory changes, and readers should not wait for the disk).
+        let mut round = (writer.durability != Durability::Sync).then(|| self.state_write());
         let mut results: Vec<Result<Committed, Error>> = edits
             .into_iter()
-            .map(|edit| self.commit_one(&mut writer, edit, now, scope))
+            .map(|edit| self.commit_one(&mut writer, &mut round, edit, now, scope))
             .collect();
+        drop(round);
         let last = results.iter().flatten().map(|c| c.seq).max().unwrap_or(0);
         let outcome = self.finish(writer, last);
         if let Err(e) = outcome {
@@ -424,7 +428,8 @@ impl Engine {
         let committed = match staged {
             Ok((staged, base)) => {
                 let summary = staged.summary.clone();
-                self.commit_one(&mut writer, Edit::Import { staged, base }, now, scope)
+                let edit = Edit::Import { staged, base };
+                self.commit_one(&mut writer, &mut None, edit, now, scope)
                     .map(|c| (summary, c.seq))
             }
             Err(e) => Err(Error::Import(e)),
@@ -630,24 +635,27 @@ impl Engine {
         Ok(())
     }
 
-    /// Resolves, checks, logs and applies one edit (the writer is held).
-    fn commit_one(
-        &self,
+    /// Resolves, checks, logs and applies one edit (the writer is held; `round`, if
+    /// given, is the state locked for the whole round).
+    fn commit_one<'e>(
+        &'e self,
         writer: &mut Writer,
+        round: &mut Option<RwLockWriteGuard<'e, State>>,
         edit: Edit,
         now: Seconds,
         scope: &Scope,
     ) -> Result<Committed, Error> {
         writer.refuse_if_failed()?;
-        let resolved = {
-            let state = self.state_read();
+        let resolved = self.reading(round, |state| {
             let clock = plan::Clock { now, tz: self.tz };
             let reach = Reach::new(scope, &state.compiler(), clock)?;
-            edit.resolve(&state, now, &reach)?
-        };
+            edit.resolve(state, now, &reach)
+        })?;
         let record = match resolved {
             Resolved::Replace(store) => {
                 let created = store.len();
+                // A checkpoint takes the state's lock itself.
+                *round = None;
                 self.checkpoint(writer, Some(*store))?;
                 let applied = Applied {
                     created,
@@ -660,10 +668,9 @@ impl Engine {
             }
             Resolved::Record(record) => record,
         };
-        let (checked, seq) = {
-            let state = self.state_read();
-            (state.check(&record)?, state.seq + 1)
-        };
+        let (checked, seq) = self.reading(round, |state| {
+            Ok::<_, Error>((state.check(&record)?, state.seq + 1))
+        })?;
         let sync = writer.durability == Durability::Sync;
         if let Some(active) = writer.active() {
             active.log.append(seq, &record.encode()?);
@@ -678,7 +685,10 @@ impl Engine {
             }
             self.written.store(seq, Ordering::Release);
         }
-        let applied = self.state_write().write(&record, checked, seq);
+        let applied = match round.as_deref_mut() {
+            Some(state) => state.write(&record, checked, seq),
+            None => self.state_write().write(&record, checked, seq),
+        };
         let applied = match applied {
             Ok(applied) => applied,
             Err(e) => {
@@ -686,23 +696,34 @@ impl Engine {
                 return Err(e);
             }
         };
-        self.observe(&record, &applied, seq);
+        self.reading(round, |state| self.observe(state, &record, &applied, seq));
         Ok(Committed { applied, seq })
+    }
+
+    /// Runs `f` on the state: the round's, or read now.
+    fn reading<T>(
+        &self,
+        round: &Option<RwLockWriteGuard<'_, State>>,
+        f: impl FnOnce(&State) -> T,
+    ) -> T {
+        match round.as_deref() {
+            Some(state) => f(state),
+            None => f(&self.state_read()),
+        }
     }
 
     /// Tells the membership tracker what commit `seq` did (its events wait until it is
     /// durable).
-    fn observe(&self, record: &Record, applied: &Applied, seq: u64) {
-        let state = self.state_read();
+    fn observe(&self, state: &State, record: &Record, applied: &Applied, seq: u64) {
         let mut hub = membership::lock(&self.membership);
         if hub.is_idle() {
             return;
         }
         match record {
             Record::SaveSegment { .. } | Record::ForgetSegment { .. } => {
-                hub.after_definition(&state, seq)
+                hub.after_definition(state, seq)
             }
-            _ => hub.after_change(&state, applied, seq),
+            _ => hub.after_change(state, applied, seq),
         }
     }
 

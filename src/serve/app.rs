@@ -95,6 +95,32 @@ impl App {
         }
     }
 
+    /// Runs a read on the library's worker threads (rayon's), where a count's own
+    /// parallel steps run too: reads queue there in order rather than crowding the
+    /// cores from many threads at once. Writes (which wait for the disk) use
+    /// [`App::run`].
+    pub async fn query<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&Arc<App>) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        if self.is_stopping() {
+            return Err(ApiError::stopping());
+        }
+        let app = Arc::clone(self);
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        rayon::spawn(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&app)));
+            let _ = answer.send(result);
+        });
+        match answered.await {
+            Ok(Ok(result)) => result.map_err(ApiError::from),
+            _ => Err(ApiError::from(Error::Internal {
+                message: "a request's work failed".into(),
+                source: None,
+            })),
+        }
+    }
+
     /// Keeps a background broadcast's thread, to wait for it when stopping.
     pub fn keep_sender(&self, handle: JoinHandle<()>) {
         let mut senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());

@@ -64,6 +64,15 @@ pub async fn start(
         false => caller.may(Action::Broadcast)?,
     }
     .clone();
+    let elsewhere = body
+        .sink
+        .as_deref()
+        .is_some_and(|s| !matches!(s, "platform" | "discard"));
+    if grant.key.is_some() && !dry && (elsewhere || body.channels.is_some()) {
+        return Err(ApiError::from(Error::Forbidden(
+            "only the master key names an outbox, a webhook or a channels file: a key sends through the data directory's channels file".into(),
+        )));
+    }
     let (status, report) = app
         .run(move |app| {
             let now = app.now(body.now.as_deref())?;
@@ -180,7 +189,7 @@ pub async fn jobs(
     caller: Caller,
 ) -> Result<axum::Json<Vec<Value>>, ApiError> {
     caller.may(Action::Read)?;
-    app.run(|app| {
+    app.query(|app| {
         let view = app.engine.read();
         let mut jobs: Vec<_> = view.jobs().values().collect();
         jobs.sort_by(|a, b| {
@@ -202,7 +211,7 @@ pub async fn job(
     PathParams(id): PathParams<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.may(Action::Read)?;
-    app.run(move |app| Ok(broadcast::report(&app.engine, &id)?.json()))
+    app.query(move |app| Ok(broadcast::report(&app.engine, &id)?.json()))
         .await
         .map(axum::Json)
 }

@@ -56,7 +56,7 @@ pub async fn contact(
         external_id,
     })?;
     let card = app
-        .run(move |app| {
+        .query(move |app| {
             let view = app.engine.read();
             let row = view.store().find(id.channel, &id.account, &id.external_id);
             let reach = reached(app, &view, &grant)?;
@@ -161,7 +161,7 @@ pub async fn tags(
         )));
     }
     let answer = app
-        .run(move |app| {
+        .query(move |app| {
             let view = app.engine.read();
             let reach = reached(app, &view, &grant)?;
             let search = query.search.map(|s| s.to_lowercase());
@@ -288,7 +288,7 @@ pub async fn segments(
     caller: Caller,
 ) -> Result<axum::Json<Vec<SavedSegment>>, ApiError> {
     let grant = caller.may(Action::Read)?.clone();
-    app.run(move |app| {
+    app.query(move |app| {
         let view = app.engine.read();
         let saved = view.saved_segments().clone();
         saved
@@ -377,7 +377,7 @@ pub async fn quotas(
     caller: Caller,
 ) -> Result<axum::Json<Vec<QuotaEntry>>, ApiError> {
     let grant = caller.may(Action::Read)?.clone();
-    app.run(move |app| {
+    app.query(move |app| {
         let view = app.engine.read();
         let entries = (view.quotas().iter())
             .filter(|(account, _)| grant.scope.reaches_account(account))

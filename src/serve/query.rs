@@ -77,7 +77,7 @@ pub async fn count(
 ) -> Result<axum::Json<CountAnswer>, ApiError> {
     let grant = caller.may(Action::Read)?.clone();
     let answer = app
-        .run(move |app| {
+        .query(move |app| {
             let (now, tz) = (request.now.as_deref(), request.tz.as_deref());
             with_segment(app, &grant, &request.segment, now, tz, |view, segment| {
                 let started = Instant::now();
@@ -146,7 +146,7 @@ pub async fn list(
         Some(id) => Some(identity(id)?),
     };
     let answer = app
-        .run(move |app| {
+        .query(move |app| {
             let (now, tz) = (request.now.as_deref(), request.tz.as_deref());
             with_segment(app, &grant, &request.segment, now, tz, |view, segment| {
                 let rows = view.rows(&segment);
@@ -226,7 +226,7 @@ pub async fn explain(
     let grant = caller.may(Action::Read)?.clone();
     let analyze = request.analyze.unwrap_or(false);
     let answer = app
-        .run(move |app| {
+        .query(move |app| {
             let (now, tz) = (request.now.as_deref(), request.tz.as_deref());
             with_segment(app, &grant, &request.segment, now, tz, |view, segment| {
                 let node = view.explain_tree(&segment);
@@ -284,7 +284,7 @@ pub async fn export(
     };
     // The segment is checked before the answer starts, so that its error is an error.
     let rows = app
-        .run(move |app| {
+        .query(move |app| {
             let (now, tz) = (request.now.as_deref(), request.tz.as_deref());
             with_segment(app, &grant, &request.segment, now, tz, |view, segment| {
                 Ok(view.rows(&segment))

@@ -332,6 +332,22 @@ fn keys_reach_only_their_contacts_and_tokens_only_narrow() {
         401
     );
 
+    // Only the master key names where a broadcast goes.
+    let broadcaster = json!({"actions": ["broadcast"], "accounts": ["*"]});
+    let (_, sender) = call(&server, "POST", "/keys", master, Some(broadcaster));
+    let sender = sender["key"].as_str().expect("value").to_string();
+    let outside = dir.path().join("outbox.jsonl").display().to_string();
+    let elsewhere = json!({"segment": "tag:vip", "kind": "bot", "text": "x", "sink": format!("jsonl:{outside}")});
+    let (status, body) = call(
+        &server,
+        "POST",
+        "/broadcasts",
+        Some(&sender),
+        Some(elsewhere),
+    );
+    assert_eq!((status, &body["error"]["kind"]), (403, &json!("forbidden")));
+    assert!(!dir.path().join("outbox.jsonl").exists());
+
     let (status, _) = call(&server, "DELETE", &format!("/keys/{id}"), master, None);
     assert_eq!(status, 204);
     assert_eq!(
@@ -557,7 +573,27 @@ fn hostile_requests_get_clear_errors_and_change_nothing() {
     let status = |r: Result<ureq::http::Response<ureq::Body>, ureq::Error>| {
         r.expect("an answer").status().as_u16()
     };
-    assert_eq!(status(agent().post(url("/import")).send(&big[..])), 413);
+    // (Read while the body is still being sent: the answer comes as soon as the body
+    // passes the limit, before the client has sent it all.)
+    let address = server.base.trim_start_matches("http://").to_string();
+    let mut sending = std::net::TcpStream::connect(&address).expect("connects");
+    let reading = sending.try_clone().expect("clone");
+    let head = format!(
+        "POST /import HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        big.len()
+    );
+    let body = big.clone();
+    let writer = std::thread::spawn(move || {
+        let _ = sending
+            .write_all(head.as_bytes())
+            .and_then(|()| sending.write_all(&body));
+    });
+    let mut answer = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(&reading), &mut answer)
+        .expect("status line");
+    assert!(answer.contains(" 413 "), "{answer}");
+    drop(reading);
+    let _ = writer.join();
     let bad_utf8 = [
         b'{', b'"', b's', b'e', b'g', b'm', b'e', b'n', b't', b'"', b':', b'"', 0xff, 0xfe, b'"',
         b'}',

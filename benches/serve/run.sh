@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The figures of `reach serve` in BENCHMARKS.md ("reach serve"), on a data directory of
+# generated contacts:
+#
+#   cargo build --release
+#   target/release/reach gen --contacts 10000000 --seed 1 -o 10m.csv
+#   target/release/reach --data d10 import 10m.csv
+#   benches/serve/run.sh d10
+#
+# Needs wrk and python3. Prints: the server's start time to its first answer; the
+# in-process count rate of the conformance segments; the same counts over HTTP with 32
+# connections (wrk), alone and while 10,000 changes a second stream in; membership
+# event latency for 20 saved segments.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DATA=$1
+BIN=target/release/reach
+PORT=${PORT:-7790}
+URL=http://127.0.0.1:$PORT
+WORK=$(mktemp -d)
+trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
+NOW=2025-06-01T04:00:00Z
+
+tail -n +2 ../shared/conformance/cases.tsv | cut -f2 > "$WORK/segments.txt"
+python3 -c '
+import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    print(json.dumps({"segment": line.rstrip("\n"), "now": sys.argv[2], "tz": "+08:00"}))
+' "$WORK/segments.txt" "$NOW" > "$WORK/bodies.jsonl"
+
+echo "== in process: count --batch (conformance segments, 5 rounds)"
+"$BIN" --data "$DATA" --now "$NOW" --tz +08:00 count --batch "$WORK/segments.txt" --repeat 5 --json |
+  python3 -c '
+import json, sys
+micros = [json.loads(l)["micros"] for l in sys.stdin]
+mean = sum(micros) / len(micros)
+print(json.dumps({"counts": len(micros), "mean_us": round(mean, 1), "rate_per_s": round(1e6 / mean)}))'
+
+echo "== start: process start to the first answer of /health"
+started=$(date +%s%N)
+"$BIN" --data "$DATA" serve --listen "127.0.0.1:$PORT" --tick 1s 2> "$WORK/server.log" &
+SERVER=$!
+until curl -sf "$URL/health" > /dev/null; do sleep 0.01; done
+echo "{\"ready_ms\": $(( ($(date +%s%N) - started) / 1000000 ))}"
+
+echo "== HTTP: POST /count, 32 connections, 20 s"
+BODIES="$WORK/bodies.jsonl" wrk -t2 -c32 -d20s --latency -s benches/serve/count.lua "$URL" |
+  grep -E 'Requests/sec|50%|90%|99%|Non-2xx|Socket errors' || true
+
+"$BIN" --data "$DATA" list 'channel:line' --limit 2000 --format json |
+  python3 -c '
+import json, sys
+for l in sys.stdin:
+    c = json.loads(l); print(c["channel"], c["account"], c["external_id"], sep="\t")' > "$WORK/contacts.tsv"
+
+echo "== HTTP: POST /count, 32 connections, 20 s, while 10,000 changes/s stream in"
+python3 benches/serve/changes.py "$URL" 10000 22 "$WORK/contacts.tsv" > "$WORK/changes.json" &
+CHANGES=$!
+sleep 1
+BODIES="$WORK/bodies.jsonl" wrk -t2 -c32 -d20s --latency -s benches/serve/count.lua "$URL" |
+  grep -E 'Requests/sec|50%|90%|99%|Non-2xx|Socket errors' || true
+wait $CHANGES && echo "changes: $(cat "$WORK/changes.json")" || echo "changes FAILED: $(cat "$WORK/changes.json")"
+
+echo "== membership events: 20 saved segments, 500 changes one at a time"
+segments=""
+for k in $(seq 1 20); do
+  curl -sf -X PUT "$URL/segments/ev$k" -H 'content-type: application/json' -d "{\"segment\": \"tag:ev$k\"}" > /dev/null
+  segments="$segments${segments:+,}ev$k"
+done
+python3 benches/serve/events.py "$URL" "$segments" "$WORK/contacts.tsv" 500
