@@ -43,6 +43,11 @@ SERVER=$!
 until curl -sf "$URL/health" > /dev/null; do sleep 0.01; done
 echo "{\"ready_ms\": $(( ($(date +%s%N) - started) / 1000000 ))}"
 
+# Warm up: the first count of a segment builds its derived structures.
+while read -r body; do
+  curl -sf "$URL/count" -H 'content-type: application/json' -d "$body" > /dev/null
+done < "$WORK/bodies.jsonl"
+
 echo "== HTTP: POST /count, 32 connections, 20 s"
 BODIES="$WORK/bodies.jsonl" wrk -t2 -c32 -d20s --latency -s benches/serve/count.lua "$URL" |
   grep -E 'Requests/sec|50%|90%|99%|Non-2xx|Socket errors' || true
@@ -53,6 +58,14 @@ import json, sys
 for l in sys.stdin:
     c = json.loads(l); print(c["channel"], c["account"], c["external_id"], sep="\t")' > "$WORK/contacts.tsv"
 
+echo "== membership events: 20 saved segments, 500 changes one at a time"
+segments=""
+for k in $(seq 1 20); do
+  curl -sf -X PUT "$URL/segments/ev$k" -H 'content-type: application/json' -d "{\"segment\": \"tag:ev$k\"}" > /dev/null
+  segments="$segments${segments:+,}ev$k"
+done
+python3 benches/serve/events.py "$URL" "$segments" "$WORK/contacts.tsv" 500
+
 echo "== HTTP: POST /count, 32 connections, 20 s, while 10,000 changes/s stream in"
 python3 benches/serve/changes.py "$URL" 10000 22 "$WORK/contacts.tsv" > "$WORK/changes.json" &
 CHANGES=$!
@@ -61,10 +74,3 @@ BODIES="$WORK/bodies.jsonl" wrk -t2 -c32 -d20s --latency -s benches/serve/count.
   grep -E 'Requests/sec|50%|90%|99%|Non-2xx|Socket errors' || true
 wait $CHANGES && echo "changes: $(cat "$WORK/changes.json")" || echo "changes FAILED: $(cat "$WORK/changes.json")"
 
-echo "== membership events: 20 saved segments, 500 changes one at a time"
-segments=""
-for k in $(seq 1 20); do
-  curl -sf -X PUT "$URL/segments/ev$k" -H 'content-type: application/json' -d "{\"segment\": \"tag:ev$k\"}" > /dev/null
-  segments="$segments${segments:+,}ev$k"
-done
-python3 benches/serve/events.py "$URL" "$segments" "$WORK/contacts.tsv" 500

@@ -22,6 +22,8 @@ pub struct App {
     stopping: AtomicBool,
     /// Broadcasts sending in the background.
     senders: Mutex<Vec<JoinHandle<()>>>,
+    /// Places for reads running at once.
+    readers: tokio::sync::Semaphore,
     /// Wakes streams when the server stops.
     pub stop_signal: tokio::sync::watch::Sender<bool>,
 }
@@ -36,6 +38,7 @@ impl App {
             fixed_now: options.now,
             stopping: AtomicBool::new(false),
             senders: Mutex::new(Vec::new()),
+            readers: tokio::sync::Semaphore::new(rayon::current_num_threads().max(1)),
             stop_signal: tokio::sync::watch::channel(false).0,
         })
     }
@@ -95,30 +98,16 @@ impl App {
         }
     }
 
-    /// Runs a read on the library's worker threads (rayon's), where a count's own
-    /// parallel steps run too: reads queue there in order rather than crowding the
-    /// cores from many threads at once. Writes (which wait for the disk) use
-    /// [`App::run`].
+    /// Runs a read on a blocking thread once one of as many places as the library has
+    /// worker threads is free: reads queue in order (the semaphore is fair) instead of
+    /// crowding the cores from many threads at once, which only lengthens the slowest
+    /// answers. Writes, which wait for the disk, use [`App::run`].
     pub async fn query<T: Send + 'static>(
         self: &Arc<Self>,
         work: impl FnOnce(&Arc<App>) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, ApiError> {
-        if self.is_stopping() {
-            return Err(ApiError::stopping());
-        }
-        let app = Arc::clone(self);
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        rayon::spawn(move || {
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&app)));
-            let _ = answer.send(result);
-        });
-        match answered.await {
-            Ok(Ok(result)) => result.map_err(ApiError::from),
-            _ => Err(ApiError::from(Error::Internal {
-                message: "a request's work failed".into(),
-                source: None,
-            })),
-        }
+        let _place = self.readers.acquire().await.map_err(|_| ApiError::stopping())?;
+        self.run(work).await
     }
 
     /// Keeps a background broadcast's thread, to wait for it when stopping.
