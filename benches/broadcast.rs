@@ -39,7 +39,7 @@ fn request(engine: &Engine, id: &str, sink: &str) -> Request {
 }
 
 /// Starts and sends one job through `sink`, printing recipients a second.
-fn dispatch(engine: &Engine, name: &str, id: &str, sink: &mut dyn Sink) {
+fn dispatch(engine: &Engine, name: &str, id: &str, sink: &dyn Sink) {
     let started = Instant::now();
     let job = broadcast::start(engine, request(engine, id, name), sink, NOW).expect("starts");
     let frozen = started.elapsed();
@@ -84,16 +84,11 @@ fn main() {
         &engine,
         "discard",
         &format!("bench-discard-{stamp}"),
-        &mut broadcast::sinks::Discard,
+        &broadcast::sinks::Discard,
     );
     let outbox = scratch.path().join("outbox.jsonl");
     let spelling = format!("jsonl:{}", outbox.display());
-    let mut jsonl = broadcast::sinks::Jsonl::open(&outbox.display().to_string(), "bench", false)
+    let jsonl = broadcast::sinks::Jsonl::open(&outbox.display().to_string(), "bench", false)
         .expect("outbox");
-    dispatch(
-        &engine,
-        &spelling,
-        &format!("bench-jsonl-{stamp}"),
-        &mut jsonl,
-    );
+    dispatch(&engine, &spelling, &format!("bench-jsonl-{stamp}"), &jsonl);
 }

@@ -1,14 +1,7 @@
-//! The dispatcher: starts a job (freezes the audience, judges it, cuts the eligible into
-//! batches per account, logs the job), then sends batch after batch through a [`Sink`] —
-//! each batch's recipients checked again at their turn, paced per account, retried with
-//! a doubling backoff (at most 5 s a wait) — and logs each batch's outcome with its books
-//! before the next. A job killed at any moment is `resume`d: batches not logged as sent go
-//! again with the same idempotency keys; a batch in flight through a sink without keys
-//! has its intent logged before its requests go out, is `uncertain` after a crash, and is
-//! sent again only when asked.
-
-use std::collections::HashMap;
-use std::time::Duration;
+//! Starting a job: freezes the audience, judges it, refuses it when it cannot be sent
+//! (a short LINE quota, an account the sink cannot reach), cuts the eligible into batches
+//! per account and logs the job (`send.rs` sends it); and the small acts on a job:
+//! `cancel`, `report`, each batch's idempotency key.
 
 use roaring::RoaringBitmap;
 
@@ -16,11 +9,11 @@ use super::audience::{Audience, AudienceSource};
 use super::eligibility::{Judgement, Rules, judge};
 use super::message::Template;
 use super::report::Report;
-use super::sink::{Delivery, Outcome, Outgoing, Pace, Sink};
-use crate::engine::{Batch, BatchOutcome, BatchState, Job, JobState, Message, Options};
+use super::sink::Sink;
+use crate::engine::{Batch, BatchState, Job, JobState, Message, Options};
 use crate::engine::{Edit, Engine};
 use crate::error::Error;
-use crate::model::{Channel, Flag, Seconds};
+use crate::model::{Channel, Seconds};
 
 /// A broadcast to start.
 #[derive(Clone, Debug)]
@@ -31,36 +24,6 @@ pub struct Request {
     pub message: Message,
     pub options: Options,
 }
-
-/// How a run behaves.
-pub struct Run<'a> {
-    /// The send time of each batch (its books: `team_marketing_at`, `fb_last_sent_at`).
-    pub clock: &'a dyn Fn() -> Seconds,
-    /// Told (done, eligible at the start) after each batch.
-    pub progress: &'a dyn Fn(u64, u64),
-    /// Asked before each batch: true stops the run (the job stays `sending`).
-    pub stop: &'a dyn Fn() -> bool,
-    /// The first retry's wait; each further retry waits twice as long (at most 5 s).
-    pub backoff: Duration,
-    /// At most this many requests a second to each account, instead of the job's rate
-    /// (`resume --rate`).
-    pub rate: Option<u32>,
-}
-
-impl Default for Run<'_> {
-    fn default() -> Self {
-        Run {
-            clock: &crate::model::time::now,
-            progress: &|_, _| {},
-            stop: &|| false,
-            backoff: Duration::from_millis(200),
-            rate: None,
-        }
-    }
-}
-
-/// Attempts per recipient (the first and the retries).
-const ATTEMPTS: usize = 6;
 
 /// Freezes and judges a request without starting anything: what `--dry-run` and the
 /// preview show.
@@ -226,242 +189,6 @@ fn empty_batch() -> Batch {
     }
 }
 
-/// Resumes a job left `sending`: batches in flight through a sink without idempotency
-/// keys become `uncertain` (sent again only with `resend_uncertain`); then it runs on.
-pub fn resume(
-    engine: &Engine,
-    id: &str,
-    sink: &mut dyn Sink,
-    resend_uncertain: bool,
-    run: &Run,
-) -> Result<Report, Error> {
-    let job = job_of(engine, id)?;
-    if job.state != JobState::Sending {
-        return Err(Error::Refused(format!(
-            "job '{id}' is {}: a job that ended never sends again",
-            job.state.name()
-        )));
-    }
-    let in_flight: Vec<u32> = (job.batches.iter().enumerate())
-        .filter(|(_, b)| b.state == BatchState::InFlight && !sink.idempotent(b.channel))
-        .map(|(i, _)| i as u32)
-        .collect();
-    if !in_flight.is_empty() && !resend_uncertain {
-        let edit = Edit::BatchesUncertain {
-            job: id.to_string(),
-            batches: in_flight,
-        };
-        engine.commit(edit, (run.clock)())?;
-    }
-    send(engine, id, sink, resend_uncertain, run)
-}
-
-/// Sends a started job's batches.
-pub fn send(
-    engine: &Engine,
-    id: &str,
-    sink: &mut dyn Sink,
-    resend_uncertain: bool,
-    run: &Run,
-) -> Result<Report, Error> {
-    let job = job_of(engine, id)?;
-    let mut paces: HashMap<String, Pace> = HashMap::new();
-    for (index, batch) in job.batches.iter().enumerate() {
-        let due = match batch.state {
-            BatchState::Pending | BatchState::InFlight => true,
-            BatchState::Uncertain => resend_uncertain,
-            BatchState::Done => false,
-        };
-        if !due {
-            continue;
-        }
-        if (run.stop)() {
-            return report(engine, id);
-        }
-        let rate = (run.rate.or(job.options.rate))
-            .map(f64::from)
-            .or_else(|| sink.default_rate(batch.channel));
-        let pace = paces
-            .entry(batch.account.clone())
-            .or_insert_with(|| Pace::new(rate));
-        let stopped = send_batch(engine, &job, index, sink, pace, run)?;
-        (run.progress)(progress_of(engine, id), job.figures.eligible);
-        if let Some(why) = stopped {
-            engine.commit(
-                Edit::EndJob {
-                    job: id.to_string(),
-                    state: JobState::Failed(why),
-                },
-                (run.clock)(),
-            )?;
-            return report(engine, id);
-        }
-    }
-    let settled = engine.read().jobs().get(id).is_some_and(Job::all_settled);
-    if settled {
-        engine.commit(
-            Edit::EndJob {
-                job: id.to_string(),
-                state: JobState::Done,
-            },
-            (run.clock)(),
-        )?;
-    }
-    report(engine, id)
-}
-
-/// Recipients dealt with so far: sent, failed, skipped at their turn.
-fn progress_of(engine: &Engine, id: &str) -> u64 {
-    let view = engine.read();
-    view.jobs().get(id).map_or(0, |j| {
-        let f = &j.figures;
-        f.sent + f.failed + f.excluded.deleted + (j.eligible_at_start() - f.eligible)
-    })
-}
-
-/// Sends one batch and logs its outcome; returns why the job must stop, if it must.
-fn send_batch(
-    engine: &Engine,
-    job: &Job,
-    index: usize,
-    sink: &mut dyn Sink,
-    pace: &mut Pace,
-    run: &Run,
-) -> Result<Option<String>, Error> {
-    let batch = &job.batches[index];
-    if !sink.idempotent(batch.channel) {
-        let edit = Edit::BatchIntent {
-            job: job.id.clone(),
-            batch: index as u32,
-        };
-        engine.commit(edit, (run.clock)())?;
-    }
-    let template =
-        Template::parse(&job.message.text, &job.variables.columns).map_err(Error::Usage)?;
-    let at = (run.clock)();
-    let (outcome, stop) = {
-        let view = engine.read();
-        let store = view.store();
-        let mut outcome = BatchOutcome {
-            at,
-            ..BatchOutcome::default()
-        };
-        // Checked again at their turn: deleted, blocked, opted out since the start.
-        outcome.deleted = &batch.rows - store.live();
-        let alive = &batch.rows - &outcome.deleted;
-        outcome.blocked = &alive & store.flag(Flag::Blocked);
-        if let Some(kind) = job.message.kind.opt_out() {
-            outcome.opted_out = (&alive - &outcome.blocked) & store.opt_out(kind);
-        }
-        let rows: Vec<u32> = (&alive - &outcome.blocked - &outcome.opted_out)
-            .iter()
-            .collect();
-        let mut outgoing = Outgoing {
-            job: &job.id,
-            batch: index as u32,
-            key: idempotency_key(&job.id, index as u32),
-            kind: job.message.kind,
-            channel: batch.channel,
-            account: &batch.account,
-            payload: job
-                .message
-                .payloads
-                .get(batch.channel.name())
-                .map(String::as_str),
-            reply_window: job.options.reply_window,
-            subject: job.message.subject.as_deref(),
-            rows,
-            store,
-            template: &template,
-            variables: &job.variables,
-            pace: std::cell::RefCell::new(pace),
-        };
-        let (results, stop) = deliver(sink, &mut outgoing, run.backoff);
-        for (row, result) in outgoing.rows.iter().zip(results) {
-            match result {
-                Outcome::Sent => _ = outcome.sent.insert(*row),
-                Outcome::Failed(why) | Outcome::Retry(why) => outcome.failed.push((*row, why)),
-            }
-        }
-        (outcome, stop)
-    };
-    let edit = Edit::BatchDone {
-        job: job.id.clone(),
-        batch: index as u32,
-        outcome: Box::new(outcome),
-    };
-    engine.commit(edit, at)?;
-    Ok(stop)
-}
-
-/// Delivers a batch, retrying what may be retried with a doubling backoff; returns each
-/// recipient's final outcome, and why the job must stop if the sink said so.
-fn deliver(
-    sink: &mut dyn Sink,
-    outgoing: &mut Outgoing,
-    backoff: Duration,
-) -> (Vec<Outcome>, Option<String>) {
-    let all = std::mem::take(&mut outgoing.rows);
-    let mut results: Vec<Option<Outcome>> = vec![None; all.len()];
-    let mut pending: Vec<usize> = (0..all.len()).collect();
-    let mut last_reason = String::new();
-    let mut stop = None;
-    for attempt in 0..ATTEMPTS {
-        if pending.is_empty() {
-            break;
-        }
-        if attempt > 0 {
-            std::thread::sleep((backoff * (1 << (attempt - 1))).min(Duration::from_secs(5)));
-        }
-        outgoing.rows = pending.iter().map(|&p| all[p]).collect();
-        let mut again = Vec::new();
-        match sink.send(outgoing) {
-            Delivery::Each(outcomes) => {
-                for (i, &p) in pending.iter().enumerate() {
-                    match outcomes
-                        .get(i)
-                        .cloned()
-                        .unwrap_or(Outcome::Retry("no outcome".into()))
-                    {
-                        Outcome::Retry(why) => {
-                            last_reason = why;
-                            again.push(p);
-                        }
-                        done => results[p] = Some(done),
-                    }
-                }
-            }
-            Delivery::Retry(why) => {
-                last_reason = why;
-                again = pending.clone();
-            }
-            Delivery::Failed(why) => pending
-                .iter()
-                .for_each(|&p| results[p] = Some(Outcome::Failed(why.clone()))),
-            Delivery::Stop { done, why } => {
-                for (i, &p) in pending.iter().enumerate() {
-                    results[p] = Some(match done.get(i) {
-                        Some(Outcome::Retry(_)) | None => Outcome::Failed(why.clone()),
-                        Some(outcome) => outcome.clone(),
-                    });
-                }
-                stop = Some(why);
-            }
-        }
-        pending = again;
-        if stop.is_some() {
-            break;
-        }
-    }
-    let gave_up = format!("gave up after {ATTEMPTS} attempts: {last_reason}");
-    outgoing.rows = all;
-    let results = results
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Outcome::Failed(gave_up.clone())))
-        .collect();
-    (results, stop)
-}
-
 /// The batch's idempotency key: a UUID derived from the job and the batch number, the
 /// same on every retry and every resume.
 pub fn idempotency_key(job: &str, batch: u32) -> String {
@@ -482,7 +209,7 @@ pub fn cancel(engine: &Engine, id: &str, now: Seconds) -> Result<Report, Error> 
     report(engine, id)
 }
 
-fn job_of(engine: &Engine, id: &str) -> Result<Job, Error> {
+pub(super) fn job_of(engine: &Engine, id: &str) -> Result<Job, Error> {
     let view = engine.read();
     view.jobs().get(id).cloned().ok_or_else(|| {
         Error::NotFound(format!(

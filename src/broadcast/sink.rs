@@ -1,8 +1,11 @@
 //! [`Sink`]: where a broadcast's batches go, push style (in the spirit of ripgrep's
-//! `Sink`): the dispatcher hands over one [`Outgoing`] batch at a time and gets back what
-//! became of each recipient — sent, failed for good with a reason, or to be tried again —
-//! or a verdict on the whole batch, which may stop the job. Embedders implement it to
-//! send through their own systems; `sinks` holds the stock ones.
+//! `Sink`). The dispatcher hands a sink each batch once to [`Sink::split`] into requests
+//! ([`Part`]s: recipients sent together, with a key), then sends the parts, many at once
+//! from several threads, through [`Sink::send`], and gets back what became of each
+//! recipient — sent, failed for good with a reason, or to be tried again — or a verdict on
+//! the whole request, which may slow its account down or stop the job. Pacing, retries
+//! and concurrency are the dispatcher's; a sink sends one request per call. Embedders
+//! implement it to send through their own systems; `sinks` holds the stock ones.
 //!
 //! ```
 //! use reach::broadcast::{Delivery, Outcome, Outgoing, Sink};
@@ -12,7 +15,7 @@
 //! struct Print;
 //!
 //! impl Sink for Print {
-//!     fn send(&mut self, batch: &Outgoing) -> Delivery {
+//!     fn send(&self, batch: &Outgoing) -> Delivery {
 //!         for i in 0..batch.len() {
 //!             let (channel, account, id) = batch.identity(i);
 //!             println!("{channel}/{account}/{id}: {}", batch.text(i));
@@ -22,12 +25,9 @@
 //! }
 //! ```
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::message::Template;
-use crate::engine::Variables;
-use crate::model::{Channel, MessageKind, TextField};
-use crate::store::Store;
+use crate::model::{Channel, MessageKind};
 
 /// What became of one recipient.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,15 +39,19 @@ pub enum Outcome {
     Retry(String),
 }
 
-/// What became of a batch.
+/// What became of a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Delivery {
-    /// An outcome per recipient, in the batch's order.
+    /// An outcome per recipient, in the request's order.
     Each(Vec<Outcome>),
-    /// Nothing is known to be delivered: send the whole batch again (with the same
-    /// idempotency key) after a backoff.
+    /// Nothing is known to be delivered: send the whole request again (with the same
+    /// key) after a backoff.
     Retry(String),
-    /// The batch failed for good; the job goes on with the next batch.
+    /// The platform asks this account to slow down (HTTP 429 with `Retry-After`): nothing
+    /// was delivered; the account sends nothing more for `after`, then the request goes
+    /// again. Other accounts are not held up.
+    Later { why: String, after: Duration },
+    /// The request failed for good; the job goes on.
     Failed(String),
     /// The job cannot go on (e.g. credentials refused): it stops as `failed`. `done`
     /// holds the outcomes of the first recipients, dealt with before (the rest were not
@@ -55,27 +59,67 @@ pub enum Delivery {
     Stop { done: Vec<Outcome>, why: String },
 }
 
-/// A destination for broadcast batches.
-pub trait Sink {
-    /// Whether sending a batch again with the same idempotency key delivers it once
-    /// (then a batch in flight at a crash is simply sent again on resume; otherwise its
-    /// intent is logged first and it is left `uncertain`).
+/// One request a batch is cut into: which of the batch's recipients go together, under
+/// which key (the same on every retry and resume), to which of the platform's endpoints
+/// (each paced on its own, per [`Sink::default_rate`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Part {
+    /// Indexes into the batch.
+    pub recipients: Vec<usize>,
+    pub key: String,
+    pub endpoint: &'static str,
+}
+
+impl Part {
+    /// The whole batch as one request, with the batch's key.
+    pub fn whole(batch: &Outgoing) -> Part {
+        Part {
+            recipients: (0..batch.len()).collect(),
+            key: batch.key.to_string(),
+            endpoint: "",
+        }
+    }
+
+    /// One request per recipient, each with the batch's key.
+    pub fn each(batch: &Outgoing) -> Vec<Part> {
+        (0..batch.len())
+            .map(|i| Part {
+                recipients: vec![i],
+                key: batch.key.to_string(),
+                endpoint: "",
+            })
+            .collect()
+    }
+}
+
+/// A destination for broadcast batches, shared by the threads that send.
+pub trait Sink: Send + Sync {
+    /// Whether sending a request again with the same key delivers it once (then a batch
+    /// in flight at a crash is simply sent again on resume; otherwise its intent is
+    /// logged first and it is left `uncertain`).
     fn idempotent(&self, channel: Channel) -> bool {
         let _ = channel;
         false
     }
 
-    /// Recipients per batch on a channel.
+    /// Recipients per batch on a channel (a batch's outcome is logged as one record).
     fn batch_size(&self, channel: Channel) -> usize {
         let _ = channel;
         1_000
     }
 
-    /// Requests a second to one account when the broadcast names no `--rate` (`None`:
-    /// no limit).
-    fn default_rate(&self, channel: Channel) -> Option<f64> {
-        let _ = channel;
+    /// Requests a second to one account's `endpoint` (a [`Part`]'s) when the broadcast
+    /// names no `--rate` (`None`: no limit).
+    fn default_rate(&self, channel: Channel, endpoint: &str) -> Option<f64> {
+        let _ = (channel, endpoint);
         None
+    }
+
+    /// Requests in flight at once to one account when the broadcast names no
+    /// `--concurrency`.
+    fn concurrency(&self, channel: Channel) -> usize {
+        let _ = channel;
+        1
     }
 
     /// Why this sink cannot send to `account` of `channel` at all (e.g. the channels
@@ -86,52 +130,90 @@ pub trait Sink {
         None
     }
 
-    /// Sends one batch.
-    fn send(&mut self, batch: &Outgoing) -> Delivery;
-}
-
-/// Paces requests to one account: at most `rate` a second (a token bucket holding one
-/// second's worth at most, so a burst never outruns the rate by more than that).
-#[derive(Debug)]
-pub struct Pace {
-    interval: Option<Duration>,
-    next: Instant,
-}
-
-impl Pace {
-    /// A pace of `rate` requests a second (`None`: unpaced).
-    pub fn new(rate: Option<f64>) -> Pace {
-        Pace {
-            interval: rate
-                .filter(|r| *r > 0.0)
-                .map(|r| Duration::from_secs_f64(1.0 / r)),
-            next: Instant::now(),
-        }
+    /// Cuts a batch into requests (by default the whole batch is one). Every recipient
+    /// must be in exactly one part, and the parts must depend only on the recipients and
+    /// their texts, so that a resumed batch is cut the same way (keys stay the same).
+    fn split(&self, batch: &Outgoing) -> Vec<Part> {
+        vec![Part::whole(batch)]
     }
 
-    /// Waits until one more request may go out.
-    pub fn wait(&mut self) {
-        let Some(interval) = self.interval else {
-            return;
+    /// Sends one request.
+    fn send(&self, request: &Outgoing) -> Delivery;
+}
+
+/// One recipient of a batch, rendered when the batch is taken up: what any sink may send
+/// them, owned, so that no lock on the engine is held while requests are out.
+#[derive(Clone, Debug, Default)]
+pub struct Recipient {
+    pub(super) row: u32,
+    pub(super) external_id: String,
+    pub(super) text: String,
+    /// The text's placeholder values (WhatsApp contacts: a template's parameters).
+    pub(super) values: Vec<String>,
+    /// The email (web) or recurring-notification token (Facebook), if any.
+    pub(super) address: Option<String>,
+}
+
+/// A batch taken up: its recipients rendered and what every request of it shares.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub(super) job: String,
+    pub(super) batch: u32,
+    pub(super) key: String,
+    pub(super) kind: MessageKind,
+    pub(super) channel: Channel,
+    pub(super) account: String,
+    pub(super) payload: Option<String>,
+    pub(super) reply_window: bool,
+    pub(super) subject: Option<String>,
+    pub(super) personal: bool,
+    pub(super) recipients: Vec<Recipient>,
+}
+
+impl Prepared {
+    /// The whole batch (what [`Sink::split`] sees).
+    pub(super) fn whole(&self) -> Outgoing<'_> {
+        self.request(None, &self.key, "")
+    }
+
+    /// A request of the batch: `picks` of its recipients (all when `None`).
+    pub(super) fn request<'a>(
+        &'a self,
+        picks: Option<&[usize]>,
+        key: &'a str,
+        endpoint: &'a str,
+    ) -> Outgoing<'a> {
+        let recipients = match picks {
+            Some(picks) => picks.iter().map(|&i| &self.recipients[i]).collect(),
+            None => self.recipients.iter().collect(),
         };
-        let now = Instant::now();
-        if self.next > now {
-            std::thread::sleep(self.next - now);
+        Outgoing {
+            job: &self.job,
+            batch: self.batch,
+            key,
+            endpoint,
+            kind: self.kind,
+            channel: self.channel,
+            account: &self.account,
+            payload: self.payload.as_deref(),
+            reply_window: self.reply_window,
+            subject: self.subject.as_deref(),
+            personal: self.personal,
+            recipients,
         }
-        self.next = self
-            .next
-            .max(now.checked_sub(Duration::from_secs(1)).unwrap_or(now))
-            + interval;
     }
 }
 
-/// One batch on its way: the recipients (rows of one account), their texts rendered on
-/// demand, and the batch's idempotency key.
+/// A batch, or one request of it, on its way: the recipients (of one account) and their
+/// rendered texts, and the key.
 pub struct Outgoing<'a> {
     pub job: &'a str,
     pub batch: u32,
-    /// The same on every retry and every resume.
-    pub key: String,
+    /// The batch's key ([`Sink::split`]) or the request's (its [`Part`]'s): the same on
+    /// every retry and every resume.
+    pub key: &'a str,
+    /// The request's endpoint (its [`Part`]'s; empty for a whole batch).
+    pub endpoint: &'a str,
     pub kind: MessageKind,
     pub channel: Channel,
     pub account: &'a str,
@@ -141,65 +223,53 @@ pub struct Outgoing<'a> {
     pub reply_window: bool,
     /// The email subject given with the job (`--subject`).
     pub subject: Option<&'a str>,
-    pub(super) rows: Vec<u32>,
-    pub(super) store: &'a Store,
-    pub(super) template: &'a Template,
-    pub(super) variables: &'a Variables,
-    pub(super) pace: std::cell::RefCell<&'a mut Pace>,
+    personal: bool,
+    recipients: Vec<&'a Recipient>,
 }
 
 impl Outgoing<'_> {
-    /// Recipients in the batch.
+    /// Recipients in the request.
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.recipients.len()
     }
 
-    /// Whether the batch has no recipient.
+    /// Whether the request has no recipient.
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.recipients.is_empty()
     }
 
     /// The identity of recipient `i`: (channel, account, external id).
     pub fn identity(&self, i: usize) -> (Channel, &str, &str) {
-        let row = self.rows[i];
-        let (channel, account) = self.store.account_of(row);
-        (channel, account, self.store.external_id(row))
+        (self.channel, self.account, &self.recipients[i].external_id)
     }
 
     /// The message text for recipient `i`, its placeholders filled.
-    pub fn text(&self, i: usize) -> String {
-        let row = self.rows[i];
-        self.template.render(self.store, row, self.values(row))
+    pub fn text(&self, i: usize) -> &str {
+        &self.recipients[i].text
     }
 
-    /// The placeholders' values for recipient `i`, in the text's order.
-    pub fn placeholder_values(&self, i: usize) -> Vec<String> {
-        let row = self.rows[i];
-        self.template.values(self.store, row, self.values(row))
+    /// The placeholders' values for recipient `i`, in the text's order (rendered for
+    /// WhatsApp contacts only).
+    pub fn placeholder_values(&self, i: usize) -> &[String] {
+        &self.recipients[i].values
     }
 
     /// Whether every recipient gets the same text.
     pub fn same_text_for_all(&self) -> bool {
-        !self.template.is_personal()
+        !self.personal
     }
 
     /// Recipient `i`'s recurring-notification token (Facebook contacts that hold one).
     pub fn notification_token(&self, i: usize) -> Option<&str> {
-        self.store
-            .text_of(TextField::FbNotificationToken, self.rows[i])
+        (self.channel == Channel::Facebook)
+            .then(|| self.recipients[i].address.as_deref())
+            .flatten()
     }
 
     /// Recipient `i`'s email address (web contacts).
     pub fn email(&self, i: usize) -> Option<&str> {
-        self.store.text_of(TextField::Email, self.rows[i])
-    }
-
-    /// Waits until one more request to this account may go out (call it before each).
-    pub fn pace(&self) {
-        self.pace.borrow_mut().wait();
-    }
-
-    fn values(&self, row: u32) -> Option<&[String]> {
-        self.variables.values.get(&row).map(Vec::as_slice)
+        (self.channel == Channel::Web)
+            .then(|| self.recipients[i].address.as_deref())
+            .flatten()
     }
 }

@@ -428,6 +428,9 @@ pub struct BroadcastArgs {
     /// At most N requests a second to each account [default: the platform's limit]
     #[arg(long, value_name = "N")]
     pub rate: Option<u32>,
+    /// At most N requests in flight to each account [default: the platform's, docs/platforms.md]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub concurrency: Option<u32>,
     /// The email subject [default: the text's first line]
     #[arg(long, value_name = "TEXT")]
     pub subject: Option<String>,
@@ -471,6 +474,9 @@ pub enum BroadcastAction {
         /// At most N requests a second to each account, instead of the job's rate
         #[arg(long, value_name = "N")]
         rate: Option<u32>,
+        /// At most N requests in flight to each account [default: the platform's]
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+        concurrency: Option<u32>,
         /// Print the final report as one JSON object
         #[arg(long)]
         json: bool,

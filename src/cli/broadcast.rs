@@ -20,12 +20,14 @@ pub fn broadcast(ctx: &mut Context, args: BroadcastArgs) -> Result<(), Error> {
             resend_uncertain,
             channels,
             rate,
+            concurrency,
             json,
         }) => {
             let how = Resume {
                 resend_uncertain,
                 channels,
                 rate,
+                concurrency,
             };
             return resume(ctx, &id, how, json);
         }
@@ -71,7 +73,7 @@ pub fn broadcast(ctx: &mut Context, args: BroadcastArgs) -> Result<(), Error> {
     if let Some(why) = refused {
         return refuse(request.id.as_deref(), Some(&judgement), &why, args.json);
     }
-    let mut sink = match checked {
+    let sink = match checked {
         Some(sink) => sink,
         None => open_sink(
             ctx,
@@ -88,8 +90,8 @@ pub fn broadcast(ctx: &mut Context, args: BroadcastArgs) -> Result<(), Error> {
     }
     let id = broadcast::start(&ctx.engine, request, sink.as_ref(), now)?;
     note!("job {id} started");
-    let report = run(ctx, None, |run| {
-        broadcast::send(&ctx.engine, &id, sink.as_mut(), false, run)
+    let report = run(ctx, (None, args.concurrency), |run| {
+        broadcast::send(&ctx.engine, &id, sink.as_ref(), false, run)
     })?;
     finish(&report, args.json)
 }
@@ -404,10 +406,11 @@ fn confirmed(eligible: u64) -> bool {
     answer.is_some_and(|a| matches!(a.to_lowercase().as_str(), "y" | "yes"))
 }
 
-/// Runs a job with a progress bar on a terminal; Ctrl-C stops it after the current batch.
+/// Runs a job with a progress bar on a terminal, at another (rate, concurrency) than the
+/// defaults when given; Ctrl-C stops it once the batches in flight settle.
 fn run(
     ctx: &Context,
-    rate: Option<u32>,
+    (rate, concurrency): (Option<u32>, Option<u32>),
     send: impl FnOnce(&Run) -> Result<Report, Error>,
 ) -> Result<Report, Error> {
     let _ = ctrlc::set_handler(reach::cancel::request);
@@ -432,6 +435,7 @@ fn run(
         stop: &reach::cancel::requested,
         backoff,
         rate,
+        concurrency,
     };
     let report = send(&run);
     bar.finish_and_clear();
@@ -477,6 +481,7 @@ struct Resume {
     resend_uncertain: bool,
     channels: Option<PathBuf>,
     rate: Option<u32>,
+    concurrency: Option<u32>,
 }
 
 fn resume(ctx: &mut Context, id: &str, how: Resume, json: bool) -> Result<(), Error> {
@@ -491,9 +496,9 @@ fn resume(ctx: &mut Context, id: &str, how: Resume, json: bool) -> Result<(), Er
     };
     let channels = (how.channels.map(|p| std::path::absolute(&p).unwrap_or(p)))
         .or_else(|| options.channels.as_ref().map(PathBuf::from));
-    let mut sink = open_sink(ctx, &options.sink, channels.as_deref(), id, true)?;
-    let report = run(ctx, how.rate, |run| {
-        broadcast::resume(&ctx.engine, id, sink.as_mut(), how.resend_uncertain, run)
+    let sink = open_sink(ctx, &options.sink, channels.as_deref(), id, true)?;
+    let report = run(ctx, (how.rate, how.concurrency), |run| {
+        broadcast::resume(&ctx.engine, id, sink.as_ref(), how.resend_uncertain, run)
     })?;
     finish(&report, json)
 }

@@ -162,7 +162,7 @@ fn open_sink(
 fn background(app: &Arc<App>, id: String, options: Options, resuming: bool) {
     let app_ref = Arc::clone(app);
     let handle = std::thread::spawn(move || {
-        let mut sink = match open_sink(&app_ref.engine, &options, &id, true) {
+        let sink = match open_sink(&app_ref.engine, &options, &id, true) {
             Ok(sink) => sink,
             Err(e) => return eprintln!("reach serve: broadcast {id}: {e}"),
         };
@@ -172,8 +172,8 @@ fn background(app: &Arc<App>, id: String, options: Options, resuming: bool) {
             ..Run::default()
         };
         let sent = match resuming {
-            true => broadcast::resume(&app_ref.engine, &id, sink.as_mut(), false, &run),
-            false => broadcast::send(&app_ref.engine, &id, sink.as_mut(), false, &run),
+            true => broadcast::resume(&app_ref.engine, &id, sink.as_ref(), false, &run),
+            false => broadcast::send(&app_ref.engine, &id, sink.as_ref(), false, &run),
         };
         if let Err(e) = sent {
             eprintln!("reach serve: broadcast {id}: {e}");

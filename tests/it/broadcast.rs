@@ -5,6 +5,7 @@
 
 mod adapters;
 mod exactly_once;
+mod in_flight;
 mod refusals;
 mod tools;
 

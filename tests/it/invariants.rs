@@ -332,13 +332,14 @@ fn saved_segment_chains_stop_at_the_plan_depth_bound() {
 
 /// Collects the identities of the recipients it is given, all sent.
 #[derive(Default)]
-struct Collect(Vec<String>);
+struct Collect(std::sync::Mutex<Vec<String>>);
 
 impl Sink for Collect {
-    fn send(&mut self, batch: &Outgoing) -> Delivery {
+    fn send(&self, batch: &Outgoing) -> Delivery {
+        let mut seen = self.0.lock().expect("lock");
         for i in 0..batch.len() {
             let (channel, account, id) = batch.identity(i);
-            self.0.push(format!("{channel}/{account}/{id}"));
+            seen.push(format!("{channel}/{account}/{id}"));
         }
         Delivery::Each(vec![Outcome::Sent; batch.len()])
     }
@@ -373,7 +374,7 @@ fn row_ids_stay_put_while_a_job_is_sending() {
             channels: None,
         },
     };
-    let mut sink = Collect::default();
+    let sink = Collect::default();
     broadcast::start(&engine, request, &sink, NOW).expect("started");
     let rows: Vec<u32> = engine.read().jobs()["j"]
         .batches
@@ -405,9 +406,10 @@ fn row_ids_stay_put_while_a_job_is_sending() {
         clock: &clock,
         ..Run::default()
     };
-    let report = broadcast::send(&engine, "j", &mut sink, false, &run).expect("sent");
-    let sent: BTreeSet<String> = sink.0.iter().cloned().collect();
-    assert_eq!(sent.len(), sink.0.len(), "no one twice");
+    let report = broadcast::send(&engine, "j", &sink, false, &run).expect("sent");
+    let collected = sink.0.lock().expect("lock").clone();
+    let sent: BTreeSet<String> = collected.iter().cloned().collect();
+    assert_eq!(sent.len(), collected.len(), "no one twice");
     let want: BTreeSet<String> = judged.difference(&deleted).cloned().collect();
     assert_eq!(sent, want);
     assert_eq!(report.figures.sent, want.len() as u64);

@@ -16,7 +16,7 @@ impl Sink for Discard {
         10_000
     }
 
-    fn send(&mut self, batch: &Outgoing) -> Delivery {
+    fn send(&self, batch: &Outgoing) -> Delivery {
         Delivery::Each(vec![Outcome::Sent; batch.len()])
     }
 }

@@ -1,8 +1,11 @@
-//! One HTTP client for the sinks that speak HTTP (webhook, LINE, WhatsApp, Messenger), and
+//! One HTTP client for the sinks that speak HTTP (webhook, LINE, WhatsApp, Messenger),
+//! shared by the threads that send (it keeps a few idle connections to each host), and
 //! how an answer's status becomes a verdict: 2xx delivered; 408, 429, 5xx and network
-//! errors retried; 401 and 403 stop the job (credentials); a redirect stops it too (it is
-//! never followed: a redirected POST is not a delivery, and following it would carry the
-//! request's retry key to another host); any other status fails.
+//! errors retried (a 429 with `Retry-After` holds the account that long); 401 and 403 stop
+//! the job (credentials); a redirect stops it too (it is never followed: a redirected POST
+//! is not a delivery, and following it would carry the request's retry key to another
+//! host); any other status fails. A request times out after 30 s
+//! (`REACH_HTTP_TIMEOUT_MS` sets another bound).
 
 use std::time::Duration;
 
@@ -18,6 +21,8 @@ pub struct Answer {
     pub status: u16,
     pub body: String,
     pub location: Option<String>,
+    /// How long a 429 asks to wait (`Retry-After` in seconds).
+    pub retry_after: Option<Duration>,
 }
 
 /// How an answer (or its absence) reads.
@@ -25,16 +30,21 @@ pub struct Answer {
 pub enum Verdict {
     Delivered,
     Retry(String),
+    /// Slow down: the account waits this long.
+    Later(String, Duration),
     Failed(String),
     Stop(String),
 }
 
 impl Http {
     pub fn new() -> Http {
+        let timeout = (std::env::var("REACH_HTTP_TIMEOUT_MS").ok())
+            .and_then(|v| v.parse().ok())
+            .map_or(Duration::from_secs(30), Duration::from_millis);
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
-            .timeout_global(Some(Duration::from_secs(30)))
+            .timeout_global(Some(timeout))
             .build();
         Http {
             agent: ureq::Agent::new_with_config(config),
@@ -83,11 +93,16 @@ fn answer(
     let status = response.status().as_u16();
     let location = (response.headers().get("location"))
         .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
+    let retry_after = (response.headers().get("retry-after"))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
     let body = response.into_body().read_to_string().unwrap_or_default();
     Ok(Answer {
         status,
         body,
         location,
+        retry_after,
     })
 }
 
@@ -110,9 +125,10 @@ pub fn verdict(result: &Result<Answer, String>, what: &str, secret: &str) -> Ver
                 a.status,
                 within_reason(&redact(&a.body, secret))
             );
-            match a.status {
-                408 | 429 | 500..=599 => Verdict::Retry(why),
-                401 | 403 => Verdict::Stop(why),
+            match (a.status, a.retry_after) {
+                (429, Some(after)) => Verdict::Later(why, after),
+                (408 | 429 | 500..=599, _) => Verdict::Retry(why),
+                (401 | 403, _) => Verdict::Stop(why),
                 _ => Verdict::Failed(why),
             }
         }
@@ -152,25 +168,17 @@ pub fn redact(text: &str, secret: &str) -> String {
 }
 
 impl Verdict {
-    /// The verdict for a whole batch.
-    pub fn for_batch(self, recipients: usize) -> Delivery {
+    /// The verdict for a whole request.
+    pub fn for_request(self, recipients: usize) -> Delivery {
         match self {
             Verdict::Delivered => Delivery::Each(vec![Outcome::Sent; recipients]),
             Verdict::Retry(why) => Delivery::Retry(why),
+            Verdict::Later(why, after) => Delivery::Later { why, after },
             Verdict::Failed(why) => Delivery::Failed(why),
             Verdict::Stop(why) => Delivery::Stop {
                 done: Vec::new(),
                 why,
             },
-        }
-    }
-
-    /// The verdict for one recipient (a stop is kept for the caller to act on).
-    pub fn for_one(&self) -> Outcome {
-        match self {
-            Verdict::Delivered => Outcome::Sent,
-            Verdict::Retry(why) => Outcome::Retry(why.clone()),
-            Verdict::Failed(why) | Verdict::Stop(why) => Outcome::Failed(why.clone()),
         }
     }
 }
@@ -182,35 +190,22 @@ pub struct Single {
     pub secret: Option<String>,
 }
 
-/// Sends one request per recipient of `batch` (paced): `single(i)` is recipient `i`'s. A
-/// stop verdict ends the batch, keeping what the earlier recipients got.
-pub fn each(
+/// Sends one recipient's request (`single`) of `request` to `url`, with the account's
+/// `token`.
+pub fn one(
     http: &Http,
-    batch: &Outgoing,
+    request: &Outgoing,
     url: &str,
     token: &str,
     what: &str,
-    single: impl Fn(usize) -> Single,
+    single: Single,
 ) -> Delivery {
     let auth = format!("Bearer {token}");
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for i in 0..batch.len() {
-        batch.pace();
-        let request = single(i);
-        let mut result = http.post(url, &[("Authorization", &auth)], &request.body);
-        if let Some(secret) = &request.secret {
-            result = hide(result, secret);
-        }
-        let verdict = verdict(&result, what, token);
-        if let Verdict::Stop(why) = verdict {
-            return Delivery::Stop {
-                done: outcomes,
-                why,
-            };
-        }
-        outcomes.push(verdict.for_one());
+    let mut result = http.post(url, &[("Authorization", &auth)], &single.body);
+    if let Some(secret) = &single.secret {
+        result = hide(result, secret);
     }
-    Delivery::Each(outcomes)
+    verdict(&result, what, token).for_request(request.len())
 }
 
 /// An answer (or network error) with `secret` replaced by `[redacted]`.

@@ -2,12 +2,14 @@
 //! recipient per line — `job`, `batch`, `channel`, `account`, `external_id`, `kind`,
 //! `text` — appended and flushed to disk before the batch counts as sent. Never the same
 //! recipient of a job twice, even across crashes: opened for a job that already wrote
-//! lines (a resume), it reads them back and skips the recipients it finds.
+//! lines (a resume), it reads them back and skips the recipients it finds. Batches are
+//! written one at a time (the file is behind a lock).
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use serde::Serialize;
 
@@ -17,7 +19,7 @@ use crate::model::Channel;
 
 /// Appends recipients to a JSON Lines file (or stdout).
 pub struct Jsonl {
-    out: Out,
+    out: Mutex<Out>,
     /// Recipients of the job found in the file already (`channel/account/external_id`).
     written: HashSet<String>,
 }
@@ -45,7 +47,7 @@ impl Jsonl {
     pub fn open(path: &str, job: &str, resuming: bool) -> Result<Jsonl, Error> {
         if path == "-" {
             return Ok(Jsonl {
-                out: Out::Stdout,
+                out: Mutex::new(Out::Stdout),
                 written: HashSet::new(),
             });
         }
@@ -57,12 +59,12 @@ impl Jsonl {
             HashSet::new()
         };
         Ok(Jsonl {
-            out: Out::File(None, path),
+            out: Mutex::new(Out::File(None, path)),
             written,
         })
     }
 
-    fn write_batch(&mut self, batch: &Outgoing, fresh: &[usize]) -> io::Result<()> {
+    fn write_batch(out: &mut Out, batch: &Outgoing, fresh: &[usize]) -> io::Result<()> {
         let mut buffer = Vec::with_capacity(fresh.len() * 160);
         for &i in fresh {
             let (channel, account, external_id) = batch.identity(i);
@@ -74,12 +76,12 @@ impl Jsonl {
                 account,
                 external_id,
                 kind: batch.kind.name(),
-                text: &text,
+                text,
             };
             serde_json::to_writer(&mut buffer, &line)?;
             buffer.push(b'\n');
         }
-        match &mut self.out {
+        match out {
             Out::File(file, path) => {
                 let file = match file {
                     Some(file) => file,
@@ -173,7 +175,7 @@ impl Sink for Jsonl {
         10_000
     }
 
-    fn send(&mut self, batch: &Outgoing) -> Delivery {
+    fn send(&self, batch: &Outgoing) -> Delivery {
         let fresh: Vec<usize> = (0..batch.len())
             .filter(|&i| {
                 self.written.is_empty() || {
@@ -182,10 +184,11 @@ impl Sink for Jsonl {
                 }
             })
             .collect();
-        match self.write_batch(batch, &fresh) {
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        match Self::write_batch(&mut out, batch, &fresh) {
             Ok(()) => Delivery::Each(vec![Outcome::Sent; batch.len()]),
             Err(e) => {
-                let place = match &self.out {
+                let place = match &*out {
                     Out::File(_, path) => path.display().to_string(),
                     Out::Stdout => "stdout".into(),
                 };

@@ -1,67 +1,91 @@
-//! The LINE Messaging API: multicast (at most 500 user ids a request) with a
-//! `X-Line-Retry-Key`, and the quota endpoints. A batch whose texts differ (placeholders)
-//! is sent as one multicast per distinct text; each request's retry key is derived from
-//! the batch's key and its text, so it is the same on every retry and resume, and a 409
-//! answer (the key was used: LINE accepted the request before) counts as delivered.
+//! The LINE Messaging API: a batch's recipients grouped by their text (all of them when
+//! the text names nobody), each group in multicasts of at most 500 user ids
+//! (`/v2/bot/message/multicast`), and a text for one recipient alone through the push
+//! endpoint (`/v2/bot/message/push`, its own, higher rate limit); and the quota
+//! endpoints. Each request carries an `X-Line-Retry-Key` derived from the batch's key,
+//! its text and its place among that text's requests, so it is the same on every retry
+//! and resume, and a 409 answer (the key was used: LINE accepted the request before)
+//! counts as delivered.
 
 use std::collections::BTreeMap;
 
 use super::channels::{LineAccount, join};
 use super::http::{Http, Verdict, payload, redact, verdict};
-use crate::broadcast::{Delivery, Outcome, Outgoing};
+use crate::broadcast::{Delivery, Outgoing, Part};
 
-/// Sends a LINE batch.
-pub fn send(http: &Http, account: &LineAccount, batch: &Outgoing) -> Delivery {
-    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+/// User ids a multicast may name.
+pub const MULTICAST: usize = 500;
+
+/// The endpoints, as parts name them (each paced on its own).
+pub const PUSH: &str = "push";
+pub const MULTICAST_ENDPOINT: &str = "multicast";
+
+/// A batch's requests: recipients grouped by text, multicasts of at most 500, a lone
+/// recipient by push.
+pub fn split(batch: &Outgoing) -> Vec<Part> {
+    let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for i in 0..batch.len() {
         let text = if batch.payload.is_some() {
-            String::new()
+            ""
         } else {
             batch.text(i)
         };
         groups.entry(text).or_default().push(i);
     }
-    let mut outcomes = vec![Outcome::Retry("not sent".into()); batch.len()];
-    let url = join(&account.base_url, "/v2/bot/message/multicast");
-    let auth = format!("Bearer {}", account.token);
-    for (text, members) in &groups {
-        for chunk in members.chunks(500) {
-            let to: Vec<&str> = chunk.iter().map(|&i| batch.identity(i).2).collect();
-            let message =
-                payload(batch).unwrap_or_else(|| serde_json::json!({"type": "text", "text": text}));
-            let body = serde_json::json!({"to": to, "messages": [message]});
-            let key = retry_key(&batch.key, text, chunk.first().map_or(0, |&i| i / 500));
-            batch.pace();
-            let result = http.post(
-                &url,
-                &[("Authorization", &auth), ("X-Line-Retry-Key", &key)],
-                &body,
-            );
-            let accepted_before = matches!(&result, Ok(a) if a.status == 409);
-            let verdict = if accepted_before {
-                Verdict::Delivered
-            } else {
-                verdict(&result, "LINE multicast", &account.token)
-            };
-            if let Verdict::Stop(why) = verdict {
-                // Groups go out in order: those before this one are dealt with.
-                let done = (0..batch.len()).map(|i| outcomes[i].clone()).collect();
-                return Delivery::Stop { done, why };
-            }
-            for &i in chunk {
-                outcomes[i] = verdict.for_one();
-            }
+    let mut parts = Vec::new();
+    for (text, members) in groups {
+        for (n, chunk) in members.chunks(MULTICAST).enumerate() {
+            parts.push(Part {
+                recipients: chunk.to_vec(),
+                key: retry_key(batch.key, text, n),
+                endpoint: if members.len() == 1 {
+                    PUSH
+                } else {
+                    MULTICAST_ENDPOINT
+                },
+            });
         }
     }
-    Delivery::Each(outcomes)
+    parts
 }
 
-/// The retry key of one multicast of a batch: the same for the same batch and text.
-fn retry_key(batch_key: &str, text: &str, chunk: usize) -> String {
-    let name = format!("{batch_key}/{chunk}/{text}");
+/// Sends one request: a push to one recipient, else a multicast.
+pub fn send(http: &Http, account: &LineAccount, request: &Outgoing) -> Delivery {
+    let message = payload(request)
+        .unwrap_or_else(|| serde_json::json!({"type": "text", "text": request.text(0)}));
+    let ids: Vec<&str> = (0..request.len()).map(|i| request.identity(i).2).collect();
+    let (path, body, what) = match request.endpoint {
+        PUSH => (
+            "/v2/bot/message/push",
+            serde_json::json!({"to": ids[0], "messages": [message]}),
+            "LINE push",
+        ),
+        _ => (
+            "/v2/bot/message/multicast",
+            serde_json::json!({"to": ids, "messages": [message]}),
+            "LINE multicast",
+        ),
+    };
+    let auth = format!("Bearer {}", account.token);
+    let result = http.post(
+        &join(&account.base_url, path),
+        &[("Authorization", &auth), ("X-Line-Retry-Key", request.key)],
+        &body,
+    );
+    let accepted_before = matches!(&result, Ok(a) if a.status == 409);
+    let verdict = match accepted_before {
+        true => Verdict::Delivered,
+        false => verdict(&result, what, &account.token),
+    };
+    verdict.for_request(request.len())
+}
+
+/// The retry key of a batch's `n`th request of `text`: the same for the same batch and
+/// text.
+fn retry_key(batch_key: &str, text: &str, n: usize) -> String {
+    let name = format!("{batch_key}/{n}/{text}");
     uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, name.as_bytes()).to_string()
 }
-
 /// The account's quota from LINE: (limit, used this month); `None` for no limit.
 pub fn quota(http: &Http, account: &LineAccount) -> Result<Option<(u64, u64)>, String> {
     let auth = format!("Bearer {}", account.token);

@@ -15,29 +15,25 @@
 //! No request carries a message tag: Meta forbids promotional content under them.
 
 use super::channels::{GraphAccount, join};
-use super::http::{Http, Single, each, payload};
+use super::http::{Http, Single, one, payload};
 use crate::broadcast::{Delivery, Outgoing};
 use crate::model::Channel;
 
-/// Sends a Facebook or Instagram batch, one request per recipient.
-pub fn send(http: &Http, account: &GraphAccount, batch: &Outgoing) -> Delivery {
+/// Sends one Facebook or Instagram recipient's message (a request holds one recipient).
+pub fn send(http: &Http, account: &GraphAccount, request: &Outgoing) -> Delivery {
     let url = join(
         &account.base_url,
         &format!("/{}/me/messages", account.version),
     );
-    let payload = payload(batch);
-    each(
+    let message = payload(request).unwrap_or_else(|| serde_json::json!({"text": request.text(0)}));
+    let single = body(request, 0, message);
+    one(
         http,
-        batch,
+        request,
         &url,
         &account.token,
         "Messenger message",
-        |i| {
-            let message = payload
-                .clone()
-                .unwrap_or_else(|| serde_json::json!({"text": batch.text(i)}));
-            request(batch, i, message)
-        },
+        single,
     )
 }
 
@@ -61,7 +57,7 @@ pub fn rule(batch: &Outgoing) -> Rule {
 }
 
 /// Recipient `i`'s request.
-fn request(batch: &Outgoing, i: usize, message: serde_json::Value) -> Single {
+fn body(batch: &Outgoing, i: usize, message: serde_json::Value) -> Single {
     match rule(batch) {
         Rule::RecurringNotification => {
             let token = batch.notification_token(i).unwrap_or_default().to_string();

@@ -1,21 +1,30 @@
 //! [`Platform`]: each contact through its channel's own API, with the endpoints and
 //! tokens of the channels file — LINE (idempotent: retry keys), WhatsApp, Facebook and
-//! Instagram (Messenger), web (SMTP). Batch sizes and default rates per channel: LINE 500
-//! ids a request, 200 requests/s; WhatsApp 50 a batch, 80 requests/s; Messenger 50, 100/s;
-//! SMTP 50, 20/s.
+//! Instagram (Messenger), web (SMTP). Batch sizes, requests and default limits per
+//! account, each the platform's published one (sources in docs/platforms.md):
+//!
+//! | channel | batch | a request | rate (requests/s) | in flight |
+//! |---|---:|---|---:|---:|
+//! | LINE | 5,000 | a multicast of ≤ 500 ids of one text; one id: a push | multicast 200, push 2,000 | 64 |
+//! | WhatsApp | 50 | one recipient | 80 | 32 |
+//! | Facebook | 50 | one recipient | 40 | 16 |
+//! | Instagram | 50 | one recipient | 300 | 64 |
+//! | web (SMTP) | 50 | one email | none | 8 connections |
+
+use std::sync::OnceLock;
 
 use super::channels::Channels;
 use super::http::Http;
-use super::smtp::Mailer;
+use super::smtp::{CONNECTIONS, Mailer};
 use super::{line, messenger, whatsapp};
-use crate::broadcast::{Delivery, Outgoing, Sink};
+use crate::broadcast::{Delivery, Outgoing, Part, Sink};
 use crate::model::Channel;
 
 /// Sends through the platforms' APIs.
 pub struct Platform {
     channels: Channels,
     http: Http,
-    mailer: Option<Result<Mailer, String>>,
+    mailer: OnceLock<Result<Mailer, String>>,
 }
 
 impl Platform {
@@ -23,7 +32,7 @@ impl Platform {
         Platform {
             channels,
             http: Http::new(),
-            mailer: None,
+            mailer: OnceLock::new(),
         }
     }
 
@@ -31,6 +40,19 @@ impl Platform {
         Delivery::Failed(format!(
             "the channels file has no [{kind}.\"{account}\"] entry (endpoint and token)"
         ))
+    }
+
+    fn mail(&self, request: &Outgoing) -> Delivery {
+        let Some(config) = &self.channels.smtp else {
+            return Delivery::Failed("the channels file has no [smtp] section".into());
+        };
+        match self.mailer.get_or_init(|| Mailer::new(config, CONNECTIONS)) {
+            Ok(mailer) => mailer.send(request),
+            Err(why) => Delivery::Stop {
+                done: Vec::new(),
+                why: why.clone(),
+            },
+        }
     }
 }
 
@@ -41,7 +63,7 @@ impl Sink for Platform {
 
     fn batch_size(&self, channel: Channel) -> usize {
         match channel {
-            Channel::Line => 500,
+            Channel::Line => 10 * line::MULTICAST,
             _ => 50,
         }
     }
@@ -58,45 +80,53 @@ impl Sink for Platform {
         (!named).then(|| format!("[{channel}.\"{account}\"]"))
     }
 
-    fn default_rate(&self, channel: Channel) -> Option<f64> {
-        Some(match channel {
-            Channel::Line => 200.0,
-            Channel::Whatsapp => 80.0,
-            Channel::Facebook | Channel::Instagram => 100.0,
-            Channel::Web => 20.0,
-        })
+    fn default_rate(&self, channel: Channel, endpoint: &str) -> Option<f64> {
+        match (channel, endpoint) {
+            (Channel::Line, line::PUSH) => Some(2_000.0),
+            (Channel::Line, _) => Some(200.0),
+            (Channel::Whatsapp, _) => Some(80.0),
+            (Channel::Facebook, _) => Some(40.0),
+            (Channel::Instagram, _) => Some(300.0),
+            (Channel::Web, _) => None,
+        }
     }
 
-    fn send(&mut self, batch: &Outgoing) -> Delivery {
+    fn concurrency(&self, channel: Channel) -> usize {
+        match channel {
+            Channel::Line | Channel::Instagram => 64,
+            Channel::Whatsapp => 32,
+            Channel::Facebook => 16,
+            Channel::Web => CONNECTIONS,
+        }
+    }
+
+    fn split(&self, batch: &Outgoing) -> Vec<Part> {
         match batch.channel {
-            Channel::Line => match self.channels.line.get(batch.account) {
-                Some(account) => line::send(&self.http, account, batch),
-                None => Self::missing("line", batch.account),
+            Channel::Line => line::split(batch),
+            _ => Part::each(batch),
+        }
+    }
+
+    fn send(&self, request: &Outgoing) -> Delivery {
+        let c = &self.channels;
+        match request.channel {
+            Channel::Line => match c.line.get(request.account) {
+                Some(account) => line::send(&self.http, account, request),
+                None => Self::missing("line", request.account),
             },
-            Channel::Whatsapp => match self.channels.whatsapp.get(batch.account) {
-                Some(account) => whatsapp::send(&self.http, account, batch),
-                None => Self::missing("whatsapp", batch.account),
+            Channel::Whatsapp => match c.whatsapp.get(request.account) {
+                Some(account) => whatsapp::send(&self.http, account, request),
+                None => Self::missing("whatsapp", request.account),
             },
-            Channel::Facebook => match self.channels.facebook.get(batch.account) {
-                Some(account) => messenger::send(&self.http, account, batch),
-                None => Self::missing("facebook", batch.account),
+            Channel::Facebook => match c.facebook.get(request.account) {
+                Some(account) => messenger::send(&self.http, account, request),
+                None => Self::missing("facebook", request.account),
             },
-            Channel::Instagram => match self.channels.instagram.get(batch.account) {
-                Some(account) => messenger::send(&self.http, account, batch),
-                None => Self::missing("instagram", batch.account),
+            Channel::Instagram => match c.instagram.get(request.account) {
+                Some(account) => messenger::send(&self.http, account, request),
+                None => Self::missing("instagram", request.account),
             },
-            Channel::Web => {
-                let Some(config) = &self.channels.smtp else {
-                    return Delivery::Failed("the channels file has no [smtp] section".into());
-                };
-                match self.mailer.get_or_insert_with(|| Mailer::new(config)) {
-                    Ok(mailer) => mailer.send(batch),
-                    Err(why) => Delivery::Stop {
-                        done: Vec::new(),
-                        why: why.clone(),
-                    },
-                }
-            }
+            Channel::Web => self.mail(request),
         }
     }
 }

@@ -5,10 +5,11 @@
 //! first line (whole up to [`SUBJECT_CHARS`], else cut with `…`). The `Message-ID` is
 //! derived from the job and the recipient, so a resent message is recognizable as the
 //! same one. A permanent SMTP answer (5xx) fails the recipient; a transient one or a lost
-//! connection is retried.
+//! connection is retried. Messages go over a pool of connections ([`CONNECTIONS`] by
+//! default, one per request in flight), each carrying many messages one after another.
 
 use lettre::message::{Mailbox, SinglePart};
-use lettre::transport::smtp::SmtpTransport;
+use lettre::transport::smtp::{PoolConfig, SmtpTransport};
 use lettre::{Message, Transport};
 
 use super::channels::Smtp;
@@ -17,7 +18,10 @@ use crate::broadcast::{Delivery, Outcome, Outgoing};
 /// The longest subject taken from the text's first line, in characters.
 pub const SUBJECT_CHARS: usize = 200;
 
-/// A connection to an SMTP server.
+/// Connections to the relay kept open at most (requests in flight to it by default).
+pub const CONNECTIONS: usize = 8;
+
+/// A pool of connections to an SMTP server.
 pub struct Mailer {
     transport: SmtpTransport,
     from: Result<Mailbox, String>,
@@ -26,8 +30,8 @@ pub struct Mailer {
 
 impl Mailer {
     /// A mailer for `smtp://HOST[:PORT]` (no TLS: for a relay on the host or a trusted
-    /// network).
-    pub fn new(config: &Smtp) -> Result<Mailer, String> {
+    /// network) keeping up to `connections` connections open.
+    pub fn new(config: &Smtp, connections: usize) -> Result<Mailer, String> {
         let rest = config.url.strip_prefix("smtp://").ok_or_else(|| {
             format!("[smtp] url '{}': expected smtp://HOST[:PORT] (this build speaks SMTP without TLS, to a local relay)", config.url)
         })?;
@@ -42,14 +46,17 @@ impl Mailer {
         let from = (config.from.parse::<Mailbox>())
             .map_err(|e| format!("[smtp] from '{}': {e}", config.from));
         Ok(Mailer {
-            transport: SmtpTransport::builder_dangerous(host).port(port).build(),
+            transport: SmtpTransport::builder_dangerous(host)
+                .port(port)
+                .pool_config(PoolConfig::new().max_size(connections.max(1) as u32))
+                .build(),
             from,
             subject: config.subject.clone(),
         })
     }
 
-    /// Sends a web batch, one email per recipient.
-    pub fn send(&self, batch: &Outgoing) -> Delivery {
+    /// Sends a request's emails, one per recipient (a request holds one).
+    pub fn send(&self, request: &Outgoing) -> Delivery {
         let from = match &self.from {
             Ok(from) => from,
             Err(why) => {
@@ -59,12 +66,9 @@ impl Mailer {
                 };
             }
         };
-        let outcomes = (0..batch.len())
-            .map(|i| match self.message(from, batch, i) {
-                Ok(message) => {
-                    batch.pace();
-                    self.deliver(&message)
-                }
+        let outcomes = (0..request.len())
+            .map(|i| match self.message(from, request, i) {
+                Ok(message) => self.deliver(&message),
                 Err(why) => Outcome::Failed(why),
             })
             .collect();
@@ -83,7 +87,7 @@ impl Mailer {
     fn message(&self, from: &Mailbox, batch: &Outgoing, i: usize) -> Result<Message, String> {
         let to = batch.email(i).ok_or("no email address")?;
         let to: Mailbox = to.parse().map_err(|e| format!("address '{to}': {e}"))?;
-        let text = batch.text(i);
+        let text = batch.text(i).to_string();
         let subject = (batch.subject.map(str::to_string))
             .or_else(|| self.subject.clone())
             .unwrap_or_else(|| first_line(&text));

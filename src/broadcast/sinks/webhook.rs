@@ -1,10 +1,15 @@
 //! [`Webhook`]: `POST URL` with a JSON body `{"job", "batch", "idempotency_key", "kind",
 //! "recipients": [{"channel", "account", "external_id", "text"}, …]}` and the header
-//! `Idempotency-Key`; a 2xx answer means the batch is delivered.
+//! `Idempotency-Key`; a 2xx answer means the batch is delivered. Up to
+//! [`CONCURRENCY`] batches of an account are in flight at once.
 
 use super::http::{Http, verdict};
 use crate::broadcast::{Delivery, Outgoing, Sink};
 use crate::model::Channel;
+
+/// Batches of one account in flight at once (the receiver is the embedder's own: no
+/// published limit; `--concurrency` and `--rate` set others).
+pub const CONCURRENCY: usize = 8;
 
 /// Posts batches to a URL.
 pub struct Webhook {
@@ -30,7 +35,11 @@ impl Sink for Webhook {
         1_000
     }
 
-    fn send(&mut self, batch: &Outgoing) -> Delivery {
+    fn concurrency(&self, _: Channel) -> usize {
+        CONCURRENCY
+    }
+
+    fn send(&self, batch: &Outgoing) -> Delivery {
         let recipients: Vec<serde_json::Value> = (0..batch.len())
             .map(|i| {
                 let (channel, account, external_id) = batch.identity(i);
@@ -49,10 +58,7 @@ impl Sink for Webhook {
             "kind": batch.kind.name(),
             "recipients": recipients,
         });
-        batch.pace();
-        let result = self
-            .http
-            .post(&self.url, &[("Idempotency-Key", &batch.key)], &body);
-        verdict(&result, "webhook", "").for_batch(batch.len())
+        let result = (self.http).post(&self.url, &[("Idempotency-Key", batch.key)], &body);
+        verdict(&result, "webhook", "").for_request(batch.len())
     }
 }

@@ -4,34 +4,33 @@
 //! object itself (its `to` is set per recipient).
 
 use super::channels::{WhatsappAccount, join};
-use super::http::{Http, Single, each, payload};
+use super::http::{Http, Single, one, payload};
 use crate::broadcast::{Delivery, Outgoing};
 
-/// Sends a WhatsApp batch, one request per recipient.
-pub fn send(http: &Http, account: &WhatsappAccount, batch: &Outgoing) -> Delivery {
+/// Sends one recipient's message (a request holds one recipient).
+pub fn send(http: &Http, account: &WhatsappAccount, request: &Outgoing) -> Delivery {
     let path = format!("/{}/{}/messages", account.version, account.phone_number_id);
-    let payload = payload(batch);
-    each(
+    let to = request.identity(0).2.trim_start_matches('+').to_string();
+    let body = match payload(request) {
+        Some(mut message) => {
+            if let Some(object) = message.as_object_mut() {
+                object.insert("messaging_product".into(), "whatsapp".into());
+                object.insert("recipient_type".into(), "individual".into());
+                object.insert("to".into(), to.into());
+            }
+            message
+        }
+        None => template_message(account, &to, request.placeholder_values(0)),
+    };
+    let single = Single { body, secret: None };
+    let url = join(&account.base_url, &path);
+    one(
         http,
-        batch,
-        &join(&account.base_url, &path),
+        request,
+        &url,
         &account.token,
         "WhatsApp message",
-        |i| {
-            let to = batch.identity(i).2.trim_start_matches('+').to_string();
-            let body = match payload.clone() {
-                Some(mut message) => {
-                    if let Some(object) = message.as_object_mut() {
-                        object.insert("messaging_product".into(), "whatsapp".into());
-                        object.insert("recipient_type".into(), "individual".into());
-                        object.insert("to".into(), to.into());
-                    }
-                    message
-                }
-                None => template_message(account, &to, &batch.placeholder_values(i)),
-            };
-            Single { body, secret: None }
-        },
+        single,
     )
 }
 

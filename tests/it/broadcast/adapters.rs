@@ -41,7 +41,8 @@ fn respond(request: tiny_http::Request, status: u16, body: &str) {
     let _ = request.respond(response);
 }
 
-/// A LINE Messaging API stand-in; `faults` in percent of first attempts.
+/// A LINE Messaging API stand-in (multicast and push); `faults` in percent of first
+/// attempts.
 fn line_server(token: &'static str, faults: u64) -> (String, Shared) {
     let server = tiny_http::Server::http("127.0.0.1:0").expect("a port");
     let base = format!("http://{}", server.server_addr());
@@ -66,7 +67,7 @@ fn line_server(token: &'static str, faults: u64) -> (String, Shared) {
                 "/v2/bot/message/quota/consumption" => {
                     respond(request, 200, "{\"totalUsage\":123}")
                 }
-                "/v2/bot/message/multicast" => {
+                "/v2/bot/message/multicast" | "/v2/bot/message/push" => {
                     let value = recorded.json();
                     let key = header(&request, "X-Line-Retry-Key").unwrap_or_default();
                     if uuid::Uuid::parse_str(&key).is_err() {
@@ -176,7 +177,11 @@ fn line_multicasts_are_valid_keyed_and_delivered_once_through_faults() {
             .as_str()
             .expect("a text message")
             .to_string();
-        for id in body["to"].as_array().expect("to") {
+        let to = match &body["to"] {
+            Value::String(one) => vec![Value::String(one.clone())],
+            many => many.as_array().expect("to").clone(),
+        };
+        for id in &to {
             let id = id.as_str().expect("an id").to_string();
             assert!(
                 delivered.insert(id.clone(), text.clone()).is_none(),
@@ -187,6 +192,42 @@ fn line_multicasts_are_valid_keyed_and_delivered_once_through_faults() {
     assert_eq!(
         delivered.len() as u64,
         report["sent"].as_u64().expect("sent")
+    );
+    // Recipients of one text go together: a multicast names two or more, a push one;
+    // a text takes at most one request per 500 of its recipients on each of the three
+    // accounts.
+    let mut per_text: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for request in &seen.requests {
+        let body = request.json();
+        match request.path.as_str() {
+            "/v2/bot/message/push" => assert!(body["to"].is_string(), "{body}"),
+            "/v2/bot/message/multicast" => {
+                assert!(
+                    body["to"].as_array().is_some_and(|to| to.len() >= 2),
+                    "{body}"
+                )
+            }
+            _ => continue,
+        }
+    }
+    for (_, body) in &seen.accepted {
+        let text = body["messages"][0]["text"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let n = body["to"].as_array().map_or(1, Vec::len);
+        let entry = per_text.entry(text).or_default();
+        *entry = (entry.0 + 1, entry.1 + n);
+    }
+    for (text, (requests, recipients)) in &per_text {
+        assert!(
+            *requests <= 3 * recipients.div_ceil(500),
+            "{text}: {requests} requests for {recipients}"
+        );
+    }
+    assert!(
+        per_text.values().any(|(_, n)| *n > 1),
+        "some text is shared"
     );
     // Personalised: each user's own text; the same text in one multicast for many.
     let engine = reach::Engine::open_read_only(&data).expect("opens");

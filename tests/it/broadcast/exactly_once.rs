@@ -78,7 +78,7 @@ fn flaky_webhook(seed: u64) -> (String, Deliveries) {
 }
 
 /// Who is eligible for a `bot` message to everyone, judged on the directory as it is.
-fn eligible(data: &Path) -> BTreeSet<String> {
+pub(super) fn eligible(data: &Path) -> BTreeSet<String> {
     let engine = Engine::open_read_only(data).expect("opens");
     let view = engine.read();
     let all = view.store().live().clone();
@@ -106,6 +106,7 @@ fn run_maybe_killed(
         .arg(data)
         .args(args)
         .env("REACH_RETRY_BACKOFF_MS", "1")
+        .env("REACH_HTTP_TIMEOUT_MS", "250")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -128,29 +129,25 @@ fn run_maybe_killed(
         .and_then(|l| serde_json::from_str(l).ok())
 }
 
-/// Starts a job, killing it at a random moment, then resumes (sometimes killed again)
-/// until it reports `done`.
-fn broadcast_through_kills(
+/// Starts a job to `segment` through `sink` (its arguments), killing it at a random
+/// moment, then resumes (sometimes killed again) until it reports `done`.
+pub(super) fn broadcast_through_kills(
     data: &Path,
     job: &str,
-    sink: &str,
+    (segment, sink): (&str, &[&str]),
     window_ms: u64,
     rng: &mut Rng,
 ) -> serde_json::Value {
-    let start = [
+    let mut start = vec![
         "broadcast",
-        "",
+        segment,
         "--kind",
         "bot",
         "--text",
         "hi {{name|friend}}",
-        "--sink",
-        sink,
-        "--id",
-        job,
-        "--yes",
-        "--json",
     ];
+    start.extend(sink);
+    start.extend(["--id", job, "--yes", "--json"]);
     let kill = Duration::from_millis(rng.below(window_ms));
     let mut report = run_maybe_killed(data, &start, Some(kill));
     for _ in 0..40 {
@@ -177,14 +174,18 @@ fn broadcast_through_kills(
 }
 
 /// Trials per test: `REACH_BROADCAST_TRIALS`, else `default`.
-fn trials(default: u64) -> u64 {
+pub(super) fn trials(default: u64) -> u64 {
     std::env::var("REACH_BROADCAST_TRIALS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
 
-fn check_once(delivered: Vec<String>, eligible: &BTreeSet<String>, report: &serde_json::Value) {
+pub(super) fn check_once(
+    delivered: Vec<String>,
+    eligible: &BTreeSet<String>,
+    report: &serde_json::Value,
+) {
     let unique: BTreeSet<String> = delivered.iter().cloned().collect();
     assert_eq!(
         unique.len(),
@@ -215,7 +216,7 @@ fn a_webhook_broadcast_killed_and_failing_at_random_delivers_exactly_once() {
         let data = dir.path().join("d");
         crate::copy_dir(&base.path().join("d"), &data);
         let job = format!("hook-{trial}");
-        let report = broadcast_through_kills(&data, &job, &sink, 35, &mut rng);
+        let report = broadcast_through_kills(&data, &job, ("", &["--sink", &sink]), 35, &mut rng);
         let prefix = (0..)
             .map(|b| reach::broadcast::idempotency_key(&job, b))
             .take(200)
@@ -240,7 +241,7 @@ fn an_outbox_broadcast_killed_at_random_holds_everyone_once() {
         let outbox = dir.path().join("outbox.jsonl");
         let sink = format!("jsonl:{}", outbox.display());
         let job = format!("box-{trial}");
-        let report = broadcast_through_kills(&data, &job, &sink, 12, &mut rng);
+        let report = broadcast_through_kills(&data, &job, ("", &["--sink", &sink]), 12, &mut rng);
         let delivered: Vec<String> = std::fs::read_to_string(&outbox)
             .unwrap_or_default()
             .lines()
