@@ -3,11 +3,10 @@
 //! logged and applied. Resolving names rows of the state it is applied to, so a change
 //! never lands on contacts other than the ones its caller meant.
 
-use std::fmt;
-
 use roaring::RoaringBitmap;
 
 use super::compile::Segment;
+use super::identity::Identity;
 use super::job::{BatchOutcome, Job, JobState};
 use super::quota::Quota;
 use super::record::Record;
@@ -20,43 +19,6 @@ use crate::store::Change;
 
 /// The word a deletion must be confirmed with (data-model.md, "Delete").
 pub const CONFIRM_WORD: &str = "DELETE";
-
-/// A contact's identity: (channel, account, external id).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Identity {
-    pub channel: Channel,
-    pub account: String,
-    pub external_id: String,
-}
-
-impl Identity {
-    /// An identity from its parts.
-    pub fn new(channel: Channel, account: &str, external_id: &str) -> Identity {
-        Identity {
-            channel,
-            account: account.to_string(),
-            external_id: external_id.to_string(),
-        }
-    }
-}
-
-/// As the change stream names a contact: `{"channel", "account", "external_id"}`.
-impl serde::Serialize for Identity {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut out = serializer.serialize_struct("Identity", 3)?;
-        out.serialize_field("channel", &self.channel.to_string())?;
-        out.serialize_field("account", &self.account)?;
-        out.serialize_field("external_id", &self.external_id)?;
-        out.end()
-    }
-}
-
-impl fmt::Display for Identity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{}", self.channel, self.account, self.external_id)
-    }
-}
 
 /// The contacts a change is for.
 #[derive(Clone, Debug)]

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 
 use roaring::RoaringBitmap;
 
-use super::edit::Identity;
+use super::identity::Identity;
 use super::scope::{Reach, Scope};
 use super::state::State;
 use crate::error::Error;

@@ -39,6 +39,7 @@ mod acknowledge;
 mod compile;
 mod dir;
 mod edit;
+mod identity;
 mod job;
 mod log;
 mod membership;
@@ -62,7 +63,8 @@ use roaring::RoaringBitmap;
 pub use acknowledge::{MAX_LINE, acknowledge};
 pub use compile::Segment;
 pub use dir::DataDir;
-pub use edit::{CONFIRM_WORD, Edit, Identity, Target};
+pub use edit::{CONFIRM_WORD, Edit, Target};
+pub use identity::Identity;
 pub use job::{
     Batch, BatchOutcome, BatchState, Excluded, Figures, Job, JobState, Message, Options, Variables,
 };

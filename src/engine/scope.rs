@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use roaring::RoaringBitmap;
 
 use super::compile::Compiler;
-use super::edit::Identity;
+use super::identity::Identity;
 use crate::csv::StagedOutcome;
 use crate::error::Error;
 use crate::model::Contact;

@@ -106,7 +106,11 @@ impl App {
         self: &Arc<Self>,
         work: impl FnOnce(&Arc<App>) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _place = self.readers.acquire().await.map_err(|_| ApiError::stopping())?;
+        let _place = self
+            .readers
+            .acquire()
+            .await
+            .map_err(|_| ApiError::stopping())?;
         self.run(work).await
     }
 

@@ -25,7 +25,7 @@ use super::query::ChannelWriter;
 pub struct ImportQuery {
     /// `all_or_nothing` (default): a bad row refuses the file; `reject`: the good rows
     /// are imported and the bad ones listed.
-    #[param(value_type = Option<super::openapi::ImportMode>, inline)]
+    #[param(value_type = Option<super::schemas::ImportMode>, inline)]
     pub mode: Option<String>,
 }
 

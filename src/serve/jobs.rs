@@ -26,7 +26,7 @@ pub struct BroadcastRequest {
     /// The audience.
     pub segment: String,
     /// broadcast, site_marketing, cart, welcome or bot.
-    #[schema(schema_with = super::openapi::kind_schema)]
+    #[schema(schema_with = super::schemas::kind_schema)]
     pub kind: String,
     /// The message; `{{name|friend}}` and the like are filled per contact.
     pub text: String,

@@ -21,7 +21,7 @@ use super::error::{ApiError, BodyErrors, LookupErrors, PlainErrors};
 #[serde(deny_unknown_fields)]
 pub struct KeyRequest {
     /// Any of read, change, broadcast, keys.
-    #[schema(schema_with = super::openapi::actions_schema)]
+    #[schema(schema_with = super::schemas::actions_schema)]
     pub actions: Vec<Action>,
     /// Account ids it reaches, or ["*"].
     pub accounts: Vec<String>,

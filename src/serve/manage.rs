@@ -30,7 +30,7 @@ fn reached(app: &App, view: &View<'_>, grant: &Grant) -> Result<RoaringBitmap, E
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct ContactPath {
-    #[param(value_type = super::openapi::ChannelName, inline)]
+    #[param(value_type = super::schemas::ChannelName, inline)]
     pub channel: String,
     pub account: String,
     pub external_id: String,
@@ -110,7 +110,7 @@ pub struct TagQuery {
     /// Part of a tag's name (any case).
     pub search: Option<String>,
     /// `count`, `created` (default) or `name`, descending; `-count` etc. ascending.
-    #[param(value_type = Option<super::openapi::TagSort>, inline)]
+    #[param(value_type = Option<super::schemas::TagSort>, inline)]
     pub sort: Option<String>,
     /// From 1.
     pub page: Option<usize>,

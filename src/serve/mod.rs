@@ -10,7 +10,8 @@
 //! - `query.rs`: count, list, explain, export; `change.rs`: import, changes;
 //!   `manage.rs`: contacts, tags, saved segments, quotas; `jobs.rs`: broadcasts;
 //!   `events.rs`: membership as Server-Sent Events; `keys.rs`: API keys.
-//! - `openapi.rs`: the OpenAPI 3.1 document, made from the handlers' annotations.
+//! - `openapi.rs`: the OpenAPI 3.1 document, made from the handlers' annotations;
+//!   `schemas.rs`: the schemas of values read as strings.
 
 mod app;
 mod auth;
@@ -22,6 +23,7 @@ mod keys;
 mod manage;
 mod openapi;
 mod query;
+mod schemas;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -97,7 +97,7 @@ pub async fn count(
 #[derive(Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityBody {
-    #[schema(schema_with = super::openapi::channel_schema)]
+    #[schema(schema_with = super::schemas::channel_schema)]
     pub channel: String,
     pub account: String,
     pub external_id: String,
