@@ -321,7 +321,7 @@ fn serve(
     if let Some(tz) = tz {
         engine.set_time_zone(tz);
     }
-    crate::serve::run(dir, Some(engine), options)
+    crate::serve::run(engine, options)
 }
 
 /// Runs one command against a context (shared by the command line and the REPL).

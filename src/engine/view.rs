@@ -83,6 +83,15 @@ impl View<'_> {
         Ok(segment)
     }
 
+    /// Whether `scope` reaches `row` (looking at that row only).
+    pub fn reaches_row(&self, scope: &Scope, now: Seconds, row: u32) -> Result<bool, Error> {
+        let compiler = self.state.compiler();
+        let reach = Reach::new(scope, &compiler, Clock { now, tz: self.tz })?;
+        Ok(reach
+            .restrict(RoaringBitmap::from_iter([row]))
+            .contains(row))
+    }
+
     /// The rows `scope` reaches.
     pub fn reach(&self, scope: &Scope, now: Seconds) -> Result<RoaringBitmap, Error> {
         let compiler = self.state.compiler();

@@ -59,8 +59,11 @@ pub async fn contact(
         .query(move |app| {
             let view = app.engine.read();
             let row = view.store().find(id.channel, &id.account, &id.external_id);
-            let reach = reached(app, &view, &grant)?;
-            let row = match row.filter(|r| reach.contains(*r)) {
+            let reached = match row {
+                Some(r) => view.reaches_row(&grant.scope, app.clock(), r)?,
+                None => false,
+            };
+            let row = match row.filter(|_| reached) {
                 Some(row) => row,
                 None if grant.scope.is_everything() => {
                     return Err(Error::UnknownContact(id.to_string()));

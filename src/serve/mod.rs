@@ -26,7 +26,6 @@ mod query;
 mod schemas;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,19 +49,15 @@ pub struct Options {
     pub now: Option<i64>,
 }
 
-/// Opens `dir` and serves it until SIGTERM or SIGINT; then finishes what is in flight,
+/// Serves `engine`'s data directory until SIGTERM or SIGINT; then finishes what is in flight,
 /// checkpoints and returns.
-pub fn run(dir: &Path, engine: Option<Engine>, options: Options) -> Result<(), Error> {
+pub fn run(engine: Engine, options: Options) -> Result<(), Error> {
     if options.master_key.is_none() && !options.listen.ip().is_loopback() {
         return Err(Error::Usage(format!(
             "{} is not a loopback address: give --master-key KEY (or REACH_MASTER_KEY) so that only holders of a key are answered",
             options.listen
         )));
     }
-    let engine = match engine {
-        Some(engine) => engine,
-        None => Engine::open(dir)?,
-    };
     engine.set_durability(options.durability);
     let app = Arc::new(App::new(engine, &options)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
