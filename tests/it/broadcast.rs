@@ -7,7 +7,7 @@ mod adapters;
 mod exactly_once;
 mod in_flight;
 mod refusals;
-mod tools;
+pub mod tools;
 
 use proptest::prelude::*;
 use reach::broadcast::{AudienceSource, Rules, judge};

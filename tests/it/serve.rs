@@ -39,6 +39,12 @@ fn start(data: &Path, extra: &[&str]) -> Server {
         .stderr(Stdio::piped())
         .spawn()
         .expect("reach serve starts");
+    let base = listening_address(&mut child);
+    Server { child, base }
+}
+
+/// The address a starting server says it listens on (its stderr is drained after).
+pub fn listening_address(child: &mut Child) -> String {
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
     let base = loop {
@@ -48,7 +54,7 @@ fn start(data: &Path, extra: &[&str]) -> Server {
         }
     };
     std::thread::spawn(move || lines.for_each(drop));
-    Server { child, base }
+    base
 }
 
 fn agent() -> ureq::Agent {

@@ -10,7 +10,7 @@
 //! elsewhere the test says what is missing and passes over it.
 //! `REACH_SCHEMA_SEED` picks another seed than the fixed one (a number, or `random`).
 
-use std::io::{BufRead, BufReader};
+use crate::broadcast::tools::{required, run};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
@@ -29,21 +29,6 @@ const MASTER: &str = "schema-test-master-key";
 /// Every check of an answer against the document.
 const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
                       response_schema_conformance,response_headers_conformance";
-
-fn required() -> bool {
-    std::env::var("REACH_TEST_TOOLS").is_ok_and(|v| v == "required")
-}
-
-fn run(command: &mut Command) -> Result<(), String> {
-    let out = (command.stdin(Stdio::null()).output()).map_err(|e| format!("{command:?}: {e}"))?;
-    match out.status.success() {
-        true => Ok(()),
-        false => Err(format!(
-            "{command:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )),
-    }
-}
 
 /// The environment's `bin/`, made on first use; `None` (after saying why) when it cannot
 /// be made and the tools are not required.
@@ -117,15 +102,7 @@ fn start(data: &Path, cwd: &Path) -> Server {
         .stderr(Stdio::piped())
         .spawn()
         .expect("reach serve starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let base = loop {
-        let line = lines.next().expect("a line").expect("text");
-        if let Some(address) = line.split("listening on ").nth(1) {
-            break address.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
+    let base = crate::serve::listening_address(&mut child);
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
     Server { child, base }
 }

@@ -14,11 +14,12 @@ use std::process::{Child, Command, Stdio};
 use serde_json::Value;
 
 /// Whether a missing tool fails the test (CI) or only skips it.
-fn required() -> bool {
+pub fn required() -> bool {
     std::env::var("REACH_TEST_TOOLS").is_ok_and(|v| v == "required")
 }
 
-fn run(command: &mut Command) -> Result<(), String> {
+/// Runs `command`; its stderr is the error when it fails.
+pub fn run(command: &mut Command) -> Result<(), String> {
     let out = (command.stdin(Stdio::null()).output()).map_err(|e| format!("{command:?}: {e}"))?;
     match out.status.success() {
         true => Ok(()),
