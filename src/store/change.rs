@@ -4,7 +4,8 @@
 //! `Store::check` only reads (validity, and the read-only part of the work, e.g. which
 //! rows a tag edit changes) and `Store::write` then writes what it found; `apply` is both.
 //! Every write moves the store's write counter, which keys the derived values
-//! (`index/derived.rs`); lazy equality indexes, once built, are kept exact by each write.
+//! (`index/derived.rs`), and journals the rows it touched, from which the word views are
+//! brought up to date; lazy equality indexes, once built, are kept exact by each write.
 //!
 //! This file is the only writer by visibility, not by convention: a store holds its data
 //! in a [`Sealed`], which only this file can open for writing.
@@ -220,7 +221,9 @@ impl Store {
     pub fn apply(&mut self, change: &Change, now: Seconds) -> Result<Applied, ChangeError> {
         if let Change::Append { batch } = change {
             // Appending checks its identities as it inserts them, and undoes them if any repeats.
-            return self.append(batch, now);
+            let applied = self.append(batch, now)?;
+            self.journal(change, &applied);
+            return Ok(applied);
         }
         let checked = self.check(change)?;
         self.write(change, checked, now)
@@ -283,6 +286,27 @@ impl Store {
     /// Applies a change that [`Store::check`] accepted (checking again if the store changed
     /// since); an error means the check was stale, and nothing was applied.
     pub fn write(
+        &mut self,
+        change: &Change,
+        checked: Checked,
+        now: Seconds,
+    ) -> Result<Applied, ChangeError> {
+        let applied = self.write_rows(change, checked, now)?;
+        self.journal(change, &applied);
+        Ok(applied)
+    }
+
+    /// Tells the word views which rows a change touched (a tag deletion renumbers the
+    /// tags, and every view is built again).
+    fn journal(&mut self, change: &Change, applied: &Applied) {
+        let (version, views) = (self.data.version, &mut self.data.0.derived.words);
+        match change {
+            Change::DeleteTags { .. } => views.restart(version),
+            _ => views.record(version, &applied.rows | &applied.erased_rows),
+        }
+    }
+
+    fn write_rows(
         &mut self,
         change: &Change,
         checked: Checked,

@@ -12,7 +12,7 @@ use super::columns::memory;
 use super::files::compact;
 use super::index::fb_rows::{FbFilter, FbRows};
 use super::index::postings::{self, EqIndex};
-use super::index::words::Words;
+use super::index::words::{ViewKey, Words};
 use super::time::{ChunkFilter, RangeEstimate, TimeColumn};
 use super::{AccountRef, Entry, Store, account_key, split_account_key};
 use crate::model::{
@@ -358,8 +358,34 @@ impl Store {
     /// when it holds at least one row in 64; else `None`, and the caller reads its values.
     pub(crate) fn word_view(&self, bitmap: &RoaringBitmap) -> Option<Arc<Words>> {
         let rows = self.row_count() as usize;
+        let (version, key) = (self.data.version, self.view_key(bitmap));
         (bitmap.len() * 64 >= rows as u64 && rows > 0)
-            .then(|| self.data.derived.words.get(self.data.version, bitmap, rows))
+            .then(|| self.data.derived.words.get(version, key, bitmap, rows))
+    }
+
+    /// The name of `bitmap` among the store's own bitmaps and derived sets, by which its
+    /// word view outlives changes; any other bitmap is named by its address.
+    fn view_key(&self, bitmap: &RoaringBitmap) -> ViewKey {
+        let d = &self.data;
+        let within = |kind: u8, maps: &[RoaringBitmap]| {
+            let at = maps.iter().position(|m| std::ptr::eq(m, bitmap));
+            at.map(|i| ViewKey::Named(kind, i as u32))
+        };
+        let single = |kind: u8, map: &RoaringBitmap| {
+            std::ptr::eq(map, bitmap).then_some(ViewKey::Named(kind, 0))
+        };
+        let unsubscribed = d.derived.unsubscribed.holds(bitmap);
+        (single(0, &d.live))
+            .or_else(|| single(1, &d.tagged))
+            .or_else(|| unsubscribed.then_some(ViewKey::Named(2, 0)))
+            .or_else(|| within(3, &d.channels))
+            .or_else(|| within(4, &d.flags))
+            .or_else(|| within(5, &d.opt_outs))
+            .or_else(|| within(6, &d.frequencies))
+            .or_else(|| within(7, &d.time_present))
+            .or_else(|| d.tags.code_of(bitmap).map(|c| ViewKey::Named(8, c)))
+            .or_else(|| d.accounts.code_of(bitmap).map(|c| ViewKey::Named(9, c)))
+            .unwrap_or(ViewKey::Other(std::ptr::from_ref(bitmap) as usize))
     }
 
     /// The live contacts that may receive a recurring notification at `at`.

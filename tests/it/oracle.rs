@@ -5,6 +5,7 @@
 //! is evaluated independently.
 
 use proptest::prelude::*;
+use reach::engine::{CONFIRM_WORD, Edit, Target};
 use reach::model::time::parse_offset;
 use reach::model::{
     Channel, Contact, FbFrequency, Flag, OptOutKind, Seconds, TextField, TimeField, normalize_phone,
@@ -592,5 +593,84 @@ fn deeply_nested_alternation_equals_the_oracle() {
             .recv_timeout(std::time::Duration::from_secs(60))
             .expect("a 60-level nested segment is checked within 60 s");
         checked.expect("the nested segment equals the oracle");
+    }
+}
+
+/// Counts `text` on `engine` (whose word views were kept through its changes) and on a
+/// copy of its store (which starts without any), and says whether they differ.
+fn kept_views_answer_as_fresh_ones(engine: &Engine, text: &str) -> Result<(), TestCaseError> {
+    let fresh = Engine::in_memory_with(engine.read().store().clone());
+    let kept = engine
+        .compile(text, NOW)
+        .expect("generated segments compile");
+    let built = fresh
+        .compile(text, NOW)
+        .expect("generated segments compile");
+    prop_assert_eq!(engine.rows(&kept), fresh.rows(&built), "segment {}", text);
+    prop_assert_eq!(engine.count(&kept), fresh.count(&built), "segment {}", text);
+    Ok(())
+}
+
+/// One change of any kind, to the contacts `target` matches (or new and changed ones).
+fn change_of(kind: u8, engine: &Engine, target: &str, rng: &mut Rng, serial: usize) -> Edit {
+    let target = || Target::Segment(engine.compile(target, NOW).expect("compiles"));
+    let tags = || vec![rng_tag(serial).to_string()];
+    match kind {
+        0 => Edit::AddTags {
+            tags: tags(),
+            target: target(),
+        },
+        1 => Edit::RemoveTags {
+            tags: tags(),
+            target: target(),
+        },
+        2 => Edit::Unsubscribe {
+            target: target(),
+            kinds: reach::model::OptOuts::ALL,
+        },
+        3 => Edit::Resubscribe { target: target() },
+        4 => Edit::Delete {
+            target: target(),
+            confirm: CONFIRM_WORD.into(),
+        },
+        5 => Edit::DeleteTags { tags: tags() },
+        _ => Edit::Upsert {
+            // New contacts and new values for old ones (times, flags, opt-outs).
+            contacts: (0..40)
+                .map(|i| random_contact(rng, serial + i % 60))
+                .collect(),
+            fields: FieldSet::all(),
+        },
+    }
+}
+
+fn rng_tag(serial: usize) -> &'static str {
+    TAGS[serial % TAGS.len()]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Word views outlive changes (the changes' journal brings them up to date): every
+    /// count after any sequence of changes equals the count on views built afresh.
+    #[test]
+    fn kept_word_views_follow_every_change(
+        seed in any::<u64>(),
+        segments in prop::collection::vec(segment(), 5),
+        steps in prop::collection::vec((0u8..7, segment()), 1..10),
+    ) {
+        let (store, _) = population(seed, 1_500);
+        let engine = Engine::in_memory_with(store);
+        let mut rng = Rng(seed);
+        for (i, (kind, target)) in steps.iter().enumerate() {
+            for text in &segments {
+                kept_views_answer_as_fresh_ones(&engine, text)?;
+            }
+            let edit = change_of(*kind, &engine, target, &mut rng, 1_400 + i * 20);
+            engine.commit(edit, NOW).expect("a valid change");
+        }
+        for text in &segments {
+            kept_views_answer_as_fresh_ones(&engine, text)?;
+        }
     }
 }

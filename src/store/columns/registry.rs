@@ -57,6 +57,15 @@ impl Registry {
         self.code(name).map(|c| &self.entries[c as usize].rows)
     }
 
+    /// The code whose rows `rows` is (the very bitmap, not an equal one).
+    pub fn code_of(&self, rows: &RoaringBitmap) -> Option<u32> {
+        let first = std::ptr::from_ref(self.entries.first().map(|e| &e.rows)?) as usize;
+        let offset = (std::ptr::from_ref(rows) as usize).checked_sub(first)?;
+        let code = offset / std::mem::size_of::<Entry>();
+        let entry = self.entries.get(code)?;
+        std::ptr::eq(&entry.rows, rows).then_some(code as u32)
+    }
+
     /// Every entry, by code.
     pub fn entries(&self) -> &[Entry] {
         &self.entries

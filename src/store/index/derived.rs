@@ -1,8 +1,8 @@
-//! Values derived from the store and kept until its next change: the opted-in Facebook
-//! rows (`fb_rows`), the unsubscribed contacts and the bitmaps' word views (`words`).
-//! Each is keyed by the store's write counter, which every change moves, so a derived
-//! value is never stale and the commit path does no extra work for it; a store's clone
-//! starts without them.
+//! Values derived from the store: the opted-in Facebook rows (`fb_rows`) and the
+//! unsubscribed contacts, kept until the store's next change (each is keyed by the
+//! store's write counter, which every change moves, so it is never stale), and the
+//! bitmaps' word views (`words`), which the changes' journal brings up to date. A store's
+//! clone starts without them.
 
 use std::sync::{Arc, Mutex};
 
@@ -28,6 +28,13 @@ impl<T> Clone for Cached<T> {
 }
 
 impl<T> Cached<T> {
+    /// Whether `value` is the very value held.
+    pub fn holds(&self, value: &T) -> bool {
+        let held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        held.as_ref()
+            .is_some_and(|(_, v)| std::ptr::eq(&**v, value))
+    }
+
     /// The value at write count `version`, built by `build` unless already held.
     pub fn get(&self, version: u64, build: impl FnOnce() -> T) -> Arc<T> {
         let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());

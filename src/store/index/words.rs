@@ -3,18 +3,18 @@
 //! (`exec::fused`), which ANDs a chunk of each of an AND's bitmaps word by word instead
 //! of building a roaring bitmap per step (roaring 0.12 does not lend its containers).
 //!
-//! A view is built the first time a query asks for it and kept until the store's next
-//! change, like the other derived values (`derived.rs`): every change moves the write
-//! counter, and a view asked for at another count is built again. Only bitmaps holding
-//! at least one row in 64 get a view (held in `WordViews`), so views take at most 4
-//! times the memory of the bitmaps they copy; sparser ones are read value by value.
+//! A view is built the first time a query asks for it. Only bitmaps holding at least one
+//! row in 64 get a view (held in `WordViews`), so views take at most 4 times the memory
+//! of the bitmaps they copy; sparser ones are read value by value.
 //!
-//! Views are keyed by the address of the bitmap they copy, which names one bitmap only
-//! while the store is unchanged: so only the store's own bitmaps and the ones it derives
-//! get views (`Store::word_view`), never a bitmap made for one query (the executor reads
-//! those value by value).
+//! A view outlives the store's changes: every change records the rows it touched in a
+//! journal, and a view asked for at a later write count has just those rows' bits read
+//! again from its bitmap (a change of a few rows costs a few lookups per view, not a
+//! rebuild of every view a query uses). For that a view is keyed by the bitmap it copies
+//! ([`ViewKey`]: a tag's code, a channel…), which a change never moves. A bitmap the store
+//! cannot name (`ViewKey::Other`, by address) has a view for one write count only.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
@@ -25,9 +25,12 @@ pub const CHUNK_ROWS: usize = 1 << 16;
 /// Words per chunk.
 pub const CHUNK_WORDS: usize = CHUNK_ROWS / 64;
 
+/// Rows the journal holds at most; a view older than what it holds is built again.
+const JOURNAL_ROWS: u64 = 1 << 20;
+
 /// A bitmap's words for every row of the store, and how many rows each chunk holds (so
 /// that a chunk without one is skipped unread).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Words {
     pub words: Vec<u64>,
     pub chunk_rows: Vec<u32>,
@@ -40,12 +43,89 @@ impl Words {
         let words = self.words.chunks(CHUNK_WORDS).nth(i);
         words.filter(|_| held)
     }
+
+    /// Reads the bits of `touched` rows again from `bitmap`, over `rows` rows in all.
+    fn patch(&mut self, bitmap: &RoaringBitmap, touched: &RoaringBitmap, rows: usize) {
+        self.words.resize(rows.div_ceil(64), 0);
+        self.chunk_rows.resize(rows.div_ceil(CHUNK_ROWS), 0);
+        for row in touched.iter().take_while(|&r| (r as usize) < rows) {
+            let (at, bit) = (row as usize / 64, 1u64 << (row % 64));
+            let was = self.words[at] & bit != 0;
+            let is = bitmap.contains(row);
+            if was != is {
+                self.words[at] ^= bit;
+                let count = &mut self.chunk_rows[row as usize / CHUNK_ROWS];
+                *count = if is { *count + 1 } else { *count - 1 };
+            }
+        }
+    }
 }
 
-/// The views built at one write count, keyed by the address of the bitmap they copy:
-/// while the count stays, the store is unchanged, so an address names one bitmap.
+/// The bitmap a view copies, named so that the name outlives changes to its rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ViewKey {
+    /// One of the store's own bitmaps or derived sets, by kind and index (a tag's or an
+    /// account's code, a channel's index…): its rows change only where a change touched.
+    Named(u8, u32),
+    /// Any other bitmap, by address: that names one bitmap at one write count only.
+    Other(usize),
+}
+
+/// The rows each write touched, by write count, as far back as `start`: a view built at
+/// a count from `start` on is brought up to date from them.
 #[derive(Debug, Default)]
-pub struct WordViews(Mutex<(u64, HashMap<usize, Arc<Words>>)>);
+struct Journal {
+    start: u64,
+    writes: VecDeque<(u64, RoaringBitmap)>,
+    rows: u64,
+}
+
+impl Journal {
+    fn record(&mut self, version: u64, touched: RoaringBitmap) {
+        if touched.is_empty() {
+            return;
+        }
+        self.rows += touched.len();
+        self.writes.push_back((version, touched));
+        while self.rows > JOURNAL_ROWS {
+            let Some((at, oldest)) = self.writes.pop_front() else {
+                break;
+            };
+            self.rows -= oldest.len();
+            self.start = at;
+        }
+    }
+
+    /// Forgets every write before `version`: no view built before it can be brought up
+    /// to date (the named bitmaps were renumbered).
+    fn restart(&mut self, version: u64) {
+        *self = Journal {
+            start: version,
+            ..Journal::default()
+        };
+    }
+
+    /// The rows written after `version`, or `None` when the journal no longer knows.
+    fn since(&self, version: u64) -> Option<RoaringBitmap> {
+        (version >= self.start).then(|| {
+            let after = self.writes.iter().filter(|(at, _)| *at > version);
+            roaring::MultiOps::union(after.map(|(_, rows)| rows))
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+struct Held {
+    views: HashMap<ViewKey, (u64, Arc<Words>)>,
+    journal: Journal,
+    /// The write count of the last ask: views of `Other` bitmaps from before it are gone.
+    seen: u64,
+}
+
+/// The views built so far, each with the write count it was built or brought up to date
+/// at, and the journal of the rows written since.
+#[derive(Debug, Default)]
+pub struct WordViews(Mutex<Held>);
 
 impl Clone for WordViews {
     fn clone(&self) -> Self {
@@ -54,23 +134,73 @@ impl Clone for WordViews {
 }
 
 impl WordViews {
-    pub fn get(&self, version: u64, bitmap: &RoaringBitmap, rows: usize) -> Arc<Words> {
+    /// `bitmap`'s view at write count `version`, over `rows` rows: held, brought up to
+    /// date, or built.
+    pub fn get(
+        &self,
+        version: u64,
+        key: ViewKey,
+        bitmap: &RoaringBitmap,
+        rows: usize,
+    ) -> Arc<Words> {
         let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if held.0 != version {
-            *held = (version, HashMap::new());
+        if held.seen != version {
+            held.forget_before(version);
         }
-        let key = std::ptr::from_ref(bitmap) as usize;
-        let view = held
-            .1
-            .entry(key)
-            .or_insert_with(|| Arc::new(words_of(bitmap, rows)));
-        Arc::clone(view)
+        let current = match held.views.remove(&key) {
+            Some((at, view)) if at == version => return Self::keep(&mut held, key, at, view),
+            Some((at, view)) if matches!(key, ViewKey::Named(..)) => held
+                .journal
+                .since(at)
+                .filter(|touched| touched.len() * 64 < rows as u64)
+                .map(|touched| {
+                    let mut words = Arc::try_unwrap(view).unwrap_or_else(|v| (*v).clone());
+                    words.patch(bitmap, &touched, rows);
+                    words
+                }),
+            _ => None,
+        };
+        let view = Arc::new(current.unwrap_or_else(|| words_of(bitmap, rows)));
+        Self::keep(&mut held, key, version, view)
+    }
+
+    fn keep(held: &mut Held, key: ViewKey, version: u64, view: Arc<Words>) -> Arc<Words> {
+        held.views.insert(key, (version, Arc::clone(&view)));
+        view
+    }
+
+    /// Notes that write `version` touched `rows` (a writer holds the store).
+    pub fn record(&mut self, version: u64, rows: RoaringBitmap) {
+        let held = self.0.get_mut().unwrap_or_else(|e| e.into_inner());
+        held.journal.record(version, rows);
+    }
+
+    /// Notes that write `version` renumbered named bitmaps: every view is built again.
+    pub fn restart(&mut self, version: u64) {
+        let held = self.0.get_mut().unwrap_or_else(|e| e.into_inner());
+        held.journal.restart(version);
+        held.views.clear();
     }
 
     /// Bytes of memory held.
     pub fn heap_bytes(&self) -> usize {
         let held = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        held.1.values().map(|w| w.words.capacity() * 8).sum()
+        held.views
+            .values()
+            .map(|(_, w)| w.words.capacity() * 8)
+            .sum()
+    }
+}
+
+impl Held {
+    /// Drops the views that can no longer be used at `version`.
+    fn forget_before(&mut self, version: u64) {
+        let start = self.journal.start;
+        self.views.retain(|key, (at, _)| match key {
+            ViewKey::Named(..) => *at >= start,
+            ViewKey::Other(_) => *at == version,
+        });
+        self.seen = version;
     }
 }
 
