@@ -59,12 +59,16 @@ for l in sys.stdin:
     c = json.loads(l); print(c["channel"], c["account"], c["external_id"], sep="\t")' > "$WORK/contacts.tsv"
 
 echo "== membership events: 20 saved segments, 500 changes one at a time"
+# Fresh names each run: a tag the contact already holds would change nothing (no event).
 segments=""
+run=$(date +%s)
 for k in $(seq 1 20); do
-  curl -sf -X PUT "$URL/segments/ev$k" -H 'content-type: application/json' -d "{\"segment\": \"tag:ev$k\"}" > /dev/null
-  segments="$segments${segments:+,}ev$k"
+  name="ev${run}_$k"
+  curl -sf -X PUT "$URL/segments/$name" -H 'content-type: application/json' -d "{\"segment\": \"tag:$name\"}" > /dev/null
+  segments="$segments${segments:+,}$name"
 done
 python3 benches/serve/events.py "$URL" "$segments" "$WORK/contacts.tsv" 500
+for name in ${segments//,/ }; do curl -sf -X DELETE "$URL/segments/$name" > /dev/null; done
 
 echo "== HTTP: POST /count, 32 connections, 20 s, while 10,000 changes/s stream in"
 python3 benches/serve/changes.py "$URL" 10000 22 "$WORK/contacts.tsv" > "$WORK/changes.json" &
