@@ -97,6 +97,35 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// Whether the change may alter the opted-in Facebook rows or their columns
+    /// (`fb_sendable`'s inputs); tag and opt-out edits cannot.
+    fn may_alter_fb_rows(&self) -> bool {
+        !matches!(
+            self,
+            Change::AddTag { .. }
+                | Change::RemoveTag { .. }
+                | Change::CreateTag { .. }
+                | Change::DeleteTags { .. }
+                | Change::Unsubscribe { .. }
+                | Change::Resubscribe { .. }
+        )
+    }
+
+    /// Whether the change may alter who is unsubscribed (blocked or opted out of
+    /// broadcasts); tag edits and stamps cannot.
+    fn may_alter_subscriptions(&self) -> bool {
+        !matches!(
+            self,
+            Change::AddTag { .. }
+                | Change::RemoveTag { .. }
+                | Change::CreateTag { .. }
+                | Change::DeleteTags { .. }
+                | Change::Stamp { .. }
+        )
+    }
+}
+
 /// What a change did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
@@ -296,13 +325,23 @@ impl Store {
         Ok(applied)
     }
 
-    /// Tells the word views which rows a change touched (a tag deletion renumbers the
-    /// tags, and every view is built again).
+    /// Tells the derived values what a change touched: the word views its rows (a tag
+    /// deletion renumbers the tags, and every view is built again); the values whose
+    /// inputs it cannot have altered are carried to its write count.
     fn journal(&mut self, change: &Change, applied: &Applied) {
-        let (version, views) = (self.data.version, &mut self.data.0.derived.words);
+        let version = self.data.version;
+        let touched = &applied.rows | &applied.erased_rows;
+        let nothing = touched.is_empty();
+        let derived = &mut self.data.0.derived;
+        if nothing || !change.may_alter_fb_rows() {
+            derived.fb_rows.carry(version - 1, version);
+        }
+        if nothing || !change.may_alter_subscriptions() {
+            derived.unsubscribed.carry(version - 1, version);
+        }
         match change {
-            Change::DeleteTags { .. } => views.restart(version),
-            _ => views.record(version, &applied.rows | &applied.erased_rows),
+            Change::DeleteTags { .. } => derived.words.restart(version),
+            _ => derived.words.record(version, touched),
         }
     }
 

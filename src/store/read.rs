@@ -383,6 +383,13 @@ impl Store {
             .or_else(|| within(5, &d.opt_outs))
             .or_else(|| within(6, &d.frequencies))
             .or_else(|| within(7, &d.time_present))
+            .or_else(|| {
+                let at = d
+                    .texts
+                    .iter()
+                    .position(|t| std::ptr::eq(t.present(), bitmap));
+                at.map(|i| ViewKey::Named(10, i as u32))
+            })
             .or_else(|| d.tags.code_of(bitmap).map(|c| ViewKey::Named(8, c)))
             .or_else(|| d.accounts.code_of(bitmap).map(|c| ViewKey::Named(9, c)))
             .unwrap_or(ViewKey::Other(std::ptr::from_ref(bitmap) as usize))

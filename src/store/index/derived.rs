@@ -1,8 +1,9 @@
 //! Values derived from the store: the opted-in Facebook rows (`fb_rows`) and the
-//! unsubscribed contacts, kept until the store's next change (each is keyed by the
-//! store's write counter, which every change moves, so it is never stale), and the
-//! bitmaps' word views (`words`), which the changes' journal brings up to date. A store's
-//! clone starts without them.
+//! unsubscribed contacts, each keyed by the store's write counter (which every change
+//! moves, so a value is never stale) and carried to the next count by a change that
+//! cannot alter its inputs (a tag edit alters neither); and the bitmaps' word views
+//! (`words`), which the changes' journal brings up to date. A store's clone starts
+//! without them.
 
 use std::sync::{Arc, Mutex};
 
@@ -33,6 +34,15 @@ impl<T> Cached<T> {
         let held = self.0.lock().unwrap_or_else(|e| e.into_inner());
         held.as_ref()
             .is_some_and(|(_, v)| std::ptr::eq(&**v, value))
+    }
+
+    /// Keeps a value held at write count `from` as the value at `to` (a writer that
+    /// knows the change between cannot have altered it).
+    pub fn carry(&mut self, from: u64, to: u64) {
+        let held = self.0.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, _)) = held.as_mut().filter(|(at, _)| *at == from) {
+            *at = to;
+        }
     }
 
     /// The value at write count `version`, built by `build` unless already held.
