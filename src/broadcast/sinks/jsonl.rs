@@ -3,7 +3,8 @@
 //! `text` — appended and flushed to disk before the batch counts as sent. Never the same
 //! recipient of a job twice, even across crashes: opened for a job that already wrote
 //! lines (a resume), it reads them back and skips the recipients it finds. Batches are
-//! written one at a time (the file is behind a lock).
+//! written one at a time (the file is behind a lock). A full disk pauses the run
+//! ([`Delivery::Pause`]): the job stays `sending`, and `resume` goes on once there is room.
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -87,8 +88,14 @@ impl Jsonl {
                     Some(file) => file,
                     None => file.insert(OpenOptions::new().create(true).append(true).open(&*path)?),
                 };
-                file.write_all(&buffer)?;
-                file.sync_data()
+                // A write cut short (a full disk) is cut back off, so the outbox holds whole
+                // lines of whole batches only (a resume also cuts a torn line off).
+                let before = file.metadata()?.len();
+                let written = file.write_all(&buffer).and_then(|()| file.sync_data());
+                if written.is_err() && file.metadata().is_ok_and(|m| m.len() > before) {
+                    let _ = file.set_len(before).and_then(|()| file.sync_data());
+                }
+                written
             }
             Out::Stdout => {
                 let mut out = io::stdout().lock();
@@ -97,6 +104,13 @@ impl Jsonl {
             }
         }
     }
+}
+
+/// Whether a write failed for want of room (a full disk, a quota, a file size limit):
+/// a condition that passes, so the job waits for a resume rather than failing.
+fn no_room(e: &io::Error) -> bool {
+    use io::ErrorKind::{FileTooLarge, QuotaExceeded, StorageFull};
+    matches!(e.kind(), StorageFull | QuotaExceeded | FileTooLarge)
 }
 
 fn key(channel: Channel, account: &str, external_id: &str) -> String {
@@ -192,9 +206,16 @@ impl Sink for Jsonl {
                     Out::File(_, path) => path.display().to_string(),
                     Out::Stdout => "stdout".into(),
                 };
-                Delivery::Stop {
-                    done: Vec::new(),
-                    why: format!("cannot write the outbox {place}: {e}"),
+                let why = format!("cannot write the outbox {place}: {e}");
+                match no_room(&e) {
+                    true => Delivery::Pause(format!(
+                        "{why}; make room, then `reach broadcast resume {}` sends the rest",
+                        batch.job
+                    )),
+                    false => Delivery::Stop {
+                        done: Vec::new(),
+                        why,
+                    },
                 }
             }
         }
