@@ -32,7 +32,7 @@
 //!
 //! Access modes: in memory; read-only (a follower that never creates or writes a file);
 //! shared (the REPL: the directory's write lock only while a round of commits runs,
-//! catching up with other writers before each); exclusive (the lock for the engine's
+//! waiting up to [`SHARED_PATIENCE`] for it, catching up with other writers before each); exclusive (the lock for the engine's
 //! life). One process writes a directory: the `lock` file's `flock` names the holder.
 
 mod acknowledge;
@@ -110,6 +110,10 @@ pub struct Committed {
     /// The change's sequence number (0 for a change that changed nothing durable).
     pub seq: u64,
 }
+
+/// How long a shared engine's commit waits for another writer to give the directory's
+/// lock back before it is refused (the REPL beside a busy writer waits, not refuses).
+pub const SHARED_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Log bytes after which a commit checkpoints on its own.
 const CHECKPOINT_LOG_BYTES: u64 = 128 << 20;
@@ -549,7 +553,7 @@ impl Engine {
                 at,
                 active: None,
             } => {
-                let lock = dir.lock()?;
+                let lock = dir.lock_within(SHARED_PATIENCE)?;
                 self.catch_up(dir, at)?;
                 let active = Active::start(dir.clone(), lock, *at)?;
                 if let Access::Shared { active: slot, .. } = &mut writer.access {
