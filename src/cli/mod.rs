@@ -59,6 +59,9 @@ pub struct Context {
     pub interactive: bool,
     /// The broadcast sink when none is named (`None`: `platform`; the demo's outbox).
     pub default_sink: Option<String>,
+    /// What named the contacts the last command erased (external ids, names and other
+    /// text fields), gathered in the REPL only, for it to erase them from its history.
+    pub erased: Vec<String>,
 }
 
 impl Context {
@@ -69,6 +72,7 @@ impl Context {
             fixed_now,
             interactive,
             default_sink: None,
+            erased: Vec::new(),
         }
     }
 
