@@ -883,6 +883,58 @@ fn a_data_directory_others_could_change_is_refused() {
     }
 }
 
+/// A full disk under group durability, in a process that goes on (the REPL): the round
+/// whose records could not be written is refused and undone in memory too (a count in
+/// the same process does not see it), and the next change that fits is taken.
+#[test]
+fn a_round_refused_for_want_of_space_is_undone_in_memory_and_the_next_one_goes_on() {
+    let (csv, _) = population();
+    let base = loaded_dir(&csv);
+    let data = base.path().join("d");
+    let wal = data.join("wal-00000001.log");
+    // Fill the log to about 400 bytes; the file size limit below is 512.
+    let filler = vec!["tag:vip"; (400 - std::fs::metadata(&wal).expect("log").len() as usize) / 8];
+    let out = crate::run_at(&data, &["save", "filler", &filler.join(" ")]);
+    assert!(out.status.success(), "{out:?}");
+    let size = std::fs::metadata(&wal).expect("log").len();
+    assert!((350..=440).contains(&size), "{size}");
+    let long = "t".repeat(100);
+    let script = [
+        format!("tag add {long} channel:line --yes"),
+        format!("count tag:{long}"),
+        "save small tag:vip".to_string(),
+        "count @small".to_string(),
+    ];
+    let shell = format!(
+        "trap '' XFSZ; ulimit -f 1; exec {} --data {} -c '{}' -c '{}' -c '{}' -c '{}'",
+        env!("CARGO_BIN_EXE_reach"),
+        data.display(),
+        script[0],
+        script[1],
+        script[2],
+        script[3]
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &shell])
+        .output()
+        .expect("sh runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(stderr.contains("File too large"), "{stderr}");
+    let counts: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.parse::<u64>().is_ok())
+        .collect();
+    let vip = crate::run_at(&data, &["count", "tag:vip"]);
+    let vip = String::from_utf8_lossy(&vip.stdout).trim().to_string();
+    assert_eq!(counts, ["0", vip.as_str()], "{stdout}{stderr}");
+    let reopened = Engine::open_read_only(&data).expect("opens");
+    assert!(reopened.read().store().tag(&long).is_none());
+    assert!(reopened.saved_segments().contains_key("small"));
+}
+
 /// A full disk (here: a file size limit, with SIGXFSZ ignored so writes fail with
 /// EFBIG): every line answered `"ok": false` changes nothing, every line answered ok is
 /// there after reopening, and once there is room again the directory takes changes.
