@@ -883,6 +883,45 @@ fn a_data_directory_others_could_change_is_refused() {
     }
 }
 
+/// What reach writes outside the data directory holds personal data too: an export and
+/// an outbox are created `0600` whatever the umask.
+#[test]
+fn exports_and_outboxes_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let (csv, _) = population();
+    let base = loaded_dir(&csv);
+    let data = base.path().join("d");
+    let export = base.path().join("out.csv");
+    let outbox = base.path().join("outbox.jsonl");
+    let commands = [
+        format!("export '' -o {}", export.display()),
+        format!(
+            "broadcast '' --kind bot --text hi --sink jsonl:{} --id private --yes",
+            outbox.display()
+        ),
+    ];
+    for command in commands {
+        let shell = format!(
+            "umask 000 && exec {} --data {} {command}",
+            env!("CARGO_BIN_EXE_reach"),
+            data.display()
+        );
+        let out = std::process::Command::new("sh")
+            .args(["-c", &shell])
+            .output()
+            .expect("sh runs");
+        assert!(out.status.success(), "{command}: {out:?}");
+    }
+    for file in [&export, &outbox] {
+        let mode = std::fs::metadata(file)
+            .expect("written")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
+}
+
 /// A full disk under group durability, in a process that goes on (the REPL): the round
 /// whose records could not be written is refused and undone in memory too (a count in
 /// the same process does not see it), and the next change that fits is taken.

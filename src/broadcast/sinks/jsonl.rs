@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -86,7 +87,12 @@ impl Jsonl {
             Out::File(file, path) => {
                 let file = match file {
                     Some(file) => file,
-                    None => file.insert(OpenOptions::new().create(true).append(true).open(&*path)?),
+                    // Names and messages of people: a new outbox is private (`0600`).
+                    None => file.insert(
+                        (OpenOptions::new().create(true).append(true))
+                            .mode(0o600)
+                            .open(&*path)?,
+                    ),
                 };
                 // A write cut short (a full disk) is cut back off, so the outbox holds whole
                 // lines of whole batches only (a resume also cuts a torn line off).
