@@ -35,8 +35,9 @@
 //!
 //! Access modes: in memory; read-only (a follower that never creates or writes a file);
 //! shared (the REPL: the directory's write lock only while a round of commits runs,
-//! waiting up to [`SHARED_PATIENCE`] for it, catching up with other writers before each); exclusive (the lock for the engine's
-//! life). One process writes a directory: the `lock` file's `flock` names the holder.
+//! waiting up to [`SHARED_PATIENCE`] for it, catching up with other writers before each);
+//! exclusive (the lock for the engine's life). One process writes a directory: the `lock`
+//! file's `flock` names the holder.
 
 mod acknowledge;
 mod compile;
@@ -605,7 +606,7 @@ impl Engine {
         }
         let bound = writer.checkpoint_bytes;
         let long_log = writer.active().is_some_and(|a| a.log.len() > bound);
-        if done.is_ok() && long_log {
+        if long_log {
             done = self.checkpoint(&mut writer, None);
         }
         let group = writer.durability == Durability::Group && last > 0;
