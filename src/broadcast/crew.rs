@@ -7,7 +7,7 @@
 //! of a batch settles, the batch is handed to the dispatcher, which logs it.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -30,6 +30,9 @@ pub struct Flight {
     /// Those skipped at their turn (the sent and failed are added at the end).
     skipped: BatchOutcome,
     settling: Mutex<Settling>,
+    /// Whether a request of it was put off by a pause: the batch is not logged, and a
+    /// resume sends it again.
+    paused: AtomicBool,
 }
 
 struct Settling {
@@ -49,7 +52,13 @@ impl Flight {
                 outcomes: vec![None; n],
                 open: parts,
             }),
+            paused: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the batch was put off by a pause (see [`Delivery::Pause`]).
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::Acquire)
     }
 
     /// The batch's outcome, once every request settled.
@@ -189,13 +198,14 @@ impl Account {
     }
 }
 
-/// What the workers share: the sink, the backoff, where settled batches go, and why the
-/// job stopped if it did.
+/// What the workers share: the sink, the backoff, where settled batches go, why the job
+/// stopped if it did, and why the run paused if it did.
 pub struct Crew<'a> {
     pub sink: &'a dyn Sink,
     pub backoff: Duration,
     pub done: Mutex<Sender<Arc<Flight>>>,
     pub stopped: Mutex<Option<String>>,
+    pub paused: Mutex<Option<String>>,
 }
 
 impl Crew<'_> {
@@ -205,6 +215,7 @@ impl Crew<'_> {
             let stopped = lock(&self.stopped).clone();
             match stopped {
                 Some(why) => self.fail(piece, &why),
+                None if lock(&self.paused).is_some() => self.put_off(piece),
                 None => self.send(account, piece),
             }
             account.busy.fetch_sub(1, Ordering::Relaxed);
@@ -233,7 +244,17 @@ impl Crew<'_> {
                 });
                 self.settle(&piece.flight, results.collect(), true);
             }
+            Delivery::Pause(why) => {
+                lock(&self.paused).get_or_insert(why);
+                self.put_off(piece);
+            }
         }
+    }
+
+    /// The request is not sent in this run: its batch is left for a resume.
+    fn put_off(&self, piece: Piece) {
+        piece.flight.paused.store(true, Ordering::Release);
+        self.settle(&piece.flight, Vec::new(), true);
     }
 
     /// Per-recipient outcomes: the final ones settle, the others go again together.

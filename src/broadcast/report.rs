@@ -12,7 +12,8 @@ pub struct Report {
     pub job: String,
     /// `preview`, `sending`, `done` or `failed`.
     pub state: String,
-    /// Why the job failed, when it did.
+    /// Why the job failed, when it did, or why a run stopped with the job left
+    /// `sending` (a full outbox disk).
     pub reason: Option<String>,
     pub figures: Figures,
 }

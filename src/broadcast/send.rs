@@ -105,6 +105,7 @@ pub fn send(
         backoff: run.backoff,
         done: Mutex::new(done),
         stopped: Mutex::new(None),
+        paused: Mutex::new(None),
     };
     let mut lead = Lead {
         engine,
@@ -129,12 +130,9 @@ pub fn send(
         sent
     });
     sent?;
-    let stopped = crew
-        .stopped
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
-    end(engine, id, stopped, run)
+    let stopped = lock(&crew.stopped).take();
+    let paused = lock(&crew.paused).take();
+    end(engine, id, stopped, paused, run)
 }
 
 /// The batches to send, per account in the order the job lists them.
@@ -181,7 +179,10 @@ impl Lead<'_> {
     ) -> Result<(), Error> {
         let mut stopping = false;
         loop {
-            stopping = stopping || (self.run.stop)() || lock(&crew.stopped).is_some();
+            stopping = stopping
+                || (self.run.stop)()
+                || lock(&crew.stopped).is_some()
+                || lock(&crew.paused).is_some();
             if !stopping {
                 self.admit(crew, spawn)?;
             }
@@ -277,9 +278,11 @@ impl Lead<'_> {
         Ok(())
     }
 
-    /// Logs the outcomes of settled batches together, each with its books.
+    /// Logs the outcomes of settled batches together, each with its books; a batch put
+    /// off by a pause is not logged (it stays due for a resume).
     fn log(&mut self, settled: &[Arc<Flight>]) -> Result<(), Error> {
         let edits: Vec<Edit> = (settled.iter())
+            .filter(|flight| !flight.is_paused())
             .map(|flight| Edit::BatchDone {
                 job: self.job.id.clone(),
                 batch: flight.index as u32,
@@ -291,6 +294,9 @@ impl Lead<'_> {
             if let Some(n) = self.flights.get_mut(&flight.prepared.account) {
                 *n -= 1;
             }
+        }
+        if edits.is_empty() {
+            return Ok(());
         }
         committed(self.engine.commit_all(edits, (self.run.clock)()))?;
         let done = progress_of(self.engine, &self.job.id);
@@ -305,8 +311,14 @@ fn committed(results: Vec<Result<crate::engine::Committed, Error>>) -> Result<()
 }
 
 /// Ends the job: failed when the sink stopped it, done when every batch is settled (a
-/// stopped run leaves it sending).
-fn end(engine: &Engine, id: &str, stopped: Option<String>, run: &Run) -> Result<Report, Error> {
+/// stopped or paused run leaves it sending; a pause's cause is the report's reason).
+fn end(
+    engine: &Engine,
+    id: &str,
+    stopped: Option<String>,
+    paused: Option<String>,
+    run: &Run,
+) -> Result<Report, Error> {
     let state = match stopped {
         Some(why) => Some(JobState::Failed(why)),
         None => {
@@ -321,7 +333,11 @@ fn end(engine: &Engine, id: &str, stopped: Option<String>, run: &Run) -> Result<
         };
         engine.commit(edit, (run.clock)())?;
     }
-    report(engine, id)
+    let mut report = report(engine, id)?;
+    if report.state == JobState::Sending.name() && report.reason.is_none() {
+        report.reason = paused;
+    }
+    Ok(report)
 }
 
 /// Recipients dealt with so far: sent, failed, skipped at their turn.

@@ -57,6 +57,11 @@ pub enum Delivery {
     /// holds the outcomes of the first recipients, dealt with before (the rest were not
     /// sent).
     Stop { done: Vec<Outcome>, why: String },
+    /// Nothing can be sent now, but may be later without any change to the job (the
+    /// outbox's disk is full): nothing of this request was delivered. The run stops once
+    /// the requests in flight settle; the batches not settled are not logged, so the job
+    /// stays `sending` and `resume` sends them once the cause is fixed.
+    Pause(String),
 }
 
 /// One request a batch is cut into: which of the batch's recipients go together, under

@@ -338,7 +338,7 @@ pub enum Command {
     },
     /// Apply a stream of changes, one JSON object per line (`-` or nothing: stdin)
     #[command(
-        after_help = "Each line is acknowledged on stdout once it is durable: {\"line\": N, \"ok\": true, \"changed\": K}, or {\"line\": N, \"ok\": false, \"error\": \"…\"} for a refused line, which changes nothing.\n\nExamples:\n  echo '{\"op\": \"event\", \"type\": \"checkout\", \"contact\": {\"channel\": \"line\", \"account\": \"line-tw\", \"external_id\": \"U1\"}, \"at\": \"2025-06-01T10:00:00+08:00\"}' | reach apply\n  reach apply changes.jsonl --durability sync"
+        after_help = "Each line is acknowledged on stdout once it is durable: {\"line\": N, \"ok\": true, \"changed\": K}, or {\"line\": N, \"ok\": false, \"error\": \"…\"} for a refused line, which changes nothing. A line is at most 16 MiB (16777216 bytes): a longer one is refused by its number and the stream goes on.\n\nExamples:\n  echo '{\"op\": \"event\", \"type\": \"checkout\", \"contact\": {\"channel\": \"line\", \"account\": \"line-tw\", \"external_id\": \"U1\"}, \"at\": \"2025-06-01T10:00:00+08:00\"}' | reach apply\n  reach apply changes.jsonl --durability sync"
     )]
     Apply {
         /// The file of changes [default: stdin]

@@ -464,6 +464,9 @@ fn finish(report: &Report, json: bool) -> Result<(), Error> {
     } else {
         Err(Error::Refused(
             match (&report.reason, report.figures.failed) {
+                (Some(why), _) if report.state == "sending" => {
+                    format!("job {} is left sending: {why}", report.job)
+                }
                 (Some(why), _) => format!("job {} failed: {why}", report.job),
                 (None, 0) => format!("job {} is {}", report.job, report.state),
                 (None, n) => format!(

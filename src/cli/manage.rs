@@ -317,11 +317,16 @@ pub fn delete(ctx: &mut Context, segment: &str, confirm: Option<&str>) -> Result
             "wrong confirmation word: nothing was deleted".into(),
         ));
     }
+    let named = match (ctx.interactive, &target) {
+        (true, Target::Segment(segment)) => what_names(ctx, segment),
+        _ => Vec::new(),
+    };
     let edit = Edit::Delete {
         target,
         confirm: CONFIRM_WORD.into(),
     };
     let committed = ctx.engine.commit(edit, ctx.now())?;
+    ctx.erased = named;
     // Erase now rather than at the next checkpoint: nothing of them stays on disk.
     ctx.engine.compact()?;
     outln!(
@@ -329,6 +334,23 @@ pub fn delete(ctx: &mut Context, segment: &str, confirm: Option<&str>) -> Result
         count_of(committed.applied.erased.len() as u64, "contact")
     )?;
     Ok(())
+}
+
+/// The external ids, names and other text fields (phones, emails…) of a segment's
+/// contacts: what a REPL line may have named them by.
+fn what_names(ctx: &Context, segment: &reach::engine::Segment) -> Vec<String> {
+    let rows = ctx.engine.rows(segment);
+    let view = ctx.engine.read();
+    (rows.iter())
+        .filter_map(|row| view.store().contact(row))
+        .flat_map(|c| {
+            [Some(c.external_id), Some(c.name)]
+                .into_iter()
+                .chain(c.texts)
+        })
+        .flatten()
+        .filter(|value| !value.is_empty())
+        .collect()
 }
 
 pub fn add_whatsapp(

@@ -39,6 +39,7 @@ mod manage;
 pub mod output;
 mod query;
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use chrono::FixedOffset;
@@ -59,6 +60,9 @@ pub struct Context {
     pub interactive: bool,
     /// The broadcast sink when none is named (`None`: `platform`; the demo's outbox).
     pub default_sink: Option<String>,
+    /// What named the contacts the last command erased (external ids, names and other
+    /// text fields), gathered in the REPL only, for it to erase them from its history.
+    pub erased: Vec<String>,
 }
 
 impl Context {
@@ -69,6 +73,7 @@ impl Context {
             fixed_now,
             interactive,
             default_sink: None,
+            erased: Vec::new(),
         }
     }
 
@@ -130,9 +135,9 @@ pub fn refuse_inside(dir: &DataDir, path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Creates an output file, refusing one in any reach data directory (a folder holding a
-/// snapshot or a write lock), named by `--data` or not: it would overwrite or shadow
-/// reach's own files.
+/// Creates an output file (`0600` if new), refusing one in any reach data directory (a
+/// folder holding a snapshot or a write lock), named by `--data` or not: it would
+/// overwrite or shadow reach's own files.
 pub fn create_output(path: &Path) -> Result<std::fs::File, Error> {
     let folder = match std::fs::canonicalize(path) {
         Ok(target) => target.parent().map(Path::to_path_buf),
@@ -149,7 +154,13 @@ pub fn create_output(path: &Path) -> Result<std::fs::File, Error> {
             folder.display()
         )));
     }
-    std::fs::File::create(path)
+    // It holds personal data: a new file is private whatever the umask.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
         .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))
 }
 

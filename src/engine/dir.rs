@@ -18,6 +18,7 @@ use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::error::Error;
 
@@ -28,6 +29,10 @@ const TMP_SUFFIX: &str = ".tmp";
 pub const LEGACY_SEGMENTS: &str = "segments.json";
 pub const LEGACY_QUOTAS: &str = "quota.json";
 const LEGACY_HISTORY: &str = "history.txt";
+/// How long a writer refused the lock waits for its holder's pid to appear in it.
+const PID_GRACE: Duration = Duration::from_millis(500);
+/// How often a waiting writer tries the lock again.
+const LOCK_POLL: Duration = Duration::from_millis(5);
 
 /// A data directory.
 #[derive(Clone, Debug)]
@@ -137,6 +142,12 @@ impl DataDir {
 
     /// Takes the write lock, or says which process holds it.
     pub fn lock(&self) -> Result<DirLock, Error> {
+        self.lock_within(Duration::ZERO)
+    }
+
+    /// Takes the write lock, waiting up to `patience` for its holder to give it back;
+    /// else says which process holds it.
+    pub fn lock_within(&self, patience: Duration) -> Result<DirLock, Error> {
         let path = self.path.join(LOCK);
         let mut file = OpenOptions::new()
             .read(true)
@@ -147,30 +158,43 @@ impl DataDir {
             .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|e| io_error(&path, e))?;
-        match file.try_lock() {
-            Ok(()) => {
-                let pid = std::process::id().to_string();
-                let written = file
-                    .set_len(0)
-                    .and_then(|()| file.rewind())
-                    .and_then(|()| file.write_all(pid.as_bytes()));
-                written.map_err(|e| io_error(&path, e))?;
-                Ok(DirLock { _file: file })
+        let start = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => {
+                    let pid = std::process::id().to_string();
+                    let written = file
+                        .set_len(0)
+                        .and_then(|()| file.rewind())
+                        .and_then(|()| file.write_all(pid.as_bytes()));
+                    written.map_err(|e| io_error(&path, e))?;
+                    return Ok(DirLock { _file: file });
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    let holder = holder(&mut file);
+                    // A holder writes its pid just after taking the lock: a lock file
+                    // without one is read again a moment later.
+                    let waited = start.elapsed();
+                    if waited < patience || (holder.is_none() && waited < PID_GRACE) {
+                        std::thread::sleep(LOCK_POLL);
+                        continue;
+                    }
+                    return Err(self.busy(holder));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(io_error(&path, e)),
             }
-            Err(fs::TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = match holder.trim() {
-                    "" => "another process".to_string(),
-                    pid => format!("process {pid}"),
-                };
-                Err(Error::Busy(format!(
-                    "the data directory {} is being written by {holder} (another reach); nothing was changed. Wait for it to finish (a REPL holds the directory only while a change runs), then try again; read-only commands such as count, list and export work meanwhile",
-                    self.path.display()
-                )))
-            }
-            Err(fs::TryLockError::Error(e)) => Err(io_error(&path, e)),
         }
+    }
+
+    fn busy(&self, holder: Option<String>) -> Error {
+        let holder = match holder {
+            None => "another process".to_string(),
+            Some(pid) => format!("process {pid}"),
+        };
+        Error::Busy(format!(
+            "the data directory {} is being written by {holder} (another reach); nothing was changed. Wait for it to finish (a REPL holds the directory only while a change runs), then try again; read-only commands such as count, list and export work meanwhile",
+            self.path.display()
+        ))
     }
 
     /// Writes a file atomically: `fill` writes into a new temporary file (created
@@ -328,7 +352,67 @@ fn remove_if_present(path: &Path) -> Result<(), Error> {
     }
 }
 
+/// The pid in a held lock file (`None`: not written yet).
+fn holder(file: &mut File) -> Option<String> {
+    let mut text = String::new();
+    file.rewind().ok()?;
+    file.read_to_string(&mut text).ok()?;
+    let pid = text.trim();
+    (!pid.is_empty()).then(|| pid.to_string())
+}
+
 /// An I/O error naming the file.
 pub fn io_error(path: &Path, e: io::Error) -> Error {
     Error::io(path.display(), e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lock file as a holder leaves it between taking the lock and writing its pid.
+    fn held_without_pid(dir: &DataDir) -> File {
+        let file = File::create(dir.path.join(LOCK)).expect("lock file");
+        file.try_lock().expect("locked");
+        file
+    }
+
+    /// 47 of 100 racing writers were refused without the holder's pid: the refused one
+    /// read the lock file before the holder wrote it.
+    #[test]
+    fn a_writer_refused_the_lock_names_a_holder_that_writes_its_pid_a_moment_late() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = DataDir::create(&tmp.path().join("d")).expect("dir");
+        let mut held = held_without_pid(&dir);
+        let late = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            held.write_all(b"4242").expect("pid");
+            held
+        });
+        let refused = dir.lock().expect_err("held");
+        assert!(refused.to_string().contains("process 4242"), "{refused}");
+        drop(late.join());
+    }
+
+    #[test]
+    fn a_writer_waits_for_the_lock_as_long_as_it_is_patient() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = DataDir::create(&tmp.path().join("d")).expect("dir");
+        let held = held_without_pid(&dir);
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(held);
+        });
+        let start = Instant::now();
+        dir.lock_within(Duration::from_secs(5))
+            .expect("taken once given back");
+        assert!(start.elapsed() >= Duration::from_millis(250));
+        release.join().expect("released");
+        let _held = dir.lock().expect("free");
+        let start = Instant::now();
+        let refused = dir
+            .lock_within(Duration::from_millis(200))
+            .expect_err("held");
+        assert!(start.elapsed() >= Duration::from_millis(200), "{refused}");
+    }
 }

@@ -407,6 +407,22 @@ impl Hub {
         }
     }
 
+    /// The commits after `state` were undone (their records could not be written): their
+    /// events are dropped and every watched segment's members are read from `state`.
+    pub(super) fn roll_back(&mut self, state: &State) {
+        self.pending.retain(|(commit, _, _)| *commit <= state.seq);
+        let keys: Vec<String> = self.tracked.keys().cloned().collect();
+        for key in keys {
+            let Some(fresh) = self.retrack(state, &key) else {
+                continue;
+            };
+            if let Some(tracked) = self.tracked.get_mut(&key) {
+                tracked.plan = fresh.plan;
+                tracked.members = fresh.members;
+            }
+        }
+    }
+
     /// Commit `seq` and every one before it are durable: their events go out, in order.
     pub(super) fn release(&mut self, seq: u64) {
         self.durable = self.durable.max(seq);
@@ -542,4 +558,68 @@ fn erased_identities(applied: &Applied, rows: &RoaringBitmap) -> Vec<Identity> {
         .filter(|(row, _)| rows.contains(*row))
         .map(|(_, (channel, account, external_id))| Identity::new(*channel, account, external_id))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Edit, Engine, Target};
+    use crate::model::{Channel, Contact, FieldSet};
+
+    const NOW: Seconds = 1_750_000_000;
+
+    /// An engine holding contacts `a` and `b` and the saved segment `v` (`tag:vip`),
+    /// with `a` tagged vip when `tagged`; what that last commit did.
+    fn engine(tagged: bool) -> (Engine, Option<Applied>) {
+        let engine = Engine::in_memory();
+        let contacts = ["a", "b"]
+            .map(|id| Contact::new(Channel::Web, "shop", id))
+            .to_vec();
+        let fields = FieldSet::all();
+        engine
+            .commit(Edit::Upsert { contacts, fields }, NOW)
+            .expect("upsert");
+        let save = Edit::SaveSegment {
+            name: "v".into(),
+            text: "tag:vip".into(),
+        };
+        engine.commit(save, NOW).expect("save");
+        let applied = tagged.then(|| {
+            let target = Target::Contact(Identity::new(Channel::Web, "shop", "a"));
+            let tag = Edit::AddTags {
+                tags: vec!["vip".into()],
+                target,
+            };
+            engine.commit(tag, NOW).expect("tag").applied
+        });
+        (engine, applied)
+    }
+
+    /// A round whose records could not be written is undone: its events never go out,
+    /// and the watched members are those of the state gone back to.
+    #[test]
+    fn a_rolled_back_commit_sends_no_event_and_leaves_no_member() {
+        let (before, _) = engine(false);
+        let (after, applied) = engine(true);
+        let (sent, events) = mpsc::channel();
+        let deliver: Deliver = Box::new(move |e: &MembershipEvent| sent.send(e.clone()).is_ok());
+        let mut hub = Hub::default();
+        let everything = Scope::everything();
+        let state = before.state_read();
+        (hub.subscribe(&state, &["v".into()], None, NOW, &everything, deliver))
+            .expect("subscribed");
+        let after_state = after.state_read();
+        let applied = applied.expect("tagged");
+        hub.after_change(&after_state, &applied, after_state.seq);
+        assert_eq!(
+            hub.pending.len(),
+            1,
+            "the event waits for its commit to be durable"
+        );
+        hub.roll_back(&state);
+        hub.release(u64::MAX);
+        assert!(events.try_recv().is_err(), "no event of an undone commit");
+        let members: Vec<RoaringBitmap> = hub.tracked.values().map(|t| t.members.clone()).collect();
+        assert_eq!(members, [RoaringBitmap::new()]);
+    }
 }

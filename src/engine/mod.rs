@@ -27,13 +27,17 @@
 //! applied (`State::write`, under the write lock); replay applies the same records the
 //! same way (`State::replay`). The records of one round of commits go to the log in one
 //! `write` and are flushed per [`Durability`] (commits from many threads share a flush)
-//! before any is acknowledged. A write that fails after its check stops the engine: no
-//! further change is accepted until it is opened again.
+//! before any is acknowledged. A round whose write fails (a full disk) is refused whole:
+//! its records are cut back off the log and memory is read again from the directory, so
+//! a refused change changes nothing and the next round may go on. A failure that leaves
+//! memory ahead of the disk (a failed flush, a log that cannot be cut back) stops the
+//! engine: no further change is accepted until it is opened again.
 //!
 //! Access modes: in memory; read-only (a follower that never creates or writes a file);
 //! shared (the REPL: the directory's write lock only while a round of commits runs,
-//! catching up with other writers before each); exclusive (the lock for the engine's
-//! life). One process writes a directory: the `lock` file's `flock` names the holder.
+//! waiting up to [`SHARED_PATIENCE`] for it, catching up with other writers before each);
+//! exclusive (the lock for the engine's life). One process writes a directory: the `lock`
+//! file's `flock` names the holder.
 
 mod acknowledge;
 mod compile;
@@ -110,6 +114,10 @@ pub struct Committed {
     /// The change's sequence number (0 for a change that changed nothing durable).
     pub seq: u64,
 }
+
+/// How long a shared engine's commit waits for another writer to give the directory's
+/// lock back before it is refused (the REPL beside a busy writer waits, not refuses).
+pub const SHARED_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Log bytes after which a commit checkpoints on its own.
 const CHECKPOINT_LOG_BYTES: u64 = 128 << 20;
@@ -549,7 +557,7 @@ impl Engine {
                 at,
                 active: None,
             } => {
-                let lock = dir.lock()?;
+                let lock = dir.lock_within(SHARED_PATIENCE)?;
                 self.catch_up(dir, at)?;
                 let active = Active::start(dir.clone(), lock, *at)?;
                 if let Access::Shared { active: slot, .. } = &mut writer.access {
@@ -593,9 +601,12 @@ impl Engine {
     fn finish<'e>(&'e self, mut writer: MutexGuard<'e, Writer>, last: u64) -> Result<(), Error> {
         // The round's records go to the log in one write, before any is acknowledged.
         let mut done = writer.active().map_or(Ok(()), |a| a.log.write_pending());
+        if let Err(e) = done {
+            return self.refuse_round(writer, e);
+        }
         let bound = writer.checkpoint_bytes;
         let long_log = writer.active().is_some_and(|a| a.log.len() > bound);
-        if done.is_ok() && long_log {
+        if long_log {
             done = self.checkpoint(&mut writer, None);
         }
         let group = writer.durability == Durability::Group && last > 0;
@@ -619,6 +630,45 @@ impl Engine {
             Ok(()) => {}
         }
         done
+    }
+
+    /// Ends a round whose records could not be written (a full disk): they were cut back
+    /// off the log, so memory goes back to what the directory holds (read again; the
+    /// round's membership events are dropped) and the engine goes on: the next round may
+    /// find room. A log that could not be cut back, or a directory that cannot be read
+    /// back, stops the engine.
+    fn refuse_round<'e>(
+        &'e self,
+        mut writer: MutexGuard<'e, Writer>,
+        e: Error,
+    ) -> Result<(), Error> {
+        let damaged = writer.active().is_none_or(|a| a.log.is_damaged());
+        let restored = match damaged {
+            true => Err(e.replicate()),
+            false => self.restore(&mut writer),
+        };
+        if let Err(why) = restored {
+            writer.failed.get_or_insert_with(|| why.to_string());
+        }
+        if let Access::Shared { active, .. } = &mut writer.access {
+            *active = None;
+        }
+        Err(e)
+    }
+
+    /// Reads the state again from the directory the writer holds, as after opening.
+    fn restore(&self, writer: &mut Writer) -> Result<(), Error> {
+        let Some(dir) = writer.active().map(|a| a.dir.clone()) else {
+            return Ok(());
+        };
+        let (state, at) = load(&dir)?;
+        membership::lock(&self.membership).roll_back(&state);
+        self.written.store(state.seq, Ordering::Release);
+        *self.state_write() = state;
+        if let Access::Shared { at: slot, .. } = &mut writer.access {
+            *slot = at;
+        }
+        Ok(())
     }
 
     /// Flushes the log through record `seq`, sharing the flush with every thread waiting

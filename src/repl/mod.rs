@@ -4,8 +4,9 @@
 //! A line is split into words as a shell does, then parsed by the command line's own clap
 //! grammar; backslash commands, `more`, did-you-mean; scripts (`-c`, `-f`) run lines the
 //! same way. `helper.rs` completes a word given the words before it (option values from
-//! clap's possible values).
+//! clap's possible values). `forget.rs` erases a deleted contact's lines from the history.
 
+mod forget;
 mod helper;
 
 pub use helper::COMMANDS;
@@ -74,7 +75,12 @@ pub fn run(ctx: &mut Context) -> Result<(), Error> {
                 if let Err(e) = ctx.engine.refresh() {
                     note!("{}", paint_error(&format!("error: {e}")));
                 }
-                if !handle(ctx, &mut session, &one_line(&line)) {
+                let go_on = handle(ctx, &mut session, &one_line(&line));
+                if !ctx.erased.is_empty() {
+                    let erased = std::mem::take(&mut ctx.erased);
+                    forget::forget(editor.history_mut(), &erased, history.as_deref());
+                }
+                if !go_on {
                     break;
                 }
                 if let Some(helper) = editor.helper_mut() {

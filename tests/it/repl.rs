@@ -370,3 +370,63 @@ fn lists_keep_the_tabs_columns_and_files_get_them_all() -> Result<(), rexpect::e
     p.exp_eof()?;
     Ok(())
 }
+
+/// A deleted contact leaves no line naming it in the REPL's history: not the lines typed
+/// in this session (by name, email, or a phone however written), nor a line an earlier
+/// session left in the history file; the history file loses them at once, not at exit.
+#[test]
+fn the_history_forgets_deleted_contacts() -> Result<(), rexpect::error::Error> {
+    let dir = loaded_dir();
+    let data = dir.path().join("d");
+    let changes = dir.path().join("quentin.jsonl");
+    std::fs::write(
+        &changes,
+        concat!(
+            r#"{"op":"upsert","contact":{"channel":"web","account":"shop","external_id":"visitor-zq81","name":"Quentin Erasable","email":"quentin@erase.example","phone":"+886912000111"}}"#,
+            "\n"
+        ),
+    )
+    .expect("changes");
+    let out = crate::run_at(&data, &["apply", changes.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{out:?}");
+    let file = dir.path().join("reach").join("history");
+    std::fs::create_dir_all(file.parent().expect("parent")).expect("state dir");
+    std::fs::write(
+        &file,
+        "#V2\ncount tag:earlier\ncontact web/shop/visitor-zq81\n",
+    )
+    .expect("history");
+    let mut p = repl_at(dir.path(), 120)?;
+    let script: &[(&str, &[&str])] = &[
+        ("count tag:vip", &["reach> "]),
+        (
+            "count 'name:\"Quentin Erasable\"'",
+            &["\r\n1\r\n", "reach> "],
+        ),
+        (
+            "count email:quentin@erase.example",
+            &["\r\n1\r\n", "reach> "],
+        ),
+        ("count 'tag:\"+886 912-000-111\"'", &["reach> "]),
+        (
+            "delete email:quentin@erase.example --confirm DELETE",
+            &["deleted 1 contact", "reach> "],
+        ),
+    ];
+    run(&mut p, script)?;
+    let now = std::fs::read_to_string(&file).expect("history file");
+    assert!(!now.contains("visitor-zq81"), "{now}");
+    assert!(now.contains("count tag:earlier"), "{now}");
+    p.send_line("count tag:after")?;
+    p.exp_string("reach> ")?;
+    p.send_control('d')?;
+    p.exp_eof()?;
+    let kept = std::fs::read_to_string(&file).expect("history file");
+    for gone in ["Quentin", "quentin", "visitor-zq81", "912-000-111"] {
+        assert!(!kept.contains(gone), "{gone} in {kept}");
+    }
+    for line in ["count tag:earlier", "count tag:vip", "count tag:after"] {
+        assert!(kept.contains(line), "{line} not in {kept}");
+    }
+    Ok(())
+}

@@ -3,11 +3,13 @@
 //! `text` — appended and flushed to disk before the batch counts as sent. Never the same
 //! recipient of a job twice, even across crashes: opened for a job that already wrote
 //! lines (a resume), it reads them back and skips the recipients it finds. Batches are
-//! written one at a time (the file is behind a lock).
+//! written one at a time (the file is behind a lock). A full disk pauses the run
+//! ([`Delivery::Pause`]): the job stays `sending`, and `resume` goes on once there is room.
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -85,10 +87,21 @@ impl Jsonl {
             Out::File(file, path) => {
                 let file = match file {
                     Some(file) => file,
-                    None => file.insert(OpenOptions::new().create(true).append(true).open(&*path)?),
+                    // Names and messages of people: a new outbox is private (`0600`).
+                    None => file.insert(
+                        (OpenOptions::new().create(true).append(true))
+                            .mode(0o600)
+                            .open(&*path)?,
+                    ),
                 };
-                file.write_all(&buffer)?;
-                file.sync_data()
+                // A write cut short (a full disk) is cut back off, so the outbox holds whole
+                // lines of whole batches only (a resume also cuts a torn line off).
+                let before = file.metadata()?.len();
+                let written = file.write_all(&buffer).and_then(|()| file.sync_data());
+                if written.is_err() && file.metadata().is_ok_and(|m| m.len() > before) {
+                    let _ = file.set_len(before).and_then(|()| file.sync_data());
+                }
+                written
             }
             Out::Stdout => {
                 let mut out = io::stdout().lock();
@@ -97,6 +110,13 @@ impl Jsonl {
             }
         }
     }
+}
+
+/// Whether a write failed for want of room (a full disk, a quota, a file size limit):
+/// a condition that passes, so the job waits for a resume rather than failing.
+fn no_room(e: &io::Error) -> bool {
+    use io::ErrorKind::{FileTooLarge, QuotaExceeded, StorageFull};
+    matches!(e.kind(), StorageFull | QuotaExceeded | FileTooLarge)
 }
 
 fn key(channel: Channel, account: &str, external_id: &str) -> String {
@@ -192,9 +212,16 @@ impl Sink for Jsonl {
                     Out::File(_, path) => path.display().to_string(),
                     Out::Stdout => "stdout".into(),
                 };
-                Delivery::Stop {
-                    done: Vec::new(),
-                    why: format!("cannot write the outbox {place}: {e}"),
+                let why = format!("cannot write the outbox {place}: {e}");
+                match no_room(&e) {
+                    true => Delivery::Pause(format!(
+                        "{why}; make room, then `reach broadcast resume {}` sends the rest",
+                        batch.job
+                    )),
+                    false => Delivery::Stop {
+                        done: Vec::new(),
+                        why,
+                    },
                 }
             }
         }

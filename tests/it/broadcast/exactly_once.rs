@@ -258,3 +258,67 @@ fn an_outbox_broadcast_killed_at_random_holds_everyone_once() {
         check_once(delivered, &eligible, &report);
     }
 }
+
+/// The outbox's disk is full (the outbox is `/dev/full`, where every write fails with
+/// ENOSPC): the job is left `sending` with the cause and the command that goes on, not
+/// `failed`; once there is room, `resume` holds everyone eligible once.
+#[test]
+fn an_outbox_on_a_full_disk_leaves_the_job_sending_for_a_resume() {
+    let base = loaded(2_500);
+    let data = base.path().join("d");
+    let eligible = eligible(&data);
+    let outbox = base.path().join("outbox.jsonl");
+    std::os::unix::fs::symlink("/dev/full", &outbox).expect("link");
+    let sink = format!("jsonl:{}", outbox.display());
+    let start = [
+        "broadcast",
+        "",
+        "--kind",
+        "bot",
+        "--text",
+        "hi {{name|friend}}",
+        "--sink",
+        &sink,
+        "--id",
+        "full",
+        "--yes",
+        "--json",
+    ];
+    let out = reach()
+        .arg("--data")
+        .arg(&data)
+        .args(start)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let report = super::json(&out);
+    assert_eq!(report["state"], "sending", "{report}");
+    assert_eq!((&report["sent"], &report["failed"]), (&0.into(), &0.into()));
+    let reason = report["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("No space left on device"), "{reason}");
+    assert!(reason.contains("reach broadcast resume full"), "{reason}");
+    assert!(stderr.contains("left sending"), "{stderr}");
+    let shown = run_maybe_killed(&data, &["broadcast", "show", "full", "--json"], None);
+    assert_eq!(shown.expect("shown")["state"], "sending");
+    // Room again: the outbox is a file.
+    std::fs::remove_file(&outbox).expect("unlink");
+    let resumed = run_maybe_killed(&data, &["broadcast", "resume", "full", "--json"], None);
+    let report = resumed.expect("a report");
+    assert_eq!(report["state"], "done", "{report}");
+    let delivered: Vec<String> = std::fs::read_to_string(&outbox)
+        .expect("outbox")
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a whole line"))
+        .map(|v| {
+            let field = |k: &str| v[k].as_str().unwrap_or("").to_string();
+            format!(
+                "{}/{}/{}",
+                field("channel"),
+                field("account"),
+                field("external_id")
+            )
+        })
+        .collect();
+    check_once(delivered, &eligible, &report);
+}
