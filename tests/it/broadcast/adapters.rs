@@ -1052,6 +1052,40 @@ fn a_malformed_channels_file_never_shows_its_secrets() {
     }
 }
 
+/// A `base_url` that is no http(s) URL is refused before a job exists (it once retried
+/// every request for 75 s and ended `done` with all failed).
+#[test]
+fn a_bad_base_url_is_refused_before_the_job_starts() {
+    let dir = loaded(50);
+    let data = dir.path().join("d");
+    for (url, why) in [
+        ("not a url", "is not a URL"),
+        ("ftp://files.example.com", "scheme ftp://"),
+    ] {
+        let channels = channels_file(
+            dir.path(),
+            &format!("[line.\"line-tw\"]\ntoken = \"T\"\nbase_url = \"{url}\"\n"),
+        );
+        let started = Instant::now();
+        let out = reach()
+            .arg("--data")
+            .arg(&data)
+            .args(["broadcast", "channel:line", "--kind", "bot", "--text", "hi"])
+            .args(["--sink", "platform", "--channels", &channels, "--yes"])
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{url}: {stderr}");
+        assert!(
+            stderr.contains("[line.\"line-tw\"] base_url") && stderr.contains(why),
+            "{url}: {stderr}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(10), "{url}");
+    }
+    let jobs = run_at(&data, &["broadcast", "jobs", "--json"]);
+    assert!(jobs.stdout.is_empty(), "no job was made");
+}
+
 /// A platform answering with the request's token in its error body: the token reaches no
 /// output and no file of the data directory (the report, `broadcast show`, the log, the
 /// snapshot after a compaction).
