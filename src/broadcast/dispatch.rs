@@ -103,7 +103,10 @@ pub fn start(
             id: request.id.unwrap_or_else(|| fresh_id(view.jobs(), now)),
             state: JobState::Sending,
             message: request.message,
-            options: request.options,
+            options: Options {
+                sink: super::sink::kept_spelling(&request.options.sink),
+                ..request.options
+            },
             started_at: now,
             figures: judgement.figures(),
             variables,

@@ -1169,3 +1169,87 @@ fn a_token_echoed_by_a_platform_is_never_kept_or_shown() {
         "the snapshot holds the token"
     );
 }
+
+/// A webhook URL's password reaches no output and no file of the data directory (the job
+/// keeps `user:[hidden]@`), even from an endpoint echoing the Basic credentials it was
+/// sent; `resume` asks for the URL again and takes only the job's.
+#[test]
+fn a_webhook_password_is_never_kept_or_shown() {
+    let secret = "PW-S3CRET-77";
+    let server = tiny_http::Server::http("127.0.0.1:0").expect("a port");
+    let base = format!("http://{}", server.server_addr());
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let kept = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            let auth = header(&request, "Authorization").unwrap_or_default();
+            kept.lock().expect("lock").push(auth.clone());
+            respond(request, 400, &format!("{{\"error\":\"refused {auth}\"}}"));
+        }
+    });
+    let url = base.replace("http://", &format!("http://ann:{secret}@")) + "/hook";
+    let dir = loaded(60);
+    let data = dir.path().join("d");
+    let run = |args: &[&str]| {
+        let out = reach()
+            .arg("--data")
+            .arg(&data)
+            .args(args)
+            .output()
+            .expect("runs");
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), all)
+    };
+    let sink = format!("webhook:{url}");
+    let (code, sent) = run(&[
+        "broadcast",
+        "",
+        "--kind",
+        "bot",
+        "--text",
+        "hi",
+        "--sink",
+        &sink,
+        "--id",
+        "pw",
+        "--yes",
+        "--json",
+    ]);
+    assert!(sent.contains("refused Basic [redacted]"), "{code:?} {sent}");
+    let auth = seen.lock().expect("lock").first().cloned().expect("called");
+    let credential = auth.strip_prefix("Basic ").expect("Basic credentials");
+    let (_, shown) = run(&["broadcast", "show", "pw", "--json"]);
+    let (_, jobs) = run(&["broadcast", "jobs", "--json"]);
+    let (code, resumed) = run(&["broadcast", "resume", "pw"]);
+    assert_eq!(code, Some(2), "{resumed}");
+    assert!(resumed.contains("ann:[hidden]@"), "{resumed}");
+    assert!(resumed.contains("--webhook URL"), "{resumed}");
+    let other = url.replace("/hook", "/other");
+    let (code, wrong) = run(&["broadcast", "resume", "pw", "--webhook", &other]);
+    assert_eq!(code, Some(2), "{wrong}");
+    assert!(wrong.contains("not to"), "{wrong}");
+    let (_, right) = run(&["broadcast", "resume", "pw", "--webhook", &url]);
+    assert!(right.contains("never sends again"), "{right}");
+    for text in [&sent, &shown, &jobs, &resumed, &wrong, &right] {
+        assert!(
+            !text.contains(secret) && !text.contains(credential),
+            "{text}"
+        );
+    }
+    let holds = |bytes: &[u8]| {
+        [secret, credential]
+            .iter()
+            .any(|s| bytes.windows(s.len()).any(|w| w == s.as_bytes()))
+    };
+    let files_hold = || {
+        (std::fs::read_dir(&data).expect("dir").flatten())
+            .any(|e| holds(&std::fs::read(e.path()).expect("read")))
+    };
+    assert!(!files_hold(), "the log holds the password");
+    assert_eq!(run(&["compact"]).0, Some(0));
+    assert!(!files_hold(), "the snapshot holds the password");
+}
