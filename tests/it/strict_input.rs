@@ -63,6 +63,19 @@ fn a_bad_contact_is_refused_by_apply_import_serve_and_add_whatsapp() {
         &["add-whatsapp", "Ann", "abc", "--account", "+886223456789"],
     );
     assert!(!added.status.success());
+    // The probe's line: a quota change whose second "op" once deleted the contact.
+    let twice = r#"{"op":"quota","op":"delete","confirm":"DELETE","contact":{"channel":"line","account":"line-tw","external_id":"U0"}}"#;
+    let changes = dir.path().join("twice.jsonl");
+    std::fs::write(&changes, format!("{twice}\n")).expect("changes");
+    let applied = run_at(&data, &["apply", &changes.display().to_string()]);
+    let ack: Value = serde_json::from_str(text(&applied.stdout).trim()).expect("an ack");
+    assert_eq!(ack["ok"], false, "{ack}");
+    assert!(
+        ack["error"]
+            .as_str()
+            .expect("why")
+            .contains("duplicate field `op`")
+    );
     // `reach serve` holds the directory: its turn comes after the commands'.
     let server = crate::serve::start(&data, &[]);
     for (contact, field) in bad_contacts() {
@@ -76,6 +89,14 @@ fn a_bad_contact_is_refused_by_apply_import_serve_and_add_whatsapp() {
         assert_eq!(ack["ok"], false, "serve took {line}");
         assert!(ack["error"].as_str().expect("why").contains(field), "{ack}");
     }
+    let twice = crate::serve::agent()
+        .post(format!("{}/count", server.base))
+        .header("Content-Type", "application/json")
+        .send(r#"{"segment": "", "segment": "tag:none"}"#)
+        .expect("an answer");
+    assert_eq!(twice.status().as_u16(), 400);
+    let why = twice.into_body().read_to_string().expect("text");
+    assert!(why.contains("duplicate field `segment`"), "{why}");
     drop(server);
     assert_eq!(text(&run_at(&data, &["count", ""]).stdout).trim(), "1");
 }

@@ -1007,6 +1007,38 @@ fn a_redirect_is_never_followed_nor_booked_as_delivered() {
     );
 }
 
+/// The same through LINE (the probe booked 5,569 as sent): no request, so no retry key and
+/// no token, reaches the host a 302 names, and nothing is booked as sent.
+#[test]
+fn a_line_redirect_carries_nothing_to_the_other_host() {
+    let dir = loaded(300);
+    let data = dir.path().join("d");
+    let (elsewhere, seen) = recording_server();
+    let channels = channels_file(
+        dir.path(),
+        &line_channels(&redirecting_server(&format!(
+            "{elsewhere}/v2/bot/message/multicast"
+        ))),
+    );
+    let out = reach()
+        .arg("--data")
+        .arg(&data)
+        .args(["broadcast", "channel:line", "--kind", "bot", "--text", "hi"])
+        .args(["--sink", "platform", "--channels", &channels])
+        .args(["--id", "r", "--yes", "--json"])
+        .output()
+        .expect("runs");
+    let report = json(&out);
+    assert_eq!(report["state"], "failed", "{report}");
+    assert_eq!(report["sent"], 0, "{report}");
+    assert!(
+        seen.lock().expect("lock").is_empty(),
+        "the redirect was followed"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("redirects to"), "{stderr}");
+}
+
 /// A malformed channels file is refused saying where, never echoing the token there.
 #[test]
 fn a_malformed_channels_file_never_shows_its_secrets() {
