@@ -22,6 +22,36 @@ pub enum Unit {
     Bytes,
 }
 
+impl Unit {
+    fn name(self) -> &'static str {
+        match self {
+            Unit::Characters => "characters",
+            Unit::Bytes => "bytes of UTF-8",
+        }
+    }
+}
+
+/// Why one recipient's rendered `text` cannot go to `channel` in a text message, if it is
+/// longer than the platform takes (its placeholders' values made it so: the text alone
+/// was checked when the job started).
+pub fn too_long(channel: Channel, text: &str) -> Option<String> {
+    let limit = text_limit(channel)?;
+    if text.len() <= limit.most {
+        return None;
+    }
+    let length = match limit.unit {
+        Unit::Characters => text.chars().count(),
+        Unit::Bytes => text.len(),
+    };
+    (length > limit.most).then(|| {
+        let unit = limit.unit.name();
+        format!(
+            "the text with this contact's values is {length} {unit} long and {} takes at most {} {unit} in a text message",
+            limit.platform, limit.most
+        )
+    })
+}
+
 /// The most a platform takes in one text message, and where it says so.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TextLimit {
@@ -155,10 +185,7 @@ impl Template {
         if length <= limit.most {
             return Ok(());
         }
-        let unit = match limit.unit {
-            Unit::Characters => "characters",
-            Unit::Bytes => "bytes of UTF-8",
-        };
+        let unit = limit.unit.name();
         Err(format!(
             "the text is {length} {unit} long (placeholders left out) and {} takes at most {} {unit} in a text message ({}): shorten it, or send a payload file's own message on that channel",
             limit.platform, limit.most, limit.source

@@ -167,3 +167,39 @@ fn empty_nested_and_over_long_texts_are_refused_before_a_job() {
         1
     );
 }
+
+#[test]
+fn a_recipient_whose_values_make_the_text_too_long_fails_unsent() {
+    let csv = format!(
+        "channel,account,external_id,name\nline,line-tw,U1,Ann\nline,line-tw,U2,{}\n",
+        "x".repeat(6_000)
+    );
+    let dir = loaded_with(csv.as_bytes());
+    let data = dir.path().join("d");
+    let outbox = dir.path().join("out.jsonl");
+    let out = reach()
+        .arg("--data")
+        .arg(&data)
+        .args(["broadcast", "channel:line", "--kind", "bot"])
+        .args(["--text", "Hi {{name}}", "--yes", "--json"])
+        .arg("--sink")
+        .arg(format!("jsonl:{}", outbox.display()))
+        .output()
+        .expect("runs");
+    let report: Value = serde_json::from_str(text(&out.stdout).lines().last().unwrap_or(""))
+        .unwrap_or_else(|_| panic!("a report: {}", text(&out.stderr)));
+    assert_eq!(
+        (report["sent"].as_u64(), report["failed"].as_u64()),
+        (Some(1), Some(1)),
+        "{report}"
+    );
+    assert!(
+        report
+            .to_string()
+            .contains("LINE takes at most 5000 characters"),
+        "{report}"
+    );
+    let sent = std::fs::read_to_string(&outbox).expect("the outbox");
+    assert_eq!(sent.lines().count(), 1);
+    assert!(sent.contains("Hi Ann"), "{sent}");
+}
