@@ -61,9 +61,9 @@ pub struct TextLimit {
     pub source: &'static str,
 }
 
-/// A channel's limit on a text message (docs/platforms.md): LINE 5,000 characters,
-/// Messenger 2,000 characters, Instagram 1,000 bytes; none for WhatsApp (a template is
-/// sent, not the text) and email.
+/// A channel's limit on a text message (docs/platforms.md, "Text length"): LINE 5,000
+/// characters, Messenger 2,000 characters, Instagram 1,000 bytes; none for WhatsApp (a
+/// template is sent, not the text) and email.
 pub fn text_limit(channel: Channel) -> Option<TextLimit> {
     match channel {
         Channel::Line => Some(TextLimit {
