@@ -310,6 +310,11 @@ mod spelling_tests {
             "webhook:https://ann:[hidden]@hooks.example.com:8443/a?b=c"
         );
         assert!(lacks_password(&kept));
+        // Refusals of a URL reach would not send to quote it so too.
+        assert_eq!(
+            kept_spelling("webhook:ftp://ann:PW@h.example"),
+            "webhook:ftp://ann:[hidden]@h.example"
+        );
         for same in [
             "webhook:https://ann@example.com/x",
             "webhook:http://example.com/a@b",

@@ -643,7 +643,8 @@ impl SinkSpec {
                 Ok(SinkSpec::Webhook(url.to_string()))
             } else {
                 Err(format!(
-                    "webhook:{url}: expected an http:// or https:// URL after webhook:"
+                    "{}: expected an http:// or https:// URL after webhook:",
+                    reach::broadcast::kept_spelling(text)
                 ))
             };
         }

@@ -75,7 +75,8 @@ fn network_sink(
         }
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(Error::Usage(format!(
-                "--sink webhook:{url}: expected an http:// or https:// URL"
+                "--sink {}: expected an http:// or https:// URL",
+                crate::broadcast::kept_spelling(spelling)
             )));
         }
         return Ok(Box::new(Webhook::new(url)));
