@@ -42,10 +42,30 @@ pub fn preview(
         partial: request.options.partial,
         now,
     };
-    Ok((
-        judge(&view, &audience.rows, audience.unknown, rules)?,
-        template,
-    ))
+    let judgement = judge(&view, &audience.rows, audience.unknown, rules)?;
+    check_text(&request.message, &template, view.store(), &judgement)?;
+    Ok((judgement, template))
+}
+
+/// Refuses a text that no platform of the eligible would send whole: an empty one, or one
+/// longer than a channel of the eligible takes in a text message (unless a payload file
+/// gives that channel its own message).
+fn check_text(
+    message: &Message,
+    template: &Template,
+    store: &crate::store::Store,
+    judgement: &Judgement,
+) -> Result<(), Error> {
+    super::message::check_text(&message.text).map_err(Error::Usage)?;
+    let channels: std::collections::BTreeSet<Channel> = (store.accounts())
+        .filter(|a| !a.rows.is_disjoint(&judgement.eligible))
+        .map(|a| a.channel)
+        .filter(|c| !message.payloads.contains_key(c.name()))
+        .collect();
+    for channel in channels {
+        template.check_length(channel).map_err(Error::Usage)?;
+    }
+    Ok(())
 }
 
 /// Starts a job: freezes the audience, judges it at `now`, refuses it if a LINE account's
@@ -60,7 +80,7 @@ pub fn start(
     let job = {
         let view = engine.read();
         let audience = Audience::freeze(&request.audience, &view)?;
-        Template::parse(&request.message.text, &audience.variables.columns)
+        let template = Template::parse(&request.message.text, &audience.variables.columns)
             .map_err(Error::Usage)?;
         let rules = Rules {
             kind: request.message.kind,
@@ -69,6 +89,7 @@ pub fn start(
             now,
         };
         let judgement = judge(&view, &audience.rows, audience.unknown, rules)?;
+        check_text(&request.message, &template, view.store(), &judgement)?;
         let options = &request.options;
         if let Some(why) = refusal(view.store(), &judgement, options.partial, Some(sink)) {
             return Err(Error::Refused(why));
@@ -82,7 +103,10 @@ pub fn start(
             id: request.id.unwrap_or_else(|| fresh_id(view.jobs(), now)),
             state: JobState::Sending,
             message: request.message,
-            options: request.options,
+            options: Options {
+                sink: super::sink::kept_spelling(&request.options.sink),
+                ..request.options
+            },
             started_at: now,
             figures: judgement.figures(),
             variables,

@@ -4,8 +4,89 @@
 //! gives a default for an empty value. An unknown placeholder is an error before
 //! anything is sent.
 
-use crate::model::TextField;
+use crate::model::{Channel, TextField};
 use crate::store::Store;
+
+/// Refuses an empty text (or only white space): it would send empty messages.
+pub fn check_text(text: &str) -> Result<(), String> {
+    match text.trim().is_empty() {
+        true => Err("the text is empty: give the message with --text TEXT".into()),
+        false => Ok(()),
+    }
+}
+
+/// How a platform counts a text's length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    Characters,
+    Bytes,
+}
+
+impl Unit {
+    fn name(self) -> &'static str {
+        match self {
+            Unit::Characters => "characters",
+            Unit::Bytes => "bytes of UTF-8",
+        }
+    }
+}
+
+/// Why one recipient's rendered `text` cannot go to `channel` in a text message, if it is
+/// longer than the platform takes (its placeholders' values made it so: the text alone
+/// was checked when the job started).
+pub fn too_long(channel: Channel, text: &str) -> Option<String> {
+    let limit = text_limit(channel)?;
+    if text.len() <= limit.most {
+        return None;
+    }
+    let length = match limit.unit {
+        Unit::Characters => text.chars().count(),
+        Unit::Bytes => text.len(),
+    };
+    (length > limit.most).then(|| {
+        let unit = limit.unit.name();
+        format!(
+            "the text with this contact's values is {length} {unit} long and {} takes at most {} {unit} in a text message",
+            limit.platform, limit.most
+        )
+    })
+}
+
+/// The most a platform takes in one text message, and where it says so.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TextLimit {
+    pub platform: &'static str,
+    pub most: usize,
+    pub unit: Unit,
+    pub source: &'static str,
+}
+
+/// A channel's limit on a text message (docs/platforms.md, "Text length"): LINE 5,000
+/// characters, Messenger 2,000 characters, Instagram 1,000 bytes; none for WhatsApp (a
+/// template is sent, not the text) and email.
+pub fn text_limit(channel: Channel) -> Option<TextLimit> {
+    match channel {
+        Channel::Line => Some(TextLimit {
+            platform: "LINE",
+            most: 5_000,
+            unit: Unit::Characters,
+            source: "https://developers.line.biz/en/reference/messaging-api/#text-message",
+        }),
+        Channel::Facebook => Some(TextLimit {
+            platform: "Messenger",
+            most: 2_000,
+            unit: Unit::Characters,
+            source: "https://developers.facebook.com/docs/messenger-platform/reference/send-api/",
+        }),
+        Channel::Instagram => Some(TextLimit {
+            platform: "Instagram",
+            most: 1_000,
+            unit: Unit::Bytes,
+            source: "https://developers.facebook.com/docs/instagram-platform/instagram-api-with-instagram-login/messaging-api/",
+        }),
+        Channel::Whatsapp | Channel::Web => None,
+    }
+}
 
 /// Where a placeholder's value comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +140,13 @@ impl Template {
                 )
             })?;
             let inner = &after[..close];
+            if inner.contains("{{") {
+                return Err(format!(
+                    "the placeholder opened at byte {} holds another placeholder ({{{{{inner}}}}}): \
+                     a default is plain text, e.g. {{{{name|friend}}}}",
+                    text.len() - rest.len() + open
+                ));
+            }
             let (name, default) = inner.split_once('|').unwrap_or((inner, ""));
             parts.push(Part::Placeholder {
                 source: source(name.trim(), variables)?,
@@ -70,6 +158,38 @@ impl Template {
             parts.push(Part::Literal(rest.to_string()));
         }
         Ok(Template { parts })
+    }
+
+    /// The length of the text without its placeholders, in characters: what every
+    /// recipient's text holds at least.
+    fn fixed(&self) -> (usize, usize) {
+        (self.parts.iter())
+            .map(|p| match p {
+                Part::Literal(text) => (text.chars().count(), text.len()),
+                Part::Placeholder { .. } => (0, 0),
+            })
+            .fold((0, 0), |(c, b), (pc, pb)| (c + pc, b + pb))
+    }
+
+    /// Refuses a text no recipient on `channel` could be sent: longer (without its
+    /// placeholders) than the platform takes in one text message ([`text_limit`]).
+    pub fn check_length(&self, channel: Channel) -> Result<(), String> {
+        let Some(limit) = text_limit(channel) else {
+            return Ok(());
+        };
+        let (chars, bytes) = self.fixed();
+        let length = match limit.unit {
+            Unit::Characters => chars,
+            Unit::Bytes => bytes,
+        };
+        if length <= limit.most {
+            return Ok(());
+        }
+        let unit = limit.unit.name();
+        Err(format!(
+            "the text is {length} {unit} long (placeholders left out) and {} takes at most {} {unit} in a text message ({}): shorten it, or send a payload file's own message on that channel",
+            limit.platform, limit.most, limit.source
+        ))
     }
 
     /// Whether the text names anything of the recipient (else every recipient gets the
@@ -163,6 +283,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn texts_longer_than_the_platform_takes_are_refused_with_the_limit() {
+        let line = Template::parse(&"a".repeat(5_001), &[]).expect("a text");
+        let refused = line.check_length(Channel::Line).unwrap_err();
+        assert!(
+            refused.contains("LINE takes at most 5000 characters"),
+            "{refused}"
+        );
+        assert!(line.check_length(Channel::Web).is_ok());
+        assert!(line.check_length(Channel::Whatsapp).is_ok());
+        let fits = Template::parse(&format!("{}{{{{name}}}}", "字".repeat(5_000)), &[]);
+        assert!(fits.expect("a text").check_length(Channel::Line).is_ok());
+        let messenger = Template::parse(&"a".repeat(2_001), &[]).expect("a text");
+        assert!(messenger.check_length(Channel::Facebook).is_err());
+        let instagram = Template::parse(&"字".repeat(334), &[]).expect("a text");
+        let refused = instagram.check_length(Channel::Instagram).unwrap_err();
+        assert!(refused.contains("1000 bytes of UTF-8"), "{refused}");
+        for empty in ["", "  \n "] {
+            let refused = check_text(empty).unwrap_err();
+            assert!(refused.contains("the text is empty"), "{refused}");
+        }
+    }
+
+    #[test]
     fn unknown_and_unclosed_placeholders_are_errors() {
         assert!(
             Template::parse("Hi {{nmae}}", &[])
@@ -175,6 +318,10 @@ mod tests {
                 .contains("not closed")
         );
         assert!(Template::parse("Hi {{coupon}}", &["coupon".into()]).is_ok());
+        let nested = Template::parse("Hi {{name|{{email}}}}", &[]).unwrap_err();
+        assert!(nested.contains("holds another placeholder"), "{nested}");
+        assert!(nested.contains("{{name|{{email}}"), "{nested}");
+
         assert!(
             !Template::parse("Hello all", &[])
                 .expect("plain")

@@ -31,4 +31,6 @@ pub use message::Template;
 pub use pace::Pace;
 pub use report::Report;
 pub use send::{Run, resume, send};
-pub use sink::{Delivery, Outcome, Outgoing, Part, Sink};
+pub use sink::{
+    Delivery, HIDDEN_PASSWORD, Outcome, Outgoing, Part, Sink, kept_spelling, lacks_password,
+};

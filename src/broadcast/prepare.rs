@@ -2,9 +2,10 @@
 //! opted out since the start: skipped and counted), and the others rendered — identity,
 //! text, a WhatsApp template's values, the email or notification token — into a
 //! [`Prepared`] batch that owns them, so that no lock on the engine's state is held while
-//! its requests are out.
+//! its requests are out. A recipient whose text is longer than the platform takes fails,
+//! unsent.
 
-use super::message::Template;
+use super::message::{Template, too_long};
 use super::sink::{Prepared, Recipient};
 use crate::engine::{BatchOutcome, Job, View};
 use crate::model::{Channel, Flag, Seconds, TextField};
@@ -31,10 +32,18 @@ pub fn prepare(
         outcome.opted_out = (&alive - &outcome.blocked) & store.opt_out(kind);
     }
     let rows = &alive - &outcome.blocked - &outcome.opted_out;
-    let recipients = rows
-        .iter()
-        .map(|row| recipient(view, job, template, batch.channel, row))
-        .collect();
+    let payload = job.message.payloads.get(batch.channel.name());
+    let mut recipients = Vec::with_capacity(rows.len() as usize);
+    for row in &rows {
+        let recipient = recipient(view, job, template, batch.channel, row);
+        match payload
+            .is_none()
+            .then(|| too_long(batch.channel, &recipient.text))
+        {
+            Some(Some(why)) => outcome.failed.push((row, why)),
+            _ => recipients.push(recipient),
+        }
+    }
     let prepared = Prepared {
         job: job.id.clone(),
         batch: index as u32,
@@ -42,7 +51,7 @@ pub fn prepare(
         kind: job.message.kind,
         channel: batch.channel,
         account: batch.account.clone(),
-        payload: job.message.payloads.get(batch.channel.name()).cloned(),
+        payload: payload.cloned(),
         reply_window: job.options.reply_window,
         subject: job.message.subject.clone(),
         personal: template.is_personal(),

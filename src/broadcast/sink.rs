@@ -278,3 +278,56 @@ impl Outgoing<'_> {
             .flatten()
     }
 }
+
+/// What stands for a webhook URL's password in a job's record.
+pub const HIDDEN_PASSWORD: &str = "[hidden]";
+
+/// What a job keeps of a sink's spelling: a `webhook:` URL's password is replaced by
+/// [`HIDDEN_PASSWORD`] (the job's record reaches the log, the snapshot and every report;
+/// the password is given again to resume). Any other spelling is kept as given.
+pub fn kept_spelling(spelling: &str) -> String {
+    let hidden = || {
+        let (scheme, rest) = spelling.strip_prefix("webhook:")?.split_once("://")?;
+        let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+        let (userinfo, host) = authority.rsplit_once('@')?;
+        let (user, _) = userinfo.split_once(':')?;
+        Some(format!(
+            "webhook:{scheme}://{user}:{HIDDEN_PASSWORD}@{host}{path}"
+        ))
+    };
+    hidden().unwrap_or_else(|| spelling.to_string())
+}
+
+/// Whether a job's kept spelling lacks the webhook password it was started with.
+pub fn lacks_password(spelling: &str) -> bool {
+    spelling.starts_with("webhook:") && spelling.contains(&format!(":{HIDDEN_PASSWORD}@"))
+}
+
+#[cfg(test)]
+mod spelling_tests {
+    use super::*;
+
+    #[test]
+    fn a_webhook_password_is_never_kept() {
+        let kept = kept_spelling("webhook:https://ann:PW%40x@hooks.example.com:8443/a?b=c");
+        assert_eq!(
+            kept,
+            "webhook:https://ann:[hidden]@hooks.example.com:8443/a?b=c"
+        );
+        assert!(lacks_password(&kept));
+        // Refusals of a URL reach would not send to quote it so too.
+        assert_eq!(
+            kept_spelling("webhook:ftp://ann:PW@h.example"),
+            "webhook:ftp://ann:[hidden]@h.example"
+        );
+        for same in [
+            "webhook:https://ann@example.com/x",
+            "webhook:http://example.com/a@b",
+            "jsonl:/tmp/user:pw@x",
+            "platform",
+        ] {
+            assert_eq!(kept_spelling(same), same);
+            assert!(!lacks_password(same));
+        }
+    }
+}

@@ -352,7 +352,7 @@ pub enum Command {
         args_conflicts_with_subcommands = true,
         after_help = "The preview (audience, eligible, excluded by reason, LINE quota per account) goes to stderr; on a terminal reach asks before sending (--yes skips). A killed job is left sending: `reach broadcast resume ID` finishes it.\n\nSinks: platform (each channel's API, per the channels file), jsonl:PATH (jsonl:- for stdout), webhook:URL, dry-run.\nPlaceholders: {{name}} {{email}} {{phone}} {{member_id}} {{store}} {{salesperson}} {{account}} {{external_id}}, a CSV audience's columns, {{name|friend}} for a default.\n\nExamples:\n  reach broadcast 'channel:line tag:vip is:subscribed' --kind broadcast --text 'Hi {{name|friend}}, spring sale!' --dry-run\n  reach broadcast 'tag:vip' --kind broadcast --text 'Hello' --sink jsonl:outbox.jsonl --id spring-1 --yes --json\n  reach broadcast --csv coupons.csv --kind cart --text 'Your code: {{coupon}}' --sink webhook:https://example.com/hook\n  reach broadcast jobs\n  reach broadcast resume spring-1"
     )]
-    Broadcast(BroadcastArgs),
+    Broadcast(Box<BroadcastArgs>),
     /// Write one snapshot of everything and start an empty log (erased contacts leave no byte behind)
     #[command(after_help = "Example:\n  reach compact")]
     Compact,
@@ -471,6 +471,9 @@ pub enum BroadcastAction {
         /// Another channels file than the job's (a token was rotated, an endpoint moved)
         #[arg(long, value_name = "FILE")]
         channels: Option<PathBuf>,
+        /// The job's webhook URL again, with the password the job does not keep
+        #[arg(long, value_name = "URL")]
+        webhook: Option<String>,
         /// At most N requests a second to each account, instead of the job's rate
         #[arg(long, value_name = "N")]
         rate: Option<u32>,
@@ -640,7 +643,8 @@ impl SinkSpec {
                 Ok(SinkSpec::Webhook(url.to_string()))
             } else {
                 Err(format!(
-                    "webhook:{url}: expected an http:// or https:// URL after webhook:"
+                    "{}: expected an http:// or https:// URL after webhook:",
+                    reach::broadcast::kept_spelling(text)
                 ))
             };
         }

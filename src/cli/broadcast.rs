@@ -19,6 +19,7 @@ pub fn broadcast(ctx: &mut Context, args: BroadcastArgs) -> Result<(), Error> {
             id,
             resend_uncertain,
             channels,
+            webhook,
             rate,
             concurrency,
             json,
@@ -26,6 +27,7 @@ pub fn broadcast(ctx: &mut Context, args: BroadcastArgs) -> Result<(), Error> {
             let how = Resume {
                 resend_uncertain,
                 channels,
+                webhook,
                 rate,
                 concurrency,
             };
@@ -483,6 +485,7 @@ fn finish(report: &Report, json: bool) -> Result<(), Error> {
 struct Resume {
     resend_uncertain: bool,
     channels: Option<PathBuf>,
+    webhook: Option<String>,
     rate: Option<u32>,
     concurrency: Option<u32>,
 }
@@ -499,11 +502,28 @@ fn resume(ctx: &mut Context, id: &str, how: Resume, json: bool) -> Result<(), Er
     };
     let channels = (how.channels.map(|p| std::path::absolute(&p).unwrap_or(p)))
         .or_else(|| options.channels.as_ref().map(PathBuf::from));
-    let sink = open_sink(ctx, &options.sink, channels.as_deref(), id, true)?;
+    let spelling = match &how.webhook {
+        None => options.sink.clone(),
+        Some(url) => again(id, &options.sink, url)?,
+    };
+    let sink = open_sink(ctx, &spelling, channels.as_deref(), id, true)?;
     let report = run(ctx, (how.rate, how.concurrency), |run| {
         broadcast::resume(&ctx.engine, id, sink.as_ref(), how.resend_uncertain, run)
     })?;
     finish(&report, json)
+}
+
+/// `resume --webhook URL`: the job's webhook spelling with its password, if `url` is the
+/// job's URL once its password is hidden.
+fn again(id: &str, kept: &str, url: &str) -> Result<String, Error> {
+    let given = format!("webhook:{url}");
+    match broadcast::kept_spelling(&given) == kept {
+        true => Ok(given),
+        false => Err(Error::Usage(format!(
+            "--webhook: job {id} sends to {kept}, not to {}: give that URL",
+            broadcast::kept_spelling(&given)
+        ))),
+    }
 }
 
 fn jobs(ctx: &Context, json: bool) -> Result<(), Error> {

@@ -422,7 +422,7 @@ pub fn execute(ctx: &mut Context, command: Command) -> Result<(), Error> {
                 _ => apply::apply(ctx, std::io::stdin().lock(), durability),
             }
         }
-        Command::Broadcast(args) => broadcast::broadcast(ctx, args),
+        Command::Broadcast(args) => broadcast::broadcast(ctx, *args),
         Command::Sql(args) => query::sql(ctx, args),
         Command::Compact => {
             let started = std::time::Instant::now();

@@ -427,6 +427,10 @@ mod tests {
             r#"{"op": "quota", "op": "delete", "account": "line-tw", "confirm": "DELETE"}"#,
         );
         assert!(twice.contains("duplicate field `op`"), "{twice}");
+        let twice = refused(
+            r#"{"op":"quota","op":"delete","confirm":"DELETE","contact":{"channel":"line","account":"a","external_id":"U1"}}"#,
+        );
+        assert!(twice.contains("duplicate field `op`"), "{twice}");
         let twice = refused(r#"{"op": "quota", "account": "line-tw", "plan": 1, "plan": 2}"#);
         assert!(twice.contains("duplicate field `plan`"), "{twice}");
         let twice = refused(

@@ -4,6 +4,7 @@
 use chrono::FixedOffset;
 
 use super::fields::{AVATAR_CHANNELS, FB_FREQUENCY_CHANNELS, TEXT_FIELDS};
+use super::phone::international_phone;
 use super::time::{Seconds, add_months};
 use super::{Channel, FbFrequency, Flag, OptOutKind, OptOuts, TextField, TimeField};
 
@@ -183,6 +184,8 @@ impl Contact {
         if self.fb_frequency.is_some() && !FB_FREQUENCY_CHANNELS.contains(&channel) {
             return Err(foreign("fb_frequency"));
         }
+        self.validate_identity()?;
+        self.validate_reach()?;
         let long = [
             ("account", &self.account),
             ("external_id", &self.external_id),
@@ -204,7 +207,10 @@ impl Contact {
         {
             return Err(FieldError {
                 field: field.name(),
-                message: "times must lie between 1970-01-01 and 2106-02-07".into(),
+                message: format!(
+                    "times must lie in {} (what the store holds)",
+                    super::time::STORED_RANGE
+                ),
             });
         }
         for tag in &self.tags {
@@ -215,6 +221,103 @@ impl Contact {
         }
         Ok(())
     }
+}
+
+impl Contact {
+    /// Checks the identity: an account id is non-empty, without white space, `|` or control
+    /// characters (data-model.md); an external id non-empty and without control
+    /// characters; a WhatsApp contact's external id is its number, `+` and 8 to 15 digits.
+    fn validate_identity(&self) -> Result<(), FieldError> {
+        let refuse = |field: &'static str, message: String| Err(FieldError { field, message });
+        let account = &self.account;
+        if account.is_empty()
+            || account.contains('|')
+            || account.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return refuse(
+                "account",
+                "an account id is non-empty, without white space, control characters or '|'".into(),
+            );
+        }
+        let id = &self.external_id;
+        if id.is_empty() || id.chars().any(char::is_control) {
+            return refuse(
+                "external_id",
+                "an external id is non-empty, without control characters".into(),
+            );
+        }
+        if self.channel == Channel::Whatsapp && international_phone(id).as_ref() != Some(id) {
+            return refuse(
+                "external_id",
+                "a WhatsApp contact's external id is its number: + and 8 to 15 digits, e.g. +886912345678"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Checks the fields a message is sent to: a WhatsApp phone is an international
+    /// number (as `add-whatsapp` requires), a web phone `+` (optional) and 4 to 15 digits,
+    /// an email an address.
+    fn validate_reach(&self) -> Result<(), FieldError> {
+        let refuse = |field: &'static str, message: &str| {
+            Err(FieldError {
+                field,
+                message: message.into(),
+            })
+        };
+        if let Some(phone) = self.text(TextField::Phone) {
+            let international = international_phone(phone).is_some();
+            let digits = phone.strip_prefix('+').unwrap_or(phone);
+            let local =
+                (4..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+            match self.channel {
+                Channel::Whatsapp if !international => {
+                    return refuse(
+                        "phone",
+                        "a WhatsApp phone is an international number: + and 8 to 15 digits, e.g. +886912345678",
+                    );
+                }
+                _ if !local => {
+                    return refuse(
+                        "phone",
+                        "a phone number: + (optional) and 4 to 15 digits; spaces, dashes, dots and parentheses are dropped",
+                    );
+                }
+                _ => {}
+            }
+        }
+        if let Some(email) = self.text(TextField::Email)
+            && !is_email(email)
+        {
+            return refuse(
+                "email",
+                "an email address such as name@example.com (one @, a domain with a dot, no white space)",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Whether `text` reads as an email address: `local@domain`, one `@`, a domain with a dot
+/// inside it, no white space or control characters, at most 254 bytes (RFC 5321's path
+/// limit less its brackets).
+pub fn is_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    let plain = |part: &str| {
+        !part.is_empty()
+            && !part
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '@')
+    };
+    text.len() <= 254
+        && plain(local)
+        && plain(domain)
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
 }
 
 /// Checks a (trimmed) tag name: non-empty, no `|`, at most 100 characters.
@@ -399,6 +502,35 @@ mod tests {
         let mut fb = Contact::new(Channel::Facebook, "p", "1");
         fb.flags[Flag::FbOptin.index()] = true;
         assert_eq!(fb.validate().map_err(|e| e.field), Err("fb_frequency"));
+    }
+
+    #[test]
+    fn every_way_in_checks_identities_phones_and_emails() {
+        let field = |c: &Contact| c.validate().map_err(|e| e.field);
+        let mut wa = Contact::new(Channel::Whatsapp, "+886223456789", "+886912345678");
+        wa.texts[TextField::Phone.index()] = Some("+886912345678".into());
+        assert_eq!(field(&wa), Ok(()));
+        wa.texts[TextField::Phone.index()] = Some("abc".into());
+        assert_eq!(field(&wa), Err("phone"));
+        wa.texts[TextField::Phone.index()] = Some("0912345678".into());
+        assert_eq!(field(&wa), Err("phone"));
+        let wa = Contact::new(Channel::Whatsapp, "+886223456789", "not-a-phone");
+        assert_eq!(field(&wa), Err("external_id"));
+        let line = Contact::new(Channel::Line, "line\u{0}tw", "U1");
+        assert_eq!(field(&line), Err("account"));
+        let line = Contact::new(Channel::Line, "line-tw", "U\u{0}1");
+        assert_eq!(field(&line), Err("external_id"));
+        let mut web = Contact::new(Channel::Web, "site", "m1");
+        web.texts[TextField::Email.index()] = Some("not-an-email".into());
+        assert_eq!(field(&web), Err("email"));
+        web.texts[TextField::Email.index()] = Some("王@例子.台灣".into());
+        web.texts[TextField::Phone.index()] = Some("0912345678".into());
+        assert_eq!(field(&web), Ok(()));
+        web.texts[TextField::Phone.index()] = Some("call me".into());
+        assert_eq!(field(&web), Err("phone"));
+        for bad in ["a@b", "@b.c", "a@.c", "a b@c.d", "a@b@c.d", "a@b.c."] {
+            assert!(!is_email(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -10,6 +10,9 @@ pub type Seconds = i64;
 pub const MIN_STORED: Seconds = 0;
 /// The latest instant the store can hold (2106-02-07T06:28:14Z): columns keep `u32` seconds.
 pub const MAX_STORED: Seconds = u32::MAX as Seconds - 1;
+/// The range the store holds, as messages name it (exactly [`MIN_STORED`] to
+/// [`MAX_STORED`]; a test keeps them in step).
+pub const STORED_RANGE: &str = "1970-01-01T00:00:00Z to 2106-02-07T06:28:14Z";
 
 /// The clock's now, in whole seconds (0 for a clock set before 1970). The one place
 /// reach reads the wall clock: everything else takes a `now` (the command line's `--now`
@@ -213,6 +216,17 @@ pub fn start_of_day(t: Seconds, tz: FixedOffset) -> Option<Seconds> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stored_range_is_named_exactly() {
+        let named = format!(
+            "{} to {}",
+            format_rfc3339(MIN_STORED),
+            format_rfc3339(MAX_STORED)
+        );
+        assert_eq!(named, STORED_RANGE);
+        assert_eq!(parse_rfc3339("2106-02-07T06:28:14Z"), Some(MAX_STORED));
+    }
 
     #[test]
     fn fast_parse_matches_chrono() {

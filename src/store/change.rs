@@ -196,7 +196,9 @@ impl fmt::Display for ChangeError {
             ChangeError::Malformed => f.write_str("a batch whose columns do not fit together"),
             ChangeError::BadTime(t) => write!(
                 f,
-                "time {t} is outside what the store holds (1970-01-01 to 2106-02-07)"
+                "time {} is outside what the store holds ({})",
+                crate::model::time::format_rfc3339(*t),
+                crate::model::time::STORED_RANGE
             ),
         }
     }

@@ -23,6 +23,7 @@ mod serve_schema;
 mod snapshot;
 mod sql;
 mod store;
+mod strict_input;
 
 /// A store of `n` generated contacts (seed `seed`), loaded by upsert at time `now`.
 pub fn generated_store(n: u64, seed: u64, now: i64) -> reach::store::Store {

@@ -63,7 +63,12 @@ impl Times for Rng {
 
 pub fn random_contact(rng: &mut Rng, serial: usize) -> Contact {
     let (channel, account) = *rng.pick(ACCOUNTS);
-    let mut c = Contact::new(channel, account, &format!("id{serial}"));
+    // A WhatsApp contact's external id is its number (data-model.md).
+    let id = match channel {
+        Channel::Whatsapp => format!("+8869{serial:08}"),
+        _ => format!("id{serial}"),
+    };
+    let mut c = Contact::new(channel, account, &id);
     c.name = rng.pick(NAMES).to_string();
     c.tags = TAGS
         .iter()

@@ -9,9 +9,9 @@ use std::process::{Child, Command, Stdio};
 use serde_json::{Value, json};
 
 /// A running server and its address; killed when dropped.
-struct Server {
+pub struct Server {
     child: Child,
-    base: String,
+    pub base: String,
 }
 
 impl Drop for Server {
@@ -21,7 +21,7 @@ impl Drop for Server {
     }
 }
 
-fn start(data: &Path, extra: &[&str]) -> Server {
+pub fn start(data: &Path, extra: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_reach"))
         .arg("--data")
         .arg(data)
@@ -57,7 +57,7 @@ pub fn listening_address(child: &mut Child) -> String {
     base
 }
 
-fn agent() -> ureq::Agent {
+pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()

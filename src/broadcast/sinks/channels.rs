@@ -105,7 +105,12 @@ impl Channels {
     /// Reads a channels file; a missing file is an empty one when `optional`.
     pub fn read(path: &Path, optional: bool) -> Result<Channels, Error> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| malformed(path, &text, &e)),
+            Ok(text) => {
+                let channels: Channels =
+                    toml::from_str(&text).map_err(|e| malformed(path, &text, &e))?;
+                channels.check_urls(path)?;
+                Ok(channels)
+            }
             Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => {
                 Ok(Channels::default())
             }
@@ -114,6 +119,55 @@ impl Channels {
                 e,
             )),
         }
+    }
+}
+
+impl Channels {
+    /// Refuses a `base_url` that is not an http(s) URL with a host, naming the account:
+    /// found here, before a job starts, not after it has retried every request.
+    fn check_urls(&self, path: &Path) -> Result<(), Error> {
+        let urls = (self.line.iter().map(|(a, l)| ("line", a, &l.base_url)))
+            .chain(
+                self.whatsapp
+                    .iter()
+                    .map(|(a, w)| ("whatsapp", a, &w.base_url)),
+            )
+            .chain(
+                self.facebook
+                    .iter()
+                    .map(|(a, g)| ("facebook", a, &g.base_url)),
+            )
+            .chain(
+                self.instagram
+                    .iter()
+                    .map(|(a, g)| ("instagram", a, &g.base_url)),
+            );
+        for (kind, account, url) in urls {
+            if let Err(why) = check_base_url(url) {
+                return Err(Error::Usage(format!(
+                    "the channels file {}: [{kind}.\"{account}\"] base_url {why}: write it as \
+                     http:// or https:// and a host, e.g. https://api.line.me",
+                    path.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why `url` cannot be a sink's base URL (the URL itself is not repeated: it may hold a
+/// credential).
+fn check_base_url(url: &str) -> Result<(), String> {
+    let uri = ureq::http::Uri::try_from(url).map_err(|_| "is not a URL with a host".to_string())?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(host)) if !host.is_empty() => Ok(()),
+        (Some(scheme @ ("http" | "https")), _) => {
+            Err(format!("is not a URL with a host after {scheme}://"))
+        }
+        (Some(scheme), _) => Err(format!(
+            "has the scheme {scheme}://, which reach does not send to"
+        )),
+        (None, _) => Err("is not a URL (no http:// or https://)".into()),
     }
 }
 
@@ -157,7 +211,28 @@ pub fn join(base: &str, path: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::without_quoted;
+    use super::{check_base_url, without_quoted};
+
+    #[test]
+    fn base_urls_are_http_urls_with_a_host() {
+        for good in [
+            "https://api.line.me",
+            "http://127.0.0.1:8080/",
+            "http://[::1]:9/x",
+        ] {
+            assert_eq!(check_base_url(good), Ok(()), "{good}");
+        }
+        for (bad, why) in [
+            ("not a url", "is not a URL"),
+            ("ftp://files.example.com", "scheme ftp://"),
+            ("api.line.me", "no http:// or https://"),
+            ("", "is not a URL"),
+            ("http://", "is not a URL with a host"),
+        ] {
+            let refused = check_base_url(bad).unwrap_err();
+            assert!(refused.contains(why), "{bad}: {refused}");
+        }
+    }
 
     #[test]
     fn quoted_values_are_hidden_and_lone_quotes_kept() {

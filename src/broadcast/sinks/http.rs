@@ -148,19 +148,26 @@ pub fn within_reason(text: &str) -> String {
     }
 }
 
-/// `text` with `secret` (when there is one) and any bearer credential replaced by
-/// `[redacted]`.
+/// `text` with `secret` (when there is one) and any `Bearer` or `Basic` credential
+/// replaced by `[redacted]`.
 pub fn redact(text: &str, secret: &str) -> String {
     let text = match secret {
         "" => text.to_string(),
         secret => text.replace(secret, "[redacted]"),
     };
+    ["Bearer ", "Basic "]
+        .iter()
+        .fold(text, |text, scheme| credentials_hidden(&text, scheme))
+}
+
+/// `text` with the word after each `scheme` replaced by `[redacted]`.
+fn credentials_hidden(text: &str, scheme: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut rest = text.as_str();
-    while let Some(at) = rest.find("Bearer ") {
-        out.push_str(&rest[..at + "Bearer ".len()]);
+    let mut rest = text;
+    while let Some(at) = rest.find(scheme) {
+        out.push_str(&rest[..at + scheme.len()]);
         out.push_str("[redacted]");
-        rest = rest[at + "Bearer ".len()..]
+        rest = rest[at + scheme.len()..]
             .trim_start_matches(|c: char| !c.is_whitespace() && !matches!(c, '"' | '\'' | ','));
     }
     out.push_str(rest);
@@ -222,4 +229,19 @@ fn hide(result: Result<Answer, String>, secret: &str) -> Result<Answer, String> 
 /// The batch's payload for its channel, parsed (a payload that is not JSON is ignored).
 pub fn payload(batch: &Outgoing) -> Option<serde_json::Value> {
     batch.payload.and_then(|p| serde_json::from_str(p).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn secrets_and_credentials_are_redacted() {
+        let said = "bad token S3C for Bearer abc.def, \"Basic YW5uOnB3\" and 'Bearer x'";
+        assert_eq!(
+            redact(said, "S3C"),
+            "bad token [redacted] for Bearer [redacted], \"Basic [redacted]\" and 'Bearer [redacted]'"
+        );
+        assert_eq!(redact("plain", ""), "plain");
+    }
 }

@@ -67,9 +67,16 @@ fn network_sink(
     channels_optional: bool,
 ) -> Result<Box<dyn Sink>, Error> {
     if let Some(url) = spelling.strip_prefix("webhook:") {
+        if crate::broadcast::lacks_password(spelling) {
+            return Err(Error::Usage(format!(
+                "the job's webhook URL had a password, which reach does not keep ({spelling}): \
+                 give the URL again with it (`reach broadcast resume ID --webhook URL`)"
+            )));
+        }
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(Error::Usage(format!(
-                "--sink webhook:{url}: expected an http:// or https:// URL"
+                "--sink {}: expected an http:// or https:// URL",
+                crate::broadcast::kept_spelling(spelling)
             )));
         }
         return Ok(Box::new(Webhook::new(url)));

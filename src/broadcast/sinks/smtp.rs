@@ -32,14 +32,20 @@ impl Mailer {
     /// A mailer for `smtp://HOST[:PORT]` (no TLS: for a relay on the host or a trusted
     /// network) keeping up to `connections` connections open.
     pub fn new(config: &Smtp, connections: usize) -> Result<Mailer, String> {
-        let rest = config.url.strip_prefix("smtp://").ok_or_else(|| {
-            format!("[smtp] url '{}': expected smtp://HOST[:PORT] (this build speaks SMTP without TLS, to a local relay)", config.url)
-        })?;
+        // The URL is never repeated: a mistaken one may hold a password.
+        let rest = (config.url.strip_prefix("smtp://"))
+            .filter(|rest| !rest.contains('@'))
+            .ok_or_else(|| {
+                "[smtp] url: expected smtp://HOST[:PORT], without user or password (this build \
+                 speaks SMTP without TLS or login, to a local relay)"
+                    .to_string()
+            })?;
         let (host, port) = match rest.trim_end_matches('/').rsplit_once(':') {
             Some((host, port)) => (
                 host,
-                port.parse()
-                    .map_err(|_| format!("[smtp] url: bad port '{port}'"))?,
+                port.parse().map_err(|_| {
+                    "[smtp] url: the port after HOST: is not a number from 0 to 65535".to_string()
+                })?,
             ),
             None => (rest.trim_end_matches('/'), 25),
         };
@@ -122,7 +128,29 @@ pub fn message_id(batch: &Outgoing, i: usize, from: &Mailbox) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::first_line;
+    use super::{Mailer, Smtp, first_line};
+
+    #[test]
+    fn a_bad_smtp_url_is_refused_without_repeating_it() {
+        for url in [
+            "smtps://ann:PW9@mail.example",
+            "smtp://ann:PW9@mail.example",
+            "smtp://mail.example:PW9",
+        ] {
+            let config = Smtp {
+                url: url.into(),
+                from: "shop@example.com".into(),
+                subject: None,
+            };
+            let Err(why) = Mailer::new(&config, 1) else {
+                panic!("{url} was taken");
+            };
+            assert!(
+                why.starts_with("[smtp] url: ") && !why.contains("PW9"),
+                "{why}"
+            );
+        }
+    }
 
     #[test]
     fn a_long_first_line_is_cut_with_an_ellipsis_and_a_short_one_kept_whole() {

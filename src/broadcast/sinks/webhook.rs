@@ -14,6 +14,8 @@ pub const CONCURRENCY: usize = 8;
 /// Posts batches to a URL.
 pub struct Webhook {
     url: String,
+    /// The URL's password (sent as Basic credentials), kept out of every report.
+    password: String,
     http: Http,
 }
 
@@ -21,9 +23,19 @@ impl Webhook {
     pub fn new(url: &str) -> Webhook {
         Webhook {
             url: url.to_string(),
+            password: password(url).unwrap_or_default(),
             http: Http::new(),
         }
     }
+}
+
+/// The password of `url` (`http://user:PW@host/…`), if it has one.
+fn password(url: &str) -> Option<String> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    let (_, password) = userinfo.split_once(':')?;
+    Some(password.to_string()).filter(|p| !p.is_empty())
 }
 
 impl Sink for Webhook {
@@ -59,6 +71,26 @@ impl Sink for Webhook {
             "recipients": recipients,
         });
         let result = (self.http).post(&self.url, &[("Idempotency-Key", batch.key)], &body);
-        verdict(&result, "webhook", "").for_request(batch.len())
+        verdict(&result, "webhook", &self.password).for_request(batch.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::password;
+
+    #[test]
+    fn the_password_is_the_userinfo_after_its_colon() {
+        assert_eq!(
+            password("https://ann:p@ss@h.example/x?y").as_deref(),
+            Some("p@ss")
+        );
+        for none in [
+            "https://h.example/a:b@c",
+            "https://ann@h.example",
+            "https://ann:@h",
+        ] {
+            assert_eq!(password(none), None, "{none}");
+        }
     }
 }

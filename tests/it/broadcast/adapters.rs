@@ -1007,6 +1007,38 @@ fn a_redirect_is_never_followed_nor_booked_as_delivered() {
     );
 }
 
+/// The same through LINE (the probe booked 5,569 as sent): no request, so no retry key and
+/// no token, reaches the host a 302 names, and nothing is booked as sent.
+#[test]
+fn a_line_redirect_carries_nothing_to_the_other_host() {
+    let dir = loaded(300);
+    let data = dir.path().join("d");
+    let (elsewhere, seen) = recording_server();
+    let channels = channels_file(
+        dir.path(),
+        &line_channels(&redirecting_server(&format!(
+            "{elsewhere}/v2/bot/message/multicast"
+        ))),
+    );
+    let out = reach()
+        .arg("--data")
+        .arg(&data)
+        .args(["broadcast", "channel:line", "--kind", "bot", "--text", "hi"])
+        .args(["--sink", "platform", "--channels", &channels])
+        .args(["--id", "r", "--yes", "--json"])
+        .output()
+        .expect("runs");
+    let report = json(&out);
+    assert_eq!(report["state"], "failed", "{report}");
+    assert_eq!(report["sent"], 0, "{report}");
+    assert!(
+        seen.lock().expect("lock").is_empty(),
+        "the redirect was followed"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("redirects to"), "{stderr}");
+}
+
 /// A malformed channels file is refused saying where, never echoing the token there.
 #[test]
 fn a_malformed_channels_file_never_shows_its_secrets() {
@@ -1050,6 +1082,40 @@ fn a_malformed_channels_file_never_shows_its_secrets() {
         );
         assert!(!all.contains(secret), "{shape}: {all}");
     }
+}
+
+/// A `base_url` that is no http(s) URL is refused before a job exists (it once retried
+/// every request for 75 s and ended `done` with all failed).
+#[test]
+fn a_bad_base_url_is_refused_before_the_job_starts() {
+    let dir = loaded(50);
+    let data = dir.path().join("d");
+    for (url, why) in [
+        ("not a url", "is not a URL"),
+        ("ftp://files.example.com", "scheme ftp://"),
+    ] {
+        let channels = channels_file(
+            dir.path(),
+            &format!("[line.\"line-tw\"]\ntoken = \"T\"\nbase_url = \"{url}\"\n"),
+        );
+        let started = Instant::now();
+        let out = reach()
+            .arg("--data")
+            .arg(&data)
+            .args(["broadcast", "channel:line", "--kind", "bot", "--text", "hi"])
+            .args(["--sink", "platform", "--channels", &channels, "--yes"])
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{url}: {stderr}");
+        assert!(
+            stderr.contains("[line.\"line-tw\"] base_url") && stderr.contains(why),
+            "{url}: {stderr}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(10), "{url}");
+    }
+    let jobs = run_at(&data, &["broadcast", "jobs", "--json"]);
+    assert!(jobs.stdout.is_empty(), "no job was made");
 }
 
 /// A platform answering with the request's token in its error body: the token reaches no
@@ -1134,4 +1200,88 @@ fn a_token_echoed_by_a_platform_is_never_kept_or_shown() {
         files(&data).iter().all(|f| !holds(f)),
         "the snapshot holds the token"
     );
+}
+
+/// A webhook URL's password reaches no output and no file of the data directory (the job
+/// keeps `user:[hidden]@`), even from an endpoint echoing the Basic credentials it was
+/// sent; `resume` asks for the URL again and takes only the job's.
+#[test]
+fn a_webhook_password_is_never_kept_or_shown() {
+    let secret = "PW-S3CRET-77";
+    let server = tiny_http::Server::http("127.0.0.1:0").expect("a port");
+    let base = format!("http://{}", server.server_addr());
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let kept = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            let auth = header(&request, "Authorization").unwrap_or_default();
+            kept.lock().expect("lock").push(auth.clone());
+            respond(request, 400, &format!("{{\"error\":\"refused {auth}\"}}"));
+        }
+    });
+    let url = base.replace("http://", &format!("http://ann:{secret}@")) + "/hook";
+    let dir = loaded(60);
+    let data = dir.path().join("d");
+    let run = |args: &[&str]| {
+        let out = reach()
+            .arg("--data")
+            .arg(&data)
+            .args(args)
+            .output()
+            .expect("runs");
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), all)
+    };
+    let sink = format!("webhook:{url}");
+    let (code, sent) = run(&[
+        "broadcast",
+        "",
+        "--kind",
+        "bot",
+        "--text",
+        "hi",
+        "--sink",
+        &sink,
+        "--id",
+        "pw",
+        "--yes",
+        "--json",
+    ]);
+    assert!(sent.contains("refused Basic [redacted]"), "{code:?} {sent}");
+    let auth = seen.lock().expect("lock").first().cloned().expect("called");
+    let credential = auth.strip_prefix("Basic ").expect("Basic credentials");
+    let (_, shown) = run(&["broadcast", "show", "pw", "--json"]);
+    let (_, jobs) = run(&["broadcast", "jobs", "--json"]);
+    let (code, resumed) = run(&["broadcast", "resume", "pw"]);
+    assert_eq!(code, Some(2), "{resumed}");
+    assert!(resumed.contains("ann:[hidden]@"), "{resumed}");
+    assert!(resumed.contains("--webhook URL"), "{resumed}");
+    let other = url.replace("/hook", "/other");
+    let (code, wrong) = run(&["broadcast", "resume", "pw", "--webhook", &other]);
+    assert_eq!(code, Some(2), "{wrong}");
+    assert!(wrong.contains("not to"), "{wrong}");
+    let (_, right) = run(&["broadcast", "resume", "pw", "--webhook", &url]);
+    assert!(right.contains("never sends again"), "{right}");
+    for text in [&sent, &shown, &jobs, &resumed, &wrong, &right] {
+        assert!(
+            !text.contains(secret) && !text.contains(credential),
+            "{text}"
+        );
+    }
+    let holds = |bytes: &[u8]| {
+        [secret, credential]
+            .iter()
+            .any(|s| bytes.windows(s.len()).any(|w| w == s.as_bytes()))
+    };
+    let files_hold = || {
+        (std::fs::read_dir(&data).expect("dir").flatten())
+            .any(|e| holds(&std::fs::read(e.path()).expect("read")))
+    };
+    assert!(!files_hold(), "the log holds the password");
+    assert_eq!(run(&["compact"]).0, Some(0));
+    assert!(!files_hold(), "the snapshot holds the password");
 }
