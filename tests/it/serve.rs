@@ -645,3 +645,81 @@ fn hostile_requests_get_clear_errors_and_change_nothing() {
     assert!(!tags.to_string().contains('\u{fffd}'));
     assert_eq!(cli_count_at(&server, ""), before);
 }
+
+#[test]
+fn a_change_stream_has_no_total_limit_but_each_line_has_one() {
+    let dir = demo_dir();
+    let data = dir.path().join("d");
+    let server = start(&data, &["--max-body-mib", "1"]);
+    let url = |path: &str| format!("{}{path}", server.base);
+    let (_, page) = call(
+        &server,
+        "POST",
+        "/list",
+        None,
+        Some(json!({"segment": "-tag:streamed", "limit": 1})),
+    );
+    let who = &page["contacts"][0];
+    let identity = json!({"channel": who["channel"], "account": who["account"], "external_id": who["external_id"]});
+    let line = |tag: &str| json!({"op": "tag_add", "tags": [tag], "contact": identity}).to_string();
+
+    // Over 1 MiB of lines, one of them longer than a line may be (16 MiB): the long one
+    // is refused by its number, every other one is applied.
+    let mut body = String::new();
+    let n = (1 << 20) / line("streamed").len() + 100;
+    for _ in 0..n {
+        body.push_str(&line("streamed"));
+        body.push('\n');
+    }
+    let long = line(&"x".repeat(17 << 20));
+    body.push_str(&long);
+    body.push('\n');
+    body.push_str(&line("after-long"));
+    body.push('\n');
+    assert!(body.len() > 2 << 20);
+    let acks = agent()
+        .post(url("/changes"))
+        .send(body.as_bytes())
+        .expect("acks")
+        .into_body()
+        .with_config()
+        .limit(u64::MAX)
+        .read_to_string()
+        .expect("text");
+    let acks: Vec<Value> = acks
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(acks.len(), n + 2);
+    assert!(acks[..n].iter().all(|a| a["ok"] == true));
+    assert_eq!(acks[n]["ok"], false);
+    assert!(acks[n]["error"].to_string().contains("line"), "{}", acks[n]);
+    assert_eq!(acks[n + 1]["ok"], true);
+    assert_eq!(cli_count_at(&server, "tag:streamed tag:after-long"), 1);
+}
+
+#[test]
+fn an_import_is_read_as_csv_whatever_its_content_type() {
+    let dir = demo_dir();
+    let data = dir.path().join("d");
+    let server = start(&data, &[]);
+    let csv = agent()
+        .post(format!("{}/export", server.base))
+        .send_json(json!({"segment": "channel:line"}))
+        .expect("export")
+        .into_body()
+        .read_to_string()
+        .expect("csv");
+    let rows = csv.lines().count() as u64 - 1;
+    assert!(rows > 0);
+    let summary: Value = agent()
+        .post(format!("{}/import", server.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send(csv.as_bytes())
+        .expect("import")
+        .into_body()
+        .read_json()
+        .expect("json");
+    assert_eq!(summary["created"], 0, "{summary}");
+    assert_eq!(summary["unchanged"], rows, "{summary}");
+}

@@ -102,11 +102,12 @@ fn a_union_in_one_pass_equals_the_union_of_the_ranges() {
         (5, 5),
         (i64::MIN, i64::MAX),
     ] {
-        let want = a.range(lo, hi) | b.range(hi - 50, hi + 50);
-        let ranges = [(&a, lo, hi), (&b, hi - 50, hi + 50)];
+        let (near_lo, near_hi) = (hi.saturating_sub(50), hi.saturating_add(50));
+        let want = a.range(lo, hi) | b.range(near_lo, near_hi);
+        let ranges = [(&a, lo, hi), (&b, near_lo, near_hi)];
         assert_eq!(TimeColumn::union_of(&ranges), want, "{lo}..{hi}");
         assert_eq!(TimeColumn::union_count(&ranges), want.len(), "{lo}..{hi}");
-        let shorter_first = [(&b, hi - 50, hi + 50), (&a, lo, hi)];
+        let shorter_first = [(&b, near_lo, near_hi), (&a, lo, hi)];
         assert_eq!(TimeColumn::union_of(&shorter_first), want);
     }
     assert!(TimeColumn::union_of(&[]).is_empty());
