@@ -71,6 +71,13 @@ pub struct ServeArgs {
     /// The largest request body, in MiB
     #[arg(long, default_value_t = 256, value_name = "MIB")]
     pub max_body_mib: usize,
+    /// Create the demo audience (as `reach demo`) if the data directory is empty and
+    /// serve the console on it; broadcasts go to the demo's outbox unless they name a sink
+    #[arg(long)]
+    pub demo: bool,
+    /// With --demo: the contacts of a new demo audience
+    #[arg(long, default_value_t = 200_000, value_name = "N", requires = "demo")]
+    pub demo_contacts: u64,
 }
 
 /// `500ms`, `60s`, `5m`, `1h`.
@@ -364,7 +371,7 @@ pub enum Command {
     /// Serve the data directory over HTTP/JSON (serve.md): counts, lists, changes,
     /// broadcasts, membership events, keys
     #[command(
-        after_help = "Without --master-key (or REACH_MASTER_KEY) every request is allowed, so a non-loopback --listen needs one. SIGTERM or Ctrl-C: finish what is in flight, checkpoint, exit 0.\n\nExamples:\n  reach --data ./d serve\n  curl -s localhost:7700/count -H 'content-type: application/json' -d '{\"segment\": \"tag:vip\"}'\n  REACH_MASTER_KEY=secret reach --data ./d serve --listen 0.0.0.0:7700"
+        after_help = "Without --master-key (or REACH_MASTER_KEY) every request is allowed, so a non-loopback --listen needs one. SIGTERM or Ctrl-C: finish what is in flight, checkpoint, exit 0.\n\nExamples:\n  reach --data ./d serve\n  curl -s localhost:7700/count -H 'content-type: application/json' -d '{\"segment\": \"tag:vip\"}'\n  REACH_MASTER_KEY=secret reach --data ./d serve --listen 0.0.0.0:7700\n  reach serve --demo    (the console on the demo audience: open the URL it prints)"
     )]
     Serve(ServeArgs),
 }

@@ -152,6 +152,36 @@ pub fn stats(ctx: &Context, memory: bool, format: super::args::Format) -> Result
     Ok(())
 }
 
+/// Generates the demo audience (and its two saved segments) into `engine` if it holds no
+/// contacts, relative to `anchor`.
+pub fn fill_demo(engine: &Engine, dir: &Path, contacts: u64, anchor: Seconds) -> Result<(), Error> {
+    if !engine.read().store().is_empty() {
+        return Ok(());
+    }
+    note!(
+        "creating a demo audience of {contacts} contacts in {} …",
+        dir.display()
+    );
+    let bar = progress(contacts, "generating");
+    let mut csv = Vec::new();
+    synth::write_csv(contacts, 1, anchor, &mut csv, &|n| bar.set_position(n))
+        .map_err(super::output::write_error)?;
+    bar.finish_and_clear();
+    let options = ImportOptions::default();
+    engine.import(&csv[..], &options, None, anchor, &|_| {})?;
+    for (name, text) in [
+        ("recent_buyers", "checkout:-30d.. is:subscribed"),
+        ("vip_buyers", "(tag:vip or tag:gold) @recent_buyers"),
+    ] {
+        let edit = Edit::SaveSegment {
+            name: name.into(),
+            text: text.into(),
+        };
+        engine.commit(edit, anchor)?;
+    }
+    Ok(())
+}
+
 /// The demo's outbox: beside its data directory (`DIR-outbox.jsonl`), since only the
 /// engine writes inside it.
 pub fn demo_outbox(dir: &Path) -> std::path::PathBuf {
@@ -176,30 +206,6 @@ pub fn demo(
     }
     let mut ctx = Context::new(engine, now, true);
     ctx.default_sink = Some(format!("jsonl:{}", demo_outbox(dir).display()));
-    if ctx.engine.read().store().is_empty() {
-        note!(
-            "creating a demo audience of {contacts} contacts in {} …",
-            dir.display()
-        );
-        let anchor = ctx.now();
-        let bar = progress(contacts, "generating");
-        let mut csv = Vec::new();
-        synth::write_csv(contacts, 1, anchor, &mut csv, &|n| bar.set_position(n))
-            .map_err(super::output::write_error)?;
-        bar.finish_and_clear();
-        let options = ImportOptions::default();
-        ctx.engine
-            .import(&csv[..], &options, None, anchor, &|_| {})?;
-        for (name, text) in [
-            ("recent_buyers", "checkout:-30d.. is:subscribed"),
-            ("vip_buyers", "(tag:vip or tag:gold) @recent_buyers"),
-        ] {
-            let edit = Edit::SaveSegment {
-                name: name.into(),
-                text: text.into(),
-            };
-            ctx.engine.commit(edit, anchor)?;
-        }
-    }
+    fill_demo(&ctx.engine, dir, contacts, ctx.now())?;
     Ok(ctx)
 }

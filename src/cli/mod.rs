@@ -327,10 +327,17 @@ fn serve(
         tick: args.tick,
         max_body: args.max_body_mib.saturating_mul(1 << 20),
         now: fixed_now,
+        default_sink: args
+            .demo
+            .then(|| format!("jsonl:{}", data::demo_outbox(dir).display())),
     };
     let mut engine = Engine::open(dir)?;
     if let Some(tz) = tz {
         engine.set_time_zone(tz);
+    }
+    if args.demo {
+        let anchor = fixed_now.unwrap_or_else(reach::model::time::now);
+        data::fill_demo(&engine, dir, args.demo_contacts, anchor)?;
     }
     crate::serve::run(engine, options)
 }

@@ -18,6 +18,8 @@ pub struct App {
     pub engine: Engine,
     pub keys: RwLock<Keys>,
     pub master: Option<String>,
+    /// The sink of a broadcast that names none.
+    pub default_sink: String,
     fixed_now: Option<Seconds>,
     stopping: AtomicBool,
     /// Broadcasts sending in the background.
@@ -35,6 +37,7 @@ impl App {
             engine,
             keys: RwLock::new(keys),
             master: options.master_key.clone(),
+            default_sink: (options.default_sink.clone()).unwrap_or_else(|| "platform".into()),
             fixed_now: options.now,
             stopping: AtomicBool::new(false),
             senders: Mutex::new(Vec::new()),

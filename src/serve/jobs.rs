@@ -32,7 +32,8 @@ pub struct BroadcastRequest {
     pub text: String,
     /// The job id (default: made from the time); a used id is a conflict.
     pub id: Option<String>,
-    /// `platform` (default), `jsonl:PATH`, `webhook:URL` or `discard`.
+    /// `platform` (default; `serve --demo`: the demo's outbox), `jsonl:PATH`,
+    /// `webhook:URL` or `discard`.
     pub sink: Option<String>,
     /// The channels file (default: `channels.toml` in the data directory).
     pub channels: Option<String>,
@@ -130,7 +131,7 @@ fn request(
             reply_window: body.reply_window.unwrap_or(false),
             partial: body.partial.unwrap_or(false),
             rate: body.rate,
-            sink: body.sink.unwrap_or_else(|| "platform".into()),
+            sink: body.sink.unwrap_or_else(|| app.default_sink.clone()),
             channels: body.channels.or(default_channels),
         },
     })

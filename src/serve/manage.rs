@@ -435,3 +435,57 @@ pub async fn set_quota(
     .await
     .map(axum::Json)
 }
+
+/// One account the caller reaches, with its totals (total = subscribed + unsubscribed).
+#[derive(Serialize, ToSchema)]
+pub struct AccountEntry {
+    #[schema(value_type = super::schemas::ChannelName, inline)]
+    pub channel: String,
+    pub account: String,
+    pub total: u64,
+    pub subscribed: u64,
+    pub unsubscribed: u64,
+}
+
+/// What the caller may do, and the accounts it reaches.
+#[derive(Serialize, ToSchema)]
+pub struct AccountsAnswer {
+    /// The caller's actions (`read`, `change`, `broadcast`, `keys`).
+    pub actions: Vec<String>,
+    /// Accounts with at least one contact the caller reaches, by channel then id.
+    pub accounts: Vec<AccountEntry>,
+}
+
+#[utoipa::path(get, path = "/accounts", tag = "read",
+    responses((status = 200, body = AccountsAnswer), PlainErrors))]
+pub async fn accounts(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+) -> Result<axum::Json<AccountsAnswer>, ApiError> {
+    let grant = caller.may(Action::Read)?.clone();
+    let actions = grant.actions.iter().map(|a| a.name().to_string()).collect();
+    app.query(move |app| {
+        let view = app.engine.read();
+        let now = app.clock();
+        let reach = reached(app, &view, &grant)?;
+        let subscribed = view.compile_in("is:subscribed", now, &grant.scope)?;
+        let subscribed = view.rows(&subscribed);
+        let mut accounts: Vec<AccountEntry> = (view.store().accounts())
+            .filter_map(|a| {
+                let total = a.rows.intersection_len(&reach);
+                let sub = a.rows.intersection_len(&subscribed);
+                (total > 0).then(|| AccountEntry {
+                    channel: a.channel.name().to_string(),
+                    account: a.id.to_string(),
+                    total,
+                    subscribed: sub,
+                    unsubscribed: total - sub,
+                })
+            })
+            .collect();
+        accounts.sort_by(|a, b| (&a.channel, &a.account).cmp(&(&b.channel, &b.account)));
+        Ok(AccountsAnswer { actions, accounts })
+    })
+    .await
+    .map(axum::Json)
+}

@@ -10,12 +10,14 @@
 //! - `query.rs`: count, list, explain, export; `change.rs`: import, changes;
 //!   `manage.rs`: contacts, tags, saved segments, quotas; `jobs.rs`: broadcasts;
 //!   `events.rs`: membership as Server-Sent Events; `keys.rs`: API keys.
+//! - `console.rs`: the console's page (console.md), served from files built in.
 //! - `openapi.rs`: the OpenAPI 3.1 document, made from the handlers' annotations;
 //!   `schemas.rs`: the schemas of values read as strings.
 
 mod app;
 mod auth;
 mod change;
+mod console;
 mod error;
 mod events;
 mod jobs;
@@ -47,6 +49,9 @@ pub struct Options {
     pub max_body: usize,
     /// A fixed clock (`--now`), for reproducible answers.
     pub now: Option<i64>,
+    /// Where a broadcast that names no sink goes (`serve --demo`: the demo's outbox);
+    /// `None`: `platform`.
+    pub default_sink: Option<String>,
 }
 
 /// Serves `engine`'s data directory until SIGTERM or SIGINT; then finishes what is in flight,
@@ -76,6 +81,7 @@ async fn serve(app: Arc<App>, options: &Options) -> Result<(), Error> {
         .local_addr()
         .map_err(|e| Error::io("cannot read the address", e))?;
     eprintln!("reach serve: listening on http://{address}");
+    eprintln!("reach serve: the console is at http://{address}/");
     tokio::spawn(events::tick(Arc::clone(&app), options.tick));
     let router = router(Arc::clone(&app)).layer(DefaultBodyLimit::max(options.max_body));
     axum::serve(listener, router)
@@ -88,6 +94,7 @@ async fn serve(app: Arc<App>, options: &Options) -> Result<(), Error> {
 pub fn router(app: Arc<App>) -> Router {
     let (router, _) = openapi::routes().split_for_parts();
     router
+        .merge(console::routes())
         .fallback(no_such_path)
         .method_not_allowed_fallback(no_such_method)
         .with_state(app)

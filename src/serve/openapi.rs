@@ -49,6 +49,7 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(change::import))
         .routes(routes!(change::changes))
         .routes(routes!(manage::contact))
+        .routes(routes!(manage::accounts))
         .routes(routes!(
             manage::tags,
             manage::create_tags,

@@ -3,6 +3,7 @@
 mod broadcast;
 mod cli;
 mod clock;
+mod console;
 mod durability;
 mod edges;
 mod engines;

@@ -1,0 +1,42 @@
+// Small DOM helpers: `h(tag, attributes, ...children)` builds an element (attributes
+// starting with `on` are listeners; `null`/`false` children are skipped), and `modal`
+// opens the page's one <dialog>.
+
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else if (k in el && typeof v !== 'string') el[k] = v;
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : String(c));
+  }
+  return el;
+}
+
+/** A labelled control: <label>text <control></label>. */
+export function field(label, control) {
+  return h('label', { class: 'field' }, h('span', {}, label), control);
+}
+
+/** Opens the dialog with a title and body; answers a function that closes it. */
+export function modal(title, body, onClose) {
+  const dialog = document.getElementById('dialog');
+  dialog.replaceChildren(
+    h('h2', { id: 'dialog-title' }, title),
+    body,
+  );
+  const close = () => { if (dialog.open) dialog.close(); };
+  dialog.onclose = () => { dialog.replaceChildren(); if (onClose) onClose(); };
+  dialog.showModal();
+  return close;
+}
+
+/** A status line that reads out to screen readers. */
+export function status(text, kind = 'info') {
+  return h('p', { class: `status ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text);
+}

@@ -1,0 +1,221 @@
+//! The console's Rust side: `reach serve --demo` fills an empty directory with the demo
+//! audience and sends unnamed-sink broadcasts to the demo's outbox; the page's files are
+//! served with their content types and ETags (304 when unchanged), every file the page
+//! refers to is served, and `GET /accounts` answers the caller's accounts and totals.
+//! The page itself is tested in a browser by `tests/console/` (run by `.ci/run`).
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+/// A running `reach serve --demo`; killed when dropped.
+struct Demo {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn demo(data: &Path, contacts: &str) -> Demo {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reach"))
+        .arg("--data")
+        .arg(data)
+        .args([
+            "--now",
+            "2025-06-01T04:00:00Z",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--demo", "--demo-contacts", contacts])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("reach serve starts");
+    let base = crate::serve::listening_address(&mut child);
+    Demo { child, base }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// (status, content type, ETag, body) of `GET path`, sending `If-None-Match` when given.
+fn get(base: &str, path: &str, tag: Option<&str>) -> (u16, String, String, String) {
+    let mut request = agent().get(format!("{base}{path}"));
+    if let Some(tag) = tag {
+        request = request.header("if-none-match", tag);
+    }
+    let response = request.call().expect("the server answers");
+    let header = |name: &str| {
+        (response.headers().get(name))
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let (kind, etag) = (header("content-type"), header("etag"));
+    let status = response.status().as_u16();
+    let body = response.into_body().read_to_string().unwrap_or_default();
+    (status, kind, etag, body)
+}
+
+fn post(base: &str, path: &str, body: &Value) -> (u16, Value) {
+    let response = agent()
+        .post(format!("{base}{path}"))
+        .send_json(body)
+        .expect("the server answers");
+    let status = response.status().as_u16();
+    let text = response.into_body().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[test]
+fn the_page_is_served_with_types_and_etags_and_refers_only_to_served_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = demo(&dir.path().join("d"), "400");
+    let (status, kind, tag, html) = get(&server.base, "/", None);
+    assert_eq!(status, 200);
+    assert_eq!(kind, "text/html; charset=utf-8");
+    assert!(tag.starts_with('"') && tag.len() > 2, "{tag}");
+    assert!(html.contains("/console/app.js"), "{html}");
+    let (status, _, again, body) = get(&server.base, "/", Some(&tag));
+    assert_eq!(
+        (status, again.as_str(), body.as_str()),
+        (304, tag.as_str(), "")
+    );
+    let (status, ..) = get(&server.base, "/", Some("\"other\""));
+    assert_eq!(status, 200);
+
+    // Every file named by the page (`/console/X` in HTML, `./X` imports in modules) is
+    // served, with the type its extension calls for and its own tag.
+    let mut pending = vec![html];
+    let mut seen = std::collections::BTreeMap::new();
+    while let Some(text) = pending.pop() {
+        for name in referenced(&text) {
+            if seen.contains_key(&name) {
+                continue;
+            }
+            let (status, kind, tag, body) = get(&server.base, &format!("/console/{name}"), None);
+            assert_eq!(status, 200, "/console/{name}");
+            let want = match name.rsplit('.').next() {
+                Some("js") => "text/javascript; charset=utf-8",
+                Some("css") => "text/css; charset=utf-8",
+                Some("svg") => "image/svg+xml",
+                other => panic!("unexpected file type {other:?}"),
+            };
+            assert_eq!(kind, want, "{name}");
+            assert!(!body.is_empty(), "{name} is empty");
+            seen.insert(name, tag);
+            pending.push(body);
+        }
+    }
+    for module in ["app.js", "api.js", "panel.js", "i18n.js", "style.css"] {
+        assert!(
+            seen.contains_key(module),
+            "{module} is not referenced: {seen:?}"
+        );
+    }
+    let tags: std::collections::BTreeSet<_> = seen.values().collect();
+    assert_eq!(tags.len(), seen.len(), "each file has its own ETag");
+
+    let (status, kind, _, body) = get(&server.base, "/console/secret.txt", None);
+    assert_eq!(status, 404);
+    assert!(kind.starts_with("application/json"), "{kind}");
+    assert!(
+        body.contains("the console has no file secret.txt"),
+        "{body}"
+    );
+}
+
+/// The files a page or module names: `/console/NAME` and `from './NAME'` / `import('./NAME')`.
+fn referenced(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for marker in ["/console/", "'./"] {
+        for piece in text.split(marker).skip(1) {
+            let name: String = piece
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "._-".contains(*c))
+                .collect();
+            if name.contains('.') {
+                names.push(name);
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn demo_fills_an_empty_directory_once_and_broadcasts_go_to_its_outbox() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("d");
+    let server = demo(&data, "400");
+    let (status, answer) = post(&server.base, "/count", &json!({"segment": ""}));
+    assert_eq!((status, &answer["count"]), (200, &json!(400)), "{answer}");
+
+    // /accounts: every account, total = subscribed + unsubscribed, summing to the store.
+    let (status, _, _, text) = get(&server.base, "/accounts", None);
+    assert_eq!(status, 200, "{text}");
+    let answer: Value = serde_json::from_str(&text).expect("JSON");
+    let accounts = answer["accounts"].as_array().expect("accounts");
+    assert!(accounts.len() > 3, "{answer}");
+    let mut sum = 0;
+    for a in accounts {
+        let (total, sub, unsub) = (&a["total"], &a["subscribed"], &a["unsubscribed"]);
+        let total = total.as_u64().expect("total");
+        assert_eq!(
+            total,
+            sub.as_u64().unwrap() + unsub.as_u64().unwrap(),
+            "{a}"
+        );
+        let segment = format!(
+            "channel:{} account:{} is:subscribed",
+            a["channel"].as_str().unwrap(),
+            a["account"].as_str().unwrap()
+        );
+        let (_, count) = post(&server.base, "/count", &json!({ "segment": segment }));
+        assert_eq!(&count["count"], sub, "{segment}");
+        sum += total;
+    }
+    assert_eq!(sum, 400);
+    assert_eq!(
+        answer["actions"],
+        json!(["read", "change", "broadcast", "keys"])
+    );
+
+    let request = json!({"segment": "channel:web is:subscribed", "kind": "broadcast", "text": "hi {{name|friend}}", "id": "demo-1"});
+    let (status, job) = post(&server.base, "/broadcasts", &request);
+    assert_eq!(status, 202, "{job}");
+    let outbox = dir.path().join("d-outbox.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, _, _, text) = get(&server.base, "/broadcasts/demo-1", None);
+        let job: Value = serde_json::from_str(&text).expect("JSON");
+        if job["state"] == "done" {
+            let sent = job["sent"].as_u64().expect("sent");
+            let lines = std::fs::read_to_string(&outbox).expect("the demo outbox");
+            assert!(sent > 0);
+            assert_eq!(lines.lines().count() as u64, sent, "{lines}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job did not complete: {job}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    drop(server);
+
+    // A second start keeps the audience as it is (no second demo on top).
+    let server = demo(&data, "50");
+    let (_, answer) = post(&server.base, "/count", &json!({"segment": ""}));
+    assert_eq!(answer["count"], json!(400));
+}
