@@ -36,7 +36,7 @@ export function contactMenu(ctx, c) {
 }
 
 function menu(ctx, c) {
-  const item = (label, run) => h('li', {}, h('button', { type: 'button', onclick: () => { close(); run(ctx, c); } }, label));
+  const item = (label, run) => h('li', {}, h('button', { type: 'button', onclick: () => run(ctx, c) }, label));
   const close = modal(`${t('actions')}: ${c.name || c.external_id}`, h('div', {},
     h('ul', { class: 'menu' },
       item(t('edit_tags'), editTags),
@@ -232,13 +232,12 @@ export function csvSegment(text) {
 function broadcastCsv(ctx) {
   const file = h('input', { type: 'file', name: 'csv', accept: '.csv,text/csv', required: true });
   const out = h('div');
-  const close = modal(t('broadcast_csv'), h('form', {
+  modal(t('broadcast_csv'), h('form', {
     onsubmit: async (e) => {
       e.preventDefault();
       const text = await readFile(file);
       const parsed = text === null ? null : csvSegment(text);
       if (!parsed || !parsed.rows) { out.replaceChildren(status(t('csv_audience'), 'error')); return; }
-      close();
       broadcast(ctx, parsed.segment, h('p', {}, t('csv_contacts', { n: number(parsed.rows) })));
     },
   }, field(t('csv_audience'), file), out, h('button', { type: 'submit', class: 'primary' }, t('preview'))));

@@ -102,7 +102,7 @@ function layout() {
   ui.list = h('div', { class: 'list' });
   ui.pages = h('nav', { class: 'pages', 'aria-label': t('page', { page: '' }) });
   ui.error = h('div', { class: 'segment-error', id: 'segment-error' });
-  ui.extra = h('p', { class: 'hint', hidden: true }, t('segment_extra'));
+  ui.extra = h('p', { class: 'hint', hidden: !state.panel.extra }, t('segment_extra'));
   ui.text = h('textarea', { name: 'segment', rows: 2, spellcheck: false, 'aria-describedby': 'segment-help segment-error', oninput: onText }, state.text);
   ui.filters = renderFilters(state.panel, state.channel, onPanel);
   app.replaceChildren(
@@ -129,7 +129,7 @@ function header() {
     h('nav', { class: 'tabs', role: 'tablist', 'aria-label': t('channels') },
       tabs().map((c) => h('button', {
         type: 'button', role: 'tab', 'aria-selected': String(c === state.channel), class: 'tab',
-        onclick: () => { state.channel = c; pickAccount(); state.pager.reset(); layout(); },
+        onclick: () => { state.channel = c; state.panel = read(state.text, c).state; pickAccount(); state.pager.reset(); layout(); },
       }, t(c)))),
     h('div', { class: 'tools' },
       h('button', { type: 'button', onclick: () => actions.manageTags(ctx) }, t('manage_tags')),
@@ -154,12 +154,12 @@ function totals() {
   return h('dl', { class: 'totals' }, item(t('total'), a.total), item(t('subscribed'), a.subscribed), item(t('unsubscribed'), a.unsubscribed));
 }
 
-/** The panel changed: it writes the text. */
+/** The panel changed: it writes the text (keeping the typed terms it cannot show). */
 function onPanel(panel) {
-  state.panel = panel;
-  state.text = write(panel, state.channel);
+  state.panel = { ...panel, extra: state.panel.extra };
+  state.text = write(state.panel, state.channel);
   ui.text.value = state.text;
-  ui.extra.hidden = !panel.extra;
+  ui.extra.hidden = !state.panel.extra;
   state.pager.reset();
   refresh();
 }
@@ -191,15 +191,16 @@ async function refresh() {
   ui.count.textContent = t('counting');
   ui.count.classList.add('busy');
   const started = performance.now();
+  const asked = segment();
   try {
-    const counted = await call('POST', '/count', { segment: segment() }, { signal });
+    const counted = await call('POST', '/count', { segment: asked }, { signal });
     if (mine !== seq) return;
-    showCount(counted.count, performance.now() - started);
+    showCount(counted.count, performance.now() - started, asked);
     ui.error.replaceChildren();
     ui.text.removeAttribute('aria-invalid');
-    const page = await call('POST', '/list', { segment: segment(), limit: state.pageSize, after: state.pager.after || undefined }, { signal });
+    const page = await call('POST', '/list', { segment: asked, limit: state.pageSize, after: state.pager.after || undefined }, { signal });
     if (mine !== seq) return;
-    showPage(page);
+    showPage(page, asked);
   } catch (e) {
     if (mine !== seq || e.name === 'AbortError') return;
     ui.count.classList.remove('busy');
@@ -210,15 +211,18 @@ async function refresh() {
   }
 }
 
-function showCount(count, ms) {
+/** The count of `asked` (kept on the element: what the number is the answer to). */
+function showCount(count, ms, asked) {
   ui.count.classList.remove('busy');
   ui.count.dataset.count = String(count);
+  ui.count.dataset.segment = asked;
   ui.count.replaceChildren(h('strong', {}, t('count', { count: number(count) })), ' ', h('small', {}, t('count_time', { ms: Math.round(ms) })));
-  document.body.dataset.seq = String(seq);
 }
 
-function showPage(page) {
+function showPage(page, asked) {
   state.pager.next = page.next || null;
+  ui.list.dataset.segment = asked;
+  ui.list.dataset.page = String(state.pager.page);
   ui.list.replaceChildren(page.contacts.length
     ? table(state.channel, page.contacts, may('change') ? (c) => actions.contactMenu(ctx, c) : null)
     : status(t('none')));

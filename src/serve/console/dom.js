@@ -1,6 +1,6 @@
 // Small DOM helpers: `h(tag, attributes, ...children)` builds an element (attributes
 // starting with `on` are listeners; `null`/`false` children are skipped), and `modal`
-// opens the page's one <dialog>.
+// shows content in the page's one <dialog>.
 
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -23,17 +23,17 @@ export function field(label, control) {
   return h('label', { class: 'field' }, h('span', {}, label), control);
 }
 
-/** Opens the dialog with a title and body; answers a function that closes it. */
-export function modal(title, body, onClose) {
+let shown = 0; // which modal the dialog holds: an older one's close does nothing
+
+/** Shows a title and body in the page's dialog (replacing what it held); answers a
+ * function that closes it. */
+export function modal(title, body) {
   const dialog = document.getElementById('dialog');
-  dialog.replaceChildren(
-    h('h2', { id: 'dialog-title' }, title),
-    body,
-  );
-  const close = () => { if (dialog.open) dialog.close(); };
-  dialog.onclose = () => { dialog.replaceChildren(); if (onClose) onClose(); };
-  dialog.showModal();
-  return close;
+  const mine = ++shown;
+  dialog.replaceChildren(h('h2', { id: 'dialog-title' }, title), body);
+  dialog.onclose = () => dialog.replaceChildren();
+  if (!dialog.open) dialog.showModal();
+  return () => { if (mine === shown && dialog.open) dialog.close(); };
 }
 
 /** A status line that reads out to screen readers. */

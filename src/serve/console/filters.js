@@ -4,7 +4,7 @@
 // segment text was typed) without rebuilding, so focus and caret stay put.
 
 import { h, field } from './dom.js';
-import { filtersOf } from './panel.js';
+import { filtersOf, empty } from './panel.js';
 import { t } from './i18n.js';
 
 function choice(name, value, options) {
@@ -32,18 +32,19 @@ function control(f, state) {
   }
 }
 
-/** The form for the tab; `onChange(state)` is called with the new state on every input. */
+/** The form for the tab; `onChange(state)` is called with the form's state on every
+ * input (its `extra` is empty: the caller keeps the terms the panel cannot show). */
 export function render(state, channel, onChange) {
   const form = h('form', { class: 'filters', onsubmit: (e) => e.preventDefault() },
     filtersOf(channel).map((f) => control(f, state)));
-  form.addEventListener('input', () => onChange(read(form, state)));
-  form.addEventListener('change', () => onChange(read(form, state)));
+  form.addEventListener('input', () => onChange(read(form)));
+  form.addEventListener('change', () => onChange(read(form)));
   return form;
 }
 
-/** The form's values as panel state (`extra`, the terms the panel cannot show, kept). */
-function read(form, previous) {
-  const state = structuredClone(previous);
+/** The form's values as panel state. */
+function read(form) {
+  const state = empty();
   for (const el of form.elements) {
     if (!el.name) continue;
     const [id, part] = el.name.split('.');
