@@ -8,9 +8,10 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use reach::access::Action;
-use reach::broadcast::{self, AudienceSource, Report, Request, Run};
-use reach::engine::{Message, Options};
+use reach::broadcast::{self, Audience, AudienceSource, Report, Request, Run};
+use reach::engine::{Message, Options, Scope};
 use reach::model::MessageKind;
+use reach::model::time::Seconds;
 use reach::{Engine, Error};
 use serde::Deserialize;
 use serde_json::Value;
@@ -23,8 +24,12 @@ use super::error::{ApiError, BroadcastErrors, JobErrors, LookupErrors, PlainErro
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BroadcastRequest {
-    /// The audience.
+    /// The audience (empty: every contact the caller reaches), unless `csv` names it.
+    #[serde(default)]
     pub segment: String,
+    /// Broadcast from CSV: the audience as CSV text (`channel,account,external_id`, then
+    /// variable columns for `{{COLUMN}}`), instead of a segment.
+    pub csv: Option<String>,
     /// broadcast, site_marketing, cart, welcome or bot.
     #[schema(schema_with = super::schemas::kind_schema)]
     pub kind: String,
@@ -77,11 +82,8 @@ pub async fn start(
     let (status, report) = app
         .run(move |app| {
             let now = app.now(body.now.as_deref())?;
-            let segment = app
-                .engine
-                .read()
-                .compile_in(&body.segment, now, &grant.scope)?;
-            let request = request(app, body, segment)?;
+            let audience = audience(app, &body, &grant.scope, now)?;
+            let request = request(app, body, audience)?;
             let (judgement, _) = broadcast::preview(&app.engine, &request, now)?;
             if dry {
                 let id = request.id.as_deref().unwrap_or("preview");
@@ -103,10 +105,41 @@ pub async fn start(
     Ok((status, axum::Json(report.json())))
 }
 
+/// The request's audience within `scope`: its segment compiled in it, or its CSV, every
+/// contact of which the scope must reach (else 403, as for any change naming them).
+fn audience(
+    app: &App,
+    body: &BroadcastRequest,
+    scope: &Scope,
+    now: Seconds,
+) -> Result<AudienceSource, Error> {
+    let view = app.engine.read();
+    let Some(csv) = &body.csv else {
+        let segment = view.compile_in(&body.segment, now, scope)?;
+        return Ok(AudienceSource::Segment(segment));
+    };
+    if !body.segment.trim().is_empty() {
+        return Err(Error::Usage(
+            "name the audience once: a segment or a csv, not both".into(),
+        ));
+    }
+    let source = AudienceSource::Csv(csv.clone().into_bytes());
+    if !scope.is_everything() {
+        let rows = Audience::freeze(&source, &view)?.rows;
+        if !rows.is_subset(&view.reach(scope, now)?) {
+            return Err(Error::Forbidden(
+                "the CSV names contacts this key does not reach; send only your accounts' contacts"
+                    .into(),
+            ));
+        }
+    }
+    Ok(source)
+}
+
 fn request(
     app: &Arc<App>,
     body: BroadcastRequest,
-    segment: reach::Segment,
+    audience: AudienceSource,
 ) -> Result<Request, Error> {
     let kind = MessageKind::parse(&body.kind).ok_or_else(|| {
         Error::Usage(format!(
@@ -120,7 +153,7 @@ fn request(
         .map(|d| d.file("channels.toml").display().to_string());
     Ok(Request {
         id: body.id,
-        audience: AudienceSource::Segment(segment),
+        audience,
         message: Message {
             kind,
             text: body.text,

@@ -1,7 +1,8 @@
 //! The console's Rust side: `reach serve --demo` fills an empty directory with the demo
 //! audience and sends unnamed-sink broadcasts to the demo's outbox; the page's files are
 //! served with their content types and ETags (304 when unchanged), every file the page
-//! refers to is served, and `GET /accounts` answers the caller's accounts and totals.
+//! refers to is served, `GET /accounts` answers the caller's accounts and totals, and a
+//! broadcast from CSV over HTTP previews as the command line's and keeps to the key's reach.
 //! The page itself is tested in a browser by `tests/console/` (run by `.ci/run`).
 
 use std::path::Path;
@@ -23,6 +24,10 @@ impl Drop for Demo {
 }
 
 fn demo(data: &Path, contacts: &str) -> Demo {
+    demo_with(data, contacts, &[])
+}
+
+fn demo_with(data: &Path, contacts: &str, extra: &[&str]) -> Demo {
     let mut child = Command::new(env!("CARGO_BIN_EXE_reach"))
         .arg("--data")
         .arg(data)
@@ -34,6 +39,7 @@ fn demo(data: &Path, contacts: &str) -> Demo {
             "127.0.0.1:0",
         ])
         .args(["--demo", "--demo-contacts", contacts])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -69,10 +75,15 @@ fn get(base: &str, path: &str, tag: Option<&str>) -> (u16, String, String, Strin
 }
 
 fn post(base: &str, path: &str, body: &Value) -> (u16, Value) {
-    let response = agent()
-        .post(format!("{base}{path}"))
-        .send_json(body)
-        .expect("the server answers");
+    post_as(base, path, None, body)
+}
+
+fn post_as(base: &str, path: &str, key: Option<&str>, body: &Value) -> (u16, Value) {
+    let mut request = agent().post(format!("{base}{path}"));
+    if let Some(key) = key {
+        request = request.header("authorization", format!("Bearer {key}"));
+    }
+    let response = request.send_json(body).expect("the server answers");
     let status = response.status().as_u16();
     let text = response.into_body().read_to_string().unwrap_or_default();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
@@ -218,4 +229,98 @@ fn demo_fills_an_empty_directory_once_and_broadcasts_go_to_its_outbox() {
     let server = demo(&data, "50");
     let (_, answer) = post(&server.base, "/count", &json!({"segment": ""}));
     assert_eq!(answer["count"], json!(400));
+}
+
+#[test]
+fn a_broadcast_from_csv_over_http_previews_as_the_command_line_and_keeps_to_the_keys_reach() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("d");
+    let server = demo_with(&data, "400", &["--master-key", "m"]);
+    let master = Some("m");
+    let list = |segment: &str| {
+        let (_, answer) = post_as(
+            &server.base,
+            "/list",
+            master,
+            &json!({"segment": segment, "limit": 3}),
+        );
+        answer["contacts"].as_array().expect("contacts").clone()
+    };
+    let row = |c: &Value| {
+        format!(
+            "{},{},{},X",
+            c["channel"].as_str().unwrap(),
+            c["account"].as_str().unwrap(),
+            c["external_id"].as_str().unwrap()
+        )
+    };
+    let line: Vec<String> = list("account:line-tw").iter().map(row).collect();
+    let facebook: Vec<String> = list("channel:facebook").iter().map(row).collect();
+    let csv = format!(
+        "channel,account,external_id,coupon\n{}\nline,line-tw,nobody-here,Y\n",
+        line.join("\n")
+    );
+    let file = dir.path().join("audience.csv");
+    std::fs::write(&file, &csv).expect("write");
+    let text = "Hi {{name|friend}}: {{coupon}}";
+
+    let ask = json!({"csv": csv, "kind": "broadcast", "text": text, "dry_run": true});
+    let (status, preview) = post_as(&server.base, "/broadcasts", master, &ask);
+    assert_eq!(status, 200, "{preview}");
+    let cli = crate::reach()
+        .arg("--data")
+        .arg(&data)
+        .args(["broadcast", "--csv"])
+        .arg(&file)
+        .args([
+            "--kind",
+            "broadcast",
+            "--text",
+            text,
+            "--sink",
+            "dry-run",
+            "--dry-run",
+            "--json",
+        ])
+        .output()
+        .expect("reach broadcast");
+    let cli: Value = serde_json::from_slice(&cli.stdout).expect("a JSON report");
+    for figure in ["audience", "eligible", "excluded"] {
+        assert_eq!(preview[figure], cli[figure], "{figure}");
+    }
+    assert_eq!(preview["excluded"]["unknown"], json!(1));
+
+    // Both a segment and a CSV: which audience is meant is unclear.
+    let both = json!({"segment": "tag:vip", "csv": csv, "kind": "broadcast", "text": "hi", "dry_run": true});
+    let (status, answer) = post_as(&server.base, "/broadcasts", master, &both);
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("a segment or a csv"),
+        "{answer}"
+    );
+
+    // A key confined to line-tw: its own contacts preview; a CSV naming others is refused.
+    let (_, key) = post_as(
+        &server.base,
+        "/keys",
+        master,
+        &json!({"actions": ["read", "broadcast"], "accounts": ["line-tw"]}),
+    );
+    let key = key["key"].as_str().expect("a key").to_string();
+    let (status, mine) = post_as(&server.base, "/broadcasts", Some(&key), &ask);
+    assert_eq!(
+        (status, &mine["audience"]),
+        (200, &preview["audience"]),
+        "{mine}"
+    );
+    let other = format!(
+        "channel,account,external_id\n{}\n",
+        facebook[0].trim_end_matches(",X")
+    );
+    let refused = json!({"csv": other, "kind": "broadcast", "text": "hi", "dry_run": true});
+    let (status, answer) = post_as(&server.base, "/broadcasts", Some(&key), &refused);
+    assert_eq!(status, 403, "{answer}");
 }

@@ -6,7 +6,6 @@
 
 import { call, changes } from './api.js';
 import { h, field, modal, status } from './dom.js';
-import { quote } from './panel.js';
 import { statusOf } from './list.js';
 import { t, number, when } from './i18n.js';
 
@@ -116,7 +115,7 @@ function remove(ctx, c) {
 export function bulkBar(ctx) {
   const button = (label, run) => h('button', { type: 'button', onclick: () => run(ctx) }, label);
   return h('div', { class: 'bulk', role: 'group', 'aria-label': t('bulk') },
-    ctx.may('broadcast') ? button(t('broadcast'), (x) => broadcast(x, x.segment(), null)) : null,
+    ctx.may('broadcast') ? button(t('broadcast'), (x) => broadcast(x, { segment: x.segment() }, null)) : null,
     ctx.may('change') ? button(t('import'), importCsv) : null,
     button(t('export'), exportCsv),
     ctx.may('broadcast') ? button(t('broadcast_csv'), broadcastCsv) : null,
@@ -134,13 +133,14 @@ export function figures(report) {
 }
 
 /** Broadcast: kind and text; Preview shows every exclusion reason; Send starts the job
- * and follows its progress until it ends. `segment` is the audience; `note` says where it came from. */
-function broadcast(ctx, segment, note) {
+ * and follows its progress until it ends. `audience` is `{segment}` or `{csv}`; `note`
+ * says where it came from. */
+function broadcast(ctx, audience, note) {
   const kind = h('select', { name: 'kind' }, [...KINDS, 'welcome', 'bot'].map((k) => h('option', { value: k }, t(`k_${k}`))));
   const text = h('textarea', { name: 'text', rows: 3, required: true }, 'Hi {{name|friend}}');
   const out = h('div', { class: 'report' });
   const send = h('button', { type: 'button', class: 'primary', disabled: true }, t('send'));
-  const body = () => ({ segment, kind: kind.value, text: text.value });
+  const body = () => ({ ...audience, kind: kind.value, text: text.value });
   const preview = async () => {
     try {
       const report = await call('POST', '/broadcasts', { ...body(), dry_run: true });
@@ -157,7 +157,7 @@ function broadcast(ctx, segment, note) {
   };
   kind.onchange = text.oninput = () => { send.disabled = true; };
   modal(t('broadcast'), h('form', { onsubmit: (e) => { e.preventDefault(); preview(); } },
-    note, h('p', { class: 'hint' }, h('code', {}, segment)),
+    note, audience.segment !== undefined ? h('p', { class: 'hint' }, h('code', {}, audience.segment)) : null,
     field(t('kind'), kind), field(t('text'), text),
     h('div', { class: 'buttons' }, h('button', { type: 'submit' }, t('preview')), send),
     out));
@@ -215,18 +215,9 @@ async function exportCsv(ctx) {
   }
 }
 
-/** The identities of an audience CSV (header `channel,account,external_id`, more
- * columns allowed) as one segment; the key's reach still applies on the server. */
-export function csvSegment(text) {
-  const rows = text.split(/\r?\n/).filter((l) => l.trim());
-  const header = (rows.shift() || '').split(',').map((s) => s.trim().toLowerCase());
-  const at = ['channel', 'account', 'external_id'].map((c) => header.indexOf(c));
-  if (at.some((i) => i < 0)) return null;
-  const terms = rows.map((line) => {
-    const cells = line.split(',').map((s) => s.trim().replace(/^"(.*)"$/, '$1'));
-    return `(channel:${quote(cells[at[0]] || '')} account:${quote(cells[at[1]] || '')} id:${quote(cells[at[2]] || '')})`;
-  });
-  return { segment: terms.join(' or '), rows: terms.length };
+/** How many identities an audience CSV names (its lines after the header). */
+function csvRows(text) {
+  return Math.max(text.split(/\r?\n/).filter((l) => l.trim()).length - 1, 0);
 }
 
 function broadcastCsv(ctx) {
@@ -236,9 +227,8 @@ function broadcastCsv(ctx) {
     onsubmit: async (e) => {
       e.preventDefault();
       const text = await readFile(file);
-      const parsed = text === null ? null : csvSegment(text);
-      if (!parsed || !parsed.rows) { out.replaceChildren(status(t('csv_audience'), 'error')); return; }
-      broadcast(ctx, parsed.segment, h('p', {}, t('csv_contacts', { n: number(parsed.rows) })));
+      if (!text || !csvRows(text)) { out.replaceChildren(status(t('csv_audience'), 'error')); return; }
+      broadcast(ctx, { csv: text }, h('p', {}, t('csv_contacts', { n: number(csvRows(text)) })));
     },
   }, field(t('csv_audience'), file), out, h('button', { type: 'submit', class: 'primary' }, t('preview'))));
 }
