@@ -193,6 +193,9 @@ test('list columns per tab, as the seed lists them, and paging', async () => {
   await page.context().close();
 });
 
+/** Waits until the dialog has closed (the page behind it is inert until then). */
+const closed = (page) => page.waitForSelector('dialog', { state: 'hidden' });
+
 /** Opens a row's actions and picks one. */
 async function action(page, id, label) {
   await page.locator(`tr[data-id="${id}"] .col-actions button`).click();
@@ -215,6 +218,7 @@ test('per contact: edit tags, unsubscribe by kind, resubscribe via the unsubscri
   await page.locator('dialog').getByRole('button', { name: 'Add', exact: true }).click();
   if (c.tags.length) await page.getByRole('button', { name: `Remove tag ${c.tags[0]}` }).click();
   await page.locator('dialog').getByRole('button', { name: 'Save' }).click();
+  await closed(page);
   await until(() => count(server, `${who} tag:console-test`) === 1);
   if (c.tags.length) assert.equal(count(server, `${who} tag:"${c.tags[0]}"`), 0);
   await until(async () => (await page.locator(`tr[data-id="${c.external_id}"] .tag`).allTextContents()).includes('console-test'));
@@ -224,12 +228,14 @@ test('per contact: edit tags, unsubscribe by kind, resubscribe via the unsubscri
   await page.getByRole('checkbox', { name: 'Broadcast messages' }).uncheck();
   await page.getByRole('checkbox', { name: 'Site marketing' }).uncheck();
   await page.locator('dialog').getByRole('button', { name: 'Unsubscribe' }).click();
+  await closed(page);
   await until(() => count(server, `${who} optout:cart`) === 1);
   assert.equal(count(server, `${who} is:subscribed`), 1);
   // Then broadcast messages: unsubscribed, and the page's totals and count follow.
   const before = Number((await page.locator('.totals dd').nth(1).textContent()).replace(/\D/g, ''));
   await action(page, c.external_id, 'Unsubscribe');
   await page.locator('dialog').getByRole('button', { name: 'Unsubscribe' }).click();
+  await closed(page);
   await until(() => count(server, `${who} is:unsubscribed`) === 1);
   await until(async () => Number((await page.locator('.totals dd').nth(1).textContent()).replace(/\D/g, '')) === before - 1);
 
@@ -242,6 +248,7 @@ test('per contact: edit tags, unsubscribe by kind, resubscribe via the unsubscri
   await page.waitForSelector(`tr[data-id="${c.external_id}"]`);
   await action(page, c.external_id, 'Resubscribe');
   await page.locator('dialog').getByRole('button', { name: 'Resubscribe' }).click();
+  await closed(page);
   await until(() => count(server, `${who} is:subscribed -optout:cart`) === 1);
   await until(async () => (await page.locator(`tr[data-id="${c.external_id}"]`).count()) === 0);
 
@@ -257,6 +264,7 @@ test('per contact: edit tags, unsubscribe by kind, resubscribe via the unsubscri
   assert.ok(await confirm.isDisabled());
   await page.fill('dialog [name=confirm]', 'DELETE');
   await confirm.click();
+  await closed(page);
   await until(() => count(server, who) === 0);
   await page.fill(TEXT, '');
   let last;
@@ -396,6 +404,21 @@ test('manage tags: search, add, sort, page size, select several and delete', asy
   await page.context().close();
 });
 
+test('totals are subscribed + unsubscribed of the account, and LINE shows its quota', async () => {
+  await api(server, 'PUT', '/quota/line-hk', { plan: 500, purchased: 100, used: 120 });
+  const page = await open(server);
+  await settled(page);
+  assert.equal(await page.inputValue('select[name=account]'), 'line-hk');
+  assert.match(await page.textContent('.quota'), /120 \/ 600/);
+  const [total, subscribed, unsubscribed] = (await page.locator('.totals dd').allTextContents()).map((x) => Number(x.replace(/\D/g, '')));
+  assert.equal(total, count(server, 'channel:line account:line-hk'));
+  assert.equal(subscribed, count(server, 'channel:line account:line-hk is:subscribed'));
+  assert.equal(total, subscribed + unsubscribed);
+  await tab(page, 'Facebook');
+  assert.equal(await page.locator('.quota').count(), 0);
+  await page.context().close();
+});
+
 test('Traditional Chinese from the browser, English by choice', async () => {
   const page = await open(server, { locale: 'zh-TW' });
   await settled(page);
@@ -412,11 +435,15 @@ test('Traditional Chinese from the browser, English by choice', async () => {
 test('390 px wide: no sideways scrolling, the count and the list work', async () => {
   const page = await open(server, { width: 390 });
   await settled(page);
+  assert.ok(!(await page.locator('form.filters').isVisible()), 'the filters start folded on a phone');
+  await page.locator('.panel summary').click();
   await set(page, 'tags_in', 'vip');
   const shown = await settled(page);
   assert.equal(shown.count, count(server, shown.segment));
   const wide = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(wide <= 390, `the page is ${wide} px wide`);
+  await page.locator('.panel summary').click();
+  await page.waitForSelector('table.contacts');
   await screenshot(page, 'console-phone.png');
   await page.context().close();
 });

@@ -258,10 +258,13 @@ export function manageTags(ctx) {
   const selected = new Set();
   const list = h('div');
   const out = h('div');
+  let asked = 0; // as for the count: only the latest request's answer is shown
   const draw = async () => {
+    const mine = ++asked;
     const params = new URLSearchParams({ search: q.search, sort: q.sort, page: q.page, page_size: q.page_size });
     let answer;
     try { answer = await call('GET', `/tags?${params}`); } catch (e) { out.replaceChildren(status(t('failed', { message: e.message }), 'error')); return; }
+    if (mine !== asked) return;
     list.replaceChildren(
       h('p', {}, t('tags_total', { n: number(answer.total) })),
       h('table', { class: 'tags-table' },
