@@ -2,13 +2,15 @@
 // transferred, time to the first count), a filter change to its count shown (p50/p95
 // over the seed's filters on the LINE tab), a list page shown.
 //
-//   node bench.mjs [CONTACTS] [ROUNDS]     (default 1000000 contacts, 5 rounds; the
-//                                           release binary, or $REACH_BIN)
+//   node bench.mjs [CONTACTS] [ROUNDS] [DIR]   (default 1000000 contacts, 5 rounds; the
+//       newer of the release and debug binaries, or $REACH_BIN; DIR keeps the audience)
 
 import { serve, open, closeBrowser } from './harness.mjs';
 
 const contacts = Number(process.argv[2] || 1_000_000);
 const rounds = Number(process.argv[3] || 5);
+const keep = process.argv[4] || null;
+const note = (text) => process.stderr.write(`${new Date().toISOString()} ${text}\n`);
 
 /** [control, value]: one change of each of the seed's LINE filters. */
 const CHANGES = [
@@ -36,7 +38,9 @@ function change([name, value]) {
   });
 }
 
-const server = await serve({ contacts });
+note('starting the server');
+const server = await serve({ contacts, keep });
+note('serving');
 try {
   const page = await open(server);
   const cdp = await page.context().newCDPSession(page);
@@ -55,16 +59,24 @@ try {
     await page.waitForLoadState('networkidle');
     loadBytes.push(bytes);
   }
+  note('loaded');
   // Filter changes on the LINE tab's first account.
   const changes = [];
   for (let i = 0; i < rounds; i++) {
     for (const c of CHANGES) changes.push(await page.evaluate(change, c));
   }
+  note('filters changed');
   // List pages: next page after next page.
   const pages = [];
   await page.fill('textarea[name=segment]', '');
   await page.waitForFunction(() => !document.querySelector('output.count').dataset.segment.includes('('));
   for (let i = 0; i < rounds * 4; i++) {
+    // The list of the segment counted is shown, with a next page.
+    await page.waitForFunction(() => {
+      const list = document.querySelector('.list');
+      const next = [...document.querySelectorAll('nav.pages button')].at(-1);
+      return list.dataset.segment === document.querySelector('output.count').dataset.segment && next && !next.disabled;
+    });
     pages.push(await page.evaluate(() => new Promise((resolve) => {
       const list = document.querySelector('.list');
       const want = String(Number(list.dataset.page) + 1);

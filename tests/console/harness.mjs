@@ -20,9 +20,10 @@ export const bin = process.env.REACH_BIN
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 if (!bin) throw new Error('no reach binary: run `cargo build` (or set REACH_BIN)');
 
-/** Starts `reach serve --demo` on a new directory; answers {base, data, outbox, stop}. */
-export async function serve({ contacts = 3000, masterKey = null } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'reach-console-'));
+/** Starts `reach serve --demo` on a new directory (or on `keep`/d, made once and kept);
+ * answers {base, data, outbox, stop}. */
+export async function serve({ contacts = 3000, masterKey = null, keep = null } = {}) {
+  const dir = keep || mkdtempSync(join(tmpdir(), 'reach-console-'));
   const data = join(dir, 'd');
   const args = ['--data', data, '--now', NOW, 'serve', '--listen', '127.0.0.1:0', '--demo', '--demo-contacts', String(contacts)];
   if (masterKey) args.push('--master-key', masterKey);
@@ -39,7 +40,7 @@ export async function serve({ contacts = 3000, masterKey = null } = {}) {
   child.stderr.resume();
   const exited = new Promise((resolve) => child.on('exit', resolve));
   /** Stops the server (it checkpoints on SIGTERM) and removes its directory. */
-  const stop = async () => { child.kill('SIGTERM'); await exited; rmSync(dir, { recursive: true, force: true }); };
+  const stop = async () => { child.kill('SIGTERM'); await exited; if (!keep) rmSync(dir, { recursive: true, force: true }); };
   return { base, data, outbox: join(dir, 'd-outbox.jsonl'), dir, stop, masterKey };
 }
 
