@@ -5,6 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
 import { serve, reach, count, api, open, closeBrowser, shownCount, until, accessibility, screenshot } from './harness.mjs';
 
 let server;
@@ -313,6 +314,28 @@ test('broadcast: the preview equals reach broadcast --dry-run --json; the job co
   await page.getByRole('button', { name: 'Broadcast jobs' }).click();
   await page.waitForSelector('dialog details.job');
   assert.match(await page.textContent('dialog details.job summary'), /done/);
+  await page.context().close();
+});
+
+test('broadcast jobs: a sending job shows its progress and can be cancelled', async () => {
+  // A stand-in webhook that holds every request: the job stays sending until cancelled.
+  const held = [];
+  const hook = createServer((request) => held.push(request));
+  await new Promise((r) => hook.listen(0, '127.0.0.1', r));
+  const sink = `webhook:http://127.0.0.1:${hook.address().port}/`;
+  const job = await api(server, 'POST', '/broadcasts', { segment: 'channel:whatsapp is:subscribed', kind: 'broadcast', text: 'slow', id: 'slow-1', sink });
+  assert.equal(job.state, 'sending');
+  after(() => { hook.closeAllConnections(); hook.close(); });
+  const page = await open(server);
+  await settled(page);
+  await page.getByRole('button', { name: 'Broadcast jobs' }).click();
+  const row = page.locator('dialog details.job', { hasText: 'slow-1' });
+  await row.locator('summary').click();
+  await row.getByRole('button', { name: 'Cancel job' }).click();
+  await until(async () => (await api(server, 'GET', '/broadcasts/slow-1')).state !== 'sending');
+  await until(async () => /failed/.test(await page.locator('dialog details.job', { hasText: 'slow-1' }).locator('summary').textContent()));
+  const done = await api(server, 'GET', '/broadcasts/slow-1');
+  assert.ok(done.sent < done.eligible, `cancelled early: ${done.sent} of ${done.eligible}`);
   await page.context().close();
 });
 
