@@ -471,6 +471,28 @@ test('390 px wide: no sideways scrolling, the count and the list work', async ()
   await page.context().close();
 });
 
+test('keyboard: Tab reaches the tabs, filters, segment, actions and a row; a dialog opens with Enter and closes with Escape', async () => {
+  const page = await open(server);
+  await settled(page);
+  await page.waitForSelector('table.contacts');
+  const reached = new Set();
+  for (let i = 0; i < 80; i++) {
+    await page.keyboard.press('Tab');
+    reached.add(await page.evaluate(() => {
+      const el = document.activeElement;
+      return el.getAttribute('name') || el.getAttribute('aria-label') || el.textContent.trim();
+    }));
+    if ([...reached].some((x) => x.startsWith('Actions: '))) break;
+  }
+  for (const want of ['Facebook', 'account', 'tags_in', 'segment', 'Broadcast', 'Export CSV']) assert.ok(reached.has(want), `${want} not reached: ${[...reached]}`);
+  assert.ok([...reached].some((x) => x.startsWith('Actions: ')), 'no row reached');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('dialog[open] ul.menu');
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('dialog', { state: 'hidden' });
+  await page.context().close();
+});
+
 test('axe-core finds no serious or critical violations (page, filters set, a dialog open, the key form)', async () => {
   const page = await open(server);
   await settled(page);
