@@ -242,7 +242,7 @@ function whatsappAdd(ctx) {
       e.preventDefault();
       const number_ = phone.value.replace(/[\s().-]/g, '');
       if (!/^\+\d{8,15}$/.test(number_)) { out.replaceChildren(status(t('wa_bad_phone'), 'error')); return; }
-      const contact = { channel: 'whatsapp', account: ctx.account(), external_id: number_.slice(1), name: name.value.trim(), phone: number_ };
+      const contact = { channel: 'whatsapp', account: ctx.account(), external_id: number_, name: name.value.trim(), phone: number_ };
       apply(ctx, [{ op: 'upsert', contact }], out, close);
     },
   }, field(t('wa_name'), name), field(t('wa_phone'), phone), out,
