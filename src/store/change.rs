@@ -98,31 +98,31 @@ pub enum Change {
 }
 
 impl Change {
-    /// Whether the change may alter the opted-in Facebook rows or their columns
-    /// (`fb_sendable`'s inputs); tag and opt-out edits cannot.
-    fn may_alter_fb_rows(&self) -> bool {
-        !matches!(
+    /// Whether the change edits tags only (no contact's other fields).
+    fn edits_tags_only(&self) -> bool {
+        matches!(
             self,
             Change::AddTag { .. }
                 | Change::RemoveTag { .. }
                 | Change::CreateTag { .. }
                 | Change::DeleteTags { .. }
-                | Change::Unsubscribe { .. }
-                | Change::Resubscribe { .. }
         )
+    }
+
+    /// Whether the change may alter the opted-in Facebook rows or their columns
+    /// (`fb_sendable`'s inputs); tag and opt-out edits cannot.
+    fn may_alter_fb_rows(&self) -> bool {
+        let opt_outs = matches!(
+            self,
+            Change::Unsubscribe { .. } | Change::Resubscribe { .. }
+        );
+        !(self.edits_tags_only() || opt_outs)
     }
 
     /// Whether the change may alter who is unsubscribed (blocked or opted out of
     /// broadcasts); tag edits and stamps cannot.
     fn may_alter_subscriptions(&self) -> bool {
-        !matches!(
-            self,
-            Change::AddTag { .. }
-                | Change::RemoveTag { .. }
-                | Change::CreateTag { .. }
-                | Change::DeleteTags { .. }
-                | Change::Stamp { .. }
-        )
+        !(self.edits_tags_only() || matches!(self, Change::Stamp { .. }))
     }
 }
 

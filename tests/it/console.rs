@@ -6,53 +6,19 @@
 //! The page itself is tested in a browser by `tests/console/` (run by `.ci/run`).
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
 
-/// A running `reach serve --demo`; killed when dropped.
-struct Demo {
-    child: Child,
-    base: String,
-}
+use crate::serve::{Server, agent};
 
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn demo(data: &Path, contacts: &str) -> Demo {
+fn demo(data: &Path, contacts: &str) -> Server {
     demo_with(data, contacts, &[])
 }
 
-fn demo_with(data: &Path, contacts: &str, extra: &[&str]) -> Demo {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_reach"))
-        .arg("--data")
-        .arg(data)
-        .args([
-            "--now",
-            "2025-06-01T04:00:00Z",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .args(["--demo", "--demo-contacts", contacts])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("reach serve starts");
-    let base = crate::serve::listening_address(&mut child);
-    Demo { child, base }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
+/// A running `reach serve --demo` of `contacts` demo contacts.
+fn demo_with(data: &Path, contacts: &str, extra: &[&str]) -> Server {
+    let args = [&["--demo", "--demo-contacts", contacts][..], extra].concat();
+    crate::serve::start(data, &args)
 }
 
 /// (status, content type, ETag, body) of `GET path`, sending `If-None-Match` when given.
