@@ -5,7 +5,10 @@
 //! the job (credentials); a redirect stops it too (it is never followed: a redirected POST
 //! is not a delivery, and following it would carry the request's retry key to another
 //! host); any other status fails. A request times out after 30 s
-//! (`REACH_HTTP_TIMEOUT_MS` sets another bound).
+//! (`REACH_HTTP_TIMEOUT_MS` sets another bound). A request left without an answer after
+//! it may have gone out (a timeout, a connection lost) is retried only where the
+//! platform honours a key ([`one`], for platforms without keys, fails it instead: a
+//! resend would be a second message).
 
 use std::time::Duration;
 
@@ -25,6 +28,14 @@ pub struct Answer {
     pub retry_after: Option<Duration>,
 }
 
+/// No answer to a request: why, and whether the request may have reached the platform
+/// (false only when the connection was never made).
+#[derive(Clone, Debug)]
+pub struct NoAnswer {
+    pub why: String,
+    pub maybe_delivered: bool,
+}
+
 /// How an answer (or its absence) reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -41,6 +52,11 @@ impl Http {
         let timeout = (std::env::var("REACH_HTTP_TIMEOUT_MS").ok())
             .and_then(|v| v.parse().ok())
             .map_or(Duration::from_secs(30), Duration::from_millis);
+        Http::with_timeout(timeout)
+    }
+
+    /// A client whose requests time out after `timeout`.
+    pub fn with_timeout(timeout: Duration) -> Http {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -59,7 +75,7 @@ impl Http {
         url: &str,
         headers: &[(&str, &str)],
         body: &serde_json::Value,
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer, NoAnswer> {
         let mut request = self
             .agent
             .post(url)
@@ -76,7 +92,7 @@ impl Http {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        answer(request.call())
+        answer(request.call()).map_err(|e| e.why)
     }
 }
 
@@ -88,8 +104,11 @@ impl Default for Http {
 
 fn answer(
     response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-) -> Result<Answer, String> {
-    let response = response.map_err(|e| e.to_string())?;
+) -> Result<Answer, NoAnswer> {
+    let response = response.map_err(|e| NoAnswer {
+        maybe_delivered: !never_connected(&e),
+        why: e.to_string(),
+    })?;
     let status = response.status().as_u16();
     let location = (response.headers().get("location"))
         .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
@@ -106,12 +125,24 @@ fn answer(
     })
 }
 
+/// Whether an error happened before a connection was made, so that nothing of the
+/// request went out (any other error may come after the platform took it).
+fn never_connected(error: &ureq::Error) -> bool {
+    use ureq::Timeout;
+    match error {
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => true,
+        ureq::Error::Timeout(Timeout::Resolve | Timeout::Connect) => true,
+        ureq::Error::Io(e) => e.kind() == std::io::ErrorKind::ConnectionRefused,
+        _ => false,
+    }
+}
+
 /// How a request's result reads (`what`: the request, for messages; `secret`: the
 /// request's credential, which an answer echoing it must not carry into reports, logs or
 /// snapshots).
-pub fn verdict(result: &Result<Answer, String>, what: &str, secret: &str) -> Verdict {
+pub fn verdict(result: &Result<Answer, NoAnswer>, what: &str, secret: &str) -> Verdict {
     match result {
-        Err(e) => Verdict::Retry(format!("{what}: {}", redact(e, secret))),
+        Err(e) => Verdict::Retry(format!("{what}: {}", redact(&e.why, secret))),
         Ok(a) if (200..300).contains(&a.status) => Verdict::Delivered,
         Ok(a) if (300..400).contains(&a.status) => Verdict::Stop(format!(
             "{what}: HTTP {} redirects to {}, which reach does not follow (a redirected \
@@ -198,7 +229,8 @@ pub struct Single {
 }
 
 /// Sends one recipient's request (`single`) of `request` to `url`, with the account's
-/// `token`.
+/// `token`, through a platform without idempotency keys: a request that may have gone
+/// out without an answer fails, never retried (the platform would deliver it twice).
 pub fn one(
     http: &Http,
     request: &Outgoing,
@@ -212,17 +244,28 @@ pub fn one(
     if let Some(secret) = &single.secret {
         result = hide(result, secret);
     }
-    verdict(&result, what, token).for_request(request.len())
+    match &result {
+        Err(e) if e.maybe_delivered => Delivery::Failed(format!(
+            "{what}: no answer ({}); it may have been delivered, so it is not sent again \
+             (the platform cannot tell a resend from a new message): check with the \
+             recipient before sending to them again",
+            redact(&e.why, token)
+        )),
+        _ => verdict(&result, what, token).for_request(request.len()),
+    }
 }
 
 /// An answer (or network error) with `secret` replaced by `[redacted]`.
-fn hide(result: Result<Answer, String>, secret: &str) -> Result<Answer, String> {
+fn hide(result: Result<Answer, NoAnswer>, secret: &str) -> Result<Answer, NoAnswer> {
     match result {
         Ok(answer) => Ok(Answer {
             body: redact(&answer.body, secret),
             ..answer
         }),
-        Err(e) => Err(redact(&e, secret)),
+        Err(e) => Err(NoAnswer {
+            why: redact(&e.why, secret),
+            ..e
+        }),
     }
 }
 
@@ -233,7 +276,22 @@ pub fn payload(batch: &Outgoing) -> Option<serde_json::Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{Http, redact};
+    use std::time::Duration;
+
+    #[test]
+    fn only_a_connection_never_made_is_known_undelivered() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let url = format!("http://{}/", listener.local_addr().expect("addr"));
+        let http = Http::with_timeout(Duration::from_millis(300));
+        let body = serde_json::json!({});
+        // Accepted by the kernel, never answered: it may have been taken.
+        let unanswered = http.post(&url, &[], &body).err().expect("no answer");
+        assert!(unanswered.maybe_delivered, "{}", unanswered.why);
+        drop(listener);
+        let refused = http.post(&url, &[], &body).err().expect("no answer");
+        assert!(!refused.maybe_delivered, "{}", refused.why);
+    }
 
     #[test]
     fn secrets_and_credentials_are_redacted() {
