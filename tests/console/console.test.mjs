@@ -137,6 +137,15 @@ test('a typo shows the span underlined and the suggestion', async () => {
   await until(async () => (await page.textContent('.segment-error mark')) === 'tg');
   assert.match(await page.textContent('.segment-error .message'), /did you mean 'tag'\?/);
   await screenshot(page, 'console-typo.png');
+  // A ")" the text never opened would close the page's own parenthesis and reach past the
+  // tab and account: it is shown as an error, and nothing is counted.
+  await page.fill(TEXT, 'tag:雙11 tag:vip) or (channel:web');
+  await until(async () => (await page.textContent('.segment-error mark')) === ')');
+  assert.match(await page.textContent('.segment-error .message'), /without its/);
+  assert.equal(await page.textContent('output.count'), '—');
+  await page.fill(TEXT, 'tag:"a)b" or (tag:vip)');
+  await settled(page);
+  assert.equal(await page.locator('.segment-error mark').count(), 0);
   await page.fill(TEXT, 'tag:vip');
   await settled(page);
   assert.equal(await page.locator('.segment-error mark').count(), 0);

@@ -141,12 +141,20 @@ function broadcast(ctx, audience, note) {
   const out = h('div', { class: 'report' });
   const send = h('button', { type: 'button', class: 'primary', disabled: true }, t('send'));
   const body = () => ({ ...audience, kind: kind.value, text: text.value });
+  // The input's number: only the preview of the input as it stands enables Send, so Send
+  // never posts a kind or text that was not previewed.
+  let input = 0;
   const preview = async () => {
+    const mine = ++input;
     try {
       const report = await call('POST', '/broadcasts', { ...body(), dry_run: true });
+      if (mine !== input) return;
       out.replaceChildren(h('h3', {}, t('preview')), figures(report));
       send.disabled = false;
-    } catch (e) { out.replaceChildren(status(t('failed', { message: e.message }), 'error')); send.disabled = true; }
+    } catch (e) {
+      if (mine !== input) return;
+      out.replaceChildren(status(t('failed', { message: e.message }), 'error')); send.disabled = true;
+    }
   };
   send.onclick = async () => {
     send.disabled = true;
@@ -155,7 +163,7 @@ function broadcast(ctx, audience, note) {
       follow(ctx, job.job, out);
     } catch (e) { out.replaceChildren(status(t('failed', { message: e.message }), 'error')); }
   };
-  kind.onchange = text.oninput = () => { send.disabled = true; };
+  kind.onchange = text.oninput = () => { input++; send.disabled = true; };
   modal(t('broadcast'), h('form', { onsubmit: (e) => { e.preventDefault(); preview(); } },
     note, audience.segment !== undefined ? h('p', { class: 'hint' }, h('code', {}, audience.segment)) : null,
     field(t('kind'), kind), field(t('text'), text),

@@ -32,7 +32,29 @@ function base() {
   return `channel:${state.channel} account:${quote(state.account)}`;
 }
 function segment() {
-  return state.text.trim() ? `${base()} (${state.text})` : base();
+  if (!state.text.trim()) return base();
+  const stray = strayClose(state.text);
+  if (stray >= 0) {
+    const at = new TextEncoder().encode(`${base()} (${state.text.slice(0, stray)}`).length;
+    throw new ApiError(400, { error: { kind: 'segment', message: t('stray_paren'), span: [at, at + 1], help: t('stray_paren_help') } });
+  }
+  return `${base()} (${state.text})`;
+}
+
+/** Where the typed text closes a parenthesis it never opened (outside quoted strings),
+ * or -1: inside the page's own parentheses such a text would reach past the tab and
+ * account (`tag:a) or (channel:web`). */
+function strayClose(text) {
+  let depth = 0;
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted && c === '\\') i++;
+    else if (c === '"') quoted = !quoted;
+    else if (!quoted && c === '(') depth++;
+    else if (!quoted && c === ')' && --depth < 0) return i;
+  }
+  return -1;
 }
 const may = (action) => Boolean(state.grant && state.grant.actions.includes(action));
 
@@ -193,8 +215,9 @@ async function refresh() {
   ui.count.textContent = t('counting');
   ui.count.classList.add('busy');
   const started = performance.now();
-  const asked = segment();
+  let asked = '';
   try {
+    asked = segment();
     const counted = await call('POST', '/count', { segment: asked }, { signal });
     if (mine !== seq) return;
     showCount(counted.count, performance.now() - started, asked);
