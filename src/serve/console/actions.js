@@ -171,7 +171,8 @@ function broadcast(ctx, audience, note) {
     out));
 }
 
-/** Polls a job until it is no longer sending, showing its figures as they move. */
+/** Polls a job until it is no longer sending (or its dialog is closed), showing its
+ * figures as they move. */
 async function follow(ctx, id, out) {
   for (;;) {
     let job;
@@ -184,6 +185,7 @@ async function follow(ctx, id, out) {
       figures(job));
     if (job.state !== 'sending') { ctx.changed(); return; }
     await new Promise((r) => setTimeout(r, 400));
+    if (!out.isConnected) return; // the dialog was closed: the jobs list follows it from here
   }
 }
 
@@ -330,7 +332,7 @@ export async function jobs(ctx) {
       h('summary', {}, h('strong', {}, job.job), ' ', h('span', { class: `badge ${job.state}` }, job.state), ' ',
         `${t('sent')} ${number(job.sent || 0)} / ${number(job.eligible || 0)}`),
       figures(job),
-      ctx.may('broadcast') && job.state !== 'done'
+      ctx.may('broadcast') && job.state === 'sending'
         ? h('div', { class: 'buttons' },
           act(t('resume'), `/broadcasts/${encodeURIComponent(job.job)}/resume`),
           act(t('cancel_job'), `/broadcasts/${encodeURIComponent(job.job)}/cancel`))

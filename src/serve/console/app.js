@@ -122,7 +122,7 @@ function layout() {
   if (!state.channel) { app.replaceChildren(h('main', {}, status(t('none')))); return; }
   ui.count = h('output', { class: 'count', 'aria-live': 'polite' }, t('counting'));
   ui.list = h('div', { class: 'list' });
-  ui.pages = h('nav', { class: 'pages', 'aria-label': t('page', { page: '' }) });
+  ui.pages = h('nav', { class: 'pages', 'aria-label': t('pages') });
   ui.error = h('div', { class: 'segment-error', id: 'segment-error' });
   ui.extra = h('p', { class: 'hint', hidden: !state.panel.extra }, t('segment_extra'));
   ui.text = h('textarea', { name: 'segment', rows: 2, spellcheck: false, 'aria-describedby': 'segment-help segment-error', oninput: onText }, state.text);
