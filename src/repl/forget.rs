@@ -1,13 +1,26 @@
-//! Erasing deleted contacts from the REPL's history: once a `delete` is done, every
-//! history line that names one of its contacts — a word equal to its external id, a word
-//! of its name, its email or another text field, or (ignoring spaces, dashes and the
-//! like) the digits of a phone — is dropped, in memory and in the history file.
-//! Over-erasing a line that only shares a word is the price of never keeping one.
+//! What the REPL's history never keeps. A webhook URL's password: a line is kept with it
+//! hidden, as a job keeps it. Deleted contacts: once a `delete` is done, every history
+//! line that names one of its contacts — a word equal to its external id, a word of its
+//! name, its email or another text field, or (ignoring spaces, dashes and the like) the
+//! digits of a phone — is dropped, in memory and in the history file. Over-erasing a line
+//! that only shares a word is the price of never keeping one.
 
 use std::collections::HashSet;
 use std::path::Path;
 
 use rustyline::history::{FileHistory, History};
+
+/// `line` as the history keeps it: each `webhook:` URL's password hidden.
+pub fn kept_line(line: &str) -> String {
+    let Some(at) = line.find("webhook:") else {
+        return line.to_string();
+    };
+    let end = line[at..]
+        .find(char::is_whitespace)
+        .map_or(line.len(), |n| at + n);
+    let url = reach::broadcast::kept_spelling(&line[at..end]);
+    format!("{}{url}{}", &line[..at], kept_line(&line[end..]))
+}
 
 /// The fewest digits a value needs to be looked for as a phone number.
 const PHONE_DIGITS: usize = 8;
@@ -89,6 +102,20 @@ fn digits(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kept_line_hides_every_webhook_password() {
+        let line = "broadcast tag:vip --text hi --sink webhook:https://ann:s3cret@h.example/x and webhook:http://bo:pw2@k";
+        let kept = kept_line(line);
+        assert!(!kept.contains("s3cret") && !kept.contains("pw2"), "{kept}");
+        assert!(
+            kept.contains("webhook:https://ann:[hidden]@h.example/x"),
+            "{kept}"
+        );
+        assert!(kept.contains("webhook:http://bo:[hidden]@k"), "{kept}");
+        assert_eq!(kept_line("tag:vip webhook:"), "tag:vip webhook:");
+        assert_eq!(kept_line("count tag:vip"), "count tag:vip");
+    }
 
     fn names() -> Names {
         let erased = ["U4f2a9", "Alice Chen", "+886912345678", "alice@example.com"];

@@ -4,7 +4,8 @@
 //! A line is split into words as a shell does, then parsed by the command line's own clap
 //! grammar; backslash commands, `more`, did-you-mean; scripts (`-c`, `-f`) run lines the
 //! same way. `helper.rs` completes a word given the words before it (option values from
-//! clap's possible values). `forget.rs` erases a deleted contact's lines from the history.
+//! clap's possible values). `forget.rs` keeps webhook passwords and deleted contacts out
+//! of the history.
 
 mod forget;
 mod helper;
@@ -46,7 +47,6 @@ pub fn run(ctx: &mut Context) -> Result<(), Error> {
     let _ = ctrlc::set_handler(reach::cancel::request);
     // A first Tab completes what is common, a second lists the candidates.
     let config = Config::builder()
-        .auto_add_history(true)
         .completion_type(CompletionType::List)
         .build();
     let mut editor: Editor<ReachHelper, _> = Editor::with_config(config).map_err(readline_error)?;
@@ -71,6 +71,7 @@ pub fn run(ctx: &mut Context) -> Result<(), Error> {
     loop {
         match editor.readline("reach> ") {
             Ok(line) => {
+                let _ = editor.add_history_entry(forget::kept_line(&line));
                 // See what other processes changed since the last line.
                 if let Err(e) = ctx.engine.refresh() {
                     note!("{}", paint_error(&format!("error: {e}")));
