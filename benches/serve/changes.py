@@ -22,7 +22,7 @@ def main():
     sock = socket.create_connection((target.hostname, target.port))
     head = (
         "POST /changes HTTP/1.1\r\nHost: reach\r\nContent-Type: application/x-ndjson\r\n"
-        "Transfer-Encoding: chunked\r\n\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     )
     sock.sendall(head.encode())
     received = bytearray()
@@ -34,7 +34,9 @@ def main():
                 return
             received.extend(data)
 
-    reader = threading.Thread(target=read)
+    # The server closes the connection after the last acknowledgement (Connection: close);
+    # a daemon thread never holds the process up if it does not.
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
     per_tick = max(1, rate // 100)
     sent, start, n = 0, time.monotonic(), 0
