@@ -40,7 +40,10 @@ echo "== start: process start to the first answer of /health"
 started=$(date +%s%N)
 "$BIN" --data "$DATA" serve --listen "127.0.0.1:$PORT" --tick 1s 2> "$WORK/server.log" &
 SERVER=$!
-until curl -sf "$URL/health" > /dev/null; do sleep 0.01; done
+until curl -sf "$URL/health" > /dev/null; do
+  kill -0 $SERVER 2> /dev/null || { cat "$WORK/server.log" >&2; exit 1; }
+  sleep 0.01
+done
 echo "{\"ready_ms\": $(( ($(date +%s%N) - started) / 1000000 ))}"
 
 # Warm up: the first count of a segment builds its derived structures.
