@@ -321,7 +321,18 @@ impl Hub {
     /// After the store's rows were renumbered (a checkpoint's compaction) or replaced
     /// whole (`replaced`: subscribers are told to read the members again).
     pub(super) fn after_renumbering(&mut self, state: &State, replaced: bool) {
+        for key in self.read_members_again(state) {
+            if replaced {
+                self.emit(&key, Vec::new(), Vec::new(), state.seq, true);
+            }
+        }
+    }
+
+    /// Reads every watched segment's plan and members again from `state`; answers the
+    /// segments read.
+    fn read_members_again(&mut self, state: &State) -> Vec<String> {
         let keys: Vec<String> = self.tracked.keys().cloned().collect();
+        let mut read = Vec::with_capacity(keys.len());
         for key in keys {
             let Some(fresh) = self.retrack(state, &key) else {
                 continue;
@@ -330,10 +341,9 @@ impl Hub {
                 tracked.plan = fresh.plan;
                 tracked.members = fresh.members;
             }
-            if replaced {
-                self.emit(&key, Vec::new(), Vec::new(), state.seq, true);
-            }
+            read.push(key);
         }
+        read
     }
 
     /// Moves the hub's clock to `now`: contacts crossing a relative bound enter or leave.
@@ -411,16 +421,7 @@ impl Hub {
     /// events are dropped and every watched segment's members are read from `state`.
     pub(super) fn roll_back(&mut self, state: &State) {
         self.pending.retain(|(commit, _, _)| *commit <= state.seq);
-        let keys: Vec<String> = self.tracked.keys().cloned().collect();
-        for key in keys {
-            let Some(fresh) = self.retrack(state, &key) else {
-                continue;
-            };
-            if let Some(tracked) = self.tracked.get_mut(&key) {
-                tracked.plan = fresh.plan;
-                tracked.members = fresh.members;
-            }
-        }
+        self.read_members_again(state);
     }
 
     /// Commit `seq` and every one before it are durable: their events go out, in order.
