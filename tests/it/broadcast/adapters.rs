@@ -993,18 +993,24 @@ fn a_redirect_is_never_followed_nor_booked_as_delivered() {
         .args(["--sink", &sink, "--id", "r", "--yes", "--json"])
         .output()
         .expect("runs");
-    let report = json(&out);
+    let stderr = refused_redirect(&out, &seen);
+    assert!(
+        stderr.contains("HTTP 302 redirects to") && stderr.contains(&elsewhere),
+        "{stderr}"
+    );
+}
+
+/// Asserts that a job met a redirect: it failed, booked nothing as sent, and no request
+/// reached the other host; answers its stderr.
+fn refused_redirect(out: &std::process::Output, seen: &Requests) -> String {
+    let report = json(out);
     assert_eq!(report["state"], "failed", "{report}");
     assert_eq!(report["sent"], 0, "{report}");
     assert!(
         seen.lock().expect("lock").is_empty(),
         "the redirect was followed"
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("HTTP 302 redirects to") && stderr.contains(&elsewhere),
-        "{stderr}"
-    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// The same through LINE (the probe booked 5,569 as sent): no request, so no retry key and
@@ -1028,14 +1034,7 @@ fn a_line_redirect_carries_nothing_to_the_other_host() {
         .args(["--id", "r", "--yes", "--json"])
         .output()
         .expect("runs");
-    let report = json(&out);
-    assert_eq!(report["state"], "failed", "{report}");
-    assert_eq!(report["sent"], 0, "{report}");
-    assert!(
-        seen.lock().expect("lock").is_empty(),
-        "the redirect was followed"
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused_redirect(&out, &seen);
     assert!(stderr.contains("redirects to"), "{stderr}");
 }
 
@@ -1223,12 +1222,7 @@ fn a_webhook_password_is_never_kept_or_shown() {
     let dir = loaded(60);
     let data = dir.path().join("d");
     let run = |args: &[&str]| {
-        let out = reach()
-            .arg("--data")
-            .arg(&data)
-            .args(args)
-            .output()
-            .expect("runs");
+        let out = run_at(&data, args);
         let all = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
