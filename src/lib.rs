@@ -77,6 +77,10 @@
 //! [`syntax::DiagnosticKind`], the byte span it points at, and a suggestion when there is
 //! one; its `Display` underlines the span.
 
+// Data files are read in place (mapped), as little-endian values.
+#[cfg(not(target_endian = "little"))]
+compile_error!("reach reads its data files in place as little-endian values");
+
 pub mod access;
 pub mod broadcast;
 pub mod cancel;

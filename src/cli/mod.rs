@@ -302,7 +302,7 @@ pub fn run(cli: Cli) -> Result<Next, Error> {
             None => Next::Repl(Box::new(ctx)),
         });
     }
-    let result = execute(&mut ctx, command);
+    let result = execute(&mut ctx, command).and_then(|()| ctx.engine.intact());
     // Every change is durable once committed; the process is about to end, and the OS
     // takes the store's memory (and the directory's lock) back faster than freeing it
     // piece by piece would.

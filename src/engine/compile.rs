@@ -2,8 +2,9 @@
 //! lowered at one clock, optimized — and the [`Compiler`] that makes it.
 
 use crate::error::Error;
+use crate::model::TimeField;
 use crate::plan::{self, Clock, Leaf, ParsedSegments, Plan, SavedSegments};
-use crate::store::Store;
+use crate::store::{Part, Store};
 use crate::syntax;
 
 /// A compiled segment: its optimized plan, fixed to one `now`.
@@ -32,12 +33,27 @@ impl Compiler<'_> {
         let lowering = self.lower(text, clock)?;
         let mut warnings = lowering.warnings;
         self.note_unknown_tags(&lowering.plan, &mut warnings);
+        let plan = plan::rules::optimize(lowering.plan);
+        self.load_parts(&plan)?;
         Ok(Segment {
             text: text.to_string(),
-            plan: plan::rules::optimize(lowering.plan),
+            plan,
             warnings,
             clock,
         })
+    }
+
+    /// Reads ahead the parts of the data file that running `plan` reads, so that a
+    /// damaged part is an error here rather than an empty set later.
+    fn load_parts(&self, plan: &Plan) -> Result<(), Error> {
+        let mut parts = Vec::new();
+        parts_of(plan, &mut parts);
+        for part in parts {
+            self.store
+                .load(part)
+                .map_err(|e| Error::data_from(e.to_string(), e))?;
+        }
+        Ok(())
     }
 
     fn note_unknown_tags(&self, plan: &Plan, warnings: &mut Vec<String>) {
@@ -55,5 +71,29 @@ impl Compiler<'_> {
             }
             _ => {}
         }
+    }
+}
+
+/// The parts of a mapped store that `plan`'s leaves read.
+fn parts_of<'p>(plan: &'p Plan, out: &mut Vec<Part<'p>>) {
+    match plan {
+        Plan::Leaf(leaf) => match leaf {
+            Leaf::Tag(tag) => out.push(Part::Tag(tag)),
+            Leaf::Tagged => out.push(Part::Tagged),
+            Leaf::TimePresent(field) => out.push(Part::TimePresent(*field)),
+            Leaf::TimeRange { field, .. } => {
+                out.extend([Part::Time(*field), Part::TimePresent(*field)]);
+            }
+            Leaf::TextPresent(field) | Leaf::Text(field, _) => out.push(Part::Text(*field)),
+            Leaf::ExternalId(_) => out.push(Part::Identities),
+            Leaf::Name(_) => out.push(Part::Names),
+            Leaf::FbSendable(_) => out.extend(TimeField::ALL.iter().map(|&f| Part::Time(f))),
+            _ => {}
+        },
+        Plan::Not(inner) => parts_of(inner, out),
+        Plan::And(children) | Plan::Or(children) => {
+            children.iter().for_each(|c| parts_of(c, out));
+        }
+        Plan::All | Plan::Nothing => {}
     }
 }

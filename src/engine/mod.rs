@@ -313,6 +313,12 @@ impl Engine {
         }
     }
 
+    /// Whether everything read so far from the data file was intact: a part found damaged
+    /// when first read reads as empty, so an answer given from it must not be trusted.
+    pub fn intact(&self) -> Result<(), Error> {
+        self.state_read().intact()
+    }
+
     /// A consistent read of the state: everything asked of one view sees the same state.
     /// Commits wait while a view is alive, so keep views short.
     pub fn read(&self) -> View<'_> {
@@ -936,7 +942,7 @@ fn load(dir: &DataDir) -> Result<(State, Position), Error> {
         None => (State::default(), 0, None, false),
         Some((file, id)) => {
             let path = dir.snapshot();
-            let (store, attachment) = snapshot::read_file(file).map_err(|e| match e {
+            let (store, attachment) = snapshot::read_file(file, &path).map_err(|e| match e {
                 snapshot::SnapshotError::Io(e) => Error::io(path.display(), e),
                 other => Error::data_from(format!("{}: {other}", path.display()), other),
             })?;
@@ -978,6 +984,7 @@ fn load(dir: &DataDir) -> Result<(State, Position), Error> {
             },
         )?;
     }
+    state.intact()?;
     let at = Position {
         snapshot,
         generation,

@@ -79,6 +79,26 @@ impl State {
 
     /// Checks a record against the state without changing it.
     pub(super) fn check(&self, record: &Record) -> Result<CheckedRecord, Error> {
+        let checked = self.check_unread(record)?;
+        self.intact()?;
+        Ok(checked)
+    }
+
+    /// Refuses a store in which a part of the data file was found damaged when first read
+    /// (it read as empty): nothing read from it nor written to it can be trusted.
+    pub(super) fn intact(&self) -> Result<(), Error> {
+        match self.store.damage() {
+            Some(damage) => Err(Error::Data {
+                message: format!(
+                    "{damage}; nothing was changed (restore the data directory from a backup, or export what reads and import it anew)"
+                ),
+                source: None,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn check_unread(&self, record: &Record) -> Result<CheckedRecord, Error> {
         match record {
             Record::Store { changes, .. } => changes
                 .iter()

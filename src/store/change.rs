@@ -285,7 +285,7 @@ impl Store {
                 let doomed: HashSet<&str> = tags.iter().map(String::as_str).collect();
                 let carriers = (self.data.tags.entries().iter())
                     .filter(|e| doomed.contains(&*e.name))
-                    .map(|e| &e.rows);
+                    .map(|e| &*e.rows);
                 let rows = roaring::MultiOps::union(carriers);
                 let counts = self.counts_for_removal(&rows);
                 work = Work::Tagging { rows, counts };
@@ -559,6 +559,7 @@ impl Store {
             .0
             .row_account
             .extend(batch.row_account.iter().map(|&c| codes[c as usize]));
+        self.data.0.rows = self.data.row_account.len() as u32;
         self.data.0.external_ids.append(&batch.external_ids);
         let (identity, accounts, ids) = self.identity_parts();
         identity.reserve(batch.len(), accounts, ids);
@@ -580,6 +581,7 @@ impl Store {
             }
         }
         self.data.0.row_account.truncate(base as usize);
+        self.data.0.rows = base;
         self.data.0.external_ids.truncate(mark);
         Err(ChangeError::Repeated(repeated))
     }
@@ -627,6 +629,7 @@ impl Store {
         let key = account_key(contact.channel, &contact.account);
         let account = self.data.0.accounts.intern(&key, 0);
         self.data.0.row_account.push(account);
+        self.data.0.rows = row + 1;
         self.data.0.external_ids.set(row, &contact.external_id);
         let (identity, accounts, ids) = self.identity_parts();
         identity.insert(row, accounts, ids);
@@ -780,7 +783,7 @@ impl Store {
         let doomed: HashSet<&str> = tags.iter().map(String::as_str).collect();
         let entries: Vec<RoaringBitmap> = (self.data.tags.entries().iter())
             .filter(|e| doomed.contains(&*e.name))
-            .map(|e| e.rows.clone())
+            .map(|e| (*e.rows).clone())
             .collect();
         self.data.0.tags.remove_where(|e| doomed.contains(&*e.name));
         match self.data.tag_counts {

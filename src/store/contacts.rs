@@ -74,7 +74,7 @@ impl Store {
             if entry.rows.is_disjoint(&rows) {
                 continue;
             }
-            for row in &entry.rows & &rows {
+            for row in &*entry.rows & &rows {
                 out[position.of(row)].tags.push(entry.name.to_string());
             }
         }

@@ -4,7 +4,7 @@
 //!
 //! - `mod.rs`: the [`Store`] and what it holds (`Data`).
 //! - `read.rs`, `contacts.rs`: every read: bitmaps, time ranges, lookups, derived sets;
-//!   whole contacts.
+//!   whole contacts. `parts.rs`: parts of a mapped snapshot read ahead of use.
 //! - `change.rs`: every write, through [`Store::apply`]. It is the only writer by
 //!   visibility: a store's data is `Sealed`, which only `change.rs` can open for writing
 //!   (see there).
@@ -18,6 +18,7 @@ mod columns;
 mod contacts;
 mod files;
 mod index;
+mod parts;
 mod read;
 mod time;
 
@@ -31,10 +32,11 @@ pub use files::snapshot;
 pub(crate) use index::fb_rows::FbFilter;
 pub(crate) use index::rowset::{from_words, union_in_order};
 pub(crate) use index::words::{CHUNK_ROWS, Words, set_chunk};
+pub use parts::Part;
 pub(crate) use time::ChunkFilter;
 pub use time::RangeEstimate;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use roaring::RoaringBitmap;
 
@@ -44,6 +46,7 @@ use columns::identity::IdentityMap;
 use columns::registry::Registry;
 use columns::strings::StrColumn;
 use columns::text::TextColumn;
+use files::lazy::{Lazy, MappedFile};
 use index::derived;
 use index::postings::EqIndex;
 use time::TimeColumn;
@@ -64,31 +67,37 @@ pub struct Store {
 struct Data {
     /// Accounts, keyed `channel|id` (an account id never contains `|`).
     accounts: Registry,
-    row_account: Vec<u32>,
-    external_ids: StrColumn,
-    names: StrColumn,
+    /// Row ids handed out (live or deleted): the length of every per-row column.
+    rows: u32,
+    row_account: Lazy<Vec<u32>>,
+    external_ids: Lazy<StrColumn>,
+    names: Lazy<StrColumn>,
     /// Built on first use: opening a store does not pay for it.
     name_index: OnceLock<EqIndex>,
-    avatars: StrColumn,
+    avatars: Lazy<StrColumn>,
+    /// Tag names are read with the store; each tag's rows when first used.
     tags: Registry,
     /// Tags per row, for tag edits; counted from the tag bitmaps on the first edit that
     /// needs them (a bulk load never does).
     tag_counts: Option<Vec<u16>>,
-    tagged: RoaringBitmap,
+    tagged: Lazy<RoaringBitmap>,
     live: RoaringBitmap,
     channels: [RoaringBitmap; 5],
     flags: [RoaringBitmap; 5],
     opt_outs: [RoaringBitmap; 3],
     frequencies: [RoaringBitmap; 3],
-    times: [TimeColumn; 7],
-    time_present: [RoaringBitmap; 7],
-    texts: [TextColumn; TEXT_FIELDS],
+    times: [Lazy<TimeColumn>; 7],
+    time_present: [Lazy<RoaringBitmap>; 7],
+    texts: [Lazy<TextColumn>; TEXT_FIELDS],
     /// Built on first use: opening a store does not pay for it.
     identity: OnceLock<IdentityMap>,
     /// Counts writes, so that a [`Checked`] change knows whether the store moved since.
     version: u64,
     /// Values derived from the rest, kept until the next change.
     derived: derived::Derived,
+    /// The snapshot the store was mapped from, if any: where damage found in a part read
+    /// late is kept.
+    file: Option<Arc<MappedFile>>,
 }
 
 impl Default for Data {
@@ -96,14 +105,15 @@ impl Default for Data {
         let rule = TextField::match_rule;
         Data {
             accounts: Registry::default(),
-            row_account: Vec::new(),
-            external_ids: StrColumn::default(),
-            names: StrColumn::default(),
+            rows: 0,
+            row_account: Lazy::default(),
+            external_ids: Lazy::default(),
+            names: Lazy::default(),
             name_index: OnceLock::new(),
-            avatars: StrColumn::default(),
+            avatars: Lazy::default(),
             tags: Registry::default(),
             tag_counts: None,
-            tagged: RoaringBitmap::new(),
+            tagged: Lazy::default(),
             live: RoaringBitmap::new(),
             channels: Default::default(),
             flags: Default::default(),
@@ -111,10 +121,11 @@ impl Default for Data {
             frequencies: Default::default(),
             times: Default::default(),
             time_present: Default::default(),
-            texts: std::array::from_fn(|i| TextColumn::new(rule(TextField::ALL[i]))),
+            texts: std::array::from_fn(|i| Lazy::new(TextColumn::new(rule(TextField::ALL[i])))),
             identity: OnceLock::new(),
             version: 0,
             derived: derived::Derived::default(),
+            file: None,
         }
     }
 }

@@ -32,7 +32,7 @@ impl Store {
 
     /// Number of row ids handed out (live or deleted).
     pub fn row_count(&self) -> u32 {
-        self.data.row_account.len() as u32
+        self.data.rows
     }
 
     /// The rows of live contacts.
@@ -205,7 +205,7 @@ impl Store {
         &self,
         ranges: &[(TimeField, Seconds, Seconds)],
     ) -> Vec<(&TimeColumn, Seconds, Seconds)> {
-        let column = |field: TimeField| &self.data.times[field.index()];
+        let column = |field: TimeField| &*self.data.times[field.index()];
         ranges
             .iter()
             .map(|&(f, lo, hi)| (column(f), lo, hi))
@@ -279,7 +279,7 @@ impl Store {
     pub(super) fn count_tags(&self) -> Vec<u16> {
         let mut counts = memory::zeroed::<u16>(self.row_count() as usize);
         for entry in self.data.tags.entries() {
-            for row in &entry.rows {
+            for row in entry.rows.iter() {
                 counts[row as usize] = counts[row as usize].saturating_add(1);
             }
         }
@@ -374,20 +374,22 @@ impl Store {
         let single = |kind: u8, map: &RoaringBitmap| {
             std::ptr::eq(map, bitmap).then_some(ViewKey::Named(kind, 0))
         };
+        // Parts not read yet cannot be `bitmap`: they are not asked to load.
+        let is = |map: Option<&RoaringBitmap>| map.is_some_and(|m| std::ptr::eq(m, bitmap));
         let unsubscribed = d.derived.unsubscribed.holds(bitmap);
         (single(0, &d.live))
-            .or_else(|| single(1, &d.tagged))
+            .or_else(|| is(d.tagged.loaded()).then_some(ViewKey::Named(1, 0)))
             .or_else(|| unsubscribed.then_some(ViewKey::Named(2, 0)))
             .or_else(|| within(3, &d.channels))
             .or_else(|| within(4, &d.flags))
             .or_else(|| within(5, &d.opt_outs))
             .or_else(|| within(6, &d.frequencies))
-            .or_else(|| within(7, &d.time_present))
             .or_else(|| {
-                let at = d
-                    .texts
-                    .iter()
-                    .position(|t| std::ptr::eq(t.present(), bitmap));
+                let at = d.time_present.iter().position(|m| is(m.loaded()));
+                at.map(|i| ViewKey::Named(7, i as u32))
+            })
+            .or_else(|| {
+                let at = (d.texts.iter()).position(|t| is(t.loaded().map(|t| t.present())));
                 at.map(|i| ViewKey::Named(10, i as u32))
             })
             .or_else(|| d.tags.code_of(bitmap).map(|c| ViewKey::Named(8, c)))
@@ -420,7 +422,8 @@ impl Store {
     fn fb_rows(&self) -> Arc<FbRows> {
         self.data.derived.fb_rows.get(self.data.version, || {
             let rows = self.flag(Flag::FbOptin) & self.channel(Channel::Facebook) & self.live();
-            FbRows::build(rows, &self.data.times, &self.data.frequencies)
+            let times = self.data.times.each_ref().map(|t| &**t);
+            FbRows::build(rows, &times, &self.data.frequencies)
         })
     }
 

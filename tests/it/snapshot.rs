@@ -9,8 +9,11 @@ fn write(store: &Store, path: &std::path::Path) -> Result<(), snapshot::Snapshot
     snapshot::write(store, b"attached", &mut file)
 }
 
+/// Reads the store and every part of it (parts are otherwise read on first use, and
+/// checked then).
 fn read(path: &std::path::Path) -> Result<Store, snapshot::SnapshotError> {
     let (store, attachment) = snapshot::read(path)?;
+    store.load_all()?;
     assert_eq!(attachment, b"attached");
     Ok(store)
 }
@@ -88,7 +91,7 @@ fn damaged_files_are_refused() {
                 b[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
                 b
             },
-            "version 6 is not supported",
+            "version 7 is not supported",
         ),
         (
             {
@@ -183,4 +186,56 @@ proptest::proptest! {
         std::fs::write(&path, &bytes).expect("write");
         proptest::prop_assert!(read(&path).is_err());
     }
+}
+
+/// A data file is read part by part: a command reads only the parts its segment needs, so
+/// a damaged name column leaves `count tag:…` answering, while every command that reads
+/// names (a name lookup, a list) fails naming the file, and nothing is written.
+#[test]
+fn a_damaged_part_fails_the_commands_that_read_it_only() {
+    let csv = "channel,account,external_id,name,tags\n\
+               web,site,u1,Ada Lovelace,vip\n\
+               web,site,u2,Grace Hopper,vip\n";
+    let dir = crate::loaded_with(csv.as_bytes());
+    let data = dir.path().join("d");
+    let snap = data.join("contacts.snap");
+    let mut bytes = std::fs::read(&snap).expect("snapshot");
+    let at = bytes
+        .windows(5)
+        .position(|w| w == b"Grace")
+        .expect("a name");
+    bytes[at] ^= 0x01;
+    std::fs::write(&snap, &bytes).expect("damage");
+    let out = crate::run_at(&data, &["count", "tag:vip"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2");
+    for args in [
+        &["count", "name:\"ada lovelace\""][..],
+        &["list", "tag:vip"],
+    ] {
+        let out = crate::run_at(&data, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "{args:?} answered from a damaged part"
+        );
+        assert!(
+            err.contains("damaged") && err.contains("contacts.snap"),
+            "{err}"
+        );
+    }
+    let out = crate::run_at(
+        &data,
+        &["tag", "add", "x", "name:\"ada lovelace\"", "--yes"],
+    );
+    assert!(!out.status.success(), "a change read a damaged part");
+    assert_eq!(
+        std::fs::read(&snap).expect("snapshot"),
+        bytes,
+        "nothing written"
+    );
 }

@@ -140,7 +140,7 @@ fn deleted_contacts_leave_no_trace() {
         .store()
         .tags()
         .iter()
-        .map(|t| (&t.rows & &doomed).len())
+        .map(|t| (&*t.rows & &doomed).len())
         .sum();
     assert_eq!(tagged, 0);
     assert_eq!(count(&e, "") + doomed.len(), 5_000);
@@ -395,7 +395,7 @@ proptest::proptest! {
             e.commit(edit, 0).expect("a tag edit is accepted");
             let view = e.read();
             let store = view.store();
-            let expected: roaring::RoaringBitmap = roaring::MultiOps::union(store.tags().iter().map(|t| &t.rows));
+            let expected: roaring::RoaringBitmap = roaring::MultiOps::union(store.tags().iter().map(|t| &*t.rows));
             proptest::prop_assert_eq!(store.tagged(), &expected);
             let has = view.compile("has:tag", 0).expect("compiles");
             proptest::prop_assert_eq!(view.count(&has), expected.len());

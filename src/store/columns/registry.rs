@@ -5,13 +5,15 @@ use hashbrown::HashMap;
 use roaring::RoaringBitmap;
 
 use crate::model::Seconds;
+use crate::store::files::lazy::Lazy;
 
 /// One named set.
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub name: Box<str>,
     pub created_at: Seconds,
-    pub rows: RoaringBitmap,
+    /// Read from the data file when first used.
+    pub rows: Lazy<RoaringBitmap>,
 }
 
 /// Names → codes → row bitmaps. Codes are dense and stable until a name is deleted.
@@ -31,7 +33,7 @@ impl Registry {
         self.entries.push(Entry {
             name: name.into(),
             created_at: now,
-            rows: RoaringBitmap::new(),
+            rows: Lazy::default(),
         });
         self.codes.insert(name.into(), code);
         code
@@ -54,16 +56,16 @@ impl Registry {
 
     /// The rows of `name` (`None` when the name does not exist).
     pub fn rows(&self, name: &str) -> Option<&RoaringBitmap> {
-        self.code(name).map(|c| &self.entries[c as usize].rows)
+        self.code(name).map(|c| &*self.entries[c as usize].rows)
     }
 
     /// The code whose rows `rows` is (the very bitmap, not an equal one).
     pub fn code_of(&self, rows: &RoaringBitmap) -> Option<u32> {
-        let first = std::ptr::from_ref(self.entries.first().map(|e| &e.rows)?) as usize;
+        let first = std::ptr::from_ref(self.entries.first()?) as usize;
         let offset = (std::ptr::from_ref(rows) as usize).checked_sub(first)?;
         let code = offset / std::mem::size_of::<Entry>();
-        let entry = self.entries.get(code)?;
-        std::ptr::eq(&entry.rows, rows).then_some(code as u32)
+        let entry = self.entries.get(code)?.rows.loaded()?;
+        std::ptr::eq(entry, rows).then_some(code as u32)
     }
 
     /// Every entry, by code.
@@ -108,7 +110,7 @@ impl Registry {
     pub fn heap_bytes(&self) -> usize {
         self.entries
             .iter()
-            .map(|e| e.rows.serialized_size() + 2 * e.name.len() + 64)
+            .map(|e| e.rows.loaded().map_or(0, |r| r.serialized_size()) + 2 * e.name.len() + 64)
             .sum()
     }
 }

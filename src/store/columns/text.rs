@@ -39,6 +39,13 @@ pub struct TextColumn {
 /// until the overlay holds a sizeable share of them.
 const FOLD_AT: usize = 4096;
 
+/// An empty column of exact matches (what a part that failed to read reads as).
+impl Default for TextColumn {
+    fn default() -> Self {
+        TextColumn::new(MatchRule::Exact)
+    }
+}
+
 impl TextColumn {
     /// An empty column comparing by `rule`.
     pub fn new(rule: MatchRule) -> TextColumn {

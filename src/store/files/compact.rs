@@ -16,6 +16,7 @@ use crate::store::columns::gather;
 use crate::store::columns::registry::{Entry, Registry};
 use crate::store::columns::strings::StrColumn;
 use crate::store::columns::text::TextColumn;
+use crate::store::files::lazy::Lazy;
 use crate::store::{Data, split_account_key};
 
 /// Renumbers rows by skipping the dead ones.
@@ -48,7 +49,7 @@ impl Renumber {
                 kept.push(Entry {
                     name: entry.name.clone(),
                     created_at: entry.created_at,
-                    rows,
+                    rows: Lazy::new(rows),
                 });
             }
         }
@@ -60,13 +61,13 @@ impl Renumber {
 /// nobody is on any more are dropped; tags (and their creation times) are kept.
 pub(in crate::store) fn compacted(data: &Data) -> Data {
     let mut dead = RoaringBitmap::new();
-    dead.insert_range(0..data.row_account.len() as u32);
+    dead.insert_range(0..data.rows);
     dead -= &data.live;
     let renumber = Renumber {
         dead: dead.iter().collect(),
     };
     let runs = live_runs(&data.live);
-    let bitmaps = |maps: &[RoaringBitmap]| -> Vec<RoaringBitmap> {
+    let bitmaps = |maps: &[&RoaringBitmap]| -> Vec<RoaringBitmap> {
         maps.par_iter().map(|b| renumber.bitmap(b)).collect()
     };
     let mut out = Data::default();
@@ -75,18 +76,17 @@ pub(in crate::store) fn compacted(data: &Data) -> Data {
         || renumber.registry(&data.tags, true),
     );
     rayon::scope(|s| {
-        s.spawn(|_| out.external_ids = data.external_ids.gathered(&runs));
-        s.spawn(|_| out.names = data.names.gathered(&runs));
-        s.spawn(|_| out.avatars = data.avatars.gathered(&runs));
+        s.spawn(|_| out.external_ids = Lazy::new(data.external_ids.gathered(&runs)));
+        s.spawn(|_| out.names = Lazy::new(data.names.gathered(&runs)));
+        s.spawn(|_| out.avatars = Lazy::new(data.avatars.gathered(&runs)));
         s.spawn(|_| {
-            out.row_account = gather(&data.row_account, &runs, 0);
-            out.row_account
-                .iter_mut()
-                .for_each(|c| *c = codes[*c as usize]);
+            let mut row_account = gather(&data.row_account, &runs, 0);
+            row_account.iter_mut().for_each(|c| *c = codes[*c as usize]);
+            out.row_account = Lazy::new(row_account);
         });
         s.spawn(|_| {
             for (i, column) in data.times.iter().enumerate() {
-                out.times[i] = column.gathered(&runs);
+                out.times[i] = Lazy::new(column.gathered(&runs));
             }
         });
         s.spawn(|_| {
@@ -94,21 +94,23 @@ pub(in crate::store) fn compacted(data: &Data) -> Data {
                 let present = renumber.bitmap(column.present());
                 let mut values = StrColumn::default();
                 column.iter().for_each(|(_, value)| values.push(value));
-                out.texts[i] = TextColumn::from_values(column.rule(), present, values);
+                out.texts[i] = Lazy::new(TextColumn::from_values(column.rule(), present, values));
             }
         });
         s.spawn(|_| {
-            out.tagged = renumber.bitmap(&data.tagged);
-            out.flags = to_array(bitmaps(&data.flags));
-            out.opt_outs = to_array(bitmaps(&data.opt_outs));
-            out.frequencies = to_array(bitmaps(&data.frequencies));
-            out.time_present = to_array(bitmaps(&data.time_present));
+            out.tagged = Lazy::new(renumber.bitmap(&data.tagged));
+            out.flags = to_array(bitmaps(&data.flags.each_ref()));
+            out.opt_outs = to_array(bitmaps(&data.opt_outs.each_ref()));
+            out.frequencies = to_array(bitmaps(&data.frequencies.each_ref()));
+            let present = data.time_present.each_ref().map(|b| &**b);
+            out.time_present = to_array(bitmaps(&present)).map(Lazy::new);
         });
     });
     out.live = (0..data.live.len() as u32).collect();
+    out.rows = data.live.len() as u32;
     for entry in accounts.entries() {
         let (channel, _) = split_account_key(&entry.name);
-        out.channels[channel.index()] |= &entry.rows;
+        out.channels[channel.index()] |= &*entry.rows;
     }
     out.accounts = accounts;
     out.tags = tags;

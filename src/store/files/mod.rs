@@ -1,5 +1,8 @@
-//! What a checkpoint writes: the store as one checksummed file (`snapshot`), and the
-//! store compacted to its live rows first (`compact`).
+//! What a checkpoint writes: the store as one file of checksummed parts (`snapshot`),
+//! mapped and read part by part on first use (`lazy`); the store compacted to its live
+//! rows first (`compact`); files of the older format read whole (`legacy`).
 
 pub(super) mod compact;
+pub mod lazy;
+mod legacy;
 pub mod snapshot;

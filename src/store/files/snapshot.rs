@@ -1,43 +1,57 @@
-//! Snapshot files: the whole store in one versioned, checksummed file. Reading checks the
-//! trailer and the checksum of the whole body before decoding any of it, then every
-//! length as it decodes, so that a truncated, corrupted or foreign file is refused, never
-//! misread. Where the file goes and how it replaces the last one is the
-//! engine's business (`engine::dir`); this module only encodes and decodes.
+//! Snapshot files: the whole store as one versioned file of checksummed parts, mapped
+//! and read part by part when first used ([`super::lazy`]), so that a command reads only
+//! the columns and bitmaps its segment needs. Where the file goes and how it replaces the
+//! last one is the engine's business (`engine::dir`); this module encodes and decodes.
 //!
-//! Layout: `REACHSNP` magic, format version (u32 LE), body, trailer (body length u64 LE,
-//! CRC-32 of the body u32 LE, `REACHEND`). The body holds accounts and tags (name,
-//! creation time, portable roaring bitmap), then per-row columns: string columns as every row's length then
-//! all the bytes, optional texts as a "present" bitmap, those rows' lengths, then the
-//! bytes; then (format 4) the caller's attachment, u64 length first. Format 4 also keeps
-//! deleted rows (blank) with a bitmap of the live ones after the row → account column, so
-//! that a snapshot need not renumber rows. Indexes derived from columns (identity,
-//! equality, time presence) are rebuilt on load. Format 2 files (rows renumbered densely,
-//! no attachment) are still read; format 1 (a row id per text value) is refused.
+//! Layout (format 6): `REACHSNP` magic, format version (u32 LE), 4 bytes of padding, then
+//! the parts, each padded with zeros to a multiple of 8 bytes, then a table of parts
+//! (count u32, then per part its offset u64, length u64 and the CRC-32 of its bytes and
+//! padding u32), then the trailer (the
+//! table's offset u64, its length u64, its CRC-32 u32, `REACHEND`). The parts, in order:
+//!
+//! - head: the row count; accounts (name, creation time, bitmap); tag names and creation
+//!   times; the live rows; the flag, opt-out and frequency bitmaps;
+//! - each tag's rows, then the rows carrying any tag;
+//! - the row → account column; the external id, name and avatar columns (row lengths,
+//!   then the bytes);
+//! - per time field, its values, then the rows that have one;
+//! - per optional text field, the rows that have one, their lengths and the bytes;
+//! - the caller's attachment.
+//!
+//! Opening checks the trailer, the table and the head, and the attachment; every other
+//! part is checked when first read. Every length is checked as it is decoded, so that a
+//! truncated, corrupted or foreign file is refused, never misread. Format 5 files (one
+//! checksum for the whole body) are still read, whole (`legacy`).
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
-use std::ops::Range;
+use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-
-use rayon::prelude::*;
+use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
-use crate::model::{Seconds, TimeField};
+use super::lazy::{Lazy, MappedFile, Section};
+use crate::model::{TEXT_FIELDS, TextField, TimeField};
 use crate::store::columns::registry::{Entry, Registry};
 use crate::store::columns::strings::StrColumn;
-use crate::store::columns::text::{MatchRule, TextColumn};
+use crate::store::columns::text::TextColumn;
 use crate::store::time::TimeColumn;
 use crate::store::{Data, Store, split_account_key};
 
 const MAGIC: &[u8; 8] = b"REACHSNP";
 const END: &[u8; 8] = b"REACHEND";
 /// The snapshot format this build writes.
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 /// The oldest format this build reads (format 5 added the recurring-notification token
 /// column and the jobs' `outside_window` and subject; older metadata would be misread).
 const OLDEST_READ: u32 = 5;
+/// Bytes before the first part: magic, format version, padding.
+const HEADER: u64 = 16;
+/// Bytes after the table of parts: its offset, length and checksum, `REACHEND`.
+const TRAILER: u64 = 28;
+/// Bytes of one entry of the table of parts.
+const TABLE_ENTRY: usize = 20;
 
 /// Why a snapshot could not be read or written.
 #[derive(Debug)]
@@ -77,131 +91,58 @@ impl From<io::Error> for SnapshotError {
     }
 }
 
+pub(super) fn corrupt(why: &str) -> SnapshotError {
+    SnapshotError::Corrupt(why.into())
+}
+
 /// Writes `store` and the caller's `attachment` to `out`. Deleted rows are written as
 /// they are kept, blank (their fields hold nothing of the contact); compacting them away
 /// is the caller's choice. The caller makes the file durable and puts it in place.
 pub fn write(store: &Store, attachment: &[u8], out: &mut impl Write) -> Result<(), SnapshotError> {
-    out.write_all(MAGIC)?;
-    out.write_all(&FORMAT_VERSION.to_le_bytes())?;
-    let mut body = Encoder {
-        out: &mut *out,
-        buffer: Vec::with_capacity(BUFFER),
-        crc: crc32fast::Hasher::new(),
-        len: 0,
-    };
-    body.store(store)?;
-    body.write_all(&(attachment.len() as u64).to_le_bytes())?;
-    body.write_all(attachment)?;
-    body.drain()?;
-    let (crc, len) = (body.crc.finalize(), body.len);
-    out.write_all(&len.to_le_bytes())?;
-    out.write_all(&crc.to_le_bytes())?;
-    out.write_all(END)?;
-    Ok(())
+    store.load_all()?;
+    let mut file = Encoder::new(out);
+    file.write_all(MAGIC)?;
+    file.write_all(&FORMAT_VERSION.to_le_bytes())?;
+    file.write_all(&[0; 4])?;
+    file.parts(&store.data)?;
+    file.part(|e| e.write_all(attachment))?;
+    file.table()
 }
 
-/// Reads a store and its attachment from `path`, checking magic, version, lengths and
-/// checksum.
+/// Reads a store and its attachment from `path`.
 pub fn read(path: &Path) -> Result<(Store, Vec<u8>), SnapshotError> {
-    read_file(File::open(path)?)
+    read_file(File::open(path)?, path)
 }
 
-/// Reads a store and its attachment from an open snapshot file: the trailer and the
-/// checksum of the whole body are checked first (`check_body`), and only a body that
-/// is what was written is decoded.
-pub fn read_file(file: File) -> Result<(Store, Vec<u8>), SnapshotError> {
+/// Reads a store and its attachment from an open snapshot file: the file is mapped, its
+/// trailer, table of parts, head and attachment checked and read; the other parts are
+/// read when first used. `path` names the file in errors found later.
+pub fn read_file(file: File, path: &Path) -> Result<(Store, Vec<u8>), SnapshotError> {
     let size = file.metadata()?.len();
-    let mut file = BufReader::with_capacity(1 << 20, file);
-    let mut magic = [0u8; 8];
-    file.read_exact(&mut magic)
-        .map_err(|_| SnapshotError::Foreign)?;
-    if &magic != MAGIC {
+    let mut head = [0u8; 12];
+    if size < 12 || file.read_exact_at(&mut head, 0).is_err() || &head[..8] != MAGIC {
         return Err(SnapshotError::Foreign);
     }
-    let mut version = [0u8; 4];
-    file.read_exact(&mut version)?;
-    let version = u32::from_le_bytes(version);
-    // Format 3 (an attachment, but no live bitmap) was never released.
-    if !(OLDEST_READ..=FORMAT_VERSION).contains(&version) || version == 3 {
-        return Err(SnapshotError::Version(version));
+    let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+    match version {
+        FORMAT_VERSION => Opened::open(&file, size, path)?.store(),
+        5 => super::legacy::read(file, size, version),
+        other => Err(SnapshotError::Version(other)),
     }
-    let len = check_body(file.get_ref(), size)?;
-    let mut body = Decoder {
-        input: &mut file,
-        len: 0,
-        available: len,
-    };
-    let store = body.store(version)?;
-    let attachment = if version >= 4 {
-        let len = body.i64()? as u64;
-        body.exact(len)?
-    } else {
-        Vec::new()
-    };
-    if body.len != len {
-        return Err(corrupt("its parts do not add up to its length"));
-    }
-    Ok((store, attachment))
 }
 
-/// Bytes before the body: magic and format version.
-const HEADER: u64 = 12;
-/// Bytes after it: body length, checksum, `REACHEND`.
-const TRAILER: u64 = 20;
-/// Bytes of the body one task checksums.
-const CHECKED_PART: u64 = 32 << 20;
-
-/// Checks, before any of the body is decoded, that the trailer ends the file and gives
-/// the body's length, and that the body's CRC-32 is the trailer's: parts of the body are
-/// read (positioned reads) and checksummed on every core, then their checksums combined
-/// in order. Returns the body's length.
-fn check_body(file: &File, size: u64) -> Result<u64, SnapshotError> {
-    let truncated = || corrupt("it ends too early (truncated)");
-    let len = size.checked_sub(HEADER + TRAILER).ok_or_else(truncated)?;
-    let mut trailer = [0u8; TRAILER as usize];
-    file.read_exact_at(&mut trailer, HEADER + len)?;
-    let stored_len = u64::from_le_bytes(trailer[..8].try_into().unwrap_or_default());
-    let stored_crc = u32::from_le_bytes(trailer[8..12].try_into().unwrap_or_default());
-    if &trailer[12..] != END || stored_len != len {
-        return Err(corrupt(
-            "its trailer does not end it (truncated, or bytes after the end)",
-        ));
-    }
-    let parts: Vec<Range<u64>> = (0..len.div_ceil(CHECKED_PART))
-        .map(|i| i * CHECKED_PART..((i + 1) * CHECKED_PART).min(len))
-        .collect();
-    let checksums = parts.par_iter().map(|part| {
-        let mut crc = crc32fast::Hasher::new();
-        let mut buffer = vec![0u8; BUFFER.min((part.end - part.start) as usize)];
-        let mut at = part.start;
-        while at < part.end {
-            let n = buffer.len().min((part.end - at) as usize);
-            file.read_exact_at(&mut buffer[..n], HEADER + at)?;
-            crc.update(&buffer[..n]);
-            at += n as u64;
-        }
-        Ok(crc)
-    });
-    let checksums: Vec<crc32fast::Hasher> = checksums.collect::<io::Result<_>>()?;
-    let mut crc = crc32fast::Hasher::new();
-    for part in &checksums {
-        crc.combine(part);
-    }
-    if crc.finalize() != stored_crc {
-        return Err(corrupt("checksum mismatch"));
-    }
-    Ok(len)
-}
-
-/// Bytes the encoder gathers before checksumming and writing them.
+/// Bytes the encoder gathers before writing them.
 const BUFFER: usize = 1 << 20;
 
-/// Writes the body through a buffer, checksumming what it writes.
+/// Writes the file through a buffer, part by part, checksumming each part.
 struct Encoder<'a, W: Write> {
     out: &'a mut W,
     buffer: Vec<u8>,
+    /// Bytes written so far (the next byte's offset in the file).
+    at: u64,
     crc: crc32fast::Hasher,
-    len: u64,
+    /// The parts written: offset, length, checksum.
+    table: Vec<(u64, u64, u32)>,
 }
 
 impl<W: Write> Write for Encoder<'_, W> {
@@ -210,12 +151,12 @@ impl<W: Write> Write for Encoder<'_, W> {
             self.drain()?;
         }
         if buf.len() >= BUFFER {
-            self.crc.update(buf);
             self.out.write_all(buf)?;
         } else {
             self.buffer.extend_from_slice(buf);
         }
-        self.len += buf.len() as u64;
+        self.crc.update(buf);
+        self.at += buf.len() as u64;
         Ok(buf.len())
     }
 
@@ -225,12 +166,59 @@ impl<W: Write> Write for Encoder<'_, W> {
     }
 }
 
-impl<W: Write> Encoder<'_, W> {
-    /// Checksums and writes what the buffer holds.
+impl<'a, W: Write> Encoder<'a, W> {
+    fn new(out: &'a mut W) -> Self {
+        Encoder {
+            out,
+            buffer: Vec::with_capacity(BUFFER),
+            at: 0,
+            crc: crc32fast::Hasher::new(),
+            table: Vec::new(),
+        }
+    }
+
     fn drain(&mut self) -> io::Result<()> {
-        self.crc.update(&self.buffer);
         self.out.write_all(&self.buffer)?;
         self.buffer.clear();
+        Ok(())
+    }
+
+    /// Pads with zeros to a multiple of 8 bytes.
+    fn align(&mut self) -> io::Result<()> {
+        let pad = (self.at.next_multiple_of(8) - self.at) as usize;
+        self.write_all(&[0; 8][..pad])
+    }
+
+    /// Writes one part with `body`, and notes it in the table; its checksum covers the
+    /// padding after it too.
+    fn part(&mut self, body: impl FnOnce(&mut Self) -> io::Result<()>) -> io::Result<()> {
+        self.crc = crc32fast::Hasher::new();
+        let start = self.at;
+        body(self)?;
+        let len = self.at - start;
+        self.align()?;
+        let crc = std::mem::take(&mut self.crc).finalize();
+        self.table.push((start, len, crc));
+        Ok(())
+    }
+
+    /// Writes the table of parts and the trailer, and hands every byte to the output.
+    fn table(mut self) -> Result<(), SnapshotError> {
+        self.crc = crc32fast::Hasher::new();
+        let start = self.at;
+        let table = std::mem::take(&mut self.table);
+        self.u32(table.len() as u32)?;
+        for (offset, len, crc) in table {
+            self.write_all(&offset.to_le_bytes())?;
+            self.write_all(&len.to_le_bytes())?;
+            self.write_all(&crc.to_le_bytes())?;
+        }
+        let (len, crc) = (self.at - start, std::mem::take(&mut self.crc).finalize());
+        self.write_all(&start.to_le_bytes())?;
+        self.write_all(&len.to_le_bytes())?;
+        self.write_all(&crc.to_le_bytes())?;
+        self.write_all(END)?;
+        self.drain()?;
         Ok(())
     }
 
@@ -243,13 +231,8 @@ impl<W: Write> Encoder<'_, W> {
         self.write_all(v)
     }
 
-    fn u32s(&mut self, values: &[u32]) -> io::Result<()> {
-        self.u32_iter(values.len() as u32, values.iter().copied())
-    }
-
-    /// Writes a count, then `count` values.
-    fn u32_iter(&mut self, count: u32, values: impl Iterator<Item = u32>) -> io::Result<()> {
-        self.u32(count)?;
+    /// Writes `count` values, in pieces.
+    fn u32_iter(&mut self, values: impl Iterator<Item = u32>) -> io::Result<()> {
         let mut chunk = Vec::with_capacity(1 << 14);
         for value in values {
             chunk.push(value.to_le());
@@ -261,29 +244,36 @@ impl<W: Write> Encoder<'_, W> {
         self.write_all(bytemuck::cast_slice(&chunk))
     }
 
+    /// A bitmap, its length first.
     fn bitmap(&mut self, bitmap: &RoaringBitmap) -> io::Result<()> {
         self.u32(bitmap.serialized_size() as u32)?;
         bitmap.serialize_into(&mut *self)
     }
 
-    fn registry(&mut self, registry: &Registry) -> io::Result<()> {
-        self.u32(registry.entries().len() as u32)?;
-        for entry in registry.entries() {
+    /// The head: row count, accounts, tag names, live rows, flags, opt-outs, frequencies.
+    fn head(&mut self, data: &Data) -> io::Result<()> {
+        self.u32(data.rows)?;
+        self.u32(data.accounts.entries().len() as u32)?;
+        for entry in data.accounts.entries() {
             self.bytes(entry.name.as_bytes())?;
             self.write_all(&entry.created_at.to_le_bytes())?;
             self.bitmap(&entry.rows)?;
         }
-        Ok(())
+        self.u32(data.tags.entries().len() as u32)?;
+        for entry in data.tags.entries() {
+            self.bytes(entry.name.as_bytes())?;
+            self.write_all(&entry.created_at.to_le_bytes())?;
+        }
+        self.bitmap(&data.live)?;
+        let mut bitmaps = (data.flags.iter())
+            .chain(&data.opt_outs)
+            .chain(&data.frequencies);
+        bitmaps.try_for_each(|bitmap| self.bitmap(bitmap))
     }
 
-    /// Writes each row's length, then all the strings' bytes (u64 length first).
+    /// A string column: each row's length, then all the bytes (u64 length first).
     fn strings(&mut self, column: &StrColumn, rows: u32) -> io::Result<()> {
-        self.u32_iter(rows, column.lens(rows))?;
-        self.arena(column, rows)
-    }
-
-    /// Writes the bytes of rows `0..rows`, u64 length first.
-    fn arena(&mut self, column: &StrColumn, rows: u32) -> io::Result<()> {
+        self.u32_iter(column.lens(rows))?;
         let total: u64 = column.lens(rows).map(u64::from).sum();
         self.write_all(&total.to_le_bytes())?;
         for bytes in column.concatenated(rows) {
@@ -292,15 +282,14 @@ impl<W: Write> Encoder<'_, W> {
         Ok(())
     }
 
-    /// Writes which rows have a value, their lengths, then the bytes.
+    /// An optional text column: which rows have a value, their lengths, then the bytes.
     fn texts(&mut self, column: &TextColumn) -> io::Result<()> {
         let present = column.present();
         self.bitmap(present)?;
-        let lens = column.iter().map(|(_, v)| v.len() as u32);
-        self.u32_iter(present.len() as u32, lens)?;
         if let Some(values) = column.packed() {
-            return self.arena(values, values.rows());
+            return self.strings(values, values.rows());
         }
+        self.u32_iter(column.iter().map(|(_, v)| v.len() as u32))?;
         let total: u64 = column.iter().map(|(_, v)| v.len() as u64).sum();
         self.write_all(&total.to_le_bytes())?;
         for (_, value) in column.iter() {
@@ -309,219 +298,276 @@ impl<W: Write> Encoder<'_, W> {
         Ok(())
     }
 
-    fn store(&mut self, store: &Store) -> io::Result<()> {
-        let rows = store.row_count();
-        self.registry(&store.data.accounts)?;
-        self.registry(&store.data.tags)?;
-        self.u32s(&store.data.row_account)?;
-        self.bitmap(&store.data.live)?;
-        self.strings(&store.data.external_ids, rows)?;
-        self.strings(&store.data.names, rows)?;
-        self.strings(&store.data.avatars, rows)?;
-        for bitmap in store
-            .data
-            .flags
-            .iter()
-            .chain(&store.data.opt_outs)
-            .chain(&store.data.frequencies)
-        {
-            self.bitmap(bitmap)?;
+    /// Every part but the attachment, in the order the module's doc gives.
+    fn parts(&mut self, data: &Data) -> io::Result<()> {
+        let rows = data.rows;
+        self.part(|e| e.head(data))?;
+        for entry in data.tags.entries() {
+            self.part(|e| entry.rows.serialize_into(e))?;
         }
-        for column in &store.data.times {
-            let values = column.stored_values();
-            self.u32_iter(values.len() as u32, values)?;
+        self.part(|e| data.tagged.serialize_into(e))?;
+        self.part(|e| e.u32_iter(data.row_account.iter().copied()))?;
+        for column in [&data.external_ids, &data.names, &data.avatars] {
+            self.part(|e| e.strings(column, rows))?;
         }
-        for column in &store.data.texts {
-            self.texts(column)?;
+        for (column, present) in data.times.iter().zip(&data.time_present) {
+            self.part(|e| e.u32_iter(column.stored_values()))?;
+            self.part(|e| present.serialize_into(e))?;
+        }
+        for column in &data.texts {
+            self.part(|e| e.texts(column))?;
         }
         Ok(())
     }
 }
 
-/// Reads the body (checksummed already), counting what it reads.
-struct Decoder<'a, R: Read> {
-    input: &'a mut R,
-    len: u64,
-    /// Body bytes the file holds: no length read from it may ask for more.
-    available: u64,
+/// A mapped format-6 file: its parts in order, taken one by one as the store is built.
+struct Opened {
+    file: Arc<MappedFile>,
+    parts: std::vec::IntoIter<Section>,
 }
 
-impl<R: Read> Read for Decoder<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.input.read(buf)?;
-        self.len += n as u64;
-        Ok(n)
-    }
-}
-
-fn corrupt(why: &str) -> SnapshotError {
-    SnapshotError::Corrupt(why.into())
-}
-
-impl<R: Read> Decoder<'_, R> {
-    fn u32(&mut self) -> io::Result<u32> {
-        let mut b = [0u8; 4];
-        self.read_exact(&mut b)?;
-        Ok(u32::from_le_bytes(b))
-    }
-
-    fn i64(&mut self) -> io::Result<i64> {
-        let mut b = [0u8; 8];
-        self.read_exact(&mut b)?;
-        Ok(i64::from_le_bytes(b))
-    }
-
-    /// Refuses a length longer than what is left of the file (a corrupted length must
-    /// not make the reader allocate more than the file holds).
-    fn fits(&self, len: u64) -> io::Result<usize> {
-        if len > self.available.saturating_sub(self.len) {
-            return Err(io::ErrorKind::UnexpectedEof.into());
+impl Opened {
+    /// Maps the file and checks its trailer and table of parts.
+    fn open(file: &File, size: u64, path: &Path) -> Result<Opened, SnapshotError> {
+        let truncated = || corrupt("it ends too early (truncated)");
+        let mapped = MappedFile::map(file, &path.display().to_string())?;
+        let bytes = mapped.bytes();
+        let end = size.checked_sub(TRAILER).filter(|&e| e >= HEADER);
+        let end = end.ok_or_else(truncated)? as usize;
+        if bytes[12..16] != [0; 4] {
+            return Err(corrupt("its header is not what reach writes"));
         }
-        usize::try_from(len).map_err(|_| io::ErrorKind::UnexpectedEof.into())
-    }
-
-    /// Reads exactly `len` bytes into a buffer allocated once.
-    fn exact(&mut self, len: u64) -> io::Result<Vec<u8>> {
-        let mut buf = crate::store::columns::memory::zeroed::<u8>(self.fits(len)?);
-        self.read_exact(&mut buf)?;
-        Ok(buf)
-    }
-
-    fn string(&mut self) -> Result<String, SnapshotError> {
-        let len = self.u32()?;
-        String::from_utf8(self.exact(u64::from(len))?).map_err(|_| corrupt("invalid UTF-8 text"))
-    }
-
-    fn u32s(&mut self, expected: Option<u32>) -> Result<Vec<u32>, SnapshotError> {
-        let n = self.u32()?;
-        if expected.is_some_and(|e| e != n) {
-            return Err(corrupt("column lengths disagree"));
+        let mut trailer = Bytes(&bytes[end..]);
+        let (start, len, crc) = (trailer.u64()?, trailer.u64()?, trailer.u32()?);
+        if trailer.0 != END || start.checked_add(len) != Some(end as u64) || start < HEADER {
+            return Err(corrupt(
+                "its trailer does not end it (truncated, or bytes after the end)",
+            ));
         }
-        let mut values =
-            crate::store::columns::memory::zeroed::<u32>(self.fits(u64::from(n) * 4)? / 4);
-        self.read_exact(bytemuck::cast_slice_mut(&mut values))?;
-        for v in &mut values {
-            *v = u32::from_le(*v);
+        let table = &bytes[start as usize..end];
+        if crc32fast::hash(table) != crc {
+            return Err(corrupt("checksum mismatch in its table of parts"));
         }
-        Ok(values)
+        let mut table = Bytes(table);
+        let count = table.u32()? as usize;
+        if table.0.len() != count.saturating_mul(TABLE_ENTRY) {
+            return Err(corrupt("its table of parts does not add up"));
+        }
+        let mut parts = Vec::with_capacity(count);
+        for _ in 0..count {
+            let (offset, len, crc) = (table.u64()?, table.u64()?, table.u32()?);
+            let padded = offset.saturating_add(len).next_multiple_of(8);
+            let inside = offset >= HEADER && offset % 8 == 0 && padded <= start;
+            if !inside {
+                return Err(corrupt("a part lies outside the file"));
+            }
+            let range = offset as usize..(offset + len) as usize;
+            let file = mapped.clone();
+            parts.push(Section { file, range, crc });
+        }
+        Ok(Opened {
+            file: mapped,
+            parts: parts.into_iter(),
+        })
     }
 
-    fn bitmap(&mut self, rows: Option<u32>) -> Result<RoaringBitmap, SnapshotError> {
-        let len = self.u32()?;
-        let bytes = self.exact(u64::from(len))?;
-        let bitmap = RoaringBitmap::deserialize_from(&bytes[..])
-            .map_err(|e| SnapshotError::Corrupt(format!("bad bitmap: {e}")))?;
-        if let (Some(rows), Some(max)) = (rows, bitmap.max())
-            && max >= rows
-        {
-            return Err(corrupt("a bitmap names a row that does not exist"));
-        }
-        Ok(bitmap)
+    fn next(&mut self) -> Result<Section, SnapshotError> {
+        self.parts
+            .next()
+            .ok_or_else(|| corrupt("its table of parts lacks a part"))
     }
 
-    fn registry(&mut self) -> Result<Registry, SnapshotError> {
-        let n = self.u32()?;
-        let mut entries = Vec::new();
-        for _ in 0..n {
-            let name = self.string()?.into_boxed_str();
-            let created_at = self.i64()?;
-            let rows = self.bitmap(None)?;
-            entries.push(Entry {
+    /// The store, its head read now and every other part mapped; and the attachment.
+    fn store(mut self) -> Result<(Store, Vec<u8>), SnapshotError> {
+        let mut data = Data::default();
+        let tags = self.head(&mut data)?;
+        let rows = data.rows;
+        let entries = tags.into_iter().map(|(name, created_at)| {
+            let rows = Lazy::mapped(self.next()?, move |b| bitmap_of(b, rows));
+            Ok(Entry {
+                name,
+                created_at,
+                rows,
+            })
+        });
+        data.tags = Registry::from_entries(entries.collect::<Result<_, SnapshotError>>()?);
+        data.tagged = Lazy::mapped(self.next()?, move |b| bitmap_of(b, rows));
+        let accounts = data.accounts.entries().len() as u32;
+        data.row_account = Lazy::mapped(self.next()?, move |b| row_accounts(b, rows, accounts));
+        for column in [&mut data.external_ids, &mut data.names, &mut data.avatars] {
+            *column = Lazy::mapped(self.next()?, move |b| Bytes(b).strings(rows));
+        }
+        for (column, present) in data.times.iter_mut().zip(&mut data.time_present) {
+            *column = Lazy::mapped(self.next()?, move |b| times(b, rows));
+            *present = Lazy::mapped(self.next()?, move |b| bitmap_of(b, rows));
+        }
+        for field in TextField::ALL {
+            let rule = field.match_rule();
+            let read = move |b: &[u8]| Bytes(b).texts(rule, rows);
+            data.texts[field.index()] = Lazy::mapped(self.next()?, read);
+        }
+        let attachment = self.next()?.checked()?.to_vec();
+        if self.parts.next().is_some() {
+            return Err(corrupt("its table of parts has more parts than it should"));
+        }
+        data.file = Some(self.file);
+        Ok((Store::from_data(data), attachment))
+    }
+
+    /// Reads the head into `data`; returns the tags' names and creation times.
+    fn head(&mut self, data: &mut Data) -> Result<Vec<(Box<str>, i64)>, SnapshotError> {
+        let section = self.next()?;
+        let mut head = Bytes(section.checked()?);
+        let rows = head.u32()?;
+        let mut accounts = Vec::new();
+        for _ in 0..head.u32()? {
+            let (name, created_at) = (head.string()?, head.i64()?);
+            let rows = Lazy::new(head.bitmap(rows)?);
+            accounts.push(Entry {
                 name,
                 created_at,
                 rows,
             });
         }
-        Ok(Registry::from_entries(entries))
+        let mut tags = Vec::new();
+        for _ in 0..head.u32()? {
+            tags.push((head.string()?, head.i64()?));
+        }
+        data.rows = rows;
+        data.live = head.bitmap(rows)?;
+        data.live.remove_run_compression();
+        let bitmaps = (data.flags.iter_mut())
+            .chain(&mut data.opt_outs)
+            .chain(&mut data.frequencies);
+        for bitmap in bitmaps {
+            *bitmap = head.bitmap(rows)?;
+        }
+        if !head.0.is_empty() {
+            return Err(corrupt("its head is longer than what it holds"));
+        }
+        data.accounts = Registry::from_entries(accounts);
+        for entry in data.accounts.entries() {
+            let (channel, _) = split_account_key(&entry.name);
+            data.channels[channel.index()] |= &*entry.rows;
+        }
+        Ok(tags)
+    }
+}
+
+/// A bitmap filling a whole part, naming rows below `rows` only.
+fn bitmap_of(bytes: &[u8], rows: u32) -> Result<RoaringBitmap, SnapshotError> {
+    let bitmap = RoaringBitmap::deserialize_from(bytes)
+        .map_err(|e| SnapshotError::Corrupt(format!("bad bitmap: {e}")))?;
+    within(bitmap, rows)
+}
+
+fn within(bitmap: RoaringBitmap, rows: u32) -> Result<RoaringBitmap, SnapshotError> {
+    match bitmap.max() {
+        Some(max) if max >= rows => Err(corrupt("a bitmap names a row that does not exist")),
+        _ => Ok(bitmap),
+    }
+}
+
+/// The row → account column: `rows` codes, each naming one of `accounts`.
+fn row_accounts(bytes: &[u8], rows: u32, accounts: u32) -> Result<Vec<u32>, SnapshotError> {
+    let codes = Bytes(bytes).u32s(rows as usize)?;
+    if codes.iter().any(|&code| code >= accounts) {
+        return Err(corrupt("a row names an account that does not exist"));
+    }
+    Ok(codes)
+}
+
+/// A time column: `rows` stored values, read where they lie.
+fn times(bytes: &[u8], rows: u32) -> Result<TimeColumn, SnapshotError> {
+    let values: &[u32] = bytemuck::try_cast_slice(bytes)
+        .map_err(|_| corrupt("a time column is not whole values"))?;
+    if values.len() != rows as usize {
+        return Err(corrupt("column lengths disagree"));
+    }
+    Ok(TimeColumn::from_raw(values))
+}
+
+/// Reads a part's bytes in order, checking every length against what is left.
+struct Bytes<'a>(&'a [u8]);
+
+impl<'a> Bytes<'a> {
+    fn take(&mut self, len: usize) -> Result<&'a [u8], SnapshotError> {
+        if len > self.0.len() {
+            return Err(corrupt("a part ends too early"));
+        }
+        let (taken, rest) = self.0.split_at(len);
+        self.0 = rest;
+        Ok(taken)
     }
 
-    fn strings(&mut self, rows: u32) -> Result<StrColumn, SnapshotError> {
-        let lens = self.u32s(Some(rows))?;
-        self.strings_with(lens)
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], SnapshotError> {
+        let mut array = [0; N];
+        array.copy_from_slice(self.take(N)?);
+        Ok(array)
     }
 
-    /// Reads the bytes of strings whose lengths are `lens`.
-    fn strings_with(&mut self, lens: Vec<u32>) -> Result<StrColumn, SnapshotError> {
-        let len = self.i64()? as u64;
-        let arena = self.exact(len)?;
+    fn u32(&mut self) -> Result<u32, SnapshotError> {
+        self.array().map(u32::from_le_bytes)
+    }
+
+    fn u64(&mut self) -> Result<u64, SnapshotError> {
+        self.array().map(u64::from_le_bytes)
+    }
+
+    fn i64(&mut self) -> Result<i64, SnapshotError> {
+        self.array().map(i64::from_le_bytes)
+    }
+
+    fn string(&mut self) -> Result<Box<str>, SnapshotError> {
+        let len = self.u32()? as usize;
+        let bytes = self.take(len)?;
+        let text = std::str::from_utf8(bytes).map_err(|_| corrupt("invalid UTF-8 text"))?;
+        Ok(text.into())
+    }
+
+    fn bitmap(&mut self, rows: u32) -> Result<RoaringBitmap, SnapshotError> {
+        let len = self.u32()? as usize;
+        bitmap_of(self.take(len)?, rows)
+    }
+
+    fn u32s(&mut self, count: usize) -> Result<Vec<u32>, SnapshotError> {
+        let bytes = self.take(count.saturating_mul(4))?;
+        let mut values = crate::store::columns::memory::zeroed::<u32>(count);
+        bytemuck::cast_slice_mut(&mut values).copy_from_slice(bytes);
+        values.iter_mut().for_each(|v| *v = u32::from_le(*v));
+        Ok(values)
+    }
+
+    /// `count` lengths, then the strings' bytes (u64 length first); nothing after.
+    fn strings(mut self, count: u32) -> Result<StrColumn, SnapshotError> {
+        let lens = self.u32s(count as usize)?;
+        let len = usize::try_from(self.u64()?).map_err(|_| corrupt("a part ends too early"))?;
+        let mut arena = crate::store::columns::memory::zeroed::<u8>(len);
+        arena.copy_from_slice(self.take(len)?);
+        if !self.0.is_empty() {
+            return Err(corrupt("a column is longer than its rows"));
+        }
         StrColumn::from_parts(arena, lens).ok_or_else(|| corrupt("a text column does not add up"))
     }
 
-    fn texts(&mut self, rule: MatchRule, rows: u32) -> Result<TextColumn, SnapshotError> {
-        let present = self.bitmap(Some(rows))?;
-        let lens = self.u32s(Some(present.len() as u32))?;
-        if lens.contains(&0) {
+    /// Which rows have a value, then their values (as [`Bytes::strings`]).
+    fn texts(
+        mut self,
+        rule: crate::model::MatchRule,
+        rows: u32,
+    ) -> Result<TextColumn, SnapshotError> {
+        let present = self.bitmap(rows)?;
+        let values = self.strings(present.len() as u32)?;
+        if (0..values.rows()).any(|row| values.get(row).is_empty()) {
             return Err(corrupt("an empty text value"));
         }
-        let values = self.strings_with(lens)?;
         Ok(TextColumn::from_values(rule, present, values))
     }
-
-    fn store(&mut self, version: u32) -> Result<Store, SnapshotError> {
-        let mut data = Data::default();
-        let accounts = self.registry()?;
-        let tags = self.registry()?;
-        let row_account = self.u32s(None)?;
-        let rows = row_account.len() as u32;
-        data.live = if version >= 4 {
-            self.bitmap(Some(rows))?
-        } else {
-            (0..rows).collect()
-        };
-        data.live.remove_run_compression();
-        if row_account
-            .iter()
-            .any(|&a| a as usize >= accounts.entries().len())
-        {
-            return Err(corrupt("a row names an account that does not exist"));
-        }
-        data.external_ids = self.strings(rows)?;
-        data.names = self.strings(rows)?;
-        data.avatars = self.strings(rows)?;
-        for bitmap in data
-            .flags
-            .iter_mut()
-            .chain(&mut data.opt_outs)
-            .chain(&mut data.frequencies)
-        {
-            *bitmap = self.bitmap(Some(rows))?;
-        }
-        for column in &mut data.times {
-            *column = TimeColumn::from_raw(&self.u32s(Some(rows))?);
-        }
-        for column in &mut data.texts {
-            *column = self.texts(column.rule(), rows)?;
-        }
-        data.accounts = accounts;
-        data.tags = tags;
-        data.row_account = row_account;
-        data.rebuild_derived(rows)?;
-        Ok(Store::from_data(data))
-    }
 }
 
-impl Data {
-    /// Rebuilds what the snapshot does not hold: live rows, channels, tag counts and
-    /// presence bitmaps. The identity map and equality indexes are built on first use.
-    fn rebuild_derived(&mut self, rows: u32) -> Result<(), SnapshotError> {
-        for entry in self.accounts.entries() {
-            let (channel, _) = split_account_key(&entry.name);
-            self.channels[channel.index()] |= &entry.rows;
-        }
-        self.tag_counts = None;
-        for entry in self.tags.entries() {
-            if entry.rows.max().is_some_and(|m| m >= rows) {
-                return Err(corrupt("a tag names a row that does not exist"));
-            }
-        }
-        self.tagged = roaring::MultiOps::union(self.tags.entries().iter().map(|e| &e.rows));
-        for field in TimeField::ALL {
-            self.time_present[field.index()] =
-                self.times[field.index()].range(Seconds::MIN, Seconds::MAX);
-        }
-        Ok(())
-    }
-}
+const _: () = assert!(TEXT_FIELDS == TextField::ALL.len());
+const _: () = assert!(TimeField::ALL.len() == 7);
 
 #[cfg(test)]
 mod tests {
@@ -551,7 +597,7 @@ mod tests {
         let mut file = tempfile::tempfile().expect("a temporary file");
         file.write_all(bytes).expect("write");
         io::Seek::rewind(&mut file).expect("rewind");
-        read_file(file)
+        read_file(file, Path::new("s.snap"))
     }
 
     fn at(bytes: &[u8], part: &[u8]) -> usize {
@@ -566,44 +612,63 @@ mod tests {
         }
     }
 
-    /// One byte flipped where it still decodes into a plausible store (a name, the
-    /// attachment): refused by the checksum.
+    /// One byte flipped in a part read at open (the attachment) is refused when the file
+    /// is opened; one flipped in a part read later (a name) when that part is first read,
+    /// and the file's damage is kept for callers that read it through a plain reference.
     #[test]
-    fn a_flipped_byte_that_decodes_plausibly_is_refused() {
+    fn a_flipped_byte_is_refused_when_its_part_is_read() {
         let bytes = snapshot();
         let (store, attachment) = read_bytes(&bytes).expect("the snapshot reads back");
         assert_eq!((store.len(), &attachment[..]), (2, &b"attached"[..]));
-        for part in [&b"Grace"[..], b"attached"] {
-            let mut damaged = bytes.clone();
-            damaged[at(&bytes, part)] ^= 0x01;
-            let err = refusal(&damaged);
-            assert_eq!(err, "data file is damaged: checksum mismatch");
-        }
+        let mut damaged = bytes.clone();
+        damaged[at(&bytes, b"attached")] ^= 0x01;
+        let err = refusal(&damaged);
+        assert!(err.starts_with("data file is damaged: checksum mismatch in the part at byte "));
+        let mut damaged = bytes.clone();
+        damaged[at(&bytes, b"Grace")] ^= 0x01;
+        let (store, _) = read_bytes(&damaged).expect("the names are not read at open");
+        assert_eq!(store.damage(), None);
+        let err = store
+            .data
+            .names
+            .load()
+            .expect_err("a damaged part is refused");
+        assert!(
+            err.to_string()
+                .contains("checksum mismatch in the part at byte")
+        );
+        assert_eq!(store.data.names.rows(), 0, "a damaged part reads as empty");
+        assert!(
+            store
+                .damage()
+                .is_some_and(|d| d.contains("checksum mismatch"))
+        );
     }
 
-    /// Damage that decoding would meet first and name otherwise (a count asking for more
-    /// bytes than the file holds, a bitmap that does not parse): the checksum, checked
-    /// before anything is decoded, refuses it, whatever decoding would have said.
+    /// Damage to the table of parts or the trailer is refused at open, before any part
+    /// is decoded.
     #[test]
-    fn the_checksum_is_checked_before_decoding() {
+    fn the_table_of_parts_is_checked_at_open() {
         let bytes = snapshot();
+        let trailer = bytes.len() - TRAILER as usize;
+        let table = u64::from_le_bytes(bytes[trailer..trailer + 8].try_into().unwrap()) as usize;
         let mut count = bytes.clone();
-        // The number of accounts, the body's first word.
-        count[HEADER as usize..HEADER as usize + 4].copy_from_slice(&u32::MAX.to_le_bytes());
-        let mut bitmap = bytes.clone();
-        // The cookie of the first account's bitmap, after its name and creation time.
-        bitmap[at(&bytes, b"web|site") + 8 + 8 + 4] ^= 0xff;
-        for damaged in [count, bitmap] {
-            assert_eq!(refusal(&damaged), "data file is damaged: checksum mismatch");
-            // The same damage under a checksum made to match reaches the decoder, which
-            // names it otherwise: so the refusal above came before decoding.
-            let len = damaged.len() - TRAILER as usize;
-            let crc = crc32fast::hash(&damaged[HEADER as usize..len]);
-            let mut resealed = damaged.clone();
-            resealed[len + 8..len + 12].copy_from_slice(&crc.to_le_bytes());
-            let err = refusal(&resealed);
-            assert!(err.starts_with("data file is damaged: "), "{err}");
-            assert_ne!(err, "data file is damaged: checksum mismatch");
-        }
+        count[table..table + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(
+            refusal(&count),
+            "data file is damaged: checksum mismatch in its table of parts"
+        );
+        let mut cut = bytes.clone();
+        cut.truncate(bytes.len() - 1);
+        assert!(refusal(&cut).contains("trailer does not end it"));
+        // A table resealed with a part pointing past the table is refused by its bounds.
+        let mut outside = bytes.clone();
+        outside[table + 4..table + 12].copy_from_slice(&(table as u64).to_le_bytes());
+        let crc = crc32fast::hash(&outside[table..trailer]);
+        outside[trailer + 16..trailer + 20].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(
+            refusal(&outside),
+            "data file is damaged: a part lies outside the file"
+        );
     }
 }

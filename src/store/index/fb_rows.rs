@@ -34,7 +34,7 @@ impl FbRows {
     /// per frequency).
     pub fn build(
         rows: RoaringBitmap,
-        times: &[TimeColumn],
+        times: &[&TimeColumn],
         frequencies: &[RoaringBitmap],
     ) -> FbRows {
         let times = |field: TimeField| {

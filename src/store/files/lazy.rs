@@ -1,0 +1,260 @@
+//! Parts of a store read from a mapped snapshot on first use.
+//!
+//! A snapshot is mapped, not read: each part (a tag's bitmap, a column) is a [`Section`]
+//! of the mapped file with its own checksum, and a [`Lazy`] part decodes its section the
+//! first time it is read, checking the checksum then. A command touches only the parts its
+//! segment needs.
+//!
+//! A part whose checksum fails cannot return an error from a plain read: it reads as empty
+//! and the failure is kept in the file's [`Damage`], which every caller that reads through
+//! the engine checks ([`crate::store::Store::damage`]) before trusting or writing anything.
+//! Parts that callers know they will read are loaded first with [`Lazy::load`], which
+//! returns the error itself.
+
+use std::fmt;
+use std::ops::{Deref, DerefMut, Range};
+use std::sync::{Arc, OnceLock};
+
+use super::snapshot::SnapshotError;
+
+/// A snapshot file mapped into memory, and the first damage found in it.
+pub struct MappedFile {
+    map: memmap2::Mmap,
+    /// The file's path, as errors name it.
+    name: String,
+    damage: OnceLock<String>,
+}
+
+impl MappedFile {
+    /// Maps `file` read-only. The data directory's files are written once, under a new
+    /// name, and never changed in place, so the mapping stays what was checked.
+    pub fn map(file: &std::fs::File, name: &str) -> std::io::Result<Arc<MappedFile>> {
+        // SAFETY: the snapshot is never written in place (a new one is written under a
+        // new name and renamed over it; see `engine::dir`), so the mapped bytes do not
+        // change while they are mapped. A file changed by hand under a running process is
+        // outside that promise, as it is for every database that maps its files.
+        let map = unsafe { memmap2::Mmap::map(file)? };
+        Ok(Arc::new(MappedFile {
+            map,
+            name: name.to_string(),
+            damage: OnceLock::new(),
+        }))
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.map
+    }
+
+    /// What was found damaged, once a part failed its checksum or did not decode.
+    pub fn damage(&self) -> Option<&str> {
+        self.damage.get().map(String::as_str)
+    }
+
+    fn record(&self, error: &SnapshotError) {
+        let _ = self.damage.set(error.to_string());
+    }
+}
+
+impl fmt::Debug for MappedFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MappedFile({} bytes)", self.map.len())
+    }
+}
+
+/// One checksummed part of a mapped file.
+#[derive(Clone, Debug)]
+pub struct Section {
+    pub file: Arc<MappedFile>,
+    pub range: Range<usize>,
+    pub crc: u32,
+}
+
+impl Section {
+    /// The section's bytes, once their checksum (which covers the zeros padding them to
+    /// a multiple of 8 bytes) is the one written.
+    pub fn checked(&self) -> Result<&[u8], SnapshotError> {
+        let padded = self.range.start..self.range.end.next_multiple_of(8);
+        let bytes = (self.file.bytes().get(padded))
+            .ok_or_else(|| SnapshotError::Corrupt("a part lies past its end".into()))?;
+        if crc32fast::hash(bytes) != self.crc {
+            return Err(SnapshotError::Corrupt(format!(
+                "checksum mismatch in the part at byte {} of {}",
+                self.range.start, self.file.name
+            )));
+        }
+        Ok(&bytes[..self.range.len()])
+    }
+}
+
+type Decode<T> = dyn Fn(&[u8]) -> Result<T, SnapshotError> + Send + Sync;
+
+/// Where an unread part comes from and how it is decoded.
+struct Source<T> {
+    section: Section,
+    decode: Box<Decode<T>>,
+}
+
+/// A part of a store: a value, or a section of a mapped snapshot decoded on first read.
+/// It reads as `T`; a write reads it first, then keeps the value it changed.
+pub struct Lazy<T> {
+    value: OnceLock<T>,
+    source: Option<Arc<Source<T>>>,
+}
+
+impl<T: Default> Lazy<T> {
+    /// A part held in memory.
+    pub fn new(value: T) -> Lazy<T> {
+        Lazy {
+            value: OnceLock::from(value),
+            source: None,
+        }
+    }
+
+    /// A part decoded from `section` by `decode` when first read.
+    pub fn mapped(
+        section: Section,
+        decode: impl Fn(&[u8]) -> Result<T, SnapshotError> + Send + Sync + 'static,
+    ) -> Lazy<T> {
+        Lazy {
+            value: OnceLock::new(),
+            source: Some(Arc::new(Source {
+                section,
+                decode: Box::new(decode),
+            })),
+        }
+    }
+
+    /// The value, decoding it now if it was not read yet.
+    pub fn load(&self) -> Result<&T, SnapshotError> {
+        if let Some(value) = self.value.get() {
+            return Ok(value);
+        }
+        let value = match &self.source {
+            Some(source) => (source.decode)(source.section.checked()?)?,
+            None => T::default(),
+        };
+        Ok(self.value.get_or_init(|| value))
+    }
+
+    /// Whether the value is in memory (read already, or never mapped).
+    pub fn is_loaded(&self) -> bool {
+        self.value.get().is_some()
+    }
+
+    /// The value if it is in memory, without reading anything.
+    pub fn loaded(&self) -> Option<&T> {
+        self.value.get()
+    }
+
+    fn read(&self) -> &T {
+        match self.load() {
+            Ok(value) => value,
+            Err(e) => {
+                if let Some(source) = &self.source {
+                    source.section.file.record(&e);
+                }
+                self.value.get_or_init(T::default)
+            }
+        }
+    }
+}
+
+impl<T: Default> Default for Lazy<T> {
+    fn default() -> Self {
+        Lazy::new(T::default())
+    }
+}
+
+impl<T: Default> Deref for Lazy<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.read()
+    }
+}
+
+impl<T: Default> DerefMut for Lazy<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.read();
+        // Once read, the part no longer needs its section (nor keeps the file mapped).
+        self.source = None;
+        self.value.get_mut().expect("read just above")
+    }
+}
+
+impl<T: Default + Clone> Clone for Lazy<T> {
+    /// A part read already is copied; one not read yet shares its section.
+    fn clone(&self) -> Self {
+        match self.value.get() {
+            Some(value) => Lazy::new(value.clone()),
+            None => Lazy {
+                value: OnceLock::new(),
+                source: self.source.clone(),
+            },
+        }
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Lazy<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.value.get() {
+            Some(value) => value.fmt(f),
+            None => f.write_str("(not read yet)"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn mapped(bytes: &[u8]) -> Arc<MappedFile> {
+        let mut file = tempfile::tempfile().expect("a temporary file");
+        file.write_all(bytes).expect("write");
+        MappedFile::map(&file, "f.snap").expect("map")
+    }
+
+    fn part(file: &Arc<MappedFile>, range: Range<usize>, crc: u32) -> Lazy<Vec<u8>> {
+        let section = Section {
+            file: file.clone(),
+            range,
+            crc,
+        };
+        Lazy::mapped(section, |bytes| Ok(bytes.to_vec()))
+    }
+
+    #[test]
+    fn a_part_is_read_when_first_used_and_checked_then() {
+        let file = mapped(b"hello\0\0\0world\0\0\0");
+        let good = part(&file, 0..5, crc32fast::hash(b"hello\0\0\0"));
+        assert!(!good.is_loaded());
+        assert_eq!(&good[..], b"hello");
+        assert!(good.is_loaded());
+        let bad = part(&file, 8..13, crc32fast::hash(b"WORLD\0\0\0"));
+        let err = bad.load().expect_err("a wrong checksum is refused");
+        assert_eq!(
+            err.to_string(),
+            "data file is damaged: checksum mismatch in the part at byte 8 of f.snap"
+        );
+        assert_eq!(
+            file.damage(),
+            None,
+            "an explicit load reports without recording"
+        );
+        assert!(bad.is_empty(), "a damaged part reads as empty");
+        assert_eq!(
+            file.damage(),
+            Some("data file is damaged: checksum mismatch in the part at byte 8 of f.snap")
+        );
+    }
+
+    #[test]
+    fn a_clone_shares_an_unread_part_and_a_write_keeps_its_own_value() {
+        let file = mapped(b"abc\0\0\0\0\0");
+        let mut one = part(&file, 0..3, crc32fast::hash(b"abc\0\0\0\0\0"));
+        let two = one.clone();
+        one.push(b'd');
+        assert_eq!((&one[..], &two[..]), (&b"abcd"[..], &b"abc"[..]));
+        assert!(part(&file, 1..9, 0).load().is_err(), "past the end");
+    }
+}
