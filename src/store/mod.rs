@@ -36,7 +36,7 @@ pub use parts::Part;
 pub(crate) use time::ChunkFilter;
 pub use time::RangeEstimate;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{OnceLock, Weak};
 
 use roaring::RoaringBitmap;
 
@@ -95,9 +95,9 @@ struct Data {
     version: u64,
     /// Values derived from the rest, kept until the next change.
     derived: derived::Derived,
-    /// The snapshot the store was mapped from, if any: where damage found in a part read
-    /// late is kept.
-    file: Option<Arc<MappedFile>>,
+    /// The snapshot the store was mapped from, while a part still reads from it: where
+    /// damage found in a part read late is kept.
+    file: Option<Weak<MappedFile>>,
 }
 
 impl Default for Data {

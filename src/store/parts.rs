@@ -48,7 +48,7 @@ impl Store {
     /// store in which a part was found damaged before.
     pub fn load_all(&self) -> Result<(), SnapshotError> {
         if let Some(damage) = self.damage() {
-            return Err(SnapshotError::Corrupt(damage.into()));
+            return Err(SnapshotError::Corrupt(damage));
         }
         let mut tags = self.data.tags.entries().iter();
         tags.try_for_each(|entry| entry.rows.load().map(drop))?;
@@ -62,7 +62,7 @@ impl Store {
 
     /// What was found damaged in the data file when a part was first read, if anything:
     /// a store with damage must not be trusted nor written out.
-    pub fn damage(&self) -> Option<&str> {
-        self.data.file.as_ref()?.damage()
+    pub fn damage(&self) -> Option<String> {
+        self.data.file.as_ref()?.upgrade()?.damage()
     }
 }

@@ -13,7 +13,7 @@
 
 use std::fmt;
 use std::ops::{Deref, DerefMut, Range};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::snapshot::SnapshotError;
 
@@ -46,8 +46,8 @@ impl MappedFile {
     }
 
     /// What was found damaged, once a part failed its checksum or did not decode.
-    pub fn damage(&self) -> Option<&str> {
-        self.damage.get().map(String::as_str)
+    pub fn damage(&self) -> Option<String> {
+        self.damage.get().cloned()
     }
 
     fn record(&self, error: &SnapshotError) {
@@ -95,10 +95,11 @@ struct Source<T> {
 }
 
 /// A part of a store: a value, or a section of a mapped snapshot decoded on first read.
-/// It reads as `T`; a write reads it first, then keeps the value it changed.
+/// It reads as `T`; a write reads it first, then keeps the value it changed. Once read,
+/// it lets go of its section, so that a store read whole no longer keeps its file mapped.
 pub struct Lazy<T> {
     value: OnceLock<T>,
-    source: Option<Arc<Source<T>>>,
+    source: Mutex<Option<Arc<Source<T>>>>,
 }
 
 impl<T: Default> Lazy<T> {
@@ -106,7 +107,7 @@ impl<T: Default> Lazy<T> {
     pub fn new(value: T) -> Lazy<T> {
         Lazy {
             value: OnceLock::from(value),
-            source: None,
+            source: Mutex::new(None),
         }
     }
 
@@ -117,10 +118,10 @@ impl<T: Default> Lazy<T> {
     ) -> Lazy<T> {
         Lazy {
             value: OnceLock::new(),
-            source: Some(Arc::new(Source {
+            source: Mutex::new(Some(Arc::new(Source {
                 section,
                 decode: Box::new(decode),
-            })),
+            }))),
         }
     }
 
@@ -129,11 +130,20 @@ impl<T: Default> Lazy<T> {
         if let Some(value) = self.value.get() {
             return Ok(value);
         }
-        let value = match &self.source {
-            Some(source) => (source.decode)(source.section.checked()?)?,
+        let mut source = self.source.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(value) = self.value.get() {
+            return Ok(value);
+        }
+        let value = match &*source {
+            Some(from) => (from.decode)(from.section.checked()?)?,
             None => T::default(),
         };
+        *source = None;
         Ok(self.value.get_or_init(|| value))
+    }
+
+    fn source(&self) -> Option<Arc<Source<T>>> {
+        (self.source.lock().unwrap_or_else(PoisonError::into_inner)).clone()
     }
 
     /// Whether the value is in memory (read already, or never mapped).
@@ -150,7 +160,7 @@ impl<T: Default> Lazy<T> {
         match self.load() {
             Ok(value) => value,
             Err(e) => {
-                if let Some(source) = &self.source {
+                if let Some(source) = self.source() {
                     source.section.file.record(&e);
                 }
                 self.value.get_or_init(T::default)
@@ -175,9 +185,14 @@ impl<T: Default> Deref for Lazy<T> {
 impl<T: Default> DerefMut for Lazy<T> {
     fn deref_mut(&mut self) -> &mut T {
         self.read();
-        // Once read, the part no longer needs its section (nor keeps the file mapped).
-        self.source = None;
-        self.value.get_mut().expect("read just above")
+        *self
+            .source
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        self.value.get_or_init(T::default);
+        self.value
+            .get_mut()
+            .unwrap_or_else(|| unreachable!("set just above"))
     }
 }
 
@@ -188,7 +203,7 @@ impl<T: Default + Clone> Clone for Lazy<T> {
             Some(value) => Lazy::new(value.clone()),
             None => Lazy {
                 value: OnceLock::new(),
-                source: self.source.clone(),
+                source: Mutex::new(self.source()),
             },
         }
     }
@@ -242,9 +257,18 @@ mod tests {
             "an explicit load reports without recording"
         );
         assert!(bad.is_empty(), "a damaged part reads as empty");
+        let damage = "data file is damaged: checksum mismatch in the part at byte 8 of f.snap";
+        assert_eq!(file.damage().as_deref(), Some(damage));
         assert_eq!(
-            file.damage(),
-            Some("data file is damaged: checksum mismatch in the part at byte 8 of f.snap")
+            Arc::strong_count(&file),
+            2,
+            "the damaged part keeps the file"
+        );
+        drop(bad);
+        assert_eq!(
+            Arc::strong_count(&file),
+            1,
+            "a part read whole let go of it"
         );
     }
 

@@ -411,7 +411,7 @@ impl Opened {
         if self.parts.next().is_some() {
             return Err(corrupt("its table of parts has more parts than it should"));
         }
-        data.file = Some(self.file);
+        data.file = Some(Arc::downgrade(&self.file));
         Ok((Store::from_data(data), attachment))
     }
 
