@@ -1098,4 +1098,42 @@ mod tests {
             "the log holds no refused record"
         );
     }
+
+    /// Threads committing at once while every flush fails: each change is refused (those
+    /// waiting on another round's failed flush too), none is applied or left in the log,
+    /// and the engine goes on once flushes work again.
+    #[test]
+    fn rounds_sharing_a_failed_flush_are_all_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::open(dir.path()).expect("opens");
+        let real = engine
+            .writer()
+            .active()
+            .expect("writes")
+            .log
+            .handle()
+            .expect("handle");
+        let null = std::fs::File::open("/dev/null").expect("/dev/null");
+        engine.flush().set_file(null);
+        let refused = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let (engine, refused) = (&engine, &refused);
+                s.spawn(move || {
+                    for i in 0..25 {
+                        let result = engine.commit(tag(&format!("t{t}-{i}")), 0);
+                        assert!(result.is_err(), "acknowledged without a flush");
+                        refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+        assert_eq!(refused.into_inner(), 100);
+        assert!(tags(&engine).is_empty(), "{:?}", tags(&engine));
+        engine.flush().set_file(real);
+        engine.commit(tag("after"), 0).expect("the engine goes on");
+        drop(engine);
+        let reopened = Engine::open(dir.path()).expect("opens again");
+        assert_eq!(tags(&reopened), ["after"]);
+    }
 }
