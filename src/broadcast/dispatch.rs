@@ -136,7 +136,7 @@ fn fresh_id(jobs: &std::collections::BTreeMap<String, Job>, now: Seconds) -> Str
 
 /// Why a judged broadcast must be refused before anything is sent, if it must: a LINE
 /// account's quota is short (without `partial`), or `sink` (when known) cannot reach an
-/// account of the eligible at all.
+/// account of the eligible at all (no endpoint for it, or one that does not answer).
 pub fn refusal(
     store: &crate::store::Store,
     judgement: &Judgement,
@@ -158,6 +158,10 @@ pub fn refusal(
                 missing.join(", ")
             ));
         }
+        let silent = (store.accounts())
+            .filter(|a| !a.rows.is_disjoint(&judgement.eligible))
+            .filter_map(|a| sink.unanswered(a.channel, a.id));
+        reasons.extend(silent);
     }
     (!reasons.is_empty()).then(|| format!("{}; nothing was sent", reasons.join("; ")))
 }

@@ -135,6 +135,14 @@ pub trait Sink: Send + Sync {
         None
     }
 
+    /// Why the endpoint of `account` of `channel` does not answer (a closed port, an
+    /// unknown host), if it does not, as a sentence naming the account and what to do:
+    /// a broadcast to it is refused before anything is sent.
+    fn unanswered(&self, channel: Channel, account: &str) -> Option<String> {
+        let _ = (channel, account);
+        None
+    }
+
     /// Cuts a batch into requests (by default the whole batch is one). Every recipient
     /// must be in exactly one part, and the parts must depend only on the recipients and
     /// their texts, so that a resumed batch is cut the same way (keys stay the same).

@@ -38,6 +38,7 @@ mod data;
 mod manage;
 pub mod output;
 mod query;
+mod table;
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};

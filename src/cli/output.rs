@@ -134,13 +134,23 @@ pub fn emit(
     rows: &[Vec<Cell>],
     format: Format,
 ) -> Result<(), reach::error::Error> {
+    emit_list(header, rows, format, &[])
+}
+
+/// [`emit`] for a contact list whose tab shows `seed`'s columns (see [`list_table`]).
+pub fn emit_list(
+    header: &[String],
+    rows: &[Vec<Cell>],
+    format: Format,
+    seed: &[&str],
+) -> Result<(), reach::error::Error> {
     let text_rows = || -> Vec<Vec<String>> {
         (rows.iter())
             .map(|row| row.iter().map(Cell::to_string).collect())
             .collect()
     };
     match format {
-        Format::Table => page(&table(header, &text_rows(), terminal_width())),
+        Format::Table => page(&list_table(header, &text_rows(), terminal_width(), seed)),
         Format::Csv => {
             let mut w = csv::Writer::from_writer(Vec::new());
             let rows = text_rows();
@@ -220,109 +230,19 @@ pub fn terminal_width() -> usize {
         .max(40)
 }
 
-/// Columns kept whole however narrow the screen: what identifies a row, times, counts.
-fn whole(column: &str) -> bool {
-    matches!(
-        column,
-        "channel" | "account" | "external_id" | "status" | "job" | "state" | "kind" | "email"
-    ) || column.ends_with("_at")
-        || column == "created"
-        || column == "started"
+/// Renders rows as a table no wider than `width` (see `table.rs`); under `\x`, one
+/// record per block instead.
+pub fn table(header: &[String], rows: &[Vec<String>], width: usize) -> String {
+    list_table(header, rows, width, &[])
 }
 
-/// Columns given up first when the screen is narrow, least useful first.
-const FIRST_DROPPED: &[&str] = &[
-    "avatar_url",
-    "app91_bound",
-    "fb_frequency",
-    "bound",
-    "salesperson",
-    "store",
-    "fb_optin",
-    "subscribed_at",
-    "member_id",
-    "customer_interaction_at",
-    "phone",
-];
-
-/// Columns given up when even shortened text does not fit (identity and status stay).
-const LAST_RESORT: &[&str] = &["tags", "email", "name"];
-
-/// Text columns are shortened to no fewer columns than this (`…` included).
-const SHORTEST: usize = 8;
-
-/// Text shortened to this many columns still reads well: columns are dropped before
-/// text gets shorter.
-const READABLE: usize = 24;
-
-/// Renders rows as a table no wider than `width`: columns as wide as what they hold;
-/// when that is too wide, the least useful columns go first, then long text (names,
-/// tags) is shortened with `…`; ids, times and counts stay whole. Under `\x`, one record
-/// per block instead.
-pub fn table(header: &[String], rows: &[Vec<String>], width: usize) -> String {
+/// [`table`] for a contact list whose tab shows `seed`'s columns (in the seed's order):
+/// they stay longer than the identity columns.
+pub fn list_table(header: &[String], rows: &[Vec<String>], width: usize, seed: &[&str]) -> String {
     if EXPANDED.load(Ordering::Relaxed) {
         return records(header, rows);
     }
-    let cell_width = |s: &str| s.chars().map(char_width).sum::<usize>();
-    let natural = |c: usize| {
-        rows.iter()
-            .map(|r| r.get(c).map_or(0, |cell| cell_width(cell)))
-            .chain([cell_width(&header[c])])
-            .max()
-            .unwrap_or(1)
-    };
-    let mut shown: Vec<usize> = (0..header.len()).collect();
-    let mut widths: Vec<usize> = (0..header.len()).map(natural).collect();
-    let total = |shown: &[usize], widths: &[usize]| -> usize {
-        shown.iter().map(|&c| widths[c] + 2).sum::<usize>()
-    };
-    // Low-value columns go while the table, its text shortened to a readable width,
-    // is wider than the screen; then, if even the shortest text would not fit, tags
-    // and names go too.
-    let too_wide = |shown: &[usize], text: usize| {
-        let cell = |c: usize| {
-            if whole(&header[c]) {
-                widths[c]
-            } else {
-                widths[c].min(text)
-            }
-        };
-        shown.iter().map(|&c| cell(c) + 2).sum::<usize>() > width + 2
-    };
-    // A channel or account column saying the same on every row goes first: the seed's
-    // columns for the tab tell more than it does.
-    for column in ["channel", "account"] {
-        let c = header.iter().position(|h| h == column);
-        let constant = c.is_some_and(|c| rows.windows(2).all(|w| w[0].get(c) == w[1].get(c)));
-        if constant && !rows.is_empty() && too_wide(&shown, READABLE) {
-            shown.retain(|&i| Some(i) != c);
-        }
-    }
-    let first = FIRST_DROPPED.iter().map(|d| (d, READABLE));
-    for (dropped, text) in first.chain(LAST_RESORT.iter().map(|d| (d, SHORTEST))) {
-        if shown.len() > 3 && too_wide(&shown, text) {
-            shown.retain(|&c| header[c] != *dropped);
-        }
-    }
-    while total(&shown, &widths) > width + 2 {
-        let cuttable = shown
-            .iter()
-            .copied()
-            .filter(|&c| !whole(&header[c]) && widths[c] > SHORTEST);
-        let Some(widest) = cuttable.max_by_key(|&c| widths[c]) else {
-            break;
-        };
-        widths[widest] -= 1;
-    }
-    let mut out = String::new();
-    for row in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
-        let cells: Vec<String> = (shown.iter())
-            .map(|&c| fit(row.get(c).map_or("", String::as_str), widths[c]))
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
+    super::table::render(header, rows, width, seed)
 }
 
 /// Rows as records, one per block: each column on a line of its own (psql's `\x`).
@@ -335,30 +255,6 @@ fn records(header: &[String], rows: &[Vec<String>]) -> String {
             out.push_str(&format!("{key:width$} | {value}\n"));
         }
     }
-    out
-}
-
-/// The columns a character takes on a terminal (CJK and emoji take two).
-fn char_width(c: char) -> usize {
-    unicode_width::UnicodeWidthChar::width(c).unwrap_or(0)
-}
-
-/// Pads or shortens `text` to exactly `width` columns.
-fn fit(text: &str, width: usize) -> String {
-    let mut out = String::new();
-    let mut used = 0;
-    let total: usize = text.chars().map(char_width).sum();
-    for c in text.chars() {
-        let w = char_width(c);
-        if total > width && used + w + 1 > width {
-            out.push('…');
-            used += 1;
-            break;
-        }
-        out.push(c);
-        used += w;
-    }
-    out.push_str(&" ".repeat(width.saturating_sub(used)));
     out
 }
 
@@ -474,7 +370,13 @@ mod tests {
         let rows = vec![vec!["陳怡君".to_string(), "x".repeat(80)]];
         let text = table(&header, &rows, 40);
         for line in text.lines() {
-            assert!(line.chars().map(char_width).sum::<usize>() <= 40, "{line}");
+            assert!(
+                line.chars()
+                    .map(super::super::table::char_width)
+                    .sum::<usize>()
+                    <= 40,
+                "{line}"
+            );
         }
         assert!(text.contains('…'));
     }

@@ -105,15 +105,32 @@ pub fn list(
         .any(|f| !store.text_present(*f).is_disjoint(of_channel))
     };
     let mut fields = vec![Field::Channel, Field::Account, Field::ExternalId];
+    // The tabs' own columns in the seed's order: a narrow table keeps them longest.
+    let mut seed: Vec<&str> = Vec::new();
     for channel in reach::model::Channel::ALL {
         if contacts.iter().any(|c| c.channel == channel) {
-            fields.extend(list_columns(channel, with_store(channel)));
+            let columns = list_columns(channel, with_store(channel));
+            for field in &columns {
+                let name = match field {
+                    Field::Blocked | Field::OptOuts => "status",
+                    other => other.name(),
+                };
+                if !seed.contains(&name) {
+                    seed.push(name);
+                }
+            }
+            fields.extend(columns);
         }
     }
-    // The page shows a contact's status as a word, not its two raw columns.
-    let fields: Vec<Field> = (Field::ALL.iter().copied())
-        .filter(|f| fields.contains(f) && !matches!(f, Field::Blocked | Field::OptOuts))
-        .collect();
+    // The tabs' columns in the seed's order, once each; the page shows a contact's status
+    // as a word (last), not its two raw columns.
+    let mut shown: Vec<Field> = Vec::new();
+    for field in fields {
+        if !shown.contains(&field) && !matches!(field, Field::Blocked | Field::OptOuts) {
+            shown.push(field);
+        }
+    }
+    let fields = shown;
     let tz = ctx.engine.time_zone();
     let cell = |c: &reach::model::Contact, f: Field| match f.kind() {
         reach::model::FieldKind::Time(t) => (c.time(t)).map_or_else(String::new, |t| {
@@ -138,7 +155,7 @@ pub fn list(
                 outln!("{}", super::output::contact_json(contact, tz))?;
             }
         }
-        other => super::output::emit(&header, &rows, other)?,
+        other => super::output::emit_list(&header, &rows, other, &seed)?,
     }
     if format == Format::Table {
         note!(

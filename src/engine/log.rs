@@ -149,6 +149,30 @@ impl LogWriter {
         }
     }
 
+    /// Cuts the file back to `end` (after a failed flush of what followed): the records
+    /// after it are dropped. If that fails, nothing more may be appended.
+    pub fn cut_to(&mut self, end: u64) -> Result<(), Error> {
+        self.pending.clear();
+        let undone =
+            (self.file.set_len(end)).and_then(|()| self.file.seek(SeekFrom::Start(end)).map(drop));
+        match undone {
+            Ok(()) => {
+                self.written = end;
+                Ok(())
+            }
+            Err(e) => {
+                self.damaged = true;
+                Err(Error::io(
+                    format!(
+                        "{}: cannot cut back the records of a failed flush",
+                        self.path.display()
+                    ),
+                    e,
+                ))
+            }
+        }
+    }
+
     /// Whether a failed write left the file as it should not be (see `damaged`).
     pub fn is_damaged(&self) -> bool {
         self.damaged

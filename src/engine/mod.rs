@@ -26,12 +26,13 @@
 //! (`State::check`, `Store::check`, under the read lock), appended to the log, then
 //! applied (`State::write`, under the write lock); replay applies the same records the
 //! same way (`State::replay`). The records of one round of commits go to the log in one
-//! `write` and are flushed per [`Durability`] (commits from many threads share a flush)
-//! before any is acknowledged. A round whose write fails (a full disk) is refused whole:
-//! its records are cut back off the log and memory is read again from the directory, so
-//! a refused change changes nothing and the next round may go on. A failure that leaves
-//! memory ahead of the disk (a failed flush, a log that cannot be cut back) stops the
-//! engine: no further change is accepted until it is opened again.
+//! `write` and are flushed per [`Durability`] (commits from many threads share a flush,
+//! `flush.rs`) before any is acknowledged. A round whose write or flush fails (a full
+//! disk) is refused whole: its records (after a failed flush, every record since the last
+//! good one) are cut back off the log and memory is read again from the directory, so a
+//! refused change changes nothing and the next round may go on. A failure that leaves
+//! memory ahead of the disk (a log that cannot be cut back, a change logged that did not
+//! apply) stops the engine: no further change is accepted until it is opened again.
 //!
 //! Access modes: in memory; read-only (a follower that never creates or writes a file);
 //! shared (the REPL: the directory's write lock only while a round of commits runs,
@@ -43,6 +44,7 @@ mod acknowledge;
 mod compile;
 mod dir;
 mod edit;
+mod flush;
 mod identity;
 mod job;
 mod log;
@@ -55,10 +57,8 @@ mod stream;
 mod view;
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use chrono::FixedOffset;
@@ -85,6 +85,7 @@ use crate::plan::{self, SavedSegments};
 use crate::store::{Applied, Store, snapshot};
 use dir::{DirLock, FileId, LEGACY_QUOTAS, LEGACY_SEGMENTS};
 use edit::Resolved;
+use flush::{Flush, Mark};
 use log::{LogEnd, LogWriter};
 use record::Record;
 use scope::Reach;
@@ -130,8 +131,6 @@ pub struct Engine {
     tz: FixedOffset,
     writer: Mutex<Writer>,
     flush: Mutex<Flush>,
-    /// The sequence number of the last record appended to the log.
-    written: AtomicU64,
     /// Membership events of watched saved segments.
     membership: Arc<Mutex<membership::Hub>>,
 }
@@ -201,13 +200,6 @@ impl Writer {
     }
 }
 
-/// The log handle that group flushes use, and how far they got.
-#[derive(Debug, Default)]
-struct Flush {
-    file: Option<File>,
-    synced: u64,
-}
-
 impl Default for Engine {
     fn default() -> Self {
         Engine::in_memory()
@@ -231,7 +223,6 @@ impl Engine {
 
     fn with(state: State, access: Access) -> Engine {
         Engine {
-            written: AtomicU64::new(state.seq),
             state: RwLock::new(state),
             tz: utc(),
             writer: Mutex::new(Writer {
@@ -553,6 +544,7 @@ impl Engine {
     /// the write lock and catches up.
     fn begin(&self, writer: &mut Writer) -> Result<(), Error> {
         writer.refuse_if_failed()?;
+        self.cut_back_unflushed(writer)?;
         match &mut writer.access {
             Access::ReadOnly { dir, .. } => Err(Error::Usage(format!(
                 "{} was opened read-only: nothing can be changed",
@@ -595,40 +587,62 @@ impl Engine {
     }
 
     fn point_flushes_at(&self, active: &Active) -> Result<(), Error> {
-        let mut flush = self.flush.lock().unwrap_or_else(|e| e.into_inner());
-        flush.file = Some(active.log.handle()?);
-        flush.synced = self.state_read().seq;
+        let at = Mark {
+            seq: self.state_read().seq,
+            offset: active.log.len(),
+        };
+        self.flush().point_at(active.log.handle()?, at);
         Ok(())
+    }
+
+    fn flush(&self) -> MutexGuard<'_, Flush> {
+        self.flush.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Ends a round of commits whose last record is `last` (0: none): checkpoints if the
     /// log has grown past its bound, makes the changes durable per the durability mode,
-    /// and gives a shared engine's lock back.
+    /// and gives a shared engine's lock back. A failed flush refuses the round as a
+    /// failed write does (and every round written since the last flush).
     fn finish<'e>(&'e self, mut writer: MutexGuard<'e, Writer>, last: u64) -> Result<(), Error> {
         // The round's records go to the log in one write, before any is acknowledged.
-        let mut done = writer.active().map_or(Ok(()), |a| a.log.write_pending());
-        if let Err(e) = done {
+        if let Err(e) = writer.active().map_or(Ok(()), |a| a.log.write_pending()) {
             return self.refuse_round(writer, e);
         }
+        let ticket = self.note_written(&mut writer);
+        let mut done = Ok(());
         let bound = writer.checkpoint_bytes;
-        let long_log = writer.active().is_some_and(|a| a.log.len() > bound);
-        if long_log {
+        if writer.active().is_some_and(|a| a.log.len() > bound) {
             done = self.checkpoint(&mut writer, None);
         }
-        let group = writer.durability == Durability::Group && last > 0;
-        if let Access::Shared { dir, at, active } = &mut writer.access
-            && let Some(mut held) = active.take()
+        let mut flushed = Ok(());
+        if let Err(e) = &done
+            && self.flush().cut_point().is_some()
         {
-            // Flush before giving the lock back, then follow from where the log ends.
-            if group {
-                done = done.and(held.log.sync());
+            // The checkpoint was refused: a flush had failed.
+            (flushed, done) = (Err(e.replicate()), Ok(()));
+        }
+        if writer.durability == Durability::Group && last > 0 && done.is_ok() && flushed.is_ok() {
+            if matches!(writer.access, Access::Shared { .. }) {
+                // Flush before giving the lock back.
+                flushed = self.flush().through(last, ticket);
+            } else {
+                drop(writer);
+                flushed = self.flush().through(last, ticket);
+                writer = self.writer();
             }
+        }
+        if let Err(e) = flushed {
+            let cut = self.cut_back_unflushed(&mut writer);
+            if let Access::Shared { active, .. } = &mut writer.access {
+                *active = None;
+            }
+            return Err(cut.err().unwrap_or(e));
+        }
+        if let Access::Shared { at, active, .. } = &mut writer.access
+            && let Some(held) = active.take()
+        {
+            // Follow from where the log ends.
             *at = held.position(self.state_read().seq);
-            let _ = dir;
-        } else if group {
-            drop(writer);
-            done = done.and(self.flush_through(last));
-            writer = self.writer();
         }
         match &done {
             Err(e) => _ = writer.failed.get_or_insert_with(|| e.to_string()),
@@ -636,6 +650,37 @@ impl Engine {
             Ok(()) => {}
         }
         done
+    }
+
+    /// Notes where the log ends once a round is written; returns the round's ticket for
+    /// its flush.
+    fn note_written(&self, writer: &mut Writer) -> u64 {
+        let seq = self.state_read().seq;
+        let Some(active) = writer.active() else {
+            return 0;
+        };
+        let offset = active.log.len();
+        self.flush().written(Mark { seq, offset })
+    }
+
+    /// After a failed flush, cuts the records after the last good one off the log and
+    /// reads memory back from the directory (a no-op when no flush failed, or its
+    /// records are cut back already). A log that cannot be cut back stops the engine.
+    fn cut_back_unflushed(&self, writer: &mut Writer) -> Result<(), Error> {
+        let mut flush = self.flush();
+        let Some(end) = flush.cut_point() else {
+            return Ok(());
+        };
+        let cut = writer.active().map_or(Ok(()), |a| a.log.cut_to(end));
+        if let Err(e) = cut {
+            writer.failed.get_or_insert_with(|| e.to_string());
+            return Err(e);
+        }
+        flush.cut();
+        drop(flush);
+        self.restore(writer).inspect_err(|e| {
+            writer.failed.get_or_insert_with(|| e.to_string());
+        })
     }
 
     /// Ends a round whose records could not be written (a full disk): they were cut back
@@ -669,27 +714,10 @@ impl Engine {
         };
         let (state, at) = load(&dir)?;
         membership::lock(&self.membership).roll_back(&state);
-        self.written.store(state.seq, Ordering::Release);
         *self.state_write() = state;
         if let Access::Shared { at: slot, .. } = &mut writer.access {
             *slot = at;
         }
-        Ok(())
-    }
-
-    /// Flushes the log through record `seq`, sharing the flush with every thread waiting
-    /// for one (group commit).
-    fn flush_through(&self, seq: u64) -> Result<(), Error> {
-        let mut flush = self.flush.lock().unwrap_or_else(|e| e.into_inner());
-        if flush.synced >= seq {
-            return Ok(());
-        }
-        let target = self.written.load(Ordering::Acquire);
-        if let Some(file) = &flush.file {
-            file.sync_data()
-                .map_err(|e| Error::io("cannot flush the log", e))?;
-        }
-        flush.synced = target;
         Ok(())
     }
 
@@ -741,7 +769,6 @@ impl Engine {
                 }
                 return Err(e);
             }
-            self.written.store(seq, Ordering::Release);
         }
         let applied = match round.as_deref_mut() {
             Some(state) => state.write(&record, checked, seq),
@@ -800,6 +827,8 @@ impl Engine {
             }
             return Ok(());
         };
+        // What the snapshot holds must not outrun the log: a failed flush refuses it.
+        self.flush().everything()?;
         let generation = active.generation + 1;
         let replacement_given = replacement.is_some();
         let compacted = match replacement {
@@ -837,7 +866,6 @@ impl Engine {
             hub.after_renumbering(&state, replacement_given);
             hub.release(seq);
         }
-        self.written.store(seq, Ordering::Release);
         active.log = LogWriter::create(&active.dir.log(generation), generation)?;
         active.generation = generation;
         active.legacy = false;
@@ -849,7 +877,6 @@ impl Engine {
     fn catch_up(&self, dir: &DataDir, at: &mut Position) -> Result<(), Error> {
         if dir.snapshot_id() != at.snapshot {
             let (state, now_at) = load(dir)?;
-            self.written.store(state.seq, Ordering::Release);
             *self.state_write() = state;
             *at = now_at;
             return Ok(());
@@ -877,7 +904,6 @@ impl Engine {
         for (seq, record) in &records {
             state.replay(record, *seq)?;
         }
-        self.written.store(state.seq, Ordering::Release);
         at.log = end;
         Ok(())
     }
@@ -1011,4 +1037,103 @@ fn legacy_meta(dir: &DataDir) -> Result<Meta, Error> {
         quotas: read_json(&dir.file(LEGACY_QUOTAS))?,
         jobs: BTreeMap::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Durability, Edit, Engine};
+
+    fn tag(name: &str) -> Edit {
+        Edit::CreateTag { tag: name.into() }
+    }
+
+    fn tags(engine: &Engine) -> Vec<String> {
+        let view = engine.read();
+        let mut names: Vec<String> = view
+            .store()
+            .tags()
+            .iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A failed flush under `group` is a failed write: the round's changes are refused and
+    /// cut back off the log, and the engine takes the next change (the log's handle is
+    /// swapped for /dev/null, which the kernel refuses to flush).
+    #[test]
+    fn a_failed_group_flush_refuses_the_round_and_the_engine_goes_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::open(dir.path()).expect("opens");
+        engine.set_durability(Durability::Group);
+        engine.commit(tag("before"), 0).expect("a change");
+        let real = engine
+            .writer()
+            .active()
+            .expect("writes")
+            .log
+            .handle()
+            .expect("handle");
+        let null = std::fs::File::open("/dev/null").expect("/dev/null");
+        engine.flush().set_file(null);
+        let refused = engine.commit_all(vec![tag("lost-1"), tag("lost-2")], 0);
+        for result in &refused {
+            let e = result.as_ref().expect_err("refused");
+            assert!(e.to_string().contains("cannot flush the log"), "{e}");
+        }
+        assert_eq!(
+            tags(&engine),
+            ["before"],
+            "the refused round changed nothing"
+        );
+        engine.flush().set_file(real);
+        engine.commit(tag("after"), 0).expect("the engine goes on");
+        assert_eq!(tags(&engine), ["after", "before"]);
+        drop(engine);
+        let reopened = Engine::open(dir.path()).expect("opens again");
+        assert_eq!(
+            tags(&reopened),
+            ["after", "before"],
+            "the log holds no refused record"
+        );
+    }
+
+    /// Threads committing at once while every flush fails: each change is refused (those
+    /// waiting on another round's failed flush too), none is applied or left in the log,
+    /// and the engine goes on once flushes work again.
+    #[test]
+    fn rounds_sharing_a_failed_flush_are_all_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::open(dir.path()).expect("opens");
+        let real = engine
+            .writer()
+            .active()
+            .expect("writes")
+            .log
+            .handle()
+            .expect("handle");
+        let null = std::fs::File::open("/dev/null").expect("/dev/null");
+        engine.flush().set_file(null);
+        let refused = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let (engine, refused) = (&engine, &refused);
+                s.spawn(move || {
+                    for i in 0..25 {
+                        let result = engine.commit(tag(&format!("t{t}-{i}")), 0);
+                        assert!(result.is_err(), "acknowledged without a flush");
+                        refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+        assert_eq!(refused.into_inner(), 100);
+        assert!(tags(&engine).is_empty(), "{:?}", tags(&engine));
+        engine.flush().set_file(real);
+        engine.commit(tag("after"), 0).expect("the engine goes on");
+        drop(engine);
+        let reopened = Engine::open(dir.path()).expect("opens again");
+        assert_eq!(tags(&reopened), ["after"]);
+    }
 }

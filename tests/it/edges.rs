@@ -185,7 +185,7 @@ fn the_repl_minds_its_manners() {
     let exported = std::fs::read_to_string(&export).expect("the export");
     assert_eq!(exported.lines().count(), 4, "{exported}");
     assert!(
-        out.contains("\nline,line-tw,U1,Ann,"),
+        out.contains("\nline,line-tw,U1,,Ann,"),
         "the name trimmed as JSON trims it: {out}"
     );
 }

@@ -400,3 +400,154 @@ fn a_huge_page_is_empty() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Runs `reach --tz +08:00 --data DATA ARGS…` (now fixed) on a terminal `columns` wide
+/// and returns what the terminal shows (stdout and stderr).
+fn on_terminal(data: &Path, columns: usize, args: &[&str]) -> String {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_reach"));
+    command
+        .args(["--now", "2025-06-01T04:00:00Z", "--tz", TZ, "--data"])
+        .arg(data)
+        .args(args)
+        .env("COLUMNS", columns.to_string())
+        .env("PAGER", "cat")
+        .env("TERM", "xterm");
+    let mut session = rexpect::session::spawn_command(command, Some(30_000)).expect("spawns");
+    let shown = session.exp_eof().expect("ends");
+    // The pseudo-terminal hands over one char per byte, and ends lines with \r\n.
+    let bytes: Vec<u8> = shown.chars().map(|c| c as u32 as u8).collect();
+    String::from_utf8_lossy(&bytes).replace("\r\n", "\n")
+}
+
+/// The columns a line takes on a terminal.
+fn columns_of(line: &str) -> usize {
+    line.chars()
+        .map(|c| unicode_width::UnicodeWidthChar::width(c).unwrap_or(0))
+        .sum()
+}
+
+/// A contact list's header on a terminal `columns` wide holds `expected` (its tab's
+/// columns in the seed), every line fits, and no email is cut.
+fn check_list(tab: &str, columns: usize, printed: &str, expected: &[&str]) {
+    let mut lines = printed.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+    for column in expected {
+        // A time column may show as dates under its segment name.
+        let short = match *column {
+            "subscribed_at" => "joined",
+            "customer_interaction_at" => "interaction",
+            other => other,
+        };
+        let found = header.contains(column) || header.contains(&short);
+        assert!(found, "{tab} at {columns}: {column}\n{printed}");
+    }
+    for line in printed.lines() {
+        assert!(columns_of(line) <= columns, "{tab} at {columns}: {line}");
+        let cut = line
+            .split_whitespace()
+            .any(|w| w.contains('@') && w.ends_with('…'));
+        assert!(!cut, "{tab} at {columns}: an email cut: {line}");
+    }
+}
+
+/// Contact lists on a terminal of 80 and 160 columns, one per channel tab, pinned in
+/// `reports/lists-80.txt` and `reports/lists-160.txt`: the seed's columns for the tab
+/// come before the identity columns (at 80 a LINE list shows last interaction, bound and
+/// joined, as dates), web emails stay whole, and at 160 every tab shows all of them.
+#[test]
+fn contact_lists_keep_their_tabs_columns_at_80_and_160() {
+    let dir = audience();
+    let data = dir.path().join("d");
+    let at_80: &[(&str, &[&str])] = &[
+        (
+            "line",
+            &["name", "tags", "interaction", "bound", "joined", "status"],
+        ),
+        (
+            "facebook",
+            &["name", "tags", "interaction", "bound", "fb_optin", "status"],
+        ),
+        (
+            "whatsapp",
+            &["name", "phone", "tags", "interaction", "bound", "status"],
+        ),
+        (
+            "instagram",
+            &["name", "tags", "interaction", "joined", "status"],
+        ),
+        ("web", &["name", "member_id", "email", "phone", "status"]),
+    ];
+    let seed_160: &[(&str, &[&str])] = &[
+        (
+            "line",
+            &[
+                "external_id",
+                "name",
+                "tags",
+                "customer_interaction_at",
+                "bound",
+                "subscribed_at",
+                "status",
+            ],
+        ),
+        (
+            "facebook",
+            &[
+                "external_id",
+                "name",
+                "tags",
+                "customer_interaction_at",
+                "bound",
+                "fb_optin",
+                "subscribed_at",
+                "status",
+            ],
+        ),
+        (
+            "whatsapp",
+            &[
+                "name",
+                "phone",
+                "tags",
+                "customer_interaction_at",
+                "bound",
+                "subscribed_at",
+                "status",
+            ],
+        ),
+        (
+            "instagram",
+            &[
+                "external_id",
+                "name",
+                "tags",
+                "customer_interaction_at",
+                "subscribed_at",
+                "status",
+            ],
+        ),
+        (
+            "web",
+            &[
+                "name",
+                "member_id",
+                "email",
+                "phone",
+                "tags",
+                "subscribed_at",
+                "status",
+                "customer_interaction_at",
+            ],
+        ),
+    ];
+    for (columns, tabs) in [(80, at_80), (160, seed_160)] {
+        let mut text = String::new();
+        for (tab, expected) in tabs {
+            let segment = format!("channel:{tab}");
+            let printed = on_terminal(&data, columns, &["list", &segment, "--limit", "5"]);
+            check_list(tab, columns, &printed, expected);
+            text.push_str(&format!("$ reach list {segment} --limit 5\n{printed}\n"));
+        }
+        check(&format!("reports/lists-{columns}.txt"), &text);
+    }
+}

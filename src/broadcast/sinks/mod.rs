@@ -16,6 +16,8 @@ mod messenger;
 #[cfg(feature = "platforms")]
 mod platform;
 #[cfg(feature = "platforms")]
+mod probe;
+#[cfg(feature = "platforms")]
 mod smtp;
 #[cfg(feature = "platforms")]
 mod webhook;

@@ -11,12 +11,13 @@
 //! | Instagram | 50 | one recipient | 300 | 64 |
 //! | web (SMTP) | 50 | one email | none | 8 connections |
 
-use std::sync::OnceLock;
+use std::collections::BTreeMap;
+use std::sync::{Mutex, OnceLock};
 
 use super::channels::Channels;
 use super::http::Http;
 use super::smtp::{CONNECTIONS, Mailer};
-use super::{line, messenger, whatsapp};
+use super::{line, messenger, probe, whatsapp};
 use crate::broadcast::{Delivery, Outgoing, Part, Sink};
 use crate::model::Channel;
 
@@ -25,6 +26,8 @@ pub struct Platform {
     channels: Channels,
     http: Http,
     mailer: OnceLock<Result<Mailer, String>>,
+    /// What probing each endpoint found (`None`: it answers), asked once a URL.
+    probes: Mutex<BTreeMap<String, Option<String>>>,
 }
 
 impl Platform {
@@ -33,7 +36,21 @@ impl Platform {
             channels,
             http: Http::new(),
             mailer: OnceLock::new(),
+            probes: Mutex::default(),
         }
+    }
+
+    /// The URL an account is sent to, and where the channels file names it.
+    fn endpoint(&self, channel: Channel, account: &str) -> Option<(&str, String)> {
+        let c = &self.channels;
+        let url = match channel {
+            Channel::Line => &c.line.get(account)?.base_url,
+            Channel::Whatsapp => &c.whatsapp.get(account)?.base_url,
+            Channel::Facebook => &c.facebook.get(account)?.base_url,
+            Channel::Instagram => &c.instagram.get(account)?.base_url,
+            Channel::Web => return Some((&c.smtp.as_ref()?.url, "[smtp] url".into())),
+        };
+        Some((url, format!("[{channel}.\"{account}\"] base_url")))
     }
 
     fn missing(kind: &str, account: &str) -> Delivery {
@@ -78,6 +95,18 @@ impl Sink for Platform {
             Channel::Web => return c.smtp.is_none().then(|| "[smtp] section".to_string()),
         };
         (!named).then(|| format!("[{channel}.\"{account}\"]"))
+    }
+
+    fn unanswered(&self, channel: Channel, account: &str) -> Option<String> {
+        let (url, place) = self.endpoint(channel, account)?;
+        let mut probes = self.probes.lock().unwrap_or_else(|e| e.into_inner());
+        let why = (probes.entry(url.to_string()))
+            .or_insert_with(|| probe::unanswered(url))
+            .clone()?;
+        Some(format!(
+            "{channel} account {account}: {why} (the {place} in the channels file); start \
+             the service there or correct the URL, or send elsewhere with --sink"
+        ))
     }
 
     fn default_rate(&self, channel: Channel, endpoint: &str) -> Option<f64> {

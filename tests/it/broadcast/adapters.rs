@@ -1117,6 +1117,82 @@ fn a_bad_base_url_is_refused_before_the_job_starts() {
     assert!(jobs.stdout.is_empty(), "no job was made");
 }
 
+/// A `base_url` on a closed port is refused before a job exists, naming the account and
+/// the port and never the URL's password, by a send and by a dry run alike; the same
+/// file with the port listening sends.
+#[test]
+fn a_base_url_on_a_closed_port_is_refused_before_the_job_starts() {
+    let dir = loaded(50);
+    let data = dir.path().join("d");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = listener.local_addr().expect("address").port();
+    drop(listener);
+    let channels = channels_file(
+        dir.path(),
+        &format!(
+            "[line.\"line-tw\"]\ntoken = \"T\"\nbase_url = \"http://u:PW7@127.0.0.1:{port}/x\"\n"
+        ),
+    );
+    let send = |extra: &[&str]| {
+        reach()
+            .arg("--data")
+            .arg(&data)
+            .args(["broadcast", "channel:line account:line-tw", "--kind", "bot"])
+            .args([
+                "--text",
+                "hi",
+                "--sink",
+                "platform",
+                "--channels",
+                &channels,
+            ])
+            .args(["--id", "closed", "--json"])
+            .args(extra)
+            .output()
+            .expect("runs")
+    };
+    for extra in [&["--yes"][..], &["--dry-run"]] {
+        let started = Instant::now();
+        let out = send(extra);
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {all}");
+        let why = json(&out)["refused"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        for part in [
+            "line account line-tw",
+            &format!("nothing answers at 127.0.0.1:{port}"),
+            "[line.\"line-tw\"] base_url",
+            "correct the URL",
+        ] {
+            assert!(why.contains(part), "{extra:?}: {part}: {why}");
+        }
+        assert!(!all.contains("PW7"), "{extra:?}: {all}");
+        assert!(started.elapsed() < Duration::from_secs(10), "{extra:?}");
+    }
+    let jobs = run_at(&data, &["broadcast", "jobs", "--json"]);
+    assert!(jobs.stdout.is_empty(), "no job was made");
+    // Listening again on that port, the same broadcast is taken.
+    let server = tiny_http::Server::http(format!("127.0.0.1:{port}")).expect("the port again");
+    std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            respond(request, 200, "{}");
+        }
+    });
+    let out = send(&["--yes"]);
+    assert_eq!(
+        json(&out)["state"],
+        "done",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A platform answering with the request's token in its error body: the token reaches no
 /// output and no file of the data directory (the report, `broadcast show`, the log, the
 /// snapshot after a compaction).
