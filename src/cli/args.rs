@@ -195,14 +195,17 @@ pub enum Command {
         #[arg(long)]
         all_columns: bool,
     },
-    /// Write a deterministic synthetic audience as CSV
+    /// Write a deterministic synthetic audience as CSV, or random segments over one
     #[command(
-        after_help = "Times are relative to --now (default: today, 00:00 UTC), so that segments such as checkout:-30d.. find people; the file depends only on --contacts, --seed and that now.\n\nExamples:\n  reach gen --contacts 1000000 --seed 1 -o audience.csv\n  reach gen --contacts 5000 --now 2025-06-01T04:00:00Z | reach --data ./d import -"
+        after_help = "Times are relative to --now (default: today, 00:00 UTC), so that segments such as checkout:-30d.. find people; the file depends only on --contacts, --seed and that now.\n\nWith --segments N, writes N random segments instead, one a line (every field, operator and time form, nested), with values the audience of --contacts (default 10,000,000) at that --now holds; --seed picks the segments. Time them with count --batch.\n\nExamples:\n  reach gen --contacts 1000000 --seed 1 -o audience.csv\n  reach gen --contacts 5000 --now 2025-06-01T04:00:00Z | reach --data ./d import -\n  reach --now 2025-06-01T04:00:00Z gen --segments 10000 --seed 1 -o hunt.txt\n  reach --data ./d --now 2025-06-01T04:00:00Z count --batch hunt.txt --repeat 5 --json"
     )]
     Gen {
-        /// How many contacts
-        #[arg(long)]
-        contacts: u64,
+        /// How many contacts (with --segments: the audience the values come from)
+        #[arg(long, required_unless_present = "segments")]
+        contacts: Option<u64>,
+        /// Write this many random segments instead of contacts
+        #[arg(long, value_name = "N")]
+        segments: Option<u64>,
         /// The random seed: the same seed (and now) gives the same file
         #[arg(long, default_value_t = 1)]
         seed: u64,

@@ -55,8 +55,10 @@ pub fn import(
     Ok(())
 }
 
+/// `reach gen`: an audience of `contacts`, or `segments` random segments over one.
 pub fn generate(
-    contacts: u64,
+    contacts: Option<u64>,
+    segments: Option<u64>,
     seed: u64,
     output: Option<&Path>,
     now: Option<Seconds>,
@@ -67,6 +69,30 @@ pub fn generate(
         let clock = reach::model::time::now();
         clock - clock.rem_euclid(86_400)
     });
+    match segments {
+        Some(n) => random_segments(n, contacts.unwrap_or(10_000_000), seed, output, anchor),
+        None => audience(contacts.unwrap_or(0), seed, output, anchor),
+    }
+}
+
+fn random_segments(
+    count: u64,
+    audience: u64,
+    seed: u64,
+    output: Option<&Path>,
+    anchor: Seconds,
+) -> Result<(), Error> {
+    let result = match output {
+        Some(path) => {
+            let file = super::create_output(path)?;
+            synth::write_segments(count, seed, audience, anchor, file)
+        }
+        None => synth::write_segments(count, seed, audience, anchor, io::stdout().lock()),
+    };
+    result.map_err(super::output::write_error)
+}
+
+fn audience(contacts: u64, seed: u64, output: Option<&Path>, anchor: Seconds) -> Result<(), Error> {
     let bar = progress(contacts, "generating");
     let report = |n| bar.set_position(n);
     let result = match output {

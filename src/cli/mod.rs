@@ -261,6 +261,7 @@ pub fn run(cli: Cli) -> Result<Next, Error> {
     match command {
         Command::Gen {
             contacts,
+            segments,
             seed,
             output,
         } => {
@@ -269,7 +270,7 @@ pub fn run(cli: Cli) -> Result<Next, Error> {
             {
                 refuse_inside(&data, path)?;
             }
-            return data::generate(contacts, seed, output.as_deref(), fixed_now)
+            return data::generate(contacts, segments, seed, output.as_deref(), fixed_now)
                 .map(|()| Next::Done);
         }
         Command::Demo { contacts } => {
@@ -352,9 +353,10 @@ pub fn execute(ctx: &mut Context, command: Command) -> Result<(), Error> {
         )),
         Command::Gen {
             contacts,
+            segments,
             seed,
             output,
-        } => data::generate(contacts, seed, output.as_deref(), ctx.fixed_now),
+        } => data::generate(contacts, segments, seed, output.as_deref(), ctx.fixed_now),
         Command::Import {
             file,
             reject,

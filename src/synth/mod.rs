@@ -4,6 +4,7 @@
 //! only on (count, seed, anchor) and not on the number of threads.
 
 mod rng;
+mod segments;
 
 use std::io::{self, Write};
 
@@ -14,6 +15,7 @@ use crate::model::{
     Channel, Contact, FbFrequency, Field, Flag, OptOutKind, Seconds, TextField, TimeField,
 };
 use rng::Rng;
+pub use segments::{SegmentGenerator, write_segments};
 
 /// Contacts per independently seeded block.
 const BLOCK: u64 = 1 << 14;

@@ -88,6 +88,40 @@ fn the_readme_segments_find_people_in_a_generated_audience() {
     assert!(text(&recent.stdout).trim().parse::<u64>().expect("count") > 0);
 }
 
+/// `gen --segments` writes the same random segments for a seed, other ones for another,
+/// and `count --batch` counts every one of them, many finding people.
+#[test]
+fn generated_segments_count_on_a_generated_audience() {
+    let dir = audience();
+    let data = dir.path().join("d");
+    let segments = |seed: &str| {
+        let args = [
+            "gen",
+            "--segments",
+            "200",
+            "--contacts",
+            "2000",
+            "--seed",
+            seed,
+        ];
+        ok(dir.path(), &args)
+    };
+    let (first, again, other) = (segments("3"), segments("3"), segments("4"));
+    assert_eq!(first.lines().count(), 200);
+    assert_eq!(first, again);
+    assert_ne!(first, other);
+    let file = dir.path().join("hunt.txt");
+    std::fs::write(&file, &first).expect("write");
+    let counted = ok(&data, &["count", "--batch", path(&file), "--json"]);
+    let counts: Vec<u64> = (counted.lines())
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["count"].as_u64())
+        .map(|c| c.expect("a count"))
+        .collect();
+    assert_eq!(counts.len(), 200, "every segment is counted");
+    let finding = counts.iter().filter(|&&c| c > 0).count();
+    assert!(finding >= 60, "only {finding} of 200 segments find people");
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8")
 }
