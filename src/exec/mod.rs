@@ -617,7 +617,10 @@ fn lookup<'s>(leaf: &Leaf, store: &'s Store) -> Rows<'s> {
     let empty = || Rows::Made(RoaringBitmap::new());
     match leaf {
         Leaf::Channel(c) => Rows::Stored(store.channel(*c)),
-        Leaf::Account(id) => Rows::Made(store.account(id)),
+        Leaf::Account(id) => match store.single_account(id) {
+            Some(rows) => Rows::Stored(rows),
+            None => Rows::Made(store.account(id)),
+        },
         Leaf::Tag(tag) => store.tag(tag).map_or_else(empty, Rows::Stored),
         Leaf::Flag(flag) => Rows::Stored(store.flag(*flag)),
         Leaf::OptOut(kind) => Rows::Stored(store.opt_out(*kind)),
@@ -627,8 +630,12 @@ fn lookup<'s>(leaf: &Leaf, store: &'s Store) -> Rows<'s> {
         Leaf::TextPresent(field) => Rows::Stored(store.text_present(*field)),
         Leaf::TimeRange { field, lo, hi } => Rows::Made(store.time_range(*field, *lo, *hi)),
         Leaf::ExternalId(id) => Rows::Made(store.external_id_eq(id)),
-        Leaf::Name(name) => Rows::Made(store.name_eq(name)),
-        Leaf::Text(field, value) => Rows::Made(store.text_eq(*field, value)),
+        Leaf::Name(name) => store
+            .name_eq_shared(name)
+            .map_or_else(|| Rows::Made(store.name_eq(name)), Rows::Stored),
+        Leaf::Text(field, value) => store
+            .text_eq_shared(*field, value)
+            .map_or_else(|| Rows::Made(store.text_eq(*field, value)), Rows::Stored),
         Leaf::FbSendable(at) => Rows::Made(store.fb_sendable(*at)),
         Leaf::Unsubscribed => Rows::Derived(store.unsubscribed()),
     }

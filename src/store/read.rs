@@ -79,6 +79,16 @@ impl Store {
         rows
     }
 
+    /// The stored rows of the account named `id` when one channel alone has an account
+    /// of that name (as is usual): read in place, through its word view, where
+    /// [`Store::account`] builds a union for each query.
+    pub fn single_account(&self, id: &str) -> Option<&RoaringBitmap> {
+        let mut held = (Channel::ALL.into_iter())
+            .filter_map(|channel| self.data.accounts.rows(&account_key(channel, id)));
+        let first = held.next()?;
+        held.next().is_none().then_some(first)
+    }
+
     /// The contacts carrying `tag` (`None`: no such tag exists).
     pub fn tag(&self, tag: &str) -> Option<&RoaringBitmap> {
         self.data.tags.rows(tag)
@@ -222,6 +232,13 @@ impl Store {
         self.data.texts[field.index()].matching(value)
     }
 
+    /// `text_eq(field, value)` in place when several contacts share the value (a store,
+    /// a salesperson), so that a query reads it through its word view instead of
+    /// copying it (`None`: ask `text_eq`).
+    pub fn text_eq_shared(&self, field: TextField, value: &str) -> Option<&RoaringBitmap> {
+        self.data.texts[field.index()].shared_matching(value)
+    }
+
     /// The contacts whose external id is `id`, on any account (one probe of the identity
     /// map per account).
     pub fn external_id_eq(&self, id: &str) -> RoaringBitmap {
@@ -238,6 +255,12 @@ impl Store {
         postings::matching(self.name_index(), &fold(value), |r| {
             fold(self.data.names.get(r))
         })
+    }
+
+    /// `name_eq(value)` in place when several contacts share the name (`None`: ask
+    /// `name_eq`).
+    pub fn name_eq_shared(&self, value: &str) -> Option<&RoaringBitmap> {
+        self.name_index().shared(&fold(value))
     }
 
     /// Builds the indexes otherwise built at their first use (names, identities, the

@@ -147,6 +147,12 @@ impl TextColumn {
         })
     }
 
+    /// The rows matching `value` when several rows hold it, as the index keeps them
+    /// (`None`: ask [`TextColumn::matching`]).
+    pub fn shared_matching(&self, value: &str) -> Option<&RoaringBitmap> {
+        self.index().shared(&self.rule.key(value))
+    }
+
     /// Builds the equality index now rather than at the first lookup.
     pub fn build_index(&self) {
         self.index();

@@ -110,6 +110,14 @@ impl EqIndex {
         Candidates { rows, verified }
     }
 
+    /// The rows of `key` when several rows hold it (known without a check), in place.
+    pub fn shared(&self, key: &str) -> Option<&RoaringBitmap> {
+        match self.map.get(&self.hash(key)) {
+            Some(Postings::Many { key: held, rows }) if **held == *key => Some(rows),
+            _ => None,
+        }
+    }
+
     /// Approximate bytes of memory held.
     pub fn heap_bytes(&self) -> usize {
         let buckets = self.map.capacity() * (std::mem::size_of::<(u64, Postings)>() + 1);
@@ -154,6 +162,8 @@ mod tests {
         let rows = |index: &EqIndex, key| matching(index, key, keys).iter().collect::<Vec<_>>();
         assert_eq!(rows(&index, "a"), [1, 5]);
         assert!(index.candidates("a").verified);
+        assert_eq!(index.shared("a").map(|r| r.len()), Some(2));
+        assert_eq!(index.shared("b"), None, "one row is checked, not shared");
         index.remove("a", 1);
         assert_eq!(rows(&index, "a"), [5]);
         index.remove("a", 5);
