@@ -201,7 +201,7 @@ impl FbFilter {
             Err(_) => 0..0,
         };
         let set: u64 = words.iter().map(|w| u64::from(w.count_ones())).sum();
-        if set * LOOKUP_RATIO < entries.len() as u64 {
+        if set * CHUNK_LOOKUP_RATIO < entries.len() as u64 {
             return self.keep_each(entries, first, words);
         }
         let mut sendable = vec![0u64; words.len()];
@@ -263,6 +263,12 @@ const FLAGS: usize = 64;
 
 /// Candidates fewer than the opted-in rows over this are looked up one by one.
 const LOOKUP_RATIO: u64 = 4;
+
+/// In a chunk's words, set bits fewer than the chunk's opted-in entries over this are
+/// looked up one by one: a lookup gallops and waits on memory, where a pass tests 64
+/// entries at a time (at 1 in 4, `is:fb_sendable optout:cart` spent 10 ms at 10M on
+/// lookups a 0.5 ms pass replaces).
+const CHUNK_LOOKUP_RATIO: u64 = 32;
 
 #[cfg(test)]
 mod tests {
