@@ -315,6 +315,10 @@ fn keep(node: &Node<'_>, i: usize, words: &mut [u64]) {
                 if rest.iter().all(|&w| w == 0) {
                     return;
                 }
+                if let Node::Values(rows) = child {
+                    move_values(rows, i, &mut rest, words);
+                    continue;
+                }
                 let mut kept = rest.clone();
                 keep(child, i, &mut kept);
                 for ((word, rest), kept) in words.iter_mut().zip(&mut rest).zip(kept) {
@@ -323,6 +327,23 @@ fn keep(node: &Node<'_>, i: usize, words: &mut [u64]) {
                 }
             }
         }
+    }
+}
+
+/// Moves from `rest` to `words` the bits of chunk `i` that `rows` holds, row by row: an
+/// OR's value-by-value child (a lookup's few rows) reads only its own rows, where a copy
+/// of the words would touch 16 KiB a chunk.
+fn move_values(rows: &RoaringBitmap, i: usize, rest: &mut [u64], words: &mut [u64]) {
+    let base = (i * CHUNK_ROWS) as u64;
+    let end = (base + rest.len() as u64 * 64).min(1 << 32);
+    if end <= base {
+        return;
+    }
+    for row in rows.range(base as u32..=(end - 1) as u32) {
+        let at = (u64::from(row) - base) as usize;
+        let bit = rest[at / 64] & 1 << (at % 64);
+        rest[at / 64] ^= bit;
+        words[at / 64] |= bit;
     }
 }
 

@@ -518,6 +518,9 @@ fn many_row_paths_equal_the_oracle() {
         "tag:vip or (tag:gold -channel:line) or -is:subscribed",
         "is:fb_sendable or tag:vip or checkout:-7d..",
         "tag:gold (tag:vip or -channel:line or interaction:<-90d)",
+        // Fused ORs with lookups of a few rows, moved row by row.
+        "tag:vip or external_id:id17 or id:id23 or is:fb_sendable",
+        "(tag:gold or id:id5 or checkout:-30d..) -channel:web",
         // Sparse ORs: counted as |a| + |b| - |a AND b|, or into the others' union.
         "checkout:-1d.. or (name:\"alice chen\" tag:vip)",
         "name:\"alice chen\" or checkout:-1d.. or salesperson:E042",
