@@ -8,7 +8,8 @@
 //! (`REACH_HTTP_TIMEOUT_MS` sets another bound). A request left without an answer after
 //! it may have gone out (a timeout, a connection lost) is retried only where the
 //! platform honours a key ([`one`], for platforms without keys, fails it instead: a
-//! resend would be a second message).
+//! resend would be a second message); so is a 5xx there, unless the platform's own
+//! error says it is transient (the Graph API's `is_transient`).
 
 use std::time::Duration;
 
@@ -245,14 +246,38 @@ pub fn one(
         result = hide(result, secret);
     }
     match &result {
-        Err(e) if e.maybe_delivered => Delivery::Failed(format!(
-            "{what}: no answer ({}); it may have been delivered, so it is not sent again \
-             (the platform cannot tell a resend from a new message): check with the \
-             recipient before sending to them again",
-            redact(&e.why, token)
-        )),
+        Err(e) if e.maybe_delivered => {
+            maybe_delivered(what, &format!("no answer ({})", redact(&e.why, token)))
+        }
+        Ok(a) if (500..600).contains(&a.status) && !transient(&a.body) => maybe_delivered(
+            what,
+            &format!(
+                "HTTP {} {}",
+                a.status,
+                within_reason(&redact(&a.body, token))
+            ),
+        ),
         _ => verdict(&result, what, token).for_request(request.len()),
     }
+}
+
+/// A request of a platform without keys that may have been delivered: failed, never
+/// sent again (a resend would be a second message).
+fn maybe_delivered(what: &str, why: &str) -> Delivery {
+    Delivery::Failed(format!(
+        "{what}: {why}; it may have been delivered, so it is not sent again (the platform \
+         cannot tell a resend from a new message): check with the recipient before sending \
+         to them again"
+    ))
+}
+
+/// Whether a 5xx answer is the Graph API's own error saying the request was not taken
+/// and may be sent again (`{"error": {…, "is_transient": true}}`). Any other 5xx — a
+/// gateway's 502 or 504, an error without `is_transient` — may come after the platform
+/// took the message.
+pub fn transient(body: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(body)
+        .is_ok_and(|v| v["error"]["is_transient"] == serde_json::Value::Bool(true))
 }
 
 /// An answer (or network error) with `secret` replaced by `[redacted]`.
@@ -276,7 +301,7 @@ pub fn payload(batch: &Outgoing) -> Option<serde_json::Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Http, redact};
+    use super::{Http, redact, transient};
     use std::time::Duration;
 
     #[test]
@@ -301,5 +326,17 @@ mod tests {
             "bad token [redacted] for Bearer [redacted], \"Basic [redacted]\" and 'Bearer [redacted]'"
         );
         assert_eq!(redact("plain", ""), "plain");
+    }
+
+    #[test]
+    fn only_a_graph_error_marked_transient_is_sent_again() {
+        let transient_error = r#"{"error": {"message": "Service temporarily unavailable", "code": 2, "is_transient": true}}"#;
+        assert!(transient(transient_error));
+        let unknown = r#"{"error": {"message": "Something went wrong", "code": 131000}}"#;
+        assert!(!transient(unknown));
+        let declared = r#"{"error": {"code": 1, "is_transient": false}}"#;
+        assert!(!transient(declared));
+        assert!(!transient("<html>502 Bad Gateway</html>"));
+        assert!(!transient(""));
     }
 }
