@@ -88,7 +88,7 @@ fn main() {
     );
     let outbox = scratch.path().join("outbox.jsonl");
     let spelling = format!("jsonl:{}", outbox.display());
-    let jsonl = broadcast::sinks::Jsonl::open(&outbox.display().to_string(), "bench", false)
+    let jsonl = broadcast::sinks::Jsonl::open(&outbox.display().to_string(), "bench", None)
         .expect("outbox");
     dispatch(&engine, &spelling, &format!("bench-jsonl-{stamp}"), &jsonl);
 }

@@ -1,10 +1,12 @@
 //! The audience of a broadcast, frozen when the job starts: a segment's contacts, or a
 //! CSV file of identities (`channel,account,external_id`, then any variable columns, a
 //! header required). A CSV identity not in the store is counted `unknown`; the same
-//! identity twice is an error naming both lines.
+//! identity twice is an error naming both lines. Repeats are found by row (a bitmap) and,
+//! for unknown identities, by a 64-bit hash, so that no identity's text is kept for the
+//! whole file; a hash seen before is checked by reading the file again up to that line.
 
-use std::collections::BTreeMap;
-use std::io::Read;
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{Hash, Hasher};
 
 use roaring::RoaringBitmap;
 
@@ -56,7 +58,10 @@ fn bad_csv(why: String) -> Error {
     Error::Usage(format!("audience CSV: {why}"))
 }
 
-fn from_csv(input: impl Read, view: &View) -> Result<Audience, Error> {
+/// An identity as a CSV line names it: channel, account, external id (normalized).
+type Named = (Channel, String, String);
+
+fn from_csv(input: &[u8], view: &View) -> Result<Audience, Error> {
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(input);
     let header: Vec<String> = reader
         .headers()
@@ -82,24 +87,25 @@ fn from_csv(input: impl Read, view: &View) -> Result<Audience, Error> {
         ..Audience::default()
     };
     let store = view.store();
-    let mut lines: BTreeMap<u32, u64> = BTreeMap::new();
-    let mut unknown_seen = std::collections::HashMap::new();
+    let mut seen = RoaringBitmap::new();
+    let mut unknown_seen: HashSet<u64> = HashSet::new();
     for record in reader.records() {
         let record = record.map_err(|e| bad_csv(e.to_string()))?;
         let line = record.position().map_or(0, |p| p.line());
         let cell = |i: usize| record.get(i).unwrap_or("").trim();
-        let channel = Channel::parse(cell(at[0]))
-            .ok_or_else(|| bad_csv(format!("line {line}: unknown channel '{}'", cell(at[0]))))?;
-        // WhatsApp ids are phone numbers, normalized as import normalizes them.
-        let phone =
-            (channel == Channel::Whatsapp).then(|| crate::model::normalize_phone(cell(at[2])));
-        let (account, id) = (cell(at[1]), phone.as_deref().unwrap_or(cell(at[2])));
-        let found = store.find(channel, account, id);
-        let earlier = match found {
-            Some(row) => lines.insert(row, line),
-            None => unknown_seen.insert((channel, account.to_string(), id.to_string()), line),
+        let (channel, account, id) = named(&record, &at, line)?;
+        let found = store.find(channel, &account, &id);
+        let identity = (channel, account, id);
+        let again = match found {
+            Some(row) => !seen.insert(row),
+            None => !unknown_seen.insert(hashed(&identity)),
         };
-        if let Some(first) = earlier {
+        let same = |n: &Named| match found {
+            Some(row) => store.find(n.0, &n.1, &n.2) == Some(row),
+            None => *n == identity,
+        };
+        let (channel, account, id) = &identity;
+        if again && let Some(first) = first_line(input, &at, &same)? {
             return Err(bad_csv(format!(
                 "lines {first} and {line} name the same contact {channel}/{account}/{id}"
             )));
@@ -116,4 +122,45 @@ fn from_csv(input: impl Read, view: &View) -> Result<Audience, Error> {
         }
     }
     Ok(audience)
+}
+
+/// The identity a record names; an unknown channel is an error naming its line.
+fn named(record: &csv::StringRecord, at: &[usize], line: u64) -> Result<Named, Error> {
+    let cell = |i: usize| record.get(i).unwrap_or("").trim();
+    let channel = Channel::parse(cell(at[0]))
+        .ok_or_else(|| bad_csv(format!("line {line}: unknown channel '{}'", cell(at[0]))))?;
+    // WhatsApp ids are phone numbers, normalized as import normalizes them.
+    let id = match channel {
+        Channel::Whatsapp => crate::model::normalize_phone(cell(at[2])),
+        _ => cell(at[2]).to_string(),
+    };
+    Ok((channel, cell(at[1]).to_string(), id))
+}
+
+fn hashed(identity: &Named) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    identity.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The first line of `input` naming the contact `same` takes, if a later line names it
+/// too (`None`: a hash matched another identity).
+fn first_line(
+    input: &[u8],
+    at: &[usize],
+    same: &dyn Fn(&Named) -> bool,
+) -> Result<Option<u64>, Error> {
+    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(input);
+    let mut first = None;
+    for record in reader.records() {
+        let record = record.map_err(|e| bad_csv(e.to_string()))?;
+        let line = record.position().map_or(0, |p| p.line());
+        if same(&named(&record, at, line)?) {
+            match first {
+                None => first = Some(line),
+                Some(_) => return Ok(first),
+            }
+        }
+    }
+    Ok(None)
 }

@@ -112,6 +112,7 @@ pub fn start(
             variables,
             batches,
             uncertain_recipients: Vec::new(),
+            throughput: Default::default(),
         }
     };
     let id = job.id.clone();
@@ -244,6 +245,16 @@ pub(super) fn job_of(engine: &Engine, id: &str) -> Result<Job, Error> {
             "there is no job '{id}' (`reach broadcast jobs` lists them)"
         ))
     })
+}
+
+/// The numbers of job `id`'s batches not logged as sent (none for an unknown job): what a
+/// resumed outbox reads back.
+pub fn unsent_batches(engine: &Engine, id: &str) -> RoaringBitmap {
+    let view = engine.read();
+    view.jobs()
+        .get(id)
+        .map(Job::unsent_batches)
+        .unwrap_or_default()
 }
 
 /// The report of a job as it stands.

@@ -25,12 +25,14 @@ pub use crate::engine::{
     Batch, BatchOutcome, BatchState, Excluded, Figures, Job, JobState, Message, Options, Variables,
 };
 pub use audience::{Audience, AudienceSource};
-pub use dispatch::{Request, cancel, idempotency_key, preview, refusal, report, start};
+pub use dispatch::{
+    Request, cancel, idempotency_key, preview, refusal, report, start, unsent_batches,
+};
 pub use eligibility::{Judgement, Rules, judge};
 pub use message::Template;
 pub use pace::Pace;
-pub use report::Report;
-pub use send::{Run, resume, send};
+pub use report::{Report, Speed};
+pub use send::{IN_FLIGHT_RECIPIENTS, Run, resume, send};
 pub use sink::{
     Delivery, HIDDEN_PASSWORD, Outcome, Outgoing, Part, Sink, kept_spelling, lacks_password,
 };

@@ -58,6 +58,13 @@ impl Default for Run<'_> {
 /// Batches an account may have in flight at once.
 const FLIGHTS: usize = 64;
 
+/// Recipients an account may have taken up and not yet logged (at least one batch): what
+/// bounds the rendered texts held, whatever the audience. It covers LINE's 64 workers
+/// with multicasts of 500 twice over; batches that settle wait for the dispatcher to log
+/// them, so without it a fast sink had 64 batches an account rendered (the whole of a
+/// 1M audience).
+pub const IN_FLIGHT_RECIPIENTS: u64 = 40_000;
+
 /// Resumes a job left `sending`: batches in flight through a sink without idempotency
 /// keys become `uncertain` (sent again only with `resend_uncertain`); then it runs on.
 pub fn resume(
@@ -163,8 +170,8 @@ struct Lead<'a> {
     run: &'a Run<'a>,
     due: Vec<(String, VecDeque<usize>)>,
     accounts: HashMap<String, Arc<Account>>,
-    /// Batches in flight per account.
-    flights: HashMap<String, usize>,
+    /// Batches and recipients in flight per account (taken up, not logged).
+    flights: HashMap<String, (usize, u64)>,
     in_flight: usize,
 }
 
@@ -217,8 +224,10 @@ impl Lead<'_> {
                     spawn(&account);
                     account
                 });
-                let flights = self.flights.get(name).copied().unwrap_or(0);
-                if account.load() < 2 * account.workers && flights < FLIGHTS {
+                let (flights, recipients) = self.flights.get(name).copied().unwrap_or_default();
+                let more = recipients + self.job.batches[index].rows.len();
+                let room = flights == 0 || (flights < FLIGHTS && more <= IN_FLIGHT_RECIPIENTS);
+                if account.load() < 2 * account.workers && room {
                     picked.push(index);
                     queue.pop_front();
                 }
@@ -254,10 +263,10 @@ impl Lead<'_> {
             };
             let flight = Arc::new(Flight::new(index, prepared, skipped, parts.len()));
             self.in_flight += 1;
-            *self
-                .flights
-                .entry(batches[index].account.clone())
-                .or_default() += 1;
+            let flights = self.flights.entry(batches[index].account.clone());
+            let (n, recipients) = flights.or_default();
+            *n += 1;
+            *recipients += batches[index].rows.len();
             if parts.is_empty() {
                 let _ = lock(&crew.done).send(flight);
                 continue;
@@ -291,8 +300,9 @@ impl Lead<'_> {
             .collect();
         for flight in settled {
             self.in_flight -= 1;
-            if let Some(n) = self.flights.get_mut(&flight.prepared.account) {
+            if let Some((n, recipients)) = self.flights.get_mut(&flight.prepared.account) {
                 *n -= 1;
+                *recipients -= self.job.batches[flight.index].rows.len();
             }
         }
         if edits.is_empty() {

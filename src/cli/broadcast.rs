@@ -250,7 +250,8 @@ fn open_sink(
     }
     let optional = channels.is_none();
     let path = channels_path(ctx, channels);
-    broadcast::sinks::open(spelling, job, resuming, &path, optional)
+    let unsent = resuming.then(|| broadcast::unsent_batches(&ctx.engine, job));
+    broadcast::sinks::open(spelling, job, unsent.as_ref(), &path, optional)
 }
 
 /// The channels file: the one named, else `DATA/channels.toml`.
@@ -579,16 +580,26 @@ fn identities_json(list: &[(reach::model::Channel, String, String)]) -> serde_js
 }
 
 fn show(ctx: &Context, id: &str, json: bool) -> Result<(), Error> {
-    let report = broadcast::report(&ctx.engine, id)?;
+    let mut report = broadcast::report(&ctx.engine, id)?;
+    let idle = report.idle_since(ctx.now());
     let uncertain = recipients(ctx, id, &broadcast::BatchState::Uncertain);
     let in_flight = recipients(ctx, id, &broadcast::BatchState::InFlight);
     if json {
         let mut value = report.json();
+        if let Some(at) = idle {
+            value["idle_since"] = reach::model::time::format_rfc3339(at).into();
+        }
         value["uncertain_recipients"] = identities_json(&uncertain);
         value["in_flight_recipients"] = identities_json(&in_flight);
         return outln!("{value}");
     }
     out!("{report}")?;
+    if let Some(at) = idle {
+        outln!(
+            "  nothing logged since {}: if its run was stopped or killed, `reach broadcast resume {id}` finishes it",
+            reach::model::time::format_rfc3339(at)
+        )?;
+    }
     let lists = [
         (
             uncertain,

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
+use super::throughput::Throughput;
 use crate::model::{Channel, MessageKind, Seconds};
 
 /// A job's state (broadcast.md, "The job and exactly once").
@@ -155,6 +156,9 @@ pub struct Job {
     /// When the job ended with batches left uncertain: their recipients (channel,
     /// account, external id), for `show`.
     pub uncertain_recipients: Vec<(Channel, String, String)>,
+    /// How fast its accounts settle recipients lately (rebuilt from the log, not kept).
+    #[serde(skip)]
+    pub throughput: Throughput,
 }
 
 /// What sending one batch did, as logged.
@@ -202,6 +206,8 @@ impl Job {
             *figures.failures.entry(why.clone()).or_default() += 1;
         }
         if let Some(b) = self.batches.get_mut(batch) {
+            let settled = outcome.sent.len() + outcome.failed.len() as u64 + skipped;
+            self.throughput.note(&b.account, outcome.at, settled);
             if b.state == BatchState::Uncertain {
                 figures.uncertain = figures.uncertain.saturating_sub(b.rows.len());
             }
@@ -217,7 +223,16 @@ impl Job {
             batch.rows = RoaringBitmap::new();
         }
         self.variables.values.clear();
+        self.throughput.clear();
         self.uncertain_recipients = uncertain;
+    }
+
+    /// The numbers of the batches not logged as sent.
+    pub fn unsent_batches(&self) -> RoaringBitmap {
+        (self.batches.iter().enumerate())
+            .filter(|(_, b)| b.state != BatchState::Done)
+            .map(|(i, _)| i as u32)
+            .collect()
     }
 
     /// Whether a row is a recipient of a batch not sent yet.

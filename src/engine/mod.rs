@@ -8,7 +8,8 @@
 //! - `log.rs`: the write-ahead log (framed, checksummed records; torn tails and damage).
 //! - `record.rs`: what a log record holds; `edit.rs`: what callers ask for.
 //! - `quota.rs`, `job.rs`: LINE quotas and broadcast jobs as the engine keeps them (the
-//!   broadcaster above builds and drives jobs; the engine only logs and applies them).
+//!   broadcaster above builds and drives jobs; the engine only logs and applies them);
+//!   `throughput.rs`: a sending job's recent rate per account, from its logged outcomes.
 //! - `state.rs`: the state and how a record applies to it.
 //! - `compile.rs`: a segment compiled against the state; `view.rs`: [`View`], a consistent
 //!   read.
@@ -54,6 +55,7 @@ mod record;
 mod scope;
 mod state;
 mod stream;
+mod throughput;
 mod view;
 
 use std::collections::BTreeMap;
@@ -76,6 +78,7 @@ pub use membership::{Deliver, MembershipEvent, Subscription};
 pub use quota::Quota;
 pub use scope::Scope;
 pub use stream::parse_change;
+pub use throughput::{Throughput, WINDOW as THROUGHPUT_WINDOW};
 pub use view::View;
 
 use crate::csv::{ImportOptions, ImportSummary};

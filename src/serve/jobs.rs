@@ -188,7 +188,9 @@ fn open_sink(
         .channels
         .clone()
         .unwrap_or_else(|| "channels.toml".into());
-    broadcast::sinks::open(&options.sink, job, resuming, FsPath::new(&channels), true)
+    let unsent = resuming.then(|| broadcast::unsent_batches(engine, job));
+    let channels = FsPath::new(&channels);
+    broadcast::sinks::open(&options.sink, job, unsent.as_ref(), channels, true)
 }
 
 /// Sends job `id` on a thread of its own until it ends or the server stops.

@@ -4,9 +4,11 @@
 //! bodies are checked against the platforms' OpenAPI descriptions.
 
 mod adapters;
+mod bounded;
 mod exactly_once;
 mod in_flight;
 mod refusals;
+mod speed;
 pub mod tools;
 
 use proptest::prelude::*;

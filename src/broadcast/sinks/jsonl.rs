@@ -2,7 +2,9 @@
 //! recipient per line — `job`, `batch`, `channel`, `account`, `external_id`, `kind`,
 //! `text` — appended and flushed to disk before the batch counts as sent. Never the same
 //! recipient of a job twice, even across crashes: opened for a job that already wrote
-//! lines (a resume), it reads them back and skips the recipients it finds. Batches are
+//! lines (a resume), it reads back those of the batches not logged as sent (the ones in
+//! flight at the crash: what it keeps grows with what was in flight, not with the
+//! audience) and skips the recipients it finds. Batches are
 //! written one at a time (the file is behind a lock). A full disk pauses the run
 //! ([`Delivery::Pause`]): the job stays `sending`, and `resume` goes on once there is room.
 
@@ -13,6 +15,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use roaring::RoaringBitmap;
 use serde::Serialize;
 
 use crate::broadcast::{Delivery, Outcome, Outgoing, Sink};
@@ -22,7 +25,8 @@ use crate::model::Channel;
 /// Appends recipients to a JSON Lines file (or stdout).
 pub struct Jsonl {
     out: Mutex<Out>,
-    /// Recipients of the job found in the file already (`channel/account/external_id`).
+    /// Recipients of the job's unsent batches found in the file already
+    /// (`channel/account/external_id`).
     written: HashSet<String>,
 }
 
@@ -44,9 +48,9 @@ struct Line<'a> {
 }
 
 impl Jsonl {
-    /// The outbox at `path` (`-`: stdout) for job `job`; `resuming` reads back what the
-    /// job wrote there before.
-    pub fn open(path: &str, job: &str, resuming: bool) -> Result<Jsonl, Error> {
+    /// The outbox at `path` (`-`: stdout) for job `job`; `resuming` (the batches of the
+    /// job not logged as sent) reads back what the job wrote there for them before.
+    pub fn open(path: &str, job: &str, resuming: Option<&RoaringBitmap>) -> Result<Jsonl, Error> {
         if path == "-" {
             return Ok(Jsonl {
                 out: Mutex::new(Out::Stdout),
@@ -54,11 +58,12 @@ impl Jsonl {
             });
         }
         let path = PathBuf::from(path);
-        let written = if resuming {
-            cut_torn_line(&path)?;
-            read_back(&path, job)?
-        } else {
-            HashSet::new()
+        let written = match resuming {
+            Some(unsent) => {
+                cut_torn_line(&path)?;
+                read_back(&path, job, unsent)?
+            }
+            None => HashSet::new(),
         };
         Ok(Jsonl {
             out: Mutex::new(Out::File(None, path)),
@@ -154,8 +159,8 @@ fn cut_torn_line(path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// The recipients of `job` an outbox holds.
-fn read_back(path: &Path, job: &str) -> Result<HashSet<String>, Error> {
+/// The recipients of `job`'s batches in `unsent` an outbox holds.
+fn read_back(path: &Path, job: &str, unsent: &RoaringBitmap) -> Result<HashSet<String>, Error> {
     let mut written = HashSet::new();
     let file = match File::open(path) {
         Ok(file) => file,
@@ -179,6 +184,10 @@ fn read_back(path: &Path, job: &str) -> Result<HashSet<String>, Error> {
             continue;
         };
         let field = |name: &str| value.get(name).and_then(|v| v.as_str()).unwrap_or("");
+        let batch = value.get("batch").and_then(serde_json::Value::as_u64);
+        if !batch.is_some_and(|b| u32::try_from(b).is_ok_and(|b| unsent.contains(b))) {
+            continue;
+        }
         if let Some(channel) = Channel::parse(field("channel")) {
             written.insert(key(channel, field("account"), field("external_id")));
         }
@@ -225,5 +234,37 @@ impl Sink for Jsonl {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Jsonl, RoaringBitmap};
+
+    /// A resume keeps the recipients of the batches not logged as sent only (those in
+    /// flight at the crash), not every line the job wrote.
+    #[test]
+    fn a_resume_reads_back_the_unsent_batches_only() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("outbox.jsonl");
+        let line = |job: &str, batch: u32, id: &str| {
+            format!(
+                "{{\"job\":\"{job}\",\"batch\":{batch},\"channel\":\"line\",\"account\":\"a\",\"external_id\":\"{id}\",\"kind\":\"bot\",\"text\":\"hi\"}}\n"
+            )
+        };
+        let text = [
+            line("j", 0, "U0"),
+            line("j", 1, "U1"),
+            line("other", 2, "X2"),
+            line("j", 2, "U2"),
+            line("j", 2, "U3"),
+        ]
+        .concat();
+        std::fs::write(&path, text).expect("outbox");
+        let unsent: RoaringBitmap = [2u32].into_iter().collect();
+        let outbox = Jsonl::open(path.to_str().expect("utf-8"), "j", Some(&unsent)).expect("opens");
+        let mut written: Vec<&String> = outbox.written.iter().collect();
+        written.sort();
+        assert_eq!(written, ["line/a/U2", "line/a/U3"]);
     }
 }

@@ -42,13 +42,14 @@ pub use webhook::Webhook;
 use super::Sink;
 use crate::error::Error;
 
-/// The sink a `--sink` spelling names, for job `job` (`resuming`: it ran before):
+/// The sink a `--sink` spelling names, for job `job` (`resuming`: it ran before, and
+/// these of its batches are not logged as sent):
 /// `jsonl:PATH`, `webhook:URL` or `platform` (reading `channels`, which may be missing
 /// when `channels_optional`).
 pub fn open(
     spelling: &str,
     job: &str,
-    resuming: bool,
+    resuming: Option<&roaring::RoaringBitmap>,
     channels: &Path,
     channels_optional: bool,
 ) -> Result<Box<dyn Sink>, Error> {
