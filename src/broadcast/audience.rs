@@ -164,3 +164,27 @@ fn first_line(
     }
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::from_csv;
+    use crate::engine::Engine;
+
+    /// Unknown identities are told apart by hash, then by their text: a repeat names
+    /// both lines, distinct ones are each counted.
+    #[test]
+    fn a_repeated_unknown_identity_names_both_lines() {
+        let engine = Engine::in_memory();
+        let view = engine.read();
+        let csv = b"channel,account,external_id\nline,a,U1\nline,a,U2\nline,a, U1 \n";
+        let e = from_csv(csv, &view).expect_err("a repeat");
+        let said = e.to_string();
+        assert!(
+            said.contains("lines 2 and 4 name the same contact line/a/U1"),
+            "{said}"
+        );
+        let csv =
+            b"channel,account,external_id\nline,a,U1\nline,b,U1\nwhatsapp,a,+886 912 345 678\n";
+        assert_eq!(from_csv(csv, &view).expect("no repeat").unknown, 3);
+    }
+}
