@@ -5,12 +5,12 @@
 //! for unknown identities, by a 64-bit hash, so that no identity's text is kept for the
 //! whole file; a hash seen before is checked by reading the file again up to that line.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 
 use roaring::RoaringBitmap;
 
-use crate::engine::Variables;
+use crate::engine::{RowValues, Variables};
 use crate::engine::{Segment, View};
 use crate::error::Error;
 use crate::model::Channel;
@@ -82,7 +82,7 @@ fn from_csv(input: &[u8], view: &View) -> Result<Audience, Error> {
     let mut audience = Audience {
         variables: Variables {
             columns: columns.iter().map(|&i| header[i].clone()).collect(),
-            values: BTreeMap::new(),
+            values: RowValues::default(),
         },
         ..Audience::default()
     };
@@ -114,13 +114,16 @@ fn from_csv(input: &[u8], view: &View) -> Result<Audience, Error> {
             Some(row) => {
                 audience.rows.insert(row);
                 if !columns.is_empty() {
-                    let values = columns.iter().map(|&i| cell(i).to_string()).collect();
-                    audience.variables.values.insert(row, values);
+                    audience
+                        .variables
+                        .values
+                        .push(row, columns.iter().map(|&i| cell(i)));
                 }
             }
             None => audience.unknown += 1,
         }
     }
+    audience.variables.values.sort();
     Ok(audience)
 }
 

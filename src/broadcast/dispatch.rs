@@ -96,9 +96,7 @@ pub fn start(
         }
         let batches = cut(view.store(), &judgement.eligible, sink);
         let mut variables = audience.variables;
-        variables
-            .values
-            .retain(|row, _| judgement.eligible.contains(*row));
+        variables.values.retain(&judgement.eligible);
         Job {
             id: request.id.unwrap_or_else(|| fresh_id(view.jobs(), now)),
             state: JobState::Sending,

@@ -208,7 +208,7 @@ impl Template {
     }
 
     /// The text for the contact of `row`, with `values` its CSV variables.
-    pub fn render(&self, store: &Store, row: u32, values: Option<&[String]>) -> String {
+    pub fn render(&self, store: &Store, row: u32, values: Option<&[&str]>) -> String {
         let mut out = String::new();
         for part in &self.parts {
             match part {
@@ -221,14 +221,14 @@ impl Template {
 
     /// Each placeholder's value for the contact of `row`, in order (WhatsApp templates
     /// take them as body parameters).
-    pub fn values(&self, store: &Store, row: u32, values: Option<&[String]>) -> Vec<String> {
+    pub fn values(&self, store: &Store, row: u32, values: Option<&[&str]>) -> Vec<String> {
         (self.parts.iter())
             .filter(|p| matches!(p, Part::Placeholder { .. }))
             .map(|p| self.value(p, store, row, values))
             .collect()
     }
 
-    fn value(&self, part: &Part, store: &Store, row: u32, values: Option<&[String]>) -> String {
+    fn value(&self, part: &Part, store: &Store, row: u32, values: Option<&[&str]>) -> String {
         let Part::Placeholder { source, default } = part else {
             return String::new();
         };
@@ -237,7 +237,7 @@ impl Template {
             Source::Text(field) => store.text_of(*field, row).unwrap_or(""),
             Source::Account => store.account_of(row).1,
             Source::ExternalId => store.external_id(row),
-            Source::Variable(i) => values.and_then(|v| v.get(*i)).map_or("", String::as_str),
+            Source::Variable(i) => values.and_then(|v| v.get(*i)).copied().unwrap_or(""),
         };
         if value.is_empty() {
             default.clone()

@@ -63,7 +63,8 @@ pub fn prepare(
 /// One recipient, rendered.
 fn recipient(view: &View, job: &Job, template: &Template, channel: Channel, row: u32) -> Recipient {
     let store = view.store();
-    let values = job.variables.values.get(&row).map(Vec::as_slice);
+    let values = job.variables.values.get(row);
+    let values = values.as_deref();
     let address = match channel {
         Channel::Web => store.text_of(TextField::Email, row),
         Channel::Facebook => store.text_of(TextField::FbNotificationToken, row),

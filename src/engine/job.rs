@@ -13,6 +13,7 @@ use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
 use super::throughput::Throughput;
+use super::variables::RowValues;
 use crate::model::{Channel, MessageKind, Seconds};
 
 /// A job's state (broadcast.md, "The job and exactly once").
@@ -118,11 +119,11 @@ pub struct Options {
     pub channels: Option<String>,
 }
 
-/// CSV audiences' variable columns: the names, and each recipient row's values.
+/// CSV audiences' variable columns: the names, and each recipient row's values (packed).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Variables {
     pub columns: Vec<String>,
-    pub values: BTreeMap<u32, Vec<String>>,
+    pub values: RowValues,
 }
 
 /// What a broadcast counts: the audience, the eligible, why the others are excluded,

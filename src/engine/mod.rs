@@ -9,7 +9,8 @@
 //! - `record.rs`: what a log record holds; `edit.rs`: what callers ask for.
 //! - `quota.rs`, `job.rs`: LINE quotas and broadcast jobs as the engine keeps them (the
 //!   broadcaster above builds and drives jobs; the engine only logs and applies them);
-//!   `throughput.rs`: a sending job's recent rate per account, from its logged outcomes.
+//!   `throughput.rs`: a sending job's recent rate per account, from its logged outcomes;
+//!   `variables.rs`: a CSV audience's values per row, packed.
 //! - `state.rs`: the state and how a record applies to it.
 //! - `compile.rs`: a segment compiled against the state; `view.rs`: [`View`], a consistent
 //!   read.
@@ -56,6 +57,7 @@ mod scope;
 mod state;
 mod stream;
 mod throughput;
+mod variables;
 mod view;
 
 use std::collections::BTreeMap;
@@ -79,6 +81,7 @@ pub use quota::Quota;
 pub use scope::Scope;
 pub use stream::parse_change;
 pub use throughput::{Throughput, WINDOW as THROUGHPUT_WINDOW};
+pub use variables::RowValues;
 pub use view::View;
 
 use crate::csv::{ImportOptions, ImportSummary};

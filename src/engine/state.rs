@@ -310,8 +310,11 @@ impl State {
     /// Erased contacts leave nothing in jobs: no CSV variables, no uncertain identity.
     fn forget_in_jobs(&mut self, rows: &RoaringBitmap, erased: &[(Channel, String, String)]) {
         for job in self.jobs.values_mut() {
-            rows.iter()
-                .for_each(|r| _ = job.variables.values.remove(&r));
+            let values = &mut job.variables.values;
+            if values.rows().any(|r| rows.contains(r)) {
+                let keep: RoaringBitmap = values.rows().filter(|&r| !rows.contains(r)).collect();
+                values.retain(&keep);
+            }
             job.uncertain_recipients.retain(|id| !erased.contains(id));
         }
     }

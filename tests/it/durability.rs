@@ -1072,3 +1072,67 @@ fn a_change_refused_for_want_of_space_is_not_applied() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// Sends nothing: a job started through it stays sending.
+struct Idle;
+
+impl reach::broadcast::Sink for Idle {
+    fn send(&self, batch: &reach::broadcast::Outgoing) -> reach::broadcast::Delivery {
+        reach::broadcast::Delivery::Each(vec![reach::broadcast::Outcome::Sent; batch.len()])
+    }
+}
+
+/// A CSV audience's values for an erased contact leave the sending job (and so every
+/// file, once compacted); the others' values stay.
+#[test]
+fn an_erased_contacts_csv_values_leave_a_sending_job() {
+    use reach::broadcast::{AudienceSource, Message, Options, Request};
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("d");
+    let engine = Engine::open(&data).expect("opens");
+    let contacts =
+        ["visitor-zq81", "visitor-keep"].map(|id| Contact::new(Channel::Line, "line-tw", id));
+    let fields = reach::model::FieldSet::all();
+    let upsert = Edit::Upsert {
+        contacts: contacts.to_vec(),
+        fields,
+    };
+    engine.commit(upsert, NOW).expect("upsert");
+    let csv = "channel,account,external_id,coupon\nline,line-tw,visitor-zq81,SECRET-QZ81\nline,line-tw,visitor-keep,KEEP-7\n";
+    let request = Request {
+        id: Some("j".into()),
+        audience: AudienceSource::Csv(csv.as_bytes().to_vec()),
+        message: Message {
+            kind: reach::model::MessageKind::Bot,
+            text: "code {{coupon}}".into(),
+            payloads: Default::default(),
+            subject: None,
+        },
+        options: Options {
+            reply_window: false,
+            partial: true,
+            rate: None,
+            sink: "test".into(),
+            channels: None,
+        },
+    };
+    reach::broadcast::start(&engine, request, &Idle, NOW).expect("started");
+    let id = reach::Identity::new(Channel::Line, "line-tw", "visitor-zq81");
+    let delete = Edit::Delete {
+        target: Target::Contact(id),
+        confirm: "DELETE".into(),
+    };
+    engine.commit(delete, NOW).expect("delete");
+    engine.compact().expect("compact");
+    let values = engine.read().jobs()["j"].variables.values.clone();
+    assert_eq!(values.len(), 1);
+    let kept: Vec<Vec<String>> = (values.rows())
+        .filter_map(|r| values.get(r))
+        .map(|v| v.into_iter().map(str::to_string).collect())
+        .collect();
+    assert_eq!(kept, [["KEEP-7"]]);
+    drop(engine);
+    for (path, bytes) in files_of(&data) {
+        assert!(!holds(&bytes, "SECRET-QZ81"), "{} holds it", path.display());
+    }
+}
