@@ -1074,15 +1074,7 @@ mod tests {
         let engine = Engine::open(dir.path()).expect("opens");
         engine.set_durability(Durability::Group);
         engine.commit(tag("before"), 0).expect("a change");
-        let real = engine
-            .writer()
-            .active()
-            .expect("writes")
-            .log
-            .handle()
-            .expect("handle");
-        let null = std::fs::File::open("/dev/null").expect("/dev/null");
-        engine.flush().set_file(null);
+        let real = refuse_flushes(&engine);
         let refused = engine.commit_all(vec![tag("lost-1"), tag("lost-2")], 0);
         for result in &refused {
             let e = result.as_ref().expect_err("refused");
@@ -1105,6 +1097,15 @@ mod tests {
         );
     }
 
+    /// Points the engine's flushes at /dev/null, which the kernel refuses to flush;
+    /// returns the log's own handle, to put back.
+    fn refuse_flushes(engine: &Engine) -> std::fs::File {
+        let real = (engine.writer().active().expect("writes").log.handle()).expect("handle");
+        let null = std::fs::File::open("/dev/null").expect("/dev/null");
+        engine.flush().set_file(null);
+        real
+    }
+
     /// Threads committing at once while every flush fails: each change is refused (those
     /// waiting on another round's failed flush too), none is applied or left in the log,
     /// and the engine goes on once flushes work again.
@@ -1112,15 +1113,7 @@ mod tests {
     fn rounds_sharing_a_failed_flush_are_all_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let engine = Engine::open(dir.path()).expect("opens");
-        let real = engine
-            .writer()
-            .active()
-            .expect("writes")
-            .log
-            .handle()
-            .expect("handle");
-        let null = std::fs::File::open("/dev/null").expect("/dev/null");
-        engine.flush().set_file(null);
+        let real = refuse_flushes(&engine);
         let refused = std::sync::atomic::AtomicUsize::new(0);
         std::thread::scope(|s| {
             for t in 0..4 {

@@ -15,7 +15,7 @@ use std::fmt;
 use std::ops::{Deref, DerefMut, Range};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use super::snapshot::SnapshotError;
+use super::format::SnapshotError;
 
 /// A snapshot file mapped into memory, and the first damage found in it.
 pub struct MappedFile {

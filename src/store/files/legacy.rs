@@ -10,8 +10,8 @@ use std::os::unix::fs::FileExt;
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
+use super::format::{SnapshotError, corrupt};
 use super::lazy::Lazy;
-use super::snapshot::{SnapshotError, corrupt};
 use crate::model::{Seconds, TimeField};
 use crate::store::columns::registry::{Entry, Registry};
 use crate::store::columns::strings::StrColumn;

@@ -1,8 +1,10 @@
 //! What a checkpoint writes: the store as one file of checksummed parts (`snapshot`),
 //! mapped and read part by part on first use (`lazy`); the store compacted to its live
-//! rows first (`compact`); files of the older format read whole (`legacy`).
+//! rows first (`compact`); files of the older format read whole (`legacy`); the format's
+//! versions and errors (`format`).
 
 pub(super) mod compact;
+mod format;
 pub mod lazy;
 mod legacy;
 pub mod snapshot;

@@ -31,6 +31,8 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
+use super::format::corrupt;
+pub use super::format::{FORMAT_VERSION, SnapshotError};
 use super::lazy::{Lazy, MappedFile, Section};
 use crate::model::{TEXT_FIELDS, TextField, TimeField};
 use crate::store::columns::registry::{Entry, Registry};
@@ -41,59 +43,12 @@ use crate::store::{Data, Store, split_account_key};
 
 const MAGIC: &[u8; 8] = b"REACHSNP";
 const END: &[u8; 8] = b"REACHEND";
-/// The snapshot format this build writes.
-pub const FORMAT_VERSION: u32 = 6;
-/// The oldest format this build reads (format 5 added the recurring-notification token
-/// column and the jobs' `outside_window` and subject; older metadata would be misread).
-const OLDEST_READ: u32 = 5;
 /// Bytes before the first part: magic, format version, padding.
 const HEADER: u64 = 16;
 /// Bytes after the table of parts: its offset, length and checksum, `REACHEND`.
 const TRAILER: u64 = 28;
 /// Bytes of one entry of the table of parts.
 const TABLE_ENTRY: usize = 20;
-
-/// Why a snapshot could not be read or written.
-#[derive(Debug)]
-pub enum SnapshotError {
-    Io(io::Error),
-    /// Not a reach snapshot at all.
-    Foreign,
-    /// Written by another format version.
-    Version(u32),
-    /// Cut short or altered after writing.
-    Corrupt(String),
-}
-
-impl std::fmt::Display for SnapshotError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SnapshotError::Io(e) => write!(f, "{e}"),
-            SnapshotError::Foreign => f.write_str("not a reach data file (wrong magic bytes)"),
-            SnapshotError::Version(v) => write!(
-                f,
-                "data file format version {v} is not supported by this reach (it reads versions {OLDEST_READ} to {FORMAT_VERSION}); use the reach that wrote it to export a CSV, then import that"
-            ),
-            SnapshotError::Corrupt(why) => write!(f, "data file is damaged: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for SnapshotError {}
-
-impl From<io::Error> for SnapshotError {
-    fn from(e: io::Error) -> Self {
-        if e.kind() == io::ErrorKind::UnexpectedEof {
-            SnapshotError::Corrupt("it ends too early (truncated)".into())
-        } else {
-            SnapshotError::Io(e)
-        }
-    }
-}
-
-pub(super) fn corrupt(why: &str) -> SnapshotError {
-    SnapshotError::Corrupt(why.into())
-}
 
 /// Writes `store` and the caller's `attachment` to `out`. Deleted rows are written as
 /// they are kept, blank (their fields hold nothing of the contact); compacting them away
