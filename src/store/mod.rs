@@ -48,7 +48,7 @@ use columns::strings::StrColumn;
 use columns::text::TextColumn;
 use files::lazy::{Lazy, MappedFile};
 use index::derived;
-use index::postings::EqIndex;
+use index::postings::{EqIndex, Scans};
 use time::TimeColumn;
 
 /// The in-memory columnar store of contacts.
@@ -72,8 +72,9 @@ struct Data {
     row_account: Lazy<Vec<u32>>,
     external_ids: Lazy<StrColumn>,
     names: Lazy<StrColumn>,
-    /// Built on first use: opening a store does not pay for it.
+    /// Built after a few lookups answered by scanning (`postings::Scans`).
     name_index: OnceLock<EqIndex>,
+    name_scans: Scans,
     avatars: Lazy<StrColumn>,
     /// Tag names are read with the store; each tag's rows when first used.
     tags: Registry,
@@ -110,6 +111,7 @@ impl Default for Data {
             external_ids: Lazy::default(),
             names: Lazy::default(),
             name_index: OnceLock::new(),
+            name_scans: Scans::default(),
             avatars: Lazy::default(),
             tags: Registry::default(),
             tag_counts: None,

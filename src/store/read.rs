@@ -252,15 +252,32 @@ impl Store {
 
     /// The contacts whose trimmed, lower-cased name equals `value`'s.
     pub fn name_eq(&self, value: &str) -> RoaringBitmap {
-        postings::matching(self.name_index(), &fold(value), |r| {
-            fold(self.data.names.get(r))
-        })
+        let key = fold(value);
+        if self.data.name_index.get().is_none() && self.data.name_scans.scan_instead() {
+            return self.name_scan(&key);
+        }
+        postings::matching(self.name_index(), &key, |r| fold(self.data.names.get(r)))
+    }
+
+    /// The live rows whose folded name is `key`, read from the column on every core.
+    fn name_scan(&self, key: &str) -> RoaringBitmap {
+        use rayon::prelude::*;
+        const PART: u32 = 1 << 16;
+        let (names, live) = (&*self.data.names, &self.data.live);
+        let parts = (0..self.row_count().div_ceil(PART))
+            .into_par_iter()
+            .map(|part| {
+                let rows = part * PART..(part * PART).saturating_add(PART).min(self.row_count());
+                let found = rows.filter(|&r| folds_to(names.get(r), key) && live.contains(r));
+                RoaringBitmap::from_sorted_iter(found).unwrap_or_default()
+            });
+        super::union_in_order(parts.collect())
     }
 
     /// `name_eq(value)` in place when several contacts share the name (`None`: ask
     /// `name_eq`).
     pub fn name_eq_shared(&self, value: &str) -> Option<&RoaringBitmap> {
-        self.name_index().shared(&fold(value))
+        self.data.name_index.get()?.shared(&fold(value))
     }
 
     /// Builds the indexes otherwise built at their first use (names, identities, the
@@ -454,5 +471,15 @@ impl Store {
     /// is on any more are dropped; tags (and their creation times) are kept.
     pub fn compacted(&self) -> Store {
         Store::from_data(compact::compacted(&self.data))
+    }
+}
+
+/// Whether `value` folds to `key` (itself folded), without allocating for ASCII values.
+fn folds_to(value: &str, key: &str) -> bool {
+    let trimmed = value.trim();
+    if trimmed.is_ascii() {
+        trimmed.eq_ignore_ascii_case(key) && key.is_ascii()
+    } else {
+        fold(value) == key
     }
 }

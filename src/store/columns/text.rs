@@ -14,7 +14,7 @@ use roaring::RoaringBitmap;
 
 use super::strings::StrColumn;
 pub use crate::model::MatchRule;
-use crate::store::index::postings::{EqIndex, matching};
+use crate::store::index::postings::{EqIndex, Scans, matching};
 
 /// Optional row → value, indexed for equality, costing memory only for rows with a value.
 ///
@@ -31,8 +31,9 @@ pub struct TextColumn {
     values: StrColumn,
     overlay: BTreeMap<u32, Box<str>>,
     present: RoaringBitmap,
-    /// Built on first use: opening a store does not pay for it.
+    /// Built after a few lookups answered by scanning (`postings::Scans`).
     index: OnceLock<EqIndex>,
+    scans: Scans,
 }
 
 /// Overlay entries that trigger a fold: a fold costs a pass over the arrays, so it waits
@@ -56,6 +57,7 @@ impl TextColumn {
             overlay: BTreeMap::new(),
             present: RoaringBitmap::new(),
             index: OnceLock::new(),
+            scans: Scans::default(),
         }
     }
 
@@ -141,6 +143,10 @@ impl TextColumn {
     /// Rows whose value matches `value` under the column's rule.
     pub fn matching(&self, value: &str) -> RoaringBitmap {
         let key = self.rule.key(value);
+        if self.index.get().is_none() && self.scans.scan_instead() {
+            let found = (self.iter()).filter(|(_, v)| self.rule.key(v) == key);
+            return RoaringBitmap::from_sorted_iter(found.map(|(row, _)| row)).unwrap_or_default();
+        }
         matching(self.index(), &key, |r| {
             self.get(r)
                 .map_or(Cow::Borrowed("\u{0}"), |v| self.rule.key(v))
@@ -150,7 +156,7 @@ impl TextColumn {
     /// The rows matching `value` when several rows hold it, as the index keeps them
     /// (`None`: ask [`TextColumn::matching`]).
     pub fn shared_matching(&self, value: &str) -> Option<&RoaringBitmap> {
-        self.index().shared(&self.rule.key(value))
+        self.index.get()?.shared(&self.rule.key(value))
     }
 
     /// Builds the equality index now rather than at the first lookup.
@@ -169,7 +175,7 @@ impl TextColumn {
     }
 
     /// A column holding, for each row of `present` in order, the value of the same rank
-    /// in `values` (from a snapshot); the index is built on first use.
+    /// in `values` (from a snapshot); the index is built after a few lookups.
     pub fn from_values(rule: MatchRule, present: RoaringBitmap, values: StrColumn) -> TextColumn {
         TextColumn {
             rule,
@@ -178,6 +184,7 @@ impl TextColumn {
             overlay: BTreeMap::new(),
             present,
             index: OnceLock::new(),
+            scans: Scans::default(),
         }
     }
 

@@ -5,6 +5,29 @@ use hashbrown::{DefaultHashBuilder, HashMap};
 use roaring::RoaringBitmap;
 use std::borrow::Cow;
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Lookups answered by scanning the column before its index is built: a process that looks
+/// a value up a few times (one command) never pays for an index (seconds at 10M rows); one
+/// that keeps asking (the REPL, a server) builds it at the next lookup.
+pub const SCANS_BEFORE_INDEX: u32 = 4;
+
+/// Counts the lookups a column answered by scanning. A clone starts again from none.
+#[derive(Debug, Default)]
+pub struct Scans(AtomicU32);
+
+impl Clone for Scans {
+    fn clone(&self) -> Self {
+        Scans::default()
+    }
+}
+
+impl Scans {
+    /// Whether this lookup should scan rather than build the index (counting it).
+    pub fn scan_instead(&self) -> bool {
+        self.0.fetch_add(1, Ordering::Relaxed) < SCANS_BEFORE_INDEX
+    }
+}
 
 /// The rows of one hash.
 #[derive(Clone, Debug)]
