@@ -1086,7 +1086,7 @@ impl reach::broadcast::Sink for Idle {
 /// file, once compacted); the others' values stay.
 #[test]
 fn an_erased_contacts_csv_values_leave_a_sending_job() {
-    use reach::broadcast::{AudienceSource, Message, Options, Request};
+    use reach::broadcast::AudienceSource;
     let dir = tempfile::tempdir().expect("tmp");
     let data = dir.path().join("d");
     let engine = Engine::open(&data).expect("opens");
@@ -1099,23 +1099,11 @@ fn an_erased_contacts_csv_values_leave_a_sending_job() {
     };
     engine.commit(upsert, NOW).expect("upsert");
     let csv = "channel,account,external_id,coupon\nline,line-tw,visitor-zq81,SECRET-QZ81\nline,line-tw,visitor-keep,KEEP-7\n";
-    let request = Request {
-        id: Some("j".into()),
-        audience: AudienceSource::Csv(csv.as_bytes().to_vec()),
-        message: Message {
-            kind: reach::model::MessageKind::Bot,
-            text: "code {{coupon}}".into(),
-            payloads: Default::default(),
-            subject: None,
-        },
-        options: Options {
-            reply_window: false,
-            partial: true,
-            rate: None,
-            sink: "test".into(),
-            channels: None,
-        },
-    };
+    let request = crate::bot_request(
+        "j",
+        AudienceSource::Csv(csv.as_bytes().to_vec()),
+        "code {{coupon}}",
+    );
     reach::broadcast::start(&engine, request, &Idle, NOW).expect("started");
     let id = reach::Identity::new(Channel::Line, "line-tw", "visitor-zq81");
     let delete = Edit::Delete {

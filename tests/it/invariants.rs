@@ -5,11 +5,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use reach::broadcast::{
-    self, AudienceSource, Delivery, Message, Options, Outcome, Outgoing, Request, Run, Sink,
-};
+use reach::broadcast::{self, AudienceSource, Delivery, Outcome, Outgoing, Run, Sink};
 use reach::engine::{CONFIRM_WORD, Edit, Engine, Target};
-use reach::model::{FieldSet, MessageKind};
+use reach::model::FieldSet;
 use reach::synth;
 
 const NOW: i64 = synth::DEFAULT_ANCHOR;
@@ -357,23 +355,11 @@ fn row_ids_stay_put_while_a_job_is_sending() {
         let c = engine.read().store().contact(row).expect("a contact");
         format!("{}/{}/{}", c.channel, c.account, c.external_id)
     };
-    let request = Request {
-        id: Some("j".into()),
-        audience: AudienceSource::Segment(engine.compile("", NOW).expect("all")),
-        message: Message {
-            kind: MessageKind::Bot,
-            text: "hi".into(),
-            payloads: Default::default(),
-            subject: None,
-        },
-        options: Options {
-            reply_window: false,
-            partial: true,
-            rate: None,
-            sink: "test".into(),
-            channels: None,
-        },
-    };
+    let request = crate::bot_request(
+        "j",
+        AudienceSource::Segment(engine.compile("", NOW).expect("all")),
+        "hi",
+    );
     let sink = Collect::default();
     broadcast::start(&engine, request, &sink, NOW).expect("started");
     let rows: Vec<u32> = engine.read().jobs()["j"]

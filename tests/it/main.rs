@@ -117,3 +117,29 @@ pub fn loaded_with(csv: &[u8]) -> tempfile::TempDir {
     );
     dir
 }
+
+/// A bot message to the `test` sink that sends to whoever it can (`partial`), with no rate
+/// or channels file of its own.
+pub fn bot_request(
+    id: &str,
+    audience: reach::broadcast::AudienceSource,
+    text: &str,
+) -> reach::broadcast::Request {
+    reach::broadcast::Request {
+        id: Some(id.into()),
+        audience,
+        message: reach::broadcast::Message {
+            kind: reach::model::MessageKind::Bot,
+            text: text.into(),
+            payloads: Default::default(),
+            subject: None,
+        },
+        options: reach::broadcast::Options {
+            reply_window: false,
+            partial: true,
+            rate: None,
+            sink: "test".into(),
+            channels: None,
+        },
+    }
+}

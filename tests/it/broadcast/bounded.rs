@@ -5,11 +5,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use reach::broadcast::{
-    self, AudienceSource, Delivery, IN_FLIGHT_RECIPIENTS, Message, Options, Outcome, Outgoing,
-    Request, Run, Sink,
+    self, AudienceSource, Delivery, IN_FLIGHT_RECIPIENTS, Outcome, Outgoing, Run, Sink,
 };
 use reach::engine::{Edit, Engine};
-use reach::model::{Channel, FieldSet, MessageKind};
+use reach::model::{Channel, FieldSet};
 use reach::synth;
 
 const NOW: i64 = synth::DEFAULT_ANCHOR;
@@ -60,23 +59,11 @@ fn one_account(n: u64) -> Engine {
 #[test]
 fn recipients_taken_up_stay_within_the_bound_however_fast_the_sink() {
     let engine = one_account(200_000);
-    let request = Request {
-        id: Some("big".into()),
-        audience: AudienceSource::Segment(engine.compile("", NOW).expect("all")),
-        message: Message {
-            kind: MessageKind::Bot,
-            text: "Hi {{name|friend}}".into(),
-            payloads: Default::default(),
-            subject: None,
-        },
-        options: Options {
-            reply_window: false,
-            partial: true,
-            rate: None,
-            sink: "test".into(),
-            channels: None,
-        },
-    };
+    let request = crate::bot_request(
+        "big",
+        AudienceSource::Segment(engine.compile("", NOW).expect("all")),
+        "Hi {{name|friend}}",
+    );
     let sink = Ahead::default();
     broadcast::start(&engine, request, &sink, NOW).expect("started");
     let eligible = engine.read().jobs()["big"].figures.eligible;
