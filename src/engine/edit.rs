@@ -103,7 +103,10 @@ impl Edit {
         match self {
             Edit::Upsert { contacts, fields } => {
                 reach.check_upserts(&contacts)?;
-                store(vec![Change::Upsert { contacts, fields }])
+                let rows = (contacts.iter())
+                    .map(|c| state.store.find(c.channel, &c.account, &c.external_id))
+                    .collect();
+                store(Change::resolved_upsert(contacts, rows, fields))
             }
             Edit::Event { contact, event } => {
                 let rows = rows(&Target::Contact(contact))?;

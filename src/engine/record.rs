@@ -11,8 +11,10 @@ use crate::error::Error;
 use crate::model::Seconds;
 use crate::store::Change;
 
-/// The payload format: the first byte of every record.
-const FORMAT: u8 = 2;
+/// The payload format: the first byte of every record. Format 3 added
+/// [`Change::Update`] as the last variant, so a format 2 record decodes as it is.
+const FORMAT: u8 = 3;
+const FORMATS_READ: [u8; 2] = [2, 3];
 
 /// A mutation of the engine's state.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -55,7 +57,7 @@ impl Record {
     /// Reads a record back from log payload bytes.
     pub fn decode(bytes: &[u8]) -> Result<Record, Error> {
         match bytes.split_first() {
-            Some((&FORMAT, rest)) => postcard::from_bytes(rest)
+            Some((format, rest)) if FORMATS_READ.contains(format) => postcard::from_bytes(rest)
                 .map_err(|e| Error::data_from(format!("a record does not decode ({e})"), e)),
             Some((other, _)) => Err(Error::data(format!(
                 "a record of format {other}, which this reach does not read"

@@ -166,7 +166,9 @@ impl<'s> Reach<'s> {
         match outcome {
             StagedOutcome::Replace(store) => self.check_accounts(store.accounts().map(|a| a.id)),
             StagedOutcome::Changes(changes) => changes.iter().try_for_each(|change| match change {
-                Change::Upsert { contacts, .. } => self.check_upserts(contacts),
+                Change::Upsert { contacts, .. } | Change::Update { contacts, .. } => {
+                    self.check_upserts(contacts)
+                }
                 Change::Append { batch } => self.check_accounts(batch.account_ids()),
                 _ => Ok(()),
             }),

@@ -95,9 +95,46 @@ pub enum Change {
         at: Seconds,
         rows: RoaringBitmap,
     },
+    /// An upsert of stored contacts, resolved when it was made: the `fields` of
+    /// `contacts[i]` onto row `rows[i]`, so that replaying it never looks an identity up.
+    /// Refused whole if a row is no longer live.
+    Update {
+        rows: Vec<u32>,
+        contacts: Vec<Contact>,
+        fields: FieldSet,
+    },
 }
 
 impl Change {
+    /// An upsert of `contacts` whose stored rows were found (`None`: new), split into
+    /// an [`Change::Update`] of the stored and a [`Change::Upsert`] of the new, in that
+    /// order, leaving out either if it would be empty.
+    pub fn resolved_upsert(
+        contacts: Vec<Contact>,
+        rows: Vec<Option<u32>>,
+        fields: FieldSet,
+    ) -> Vec<Change> {
+        let (stored, new): (Vec<_>, Vec<_>) = contacts
+            .into_iter()
+            .zip(rows)
+            .partition(|(_, row)| row.is_some());
+        let (rows, contacts) = stored.into_iter().map(|(c, r)| (r.unwrap_or(0), c)).unzip();
+        let update = Change::Update {
+            rows,
+            contacts,
+            fields,
+        };
+        let upsert = Change::Upsert {
+            contacts: new.into_iter().map(|(c, _)| c).collect(),
+            fields,
+        };
+        [update, upsert]
+            .into_iter()
+            .filter(|c| !matches!(c, Change::Update { rows, .. } if rows.is_empty()))
+            .filter(|c| !matches!(c, Change::Upsert { contacts, .. } if contacts.is_empty()))
+            .collect()
+    }
+
     /// Whether the change edits tags only (no contact's other fields).
     fn edits_tags_only(&self) -> bool {
         matches!(
@@ -175,6 +212,8 @@ pub enum ChangeError {
     BadTime(Seconds),
     /// A batch whose columns do not fit together (read back from a damaged record).
     Malformed,
+    /// A contact an update was resolved to was erased since.
+    Erased(String),
 }
 
 impl fmt::Display for ChangeError {
@@ -194,6 +233,9 @@ impl fmt::Display for ChangeError {
                 pairs.len()
             ),
             ChangeError::Malformed => f.write_str("a batch whose columns do not fit together"),
+            ChangeError::Erased(identity) => {
+                write!(f, "contact {identity} was erased since the change was made")
+            }
             ChangeError::BadTime(t) => write!(
                 f,
                 "time {} is outside what the store holds ({})",
@@ -269,6 +311,11 @@ impl Store {
             Change::Upsert { contacts, fields } => {
                 work = Work::Merged(self.checked_merge(contacts, *fields)?);
             }
+            Change::Update {
+                rows,
+                contacts,
+                fields,
+            } => work = Work::Merged(self.checked_update(rows, contacts, *fields)?),
             Change::AddTag { tag, rows } => {
                 check_tag_name(tag).map_err(ChangeError::BadTag)?;
                 let carriers = self.tag(tag).unwrap_or(&empty);
@@ -365,7 +412,7 @@ impl Store {
         self.data.0.version += 1;
         let (rows, counts) = match checked.work {
             Work::Merged(merged) => {
-                if let Change::Upsert { contacts, .. } = change {
+                if let Change::Upsert { contacts, .. } | Change::Update { contacts, .. } = change {
                     return Ok(self.upsert(contacts, merged, now));
                 }
                 (RoaringBitmap::new(), None)
@@ -390,7 +437,7 @@ impl Store {
             Change::Append { batch } => self.append(batch, now)?,
             Change::Event { event, rows } => self.record_event(*event, rows),
             Change::Stamp { field, at, rows } => self.stamp(*field, *at, rows),
-            Change::Upsert { .. } => Applied::default(),
+            Change::Upsert { .. } | Change::Update { .. } => Applied::default(),
         })
     }
 
@@ -423,24 +470,42 @@ impl Store {
             .iter()
             .map(|c| self.find(c.channel, &c.account, &c.external_id))
             .collect();
-        let existing: RoaringBitmap = rows.iter().flatten().copied().collect();
-        // Tags are read only when the upsert sets them (reading them is the costly part).
-        let with_tags = fields.contains(crate::model::Field::Tags);
-        let stored = self.contacts_with(&existing, with_tags);
-        let mut old: hashbrown::HashMap<u32, Contact> = existing.iter().zip(stored).collect();
-        let merged = contacts
-            .iter()
-            .zip(&rows)
-            .map(|(contact, row)| match row.and_then(|r| old.remove(&r)) {
-                Some(stored) => {
+        let merged = self.merge_at(contacts, &rows, fields);
+        (rows, merged)
+    }
+
+    /// Merges each contact into the stored one at its row (`None`, a row no longer live,
+    /// or one an earlier contact took: a new contact). Only the fields the upsert sets are
+    /// read ([`Store::read_fields`]); stored contacts are valid, so checking the merge of
+    /// those fields checks the whole contact.
+    fn merge_at(
+        &self,
+        contacts: &[Contact],
+        rows: &[Option<u32>],
+        fields: FieldSet,
+    ) -> Vec<Result<Option<(Contact, Contact)>, FieldError>> {
+        let mut taken = RoaringBitmap::new();
+        let rows: Vec<Option<u32>> = (rows.iter())
+            .map(|row| row.filter(|&r| self.data.live.contains(r) && taken.insert(r)))
+            .collect();
+        let mut tags = match fields.contains(crate::model::Field::Tags) {
+            true => (taken.iter().zip(self.tags_of(&taken))).collect(),
+            false => hashbrown::HashMap::new(),
+        };
+        (contacts.iter().zip(rows))
+            .map(|(contact, row)| match row {
+                Some(row) => {
+                    let mut stored =
+                        Contact::new(contact.channel, &contact.account, &contact.external_id);
+                    self.read_fields(row, fields, &mut stored);
+                    stored.tags = tags.remove(&row).unwrap_or_default();
                     let mut next = stored.clone();
                     next.overlay(contact, fields);
                     next.validate().map(|()| Some((stored, next)))
                 }
                 None => contact.validate().map(|()| None),
             })
-            .collect();
-        (rows, merged)
+            .collect()
     }
 
     /// The merge of each upserted contact with the stored one, all of them valid.
@@ -458,6 +523,33 @@ impl Store {
                     identity: identity_text(&contacts[index]),
                     error,
                 })
+            })
+            .collect()
+    }
+
+    /// The merge of each updated contact with the stored one at its row, all of them
+    /// valid and every row still live.
+    fn checked_update(
+        &self,
+        rows: &[u32],
+        contacts: &[Contact],
+        fields: FieldSet,
+    ) -> Result<Vec<Merged>, ChangeError> {
+        if rows.len() != contacts.len() {
+            return Err(ChangeError::Malformed);
+        }
+        check_unique(contacts)?;
+        let rows: Vec<Option<u32>> = rows.iter().copied().map(Some).collect();
+        let merged = self.merge_at(contacts, &rows, fields);
+        (rows.into_iter().zip(merged).enumerate())
+            .map(|(index, (row, m))| match m {
+                Ok(Some(m)) => Ok((row, Some(m))),
+                Ok(None) => Err(ChangeError::Erased(identity_text(&contacts[index]))),
+                Err(error) => Err(ChangeError::Invalid {
+                    index,
+                    identity: identity_text(&contacts[index]),
+                    error,
+                }),
             })
             .collect()
     }
@@ -615,7 +707,12 @@ impl Store {
         }
     }
 
+    /// Makes room for `additional` new rows (none: nothing is read, not even the identity
+    /// map, which an update of stored rows never needs).
     fn reserve_rows(&mut self, additional: usize) {
+        if additional == 0 {
+            return;
+        }
         let _ = self.data.0.row_account.try_reserve(additional);
         self.data.0.external_ids.reserve(additional, 24);
         self.data.0.names.reserve(additional, 12);

@@ -6,7 +6,8 @@ use roaring::RoaringBitmap;
 use super::index::rowset::RowPositions;
 use super::{Store, split_account_key};
 use crate::model::{
-    Channel, Contact, FbFrequency, Flag, OptOutKind, OptOuts, TextField, TimeField,
+    Channel, Contact, FbFrequency, FieldKind, FieldSet, Flag, OptOutKind, OptOuts, TextField,
+    TimeField,
 };
 
 impl Store {
@@ -63,25 +64,64 @@ impl Store {
         if !with_tags {
             return out;
         }
-        if rows.len() <= FEW_ROWS {
-            for (contact, row) in out.iter_mut().zip(&rows) {
-                contact.tags = self.row_tags(row);
-            }
-            return out;
-        }
-        let position = RowPositions::new(&rows);
-        for entry in self.data.tags.entries() {
-            if entry.rows.is_disjoint(&rows) {
-                continue;
-            }
-            for row in &*entry.rows & &rows {
-                out[position.of(row)].tags.push(entry.name.to_string());
-            }
-        }
-        for contact in &mut out {
-            contact.tags.sort();
+        for (contact, tags) in out.iter_mut().zip(self.tags_of(&rows)) {
+            contact.tags = tags;
         }
         out
+    }
+
+    /// The sorted tags of each of `rows`, in row order: gathered per tag (one intersection
+    /// each) for many rows, per row for a few.
+    pub(crate) fn tags_of(&self, rows: &RoaringBitmap) -> Vec<Vec<String>> {
+        if rows.len() <= FEW_ROWS {
+            return rows.iter().map(|row| self.row_tags(row)).collect();
+        }
+        let mut out = vec![Vec::new(); rows.len() as usize];
+        let position = RowPositions::new(rows);
+        for entry in self.data.tags.entries() {
+            if entry.rows.is_disjoint(rows) {
+                continue;
+            }
+            for row in &*entry.rows & rows {
+                out[position.of(row)].push(entry.name.to_string());
+            }
+        }
+        for tags in &mut out {
+            tags.sort();
+        }
+        out
+    }
+
+    /// The stored fields of `row` that an upsert of `fields` reads and may write, filled
+    /// into `into` (whose identity the caller sets): each named field, and whole groups
+    /// where a write covers the group (every flag and the Facebook frequency, which one
+    /// rule ties to `fb_optin`; every opt-out kind). What it leaves unread it leaves at
+    /// its default on both sides of a merge, so a merge neither compares nor writes it.
+    /// Tags are left to the caller ([`Store::tags_of`] reads many rows' at once).
+    pub(crate) fn read_fields(&self, row: u32, fields: FieldSet, into: &mut Contact) {
+        for field in fields.iter() {
+            match field.kind() {
+                FieldKind::Identity | FieldKind::Tags => {}
+                FieldKind::Name => into.name = self.data.names.get(row).to_string(),
+                FieldKind::AvatarUrl => into.avatar_url = self.data.avatars.get(row).to_string(),
+                FieldKind::OptOuts => {
+                    into.opt_outs = (OptOutKind::ALL.iter().copied())
+                        .filter(|k| self.data.opt_outs[k.index()].contains(row))
+                        .collect();
+                }
+                FieldKind::Flag(_) | FieldKind::FbFrequency => {
+                    for flag in Flag::ALL {
+                        into.flags[flag.index()] = self.data.flags[flag.index()].contains(row);
+                    }
+                    into.fb_frequency = (FbFrequency::ALL.iter().copied())
+                        .find(|f| self.data.frequencies[f.index()].contains(row));
+                }
+                FieldKind::Time(t) => into.times[t.index()] = self.data.times[t.index()].get(row),
+                FieldKind::Text(t) => {
+                    into.texts[t.index()] = self.data.texts[t.index()].get(row).map(str::to_string);
+                }
+            }
+        }
     }
 
     /// The tags of one row, sorted: a membership test per tag, stopping once the row's

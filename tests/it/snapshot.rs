@@ -239,3 +239,49 @@ fn a_damaged_part_fails_the_commands_that_read_it_only() {
         "nothing written"
     );
 }
+
+/// Opening replays only what the log's records change: an upsert of a stored contact is
+/// logged with its row, so replaying it reads no identity. With the external ids' part
+/// damaged after the upsert was logged, a count still answers from the new name, and
+/// `list` (which reads the ids) fails naming the file.
+#[test]
+fn replaying_an_upsert_of_a_stored_contact_reads_no_identity() {
+    let csv = "channel,account,external_id,name,tags\n\
+               web,site,visitor-aaaa,Ada Lovelace,vip\n\
+               web,site,visitor-bbbb,Grace Hopper,vip\n";
+    let dir = crate::loaded_with(csv.as_bytes());
+    let data = dir.path().join("d");
+    let changes = dir.path().join("changes.jsonl");
+    std::fs::write(
+        &changes,
+        r#"{"op":"upsert","contact":{"channel":"web","account":"site","external_id":"visitor-bbbb","name":"Grace Renamed"}}"#,
+    )
+    .expect("changes");
+    let out = crate::run_at(&data, &["apply", &changes.to_string_lossy()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let snap = data.join("contacts.snap");
+    let mut bytes = std::fs::read(&snap).expect("snapshot");
+    let at = (bytes.windows(12))
+        .position(|w| w == b"visitor-bbbb")
+        .expect("an external id");
+    bytes[at] ^= 0x01;
+    std::fs::write(&snap, &bytes).expect("damage");
+    let out = crate::run_at(&data, &["count", "name:\"grace renamed\""]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
+    let out = crate::run_at(&data, &["list", "tag:vip"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "listed from a damaged part");
+    assert!(
+        err.contains("damaged") && err.contains("contacts.snap"),
+        "{err}"
+    );
+}
