@@ -39,7 +39,7 @@ keys = {
     "phone_key": "regexp_replace(coalesce(phone, ''), '[-(). \\t]', '', 'g')",
     "member_id_key": trim("member_id"), "store_key": trim("store"), "salesperson_key": trim("salesperson"),
 }
-con = duckdb.connect()
+con = duckdb.connect(job.get("db", ":memory:"))
 con.execute("SET enable_progress_bar = false")
 started = time.perf_counter()
 columns = "{" + ", ".join(f"'{c}': '{t}'" for c, t in types.items()) + "}"
