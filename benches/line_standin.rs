@@ -9,7 +9,9 @@
 //! names, 10% of 50 common ones, 20% none).
 //!
 //! `REACH_BIN` names the binary (default `target/release/reach`); `REACH_BENCH_CONTACTS`
-//! the audience (default 1,000,000). `cargo bench --bench line_standin`.
+//! the audience (default 1,000,000); `REACH_BENCH_FAULTS` the percent of requests failed
+//! (default 15; 0 gives the issue's own conditions, no faults). `REACH_BENCH_ONLY`
+//! (`plain` or `personal`) runs one of the two broadcasts. `cargo bench --bench line_standin`.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -21,6 +23,7 @@ const ACCOUNTS: usize = 5;
 const RATE: f64 = 100.0;
 const BURST: f64 = 10.0;
 const LATENCY: Duration = Duration::from_millis(100);
+/// Percent of requests failed unless `REACH_BENCH_FAULTS` says otherwise.
 const FAULTS: u64 = 15;
 const WINDOW: (f64, f64) = (5.0, 35.0);
 
@@ -32,6 +35,7 @@ struct Seen {
     buckets: HashMap<String, (f64, Instant)>,
     refused: u64,
     seed: u64,
+    faults: u64,
 }
 
 fn roll(seed: &mut u64) -> u64 {
@@ -74,21 +78,21 @@ fn handle(mut request: tiny_http::Request, seen: &Mutex<Seen>) {
     let _ = request.as_reader().read_to_string(&mut body);
     let arrived = {
         let mut seen = seen.lock().expect("lock");
-        let seed = &mut seen.seed;
-        let fault = roll(seed);
+        let faults = seen.faults;
+        let fault = roll(&mut seen.seed);
         if !admitted(&mut seen, &account) {
             seen.refused += 1;
             None
         } else if seen.keys.contains(&key) {
             Some(409)
-        } else if fault < FAULTS / 2 {
+        } else if fault < faults / 2 {
             Some(500)
         } else {
             let value: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
             let n = value["to"].as_array().map_or(1, Vec::len);
             seen.keys.insert(key);
             seen.accepted.push((Instant::now(), n));
-            Some(if fault < FAULTS { 500 } else { 200 })
+            Some(if fault < faults { 500 } else { 200 })
         }
     };
     std::thread::sleep(LATENCY);
@@ -99,11 +103,12 @@ fn handle(mut request: tiny_http::Request, seen: &Mutex<Seen>) {
 }
 
 /// The stand-in: its base URL and what it saw.
-fn stand_in() -> (String, Arc<Mutex<Seen>>) {
+fn stand_in(faults: u64) -> (String, Arc<Mutex<Seen>>) {
     let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("a port"));
     let base = format!("http://{}", server.server_addr());
     let seen = Arc::new(Mutex::new(Seen {
         seed: 0x9e37_79b9,
+        faults,
         ..Seen::default()
     }));
     for _ in 0..512 {
@@ -140,7 +145,14 @@ fn reach(bin: &str, data: &std::path::Path) -> Command {
 
 /// Runs one broadcast; prints what the stand-in accepted per second in the window.
 fn broadcast(bin: &str, data: &std::path::Path, channels: &str, name: &str, text: &str) {
-    let (base, seen) = stand_in();
+    let only = std::env::var("REACH_BENCH_ONLY").unwrap_or_default();
+    if !only.is_empty() && only != name {
+        return;
+    }
+    let faults = (std::env::var("REACH_BENCH_FAULTS").ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(FAULTS);
+    let (base, seen) = stand_in(faults);
     std::fs::write(
         channels,
         (0..ACCOUNTS)
@@ -188,7 +200,7 @@ fn broadcast(bin: &str, data: &std::path::Path, channels: &str, name: &str, text
         .collect();
     let span = (to - from).max(0.001);
     println!(
-        "{name}: {:.0} requests/s, {:.0} recipients/s accepted from {from:.1} s to {to:.1} s \
+        "{name} ({faults}% faults): {:.0} requests/s, {:.0} recipients/s accepted from {from:.1} s to {to:.1} s \
          (run ended at {ended:.1} s; {} requests, {} recipients in all; {} refused with 429)",
         inside.len() as f64 / span,
         inside.iter().sum::<usize>() as f64 / span,
