@@ -20,6 +20,8 @@ mod probe;
 #[cfg(feature = "platforms")]
 mod smtp;
 #[cfg(feature = "platforms")]
+mod smtp_wire;
+#[cfg(feature = "platforms")]
 mod webhook;
 #[cfg(feature = "platforms")]
 mod whatsapp;

@@ -63,7 +63,7 @@ impl Platform {
         let Some(config) = &self.channels.smtp else {
             return Delivery::Failed("the channels file has no [smtp] section".into());
         };
-        match self.mailer.get_or_init(|| Mailer::new(config, CONNECTIONS)) {
+        match self.mailer.get_or_init(|| Mailer::new(config)) {
             Ok(mailer) => mailer.send(request),
             Err(why) => Delivery::Stop {
                 done: Vec::new(),

@@ -5,14 +5,15 @@
 //! first line (whole up to [`SUBJECT_CHARS`], else cut with `…`). The `Message-ID` is
 //! derived from the job and the recipient, so a resent message is recognizable as the
 //! same one. A permanent SMTP answer (5xx) fails the recipient; a transient one or a lost
-//! connection is retried. Messages go over a pool of connections ([`CONNECTIONS`] by
-//! default, one per request in flight), each carrying many messages one after another.
+//! connection is retried. Messages go over a pool of connections (`smtp_wire`: one per
+//! request in flight, [`CONNECTIONS`] by default), each carrying many messages one after
+//! another.
 
+use lettre::Message;
 use lettre::message::{Mailbox, SinglePart};
-use lettre::transport::smtp::{PoolConfig, SmtpTransport};
-use lettre::{Message, Transport};
 
 use super::channels::Smtp;
+use super::smtp_wire::Pool;
 use crate::broadcast::{Delivery, Outcome, Outgoing};
 
 /// The longest subject taken from the text's first line, in characters.
@@ -23,15 +24,15 @@ pub const CONNECTIONS: usize = 8;
 
 /// A pool of connections to an SMTP server.
 pub struct Mailer {
-    transport: SmtpTransport,
+    pool: Pool,
     from: Result<Mailbox, String>,
     subject: Option<String>,
 }
 
 impl Mailer {
     /// A mailer for `smtp://HOST[:PORT]` (no TLS: for a relay on the host or a trusted
-    /// network) keeping up to `connections` connections open.
-    pub fn new(config: &Smtp, connections: usize) -> Result<Mailer, String> {
+    /// network).
+    pub fn new(config: &Smtp) -> Result<Mailer, String> {
         // The URL is never repeated: a mistaken one may hold a password.
         let rest = (config.url.strip_prefix("smtp://"))
             .filter(|rest| !rest.contains('@'))
@@ -52,10 +53,7 @@ impl Mailer {
         let from = (config.from.parse::<Mailbox>())
             .map_err(|e| format!("[smtp] from '{}': {e}", config.from));
         Ok(Mailer {
-            transport: SmtpTransport::builder_dangerous(host)
-                .port(port)
-                .pool_config(PoolConfig::new().max_size(connections.max(1) as u32))
-                .build(),
+            pool: Pool::new(host, port),
             from,
             subject: config.subject.clone(),
         })
@@ -82,10 +80,10 @@ impl Mailer {
     }
 
     fn deliver(&self, message: &Message) -> Outcome {
-        match self.transport.send(message) {
-            Ok(_) => Outcome::Sent,
-            Err(e) if e.is_permanent() => Outcome::Failed(format!("SMTP: {e}")),
-            Err(e) => Outcome::Retry(format!("SMTP: {e}")),
+        match self.pool.send(message.envelope(), &message.formatted()) {
+            Ok(()) => Outcome::Sent,
+            Err(e) if e.permanent => Outcome::Failed(format!("SMTP: {}", e.why)),
+            Err(e) => Outcome::Retry(format!("SMTP: {}", e.why)),
         }
     }
 
@@ -142,7 +140,7 @@ mod tests {
                 from: "shop@example.com".into(),
                 subject: None,
             };
-            let Err(why) = Mailer::new(&config, 1) else {
+            let Err(why) = Mailer::new(&config) else {
                 panic!("{url} was taken");
             };
             assert!(
