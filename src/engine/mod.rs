@@ -22,7 +22,7 @@
 //! checkpoint writes snapshot *g+1* atomically and retires `wal-g.log`; row ids change
 //! only then, so a logged change replays onto exactly the rows it was made on, and memory
 //! changes only once the new snapshot is on disk. The log is checkpointed on its own once
-//! it passes 128 MiB (`set_checkpoint_bytes`).
+//! it passes 128 MiB (`set_checkpoint_bytes`), or an eighth of a smaller snapshot.
 //!
 //! A commit is resolved under the writer's `Mutex`, checked whole while only reading
 //! (`State::check`, `Store::check`, under the read lock), appended to the log, then
@@ -128,6 +128,10 @@ pub const SHARED_PATIENCE: std::time::Duration = std::time::Duration::from_secs(
 
 /// Log bytes after which a commit checkpoints on its own.
 const CHECKPOINT_LOG_BYTES: u64 = 128 << 20;
+/// A smaller directory's log is checkpointed once it is an eighth of the snapshot's bytes
+/// (replaying a byte of log costs far more than writing a byte of snapshot), but never
+/// below this.
+const CHECKPOINT_MIN_LOG_BYTES: u64 = 1 << 20;
 
 /// The engine: state, where it is kept, and the one way to change it. `Engine` is `Sync`:
 /// share it (e.g. in an `Arc`) and query from many threads while one commits.
@@ -178,6 +182,8 @@ struct Active {
     log: LogWriter,
     generation: u64,
     legacy: bool,
+    /// The size of the snapshot this generation's log follows.
+    snapshot_bytes: u64,
 }
 
 #[derive(Debug)]
@@ -295,8 +301,9 @@ impl Engine {
     }
 
     /// Sets how many bytes of log make a round of commits end with a checkpoint (default
-    /// 128 MiB, about two million small changes): a longer log opens more slowly, a
-    /// shorter one checkpoints more often.
+    /// 128 MiB, about two million small changes; a directory whose snapshot is under
+    /// 1 GiB checkpoints at an eighth of the snapshot, at least 1 MiB): a longer log opens
+    /// more slowly, a shorter one checkpoints more often.
     pub fn set_checkpoint_bytes(&self, bytes: u64) {
         self.writer().checkpoint_bytes = bytes;
     }
@@ -617,7 +624,7 @@ impl Engine {
         let ticket = self.note_written(&mut writer);
         let mut done = Ok(());
         let bound = writer.checkpoint_bytes;
-        if writer.active().is_some_and(|a| a.log.len() > bound) {
+        if writer.active().is_some_and(|a| a.log_is_long(bound)) {
             done = self.checkpoint(&mut writer, None);
         }
         let mut flushed = Ok(());
@@ -873,6 +880,7 @@ impl Engine {
             hub.release(seq);
         }
         active.log = LogWriter::create(&active.dir.log(generation), generation)?;
+        active.snapshot_bytes = snapshot_bytes(&active.dir);
         active.generation = generation;
         active.legacy = false;
         active.dir.remove_leftovers(generation, true)?;
@@ -915,6 +923,11 @@ impl Engine {
     }
 }
 
+/// The size of a directory's snapshot (0 if there is none yet).
+fn snapshot_bytes(dir: &DataDir) -> u64 {
+    std::fs::metadata(dir.snapshot()).map_or(0, |m| m.len())
+}
+
 impl Active {
     /// Starts writing a directory read up to `at`: removes what an interrupted writer
     /// left, cuts a torn tail off the log (or creates the log).
@@ -931,12 +944,21 @@ impl Active {
             log
         };
         Ok(Active {
+            snapshot_bytes: snapshot_bytes(&dir),
             dir,
             _lock: lock,
             log,
             generation: at.generation,
             legacy: at.legacy,
         })
+    }
+
+    /// Whether the log has grown past its bound: `bytes` (the embedder's, 128 MiB by
+    /// default), or an eighth of the snapshot if that is less (at least 1 MiB), so that
+    /// a reader opening a small directory never replays a long log.
+    fn log_is_long(&self, bytes: u64) -> bool {
+        let proportional = (self.snapshot_bytes / 8).max(CHECKPOINT_MIN_LOG_BYTES);
+        self.log.len() > bytes.min(proportional)
     }
 
     /// Where a follower stands once this hold ends, with `seq` the last record applied.

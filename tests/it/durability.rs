@@ -1124,3 +1124,48 @@ fn an_erased_contacts_csv_values_leave_a_sending_job() {
         assert!(!holds(&bytes, "SECRET-QZ81"), "{} holds it", path.display());
     }
 }
+
+/// A small directory checkpoints once its log is an eighth of its snapshot (at least
+/// 1 MiB), well before the 128 MiB bound, so a reader never replays a long log; every
+/// change is there after reopening.
+#[test]
+fn a_small_directory_checkpoints_once_its_log_outgrows_an_eighth_of_its_snapshot() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("d");
+    let logs = || -> Vec<(String, u64)> {
+        let mut logs: Vec<(String, u64)> = (std::fs::read_dir(&data).expect("dir"))
+            .flatten()
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    e.metadata().map_or(0, |m| m.len()),
+                )
+            })
+            .filter(|(name, _)| name.starts_with("wal-"))
+            .collect();
+        logs.sort();
+        logs
+    };
+    let engine = Engine::open(&data).expect("opens");
+    let first = logs();
+    for round in 0..20 {
+        let contacts = (0..1_000)
+            .map(|i| {
+                let mut c = Contact::new(Channel::Web, "shop", &format!("visitor-{round}-{i}"));
+                c.name = format!("A name long enough to fill the log {round} {i}");
+                c
+            })
+            .collect();
+        let fields = reach::model::FieldSet::all();
+        engine
+            .commit(Edit::Upsert { contacts, fields }, NOW)
+            .expect("upsert");
+    }
+    let now = logs();
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_ne!(now[0].0, first[0].0, "no checkpoint: {now:?}");
+    assert!(now[0].1 <= 1 << 20, "a log past 1 MiB: {now:?}");
+    drop(engine);
+    let reopened = Engine::open_read_only(&data).expect("reopens");
+    assert_eq!(reopened.read().store().len(), 20_000);
+}
