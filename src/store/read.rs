@@ -553,11 +553,17 @@ fn folds_to(value: &str, key: &str) -> bool {
     fold(value) == key
 }
 
-/// [`folds_to`] of a value's stored bytes: ASCII compared as bytes (trimmed of the ASCII
-/// white space `trim` removes); against an ASCII key, a value holding a character that is
+/// [`folds_to`] of a value's stored bytes: against an ASCII key, one shorter refused at
+/// once; ASCII compared as bytes (trimmed of the ASCII white space `trim` removes);
+/// against an ASCII key, a value holding a character that is
 /// neither white space nor lower-cases to ASCII refused by its first byte
 /// ([`never_folds_to_ascii`]); other bytes must be UTF-8 (a snapshot holds nothing else).
 fn bytes_fold_to(value: &[u8], key: &str) -> Result<bool, SnapshotError> {
+    // What may fold to an ASCII key (ASCII, the Kelvin sign, white space trimmed away)
+    // never folds to more bytes than it holds.
+    if value.len() < key.len() && key.is_ascii() {
+        return Ok(false);
+    }
     if value.is_ascii() {
         let text = |b: &u8| !matches!(b, b'\t'..=b'\r' | b' ');
         let start = value.iter().position(text).unwrap_or(value.len());
@@ -586,11 +592,15 @@ mod tests {
     use super::*;
 
     /// Every character whose first byte [`never_folds_to_ascii`] names is neither white
-    /// space nor lower-cases to ASCII.
+    /// space nor lower-cases to ASCII; and one that lower-cases to ASCII does not grow.
     #[test]
     fn the_refused_lead_bytes_start_no_character_that_folds_to_ascii() {
         let mut utf8 = [0u8; 4];
         for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let lower: String = c.to_lowercase().collect();
+            if lower.is_ascii() {
+                assert!(lower.len() <= c.len_utf8(), "{c:?}");
+            }
             if never_folds_to_ascii(c.encode_utf8(&mut utf8).as_bytes()[0]) {
                 let lower_ascii = c.to_lowercase().all(|l| l.is_ascii());
                 assert!(!c.is_whitespace() && !lower_ascii, "{c:?}");
@@ -619,6 +629,9 @@ mod tests {
             "Zoë",
             "ΟΔΟΣ",
             "alice  chen",
+            "alice che",
+            "\u{212a}\u{212a}\u{212a}k",
+            "kkkk",
             "",
             "   ",
         ];
