@@ -81,9 +81,9 @@ impl TimeColumn {
         let sample = self.sample(range, ESTIMATE_SAMPLES, ESTIMATE_RUN);
         let rows = sample.rows_in_range();
         let scan = self.high.len() * SCAN_ROW;
-        // A column's first queries scan rather than sort (`TimeColumn::sorts`).
-        let sorted = self.unsorted.spent();
-        let read = match range.ordered().filter(|_| sorted) {
+        // As if the orders were sorted, whether or not this process sorts them yet
+        // (`TimeColumn::sorts`): a plan does not depend on how many queries came before.
+        let read = match range.ordered() {
             Some(_) => (rows * ORDER_ROW + self.orders.len() * ORDER_CHUNK).min(scan),
             None => scan,
         };
