@@ -2,7 +2,6 @@
 //! lowered at one clock, optimized — and the [`Compiler`] that makes it.
 
 use crate::error::Error;
-use crate::model::TimeField;
 use crate::plan::{self, Clock, Leaf, ParsedSegments, Plan, SavedSegments};
 use crate::store::{Part, Store};
 use crate::syntax;
@@ -84,10 +83,12 @@ fn parts_of<'p>(plan: &'p Plan, out: &mut Vec<Part<'p>>) {
             Leaf::TimeRange { field, .. } => {
                 out.extend([Part::Time(*field), Part::TimePresent(*field)]);
             }
-            Leaf::TextPresent(field) | Leaf::Text(field, _) => out.push(Part::Text(*field)),
+            Leaf::TextPresent(field) | Leaf::Text(field, _) => {
+                out.push(Part::TextInPlace(*field));
+            }
             Leaf::ExternalId(_) => out.push(Part::Identities),
-            Leaf::Name(_) => out.push(Part::Names),
-            Leaf::FbSendable(_) => out.extend(TimeField::ALL.iter().map(|&f| Part::Time(f))),
+            Leaf::Name(_) => out.push(Part::NamesInPlace),
+            Leaf::FbSendable(_) => out.push(Part::FbSendable),
             _ => {}
         },
         Plan::Not(inner) => parts_of(inner, out),

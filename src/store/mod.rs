@@ -90,6 +90,11 @@ struct Data {
     times: [Lazy<TimeColumn>; 7],
     time_present: [Lazy<RoaringBitmap>; 7],
     texts: [Lazy<TextColumn>; TEXT_FIELDS],
+    /// Lookups that scanned a text column where it lies, before it was read.
+    text_scans: [Scans; TEXT_FIELDS],
+    /// The rows with a text value, read from a text column's part while the column is
+    /// not read (once read, or changed, which reads it, the column's own are used).
+    present_in_place: [OnceLock<RoaringBitmap>; TEXT_FIELDS],
     /// Built on first use: opening a store does not pay for it.
     identity: OnceLock<IdentityMap>,
     /// Counts writes, so that a [`Checked`] change knows whether the store moved since.
@@ -124,6 +129,8 @@ impl Default for Data {
             times: Default::default(),
             time_present: Default::default(),
             texts: std::array::from_fn(|i| Lazy::new(TextColumn::new(rule(TextField::ALL[i])))),
+            text_scans: Default::default(),
+            present_in_place: Default::default(),
             identity: OnceLock::new(),
             version: 0,
             derived: derived::Derived::default(),

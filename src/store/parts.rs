@@ -4,6 +4,7 @@
 
 use super::Store;
 use super::files::snapshot::SnapshotError;
+use super::index::fb_rows::FbRows;
 use crate::model::{TextField, TimeField};
 
 /// A part of the store that is read from the data file on first use.
@@ -19,10 +20,18 @@ pub enum Part<'a> {
     TimePresent(TimeField),
     /// An optional text column.
     Text(TextField),
+    /// An optional text column's checksum only: a lookup or `has:` reads it in place
+    /// while it is not read (`Store::text_eq`, `Store::text_present`).
+    TextInPlace(TextField),
     Names,
+    /// The names' checksum only: a lookup reads them in place (`Store::name_eq`).
+    NamesInPlace,
     /// External ids and the account of each row: what finding a contact reads.
     Identities,
     Avatars,
+    /// The time columns `is:fb_sendable` reads (its expiry and last send), checksums
+    /// only: it reads the Facebook rows' values where they lie (`Store::fb_rows`).
+    FbSendable,
 }
 
 impl Store {
@@ -38,9 +47,14 @@ impl Store {
             Part::Time(field) => d.times[field.index()].load().map(drop),
             Part::TimePresent(field) => d.time_present[field.index()].load().map(drop),
             Part::Text(field) => d.texts[field.index()].load().map(drop),
+            Part::TextInPlace(field) => d.texts[field.index()].check(),
             Part::Names => d.names.load().map(drop),
+            Part::NamesInPlace => d.names.check(),
             Part::Identities => d.external_ids.load().and(d.row_account.load()).map(drop),
             Part::Avatars => d.avatars.load().map(drop),
+            Part::FbSendable => {
+                (FbRows::COLUMNS.iter()).try_for_each(|&field| d.times[field.index()].check())
+            }
         }
     }
 

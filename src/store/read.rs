@@ -10,13 +10,16 @@ use roaring::RoaringBitmap;
 use super::columns::identity::IdentityMap;
 use super::columns::memory;
 use super::files::compact;
+use super::files::packed;
+use super::files::snapshot::SnapshotError;
 use super::index::fb_rows::{FbFilter, FbRows};
 use super::index::postings::{self, EqIndex};
 use super::index::words::{ViewKey, Words};
 use super::time::{ChunkFilter, RangeEstimate, TimeColumn};
 use super::{AccountRef, Entry, Store, account_key, split_account_key};
 use crate::model::{
-    Channel, FbFrequency, Flag, OptOutKind, Seconds, SendableAt, TextField, TimeField, fold,
+    Channel, FbFrequency, Flag, MatchRule, OptOutKind, Seconds, SendableAt, TextField, TimeField,
+    fold,
 };
 
 impl Store {
@@ -223,20 +226,50 @@ impl Store {
     }
 
     /// The contacts whose text `field` is set.
+    /// While the column is not read, its rows with a value are read from the head of
+    /// its part in the data file and kept, its values left where they lie.
     pub fn text_present(&self, field: TextField) -> &RoaringBitmap {
-        self.data.texts[field.index()].present()
+        let column = &self.data.texts[field.index()];
+        let kept = &self.data.present_in_place[field.index()];
+        if column.is_loaded() {
+            return column.present();
+        } else if let Some(present) = kept.get() {
+            return present;
+        }
+        let rows = self.data.rows;
+        match column.read_in_place(|part| packed::texts_present(part, rows)) {
+            Some(present) => kept.get_or_init(|| present),
+            None => column.present(),
+        }
     }
 
-    /// The contacts whose text `field` equals `value` (emails ignoring case).
+    /// The contacts whose text `field` equals `value` (emails ignoring case). While the
+    /// column is not read, a process's first few lookups scan it where it lies in the
+    /// data file (`files::packed`); later ones read it and ask it (which scans or builds
+    /// its index: `TextColumn::matching`).
     pub fn text_eq(&self, field: TextField, value: &str) -> RoaringBitmap {
-        self.data.texts[field.index()].matching(value)
+        let column = &self.data.texts[field.index()];
+        if !column.is_loaded() && self.data.text_scans[field.index()].scan_instead() {
+            let rule = field.match_rule();
+            let key = rule.key(value);
+            let test = |v: &[u8]| match rule {
+                MatchRule::Exact => Ok(v == key.as_bytes()),
+                MatchRule::Folded => bytes_fold_to(v, &key),
+            };
+            let rows = self.data.rows;
+            let found = column.read_in_place(|part| packed::texts_matching(part, rows, &test));
+            if let Some(found) = found {
+                return found;
+            }
+        }
+        column.matching(value)
     }
 
     /// `text_eq(field, value)` in place when several contacts share the value (a store,
     /// a salesperson), so that a query reads it through its word view instead of
     /// copying it (`None`: ask `text_eq`).
     pub fn text_eq_shared(&self, field: TextField, value: &str) -> Option<&RoaringBitmap> {
-        self.data.texts[field.index()].shared_matching(value)
+        (self.data.texts[field.index()].loaded()?).shared_matching(value)
     }
 
     /// The contacts whose external id is `id`, on any account (one probe of the identity
@@ -259,9 +292,17 @@ impl Store {
         postings::matching(self.name_index(), &key, |r| fold(self.data.names.get(r)))
     }
 
-    /// The live rows whose folded name is `key`, read from the column on every core.
+    /// The live rows whose folded name is `key`, read on every core from the column, or
+    /// where it lies in the data file while it is not read (`files::packed`).
     fn name_scan(&self, key: &str) -> RoaringBitmap {
         use rayon::prelude::*;
+        let test = |v: &[u8]| bytes_fold_to(v, key);
+        let rows = self.row_count();
+        let in_place =
+            (self.data.names).read_in_place(|p| packed::strings_matching(p, rows, &test));
+        if let Some(found) = in_place {
+            return RoaringBitmap::from_sorted_iter(found).unwrap_or_default() & &self.data.live;
+        }
         const PART: u32 = 1 << 16;
         let (names, live) = (&*self.data.names, &self.data.live);
         let parts = (0..self.row_count().div_ceil(PART))
@@ -281,9 +322,11 @@ impl Store {
     }
 
     /// Builds the indexes otherwise built at their first use (names, identities, the
-    /// text columns'), on every core: for a REPL, so that its first `name:` or `email:`
+    /// text columns'), on every core, and lets time ranges sort from their first use
+    /// ([`Store::expect_repeats`]): for a REPL, so that its first `name:` or `email:`
     /// answers as fast as the next.
     pub fn build_indexes(&self) {
+        self.expect_repeats();
         rayon::scope(|s| {
             s.spawn(|_| {
                 self.name_index();
@@ -295,6 +338,15 @@ impl Store {
                 s.spawn(move |_| text.build_index());
             }
         });
+    }
+
+    /// For a caller that will run many queries (a batch, a REPL): each time column
+    /// (read now) sorts the chunks a range reads from its first query on, where a
+    /// one-shot command's first few queries scan instead (`time::TimeColumn::sorts`).
+    /// A damaged column is left unread, for the query that reads it to report.
+    pub fn expect_repeats(&self) {
+        let columns = self.data.times.iter().filter_map(|times| times.load().ok());
+        columns.for_each(TimeColumn::sort_freely);
     }
 
     pub(super) fn identity(&self) -> &IdentityMap {
@@ -462,9 +514,21 @@ impl Store {
     fn fb_rows(&self) -> Arc<FbRows> {
         self.data.derived.fb_rows.get(self.data.version, || {
             let rows = self.flag(Flag::FbOptin) & self.channel(Channel::Facebook) & self.live();
-            let times = self.data.times.each_ref().map(|t| &**t);
-            FbRows::build(rows, &times, &self.data.frequencies)
+            let times = FbRows::COLUMNS.map(|field| self.stored_times(field, &rows));
+            FbRows::build(rows, times, &self.data.frequencies)
         })
+    }
+
+    /// The stored times of `rows` in `field`, in row order: read where they lie in the
+    /// data file while the column is not read (`files::packed`), else from the column.
+    fn stored_times(&self, field: TimeField, rows: &RoaringBitmap) -> Vec<u32> {
+        let column = &self.data.times[field.index()];
+        let all = self.data.rows;
+        let in_place = column.read_in_place(|part| packed::times_of(part, all, rows).map(Some));
+        match in_place {
+            Some(Some(values)) => values,
+            _ => rows.iter().map(|row| column.stored_at(row)).collect(),
+        }
     }
 
     /// A copy holding only live rows, renumbered densely in row order. Accounts nobody
@@ -474,12 +538,112 @@ impl Store {
     }
 }
 
-/// Whether `value` folds to `key` (itself folded), without allocating for ASCII values.
+/// Whether `value` folds to `key` (itself folded), without allocating for ASCII values,
+/// nor for others when `key` is ASCII and a character of `value` lower-cases to one that
+/// is not (a CJK name against `alice chen`: one character read).
 fn folds_to(value: &str, key: &str) -> bool {
     let trimmed = value.trim();
     if trimmed.is_ascii() {
-        trimmed.eq_ignore_ascii_case(key) && key.is_ascii()
-    } else {
-        fold(value) == key
+        return trimmed.eq_ignore_ascii_case(key) && key.is_ascii();
+    }
+    let stays_wide = |c: char| !c.is_ascii() && !c.to_lowercase().all(|l| l.is_ascii());
+    if key.is_ascii() && trimmed.chars().any(stays_wide) {
+        return false;
+    }
+    fold(value) == key
+}
+
+/// [`folds_to`] of a value's stored bytes: against an ASCII key, one shorter refused at
+/// once; ASCII compared as bytes (trimmed of the ASCII white space `trim` removes);
+/// against an ASCII key, a value holding a character that is
+/// neither white space nor lower-cases to ASCII refused by its first byte
+/// ([`never_folds_to_ascii`]); other bytes must be UTF-8 (a snapshot holds nothing else).
+fn bytes_fold_to(value: &[u8], key: &str) -> Result<bool, SnapshotError> {
+    // What may fold to an ASCII key (ASCII, the Kelvin sign, white space trimmed away)
+    // never folds to more bytes than it holds.
+    if value.len() < key.len() && key.is_ascii() {
+        return Ok(false);
+    }
+    if value.is_ascii() {
+        let text = |b: &u8| !matches!(b, b'\t'..=b'\r' | b' ');
+        let start = value.iter().position(text).unwrap_or(value.len());
+        let end = value.iter().rposition(text).map_or(start, |last| last + 1);
+        return Ok(key.is_ascii() && value[start..end].eq_ignore_ascii_case(key.as_bytes()));
+    }
+    if key.is_ascii() && value.iter().any(|&b| never_folds_to_ascii(b)) {
+        return Ok(false);
+    }
+    let value = std::str::from_utf8(value)
+        .map_err(|_| SnapshotError::Corrupt("invalid UTF-8 text".into()))?;
+    Ok(folds_to(value, key))
+}
+
+/// Whether `lead` starts only characters that are not white space and do not lower-case
+/// to ASCII (every character but U+0080..U+00BF, U+1000..U+3FFF), so that a value holding
+/// one never folds to an ASCII key: CJK (U+4E00..), Hangul, most of Latin-1 and Greek.
+/// The white space `trim` removes and the Kelvin sign (which lower-cases to `k`) start
+/// with 0xC2, 0xE1, 0xE2 or 0xE3.
+fn never_folds_to_ascii(lead: u8) -> bool {
+    matches!(lead, 0xC3..=0xE0 | 0xE4..=0xFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every character whose first byte [`never_folds_to_ascii`] names is neither white
+    /// space nor lower-cases to ASCII; and one that lower-cases to ASCII does not grow.
+    #[test]
+    fn the_refused_lead_bytes_start_no_character_that_folds_to_ascii() {
+        let mut utf8 = [0u8; 4];
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let lower: String = c.to_lowercase().collect();
+            if lower.is_ascii() {
+                assert!(lower.len() <= c.len_utf8(), "{c:?}");
+            }
+            if never_folds_to_ascii(c.encode_utf8(&mut utf8).as_bytes()[0]) {
+                let lower_ascii = c.to_lowercase().all(|l| l.is_ascii());
+                assert!(!c.is_whitespace() && !lower_ascii, "{c:?}");
+            }
+        }
+    }
+
+    /// A stored value's bytes fold to a key exactly when the value does, whatever white
+    /// space surrounds it and whatever its characters lower-case to.
+    #[test]
+    fn stored_bytes_fold_as_their_text_does() {
+        let values = [
+            "Alice Chen",
+            "  ALICE chen\t",
+            "\u{b}alice chen\r\n",
+            "\u{3000}Alice Chen\u{85}",
+            "\u{212a}elvin",
+            "kelvin",
+            "İstanbul",
+            "i\u{307}stanbul",
+            "陳美玲",
+            " 陳美玲 ",
+            "さくら",
+            "\u{a0}Kelvin\u{2003}",
+            "\u{212a}ELVIN",
+            "Zoë",
+            "ΟΔΟΣ",
+            "alice  chen",
+            "alice che",
+            "\u{212a}\u{212a}\u{212a}k",
+            "kkkk",
+            "",
+            "   ",
+        ];
+        for value in values {
+            for key in values {
+                let key = fold(key);
+                let by_bytes = bytes_fold_to(value.as_bytes(), &key).expect("UTF-8");
+                assert_eq!(by_bytes, fold(value) == key, "{value:?} vs {key:?}");
+                assert_eq!(folds_to(value, &key), fold(value) == key, "{value:?}");
+            }
+        }
+        assert!(bytes_fold_to(b"\xc2 ", "a").is_err(), "not UTF-8");
+        assert!(bytes_fold_to(b"\xff\xfe", "陳").is_err(), "not UTF-8");
     }
 }

@@ -437,3 +437,56 @@ fn lookups_scan_first_then_use_an_index_with_the_same_answers() {
         );
     }
 }
+
+/// Lookups by name and text value of a store mapped from a snapshot read the columns
+/// where they lie in the file (a process's first few), and answer as the columns read
+/// whole do: every text field, names as typed in any case, with white space around, the
+/// rows that have each text field, and the Facebook rows `is:fb_sendable` reads.
+#[test]
+fn lookups_in_place_answer_as_the_columns_read_whole() {
+    use reach::model::TextField;
+    let store = crate::generated_store(2_000, 11, 100);
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("contacts.snap");
+    let mut bytes = Vec::new();
+    reach::store::snapshot::write(&store, b"", &mut bytes).expect("to memory");
+    std::fs::write(&path, &bytes).expect("snapshot");
+    let mapped = || reach::store::snapshot::read(&path).expect("reads back").0;
+    let contacts = store.contacts(store.live());
+    for (row, contact) in store.live().iter().zip(&contacts).step_by(53) {
+        let name = &contact.name;
+        for key in [name.clone(), name.to_uppercase(), format!("  {name}\t")] {
+            assert_eq!(mapped().name_eq(&key), store.name_eq(&key), "{key:?}");
+        }
+        for (&field, value) in TextField::ALL.iter().zip(&contact.texts) {
+            let Some(value) = value else { continue };
+            let found = mapped().text_eq(field, value);
+            assert!(found.contains(row), "{field:?} {value:?}");
+            assert_eq!(found, store.text_eq(field, value), "{field:?} {value:?}");
+        }
+    }
+    for &field in TextField::ALL {
+        assert_eq!(mapped().text_present(field), store.text_present(field));
+    }
+    // `is:fb_sendable` reads its two time columns' Facebook rows in place.
+    let anchor = reach::synth::DEFAULT_ANCHOR;
+    for now in [anchor - 40 * 86_400, anchor, anchor + 3 * 86_400] {
+        let day = 86_400;
+        let at = reach::model::SendableAt {
+            now,
+            latest_send: [now - day, now - 7 * day, now - 30 * day],
+        };
+        assert_eq!(mapped().fb_sendable(at), store.fb_sendable(at), "at {now}");
+    }
+    assert!(
+        !store
+            .fb_sendable(reach::model::SendableAt {
+                now: anchor,
+                latest_send: [anchor - 86_400, anchor - 7 * 86_400, anchor - 30 * 86_400]
+            })
+            .is_empty()
+    );
+    let missing = mapped();
+    assert!(missing.name_eq("nobody at all").is_empty());
+    assert!(missing.text_eq(TextField::Phone, "+0").is_empty());
+}

@@ -92,6 +92,20 @@ type Decode<T> = dyn Fn(&[u8]) -> Result<T, SnapshotError> + Send + Sync;
 struct Source<T> {
     section: Section,
     decode: Box<Decode<T>>,
+    /// Set once the section's checksum was found right (it is checked once).
+    sound: OnceLock<()>,
+}
+
+impl<T> Source<T> {
+    /// The section's bytes, its checksum checked the first time.
+    fn bytes(&self) -> Result<&[u8], SnapshotError> {
+        if self.sound.get().is_none() {
+            self.section.checked()?;
+            let _ = self.sound.set(());
+        }
+        let bytes = self.section.file.bytes().get(self.section.range.clone());
+        bytes.ok_or_else(|| SnapshotError::Corrupt("a part lies past its end".into()))
+    }
 }
 
 /// A part of a store: a value, or a section of a mapped snapshot decoded on first read.
@@ -121,6 +135,7 @@ impl<T: Default> Lazy<T> {
             source: Mutex::new(Some(Arc::new(Source {
                 section,
                 decode: Box::new(decode),
+                sound: OnceLock::new(),
             }))),
         }
     }
@@ -135,11 +150,37 @@ impl<T: Default> Lazy<T> {
             return Ok(value);
         }
         let value = match &*source {
-            Some(from) => (from.decode)(from.section.checked()?)?,
+            Some(from) => (from.decode)(from.bytes()?)?,
             None => T::default(),
         };
         *source = None;
         Ok(self.value.get_or_init(|| value))
+    }
+
+    /// Checks the part's checksum (once) without decoding it: for a caller that will
+    /// read it in place ([`Lazy::read_in_place`]). A part read already passes.
+    pub fn check(&self) -> Result<(), SnapshotError> {
+        match self.source() {
+            Some(source) => source.bytes().map(drop),
+            None => Ok(()),
+        }
+    }
+
+    /// `read` of the part's bytes where they lie in the mapped file (checksum checked
+    /// once), while the part is not read yet: nothing is copied or kept. `None` once the
+    /// part is in memory (read the value instead). A damaged part, or bytes `read`
+    /// refuses, read as `R::default()` and the failure is kept in the file's damage, as
+    /// a plain read of a damaged part does.
+    pub fn read_in_place<R: Default>(
+        &self,
+        read: impl FnOnce(&[u8]) -> Result<R, SnapshotError>,
+    ) -> Option<R> {
+        let source = self.source()?;
+        let read = source.bytes().and_then(read);
+        Some(read.unwrap_or_else(|e| {
+            source.section.file.record(&e);
+            R::default()
+        }))
     }
 
     fn source(&self) -> Option<Arc<Source<T>>> {
@@ -270,6 +311,28 @@ mod tests {
             1,
             "a part read whole let go of it"
         );
+    }
+
+    #[test]
+    fn a_part_read_in_place_is_checked_and_not_kept() {
+        let file = mapped(b"hello\0\0\0world\0\0\0");
+        let good = part(&file, 0..5, crc32fast::hash(b"hello\0\0\0"));
+        assert!(good.check().is_ok());
+        let len = good.read_in_place(|bytes| Ok(bytes.len()));
+        assert_eq!(len, Some(5));
+        assert!(!good.is_loaded(), "nothing decoded");
+        let refused = good.read_in_place(|_| Err::<usize, _>(SnapshotError::Corrupt("x".into())));
+        assert_eq!(refused, Some(0), "refused bytes read as the default");
+        assert_eq!(file.damage().as_deref(), Some("data file is damaged: x"));
+        assert_eq!(&good[..], b"hello");
+        assert_eq!(
+            good.read_in_place(|b| Ok(b.len())),
+            None,
+            "read: use the value"
+        );
+        let bad = part(&file, 8..13, crc32fast::hash(b"WORLD\0\0\0"));
+        assert!(bad.check().is_err(), "a wrong checksum is refused");
+        assert_eq!(bad.read_in_place(|b| Ok(b.len())), Some(0));
     }
 
     #[test]

@@ -444,10 +444,10 @@ fn times(bytes: &[u8], rows: u32) -> Result<TimeColumn, SnapshotError> {
 }
 
 /// Reads a part's bytes in order, checking every length against what is left.
-struct Bytes<'a>(&'a [u8]);
+pub(super) struct Bytes<'a>(pub(super) &'a [u8]);
 
 impl<'a> Bytes<'a> {
-    fn take(&mut self, len: usize) -> Result<&'a [u8], SnapshotError> {
+    pub(super) fn take(&mut self, len: usize) -> Result<&'a [u8], SnapshotError> {
         if len > self.0.len() {
             return Err(corrupt("a part ends too early"));
         }
@@ -466,7 +466,7 @@ impl<'a> Bytes<'a> {
         self.array().map(u32::from_le_bytes)
     }
 
-    fn u64(&mut self) -> Result<u64, SnapshotError> {
+    pub(super) fn u64(&mut self) -> Result<u64, SnapshotError> {
         self.array().map(u64::from_le_bytes)
     }
 
@@ -481,7 +481,7 @@ impl<'a> Bytes<'a> {
         Ok(text.into())
     }
 
-    fn bitmap(&mut self, rows: u32) -> Result<RoaringBitmap, SnapshotError> {
+    pub(super) fn bitmap(&mut self, rows: u32) -> Result<RoaringBitmap, SnapshotError> {
         let len = self.u32()? as usize;
         bitmap_of(self.take(len)?, rows)
     }
@@ -598,6 +598,26 @@ mod tests {
                 .damage()
                 .is_some_and(|d| d.contains("checksum mismatch"))
         );
+    }
+
+    /// `is:fb_sendable` checks its two time columns (expiry, last send) ahead of use and
+    /// reads their Facebook rows' values in place: no time column is read whole.
+    #[test]
+    fn the_facebook_window_reads_its_two_time_columns_only() {
+        let (store, _) = read_bytes(&snapshot()).expect("the snapshot reads back");
+        store
+            .load(crate::store::Part::FbSendable)
+            .expect("undamaged");
+        let at = crate::model::SendableAt {
+            now: 0,
+            latest_send: [0; 3],
+        };
+        assert_eq!(store.fb_sendable(at).len(), 0, "no Facebook contact");
+        let read = TimeField::ALL.iter().copied();
+        let read: Vec<_> = read
+            .filter(|f| store.data.times[f.index()].is_loaded())
+            .collect();
+        assert_eq!(read, []);
     }
 
     /// Damage to the table of parts or the trailer is refused at open, before any part

@@ -14,7 +14,6 @@ use roaring::RoaringBitmap;
 use super::rowset::RowPositions;
 use crate::model::{FbFrequency, Seconds, SendableAt, TimeField};
 use crate::store::time::NONE;
-use crate::store::time::TimeColumn;
 
 /// The opted-in live Facebook rows, ascending, with their columns.
 #[derive(Debug, Default)]
@@ -29,17 +28,21 @@ pub struct FbRows {
 }
 
 impl FbRows {
-    /// The opted-in live Facebook `rows` with their expiry and last send (read from
-    /// `times`, one column per time field) and frequency (from `frequencies`, one bitmap
-    /// per frequency).
+    /// The time columns `is:fb_sendable` reads: expiry, last send.
+    pub const COLUMNS: [TimeField; 2] = [TimeField::FbExpiresAt, TimeField::FbLastSentAt];
+
+    /// The opted-in live Facebook `rows` with their expiry and last send (the stored
+    /// values of those two time columns, the only ones the rule reads, for each of
+    /// `rows` in order: [`FbRows::COLUMNS`]) and frequency (from `frequencies`, one
+    /// bitmap per frequency). Values missing read as no time.
     pub fn build(
         rows: RoaringBitmap,
-        times: &[&TimeColumn],
+        [expires, last_sent]: [Vec<u32>; 2],
         frequencies: &[RoaringBitmap],
     ) -> FbRows {
-        let times = |field: TimeField| {
-            let column = &times[field.index()];
-            (rows.iter()).map(|r| column.stored_at(r)).collect()
+        let whole = |mut values: Vec<u32>| {
+            values.resize(rows.len() as usize, NONE);
+            values
         };
         let mut frequency = vec![0u8; rows.len() as usize];
         let position = RowPositions::new(&rows);
@@ -50,8 +53,8 @@ impl FbRows {
         }
         let rows: Vec<u32> = rows.iter().collect();
         FbRows {
-            expires: times(TimeField::FbExpiresAt),
-            last_sent: times(TimeField::FbLastSentAt),
+            expires: whole(expires),
+            last_sent: whole(last_sent),
             containers: containers(&rows),
             rows,
             frequency,

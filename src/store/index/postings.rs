@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// that keeps asking (the REPL, a server) builds it at the next lookup.
 pub const SCANS_BEFORE_INDEX: u32 = 4;
 
-/// Counts the lookups a column answered by scanning. A clone starts again from none.
+/// Counts the lookups a column answered by scanning (or the time ranges a time column
+/// answered without sorting its chunks: `store::time`). A clone starts again from none.
 #[derive(Debug, Default)]
 pub struct Scans(AtomicU32);
 
@@ -25,7 +26,17 @@ impl Clone for Scans {
 impl Scans {
     /// Whether this lookup should scan rather than build the index (counting it).
     pub fn scan_instead(&self) -> bool {
-        self.0.fetch_add(1, Ordering::Relaxed) < SCANS_BEFORE_INDEX
+        !self.spent() && self.0.fetch_add(1, Ordering::Relaxed) < SCANS_BEFORE_INDEX
+    }
+
+    /// Whether the scans are spent: the next lookup builds the index.
+    pub fn spent(&self) -> bool {
+        self.0.load(Ordering::Relaxed) >= SCANS_BEFORE_INDEX
+    }
+
+    /// Spends the scans now: a process that will keep asking (a REPL) builds at once.
+    pub fn spend(&self) {
+        self.0.fetch_max(SCANS_BEFORE_INDEX, Ordering::Relaxed);
     }
 }
 

@@ -69,7 +69,7 @@ impl ChunkFilter<'_> {
             .orderable
             .filter(|_| gathered >= by_words.min(LEAST_COST));
         let ordered = column
-            .order_rows(i, high, low, orderable)
+            .order_rows(i, (high, low), orderable, self.range.sort)
             .map(OrderedRows::cheapest);
         match ordered.filter(|&(_, cost)| cost < gathered.min(by_words)) {
             Some((answer, _)) => {

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use super::bucket_order::BucketOrder;
 use super::stored::{NONE, from_stored, high, in_top, join, low, stored};
 use crate::model::Seconds;
+use crate::store::index::postings::Scans;
 
 /// Rows per chunk, as a roaring container's.
 pub(super) const CHUNK: usize = 1 << 16;
@@ -27,6 +28,9 @@ pub struct TimeColumn {
     /// Each chunk's rows grouped by bucket, built when first read, forgotten when one of
     /// the chunk's rows changes ([`BucketOrder`]).
     pub(super) orders: Vec<OnceLock<BucketOrder>>,
+    /// The queries answered without sorting a chunk: a column's first few scan (a
+    /// one-shot command never sorts 10M rows to use the order once), the next sort.
+    pub(super) unsorted: Scans,
 }
 
 impl TimeColumn {
@@ -89,6 +93,7 @@ impl TimeColumn {
             low: crate::store::columns::gather(&self.low, runs, low(NONE)),
             top: self.top,
             orders: Vec::new(),
+            unsorted: Scans::default(),
         }
         .with_orders()
     }
@@ -107,8 +112,19 @@ impl TimeColumn {
             low,
             top,
             orders,
+            unsorted: Scans::default(),
         }
         .with_orders()
+    }
+
+    /// Lets every query from now on sort the chunks it reads (a REPL, which keeps asking).
+    pub fn sort_freely(&self) {
+        self.unsorted.spend();
+    }
+
+    /// Whether a query starting now may sort chunks (counting it if not).
+    pub(super) fn sorts(&self) -> bool {
+        !self.unsorted.scan_instead()
     }
 
     /// The column with an order, not yet sorted, for each chunk.

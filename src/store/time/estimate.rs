@@ -38,7 +38,16 @@ impl TimeColumn {
     /// they can (it does not reach the last bucket, which they leave out, or no row has
     /// a time there), and a sample of rows says it holds at most 2 in 5 of them. Wider,
     /// a scan wins in nearly every chunk, and sorting them would be wasted.
+    /// The query counts as one of the column's first few, which sort no chunk
+    /// ([`TimeColumn::sorts`]).
     pub(super) fn stored_range(&self, lo: Seconds, hi: Seconds) -> StoredRange {
+        let mut range = self.range_shape(lo, hi);
+        range.sort = self.sorts();
+        range
+    }
+
+    /// [`TimeColumn::stored_range`] without counting a query: for estimates.
+    fn range_shape(&self, lo: Seconds, hi: Seconds) -> StoredRange {
         let mut range = StoredRange::new(lo, hi, self.top);
         let end = range.lo.saturating_add(range.width);
         let end = if self.top { end } else { end.min(ORDERED_END) };
@@ -68,10 +77,12 @@ impl TimeColumn {
     /// how many bytes finding them reads: a scan's, or fewer where bucket orders answer
     /// (as `OrderedRows::cheaper_than_scan` decides, for the column as a whole).
     pub fn estimate(&self, lo: Seconds, hi: Seconds) -> RangeEstimate {
-        let range = self.stored_range(lo, hi);
+        let range = self.range_shape(lo, hi);
         let sample = self.sample(range, ESTIMATE_SAMPLES, ESTIMATE_RUN);
         let rows = sample.rows_in_range();
         let scan = self.high.len() * SCAN_ROW;
+        // As if the orders were sorted, whether or not this process sorts them yet
+        // (`TimeColumn::sorts`): a plan does not depend on how many queries came before.
         let read = match range.ordered() {
             Some(_) => (rows * ORDER_ROW + self.orders.len() * ORDER_CHUNK).min(scan),
             None => scan,

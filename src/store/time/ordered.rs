@@ -8,15 +8,19 @@ use super::prefix_words::Binned;
 use super::range::StoredRange;
 
 impl TimeColumn {
-    /// Chunk `i`'s rows with stored values `lo..end` from its bucket order (sorted now if
-    /// no query has read it since its rows last changed), when `values` are given.
+    /// Chunk `i`'s rows with stored values `lo..end` from its bucket order, when `values`
+    /// are given: sorted now if no query has read it since its rows last changed and the
+    /// query may `sort` ([`StoredRange::sort`]), else only if built already.
     pub(super) fn order_rows(
         &self,
         i: usize,
-        high: &[u16],
-        low: &[u16],
+        (high, low): (&[u16], &[u16]),
         values: Option<(u32, u32)>,
+        sort: bool,
     ) -> Option<OrderedRows<'_>> {
+        if !sort {
+            return self.built_order(i, values);
+        }
         let (lo, end) = values?;
         let order = self.orders.get(i)?;
         let order = order.get_or_init(|| BucketOrder::build(high, low));
@@ -33,7 +37,7 @@ impl TimeColumn {
         low: &[u16],
         range: StoredRange,
     ) -> Option<OrderedRows<'_>> {
-        (self.order_rows(i, high, low, range.ordered()))
+        (self.order_rows(i, (high, low), range.ordered(), range.sort))
             .or_else(|| self.built_order(i, range.orderable))
     }
 

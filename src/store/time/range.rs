@@ -26,6 +26,10 @@ pub(super) struct StoredRange {
     /// Whether a sample says the range is narrow enough for the orders to answer it
     /// outside a fused AND ([`StoredRange::ordered`]).
     pub(super) narrow: bool,
+    /// Whether the query may sort a chunk's bucket order that is not built yet: not for
+    /// a column's first few queries (a one-shot command scans instead, `TimeColumn::
+    /// sorts`); a built order answers either way.
+    pub(super) sort: bool,
 }
 
 impl StoredRange {
@@ -42,6 +46,7 @@ impl StoredRange {
             hi_edge: None,
             orderable: None,
             narrow: false,
+            sort: false,
         };
         if width == 0 {
             return range;

@@ -78,7 +78,7 @@ impl TimeColumn {
         invert: bool,
     ) -> RoaringBitmap {
         let mut words: Vec<u64> = Vec::with_capacity(high.len().div_ceil(64));
-        let ordered = self.order_rows(i, high, low, range.ordered());
+        let ordered = self.order_rows(i, (high, low), range.ordered(), range.sort);
         match ordered.and_then(|rows| rows.cheaper_than_scan(high.len())) {
             Some(rows) => {
                 words.resize(high.len().div_ceil(64), 0);

@@ -180,8 +180,13 @@ proptest::proptest! {
         lo in bound(),
         hi in bound(),
         pick in proptest::collection::vec(proptest::bool::ANY, 300),
+        sorting in proptest::bool::ANY,
     ) {
+        // A column sorting its chunks from the first query, or scanning the first few.
         let col = column(&values);
+        if sorting {
+            col.sort_freely();
+        }
         let inside = |v: &Option<Seconds>| v.is_some_and(|t| lo <= t && t < hi);
         let want: Vec<u32> = (0..values.len() as u32).filter(|&r| inside(&values[r as usize])).collect();
         proptest::prop_assert_eq!(col.range(lo, hi).iter().collect::<Vec<_>>(), want.clone());
@@ -233,26 +238,19 @@ fn bucket_orders_agree_with_row_by_row_checks() {
         .map(|r| (r % 11 != 0).then(|| time(r)))
         .collect();
     let mut col = column(&values);
+    col.sort_freely();
     let narrow = (300 * 65_536 + 1_000, 310 * 65_536 + 7);
     let wide = (100 * 65_536, 900 * 65_536 + 9);
     let range = |(lo, hi)| col.stored_range(lo, hi);
-    let (high, low) = (&col.high[..CHUNK], &col.low[..CHUNK]);
-    let cheap = |r: StoredRange| {
-        col.order_rows(0, high, low, r.ordered())
-            .and_then(|o| o.cheaper_than_scan(CHUNK))
-    };
+    let halves = (&col.high[..CHUNK], &col.low[..CHUNK]);
+    let order = |r: StoredRange| col.order_rows(0, halves, r.ordered(), r.sort);
+    let cheap = |r: StoredRange| order(r).and_then(|o| o.cheaper_than_scan(CHUNK));
     assert!(cheap(range(narrow)).is_some());
     assert!(cheap(range(wide)).is_none());
-    assert!(
-        col.order_rows(0, high, low, range(wide).ordered())
-            .is_none()
-    );
+    assert!(order(range(wide)).is_none());
     // A third of the rows: counted from the orders, built by scans.
     let middle = (100 * 65_536 + 3, 400 * 65_536);
-    assert!(
-        col.order_rows(0, high, low, range(middle).ordered())
-            .is_some()
-    );
+    assert!(order(range(middle)).is_some());
     assert!(cheap(range(middle)).is_none());
     let check = |col: &TimeColumn, values: &[Option<Seconds>]| {
         let candidates: RoaringBitmap = (0..values.len() as u32 + 5)
@@ -304,6 +302,43 @@ fn bucket_orders_agree_with_row_by_row_checks() {
     col.append(&more.iter().map(|&v| stored(v)).collect::<Vec<_>>());
     values.extend(more);
     check(&col, &values);
+}
+
+/// A column's first few queries (a one-shot command's) scan and sort no chunk, the next
+/// sorts the chunks it reads, and both answer alike; so does a column told to expect
+/// repeats, from its first query.
+#[test]
+fn a_columns_first_queries_scan_and_the_next_sort() {
+    let time = |row: u32| Seconds::from(row.wrapping_mul(2_654_435_761) % (1000 * 65_536));
+    let values: Vec<Option<Seconds>> = (0..150_000u32).map(|r| Some(time(r))).collect();
+    let col = column(&values);
+    let sorted = |col: &TimeColumn| col.orders.iter().filter(|o| o.get().is_some()).count();
+    let narrow = (300 * 65_536 + 1_000, 310 * 65_536 + 7);
+    let want = col.range(narrow.0, narrow.1);
+    assert!(!want.is_empty());
+    assert_eq!(col.count(narrow.0, narrow.1), want.len());
+    let candidates: RoaringBitmap = (0..150_000).step_by(2).collect();
+    assert_eq!(
+        col.filter(&candidates, narrow.0, narrow.1),
+        &want & &candidates
+    );
+    let chunks = kept_by_chunks(&col, &candidates, 150_000, narrow, false);
+    assert_eq!(chunks, &want & &candidates);
+    assert_eq!(sorted(&col), 0, "four queries sorted nothing");
+    assert!(
+        !col.estimate(narrow.0, narrow.1).scans,
+        "estimates are of sorted orders, before and after"
+    );
+    assert_eq!(col.range(narrow.0, narrow.1), want, "sorted, the same rows");
+    assert_eq!(sorted(&col), col.orders.len());
+    let warm = column(&values);
+    warm.sort_freely();
+    assert_eq!(warm.count(narrow.0, narrow.1), want.len());
+    assert_eq!(
+        sorted(&warm),
+        warm.orders.len(),
+        "sorted at the first query"
+    );
 }
 
 #[test]
