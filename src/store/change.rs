@@ -356,9 +356,15 @@ impl Store {
     }
 
     /// Tags per row, counted now (reading only) when removing a tag from `rows` needs
-    /// them and they are not counted yet; few rows are looked at one by one instead.
+    /// them and they are not counted yet. Few rows are looked at one by one instead (a
+    /// test per tag for each), for a process's first few such removals: one that keeps
+    /// removing (a server, a change stream) counts at the next.
     fn counts_for_removal(&self, rows: &RoaringBitmap) -> Option<Vec<u16>> {
-        (self.data.tag_counts.is_none() && rows.len() > FEW_ROWS).then(|| self.count_tags())
+        if self.data.tag_counts.is_some() || rows.is_empty() {
+            return None;
+        }
+        let count = rows.len() > FEW_ROWS || !self.data.untag_scans.scan_instead();
+        count.then(|| self.count_tags())
     }
 
     /// Applies a change that [`Store::check`] accepted (checking again if the store changed

@@ -79,8 +79,10 @@ struct Data {
     /// Tag names are read with the store; each tag's rows when first used.
     tags: Registry,
     /// Tags per row, for tag edits; counted from the tag bitmaps on the first edit that
-    /// needs them (a bulk load never does).
+    /// needs them (a bulk load never does): one that removes a tag from many rows, or the
+    /// next one after a few removals looked at row by row (`untag_scans`).
     tag_counts: Option<Vec<u16>>,
+    untag_scans: Scans,
     tagged: Lazy<RoaringBitmap>,
     live: RoaringBitmap,
     channels: [RoaringBitmap; 5],
@@ -115,6 +117,7 @@ impl Default for Data {
             avatars: Lazy::default(),
             tags: Registry::default(),
             tag_counts: None,
+            untag_scans: Scans::default(),
             tagged: Lazy::default(),
             live: RoaringBitmap::new(),
             channels: Default::default(),

@@ -437,3 +437,45 @@ fn lookups_scan_first_then_use_an_index_with_the_same_answers() {
         );
     }
 }
+
+/// One-row tag removals test each tag for the row's other tags for a process's first
+/// four; the fifth counts tags per row once, so that a stream of removals (a server's)
+/// stops testing every tag per row. `has:tag` stays exact throughout.
+#[test]
+fn one_row_tag_removals_count_tags_from_the_fifth() {
+    let e = engine();
+    let tag_counts = |e: &Engine| {
+        let view = e.read();
+        let parts = view.store().memory_breakdown();
+        parts
+            .into_iter()
+            .find(|(part, _)| part == "tag counts")
+            .map_or(0, |(_, bytes)| bytes)
+    };
+    let identities: Vec<reach::Identity> = {
+        let view = e.read();
+        let store = view.store();
+        let contacts = store.contacts(&store.live().iter().take(6).collect());
+        (contacts.iter())
+            .map(|c| reach::Identity::new(c.channel, &c.account, &c.external_id))
+            .collect()
+    };
+    for (i, identity) in identities.into_iter().enumerate() {
+        let tags = vec!["once".to_string()];
+        let target = Target::Contact(identity);
+        let (t, to) = (tags.clone(), target.clone());
+        commit(
+            &e,
+            Edit::AddTags {
+                tags: t,
+                target: to,
+            },
+        );
+        commit(&e, Edit::RemoveTags { tags, target });
+        assert_eq!(tag_counts(&e) > 0, i >= 4, "after removal {}", i + 1);
+        let view = e.read();
+        let store = view.store();
+        let expected = roaring::MultiOps::union(store.tags().iter().map(|t| &*t.rows));
+        assert_eq!(store.tagged(), &expected);
+    }
+}
