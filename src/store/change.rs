@@ -356,15 +356,26 @@ impl Store {
     }
 
     /// Tags per row, counted now (reading only) when removing a tag from `rows` needs
-    /// them and they are not counted yet. Few rows are looked at one by one instead (a
-    /// test per tag for each), for a process's first few such removals: one that keeps
-    /// removing (a server, a change stream) counts at the next.
+    /// them and they are not counted yet; few rows are looked at one by one instead.
     fn counts_for_removal(&self, rows: &RoaringBitmap) -> Option<Vec<u16>> {
-        if self.data.tag_counts.is_some() || rows.is_empty() {
-            return None;
+        (self.data.tag_counts.is_none() && rows.len() > FEW_ROWS).then(|| self.count_tags())
+    }
+
+    /// Tags per row, counted (reading only) for [`Store::keep_tag_counts`] when they are
+    /// not counted yet and a process's rounds of tag removals have looked at rows one by
+    /// one a few times already (`untag_scans`): one that keeps removing (a server, a
+    /// change stream) stops testing every tag per row. An engine counts before it takes
+    /// its write lock, so that readers never wait for the count (seconds at 10M rows).
+    pub fn tag_counts_due(&self) -> Option<Vec<u16>> {
+        let due = self.data.tag_counts.is_none() && !self.data.untag_scans.scan_instead();
+        due.then(|| self.count_tags())
+    }
+
+    /// Keeps tags per row counted by [`Store::tag_counts_due`] on this same store.
+    pub fn keep_tag_counts(&mut self, counts: Vec<u16>) {
+        if self.data.tag_counts.is_none() && counts.len() == self.row_count() as usize {
+            self.data.0.tag_counts = Some(counts);
         }
-        let count = rows.len() > FEW_ROWS || !self.data.untag_scans.scan_instead();
-        count.then(|| self.count_tags())
     }
 
     /// Applies a change that [`Store::check`] accepted (checking again if the store changed

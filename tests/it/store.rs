@@ -439,8 +439,8 @@ fn lookups_scan_first_then_use_an_index_with_the_same_answers() {
 }
 
 /// One-row tag removals test each tag for the row's other tags for a process's first
-/// four; the fifth counts tags per row once, so that a stream of removals (a server's)
-/// stops testing every tag per row. `has:tag` stays exact throughout.
+/// four rounds of commits; the fifth counts tags per row once, so that a stream of
+/// removals (a server's) stops testing every tag per row. `has:tag` stays exact.
 #[test]
 fn one_row_tag_removals_count_tags_from_the_fifth() {
     let e = engine();
