@@ -90,6 +90,25 @@ pub(super) enum Resolved {
 }
 
 impl Edit {
+    /// Whether the edit removes tags from contacts.
+    pub(super) fn removes_tags(&self) -> bool {
+        matches!(self, Edit::RemoveTags { .. } | Edit::DeleteTags { .. })
+    }
+
+    /// Whether resolving the edit looks contacts up by identity.
+    pub(super) fn names_contacts(&self) -> bool {
+        let named = |target: &Target| matches!(target, Target::Contact(_));
+        match self {
+            Edit::Upsert { .. } | Edit::Event { .. } => true,
+            Edit::AddTags { target, .. }
+            | Edit::RemoveTags { target, .. }
+            | Edit::Unsubscribe { target, .. }
+            | Edit::Resubscribe { target }
+            | Edit::Delete { target, .. } => named(target),
+            _ => false,
+        }
+    }
+
     /// Resolves the edit against `state` at time `now`, within `reach`: the rows of a
     /// segment are cut to it, and a contact or account outside it is refused.
     pub(super) fn resolve(

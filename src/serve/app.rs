@@ -12,6 +12,7 @@ use reach::{Engine, Error};
 
 use super::Options;
 use super::error::ApiError;
+use super::readers::Readers;
 
 /// What every handler shares.
 pub struct App {
@@ -24,8 +25,8 @@ pub struct App {
     stopping: AtomicBool,
     /// Broadcasts sending in the background.
     senders: Mutex<Vec<JoinHandle<()>>>,
-    /// Places for reads running at once.
-    readers: tokio::sync::Semaphore,
+    /// The threads that run reads.
+    readers: Readers,
     /// Wakes streams when the server stops.
     pub stop_signal: tokio::sync::watch::Sender<bool>,
 }
@@ -41,7 +42,7 @@ impl App {
             fixed_now: options.now,
             stopping: AtomicBool::new(false),
             senders: Mutex::new(Vec::new()),
-            readers: tokio::sync::Semaphore::new(rayon::current_num_threads().max(1)),
+            readers: Readers::new(rayon::current_num_threads())?,
             stop_signal: tokio::sync::watch::channel(false).0,
         })
     }
@@ -101,20 +102,23 @@ impl App {
         }
     }
 
-    /// Runs a read on a blocking thread once one of as many places as the library has
-    /// worker threads is free: reads queue in order (the semaphore is fair) instead of
-    /// crowding the cores from many threads at once, which only lengthens the slowest
-    /// answers. Writes, which wait for the disk, use [`App::run`].
+    /// Runs a read on one of the reading threads (`readers.rs`), oldest first. Writes,
+    /// which wait for the disk, use [`App::run`].
     pub async fn query<T: Send + 'static>(
         self: &Arc<Self>,
         work: impl FnOnce(&Arc<App>) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _place = self
-            .readers
-            .acquire()
-            .await
-            .map_err(|_| ApiError::stopping())?;
-        self.run(work).await
+        if self.is_stopping() {
+            return Err(ApiError::stopping());
+        }
+        let app = Arc::clone(self);
+        match self.readers.run(move || work(&app)).await {
+            Some(result) => result.map_err(ApiError::from),
+            None => Err(ApiError::from(Error::Internal {
+                message: "a read failed in the server (a bug: please report it)".into(),
+                source: None,
+            })),
+        }
     }
 
     /// Keeps a background broadcast's thread, to wait for it when stopping.

@@ -1,12 +1,14 @@
 //! `reach serve` (serve.md): one process holds the data directory and answers many
 //! clients over HTTP/JSON, on axum and tokio. Every handler is a thin translation: it
-//! authenticates the caller into an `access::Grant` (`auth.rs`), runs the library on a
-//! blocking thread (`App::run`: queries never hold an I/O thread), and answers JSON or an
+//! authenticates the caller into an `access::Grant` (`auth.rs`), runs the library off the
+//! I/O threads (reads on the reading threads, `readers.rs`; writes on a blocking thread,
+//! `App::run`), and answers JSON or an
 //! error of one shape (`error.rs`). What a key reaches is never checked here: every
 //! segment is compiled with `View::compile_in` and every change committed with
 //! `Engine::commit_in` under the grant's scope.
 //!
-//! - `app.rs`: the shared state (engine, keys, options) and the blocking bridge.
+//! - `app.rs`: the shared state (engine, keys, options) and the bridges off the I/O threads;
+//!   `readers.rs`: the reading threads.
 //! - `query.rs`: count, list, explain, export; `change.rs`: import, changes;
 //!   `manage.rs`: contacts, tags, saved segments, quotas; `jobs.rs`: broadcasts;
 //!   `events.rs`: membership as Server-Sent Events; `keys.rs`: API keys.
@@ -25,6 +27,7 @@ mod keys;
 mod manage;
 mod openapi;
 mod query;
+mod readers;
 mod schemas;
 
 use std::net::SocketAddr;

@@ -361,6 +361,23 @@ impl Store {
         (self.data.tag_counts.is_none() && rows.len() > FEW_ROWS).then(|| self.count_tags())
     }
 
+    /// Tags per row, counted (reading only) for [`Store::keep_tag_counts`] when they are
+    /// not counted yet and a process's rounds of tag removals have looked at rows one by
+    /// one a few times already (`untag_scans`): one that keeps removing (a server, a
+    /// change stream) stops testing every tag per row. An engine counts before it takes
+    /// its write lock, so that readers never wait for the count (seconds at 10M rows).
+    pub fn tag_counts_due(&self) -> Option<Vec<u16>> {
+        let due = self.data.tag_counts.is_none() && !self.data.untag_scans.scan_instead();
+        due.then(|| self.count_tags())
+    }
+
+    /// Keeps tags per row counted by [`Store::tag_counts_due`] on this same store.
+    pub fn keep_tag_counts(&mut self, counts: Vec<u16>) {
+        if self.data.tag_counts.is_none() && counts.len() == self.row_count() as usize {
+            self.data.0.tag_counts = Some(counts);
+        }
+    }
+
     /// Applies a change that [`Store::check`] accepted (checking again if the store changed
     /// since); an error means the check was stale, and nothing was applied.
     pub fn write(

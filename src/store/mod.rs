@@ -79,8 +79,10 @@ struct Data {
     /// Tag names are read with the store; each tag's rows when first used.
     tags: Registry,
     /// Tags per row, for tag edits; counted from the tag bitmaps on the first edit that
-    /// needs them (a bulk load never does).
+    /// needs them (a bulk load never does): one that removes a tag from many rows, or
+    /// (`Store::tag_counts_due`) after a few rounds of removals looked at row by row.
     tag_counts: Option<Vec<u16>>,
+    untag_scans: Scans,
     tagged: Lazy<RoaringBitmap>,
     live: RoaringBitmap,
     channels: [RoaringBitmap; 5],
@@ -120,6 +122,7 @@ impl Default for Data {
             avatars: Lazy::default(),
             tags: Registry::default(),
             tag_counts: None,
+            untag_scans: Scans::default(),
             tagged: Lazy::default(),
             live: RoaringBitmap::new(),
             channels: Default::default(),

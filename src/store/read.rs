@@ -349,6 +349,12 @@ impl Store {
         columns.for_each(TimeColumn::sort_freely);
     }
 
+    /// Builds the map of identities to rows, otherwise built at the first lookup: a writer
+    /// builds it while only reading, before readers wait on it.
+    pub fn build_identities(&self) {
+        self.identity();
+    }
+
     pub(super) fn identity(&self) -> &IdentityMap {
         self.data.identity.get_or_init(|| {
             IdentityMap::build(

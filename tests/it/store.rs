@@ -13,6 +13,16 @@ fn engine() -> Engine {
     engine
 }
 
+/// [`engine`]'s contacts in a data directory, checkpointed.
+fn engine_in(dir: &std::path::Path) -> Engine {
+    let engine = Engine::open(dir).expect("opens");
+    let contacts = synth::contacts(5_000, 11, synth::DEFAULT_ANCHOR);
+    let fields = FieldSet::all();
+    commit(&engine, Edit::Upsert { contacts, fields });
+    engine.compact().expect("checkpoints");
+    engine
+}
+
 fn commit(engine: &Engine, edit: Edit) -> reach::Committed {
     engine.commit(edit, 0).expect("the change is accepted")
 }
@@ -489,4 +499,80 @@ fn lookups_in_place_answer_as_the_columns_read_whole() {
     let missing = mapped();
     assert!(missing.name_eq("nobody at all").is_empty());
     assert!(missing.text_eq(TextField::Phone, "+0").is_empty());
+}
+
+/// One-row tag removals test each tag for the row's other tags for a process's first
+/// four rounds of commits; the fifth counts tags per row once, so that a stream of
+/// removals (a server's) stops testing every tag per row. `has:tag` stays exact.
+#[test]
+fn one_row_tag_removals_count_tags_from_the_fifth() {
+    let e = engine();
+    let tag_counts = |e: &Engine| {
+        let view = e.read();
+        let parts = view.store().memory_breakdown();
+        parts
+            .into_iter()
+            .find(|(part, _)| part == "tag counts")
+            .map_or(0, |(_, bytes)| bytes)
+    };
+    let identities: Vec<reach::Identity> = {
+        let view = e.read();
+        let store = view.store();
+        let contacts = store.contacts(&store.live().iter().take(6).collect());
+        (contacts.iter())
+            .map(|c| reach::Identity::new(c.channel, &c.account, &c.external_id))
+            .collect()
+    };
+    for (i, identity) in identities.into_iter().enumerate() {
+        let tags = vec!["once".to_string()];
+        let target = Target::Contact(identity);
+        let (t, to) = (tags.clone(), target.clone());
+        commit(
+            &e,
+            Edit::AddTags {
+                tags: t,
+                target: to,
+            },
+        );
+        commit(&e, Edit::RemoveTags { tags, target });
+        assert_eq!(tag_counts(&e) > 0, i >= 4, "after removal {}", i + 1);
+        let view = e.read();
+        let store = view.store();
+        let expected = roaring::MultiOps::union(store.tags().iter().map(|t| &*t.rows));
+        assert_eq!(store.tagged(), &expected);
+    }
+}
+
+/// A change naming a contact builds the identity map before its round takes the write
+/// lock: while a reader holds a view, the map gets built (readers never wait for it).
+#[test]
+fn the_identity_map_is_built_while_readers_go_on() {
+    let dir = tempfile::tempdir().expect("a directory");
+    drop(engine_in(dir.path()));
+    // Opened again: the store is read from its snapshot, and no lookup built the map yet.
+    let e = Engine::open(dir.path()).expect("opens");
+    let identity_bytes = |view: &reach::View<'_>| {
+        let parts = view.store().memory_breakdown();
+        parts
+            .into_iter()
+            .find(|(part, _)| part == "identity map")
+            .map_or(0, |(_, bytes)| bytes)
+    };
+    let view = e.read();
+    assert_eq!(identity_bytes(&view), 0, "no lookup yet");
+    let row = view.store().live().min().expect("a contact");
+    let c = view.store().contact(row).expect("live");
+    let target = Target::Contact(reach::Identity::new(c.channel, &c.account, &c.external_id));
+    std::thread::scope(|s| {
+        let tags = vec!["named".to_string()];
+        let writer = s.spawn(|| e.commit(Edit::AddTags { tags, target }, 0));
+        let waited = std::time::Instant::now();
+        while identity_bytes(&view) == 0 {
+            assert!(waited.elapsed().as_secs() < 60, "the map was not built");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        drop(view);
+        writer.join().expect("the writer").expect("accepted");
+    });
+    assert_eq!(count(&e, "tag:named"), 1);
 }
