@@ -245,11 +245,15 @@ impl Store {
 
     /// The contacts whose text `field` equals `value` (emails ignoring case). While the
     /// column is not read, a process's first few lookups scan it where it lies in the
-    /// data file (`files::packed`); later ones read it and ask it (which scans or builds
-    /// its index: `TextColumn::matching`).
+    /// data file (`files::packed`), else the column read; the next builds the column's
+    /// index (`TextColumn::matching`), however the first few scanned.
     pub fn text_eq(&self, field: TextField, value: &str) -> RoaringBitmap {
         let column = &self.data.texts[field.index()];
-        if !column.is_loaded() && self.data.text_scans[field.index()].scan_instead() {
+        // One count of lookups per process, wherever they scanned: the fifth is indexed.
+        let scan = self.data.text_scans[field.index()].scan_instead();
+        if !scan {
+            column.spend_scans();
+        } else if !column.is_loaded() {
             let rule = field.match_rule();
             let key = rule.key(value);
             let test = |v: &[u8]| match rule {

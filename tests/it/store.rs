@@ -448,6 +448,42 @@ fn lookups_scan_first_then_use_an_index_with_the_same_answers() {
     }
 }
 
+/// A process's first four lookups of a text field scan, in place in the data file; the
+/// fifth builds the column's index, as a store whose column was read builds it at its
+/// fifth (not four more scans of the column read).
+#[test]
+fn the_fifth_text_lookup_builds_the_index_after_scans_in_place() {
+    use reach::model::TextField;
+    let store = crate::generated_store(2_000, 11, 100);
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("contacts.snap");
+    let mut bytes = Vec::new();
+    reach::store::snapshot::write(&store, b"", &mut bytes).expect("to memory");
+    std::fs::write(&path, &bytes).expect("snapshot");
+    let email = (store.contacts(store.live()).into_iter())
+        .find_map(|c| c.texts[TextField::Email.index()].clone())
+        .expect("an email");
+    let column_bytes = |s: &reach::store::Store| {
+        (s.memory_breakdown().into_iter())
+            .find(|(part, _)| part == "text email")
+            .map_or(0, |(_, bytes)| bytes)
+    };
+    let read_whole = reach::store::snapshot::read(&path).expect("reads").0;
+    let mapped = reach::store::snapshot::read(&path).expect("reads").0;
+    let _ = read_whole.contacts(read_whole.live());
+    for _ in 0..5 {
+        let want = read_whole.text_eq(TextField::Email, &email);
+        assert_eq!(mapped.text_eq(TextField::Email, &email), want);
+    }
+    let indexed = column_bytes(&read_whole);
+    assert!(indexed > 0);
+    assert_eq!(
+        column_bytes(&mapped),
+        indexed,
+        "the fifth lookup built no index"
+    );
+}
+
 /// Lookups by name and text value of a store mapped from a snapshot read the columns
 /// where they lie in the file (a process's first few), and answer as the columns read
 /// whole do: every text field, names as typed in any case, with white space around, the

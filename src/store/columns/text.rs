@@ -140,6 +140,12 @@ impl TextColumn {
         self.overlay.clear();
     }
 
+    /// Spends the column's scans: its next lookup builds the index (the store counted
+    /// the process's scans already).
+    pub fn spend_scans(&self) {
+        self.scans.spend();
+    }
+
     /// Rows whose value matches `value` under the column's rule.
     pub fn matching(&self, value: &str) -> RoaringBitmap {
         let key = self.rule.key(value);
