@@ -448,6 +448,16 @@ fn lookups_scan_first_then_use_an_index_with_the_same_answers() {
     }
 }
 
+/// `store` written to a snapshot file in a directory of its own (kept while it lives).
+fn snapshot_of(store: &reach::store::Store) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("contacts.snap");
+    let mut bytes = Vec::new();
+    reach::store::snapshot::write(store, b"", &mut bytes).expect("to memory");
+    std::fs::write(&path, &bytes).expect("snapshot");
+    (dir, path)
+}
+
 /// A process's first four lookups of a text field scan, in place in the data file; the
 /// fifth builds the column's index, as a store whose column was read builds it at its
 /// fifth (not four more scans of the column read).
@@ -455,11 +465,7 @@ fn lookups_scan_first_then_use_an_index_with_the_same_answers() {
 fn the_fifth_text_lookup_builds_the_index_after_scans_in_place() {
     use reach::model::TextField;
     let store = crate::generated_store(2_000, 11, 100);
-    let dir = tempfile::tempdir().expect("tmp");
-    let path = dir.path().join("contacts.snap");
-    let mut bytes = Vec::new();
-    reach::store::snapshot::write(&store, b"", &mut bytes).expect("to memory");
-    std::fs::write(&path, &bytes).expect("snapshot");
+    let (_dir, path) = snapshot_of(&store);
     let email = (store.contacts(store.live()).into_iter())
         .find_map(|c| c.texts[TextField::Email.index()].clone())
         .expect("an email");
@@ -492,11 +498,7 @@ fn the_fifth_text_lookup_builds_the_index_after_scans_in_place() {
 fn lookups_in_place_answer_as_the_columns_read_whole() {
     use reach::model::TextField;
     let store = crate::generated_store(2_000, 11, 100);
-    let dir = tempfile::tempdir().expect("tmp");
-    let path = dir.path().join("contacts.snap");
-    let mut bytes = Vec::new();
-    reach::store::snapshot::write(&store, b"", &mut bytes).expect("to memory");
-    std::fs::write(&path, &bytes).expect("snapshot");
+    let (_dir, path) = snapshot_of(&store);
     let mapped = || reach::store::snapshot::read(&path).expect("reads back").0;
     let contacts = store.contacts(store.live());
     for (row, contact) in store.live().iter().zip(&contacts).step_by(53) {
