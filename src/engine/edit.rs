@@ -122,9 +122,7 @@ impl Edit {
         match self {
             Edit::Upsert { contacts, fields } => {
                 reach.check_upserts(&contacts)?;
-                let rows = (contacts.iter())
-                    .map(|c| state.store.find(c.channel, &c.account, &c.external_id))
-                    .collect();
+                let rows = state.store.rows_of(&contacts);
                 store(Change::resolved_upsert(contacts, rows, fields))
             }
             Edit::Event { contact, event } => {

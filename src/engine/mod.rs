@@ -741,8 +741,6 @@ impl Engine {
         Ok(())
     }
 
-    /// Resolves, checks, logs and applies one edit (the writer is held; `round`, if
-    /// given, is the state locked for the whole round).
     /// Builds, while readers go on, what a round's edits would otherwise build under the
     /// write lock (seconds at 10M rows, every reader waiting): the identity map, and the
     /// tags per row once removals keep coming (given back, to keep under the lock; the
@@ -758,6 +756,8 @@ impl Engine {
         }
     }
 
+    /// Resolves, checks, logs and applies one edit (the writer is held; `round`, if
+    /// given, is the state locked for the whole round).
     fn commit_one<'e>(
         &'e self,
         writer: &mut Writer,

@@ -114,25 +114,31 @@ impl Change {
         rows: Vec<Option<u32>>,
         fields: FieldSet,
     ) -> Vec<Change> {
-        let (stored, new): (Vec<_>, Vec<_>) = contacts
-            .into_iter()
-            .zip(rows)
-            .partition(|(_, row)| row.is_some());
-        let (rows, contacts) = stored.into_iter().map(|(c, r)| (r.unwrap_or(0), c)).unzip();
-        let update = Change::Update {
-            rows,
-            contacts,
-            fields,
-        };
-        let upsert = Change::Upsert {
-            contacts: new.into_iter().map(|(c, _)| c).collect(),
-            fields,
-        };
-        [update, upsert]
-            .into_iter()
-            .filter(|c| !matches!(c, Change::Update { rows, .. } if rows.is_empty()))
-            .filter(|c| !matches!(c, Change::Upsert { contacts, .. } if contacts.is_empty()))
-            .collect()
+        let (mut stored_rows, mut stored, mut new) = (Vec::new(), Vec::new(), Vec::new());
+        for (contact, row) in contacts.into_iter().zip(rows) {
+            match row {
+                Some(row) => {
+                    stored_rows.push(row);
+                    stored.push(contact);
+                }
+                None => new.push(contact),
+            }
+        }
+        let mut changes = Vec::new();
+        if !stored.is_empty() {
+            changes.push(Change::Update {
+                rows: stored_rows,
+                contacts: stored,
+                fields,
+            });
+        }
+        if !new.is_empty() {
+            changes.push(Change::Upsert {
+                contacts: new,
+                fields,
+            });
+        }
+        changes
     }
 
     /// Whether the change edits tags only (no contact's other fields).
@@ -461,7 +467,7 @@ impl Store {
     /// For each contact, what upserting it (per `fields`) would do, checked, without
     /// changing anything.
     pub fn upsert_outcomes(&self, contacts: &[Contact], fields: FieldSet) -> Vec<UpsertOutcome> {
-        let (_, merged) = self.merge(contacts, fields);
+        let merged = self.merge_at(contacts, &self.rows_of(contacts), fields);
         (merged.into_iter())
             .map(|m| match m {
                 Err(error) => UpsertOutcome::Invalid(error),
@@ -472,23 +478,11 @@ impl Store {
             .collect()
     }
 
-    /// For each incoming contact: its row if stored, and the checked result of merging it
-    /// into the stored contact (`Ok(None)`: a new contact, valid as it is).
-    #[allow(clippy::type_complexity)]
-    fn merge(
-        &self,
-        contacts: &[Contact],
-        fields: FieldSet,
-    ) -> (
-        Vec<Option<u32>>,
-        Vec<Result<Option<(Contact, Contact)>, FieldError>>,
-    ) {
-        let rows: Vec<Option<u32>> = contacts
-            .iter()
+    /// Each contact's row if its identity is stored.
+    pub fn rows_of(&self, contacts: &[Contact]) -> Vec<Option<u32>> {
+        (contacts.iter())
             .map(|c| self.find(c.channel, &c.account, &c.external_id))
-            .collect();
-        let merged = self.merge_at(contacts, &rows, fields);
-        (rows, merged)
+            .collect()
     }
 
     /// Merges each contact into the stored one at its row (`None`, a row no longer live,
@@ -531,8 +525,19 @@ impl Store {
         contacts: &[Contact],
         fields: FieldSet,
     ) -> Result<Vec<Merged>, ChangeError> {
+        self.checked_merge_at(contacts, self.rows_of(contacts), fields)
+    }
+
+    /// The merge of each contact with the stored one at its row (`None`: new), all of
+    /// them valid.
+    fn checked_merge_at(
+        &self,
+        contacts: &[Contact],
+        rows: Vec<Option<u32>>,
+        fields: FieldSet,
+    ) -> Result<Vec<Merged>, ChangeError> {
         check_unique(contacts)?;
-        let (rows, merged) = self.merge(contacts, fields);
+        let merged = self.merge_at(contacts, &rows, fields);
         (rows.into_iter().zip(merged).enumerate())
             .map(|(index, (row, m))| {
                 m.map(|m| (row, m)).map_err(|error| ChangeError::Invalid {
@@ -555,20 +560,12 @@ impl Store {
         if rows.len() != contacts.len() {
             return Err(ChangeError::Malformed);
         }
-        check_unique(contacts)?;
-        let rows: Vec<Option<u32>> = rows.iter().copied().map(Some).collect();
-        let merged = self.merge_at(contacts, &rows, fields);
-        (rows.into_iter().zip(merged).enumerate())
-            .map(|(index, (row, m))| match m {
-                Ok(Some(m)) => Ok((row, Some(m))),
-                Ok(None) => Err(ChangeError::Erased(identity_text(&contacts[index]))),
-                Err(error) => Err(ChangeError::Invalid {
-                    index,
-                    identity: identity_text(&contacts[index]),
-                    error,
-                }),
-            })
-            .collect()
+        let rows = rows.iter().copied().map(Some).collect();
+        let merged = self.checked_merge_at(contacts, rows, fields)?;
+        match merged.iter().position(|(_, stored)| stored.is_none()) {
+            Some(index) => Err(ChangeError::Erased(identity_text(&contacts[index]))),
+            None => Ok(merged),
+        }
     }
 
     fn upsert(&mut self, contacts: &[Contact], merged: Vec<Merged>, now: Seconds) -> Applied {

@@ -6,8 +6,7 @@ use roaring::RoaringBitmap;
 use super::index::rowset::RowPositions;
 use super::{Store, split_account_key};
 use crate::model::{
-    Channel, Contact, FbFrequency, FieldKind, FieldSet, Flag, OptOutKind, OptOuts, TextField,
-    TimeField,
+    Channel, Contact, FbFrequency, FieldKind, FieldSet, Flag, OptOutKind, TextField,
 };
 
 impl Store {
@@ -99,6 +98,7 @@ impl Store {
     /// its default on both sides of a merge, so a merge neither compares nor writes it.
     /// Tags are left to the caller ([`Store::tags_of`] reads many rows' at once).
     pub(crate) fn read_fields(&self, row: u32, fields: FieldSet, into: &mut Contact) {
+        let mut flags_read = false;
         for field in fields.iter() {
             match field.kind() {
                 FieldKind::Identity | FieldKind::Tags => {}
@@ -109,13 +109,15 @@ impl Store {
                         .filter(|k| self.data.opt_outs[k.index()].contains(row))
                         .collect();
                 }
-                FieldKind::Flag(_) | FieldKind::FbFrequency => {
+                FieldKind::Flag(_) | FieldKind::FbFrequency if !flags_read => {
+                    flags_read = true;
                     for flag in Flag::ALL {
                         into.flags[flag.index()] = self.data.flags[flag.index()].contains(row);
                     }
                     into.fb_frequency = (FbFrequency::ALL.iter().copied())
                         .find(|f| self.data.frequencies[f.index()].contains(row));
                 }
+                FieldKind::Flag(_) | FieldKind::FbFrequency => {}
                 FieldKind::Time(t) => into.times[t.index()] = self.data.times[t.index()].get(row),
                 FieldKind::Text(t) => {
                     into.texts[t.index()] = self.data.texts[t.index()].get(row).map(str::to_string);
@@ -150,26 +152,7 @@ impl Store {
         let code = self.data.row_account[row as usize];
         let (channel, account) = split_account_key(&self.data.accounts.entry(code).name);
         let mut c = Contact::new(channel, account, self.data.external_ids.get(row));
-        c.name = self.data.names.get(row).to_string();
-        c.avatar_url = self.data.avatars.get(row).to_string();
-        for flag in Flag::ALL {
-            c.flags[flag.index()] = self.data.flags[flag.index()].contains(row);
-        }
-        c.opt_outs = OptOutKind::ALL
-            .iter()
-            .copied()
-            .filter(|k| self.data.opt_outs[k.index()].contains(row))
-            .collect::<OptOuts>();
-        c.fb_frequency = FbFrequency::ALL
-            .iter()
-            .copied()
-            .find(|f| self.data.frequencies[f.index()].contains(row));
-        for field in TimeField::ALL {
-            c.times[field.index()] = self.data.times[field.index()].get(row);
-        }
-        for field in TextField::ALL {
-            c.texts[field.index()] = self.data.texts[field.index()].get(row).map(str::to_string);
-        }
+        self.read_fields(row, FieldSet::all(), &mut c);
         c
     }
 }

@@ -9,6 +9,7 @@ use roaring::RoaringBitmap;
 
 use super::columns::identity::IdentityMap;
 use super::columns::memory;
+use super::columns::text::TextColumn;
 use super::files::compact;
 use super::files::packed;
 use super::files::snapshot::SnapshotError;
@@ -243,17 +244,16 @@ impl Store {
         }
     }
 
-    /// The contacts whose text `field` equals `value` (emails ignoring case). While the
-    /// column is not read, a process's first few lookups scan it where it lies in the
-    /// data file (`files::packed`), else the column read; the next builds the column's
-    /// index (`TextColumn::matching`), however the first few scanned.
+    /// The contacts whose text `field` equals `value` (emails ignoring case). A process's
+    /// first few lookups scan: where the column lies in the data file while it is not
+    /// read (`files::packed`), else the column read; the next builds the column's index.
     pub fn text_eq(&self, field: TextField, value: &str) -> RoaringBitmap {
         let column = &self.data.texts[field.index()];
-        // One count of lookups per process, wherever they scanned: the fifth is indexed.
-        let scan = self.data.text_scans[field.index()].scan_instead();
-        if !scan {
-            column.spend_scans();
-        } else if !column.is_loaded() {
+        let indexed = column.loaded().is_some_and(TextColumn::is_indexed);
+        if indexed || !self.data.text_scans[field.index()].scan_instead() {
+            return column.matching(value);
+        }
+        if !column.is_loaded() {
             let rule = field.match_rule();
             let key = rule.key(value);
             let test = |v: &[u8]| match rule {
@@ -266,7 +266,7 @@ impl Store {
                 return found;
             }
         }
-        column.matching(value)
+        column.scan_matching(value)
     }
 
     /// `text_eq(field, value)` in place when several contacts share the value (a store,

@@ -14,7 +14,7 @@ use roaring::RoaringBitmap;
 
 use super::strings::StrColumn;
 pub use crate::model::MatchRule;
-use crate::store::index::postings::{EqIndex, Scans, matching};
+use crate::store::index::postings::{EqIndex, matching};
 
 /// Optional row → value, indexed for equality, costing memory only for rows with a value.
 ///
@@ -31,9 +31,8 @@ pub struct TextColumn {
     values: StrColumn,
     overlay: BTreeMap<u32, Box<str>>,
     present: RoaringBitmap,
-    /// Built after a few lookups answered by scanning (`postings::Scans`).
+    /// Built at the first indexed lookup (the store scans a process's first few).
     index: OnceLock<EqIndex>,
-    scans: Scans,
 }
 
 /// Overlay entries that trigger a fold: a fold costs a pass over the arrays, so it waits
@@ -57,7 +56,6 @@ impl TextColumn {
             overlay: BTreeMap::new(),
             present: RoaringBitmap::new(),
             index: OnceLock::new(),
-            scans: Scans::default(),
         }
     }
 
@@ -140,19 +138,23 @@ impl TextColumn {
         self.overlay.clear();
     }
 
-    /// Spends the column's scans: its next lookup builds the index (the store counted
-    /// the process's scans already).
-    pub fn spend_scans(&self) {
-        self.scans.spend();
+    /// Whether the equality index is built.
+    pub fn is_indexed(&self) -> bool {
+        self.index.get().is_some()
     }
 
-    /// Rows whose value matches `value` under the column's rule.
+    /// Rows whose value matches `value` under the column's rule, found by reading every
+    /// value (no index built).
+    pub fn scan_matching(&self, value: &str) -> RoaringBitmap {
+        let key = self.rule.key(value);
+        let found = (self.iter()).filter(|(_, v)| self.rule.key(v) == key);
+        RoaringBitmap::from_sorted_iter(found.map(|(row, _)| row)).unwrap_or_default()
+    }
+
+    /// Rows whose value matches `value` under the column's rule, through the equality
+    /// index (built now if it is not yet).
     pub fn matching(&self, value: &str) -> RoaringBitmap {
         let key = self.rule.key(value);
-        if self.index.get().is_none() && self.scans.scan_instead() {
-            let found = (self.iter()).filter(|(_, v)| self.rule.key(v) == key);
-            return RoaringBitmap::from_sorted_iter(found.map(|(row, _)| row)).unwrap_or_default();
-        }
         matching(self.index(), &key, |r| {
             self.get(r)
                 .map_or(Cow::Borrowed("\u{0}"), |v| self.rule.key(v))
@@ -190,7 +192,6 @@ impl TextColumn {
             overlay: BTreeMap::new(),
             present,
             index: OnceLock::new(),
-            scans: Scans::default(),
         }
     }
 
