@@ -18,7 +18,8 @@
 //!
 //! A data directory holds `contacts.snap` (a snapshot: generation *g*, the sequence
 //! number of the last change it holds, the store, saved segments and quotas) and
-//! `wal-g.log` (every change since). Opening reads the snapshot and replays the log. A
+//! `wal-g.log` (every change since). Opening maps the snapshot and replays the log
+//! (`Store::begin_replay`: writes to parts not read yet wait until they are read). A
 //! checkpoint writes snapshot *g+1* atomically and retires `wal-g.log`; row ids change
 //! only then, so a logged change replays onto exactly the rows it was made on, and memory
 //! changes only once the new snapshot is on disk. The log is checkpointed on its own once
@@ -937,9 +938,11 @@ impl Engine {
             return Ok(());
         }
         let mut state = self.state_write();
-        for (seq, record) in &records {
-            state.replay(record, *seq)?;
-        }
+        state.store.begin_replay();
+        let replayed =
+            (records.iter()).try_for_each(|(seq, record)| state.replay(record, *seq).map(drop));
+        state.store.end_replay();
+        replayed?;
         at.log = end;
         Ok(())
     }
@@ -1049,7 +1052,8 @@ fn load(dir: &DataDir) -> Result<(State, Position), Error> {
         torn: false,
     };
     if path.exists() {
-        end = log::read(
+        state.store.begin_replay();
+        let read = log::read(
             &path,
             generation,
             log::HEADER,
@@ -1058,7 +1062,9 @@ fn load(dir: &DataDir) -> Result<(State, Position), Error> {
                 let record = Record::decode(&payload)?;
                 state.replay(&record, seq).map(|_| ())
             },
-        )?;
+        );
+        state.store.end_replay();
+        end = read?;
     }
     state.intact()?;
     let at = Position {

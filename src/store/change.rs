@@ -12,7 +12,7 @@
 
 use std::fmt;
 use std::ops::Deref;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use hashbrown::HashSet;
 use roaring::RoaringBitmap;
@@ -26,8 +26,8 @@ use super::index::rowset::push_rows;
 use super::{Store, account_key, fold};
 use crate::model::time::{MAX_STORED, MIN_STORED};
 use crate::model::{
-    Channel, Contact, Event, EventKind, FbFrequency, FieldError, FieldSet, Flag, OptOutKind,
-    OptOuts, Seconds, TextField, TimeField, check_tag_name, moved_forward,
+    Channel, Contact, Event, EventKind, FbFrequency, Field, FieldError, FieldKind, FieldSet, Flag,
+    OptOutKind, OptOuts, Seconds, TextField, TimeField, check_tag_name, moved_forward,
 };
 
 /// What a [`Store`] holds, sealed: code anywhere in the crate reads it through `Deref`,
@@ -435,8 +435,12 @@ impl Store {
         self.data.0.version += 1;
         let (rows, counts) = match checked.work {
             Work::Merged(merged) => {
-                if let Change::Upsert { contacts, .. } | Change::Update { contacts, .. } = change {
-                    return Ok(self.upsert(contacts, merged, now));
+                if let Change::Upsert { contacts, fields }
+                | Change::Update {
+                    contacts, fields, ..
+                } = change
+                {
+                    return Ok(self.upsert(contacts, merged, *fields, now));
                 }
                 (RoaringBitmap::new(), None)
             }
@@ -495,6 +499,8 @@ impl Store {
         rows: &[Option<u32>],
         fields: FieldSet,
     ) -> Vec<Result<Option<(Contact, Contact)>, FieldError>> {
+        let deferred = self.deferred(fields);
+        let read: FieldSet = fields.iter().filter(|f| !deferred.contains(*f)).collect();
         let mut taken = RoaringBitmap::new();
         let rows: Vec<Option<u32>> = (rows.iter())
             .map(|row| row.filter(|&r| self.data.live.contains(r) && taken.insert(r)))
@@ -508,7 +514,7 @@ impl Store {
                 Some(row) => {
                     let mut stored =
                         Contact::new(contact.channel, &contact.account, &contact.external_id);
-                    self.read_fields(row, fields, &mut stored);
+                    self.read_fields(row, read, &mut stored);
                     stored.tags = tags.remove(&row).unwrap_or_default();
                     let mut next = stored.clone();
                     next.overlay(contact, fields);
@@ -568,16 +574,26 @@ impl Store {
         }
     }
 
-    fn upsert(&mut self, contacts: &[Contact], merged: Vec<Merged>, now: Seconds) -> Applied {
+    /// Writes merged contacts (`fields` of the stored ones). A replay writes the fields
+    /// whose columns are not read later, unread, and counts them as changed.
+    fn upsert(
+        &mut self,
+        contacts: &[Contact],
+        merged: Vec<Merged>,
+        fields: FieldSet,
+        now: Seconds,
+    ) -> Applied {
+        let deferred = self.deferred(fields);
         let mut applied = Applied::default();
         self.reserve_rows(merged.iter().filter(|(r, _)| r.is_none()).count());
         for (contact, (row, merge)) in contacts.iter().zip(merged) {
             match (merge, row) {
                 (Some((before, next)), Some(row)) => {
-                    if before != next {
+                    if before != next || deferred != FieldSet::default() {
                         applied.changed += 1;
                         applied.rows.insert(row);
-                        self.write_fields(row, Some(&before), &next, now);
+                        self.write_later(row, deferred, &next);
+                        self.write_fields(row, Some((&before, deferred)), &next, now);
                     }
                 }
                 _ => {
@@ -765,11 +781,20 @@ impl Store {
     }
 
     /// Writes the non-identity fields of `row` whose value differs from `old` (all of
-    /// them for a new row), updating only the indexes that change.
-    fn write_fields(&mut self, row: u32, old: Option<&Contact>, new: &Contact, now: Seconds) {
+    /// them for a new row), updating only the indexes that change. Fields written later
+    /// (`old`'s second half, [`Store::write_later`]) are left alone.
+    fn write_fields(
+        &mut self,
+        row: u32,
+        old: Option<(&Contact, FieldSet)>,
+        new: &Contact,
+        now: Seconds,
+    ) {
+        let later = old.map_or(FieldSet::default(), |(_, later)| later);
+        let old = old.map(|(contact, _)| contact);
         let fresh = old.is_none();
         let differs = |same: &dyn Fn(&Contact) -> bool| old.is_none_or(|o| !same(o));
-        if differs(&|o| o.name == new.name) {
+        if !later.contains(Field::Name) && differs(&|o| o.name == new.name) {
             self.write_name(row, old.map(|o| o.name.as_str()), &new.name);
         }
         if differs(&|o| o.avatar_url == new.avatar_url) {
@@ -808,7 +833,8 @@ impl Store {
         }
         for field in TimeField::ALL {
             let value = new.time(*field);
-            if differs(&|o| o.time(*field) == value) {
+            let kept = later.iter().any(|f| f.kind() == FieldKind::Time(*field));
+            if !kept && differs(&|o| o.time(*field) == value) {
                 self.data.0.times[field.index()].set(row, value);
                 let present = &mut self.data.0.time_present[field.index()];
                 set_bit(fresh, present, row, value.is_some());
@@ -880,11 +906,82 @@ impl Store {
                     }
                 }
             }
-            None => {
-                let bare: Vec<u32> = rows.iter().filter(|&r| !self.has_any_tag(r)).collect();
-                for row in bare {
-                    self.data.0.tagged.remove(row);
+            None => match self.data.0.replay.as_mut() {
+                Some(untagged) => *untagged |= rows,
+                None => {
+                    let bare: Vec<u32> = rows.iter().filter(|&r| !self.has_any_tag(r)).collect();
+                    for row in bare {
+                        self.data.0.tagged.remove(row);
+                    }
                 }
+            },
+        }
+    }
+
+    /// Starts replaying a log (opening a directory, or catching up with another writer).
+    /// Until [`Store::end_replay`], a time column not read yet keeps the writes of events
+    /// and stamps until it is read (a command that opens a directory to count a tag never
+    /// decodes one), and the rows that lose a tag are looked at once, at the end, instead
+    /// of one by one. What a write returns counts the rows it may have changed.
+    pub fn begin_replay(&mut self) {
+        self.data.0.replay = Some(RoaringBitmap::new());
+    }
+
+    /// Ends a replay: the rows that lost a tag and carry no other leave `tagged`.
+    pub fn end_replay(&mut self) {
+        let Some(untagged) = self.data.0.replay.take() else {
+            return;
+        };
+        if untagged.is_empty() {
+            return;
+        }
+        let entries = self.data.tags.entries();
+        let still: RoaringBitmap = (entries.iter())
+            .map(|e| rowset::and(&e.rows, &untagged))
+            .fold(RoaringBitmap::new(), |all, rows| all | rows);
+        rowset::remove(&mut self.data.0.tagged, &untagged);
+        rowset::add(&mut self.data.0.tagged, &still);
+    }
+
+    /// Whether a write to time `field` waits until the column is read (a replay).
+    fn defers_time(&self, field: TimeField) -> bool {
+        self.data.replay.is_some() && !self.data.times[field.index()].is_loaded()
+    }
+
+    /// The fields of `fields` whose writes wait until their column is read (a replay):
+    /// names and times not read yet. An upsert neither reads nor compares them.
+    fn deferred(&self, fields: FieldSet) -> FieldSet {
+        let waits = |field: &Field| match field.kind() {
+            FieldKind::Name => !self.data.names.is_loaded(),
+            FieldKind::Time(time) => self.defers_time(time),
+            _ => false,
+        };
+        match self.data.replay {
+            Some(_) => fields.iter().filter(waits).collect(),
+            None => FieldSet::default(),
+        }
+    }
+
+    /// Keeps the writes of `fields` of `row` (as `new` has them) for when their columns
+    /// are read ([`Store::deferred`]).
+    fn write_later(&mut self, row: u32, fields: FieldSet, new: &Contact) {
+        for field in fields.iter() {
+            match field.kind() {
+                FieldKind::Name => {
+                    let name = new.name.clone();
+                    self.data
+                        .0
+                        .names
+                        .write_later(move |names| names.set(row, &name));
+                }
+                FieldKind::Time(time) => {
+                    let value = new.time(time);
+                    let i = time.index();
+                    self.data.0.times[i].write_later(move |column| column.set(row, value));
+                    (self.data.0.time_present[i])
+                        .write_later(move |present| set_bit(false, present, row, value.is_some()));
+                }
+                _ => {}
             }
         }
     }
@@ -930,19 +1027,10 @@ impl Store {
 
     fn record_event(&mut self, event: Event, rows: &RoaringBitmap) -> Applied {
         let rows = rowset::and(rows, &self.data.live);
-        let mut changed = RoaringBitmap::new();
-        if let Some(field) = event.kind.time_field() {
-            let i = field.index();
-            for row in &rows {
-                let stored = self.data.times[i].get(row);
-                let next = moved_forward(stored, event.at);
-                if stored != Some(next) {
-                    self.data.0.times[i].set(row, Some(next));
-                    self.data.0.time_present[i].insert(row);
-                    changed.insert(row);
-                }
-            }
-        }
+        let mut changed = match event.kind.time_field() {
+            Some(field) => self.move_forward(field, event.at, &rows),
+            None => RoaringBitmap::new(),
+        };
         let blocked = &mut self.data.0.flags[Flag::Blocked.index()];
         match event.kind {
             EventKind::Subscribe => {
@@ -962,8 +1050,56 @@ impl Store {
         }
     }
 
+    /// Moves time `field` of `rows` forward to `at`; the rows whose time changed (all of
+    /// them while a replay keeps the writes for later).
+    fn move_forward(
+        &mut self,
+        field: TimeField,
+        at: Seconds,
+        rows: &RoaringBitmap,
+    ) -> RoaringBitmap {
+        let i = field.index();
+        if self.defers_time(field) {
+            let later: Arc<[u32]> = rows.iter().collect();
+            let present = Arc::clone(&later);
+            (self.data.0.time_present[i])
+                .write_later(move |all| present.iter().for_each(|&row| _ = all.insert(row)));
+            self.data.0.times[i].write_later(move |column| {
+                for &row in later.iter() {
+                    column.set(row, Some(moved_forward(column.get(row), at)));
+                }
+            });
+            return rows.clone();
+        }
+        let mut changed = RoaringBitmap::new();
+        for row in rows {
+            let stored = self.data.times[i].get(row);
+            let next = moved_forward(stored, at);
+            if stored != Some(next) {
+                self.data.0.times[i].set(row, Some(next));
+                self.data.0.time_present[i].insert(row);
+                changed.insert(row);
+            }
+        }
+        changed
+    }
+
     fn stamp(&mut self, field: TimeField, at: Seconds, rows: &RoaringBitmap) -> Applied {
         let rows = rowset::and(rows, &self.data.live);
+        if self.defers_time(field) {
+            let stamped: Arc<[u32]> = rows.iter().collect();
+            let present = Arc::clone(&stamped);
+            (self.data.0.time_present[field.index()])
+                .write_later(move |all| present.iter().for_each(|&row| _ = all.insert(row)));
+            self.data.0.times[field.index()].write_later(move |column| {
+                stamped.iter().for_each(|&row| column.set(row, Some(at)));
+            });
+            return Applied {
+                changed: rows.len(),
+                rows,
+                ..Applied::default()
+            };
+        }
         let column = &mut self.data.0.times[field.index()];
         let mut changed = RoaringBitmap::new();
         for row in &rows {
@@ -1011,7 +1147,7 @@ impl Store {
         let mut erased = Vec::with_capacity(contacts.len());
         for (row, contact) in rows.iter().zip(contacts) {
             let blank = Contact::new(contact.channel, &contact.account, &contact.external_id);
-            self.write_fields(row, Some(&contact), &blank, 0);
+            self.write_fields(row, Some((&contact, FieldSet::default())), &blank, 0);
             // The blank name is indexed like any other; an erased row leaves the index.
             if let Some(index) = self.data.0.name_index.get_mut() {
                 index.remove("", row);

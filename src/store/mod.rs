@@ -84,6 +84,9 @@ struct Data {
     tag_counts: Option<Vec<u16>>,
     untag_scans: Scans,
     tagged: Lazy<RoaringBitmap>,
+    /// While a log is replayed ([`Store::begin_replay`]): the rows that lost a tag without
+    /// tag counts, each checked for another tag once, when the replay ends.
+    replay: Option<RoaringBitmap>,
     live: RoaringBitmap,
     channels: [RoaringBitmap; 5],
     flags: [RoaringBitmap; 5],
@@ -124,6 +127,7 @@ impl Default for Data {
             tag_counts: None,
             untag_scans: Scans::default(),
             tagged: Lazy::default(),
+            replay: None,
             live: RoaringBitmap::new(),
             channels: Default::default(),
             flags: Default::default(),

@@ -88,6 +88,9 @@ impl Section {
 
 type Decode<T> = dyn Fn(&[u8]) -> Result<T, SnapshotError> + Send + Sync;
 
+/// A write kept until its part is read ([`Lazy::write_later`]).
+type Later<T> = Arc<dyn Fn(&mut T) + Send + Sync>;
+
 /// Where an unread part comes from and how it is decoded.
 struct Source<T> {
     section: Section,
@@ -109,11 +112,14 @@ impl<T> Source<T> {
 }
 
 /// A part of a store: a value, or a section of a mapped snapshot decoded on first read.
-/// It reads as `T`; a write reads it first, then keeps the value it changed. Once read,
-/// it lets go of its section, so that a store read whole no longer keeps its file mapped.
+/// It reads as `T`; a write reads it first, then keeps the value it changed, unless it
+/// is kept for later ([`Lazy::write_later`]). Once read, it lets go of its section, so
+/// that a store read whole no longer keeps its file mapped.
 pub struct Lazy<T> {
     value: OnceLock<T>,
     source: Mutex<Option<Arc<Source<T>>>>,
+    /// Writes made while the part was not read, applied in order once it is decoded.
+    later: Vec<Later<T>>,
 }
 
 impl<T: Default> Lazy<T> {
@@ -122,6 +128,7 @@ impl<T: Default> Lazy<T> {
         Lazy {
             value: OnceLock::from(value),
             source: Mutex::new(None),
+            later: Vec::new(),
         }
     }
 
@@ -137,6 +144,18 @@ impl<T: Default> Lazy<T> {
                 decode: Box::new(decode),
                 sound: OnceLock::new(),
             }))),
+            later: Vec::new(),
+        }
+    }
+
+    /// Applies `write` now if the part is read, else once it is (after the writes kept
+    /// before it): a store replaying its log does not decode a column that no one reads.
+    /// While writes are kept, the part is not read in place ([`Lazy::read_in_place`]):
+    /// its bytes in the file are out of date.
+    pub fn write_later(&mut self, write: impl Fn(&mut T) + Send + Sync + 'static) {
+        match self.value.get_mut() {
+            Some(value) => write(value),
+            None => self.later.push(Arc::new(write)),
         }
     }
 
@@ -149,10 +168,11 @@ impl<T: Default> Lazy<T> {
         if let Some(value) = self.value.get() {
             return Ok(value);
         }
-        let value = match &*source {
+        let mut value = match &*source {
             Some(from) => (from.decode)(from.bytes()?)?,
             None => T::default(),
         };
+        self.later.iter().for_each(|write| write(&mut value));
         *source = None;
         Ok(self.value.get_or_init(|| value))
     }
@@ -175,6 +195,9 @@ impl<T: Default> Lazy<T> {
         &self,
         read: impl FnOnce(&[u8]) -> Result<R, SnapshotError>,
     ) -> Option<R> {
+        if !self.later.is_empty() {
+            return None;
+        }
         let source = self.source()?;
         let read = source.bytes().and_then(read);
         Some(read.unwrap_or_else(|e| {
@@ -226,6 +249,7 @@ impl<T: Default> Deref for Lazy<T> {
 impl<T: Default> DerefMut for Lazy<T> {
     fn deref_mut(&mut self) -> &mut T {
         self.read();
+        self.later.clear();
         *self
             .source
             .get_mut()
@@ -245,6 +269,7 @@ impl<T: Default + Clone> Clone for Lazy<T> {
             None => Lazy {
                 value: OnceLock::new(),
                 source: Mutex::new(self.source()),
+                later: self.later.clone(),
             },
         }
     }
@@ -333,6 +358,28 @@ mod tests {
         let bad = part(&file, 8..13, crc32fast::hash(b"WORLD\0\0\0"));
         assert!(bad.check().is_err(), "a wrong checksum is refused");
         assert_eq!(bad.read_in_place(|b| Ok(b.len())), Some(0));
+    }
+
+    #[test]
+    fn writes_kept_for_later_apply_in_order_when_the_part_is_read() {
+        let file = mapped(b"abc\0\0\0\0\0");
+        let mut one = part(&file, 0..3, crc32fast::hash(b"abc\0\0\0\0\0"));
+        one.write_later(|v| v.push(b'd'));
+        one.write_later(|v| v[0] = b'x');
+        assert!(!one.is_loaded(), "nothing decoded yet");
+        assert_eq!(
+            one.read_in_place(|b| Ok(b.len())),
+            None,
+            "bytes in the file are out of date: not read in place"
+        );
+        let two = one.clone();
+        assert_eq!(&one[..], b"xbcd");
+        one.write_later(|v| v.push(b'e'));
+        assert_eq!(&one[..], b"xbcde", "a part read takes a write at once");
+        assert_eq!(&two[..], b"xbcd", "a clone keeps the writes made before it");
+        let mut three = two.clone();
+        three.push(b'!');
+        assert_eq!(&three[..], b"xbcd!");
     }
 
     #[test]

@@ -169,10 +169,14 @@ impl WordViews {
         view
     }
 
-    /// Notes that write `version` touched `rows` (a writer holds the store).
+    /// Notes that write `version` touched `rows` (a writer holds the store). With no view
+    /// built, none needs the writes: a view built later starts from a later version.
     pub fn record(&mut self, version: u64, rows: RoaringBitmap) {
         let held = self.0.get_mut().unwrap_or_else(|e| e.into_inner());
-        held.journal.record(version, rows);
+        match held.views.is_empty() {
+            true => held.journal.restart(version),
+            false => held.journal.record(version, rows),
+        }
     }
 
     /// Notes that write `version` renumbered named bitmaps: every view is built again.
