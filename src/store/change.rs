@@ -1060,15 +1060,7 @@ impl Store {
     ) -> RoaringBitmap {
         let i = field.index();
         if self.defers_time(field) {
-            let later: Arc<[u32]> = rows.iter().collect();
-            let present = Arc::clone(&later);
-            (self.data.0.time_present[i])
-                .write_later(move |all| present.iter().for_each(|&row| _ = all.insert(row)));
-            self.data.0.times[i].write_later(move |column| {
-                for &row in later.iter() {
-                    column.set(row, Some(moved_forward(column.get(row), at)));
-                }
-            });
+            self.set_times_later(field, rows, move |stored| moved_forward(stored, at));
             return rows.clone();
         }
         let mut changed = RoaringBitmap::new();
@@ -1084,16 +1076,29 @@ impl Store {
         changed
     }
 
+    /// Keeps for when time `field` is read (a replay): each of `rows` gets `next` of its
+    /// stored time.
+    fn set_times_later(
+        &mut self,
+        field: TimeField,
+        rows: &RoaringBitmap,
+        next: impl Fn(Option<Seconds>) -> Seconds + Send + Sync + 'static,
+    ) {
+        let later: Arc<[u32]> = rows.iter().collect();
+        let present = Arc::clone(&later);
+        (self.data.0.time_present[field.index()])
+            .write_later(move |all| present.iter().for_each(|&row| _ = all.insert(row)));
+        self.data.0.times[field.index()].write_later(move |column| {
+            for &row in later.iter() {
+                column.set(row, Some(next(column.get(row))));
+            }
+        });
+    }
+
     fn stamp(&mut self, field: TimeField, at: Seconds, rows: &RoaringBitmap) -> Applied {
         let rows = rowset::and(rows, &self.data.live);
         if self.defers_time(field) {
-            let stamped: Arc<[u32]> = rows.iter().collect();
-            let present = Arc::clone(&stamped);
-            (self.data.0.time_present[field.index()])
-                .write_later(move |all| present.iter().for_each(|&row| _ = all.insert(row)));
-            self.data.0.times[field.index()].write_later(move |column| {
-                stamped.iter().for_each(|&row| column.set(row, Some(at)));
-            });
+            self.set_times_later(field, &rows, move |_| at);
             return Applied {
                 changed: rows.len(),
                 rows,
