@@ -285,3 +285,57 @@ fn replaying_an_upsert_of_a_stored_contact_reads_no_identity() {
         "{err}"
     );
 }
+
+/// A snapshot written from a store opened from another copies the parts no one read as
+/// they lie in the first file (nothing decoded and encoded again) and encodes the ones a
+/// change read: the bytes equal those of the same store read whole and written.
+#[test]
+fn a_snapshot_copies_the_parts_not_read_and_equals_one_written_whole() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let [first, copied, whole] = ["1.snap", "2.snap", "3.snap"].map(|f| dir.path().join(f));
+    write(&store(), &first).expect("write");
+    let change = Change::AddTag {
+        tag: "vip".into(),
+        rows: (0..50).collect(),
+    };
+    let (mut mapped, _) = snapshot::read(&first).expect("reads");
+    mapped.apply(&change, 7).expect("tags");
+    write(&mapped, &copied).expect("write, copying unread parts");
+    let mut read_whole = read(&first).expect("reads");
+    read_whole.apply(&change, 7).expect("tags");
+    write(&read_whole, &whole).expect("write");
+    let bytes = |p: &std::path::Path| std::fs::read(p).expect("snapshot");
+    assert!(bytes(&copied) == bytes(&whole), "the same bytes");
+    let again = read(&copied).expect("reads back");
+    assert_eq!(
+        again.contacts(again.live()),
+        read_whole.contacts(read_whole.live())
+    );
+}
+
+/// A checkpoint that would copy a damaged part refuses, and leaves the files as they were.
+#[test]
+fn a_checkpoint_never_copies_a_damaged_part() {
+    let csv = "channel,account,external_id,name,tags\n\
+               web,site,u1,Ada Lovelace,vip\n\
+               web,site,u2,Grace Hopper,vip\n";
+    let dir = crate::loaded_with(csv.as_bytes());
+    let data = dir.path().join("d");
+    let snap = data.join("contacts.snap");
+    let mut bytes = std::fs::read(&snap).expect("snapshot");
+    let at = (bytes.windows(5).position(|w| w == b"Grace")).expect("a name");
+    bytes[at] ^= 0x01;
+    std::fs::write(&snap, &bytes).expect("damage");
+    let out = crate::run_at(&data, &["compact"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "compacted a damaged part");
+    assert!(
+        err.contains("damaged") && err.contains("contacts.snap"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&snap).expect("snapshot"),
+        bytes,
+        "nothing written"
+    );
+}

@@ -206,6 +206,20 @@ impl<T: Default> Lazy<T> {
         }))
     }
 
+    /// `write` of the part's bytes where they lie in the mapped file (checksum checked
+    /// once) while it is not read and no write waits for it: a new snapshot copies such a
+    /// part as it is instead of decoding and encoding it again. `None`: write the value.
+    pub fn copy_unread<R>(
+        &self,
+        write: impl FnOnce(&[u8]) -> R,
+    ) -> Option<Result<R, SnapshotError>> {
+        if self.is_loaded() || !self.later.is_empty() {
+            return None;
+        }
+        let source = self.source()?;
+        Some(source.bytes().map(write))
+    }
+
     fn source(&self) -> Option<Arc<Source<T>>> {
         (self.source.lock().unwrap_or_else(PoisonError::into_inner)).clone()
     }
