@@ -377,6 +377,17 @@ impl Store {
             .get_or_init(|| EqIndex::build(&self.data.live, |r| fold(self.data.names.get(r))))
     }
 
+    /// Reads every tag's rows now (a snapshot's are read at first use), so that a change
+    /// removing tags, which tests its rows against every tag, reads none while readers
+    /// wait on the engine's write lock.
+    pub fn read_tag_rows(&self) {
+        self.data
+            .tags
+            .entries()
+            .iter()
+            .for_each(|e| _ = e.rows.len());
+    }
+
     /// Tags per row, counted from the tag bitmaps.
     pub(super) fn count_tags(&self) -> Vec<u16> {
         let mut counts = memory::zeroed::<u16>(self.row_count() as usize);

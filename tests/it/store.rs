@@ -458,6 +458,24 @@ fn snapshot_of(store: &reach::store::Store) -> (tempfile::TempDir, std::path::Pa
     (dir, path)
 }
 
+/// A store mapped from a snapshot reads a tag's rows at first use; `read_tag_rows` reads
+/// them all at once (as a round removing tags does before the engine's write lock), and
+/// they are the rows written.
+#[test]
+fn every_tag_s_rows_are_read_ahead_at_once() {
+    let store = crate::generated_store(2_000, 11, 100);
+    let (_dir, path) = snapshot_of(&store);
+    let mapped = reach::store::snapshot::read(&path).expect("reads").0;
+    let read = |s: &reach::store::Store| s.tags().iter().filter(|e| e.rows.is_loaded()).count();
+    assert!(store.tags().len() > 3);
+    assert_eq!(read(&mapped), 0, "no tag read at open");
+    mapped.read_tag_rows();
+    assert_eq!(read(&mapped), store.tags().len());
+    for (got, want) in mapped.tags().iter().zip(store.tags()) {
+        assert_eq!((&got.name, &*got.rows), (&want.name, &*want.rows));
+    }
+}
+
 /// A process's first four lookups of a text field scan, in place in the data file; the
 /// fifth builds the column's index, as a store whose column was read builds it at its
 /// fifth (not four more scans of the column read).
