@@ -557,6 +557,23 @@ fn lookups_in_place_answer_as_the_columns_read_whole() {
     assert!(missing.text_eq(TextField::Phone, "+0").is_empty());
 }
 
+/// Tags per row, counted 65,536 rows at a time, are each row's tags, over every chunk
+/// and the last, partial one.
+#[test]
+fn tags_per_row_are_counted_over_every_chunk() {
+    let store = crate::generated_store(140_000, 3, 100);
+    let counts = (0..10).find_map(|_| store.tag_counts_due());
+    let mut expected = vec![0u16; store.row_count() as usize];
+    for tag in store.tags() {
+        tag.rows.iter().for_each(|row| expected[row as usize] += 1);
+    }
+    assert!(
+        expected[131_072..].iter().any(|&c| c > 1),
+        "the last chunk holds tags"
+    );
+    assert_eq!(counts, Some(expected));
+}
+
 /// One-row tag removals test each tag for the row's other tags for a process's first
 /// four rounds of commits; the fifth counts tags per row once, so that a stream of
 /// removals (a server's) stops testing every tag per row. `has:tag` stays exact.
