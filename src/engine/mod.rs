@@ -743,18 +743,20 @@ impl Engine {
     }
 
     /// Builds, while readers go on, what a round's edits would otherwise build under the
-    /// write lock (seconds at 10M rows, every reader waiting): the identity map, and the
-    /// tags per row once removals keep coming (given back, to keep under the lock; the
-    /// writer's mutex keeps the store as it is meanwhile).
+    /// write lock (seconds at 10M rows, every reader waiting): the identity map, every
+    /// tag's rows read from the data file and the tags per row once removals keep coming
+    /// (given back, to keep under the lock; the writer's mutex keeps the store as it is
+    /// meanwhile).
     fn prepare(&self, edits: &[Edit]) -> Option<Vec<u16>> {
         let state = self.state_read();
         if edits.iter().any(Edit::names_contacts) {
             state.store.build_identities();
         }
-        match edits.iter().any(Edit::removes_tags) {
-            true => state.store.tag_counts_due(),
-            false => None,
+        if !edits.iter().any(Edit::removes_tags) {
+            return None;
         }
+        state.store.read_tag_rows();
+        state.store.tag_counts_due()
     }
 
     /// Resolves, checks, logs and applies one edit (the writer is held; `round`, if

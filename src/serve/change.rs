@@ -98,15 +98,8 @@ pub async fn changes(
     if app.is_stopping() {
         return Err(ApiError::stopping());
     }
-    let (input, reader) = std::sync::mpsc::sync_channel::<Bytes>(16);
-    let mut frames = body.into_data_stream();
-    tokio::spawn(async move {
-        while let Some(Ok(bytes)) = frames.next().await {
-            if input.send(bytes).is_err() {
-                break;
-            }
-        }
-    });
+    let (input, reader) = tokio::sync::mpsc::channel::<Bytes>(FRAMES);
+    tokio::spawn(forward(body.into_data_stream(), input));
     let (sender, receiver) = tokio::sync::mpsc::channel(8);
     let worker = Arc::clone(&app);
     tokio::task::spawn_blocking(move || {
@@ -134,23 +127,78 @@ pub async fn changes(
     Ok((headers, Body::from_stream(stream)).into_response())
 }
 
+/// Frames of a change stream read ahead of the thread committing them.
+const FRAMES: usize = 16;
+
+/// Hands a request body's frames to the thread that commits them, in order, until the
+/// body ends or that thread stops reading. While it is busy (a round under way) this
+/// task waits without holding its I/O thread: a blocking send there stalled every request
+/// that thread served (seconds, while a round built an index).
+async fn forward<E>(
+    mut frames: impl tokio_stream::Stream<Item = Result<Bytes, E>> + Unpin,
+    input: tokio::sync::mpsc::Sender<Bytes>,
+) {
+    while let Some(Ok(bytes)) = frames.next().await {
+        if input.send(bytes).await.is_err() {
+            break;
+        }
+    }
+}
+
 /// A request body as a blocking reader (for the library's change stream).
 struct BodyReader {
-    frames: std::sync::mpsc::Receiver<Bytes>,
+    frames: tokio::sync::mpsc::Receiver<Bytes>,
     rest: Bytes,
 }
 
 impl Read for BodyReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.rest.is_empty() {
-            match self.frames.recv() {
-                Ok(bytes) => self.rest = bytes,
-                Err(_) => return Ok(0),
+            match self.frames.blocking_recv() {
+                Some(bytes) => self.rest = bytes,
+                None => return Ok(0),
             }
         }
         let n = buf.len().min(self.rest.len());
         buf[..n].copy_from_slice(&self.rest[..n]);
         self.rest = self.rest.slice(n..);
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// The I/O thread goes on serving while the committing thread reads nothing, and
+    /// every frame then arrives in order.
+    #[test]
+    fn a_busy_committer_never_blocks_the_io_thread() {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().build();
+            let received = runtime.expect("a runtime").block_on(async {
+                let (input, mut frames) = tokio::sync::mpsc::channel(FRAMES);
+                let sent = (0..FRAMES as u8 * 4).map(|i| Ok::<_, ()>(Bytes::from(vec![i])));
+                let forwarding = tokio::spawn(forward(tokio_stream::iter(sent), input));
+                // Nothing is read yet: the forwarding task fills the channel and waits.
+                for _ in 0..10 {
+                    tokio::task::yield_now().await;
+                }
+                let served = tokio::spawn(async { "served" }).await.expect("a task");
+                let mut received = Vec::new();
+                while let Some(bytes) = frames.recv().await {
+                    received.extend_from_slice(&bytes);
+                }
+                forwarding.await.expect("forwarded");
+                (served, received)
+            });
+            let _ = done.send(received);
+        });
+        let (served, received) = (finished.recv_timeout(Duration::from_secs(20)))
+            .expect("the I/O thread was blocked by a busy committer");
+        assert_eq!(served, "served");
+        assert_eq!(received, (0..FRAMES as u8 * 4).collect::<Vec<u8>>());
     }
 }

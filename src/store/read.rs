@@ -377,12 +377,31 @@ impl Store {
             .get_or_init(|| EqIndex::build(&self.data.live, |r| fold(self.data.names.get(r))))
     }
 
-    /// Tags per row, counted from the tag bitmaps.
+    /// Reads every tag's rows now (a snapshot's are read at first use), so that a change
+    /// removing tags, which tests its rows against every tag, reads none while readers
+    /// wait on the engine's write lock.
+    pub fn read_tag_rows(&self) {
+        self.data
+            .tags
+            .entries()
+            .iter()
+            .for_each(|e| _ = e.rows.len());
+    }
+
+    /// Tags per row, counted from the tag bitmaps 65,536 rows at a time, every tag's
+    /// rows there in turn, so that the chunk's counts stay in cache (tag by tag over all
+    /// rows, each dense tag streamed the 20 MB of counts of 10M rows through memory).
     pub(super) fn count_tags(&self) -> Vec<u16> {
         let mut counts = memory::zeroed::<u16>(self.row_count() as usize);
-        for entry in self.data.tags.entries() {
-            for row in entry.rows.iter() {
-                counts[row as usize] = counts[row as usize].saturating_add(1);
+        let tags: Vec<&RoaringBitmap> = (self.data.tags.entries().iter())
+            .map(|e| &*e.rows)
+            .collect();
+        for (i, chunk) in counts.chunks_mut(super::CHUNK_ROWS).enumerate() {
+            let first = (i * super::CHUNK_ROWS) as u32;
+            let end = first + chunk.len() as u32;
+            for row in tags.iter().flat_map(|t| t.range(first..end)) {
+                let count = &mut chunk[(row - first) as usize];
+                *count = count.saturating_add(1);
             }
         }
         counts

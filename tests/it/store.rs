@@ -458,6 +458,24 @@ fn snapshot_of(store: &reach::store::Store) -> (tempfile::TempDir, std::path::Pa
     (dir, path)
 }
 
+/// A store mapped from a snapshot reads a tag's rows at first use; `read_tag_rows` reads
+/// them all at once (as a round removing tags does before the engine's write lock), and
+/// they are the rows written.
+#[test]
+fn every_tag_s_rows_are_read_ahead_at_once() {
+    let store = crate::generated_store(2_000, 11, 100);
+    let (_dir, path) = snapshot_of(&store);
+    let mapped = reach::store::snapshot::read(&path).expect("reads").0;
+    let read = |s: &reach::store::Store| s.tags().iter().filter(|e| e.rows.is_loaded()).count();
+    assert!(store.tags().len() > 3);
+    assert_eq!(read(&mapped), 0, "no tag read at open");
+    mapped.read_tag_rows();
+    assert_eq!(read(&mapped), store.tags().len());
+    for (got, want) in mapped.tags().iter().zip(store.tags()) {
+        assert_eq!((&got.name, &*got.rows), (&want.name, &*want.rows));
+    }
+}
+
 /// A process's first four lookups of a text field scan, in place in the data file; the
 /// fifth builds the column's index, as a store whose column was read builds it at its
 /// fifth (not four more scans of the column read).
@@ -537,6 +555,23 @@ fn lookups_in_place_answer_as_the_columns_read_whole() {
     let missing = mapped();
     assert!(missing.name_eq("nobody at all").is_empty());
     assert!(missing.text_eq(TextField::Phone, "+0").is_empty());
+}
+
+/// Tags per row, counted 65,536 rows at a time, are each row's tags, over every chunk
+/// and the last, partial one.
+#[test]
+fn tags_per_row_are_counted_over_every_chunk() {
+    let store = crate::generated_store(140_000, 3, 100);
+    let counts = (0..10).find_map(|_| store.tag_counts_due());
+    let mut expected = vec![0u16; store.row_count() as usize];
+    for tag in store.tags() {
+        tag.rows.iter().for_each(|row| expected[row as usize] += 1);
+    }
+    assert!(
+        expected[131_072..].iter().any(|&c| c > 1),
+        "the last chunk holds tags"
+    );
+    assert_eq!(counts, Some(expected));
 }
 
 /// One-row tag removals test each tag for the row's other tags for a process's first
