@@ -521,6 +521,16 @@ fn many_row_paths_equal_the_oracle() {
         // Fused ORs with lookups of a few rows, moved row by row.
         "tag:vip or external_id:id17 or id:id23 or is:fb_sendable",
         "(tag:gold or id:id5 or checkout:-30d..) -channel:web",
+        // is:fb_sendable more than once in a fused pass: each chunk tested once, shared.
+        "is:fb_sendable or (tag:vip is:fb_sendable) or (-is:fb_sendable channel:line)",
+        "(is:fb_sendable or tag:gold) (is:fb_sendable or checkout:-30d..) -channel:web",
+        "-(is:fb_sendable tag:vip) or (is:fb_sendable -tag:gold) or is:subscribed",
+        // Fused ORs: several word views read as one, children with no row in a chunk
+        // skipped (lookups in ANDs), the others largest first.
+        "tag:vip or tag:gold or channel:web or checkout:-30d.. or (id:id5 tag:vip) or is:subscribed",
+        "channel:line (tag:vip or -tag:gold or (id:id7 checkout:-30d..) or -(id:id9 -tag:vip))",
+        // Nested past six levels, still fused.
+        "tag:vip or (channel:line (tag:gold or (checkout:-30d.. (is:subscribed or (tag:vip -(has:email (channel:web or -is:fb_sendable)))))))",
         // Sparse ORs: counted as |a| + |b| - |a AND b|, or into the others' union.
         "checkout:-1d.. or (name:\"alice chen\" tag:vip)",
         "name:\"alice chen\" or checkout:-1d.. or salesperson:E042",
