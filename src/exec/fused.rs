@@ -530,11 +530,22 @@ impl Bits {
     /// Writes into `block` these bits for chunk `i`'s words from `at`.
     fn write(&self, i: usize, at: usize, block: &mut [u64]) {
         match self {
+            Bits::View(view) => match view_words(view, i, at, block.len()) {
+                Some(view) => block.copy_from_slice(view),
+                None => block.fill(0),
+            },
             Bits::Or(children) => {
                 block.fill(0);
                 let mut one = [0u64; BLOCK];
                 let one = &mut one[..block.len()];
                 for child in children {
+                    // A view's words are ORed in as they are read.
+                    if let Bits::View(view) = child {
+                        if let Some(view) = view_words(view, i, at, block.len()) {
+                            block.iter_mut().zip(view).for_each(|(w, v)| *w |= v);
+                        }
+                        continue;
+                    }
                     child.write(i, at, one);
                     block.iter_mut().zip(&*one).for_each(|(w, v)| *w |= v);
                 }
