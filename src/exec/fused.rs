@@ -15,11 +15,12 @@
 //! prefix words for a wide range), or the words holding a row so far
 //! (`store::ChunkFilter`); `is:fb_sendable` tests the chunk's opted-in
 //! Facebook entries, or looks up its few rows so far (`store::FbFilter`); held more than
-//! once in a plan, it tests each chunk once for all ([`SharedFb`]). An OR reads its word
-//! views as one node, a block at a time, then its other children, the largest first,
-//! each on the rows the ones before left; a child with no row in the chunk (a lookup,
-//! an AND holding one) is skipped unread, and so is an AND's chunk. A chunk stops
-//! as soon as it holds no row (a word view knows its empty chunks). Chunks run in
+//! once in a plan, it tests each chunk once for all ([`SharedFb`]) unless few rows are
+//! left there. An OR reads its word views as one node, a block at a time, then its
+//! other children, the largest first, each on the rows the ones before left; a child
+//! with no row in the chunk (a lookup, an AND holding one) is skipped unread, and so is
+//! an AND's chunk. A chunk stops as soon as it holds no row (a word view knows its
+//! empty chunks). Chunks run in
 //! parallel. The executor fuses an AND when its most selective child holds at least one
 //! row in 64 and it is more than one or two stored bitmaps (`Run::fuses`): sparser, the
 //! roaring path visits only the chunks holding a row, one candidate at a time. A plan
@@ -81,8 +82,13 @@ pub(super) struct SharedFb {
 }
 
 impl SharedFb {
-    /// Clears the bits of chunk `i`'s `words` whose row is not sendable.
+    /// Clears the bits of chunk `i`'s `words` whose row is not sendable: from the chunk's
+    /// words when an occurrence tested it already, else through the filter alone when
+    /// few rows are left (it looks them up one by one), else tested whole and kept.
     fn keep(&self, i: usize, words: &mut [u64]) {
+        if self.chunks[i].get().is_none() && ones(words) < FEW_FB_ROWS {
+            return self.filter.keep(i, words);
+        }
         let sendable = self.chunks[i].get_or_init(|| {
             let mut all = vec![u64::MAX; words.len()];
             self.filter.keep(i, &mut all);
@@ -91,6 +97,10 @@ impl SharedFb {
         words.iter_mut().zip(sendable).for_each(|(w, s)| *w &= s);
     }
 }
+
+/// Rows so few in a chunk that a shared `is:fb_sendable` looks them up rather than test
+/// the chunk's opted-in entries whole (1 in 256 of its rows).
+const FEW_FB_ROWS: u64 = (CHUNK_ROWS / 256) as u64;
 
 /// An AND compiled for fused evaluation: its children in the order they run (the first
 /// cut to the live rows if it may keep others, as a negation does).

@@ -525,6 +525,7 @@ fn many_row_paths_equal_the_oracle() {
         "is:fb_sendable or (tag:vip is:fb_sendable) or (-is:fb_sendable channel:line)",
         "(is:fb_sendable or tag:gold) (is:fb_sendable or checkout:-30d..) -channel:web",
         "-(is:fb_sendable tag:vip) or (is:fb_sendable -tag:gold) or is:subscribed",
+        "(id:id5 is:fb_sendable) or (tag:gold is:fb_sendable) or -channel:line",
         // Fused ORs: several word views read as one, children with no row in a chunk
         // skipped (lookups in ANDs), the others largest first.
         "tag:vip or tag:gold or channel:web or checkout:-30d.. or (id:id5 tag:vip) or is:subscribed",
