@@ -517,7 +517,6 @@ impl<'s> Costs<'s> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Change;
 
     /// Past this many node costs computed by one `Costs`, a test fails rather than
     /// running on.
@@ -547,16 +546,7 @@ mod tests {
     #[test]
     fn nested_ands_and_ors_are_costed_a_bounded_number_of_times_per_node() {
         let now = crate::synth::DEFAULT_ANCHOR;
-        let small = || {
-            let mut store = Store::new();
-            let contacts = crate::synth::contacts(2_000, 7, crate::synth::DEFAULT_ANCHOR);
-            let fields = crate::model::FieldSet::all();
-            let change = Change::Upsert { contacts, fields };
-            store
-                .apply(&change, now)
-                .expect("generated contacts are valid");
-            store
-        };
+        let small = || crate::synth::store(2_000, 7, now);
         let engine = crate::Engine::in_memory_with(small());
         let store = small();
         for text in [
@@ -587,14 +577,7 @@ mod tests {
     }
 
     fn store(now: i64) -> Store {
-        let mut store = Store::new();
-        let contacts = crate::synth::contacts(100_000, 7, crate::synth::DEFAULT_ANCHOR);
-        let fields = crate::model::FieldSet::all();
-        let change = Change::Upsert { contacts, fields };
-        store
-            .apply(&change, now)
-            .expect("generated contacts are valid");
-        store
+        crate::synth::store(100_000, 7, now)
     }
 
     /// No positive child run first gives a cheaper chain than the order chosen, and for

@@ -581,21 +581,11 @@ fn ones(words: &[u64]) -> u64 {
 mod tests {
     use super::*;
     use crate::exec::{Quiet, execute};
-    use crate::store::Change;
 
     /// A store of two chunks and an engine over the same contacts (to compile segments).
     fn two_chunks() -> (Store, crate::Engine) {
         let now = crate::synth::DEFAULT_ANCHOR;
-        let store = || {
-            let mut store = Store::new();
-            let contacts = crate::synth::contacts(70_000, 3, now);
-            let fields = crate::model::FieldSet::all();
-            let change = Change::Upsert { contacts, fields };
-            store
-                .apply(&change, now)
-                .expect("generated contacts are valid");
-            store
-        };
+        let store = || crate::synth::store(70_000, 3, now);
         (store(), crate::Engine::in_memory_with(store()))
     }
 

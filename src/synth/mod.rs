@@ -63,6 +63,19 @@ pub fn write_csv(
     out.flush()
 }
 
+/// A store holding `contacts(count, seed, DEFAULT_ANCHOR)`, upserted at `now` (tests).
+#[cfg(test)]
+pub(crate) fn store(count: u64, seed: u64, now: Seconds) -> crate::store::Store {
+    let mut store = crate::store::Store::new();
+    let contacts = contacts(count, seed, DEFAULT_ANCHOR);
+    let fields = crate::model::FieldSet::all();
+    let change = crate::store::Change::Upsert { contacts, fields };
+    store
+        .apply(&change, now)
+        .expect("generated contacts are valid");
+    store
+}
+
 /// The contacts `write_csv` would write, as values.
 pub fn contacts(count: u64, seed: u64, anchor: Seconds) -> Vec<Contact> {
     let generator = Generator::new(anchor);
