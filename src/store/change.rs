@@ -10,6 +10,7 @@
 //! This file is the only writer by visibility, not by convention: a store holds its data
 //! in a [`Sealed`], which only this file can open for writing.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
@@ -291,6 +292,15 @@ enum Work {
     },
 }
 
+/// What a write that changed `rows` (and created or erased none) did.
+fn changed_rows(rows: RoaringBitmap) -> Applied {
+    Applied {
+        changed: rows.len(),
+        rows,
+        ..Applied::default()
+    }
+}
+
 /// One upserted contact: `(row, Some((before, after)))` for a stored one, `(None, None)` for
 /// a new one.
 type Merged = (Option<u32>, Option<(Contact, Contact)>);
@@ -324,11 +334,18 @@ impl Store {
             } => work = Work::Merged(self.checked_update(rows, contacts, *fields)?),
             Change::AddTag { tag, rows } => {
                 check_tag_name(tag).map_err(ChangeError::BadTag)?;
-                let carriers = self.tag(tag).unwrap_or(&empty);
-                let rows = rowset::minus(&rowset::and(rows, &self.data.live), carriers);
+                let rows = rowset::and(rows, &self.data.live);
+                let rows = match self.loose() && self.data.tag_counts.is_none() {
+                    true => rows,
+                    false => rowset::minus(&rows, self.tag(tag).unwrap_or(&empty)),
+                };
                 work = Work::Tagging { rows, counts: None };
             }
             Change::CreateTag { tag } => check_tag_name(tag).map_err(ChangeError::BadTag)?,
+            Change::RemoveTag { rows, .. } if self.loose() && self.data.tag_counts.is_none() => {
+                let rows = rows.clone();
+                work = Work::Tagging { rows, counts: None };
+            }
             Change::RemoveTag { tag, rows } => {
                 let rows = rowset::and(rows, self.tag(tag).unwrap_or(&empty));
                 let counts = self.counts_for_removal(&rows);
@@ -402,7 +419,10 @@ impl Store {
     /// inputs it cannot have altered are carried to its write count.
     fn journal(&mut self, change: &Change, applied: &Applied) {
         let version = self.data.version;
-        let touched = &applied.rows | &applied.erased_rows;
+        let touched = match applied.erased_rows.is_empty() {
+            true => Cow::Borrowed(&applied.rows),
+            false => Cow::Owned(&applied.rows | &applied.erased_rows),
+        };
         let nothing = touched.is_empty();
         let derived = &mut self.data.0.derived;
         if nothing || !change.may_alter_fb_rows() {
@@ -413,7 +433,7 @@ impl Store {
         }
         match change {
             Change::DeleteTags { .. } => derived.words.restart(version),
-            _ => derived.words.record(version, touched),
+            _ => derived.words.record(version, &touched),
         }
     }
 
@@ -451,8 +471,8 @@ impl Store {
             self.data.0.tag_counts = counts;
         }
         Ok(match change {
-            Change::AddTag { tag, .. } => self.add_tag(tag, &rows, now),
-            Change::RemoveTag { tag, .. } => self.remove_tag(tag, &rows),
+            Change::AddTag { tag, .. } => self.add_tag(tag, rows, now),
+            Change::RemoveTag { tag, .. } => self.remove_tag(tag, rows),
             Change::DeleteTags { tags } => self.delete_tags(tags, &rows),
             Change::CreateTag { tag } => {
                 self.data.0.tags.intern(tag, now);
@@ -863,34 +883,26 @@ impl Store {
     }
 
     /// Adds `tag` to `added`: live rows that did not carry it (as checked).
-    fn add_tag(&mut self, tag: &str, added: &RoaringBitmap, now: Seconds) -> Applied {
+    fn add_tag(&mut self, tag: &str, added: RoaringBitmap, now: Seconds) -> Applied {
         let code = self.data.0.tags.intern(tag, now);
         if let Some(counts) = self.data.0.tag_counts.as_mut() {
-            for row in added {
+            for row in &added {
                 counts[row as usize] = counts[row as usize].saturating_add(1);
             }
         }
-        rowset::add(&mut self.data.0.tagged, added);
-        rowset::add(self.data.0.tags.rows_mut(code), added);
-        Applied {
-            changed: added.len(),
-            rows: added.clone(),
-            ..Applied::default()
-        }
+        rowset::add(&mut self.data.0.tagged, &added);
+        rowset::add(self.data.0.tags.rows_mut(code), &added);
+        changed_rows(added)
     }
 
     /// Removes `tag` from `removed`: rows that carried it (as checked).
-    fn remove_tag(&mut self, tag: &str, removed: &RoaringBitmap) -> Applied {
+    fn remove_tag(&mut self, tag: &str, removed: RoaringBitmap) -> Applied {
         let Some(code) = self.data.tags.code(tag) else {
             return Applied::default();
         };
-        rowset::remove(self.data.0.tags.rows_mut(code), removed);
-        self.untag_rows(removed);
-        Applied {
-            changed: removed.len(),
-            rows: removed.clone(),
-            ..Applied::default()
-        }
+        rowset::remove(self.data.0.tags.rows_mut(code), &removed);
+        self.untag_rows(&removed);
+        changed_rows(removed)
     }
 
     /// Keeps `tagged` exact after one tag went away from each of `rows`: by the counts
@@ -941,6 +953,13 @@ impl Store {
             .fold(RoaringBitmap::new(), |all, rows| all | rows);
         rowset::remove(&mut self.data.0.tagged, &untagged);
         rowset::add(&mut self.data.0.tagged, &still);
+    }
+
+    /// Whether a write may name more rows than it changed: a replay's writes, which no
+    /// one reads back, skip the tests that would tell which of their rows changed (a tag
+    /// added or removed without tag counts; opt-outs, blocking and event times).
+    fn loose(&self) -> bool {
+        self.data.replay.is_some()
     }
 
     /// Whether a write to time `field` waits until the column is read (a replay).
@@ -1007,26 +1026,28 @@ impl Store {
 
     fn set_opt_outs(&mut self, rows: &RoaringBitmap, kinds: OptOuts, on: bool) -> Applied {
         let rows = rowset::and(rows, &self.data.live);
+        let exact = !self.loose();
         let mut changed = RoaringBitmap::new();
         for kind in kinds.iter() {
             let bitmap = &mut self.data.0.opt_outs[kind.index()];
             if on {
-                changed |= rowset::minus(&rows, bitmap);
+                if exact {
+                    changed |= rowset::minus(&rows, bitmap);
+                }
                 rowset::add(bitmap, &rows);
             } else {
-                changed |= rowset::and(&rows, bitmap);
+                if exact {
+                    changed |= rowset::and(&rows, bitmap);
+                }
                 rowset::remove(bitmap, &rows);
             }
         }
-        Applied {
-            changed: changed.len(),
-            rows: changed,
-            ..Applied::default()
-        }
+        changed_rows(if exact { changed } else { rows })
     }
 
     fn record_event(&mut self, event: Event, rows: &RoaringBitmap) -> Applied {
         let rows = rowset::and(rows, &self.data.live);
+        let exact = !self.loose();
         let mut changed = match event.kind.time_field() {
             Some(field) => self.move_forward(field, event.at, &rows),
             None => RoaringBitmap::new(),
@@ -1034,24 +1055,24 @@ impl Store {
         let blocked = &mut self.data.0.flags[Flag::Blocked.index()];
         match event.kind {
             EventKind::Subscribe => {
-                changed |= rowset::and(&rows, blocked);
+                if exact {
+                    changed |= rowset::and(&rows, blocked);
+                }
                 rowset::remove(blocked, &rows);
             }
             EventKind::Block => {
-                changed |= rowset::minus(&rows, blocked);
+                if exact {
+                    changed |= rowset::minus(&rows, blocked);
+                }
                 rowset::add(blocked, &rows);
             }
             _ => {}
         }
-        Applied {
-            changed: changed.len(),
-            rows: changed,
-            ..Applied::default()
-        }
+        changed_rows(if exact { changed } else { rows })
     }
 
-    /// Moves time `field` of `rows` forward to `at`; the rows whose time changed (all of
-    /// them while a replay keeps the writes for later).
+    /// Moves time `field` of `rows` forward to `at`; the rows whose time changed (none
+    /// while a replay keeps the writes for later: its writes are [`Store::loose`]).
     fn move_forward(
         &mut self,
         field: TimeField,
@@ -1061,7 +1082,7 @@ impl Store {
         let i = field.index();
         if self.defers_time(field) {
             self.set_times_later(field, rows, move |stored| moved_forward(stored, at));
-            return rows.clone();
+            return RoaringBitmap::new();
         }
         let mut changed = RoaringBitmap::new();
         for row in rows {
@@ -1099,11 +1120,7 @@ impl Store {
         let rows = rowset::and(rows, &self.data.live);
         if self.defers_time(field) {
             self.set_times_later(field, &rows, move |_| at);
-            return Applied {
-                changed: rows.len(),
-                rows,
-                ..Applied::default()
-            };
+            return changed_rows(rows);
         }
         let column = &mut self.data.0.times[field.index()];
         let mut changed = RoaringBitmap::new();
@@ -1114,11 +1131,7 @@ impl Store {
             }
         }
         rowset::add(&mut self.data.0.time_present[field.index()], &rows);
-        Applied {
-            changed: changed.len(),
-            rows: changed,
-            ..Applied::default()
-        }
+        changed_rows(changed)
     }
 
     /// Refuses a batch whose identities are stored already or repeat within it, reading only.

@@ -171,11 +171,11 @@ impl WordViews {
 
     /// Notes that write `version` touched `rows` (a writer holds the store). With no view
     /// built, none needs the writes: a view built later starts from a later version.
-    pub fn record(&mut self, version: u64, rows: RoaringBitmap) {
+    pub fn record(&mut self, version: u64, rows: &RoaringBitmap) {
         let held = self.0.get_mut().unwrap_or_else(|e| e.into_inner());
         match held.views.is_empty() {
             true => held.journal.restart(version),
-            false => held.journal.record(version, rows),
+            false => held.journal.record(version, rows.clone()),
         }
     }
 
