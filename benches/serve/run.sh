@@ -8,7 +8,8 @@
 #   benches/serve/run.sh d10
 #
 # Needs wrk and python3. Prints: the server's start time to its first answer; the
-# in-process count rate of the conformance segments; the same counts over HTTP with 32
+# in-process count rate of the conformance segments (each warm, and the 23 interleaved as
+# the server gets them: benches/count_rate.rs); the same counts over HTTP with 32
 # connections (wrk), alone and while 10,000 changes a second stream in; membership
 # event latency for 20 saved segments.
 set -euo pipefail
@@ -29,14 +30,20 @@ for line in open(sys.argv[1], encoding="utf-8"):
 ' "$WORK/segments.txt" "$NOW" > "$WORK/bodies.jsonl"
 
 # 11 rounds, median: a lookup by name or text scans for a process's first four and is
-# indexed from the fifth (SCANS_BEFORE_INDEX), so the median is the indexed time.
-echo "== in process: count --batch (conformance segments, median of 11 rounds)"
+# indexed from the fifth (SCANS_BEFORE_INDEX), so the median is the indexed time. Each
+# segment runs 11 times in a row, its data in cache: faster than any mix of them.
+echo "== in process, warm: count --batch (conformance segments, each the median of 11 in a row)"
 "$BIN" --data "$DATA" --now "$NOW" --tz +08:00 count --batch "$WORK/segments.txt" --repeat 11 --json |
   python3 -c '
 import json, sys
 micros = [json.loads(l)["micros"] for l in sys.stdin]
 mean = sum(micros) / len(micros)
 print(json.dumps({"counts": len(micros), "mean_us": round(mean, 1), "rate_per_s": round(1e6 / mean)}))'
+
+# The same mix as the server answers it (each count compiled and counted, the 23 in turn,
+# one thread per core), without HTTP: the library's rate that the server's is held to.
+echo "== in process: the 23 interleaved, compiled and counted, 1 thread and one per core, 20 s each"
+cargo bench -q --bench count_rate -- "$DATA" "$WORK/segments.txt" --now "$NOW" --tz +08:00 --seconds 20
 
 echo "== start: process start to the first answer of /health"
 started=$(date +%s%N)
