@@ -543,6 +543,7 @@ impl Store {
     fn fb_rows(&self) -> Arc<FbRows> {
         self.data.derived.fb_rows.get(self.data.version, || {
             let rows = self.flag(Flag::FbOptin) & self.channel(Channel::Facebook) & self.live();
+            let rows: Vec<u32> = rows.iter().collect();
             let times = FbRows::COLUMNS.map(|field| self.stored_times(field, &rows));
             FbRows::build(rows, times, &self.data.frequencies)
         })
@@ -550,13 +551,13 @@ impl Store {
 
     /// The stored times of `rows` in `field`, in row order: read where they lie in the
     /// data file while the column is not read (`files::packed`), else from the column.
-    fn stored_times(&self, field: TimeField, rows: &RoaringBitmap) -> Vec<u32> {
+    fn stored_times(&self, field: TimeField, rows: &[u32]) -> Vec<u32> {
         let column = &self.data.times[field.index()];
         let all = self.data.rows;
         let in_place = column.read_in_place(|part| packed::times_of(part, all, rows).map(Some));
         match in_place {
             Some(Some(values)) => values,
-            _ => rows.iter().map(|row| column.stored_at(row)).collect(),
+            _ => rows.iter().map(|&row| column.stored_at(row)).collect(),
         }
     }
 

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
-use super::rowset::RowPositions;
 use crate::model::{FbFrequency, Seconds, SendableAt, TimeField};
 use crate::store::time::NONE;
 
@@ -31,31 +30,42 @@ pub struct FbRows {
     before: Vec<u32>,
 }
 
+/// Each of `rows`' frequency, in row order: 0 for none, else 1 + its index in
+/// `frequencies` (one bitmap per frequency), walking both in order (no map of positions:
+/// the opted-in rows are too sparse among 10M rows for a dense one, and a hash map of
+/// 800,000 rows cost most of a one-shot count's time).
+fn frequencies_of(rows: &[u32], frequencies: &[RoaringBitmap]) -> Vec<u8> {
+    let mut frequency = vec![0u8; rows.len()];
+    for f in FbFrequency::ALL {
+        let mut i = 0;
+        for row in &frequencies[f.index()] {
+            i += rows[i..].iter().take_while(|&&r| r < row).count();
+            if rows.get(i) == Some(&row) {
+                frequency[i] = 1 + f.index() as u8;
+            }
+        }
+    }
+    frequency
+}
+
 impl FbRows {
     /// The time columns `is:fb_sendable` reads: expiry, last send.
     pub const COLUMNS: [TimeField; 2] = [TimeField::FbExpiresAt, TimeField::FbLastSentAt];
 
-    /// The opted-in live Facebook `rows` with their expiry and last send (the stored
+    /// The opted-in live Facebook `rows` (ascending) with their expiry and last send (the stored
     /// values of those two time columns, the only ones the rule reads, for each of
     /// `rows` in order: [`FbRows::COLUMNS`]) and frequency (from `frequencies`, one
     /// bitmap per frequency). Values missing read as no time.
     pub fn build(
-        rows: RoaringBitmap,
+        rows: Vec<u32>,
         [expires, last_sent]: [Vec<u32>; 2],
         frequencies: &[RoaringBitmap],
     ) -> FbRows {
         let whole = |mut values: Vec<u32>| {
-            values.resize(rows.len() as usize, NONE);
+            values.resize(rows.len(), NONE);
             values
         };
-        let mut frequency = vec![0u8; rows.len() as usize];
-        let position = RowPositions::new(&rows);
-        for f in FbFrequency::ALL {
-            for row in &frequencies[f.index()] & &rows {
-                frequency[position.of(row)] = 1 + f.index() as u8;
-            }
-        }
-        let rows: Vec<u32> = rows.iter().collect();
+        let frequency = frequencies_of(&rows, frequencies);
         let containers = containers(&rows);
         let (present, before) = ranks(&rows, &containers);
         FbRows {
@@ -324,7 +334,8 @@ mod tests {
     type Entry = (u32, u32, u32, u8);
 
     /// Opted-in rows over three containers (the last partial, one skipped) with mixed
-    /// expiries, last sends and frequencies; `at` 1,000,000.
+    /// expiries, last sends and frequencies (which rows not opted in hold too); `at`
+    /// 1,000,000.
     fn sample() -> (FbRows, Vec<Entry>, SendableAt) {
         let mut state = 7u64;
         let mut entries = Vec::new();
@@ -338,10 +349,16 @@ mod tests {
                 entries.push((row, expires, last_sent, (next(&mut state) % 4) as u8));
             }
         }
-        let rows: RoaringBitmap = entries.iter().map(|e| e.0).collect();
+        let rows: Vec<u32> = entries.iter().map(|e| e.0).collect();
         let mut frequencies = vec![RoaringBitmap::new(); FbFrequency::ALL.len()];
         for &(row, _, _, f) in entries.iter().filter(|e| e.3 > 0) {
             frequencies[usize::from(f) - 1].insert(row);
+        }
+        // Rows with a frequency that are not opted in: between entries, and past the last.
+        for (i, stray) in [(0, 70_000), (1, 140_001), (2, 200_000)] {
+            if !rows.contains(&stray) {
+                frequencies[i].insert(stray);
+            }
         }
         let columns = [
             entries.iter().map(|e| e.1).collect(),
@@ -352,6 +369,17 @@ mod tests {
             latest_send: [997_000, 994_000, 991_000],
         };
         (FbRows::build(rows, columns, &frequencies), entries, at)
+    }
+
+    #[test]
+    fn each_row_takes_its_own_frequency_and_no_other_row_s() {
+        let rows = [5, 10, 20, 70_000];
+        let mut frequencies = vec![RoaringBitmap::new(); FbFrequency::ALL.len()];
+        frequencies[0].extend([1, 10, 69_999]);
+        frequencies[1].extend([20, 25, 100_000]);
+        frequencies[2].extend([3, 6]);
+        assert_eq!(frequencies_of(&rows, &frequencies), [0, 1, 2, 0]);
+        assert_eq!(frequencies_of(&[], &frequencies), [0u8; 0]);
     }
 
     #[test]
