@@ -1,7 +1,8 @@
 //! Word views: an index bitmap as plain bit words (one bit per row, 64 rows to a word,
 //! 1,024 words to a 65,536-row chunk), for the executor's chunk-by-chunk evaluation
 //! (`exec::fused`), which ANDs a chunk of each of an AND's bitmaps word by word instead
-//! of building a roaring bitmap per step (roaring 0.12 does not lend its containers).
+//! of building a roaring bitmap per step (roaring 0.12 does not lend its containers: a
+//! view copies them from the bitmap's serialized form, `containers.rs`).
 //!
 //! A view is built the first time a query asks for it. Only bitmaps holding at least one
 //! row in 64 get a view (held in `WordViews`), so views take at most 4 times the memory
@@ -19,6 +20,8 @@ use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
+
+use super::containers::Serialized;
 
 /// Rows per chunk, as roaring's containers.
 pub const CHUNK_ROWS: usize = 1 << 16;
@@ -208,18 +211,29 @@ impl Held {
     }
 }
 
-/// `bitmap`'s rows below `rows` as words, chunk by chunk in parallel.
+/// `bitmap`'s rows below `rows` as words, chunk by chunk in parallel: each chunk from its
+/// container in the bitmap's serialized form (a dense one's words copied whole), else
+/// row by row.
 pub fn words_of(bitmap: &RoaringBitmap, rows: usize) -> Words {
     let mut words = vec![0u64; rows.div_ceil(64)];
-    words
-        .par_chunks_mut(CHUNK_WORDS)
-        .enumerate()
-        .for_each(|(i, chunk)| set_chunk(bitmap, i, chunk));
-    let chunk_rows = (0..rows.div_ceil(CHUNK_ROWS))
-        .map(|i| {
-            let base = i * CHUNK_ROWS;
-            bitmap.range_cardinality(base as u32..(base + CHUNK_ROWS).min(rows) as u32) as u32
-        })
+    let serialized = Serialized::of(bitmap);
+    match serialized.containers() {
+        Some(containers) => words
+            .par_chunks_mut(CHUNK_WORDS)
+            .enumerate()
+            .for_each(|(i, chunk)| {
+                if let Ok(at) = containers.binary_search_by_key(&i, |c| usize::from(c.key)) {
+                    containers[at].set(chunk);
+                }
+            }),
+        None => (words.par_chunks_mut(CHUNK_WORDS).enumerate())
+            .for_each(|(i, chunk)| set_chunk(bitmap, i, chunk)),
+    }
+    if let Some(last) = words.last_mut().filter(|_| !rows.is_multiple_of(64)) {
+        *last &= (1 << (rows % 64)) - 1;
+    }
+    let chunk_rows = (words.chunks(CHUNK_WORDS))
+        .map(|chunk| chunk.iter().map(|w| w.count_ones()).sum())
         .collect();
     Words { words, chunk_rows }
 }
@@ -241,6 +255,31 @@ pub fn set_chunk(bitmap: &RoaringBitmap, i: usize, words: &mut [u64]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dense_and_run_containers_give_the_same_words_as_row_by_row() {
+        let mut bitmap: RoaringBitmap = (0..140_000u32).filter(|r| r % 5 != 0).collect();
+        bitmap.insert_range(140_100..190_000);
+        let rows = 180_003;
+        for optimized in [false, true] {
+            if optimized {
+                bitmap.optimize();
+            }
+            let view = words_of(&bitmap, rows);
+            for row in 0..view.words.len() * 64 {
+                let set = view.words[row / 64] >> (row % 64) & 1 == 1;
+                assert_eq!(set, row < rows && bitmap.contains(row as u32), "row {row}");
+            }
+            let counted: Vec<u32> = (0..rows.div_ceil(CHUNK_ROWS))
+                .map(|i| {
+                    bitmap.range_cardinality(
+                        (i * CHUNK_ROWS) as u32..((i + 1) * CHUNK_ROWS).min(rows) as u32,
+                    ) as u32
+                })
+                .collect();
+            assert_eq!(view.chunk_rows, counted);
+        }
+    }
 
     #[test]
     fn words_hold_exactly_the_bitmaps_rows() {
