@@ -660,6 +660,8 @@ mod tests {
             "ΟΔΟΣ",
             "alice  chen",
             "alice che",
+            "Blice Chen",
+            "aLICE cHEN ",
             "\u{212a}\u{212a}\u{212a}k",
             "kkkk",
             "",
