@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use rayon::prelude::*;
 
 use super::bucket_order::BucketOrder;
+use super::sampled::Samples;
 use super::stored::{NONE, from_stored, high, in_top, join, low, stored};
 use crate::model::Seconds;
 use crate::store::index::postings::Scans;
@@ -31,6 +32,8 @@ pub struct TimeColumn {
     /// The queries answered without sorting a chunk: a column's first few scan (a
     /// one-shot command never sorts 10M rows to use the order once), the next sort.
     pub(super) unsorted: Scans,
+    /// The rows the estimates sample, copied out ([`Samples`]).
+    pub(super) samples: Samples,
 }
 
 impl TimeColumn {
@@ -51,11 +54,14 @@ impl TimeColumn {
     /// Sets the time of `row`. Times outside 1970..2106 must be refused before this.
     pub fn set(&mut self, row: u32, value: Option<Seconds>) {
         let row = row as usize;
+        let v = stored(value);
         if self.high.len() <= row {
             self.high.resize(row + 1, high(NONE));
             self.low.resize(row + 1, low(NONE));
+            self.samples.clear();
+        } else {
+            self.samples.write(row, (high(v), low(v)));
         }
-        let v = stored(value);
         self.top |= in_top(v);
         self.high[row] = high(v);
         self.low[row] = low(v);
@@ -74,6 +80,7 @@ impl TimeColumn {
     /// Appends the stored values of new rows.
     pub fn append(&mut self, values: &[u32]) {
         self.top |= values.iter().any(|&v| in_top(v));
+        self.samples.clear();
         self.orders.truncate(self.high.len() / CHUNK);
         self.high.extend(values.iter().map(|&v| high(v)));
         self.low.extend(values.iter().map(|&v| low(v)));
@@ -94,6 +101,7 @@ impl TimeColumn {
             top: self.top,
             orders: Vec::new(),
             unsorted: Scans::default(),
+            samples: Samples::default(),
         }
         .with_orders()
     }
@@ -113,6 +121,7 @@ impl TimeColumn {
             top,
             orders,
             unsorted: Scans::default(),
+            samples: Samples::default(),
         }
         .with_orders()
     }

@@ -19,6 +19,14 @@ pub struct RangeEstimate {
     pub scans: bool,
 }
 
+/// The samples a column takes: to tell whether a range is narrow, and to estimate it.
+pub(super) const ORDER_SAMPLE: usize = 0;
+pub(super) const ESTIMATE_SAMPLE: usize = 1;
+/// How many rows each samples, in runs of how many (a run's high halves share cache
+/// lines, where lone rows read one each).
+const ORDER_SHAPE: (usize, usize) = (ORDER_SAMPLES, 1);
+const ESTIMATE_SHAPE: (usize, usize) = (ESTIMATE_SAMPLES, ESTIMATE_RUN);
+
 /// Rows sampled from a column of `rows`: `taken` in all, `hits` in a range.
 pub(super) struct Sample {
     rows: usize,
@@ -51,26 +59,24 @@ impl TimeColumn {
         let mut range = StoredRange::new(lo, hi, self.top);
         let end = range.lo.saturating_add(range.width);
         let end = if self.top { end } else { end.min(ORDERED_END) };
-        let sample = self.sample(range, ORDER_SAMPLES, 1);
+        let sample = self.sample(range, ORDER_SAMPLE);
         range.narrow = sample.hits * 5 <= sample.taken * 2;
         range.orderable = (end <= ORDERED_END).then_some((range.lo, end));
         range
     }
 
-    /// About `samples` rows, in evenly spaced runs of `run` consecutive rows (a run's
-    /// high halves share cache lines, where lone rows read one each), and how many of
-    /// them lie in `range`.
-    pub(super) fn sample(&self, range: StoredRange, samples: usize, run: usize) -> Sample {
-        let rows = self.high.len();
-        let stride = (rows / samples.div_ceil(run)).max(run);
-        let (mut taken, mut hits) = (0, 0);
-        for start in (0..rows).step_by(stride) {
-            for r in start..(start + run).min(rows) {
-                taken += 1;
-                hits += usize::from(range.decide(self.high[r], || self.low[r]));
-            }
+    /// Sample `kind` ([`ORDER_SAMPLE`] or [`ESTIMATE_SAMPLE`]): about so many rows, in
+    /// evenly spaced runs of consecutive rows, and how many of them lie in `range`. The
+    /// rows are read from the column's copy of them (`Samples`), made on first use.
+    pub(super) fn sample(&self, range: StoredRange, kind: usize) -> Sample {
+        let shape = [ORDER_SHAPE, ESTIMATE_SHAPE][kind];
+        let sampled = self.samples.get(kind, shape, &self.high, &self.low);
+        let decide = |&(high, low): &(u16, u16)| usize::from(range.decide(high, || low));
+        Sample {
+            rows: self.high.len(),
+            taken: sampled.values.len(),
+            hits: sampled.values.iter().map(decide).sum(),
         }
-        Sample { rows, taken, hits }
     }
 
     /// Estimates, from an evenly spaced sample, how many rows have `lo <= t < hi` and
@@ -78,7 +84,7 @@ impl TimeColumn {
     /// (as `OrderedRows::cheaper_than_scan` decides, for the column as a whole).
     pub fn estimate(&self, lo: Seconds, hi: Seconds) -> RangeEstimate {
         let range = self.range_shape(lo, hi);
-        let sample = self.sample(range, ESTIMATE_SAMPLES, ESTIMATE_RUN);
+        let sample = self.sample(range, ESTIMATE_SAMPLE);
         let rows = sample.rows_in_range();
         let scan = self.high.len() * SCAN_ROW;
         // As if the orders were sorted, whether or not this process sorts them yet

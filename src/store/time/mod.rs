@@ -29,7 +29,7 @@
 //! Its prefix words live inside it, so they go with it.
 //!
 //! The files, from the bottom up: `stored` (how a time is stored) and `cost` (the cost
-//! model's constants), `simd`, `prefix_words` and `bucket_order`, `column` (the column
+//! model's constants), `sampled` (the rows estimates sample, copied out), `simd`, `prefix_words` and `bucket_order`, `column` (the column
 //! and its writes), `range` (a range as stored values), `estimate` and `ordered` (what a
 //! range holds, and its rows from bucket orders), then the reads: `scan`, `filter`,
 //! `union`, `chunk_filter`. A file imports only from files before it.
@@ -43,6 +43,7 @@ mod filter;
 mod ordered;
 mod prefix_words;
 mod range;
+mod sampled;
 mod scan;
 mod simd;
 mod stored;

@@ -355,3 +355,43 @@ fn a_range_open_at_the_top_leaves_timeless_rows_out() {
         [0, 2]
     );
 }
+
+/// Estimates read the column's copy of its sampled rows: after writes to sampled rows
+/// and others, and after the column grows, they equal a fresh column's of the same
+/// values, and so track the writes.
+#[test]
+fn estimates_follow_writes_to_sampled_rows() {
+    let rows = 50_000u32;
+    let time = |row: u32| Some(Seconds::from((row * 7_919) % 1_000_000));
+    let mut col = column(&(0..rows).map(time).collect::<Vec<_>>());
+    let fresh = |col: &TimeColumn| {
+        let values: Vec<u32> = col.stored_values().collect();
+        TimeColumn::from_raw(&values)
+    };
+    let ranges = [(0, 100_000), (250_000, 900_000), (999_000, 2_000_000)];
+    let check = |col: &TimeColumn, when: &str| {
+        for (lo, hi) in ranges {
+            let want = fresh(col).estimate(lo, hi);
+            assert_eq!(col.estimate(lo, hi), want, "{when}: [{lo}, {hi})");
+        }
+    };
+    check(&col, "built");
+    // Every row of the first 5,000 (sampled or not) moves into the first range.
+    for row in 0..5_000 {
+        col.set(row, Some(Seconds::from(row % 100)));
+    }
+    let before = col.estimate(0, 100_000).rows;
+    check(&col, "written");
+    for row in 5_000..10_000 {
+        col.set(row, None);
+    }
+    check(&col, "cleared");
+    col.set(rows + 20_000, Some(5));
+    check(&col, "grown by a write");
+    col.append(&[stored(Some(7)); 30_000]);
+    check(&col, "appended");
+    assert!(
+        col.estimate(0, 100_000).rows > before,
+        "the appended rows count"
+    );
+}
