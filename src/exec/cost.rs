@@ -57,6 +57,9 @@ pub enum Strategy {
     Union,
     /// An OR of two children, counted as `|a| + |b| - |a AND b|`, building no union.
     UnionByInclusion,
+    /// An OR of channels, or of accounts, counted as the sum of its distinct children's
+    /// counts: a contact has one channel and one account, so they share no row.
+    SumOfDisjoint,
     /// The union, its time ranges found in one pass over their columns (not shown as
     /// steps of their own).
     UnionOneScan,
@@ -100,6 +103,7 @@ impl std::fmt::Display for Strategy {
             Strategy::ComplementOfUnion => "complement of the negated rows' union",
             Strategy::Union => "union",
             Strategy::UnionByInclusion => "union, counted as |a| + |b| - |a AND b|",
+            Strategy::SumOfDisjoint => "sum of disjoint counts",
             Strategy::UnionOneScan => "union, time ranges in one scan",
             Strategy::Intersection => "intersection, cost order",
             Strategy::Filter => "filter running rows",
@@ -140,8 +144,23 @@ pub fn count_strategy(plan: &Plan) -> Strategy {
     match plan {
         Plan::Not(_) => Strategy::Complement,
         Plan::And(children) if all_negated(children) => Strategy::ComplementOfUnion,
+        Plan::Or(children) if disjoint(children) => Strategy::SumOfDisjoint,
         other => eval_strategy(other),
     }
+}
+
+/// Whether `children` share no row: all channels, or all accounts (by id, in any
+/// channel), none twice. A contact has exactly one channel and one account
+/// (data-model.md), and a deleted row is in no index.
+pub fn disjoint(children: &[Plan]) -> bool {
+    let channels = children
+        .iter()
+        .all(|c| matches!(c, Plan::Leaf(Leaf::Channel(_))));
+    let accounts = children
+        .iter()
+        .all(|c| matches!(c, Plan::Leaf(Leaf::Account(_))));
+    let distinct = |(i, c): (usize, &Plan)| !children[..i].contains(c);
+    (channels || accounts) && children.iter().enumerate().all(distinct)
 }
 
 /// Whether every child is a negation.

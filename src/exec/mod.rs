@@ -21,7 +21,8 @@
 //! is scanned (or from its bucket orders' slice lengths), a lone `is:fb_sendable` as its
 //! opted-in rows are tested; a negation is the live rows less its child's count (every
 //! node's rows are live rows: deleting a row blanks its fields, so no index holds it); a
-//! dense OR is fused; an OR of two children each counted without building rows (a stored
+//! dense OR is fused; an OR of channels only, or of accounts only, is the sum of its
+//! children's counts (a contact has one of each: they share no row); an OR of two children each counted without building rows (a stored
 //! bitmap, a time range, `is:fb_sendable`, an AND, or a negation of one; not two ranges
 //! nor two stored bitmaps) is `|a| + |b| - |a AND b|`; any other OR counts its largest
 //! child into the union of the others; an AND of negations only is the live rows less the
@@ -204,6 +205,7 @@ impl<'s, T: Trace> Run<'s, T> {
     /// other AND is fused or counts its last step against the rows so far.
     pub(crate) fn count(&mut self, plan: &Plan) -> u64 {
         let strategy = match plan {
+            Plan::Or(children) if cost::disjoint(children) => Strategy::SumOfDisjoint,
             Plan::Or(children)
                 if !self.fuses_or(plan) && by_inclusion(&refs(children)).is_some() =>
             {
@@ -287,6 +289,9 @@ impl<'s, T: Trace> Run<'s, T> {
             }
             Plan::Leaf(Leaf::FbSendable(at)) => self.store.fb_sendable_count(*at),
             Plan::Not(inner) => self.store.len().saturating_sub(self.count(inner)),
+            Plan::Or(children) if cost::disjoint(children) => {
+                children.iter().map(|child| self.count(child)).sum()
+            }
             Plan::Or(_) if self.fuses_or(plan) => Fused::new(self, &[plan]).count().0,
             Plan::Or(children) => self.count_or(&refs(children)),
             Plan::And(children) => match self.complement_of_union(children) {

@@ -540,6 +540,43 @@ fn many_row_paths_equal_the_oracle() {
     }
 }
 
+/// ORs of channels only, or of accounts only, are counted as the sum of their
+/// children's counts (a contact has one of each): with deleted contacts, the same
+/// channel twice, an account id held in two channels, negated and within an AND.
+#[test]
+fn disjoint_ors_equal_the_oracle() {
+    for segment in [
+        "channel:line,whatsapp",
+        "channel:fb or channel:wa or channel:web or channel:ig or channel:line",
+        "channel:line or channel:LINE or channel:web",
+        "account:shared or account:line-tw",
+        "account:shared or account:@brand or account:nope",
+        "account:shared or account:shared",
+        "-(channel:fb or channel:wa)",
+        "tag:vip (channel:line or channel:web)",
+        "account:shared or channel:web",
+    ] {
+        check_sized(5, segment, "Z", 3_000).expect(segment);
+    }
+    let (store, _) = population(5, 3_000);
+    let engine = Engine::in_memory_with(store);
+    for (segment, summed) in [
+        ("channel:line,whatsapp", true),
+        ("account:shared or account:line-tw", true),
+        ("account:shared or channel:web", false),
+    ] {
+        let compiled = engine.compile(segment, NOW).expect("compiles");
+        let explained = engine.explain(&compiled);
+        let root = explained.lines().find(|l| !l.starts_with("warning:"));
+        let root = root.unwrap_or_default();
+        assert_eq!(
+            root.contains("sum of disjoint counts"),
+            summed,
+            "{explained}"
+        );
+    }
+}
+
 #[test]
 fn empty_segment_is_every_live_contact() {
     check(7, "", "Z").expect("empty segment");
