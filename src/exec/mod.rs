@@ -17,6 +17,9 @@
 //! where they are dense, each range filtered where they are sparse
 //! (`TimeColumn::union_within`).
 //!
+//! An AND holding `is:fb_sendable` leaves out its `channel:facebook` and `is:fb_optin`
+//! children, which it implies (`implied_left_out`).
+//!
 //! A count builds as little as it can ([`Run::count`]): a lone time range is counted as it
 //! is scanned (or from its bucket orders' slice lengths), a lone `is:fb_sendable` as its
 //! opted-in rows are tested; a negation is the live rows less its child's count (every
@@ -49,7 +52,7 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
-use crate::model::{Seconds, TimeField};
+use crate::model::{Channel, Flag, Seconds, TimeField};
 use crate::plan::{Leaf, Plan};
 use crate::store::Store;
 use fused::Fused;
@@ -385,11 +388,8 @@ impl<'s, T: Trace> Run<'s, T> {
     /// when all are negations), each next one within the rows so far, stopping early
     /// when nothing is left.
     fn and(&mut self, children: &[Plan]) -> Rows<'s> {
-        let order = self.costs.order(children, None);
-        if let Some(fused) = self
-            .fuses(&refs(children))
-            .then(|| Fused::new(self, &order))
-        {
+        let order = implied_left_out(self.costs.order(children, None));
+        if let Some(fused) = self.fuses(&order).then(|| Fused::new(self, &order)) {
             let (rows, left) = fused.rows();
             self.report_fused(&order, &left);
             return Rows::Made(rows);
@@ -401,8 +401,8 @@ impl<'s, T: Trace> Run<'s, T> {
     /// An AND's count: as [`Run::and`], but the last step is counted against the rows so
     /// far, not built.
     fn count_and(&mut self, children: &[&Plan]) -> u64 {
-        let order = self.costs.order(children.iter().copied(), None);
-        if let Some(fused) = self.fuses(children).then(|| Fused::new(self, &order)) {
+        let order = implied_left_out(self.costs.order(children.iter().copied(), None));
+        if let Some(fused) = self.fuses(&order).then(|| Fused::new(self, &order)) {
             let (count, left) = fused.count();
             self.report_fused(&order, &left);
             return count;
@@ -541,6 +541,23 @@ impl Countable<'_> {
         };
         Some((what, negated))
     }
+}
+
+/// An AND's children (in cost order) less those a positive `is:fb_sendable` among them
+/// implies: `channel:facebook` and `is:fb_optin` (a sendable contact is an opted-in
+/// Facebook one, data-model.md), whose bitmaps would be read for nothing.
+fn implied_left_out(order: Vec<&Plan>) -> Vec<&Plan> {
+    let sendable = |c: &&Plan| matches!(c, Plan::Leaf(Leaf::FbSendable(_)));
+    if !order.iter().any(sendable) {
+        return order;
+    }
+    let implied = |c: &&Plan| {
+        matches!(
+            c,
+            Plan::Leaf(Leaf::Channel(Channel::Facebook) | Leaf::Flag(Flag::FbOptin))
+        )
+    };
+    order.into_iter().filter(|c| !implied(c)).collect()
 }
 
 /// What an AND of negations only negates (`-a -b` counts as the live rows less

@@ -577,6 +577,39 @@ fn disjoint_ors_equal_the_oracle() {
     }
 }
 
+/// An AND holding `is:fb_sendable` leaves out `channel:facebook` and `is:fb_optin`,
+/// which it implies: fused and not, with other channels, negations and on its own.
+#[test]
+fn ands_with_fb_sendable_leave_out_what_it_implies() {
+    let segments = [
+        "channel:facebook is:fb_sendable tag:vip",
+        "is:fb_optin channel:facebook is:fb_sendable",
+        "channel:facebook is:fb_sendable",
+        "channel:fb is:fb_sendable (tag:gold or -is:subscribed)",
+        "channel:line is:fb_sendable",
+        "-channel:facebook is:fb_sendable",
+        "channel:facebook -is:fb_sendable is:fb_optin",
+        "channel:facebook is:fb_sendable name:\"alice chen\"",
+    ];
+    for segment in segments {
+        check_sized(9, segment, "+08:00", 70_000).expect(segment);
+    }
+    let (store, _) = population(9, 3_000);
+    let engine = Engine::in_memory_with(store);
+    for (segment, read) in [
+        ("channel:facebook is:fb_sendable tag:vip", false),
+        ("channel:facebook -is:fb_sendable tag:vip", true),
+    ] {
+        let compiled = engine.compile(segment, NOW).expect("compiles");
+        let explained = engine.explain(&compiled);
+        assert_eq!(
+            explained.contains("channel = facebook"),
+            read,
+            "{explained}"
+        );
+    }
+}
+
 #[test]
 fn empty_segment_is_every_live_contact() {
     check(7, "", "Z").expect("empty segment");
