@@ -9,8 +9,9 @@
 #
 # Needs wrk and python3. Prints: the server's start time to its first answer; the
 # in-process count rate of the conformance segments (each warm, and the 23 interleaved as
-# the server gets them: benches/count_rate.rs); the same counts over HTTP with 32
-# connections (wrk), alone and while 10,000 changes a second stream in; membership
+# the server gets them, before and after the server's counts: benches/count_rate.rs); the
+# same counts over HTTP with 32 connections (wrk), alone (with its ratio to the
+# interleaved in-process rate) and while 10,000 changes a second stream in; membership
 # event latency for 20 saved segments.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -42,8 +43,14 @@ print(json.dumps({"counts": len(micros), "mean_us": round(mean, 1), "rate_per_s"
 
 # The same mix as the server answers it (each count compiled and counted, the 23 in turn,
 # one thread per core), without HTTP: the library's rate that the server's is held to.
-echo "== in process: the 23 interleaved, compiled and counted, 1 thread and one per core, 20 s each"
-cargo bench -q --bench count_rate -- "$DATA" "$WORK/segments.txt" --now "$NOW" --tz +08:00 --seconds 20
+# Measured just before and just after the server's counts (this machine slows under
+# sustained load, so a figure taken first would favour it), 10 s each.
+in_process() {
+  cargo bench -q --bench count_rate -- "$DATA" "$WORK/segments.txt" --now "$NOW" --tz +08:00 --seconds 10 |
+    tee -a "$WORK/in_process.jsonl"
+}
+echo "== in process: the 23 interleaved, compiled and counted, 1 thread and one per core (before the server's)"
+in_process
 
 echo "== start: process start to the first answer of /health"
 started=$(date +%s%N)
@@ -65,7 +72,16 @@ done
 
 echo "== HTTP: POST /count, 32 connections, 20 s"
 BODIES="$WORK/bodies.jsonl" wrk -t2 -c32 -d20s --latency -s benches/serve/count.lua "$URL" |
-  grep -E 'Requests/sec|50%|90%|99%|Non-2xx|Socket errors' || true
+  grep -E 'Requests/sec|50%|90%|99%|Non-2xx|Socket errors' | tee "$WORK/http.txt" || true
+echo "== in process again (after the server's counts; the server idle)"
+in_process
+python3 - "$WORK/in_process.jsonl" "$WORK/http.txt" <<'RATIO'
+import json, re, sys
+rates = [json.loads(l)["rate_per_s"] for l in open(sys.argv[1]) if json.loads(l)["threads"] > 1]
+http = float(re.search(r"Requests/sec:\s+([\d.]+)", open(sys.argv[2]).read()).group(1))
+library = sum(rates) / len(rates)
+print(json.dumps({"http_per_s": round(http), "in_process_per_s": round(library), "ratio": round(http / library, 3)}))
+RATIO
 
 "$BIN" --data "$DATA" list 'channel:line' --limit 2000 --format json |
   python3 -c '
