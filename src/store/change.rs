@@ -882,7 +882,8 @@ impl Store {
         set_bit(old.is_empty(), &mut self.data.0.tagged, row, count > 0);
     }
 
-    /// Adds `tag` to `added`: live rows that did not carry it (as checked).
+    /// Adds `tag` to `added`: live rows that did not carry it, as checked (in a
+    /// [`Store::loose`] replay without tag counts, every live row named).
     fn add_tag(&mut self, tag: &str, added: RoaringBitmap, now: Seconds) -> Applied {
         let code = self.data.0.tags.intern(tag, now);
         if let Some(counts) = self.data.0.tag_counts.as_mut() {
@@ -895,7 +896,8 @@ impl Store {
         changed_rows(added)
     }
 
-    /// Removes `tag` from `removed`: rows that carried it (as checked).
+    /// Removes `tag` from `removed`: rows that carried it, as checked (in a
+    /// [`Store::loose`] replay without tag counts, every row named).
     fn remove_tag(&mut self, tag: &str, removed: RoaringBitmap) -> Applied {
         let Some(code) = self.data.tags.code(tag) else {
             return Applied::default();
