@@ -18,22 +18,11 @@ URL=http://127.0.0.1:$PORT
 DUR=${DUR:-8}
 WORK=$(mktemp -d)
 trap '{ kill $SERVER && wait $SERVER; } 2>/dev/null || true; rm -rf "$WORK"' EXIT
-tail -n +2 ../shared/conformance/cases.tsv | cut -f2 | python3 -c '
-import json, sys
-for line in sys.stdin:
-    print(json.dumps({"segment": line.rstrip("\n"), "now": "2025-06-01T04:00:00Z", "tz": "+08:00"}))
-' > "$WORK/all.jsonl"
-"$BIN" --data "$DATA" serve --listen "127.0.0.1:$PORT" --tick 1s 2> "$WORK/server.log" &
-SERVER=$!
-until curl -sf "$URL/health" > /dev/null; do
-  kill -0 $SERVER 2> /dev/null || { cat "$WORK/server.log" >&2; exit 1; }
-  sleep 0.01
-done
-for _ in 1 2 3 4 5; do
-  while read -r body; do
-    curl -sf "$URL/count" -H 'content-type: application/json' -d "$body" > /dev/null
-  done < "$WORK/all.jsonl"
-done
+source benches/serve/common.sh
+tail -n +2 ../shared/conformance/cases.tsv | cut -f2 > "$WORK/segments.txt"
+bodies_of "$WORK/segments.txt" "$WORK/all.jsonl"
+start_server
+warm_up "$WORK/all.jsonl"
 ticks() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; }
 for which in "$@"; do
   case $which in

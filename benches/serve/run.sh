@@ -21,14 +21,10 @@ PORT=${PORT:-7790}
 URL=http://127.0.0.1:$PORT
 WORK=$(mktemp -d)
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
-NOW=2025-06-01T04:00:00Z
 
+source benches/serve/common.sh
 tail -n +2 ../shared/conformance/cases.tsv | cut -f2 > "$WORK/segments.txt"
-python3 -c '
-import json, sys
-for line in open(sys.argv[1], encoding="utf-8"):
-    print(json.dumps({"segment": line.rstrip("\n"), "now": sys.argv[2], "tz": "+08:00"}))
-' "$WORK/segments.txt" "$NOW" > "$WORK/bodies.jsonl"
+bodies_of "$WORK/segments.txt" "$WORK/bodies.jsonl"
 
 # 11 rounds, median: a lookup by name or text scans for a process's first four and is
 # indexed from the fifth (SCANS_BEFORE_INDEX), so the median is the indexed time. Each
@@ -54,21 +50,9 @@ in_process
 
 echo "== start: process start to the first answer of /health"
 started=$(date +%s%N)
-"$BIN" --data "$DATA" serve --listen "127.0.0.1:$PORT" --tick 1s 2> "$WORK/server.log" &
-SERVER=$!
-until curl -sf "$URL/health" > /dev/null; do
-  kill -0 $SERVER 2> /dev/null || { cat "$WORK/server.log" >&2; exit 1; }
-  sleep 0.01
-done
+start_server
 echo "{\"ready_ms\": $(( ($(date +%s%N) - started) / 1000000 ))}"
-
-# Warm up: the first count of a segment builds its derived structures, and a lookup's
-# index is built at its fifth use (SCANS_BEFORE_INDEX): five passes.
-for _ in 1 2 3 4 5; do
-  while read -r body; do
-    curl -sf "$URL/count" -H 'content-type: application/json' -d "$body" > /dev/null
-  done < "$WORK/bodies.jsonl"
-done
+warm_up "$WORK/bodies.jsonl"
 
 echo "== HTTP: POST /count, 32 connections, 20 s"
 BODIES="$WORK/bodies.jsonl" wrk -t2 -c32 -d20s --latency -s benches/serve/count.lua "$URL" |

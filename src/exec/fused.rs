@@ -20,9 +20,9 @@
 //! other children, the largest first, each on the rows the ones before left; a child
 //! with no row in the chunk (a lookup, an AND holding one) is skipped unread, and so is
 //! an AND's chunk. A chunk stops as soon as it holds no row (a word view knows its
-//! empty chunks). Chunks run in
-//! parallel. The executor fuses an AND when its most selective child holds at least one
-//! row in 64 and it is more than one or two stored bitmaps (`Run::fuses`): sparser, the
+//! empty chunks). Chunks run in parallel. The executor fuses an AND when its most
+//! selective child holds at least one row in 64 and it is more than one or two stored
+//! bitmaps (`Run::fuses`): sparser, the
 //! roaring path visits only the chunks holding a row, one candidate at a time. A plan
 //! nested deeper than [`MAX_DEPTH`] takes the roaring path too.
 

@@ -23,11 +23,12 @@
 //! A count builds as little as it can ([`Run::count`]): a lone time range is counted as it
 //! is scanned (or from its bucket orders' slice lengths), a lone `is:fb_sendable` as its
 //! opted-in rows are tested; a negation is the live rows less its child's count (every
-//! node's rows are live rows: deleting a row blanks its fields, so no index holds it); a
-//! dense OR is fused; an OR of channels only, or of accounts only, is the sum of its
-//! children's counts (a contact has one of each: they share no row); an OR of two children each counted without building rows (a stored
-//! bitmap, a time range, `is:fb_sendable`, an AND, or a negation of one; not two ranges
-//! nor two stored bitmaps) is `|a| + |b| - |a AND b|`; any other OR counts its largest
+//! node's rows are live rows: deleting a row blanks its fields, so no index holds it); an
+//! OR of channels only, or of accounts only, is the sum of its children's counts (a
+//! contact has one of each: they share no row); a dense OR is fused; an OR of two
+//! children each counted without building rows (a stored bitmap, a time range,
+//! `is:fb_sendable`, an AND, or a negation of one; not two ranges nor two stored
+//! bitmaps) is `|a| + |b| - |a AND b|`; any other OR counts its largest
 //! child into the union of the others; an AND of negations only is the live rows less the
 //! union of what they negate when each is a leaf found without scanning a whole column
 //! (`Run::complement_of_union`; else it is fused); any other AND counts its last step

@@ -161,33 +161,29 @@ impl FbRows {
 
     /// The sendable rows among fewer `candidates`: container by container in parallel
     /// (each lookup waits on cache misses, so two cores overlap twice as many), each
-    /// candidate found among the container's entries by galloping forward from where
-    /// the last one was (both lists are ascending).
+    /// candidate's entry found by its rank ([`FbRows::entry`]).
     fn sendable_among(&self, at: SendableAt, candidates: &RoaringBitmap) -> RoaringBitmap {
         let at = Thresholds::new(at);
-        let parts = self.containers.par_iter().map(|(first, entries)| {
-            let rows = &self.rows[entries.clone()];
-            let mut from = 0;
+        let parts = self.containers.par_iter().enumerate();
+        let parts = parts.map(|(k, (first, entries))| {
             let hits = candidates.range(*first..=first | 0xFFFF).filter(|&row| {
-                from = gallop(rows, from, row);
-                rows.get(from) == Some(&row) && self.is_sendable(entries.start + from, &at)
+                let entry = self.entry(k, entries.start, (row - first) as usize);
+                entry.is_some_and(|i| self.is_sendable(i, &at))
             });
             RoaringBitmap::from_sorted_iter(hits).unwrap_or_default()
         });
         super::rowset::union_in_order(parts.collect())
     }
-}
 
-/// The first index at or after `from` whose row is not below `row` (`rows` ascending):
-/// steps of 1, 2, 4… then a binary search within the last step.
-fn gallop(rows: &[u32], from: usize, row: u32) -> usize {
-    let rest = rows.get(from..).unwrap_or_default();
-    let mut end = 1;
-    while end < rest.len() && rest[end - 1] < row {
-        end *= 2;
+    /// The entry of container `k`'s row `bit` (its entries start at `start`), if it has
+    /// one: its rank among the container's entries, in two reads.
+    #[inline]
+    fn entry(&self, k: usize, start: usize, bit: usize) -> Option<usize> {
+        let at = k * WORDS + bit / 64;
+        let (word, mask) = (self.present[at], 1u64 << (bit % 64));
+        let below = (word & (mask - 1)).count_ones();
+        (word & mask != 0).then(|| start + (self.before[at] + below) as usize)
     }
-    let end = end.min(rest.len());
-    from + rest[..end].partition_point(|&r| r < row)
 }
 
 /// The entries of each 65,536-row container of ascending `rows`.
@@ -256,16 +252,13 @@ impl FbFilter {
     /// Tests each set bit of container `k`'s `words` (each an entry's row; the
     /// container's entries start at `start`), its entry found by rank.
     fn keep_each(&self, k: usize, start: usize, words: &mut [u64]) {
-        let present = &self.rows.present[k * WORDS..];
-        let before = &self.rows.before[k * WORDS..];
         for (w, word) in words.iter_mut().enumerate() {
             let mut bits = *word;
             while bits != 0 {
                 let bit = bits.trailing_zeros();
                 bits &= bits - 1;
-                let below = present[w] & ((1u64 << bit) - 1);
-                let entry = start + (before[w] + below.count_ones()) as usize;
-                let sendable = self.rows.is_sendable(entry, &self.at);
+                let entry = self.rows.entry(k, start, w * 64 + bit as usize);
+                let sendable = entry.is_some_and(|i| self.rows.is_sendable(i, &self.at));
                 *word &= !(u64::from(!sendable) << bit);
             }
         }
@@ -411,14 +404,18 @@ mod tests {
     }
 
     #[test]
-    fn galloping_finds_what_a_binary_search_finds() {
-        let rows: Vec<u32> = (0..5_000u32).map(|i| i * 8 + (i % 7)).collect();
-        let mut from = 0;
-        for row in (0..41_000u32).step_by(5) {
-            from = gallop(&rows, from, row);
-            assert_eq!(from, rows.partition_point(|&r| r < row), "{row}");
-        }
-        assert_eq!(gallop(&rows, rows.len(), 1), rows.len());
-        assert_eq!(gallop(&[], 0, 1), 0);
+    fn few_candidates_looked_up_by_rank_are_the_sendable_ones() {
+        let (rows, entries, at) = sample();
+        let thresholds = Thresholds::new(at);
+        let sendable: RoaringBitmap = (entries.iter())
+            .filter(|&&(_, e, l, f)| thresholds.sendable(e, l, f))
+            .map(|e| e.0)
+            .collect();
+        let candidates: RoaringBitmap = (0..210_000u32).step_by(97).collect();
+        assert!(candidates.len() * LOOKUP_RATIO < rows.rows.len() as u64);
+        assert_eq!(
+            rows.sendable_within(at, &candidates),
+            &sendable & &candidates
+        );
     }
 }
